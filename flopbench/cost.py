@@ -1,0 +1,222 @@
+"""The results of counting: frozen rows that renderers print and that a profile joins by op name."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """One operation of the model's graph, as OpenVINO names and types it."""
+
+    name: str  # the op's friendly name: what OpenVINO's originalLayersNames refer to
+    type: str  # the OpenVINO op type, e.g. "GroupConvolution"
+    layer: str  # the name of the layer this op belongs to
+    input_shapes: tuple[Shape, ...]
+    output_shapes: tuple[Shape, ...]
+    kernel: Shape | None  # spatial kernel, for convolutions and pooling
+    kernels: int | None  # output channels / units
+    macs: int
+    other_flops: int  # elementwise, pooling, normalization ... (see the README's table)
+    params: int
+    bytes_read: int
+    bytes_written: int
+    counted: bool  # False when no formula exists for the op type (or its shapes are dynamic)
+    note: str = ""
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "layer": self.layer,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "output_shapes": [list(s) for s in self.output_shapes],
+            "kernel": list(self.kernel) if self.kernel else None,
+            "kernels": self.kernels,
+            "macs": self.macs,
+            "flops": self.flops,
+            "other_flops": self.other_flops,
+            "params": self.params,
+            "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written,
+            "counted": self.counted,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Ops grouped the way a person reads a network: a SeparableConv2D, a FullyConnected …
+
+    A SeparableConv2D has two `parts` (depthwise, pointwise), each a LayerCost of its own, so the
+    table can show the exercise's sub-rows; the sums of the parts are the layer's.
+    """
+
+    name: str
+    type: str
+    ops: tuple[OpCost, ...]
+    input_shape: Shape | None
+    output_shape: Shape | None
+    kernel: Shape | None
+    kernels: int | None
+    parts: tuple["LayerCost", ...] = ()
+    role: str = ""  # "depthwise" / "pointwise" for the parts of a separable layer
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def other_flops(self) -> int:
+        return sum(op.other_flops for op in self.ops)
+
+    @property
+    def params(self) -> int:
+        return sum(op.params for op in self.ops)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(op.bytes_read for op in self.ops)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(op.bytes_written for op in self.ops)
+
+    @property
+    def counted(self) -> bool:
+        return all(op.counted for op in self.ops)
+
+    def total_flops(self, include_other: bool) -> int:
+        return self.flops + (self.other_flops if include_other else 0)
+
+    def to_dict(self, include_other: bool = False) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "role": self.role,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+            "kernel": list(self.kernel) if self.kernel else None,
+            "kernels": self.kernels,
+            "macs": self.macs,
+            "flops": self.flops,
+            "other_flops": self.other_flops,
+            "total_flops": self.total_flops(include_other),
+            "params": self.params,
+            "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written,
+            "counted": self.counted,
+            "ops": [op.name for op in self.ops],
+            "parts": [p.to_dict(include_other) for p in self.parts],
+        }
+
+
+@dataclass(frozen=True)
+class ModelInputInfo:
+    name: str
+    shape: Shape
+    dtype: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Everything counted about one model: ops, the layers they form, and the totals."""
+
+    model: str  # the model's file path as given
+    format: str
+    inputs: tuple[ModelInputInfo, ...]
+    ops: tuple[OpCost, ...]
+    layers: tuple[LayerCost, ...]
+    include_other: bool = False  # whether `total_flops` adds the "other" FLOPs
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def other_flops(self) -> int:
+        return sum(op.other_flops for op in self.ops)
+
+    @property
+    def total_flops(self) -> int:
+        """The headline number: conv / matmul FLOPs, plus the other FLOPs when asked for."""
+        return self.flops + (self.other_flops if self.include_other else 0)
+
+    @property
+    def params(self) -> int:
+        return sum(op.params for op in self.ops)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(op.bytes_read for op in self.ops)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(op.bytes_written for op in self.ops)
+
+    @property
+    def not_counted(self) -> dict[str, int]:
+        """Op types with no formula, and how many ops of each type the model has."""
+        missing: dict[str, int] = {}
+        for op in self.ops:
+            if not op.counted:
+                missing[op.type] = missing.get(op.type, 0) + 1
+        return dict(sorted(missing.items()))
+
+    def layer(self, name: str) -> LayerCost:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+            for part in layer.parts:
+                if part.name == name:
+                    return part
+        raise KeyError(name)
+
+    def op(self, name: str) -> OpCost:
+        for op in self.ops:
+            if op.name == name:
+                return op
+        raise KeyError(name)
+
+    def totals_dict(self) -> dict[str, int]:
+        return {
+            "macs": self.macs,
+            "flops": self.flops,
+            "other_flops": self.other_flops,
+            "total_flops": self.total_flops,
+            "params": self.params,
+            "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "flopbench/count/1",
+            "model": self.model,
+            "format": self.format,
+            "include_other_flops": self.include_other,
+            "inputs": [i.to_dict() for i in self.inputs],
+            "totals": self.totals_dict(),
+            "not_counted": self.not_counted,
+            "layers": [layer.to_dict(self.include_other) for layer in self.layers],
+            "ops": [op.to_dict() for op in self.ops],
+            "metadata": self.metadata,
+        }

@@ -1,0 +1,145 @@
+"""Turn an OpenVINO graph into `OpCost` rows, then into layers: `count()`."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .cost import ModelCost, OpCost
+from .formulas import FORMULAS, OpView
+from .layers import group_layers
+from .loading import LoadedModel, load
+
+# Graph plumbing that is not an operation of the network.
+STRUCTURAL = {"Parameter", "Constant", "Result"}
+KERNEL_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
+
+
+def _static(partial) -> tuple[int, ...] | None:
+    return tuple(int(d) for d in partial.to_shape()) if partial.is_static else None
+
+
+def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
+    """Names of nodes whose outputs are known before inference: weights, their decompression
+    (Convert, Multiply by a scale ...) and shape arithmetic. OpenVINO folds them at compile time,
+    so they cost nothing per inference and are not listed as ops."""
+    known: set[str] = set()
+    for node in model.get_ordered_ops():
+        kind = node.get_type_name()
+        if kind == "Constant":
+            known.add(node.get_name())
+        elif kind == "Parameter":
+            if set(node.get_output_tensor(0).get_names()) & weight_inputs or node.get_friendly_name() in weight_inputs:
+                known.add(node.get_name())
+        elif kind in ("ShapeOf",) and node.get_input_partial_shape(0).is_static:
+            known.add(node.get_name())
+        elif node.get_input_size() > 0 and all(node.input_value(i).get_node().get_name() in known for i in range(node.get_input_size())):
+            if kind != "Result":
+                known.add(node.get_name())
+    return known
+
+
+def _attrs(node) -> dict[str, Any]:
+    try:
+        return dict(node.get_attributes())
+    except Exception:  # some ops' attribute visitors are not exposed to Python
+        return {}
+
+
+def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: dict) -> tuple[tuple[int, ...] | None, int | None]:
+    if kind in KERNEL_OPS:
+        weights = inputs[2] if kind == "DeformableConvolution" else inputs[1]
+        out = outputs[0]
+        if not weights or not out or len(out) < 2:
+            return None, None
+        spatial = len(out) - 2
+        return tuple(weights[-spatial:]) if spatial else (), out[1]
+    if kind in ("MaxPool", "AvgPool"):
+        return tuple(int(k) for k in attrs.get("kernel", ())) or None, None
+    if kind == "MatMul" and outputs[0]:
+        return None, outputs[0][-1]
+    return None, None
+
+
+def op_rows(loaded: LoadedModel) -> list[tuple[Any, OpCost]]:
+    """Every non-constant operation with its cost, in topological order, paired with its node."""
+    model = loaded.ov_model
+    known = constant_nodes(model, loaded.weight_inputs)
+    counted_params: set[tuple[str, int]] = set()
+    rows = []
+    for node in model.get_ordered_ops():
+        kind = node.get_type_name()
+        if kind in STRUCTURAL or node.get_name() in known:
+            continue
+        n_in, n_out = node.get_input_size(), node.get_output_size()
+        in_shapes = tuple(_static(node.get_input_partial_shape(i)) for i in range(n_in))
+        out_shapes = tuple(_static(node.get_output_partial_shape(i)) for i in range(n_out))
+        attrs = _attrs(node)
+        params = 0
+        bytes_read = 0
+        for i in range(n_in):
+            source = node.input_value(i)
+            shape = in_shapes[i]
+            element = node.get_input_element_type(i)
+            if shape is not None:
+                bytes_read += _numel(shape) * element.size
+            producer = source.get_node()
+            # a weight: a constant floating-point input, counted once however many ops share it
+            if producer.get_name() in known and element.is_real() and shape is not None:
+                key = (producer.get_name(), source.get_index())
+                if key not in counted_params:
+                    counted_params.add(key)
+                    params += _numel(shape)
+        bytes_written = sum(_numel(s) * node.get_output_element_type(i).size for i, s in enumerate(out_shapes) if s is not None)
+        formula = FORMULAS.get(kind)
+        dynamic = any(s is None for s in in_shapes + out_shapes)
+        note = ""
+        macs = other = 0
+        counted = formula is not None and not dynamic
+        if formula is None:
+            note = "no formula for this op type"
+        elif dynamic:
+            note = "shapes are dynamic"
+        else:
+            try:
+                work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=node.get_friendly_name()))
+                macs, other = work.macs, work.other_flops
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                counted, note = False, f"formula failed: {exc}"
+        kernel, kernels = _kernel_and_count(kind, in_shapes, out_shapes, attrs) if not dynamic else (None, None)
+        rows.append((node, OpCost(
+            name=node.get_friendly_name(), type=kind, layer="",
+            input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes),
+            kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
+            bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
+        )))
+    return rows
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def count_loaded(loaded: LoadedModel, include_other: bool = False) -> ModelCost:
+    rows = op_rows(loaded)
+    known = constant_nodes(loaded.ov_model, loaded.weight_inputs)
+    layers, ops = group_layers(rows, known)
+    return ModelCost(
+        model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
+        include_other=include_other,
+        metadata={"weights_read": loaded.weights_read},
+    )
+
+
+def count(model: str | os.PathLike | LoadedModel, shape: str | dict | None = None, include_other: bool = False,
+          batch: int | None = None) -> ModelCost:
+    """Count a model's MACs, FLOPs, parameters and bytes, op by op and layer by layer.
+
+    `model` is a path (IR .xml, .onnx, .tflite ...) or a `LoadedModel`. By default the total counts
+    multiply-accumulates of convolutions and matmuls only, as the seed exercise does;
+    `include_other=True` adds bias, activation, pooling and normalization FLOPs.
+    """
+    loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch)
+    return count_loaded(loaded, include_other=include_other)

@@ -1,0 +1,46 @@
+"""Errors a user can act on.
+
+Every error flopbench raises for bad input is a `FlopbenchError`: its message is one line that
+names the problem and the fix. The CLI prints it without a traceback and exits with `exit_code`.
+"""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class FlopbenchError(Exception):
+    """A problem with what the user gave us; the message says what to do about it."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problem: str, fix: str | None = None):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem if not fix else f"{problem}; {fix}")
+
+
+class ModelFileError(FlopbenchError):
+    """The model file is missing, unreadable or not a model."""
+
+
+class ShapeError(FlopbenchError):
+    """A `--shape` is malformed, names no input, or a dynamic dimension was left unset."""
+
+
+class InputDataError(FlopbenchError):
+    """An input array (.npy) is unsafe, unreadable, or fits no model input."""
+
+
+class EngineError(FlopbenchError):
+    """An engine, device or engine property the user asked for is not available."""
+
+
+class OptionError(FlopbenchError):
+    """A command-line option has a value out of range or unknown."""
+
+
+class OutputError(FlopbenchError):
+    """A result cannot be written where the user asked."""

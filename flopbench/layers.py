@@ -1,0 +1,159 @@
+"""Group ops into the layers a person thinks in.
+
+- A convolution or matmul takes the ops that follow it through a single path and only do
+  elementwise work with constants (bias add, scale, batch norm, activation): one layer.
+- A depthwise convolution layer whose only consumer is a 1×1 stride-1 convolution layer becomes one
+  `SeparableConv2D`, with the two as its `parts` (depthwise, pointwise), as the seed exercise
+  writes it.
+- A matmul with constant weights is a `FullyConnected` layer.
+- Every other op is a layer of its own, named after it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+from .cost import LayerCost, OpCost
+
+CONV_TYPES = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
+ANCHORS = CONV_TYPES | {"MatMul", "Einsum"}
+EPILOGUE = {
+    "Add", "Subtract", "Multiply", "Divide", "BatchNormInference", "FakeQuantize",
+    "Relu", "Clamp", "PRelu", "Sigmoid", "Tanh", "Swish", "HSwish", "HSigmoid", "Gelu", "Mish",
+    "Elu", "Selu", "SoftPlus", "HardSigmoid",
+}
+
+
+def _data_inputs(node, constants: set[str]) -> list[Any]:
+    return [node.input_value(i).get_node() for i in range(node.get_input_size())
+            if node.input_value(i).get_node().get_name() not in constants]
+
+
+def _data_consumers(node) -> list[Any]:
+    if node.get_output_size() != 1:
+        return []
+    return [target.get_node() for target in node.output(0).get_target_inputs()
+            if target.get_node().get_type_name() != "Result"]
+
+
+def _is_depthwise(op: OpCost) -> bool:
+    if op.type != "GroupConvolution" or len(op.input_shapes) < 2 or len(op.input_shapes[1]) < 3:
+        return False
+    return op.input_shapes[1][2] == 1  # one input channel per group
+
+
+def _is_pointwise(op: OpCost, node) -> bool:
+    if op.type != "Convolution" or not op.kernel or any(k != 1 for k in op.kernel):
+        return False
+    attrs = node.get_attributes()
+    return all(s == 1 for s in attrs.get("strides", [1])) and all(p == 0 for p in list(attrs.get("pads_begin", [])) + list(attrs.get("pads_end", [])))
+
+
+def _layer_type(op: OpCost, node, constants: set[str]) -> str:
+    rank = len(op.output_shapes[0]) - 2 if op.output_shapes and op.output_shapes[0] else 0
+    dims = f"{rank}D" if rank > 0 else ""
+    kind = op.type
+    if kind == "Convolution":
+        return f"Conv{dims}"
+    if kind == "GroupConvolution":
+        return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"GroupConv{dims}"
+    if kind in ("ConvolutionBackpropData", "GroupConvolutionBackpropData"):
+        return f"ConvTranspose{dims}"
+    if kind == "DeformableConvolution":
+        return f"DeformableConv{dims}"
+    if kind == "MatMul":
+        weighted = any(node.input_value(i).get_node().get_name() in constants for i in range(node.get_input_size()))
+        return "FullyConnected" if weighted else "MatMul"
+    if kind in ("MaxPool", "AvgPool"):
+        return f"{kind}{dims}"
+    if kind in ("Reshape", "Squeeze", "Unsqueeze") and op.input_shapes and op.output_shapes:
+        if len(op.output_shapes[0]) == 2 and len(op.input_shapes[0]) > 2:
+            return "Flatten"
+    return kind
+
+
+def _make_layer(name: str, kind: str, ops: list[OpCost], role: str = "") -> LayerCost:
+    anchor, tail = ops[0], ops[-1]
+    return LayerCost(
+        name=name, type=kind, ops=tuple(ops),
+        input_shape=anchor.input_shapes[0] if anchor.input_shapes else None,
+        output_shape=tail.output_shapes[0] if tail.output_shapes else None,
+        kernel=anchor.kernel, kernels=anchor.kernels, role=role,
+    )
+
+
+def _separable_name(depthwise: str, pointwise: str) -> str:
+    prefix = os.path.commonprefix([depthwise, pointwise]).rstrip("/_.:-")
+    return prefix if prefix else f"{depthwise}+{pointwise}"
+
+
+def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[tuple[LayerCost, ...], tuple[OpCost, ...]]:
+    """Return the layers and the ops (each op now naming its layer), both in graph order."""
+    row_by_node = {node.get_name(): (node, op) for node, op in rows}
+    assigned: set[str] = set()
+    groups: list[tuple[list[Any], list[OpCost]]] = []
+    for node, op in rows:
+        if node.get_name() in assigned:
+            continue
+        nodes, ops = [node], [op]
+        assigned.add(node.get_name())
+        if op.type in ANCHORS:
+            tail = node
+            while True:
+                consumers = _data_consumers(tail)
+                if len(consumers) != 1:
+                    break
+                following = consumers[0]
+                key = following.get_name()
+                if key in assigned or key not in row_by_node or following.get_type_name() not in EPILOGUE:
+                    break
+                if [n.get_name() for n in _data_inputs(following, constants)] != [tail.get_name()]:
+                    break
+                nodes.append(following)
+                ops.append(row_by_node[key][1])
+                assigned.add(key)
+                tail = following
+        groups.append((nodes, ops))
+
+    # merge depthwise + pointwise into SeparableConv2D
+    anchor_of = {nodes[0].get_name(): index for index, (nodes, _) in enumerate(groups)}
+    merged_into: dict[int, int] = {}
+    for index, (nodes, ops) in enumerate(groups):
+        if not _is_depthwise(ops[0]) or index in merged_into:
+            continue
+        consumers = _data_consumers(nodes[-1])
+        if len(consumers) != 1 or consumers[0].get_name() not in anchor_of:
+            continue
+        follower = anchor_of[consumers[0].get_name()]
+        f_nodes, f_ops = groups[follower]
+        if follower in merged_into or not _is_pointwise(f_ops[0], f_nodes[0]):
+            continue
+        merged_into[follower] = index
+
+    layers: list[LayerCost] = []
+    named_ops: dict[str, OpCost] = {}
+    pointwise_of = {dw: pw for pw, dw in merged_into.items()}
+    for index, (nodes, ops) in enumerate(groups):
+        if index in merged_into:
+            continue
+        if index in pointwise_of:
+            pw_nodes, pw_ops = groups[pointwise_of[index]]
+            rank = len(ops[0].output_shapes[0]) - 2 if ops[0].output_shapes[0] else 2
+            name = _separable_name(ops[0].name, pw_ops[0].name)
+            depthwise = _make_layer(ops[0].name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], role="depthwise")
+            pointwise = _make_layer(pw_ops[0].name, _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], role="pointwise")
+            layer = LayerCost(
+                name=name, type=f"SeparableConv{rank}D", ops=depthwise.ops + pointwise.ops,
+                input_shape=depthwise.input_shape, output_shape=pointwise.output_shape,
+                kernel=depthwise.kernel, kernels=pointwise.kernels, parts=(depthwise, pointwise),
+            )
+        else:
+            name = ops[0].name
+            layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops])
+        layers.append(layer)
+        member_nodes = nodes + (groups[pointwise_of[index]][0] if index in pointwise_of else [])
+        for node, op in zip(member_nodes, layer.ops):
+            named_ops[node.get_name()] = op
+    ordered_ops = tuple(named_ops[node.get_name()] for node, _ in rows)
+    return tuple(layers), ordered_ops
