@@ -1,0 +1,110 @@
+"""What every engine offers: compile a model, run it once, hand the run policy its hooks, and
+report per-node times. Adding an engine is one module that implements `Engine` and `Runner`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import OptionError
+
+HINTS = ("latency", "throughput", "none")
+PRECISIONS = ("f32", "bf16", "f16")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the user asked for; `None` leaves the engine's default."""
+
+    device: str = "CPU"
+    hint: str = "latency"
+    nstreams: int | None = None
+    nthreads: int | None = None
+    nireq: int | None = None
+    precision: str | None = None
+    profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
+
+    def validate(self) -> None:
+        if self.hint not in HINTS:
+            raise OptionError(f"unknown -hint {self.hint!r}", f"choose one of: {', '.join(HINTS)}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise OptionError(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
+        for flag, value in (("-nstreams", self.nstreams), ("-nthreads", self.nthreads), ("-nireq", self.nireq)):
+            if value is not None and value < 1:
+                raise OptionError(f"{flag} {value} is not allowed", f"give {flag} 1 or more, or leave it out for the engine's default")
+            if value is not None and value > 4096:
+                raise OptionError(f"{flag} {value} is too large", f"give {flag} at most 4096")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engine actually used, read back from the compiled model."""
+
+    engine: str
+    engine_version: str
+    device: str
+    device_name: str
+    precision: str
+    hint: str
+    streams: int | None
+    threads: int | None
+    requests: int  # requests the harness will use
+    optimal_requests: int | None = None  # what the engine recommends
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    """One executed node of the engine's runtime graph and its mean time per inference."""
+
+    name: str
+    type: str  # the engine's layer type
+    exec_type: str  # kernel used, e.g. "jit_avx512_FP32"
+    time_ns: int
+    original_names: tuple[str, ...]  # ops of the original model this node covers (fusion)
+    status: str = "EXECUTED"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "original_names": list(self.original_names)}
+
+
+@dataclass(frozen=True)
+class AsyncHooks:
+    start: Callable[[], None]  # submit one inference; blocks while every request is busy
+    wait_all: Callable[[], None]
+    drain_latencies: Callable[[], np.ndarray]  # ns per finished request since the last drain
+
+
+class Runner(Protocol):
+    settings: EngineSettings
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def sync_step(self, inputs: dict[str, np.ndarray]) -> tuple[Callable[[], None], Callable[[], np.ndarray] | None]:
+        """A no-argument callable that runs one inference, and (if the engine measures its own
+        latency) a callable returning those latencies in ns, one per step run so far."""
+        ...
+
+    def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks: ...
+
+    def node_times(self, inputs: dict[str, np.ndarray], iterations: int) -> list[NodeTime]: ...
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def devices(self) -> list[str]: ...
+
+    def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> Runner: ...

@@ -1,0 +1,198 @@
+"""ONNX Runtime: the CPU provider and any other installed provider. It measures no latency of its
+own, so only the call latency exists here."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EngineError
+from ..loading import engine_message
+from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
+
+# flopbench's device names, as OpenVINO spells them, mapped to ONNX Runtime providers
+DEVICE_PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider", "NPU": "OpenVINOExecutionProvider"}
+
+
+class OnnxRuntimeEngine:
+    name = "onnxruntime"
+
+    def version(self) -> str:
+        import onnxruntime
+
+        return onnxruntime.__version__
+
+    def devices(self) -> list[str]:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+        return [device for device, provider in DEVICE_PROVIDERS.items() if provider in available] + \
+               [p for p in available if p not in DEVICE_PROVIDERS.values()]
+
+    def _provider(self, device: str) -> str:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+        provider = DEVICE_PROVIDERS.get(device.upper(), device)
+        if provider not in available:
+            raise EngineError(f"device {device!r} is not available to ONNX Runtime on this machine",
+                              f"use one of: {', '.join(self.devices())}")
+        return provider
+
+    def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> "OnnxRuntimeRunner":
+        import onnxruntime
+
+        config.validate()
+        path = Path(model_path)
+        if path.suffix.lower() != ".onnx":
+            raise EngineError(f"ONNX Runtime cannot run {path.name}: it runs ONNX files only",
+                              "use --engine openvino, or give the model as .onnx")
+        if config.precision not in (None, "f32"):
+            raise EngineError(f"--precision {config.precision} is an OpenVINO setting; ONNX Runtime's CPU provider runs the model's own precision",
+                              "leave --precision out for onnxruntime, or use --engine openvino")
+        provider = self._provider(config.device)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if config.nthreads is not None:
+            options.intra_op_num_threads = config.nthreads
+        if config.hint == "throughput":
+            # several requests run concurrently; each run must not claim every core for itself
+            options.intra_op_num_threads = config.nthreads or 1
+            options.inter_op_num_threads = 1
+        if config.profile:
+            options.enable_profiling = True
+            options.profile_file_prefix = os.path.join(tempfile.mkdtemp(prefix="flopbench-ort-"), "profile")
+        try:
+            session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=[provider])
+        except Exception as exc:
+            raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
+        return OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes)
+
+
+class OnnxRuntimeRunner:
+    def __init__(self, session, config: EngineConfig, version: str, provider: str, input_shapes):
+        self.session = session
+        self.config = config
+        requests = config.nireq or (1 if config.hint != "throughput" else (os.cpu_count() or 1))
+        threads = config.nthreads if config.nthreads is not None else (1 if config.hint == "throughput" else os.cpu_count())
+        self.settings = EngineSettings(
+            engine="onnxruntime", engine_version=version, device=config.device, device_name=provider,
+            precision="f32", hint=config.hint, streams=requests if config.hint == "throughput" else 1,
+            threads=threads, requests=requests, optimal_requests=None,
+            extra={"providers": list(session.get_providers())},
+        )
+        self._output_names = [o.name for o in session.get_outputs()]
+        self._input_names = [i.name for i in session.get_inputs()]
+
+    def _feeds(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        missing = [n for n in self._input_names if n not in inputs]
+        if missing:
+            raise EngineError(f"no data for model input {missing[0]!r}", "give it with -i name:file.npy")
+        return {n: inputs[n] for n in self._input_names}
+
+    def _binding(self, inputs: dict[str, np.ndarray]):
+        """Inputs bound once, outputs kept on the device: the timed call does no feeding work."""
+        binding = self.session.io_binding()
+        for name, array in self._feeds(inputs).items():
+            binding.bind_cpu_input(name, array)
+        for name in self._output_names:
+            binding.bind_output(name)
+        return binding
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            outputs = self.session.run(self._output_names, self._feeds(inputs))
+        except Exception as exc:
+            raise EngineError(f"ONNX Runtime failed to run the model: {engine_message(exc)}", "check the inputs' shapes and types") from None
+        return dict(zip(self._output_names, outputs))
+
+    def sync_step(self, inputs: dict[str, np.ndarray]):
+        binding = self._binding(inputs)
+        run = self.session.run_with_iobinding
+
+        def step() -> None:
+            run(binding)
+
+        return step, None
+
+    def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks:
+        requests = self.settings.requests
+        bindings = [self._binding(inputs) for _ in range(requests)]
+        free = list(range(requests))
+        slots = threading.Semaphore(requests)
+        lock = threading.Lock()
+        finished: list[int] = []
+        pending: list = []
+        pool = ThreadPoolExecutor(max_workers=requests, thread_name_prefix="flopbench-ort")
+        run = self.session.run_with_iobinding
+
+        def job(slot: int) -> None:
+            began = time.perf_counter_ns()
+            try:
+                run(bindings[slot])
+            finally:
+                elapsed = time.perf_counter_ns() - began
+                with lock:
+                    finished.append(elapsed)
+                    free.append(slot)
+                slots.release()
+
+        def start() -> None:
+            slots.acquire()
+            with lock:
+                slot = free.pop()
+            pending.append(pool.submit(job, slot))
+            if len(pending) > 4 * requests:
+                del pending[: len(pending) - requests]
+
+        def wait_all() -> None:
+            for _ in range(requests):
+                slots.acquire()
+            for _ in range(requests):
+                slots.release()
+            for future in pending:
+                future.result()  # re-raise a failed run
+            pending.clear()
+
+        def drain() -> np.ndarray:
+            with lock:
+                values = np.asarray(finished, dtype=np.int64)
+                finished.clear()
+            return values
+
+        self._pool = pool
+        return AsyncHooks(start=start, wait_all=wait_all, drain_latencies=drain)
+
+    def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
+        """Mean per-node kernel time from ONNX Runtime's profiler; needs profile=True."""
+        if not self.config.profile:
+            raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
+        feeds = self._feeds(inputs)
+        for _ in range(max(1, iterations)):
+            self.session.run(self._output_names, feeds)
+        trace = self.session.end_profiling()
+        with open(trace, encoding="utf-8") as handle:
+            events = json.load(handle)
+        totals: dict[str, list] = {}
+        for event in events:
+            if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+                continue
+            name = event["name"][: -len("_kernel_time")]
+            args = event.get("args", {})
+            entry = totals.setdefault(name, [args.get("op_name", ""), args.get("provider", ""), 0])
+            entry[2] += int(event.get("dur", 0)) * 1000  # microseconds
+        return [NodeTime(name=name, type=kind, exec_type=provider, time_ns=total // max(1, iterations), original_names=(name,))
+                for name, (kind, provider, total) in totals.items()]
+
+    def close(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self.session = None

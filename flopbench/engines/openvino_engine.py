@@ -1,0 +1,204 @@
+"""OpenVINO: any device its Core lists; latency from `InferRequest.latency`, as benchmark_app."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EngineError
+from ..loading import engine_message, openvino_core
+from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
+
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+
+def _property(compiled, key, default=None):
+    try:
+        return compiled.get_property(key)
+    except Exception:  # a device may not expose every property
+        return default
+
+
+def _precision_name(value) -> str:
+    text = str(getattr(value, "get_type_name", lambda: value)())
+    return {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(text, text)
+
+
+class OpenVINOEngine:
+    name = "openvino"
+
+    def version(self) -> str:
+        import openvino as ov
+
+        return ov.get_version()
+
+    def devices(self) -> list[str]:
+        return list(openvino_core().available_devices)
+
+    def check_device(self, device: str) -> None:
+        available = self.devices()
+        base = device.split(":")[0].split(".")[0]
+        if device in available or base in available or base in VIRTUAL_DEVICES:
+            return
+        raise EngineError(f"device {device!r} is not available to OpenVINO on this machine", f"use one of: {', '.join(available)}")
+
+    def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> "OpenVINORunner":
+        import openvino as ov
+
+        config.validate()
+        self.check_device(config.device)
+        core = openvino_core()
+        try:
+            model = core.read_model(str(model_path))
+        except Exception as exc:
+            raise EngineError(f"OpenVINO cannot read {Path(model_path).name}: {engine_message(exc)}", "check the model file") from None
+        shapes = {}
+        for parameter in model.get_parameters():
+            names = set(parameter.get_output_tensor(0).get_names()) | {parameter.get_friendly_name()}
+            for name, dims in input_shapes.items():
+                if name in names:
+                    shapes[parameter.output(0)] = ov.PartialShape(list(dims))
+        if shapes:
+            try:
+                model.reshape(shapes)
+            except Exception as exc:
+                raise EngineError(f"OpenVINO cannot reshape the model: {engine_message(exc)}", "check --shape / -b") from None
+        properties: dict[str, object] = {}
+        if config.hint != "none":
+            properties["PERFORMANCE_HINT"] = config.hint.upper()
+        if config.nstreams is not None:
+            properties["NUM_STREAMS"] = config.nstreams
+        if config.nthreads is not None:
+            properties["INFERENCE_NUM_THREADS"] = config.nthreads
+        if config.precision is not None:
+            properties["INFERENCE_PRECISION_HINT"] = config.precision
+        if config.profile:
+            properties["PERF_COUNT"] = True
+        try:
+            compiled = core.compile_model(model, config.device, properties)
+        except Exception as exc:
+            asked = ", ".join(f"{k}={v}" for k, v in properties.items()) or "defaults"
+            raise EngineError(f"OpenVINO {config.device} rejected the model or settings ({asked}): {engine_message(exc)}",
+                              "change -hint / -nstreams / -nthreads / --precision, or try another device") from None
+        return OpenVINORunner(compiled, config, self.version())
+
+
+class OpenVINORunner:
+    def __init__(self, compiled, config: EngineConfig, version: str):
+        self.compiled = compiled
+        self.config = config
+        optimal = _property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        requests = config.nireq or (1 if config.hint == "latency" else int(optimal or 1))
+        core = openvino_core()
+        device_name = self._device_name(core, config.device)
+        self.settings = EngineSettings(
+            engine="openvino", engine_version=version, device=config.device, device_name=device_name,
+            precision=_precision_name(_property(compiled, "INFERENCE_PRECISION_HINT", "unknown")),
+            hint=str(_property(compiled, "PERFORMANCE_HINT", config.hint)).lower().replace("performancemode.", ""),
+            streams=_int_or_none(_property(compiled, "NUM_STREAMS")),
+            threads=_int_or_none(_property(compiled, "INFERENCE_NUM_THREADS")),
+            requests=requests, optimal_requests=_int_or_none(optimal),
+        )
+        self._inputs = {self._port_name(port): port for port in compiled.inputs}
+
+    @staticmethod
+    def _device_name(core, device: str) -> str:
+        try:
+            return str(core.get_property(device, "FULL_DEVICE_NAME"))
+        except Exception:
+            return device
+
+    @staticmethod
+    def _port_name(port) -> str:
+        names = sorted(port.get_names())
+        return names[0] if names else port.get_node().get_friendly_name()
+
+    def _bind(self, request, inputs: dict[str, np.ndarray]) -> None:
+        import openvino as ov
+
+        for port in self.compiled.inputs:
+            names = set(port.get_names()) | {port.get_node().get_friendly_name()}
+            array = next((inputs[n] for n in names if n in inputs), None)
+            if array is None:
+                raise EngineError(f"no data for model input {self._port_name(port)!r}", "give it with -i name:file.npy")
+            # shared memory: the timed loop must not copy the inputs on every call
+            request.set_tensor(port, ov.Tensor(array, shared_memory=True))
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        request = self.compiled.create_infer_request()
+        self._bind(request, inputs)
+        request.infer()
+        return {self._port_name(port): request.get_tensor(port).data.copy() for port in self.compiled.outputs}
+
+    def sync_step(self, inputs: dict[str, np.ndarray]):
+        request = self.compiled.create_infer_request()
+        self._bind(request, inputs)
+        engine_ms: list[float] = []
+        record = engine_ms.append
+        infer = request.infer
+
+        def step() -> None:
+            infer()
+            record(request.latency)
+
+        def engine_latencies() -> np.ndarray:
+            return np.rint(np.asarray(engine_ms, dtype=np.float64) * 1e6).astype(np.int64)
+
+        return step, engine_latencies
+
+    def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks:
+        import openvino as ov
+
+        queue = ov.AsyncInferQueue(self.compiled, self.settings.requests)
+        for request in queue:
+            self._bind(request, inputs)
+        finished: list[float] = []
+        lock = threading.Lock()
+
+        def on_done(request, _userdata) -> None:
+            with lock:
+                finished.append(request.latency)
+
+        queue.set_callback(on_done)
+
+        def drain() -> np.ndarray:
+            with lock:
+                values = np.asarray(finished, dtype=np.float64)
+                finished.clear()
+            return np.rint(values * 1e6).astype(np.int64)
+
+        self._queue = queue  # keep it alive as long as the runner
+        return AsyncHooks(start=queue.start_async, wait_all=queue.wait_all, drain_latencies=drain)
+
+    def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
+        """Mean per-node time over `iterations` runs; needs the runner compiled with profile=True."""
+        if not self.config.profile:
+            raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
+        request = self.compiled.create_infer_request()
+        self._bind(request, inputs)
+        totals: dict[str, list] = {}
+        for _ in range(max(1, iterations)):
+            request.infer()
+            for info in request.profiling_info:
+                entry = totals.setdefault(info.node_name, [info.node_type, info.exec_type, 0, str(info.status)])
+                entry[2] += int(info.real_time.total_seconds() * 1e9)
+        originals = {}
+        for node in self.compiled.get_runtime_model().get_ordered_ops():
+            info = node.get_rt_info()
+            names = str(info["originalLayersNames"].astype(str)) if "originalLayersNames" in info else ""
+            originals[node.get_friendly_name()] = tuple(n for n in names.split(",") if n)
+        return [NodeTime(name=name, type=kind, exec_type=exec_type, time_ns=total // max(1, iterations),
+                         original_names=originals.get(name, ()), status=status.split(".")[-1])
+                for name, (kind, exec_type, total, status) in totals.items()]
+
+    def close(self) -> None:
+        self._queue = None
+        self.compiled = None
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
