@@ -81,6 +81,7 @@ class AsyncHooks:
     start: Callable[[], None]  # submit one inference; blocks while every request is busy
     wait_all: Callable[[], None]
     drain_latencies: Callable[[], np.ndarray]  # ns per finished request since the last drain
+    latency_kind: str = "engine"  # "engine": measured by the runtime; "call": timed around the request
 
 
 class Runner(Protocol):

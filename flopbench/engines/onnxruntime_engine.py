@@ -168,7 +168,7 @@ class OnnxRuntimeRunner:
             return values
 
         self._pool = pool
-        return AsyncHooks(start=start, wait_all=wait_all, drain_latencies=drain)
+        return AsyncHooks(start=start, wait_all=wait_all, drain_latencies=drain, latency_kind="call")
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
         """Mean per-node kernel time from ONNX Runtime's profiler; needs profile=True."""

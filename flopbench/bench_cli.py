@@ -1,0 +1,95 @@
+"""`flopbench bench`: the command-line face of `measure.bench`."""
+from __future__ import annotations
+
+import sys
+
+from .errors import EXIT_INTERRUPTED
+
+
+def add_bench_parser(commands) -> None:
+    bench = commands.add_parser("bench", help="measure latency and throughput on OpenVINO and/or ONNX Runtime")
+    bench.add_argument("model", metavar="MODEL", help="model file: IR .xml, .onnx, ...")
+    bench.add_argument("-m", dest="model_flag", help=argparse_suppress(), default=None)
+    bench.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
+    bench.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate for a side-by-side table")
+    bench.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
+    bench.add_argument("-hint", "--hint", default="latency", help="latency (default: sync, one request), throughput (async) or none")
+    bench.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
+    bench.add_argument("-nstreams", "--nstreams", type=int, help="number of streams (OpenVINO)")
+    bench.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
+    bench.add_argument("-b", "--batch", type=int, help="batch size")
+    bench.add_argument("-t", "--time", type=float, default=10.0, dest="seconds", help="minimum measuring time in seconds (default 10)")
+    bench.add_argument("-niter", "--niter", type=int, default=100, help="minimum number of measured runs (default 100)")
+    bench.add_argument("--warmup", type=int, default=5, help="warm-up runs, reported separately (default 5)")
+    bench.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
+    bench.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    bench.add_argument("--json", help="write the full result as JSON (atomically)")
+    bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
+    bench.set_defaults(handler=cmd_bench)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def _engines(values: list[str] | None) -> list[str]:
+    names: list[str] = []
+    for value in values or ["openvino"]:
+        names.extend(v.strip() for v in value.split(",") if v.strip())
+    return list(dict.fromkeys(names))
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from rich.console import Console
+
+    from .atomic import check_writable, write_text_atomic
+    from .engines import EngineConfig, get_engine
+    from .measure import bench
+    from .policy import RunPolicy
+    from .render_bench import bench_table
+
+    if args.json:
+        check_writable(args.json)
+    engines = _engines(args.engine)
+    for name in engines:
+        get_engine(name)  # unknown names fail before any loading
+    config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
+                          nireq=args.nireq, precision=args.precision)
+    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter)
+    config.validate()
+    policy.validate()
+    err = Console(stderr=True, highlight=False)
+    show_progress = sys.stderr.isatty() and args.seconds >= 2
+    progress_bar = None
+    if show_progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress_bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                TimeElapsedColumn(), console=err, transient=True)
+    tasks: dict[str, int] = {}
+
+    def on_progress(engine: str, fraction: float) -> None:
+        if progress_bar is None:
+            return
+        if engine not in tasks:
+            tasks[engine] = progress_bar.add_task(f"{engine}", total=1.0)
+        progress_bar.update(tasks[engine], completed=fraction)
+
+    if progress_bar is not None:
+        progress_bar.start()
+    try:
+        report = bench(args.model_flag or args.model, engines=engines, config=config, policy=policy, inputs=args.input,
+                       shape=args.shape, batch=args.batch, seed=args.seed, progress=on_progress)
+    finally:
+        if progress_bar is not None:
+            progress_bar.stop()
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(bench_table(report))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n")
+        err.print(f"wrote {args.json}" + ("" if report.complete else " (incomplete run)"))
+    return EXIT_INTERRUPTED if report.interrupted else 0

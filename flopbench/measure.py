@@ -1,0 +1,167 @@
+"""`bench()`: latency and throughput of a model on one or more engines, with trustworthy statistics."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .counting import count_loaded
+from .engines import EngineConfig, EngineSettings, get_engine
+from .errors import EngineError
+from .inputs import prepare_inputs
+from .loading import load
+from .metadata import machine_metadata
+from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
+from .stats import LatencyStats, summarize
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One engine's measurement of one model. Latencies are in nanoseconds.
+
+    `call_latency` is what a Python caller waits for one inference (perf_counter_ns around the call,
+    or around each async request); `engine_latency` is what the runtime itself measured
+    (OpenVINO's InferRequest.latency, the number benchmark_app reports). ONNX Runtime has only the
+    call latency.
+    """
+
+    model: str
+    mode: str  # "latency" (sync, one request) or "throughput" (async, several requests)
+    settings: EngineSettings
+    config: EngineConfig
+    policy: RunPolicy
+    batch: int
+    inputs: str
+    flops_per_inference: int  # counted FLOPs of one inference (the whole batch)
+    first_inference_ns: int | None
+    warmup_ns: tuple[int, ...]
+    call_latency: LatencyStats | None
+    engine_latency: LatencyStats | None
+    iterations: int
+    wall_s: float
+    throughput_fps: float
+    complete: bool
+    stop_reason: str
+    warnings: tuple[str, ...] = ()
+    latencies: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def latency(self) -> LatencyStats | None:
+        """The latency comparable with benchmark_app: the engine's own when it has one."""
+        return self.engine_latency or self.call_latency
+
+    @property
+    def gflops_per_s(self) -> float:
+        """Achieved GFLOP/s: counted FLOPs per inference times inferences per second."""
+        per_second = self.throughput_fps / max(1, self.batch)
+        return self.flops_per_inference * per_second / 1e9
+
+    def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
+        result = {
+            "model": self.model, "mode": self.mode, "engine": self.settings.to_dict(), "asked": self.config.to_dict(),
+            "policy": {"warmup_iterations": self.policy.warmup_iterations, "min_duration_s": self.policy.min_duration_s,
+                       "min_iterations": self.policy.min_iterations, "max_duration_s": self.policy.max_duration_s},
+            "batch": self.batch, "inputs": self.inputs, "flops_per_inference": self.flops_per_inference,
+            "first_inference_ns": self.first_inference_ns, "warmup_ns": list(self.warmup_ns),
+            "call_latency": self.call_latency.to_dict() if self.call_latency else None,
+            "engine_latency": self.engine_latency.to_dict() if self.engine_latency else None,
+            "iterations": self.iterations, "wall_s": self.wall_s, "throughput_fps": self.throughput_fps,
+            "gflops_per_s": self.gflops_per_s, "complete": self.complete, "stop_reason": self.stop_reason,
+            "warnings": list(self.warnings),
+        }
+        if save_latencies:
+            result["latencies_ns"] = {kind: values.tolist() for kind, values in self.latencies.items()}
+        return result
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    results: tuple[BenchResult, ...]
+    metadata: dict[str, Any]
+    interrupted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.interrupted and all(r.complete for r in self.results)
+
+    def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
+        return {"schema": "flopbench/bench/1", "complete": self.complete, "metadata": self.metadata,
+                "results": [r.to_dict(save_latencies) for r in self.results]}
+
+
+def _mode(config: EngineConfig) -> str:
+    return "throughput" if config.hint == "throughput" or (config.nireq or 1) > 1 else "latency"
+
+
+def _stats(values: np.ndarray | None) -> LatencyStats | None:
+    return summarize(values) if values is not None and len(values) else None
+
+
+def measure(runner, inputs: dict[str, np.ndarray], policy: RunPolicy, mode: str,
+            progress: Callable[[float], None] | None = None) -> tuple[RunRecord, dict[str, np.ndarray]]:
+    """Run the policy on a compiled runner; return the record and its latencies by kind
+    ("call": timed around the call; "engine": measured by the runtime itself)."""
+    if mode == "throughput":
+        hooks = runner.async_hooks(inputs)
+        record = run_async(hooks.start, hooks.wait_all, hooks.drain_latencies, policy, progress=progress)
+        return record, {hooks.latency_kind: record.latencies_ns}
+    step, engine_latencies = runner.sync_step(inputs)
+    record = run_sync(step, policy, progress=progress)
+    latencies = {"call": record.latencies_ns}
+    if engine_latencies is not None:
+        # the engine's list also holds the warm-up runs, which come first
+        latencies["engine"] = engine_latencies()[len(record.warmup_ns):][: len(record.latencies_ns)]
+    return record, latencies
+
+
+def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
+          policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
+          batch: int | None = None, seed: int = 0,
+          progress: Callable[[str, float], None] | None = None) -> BenchReport:
+    """Measure `model` on each engine in turn. Ctrl-C stops the run in progress and returns what
+    was measured, marked incomplete; the engines after it are not run."""
+    config = config or EngineConfig()
+    policy = policy or RunPolicy()
+    config.validate()
+    policy.validate()
+    runtimes = [get_engine(name) for name in engines]
+    loaded = load(model, shape=shape, batch=batch)
+    for runtime in runtimes:  # refuse impossible combinations before measuring anything
+        if runtime.name == "onnxruntime" and loaded.format != "onnx":
+            raise EngineError(f"ONNX Runtime cannot run {loaded.path.name}: it runs ONNX files only",
+                              "drop --engine onnxruntime, or give the model as .onnx")
+        if hasattr(runtime, "check_device"):
+            runtime.check_device(config.device)
+    cost = count_loaded(loaded)
+    prepared = prepare_inputs(loaded.inputs, inputs, seed=seed)
+    effective_batch = loaded.inputs[0].shape[0] if loaded.inputs and loaded.inputs[0].shape else 1
+    mode = _mode(config)
+    results: list[BenchResult] = []
+    interrupted = False
+    for runtime in runtimes:
+        runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
+        try:
+            runner.infer(prepared.arrays)  # the inputs fit, and the model runs, before any timing
+            report = (lambda fraction, name=runtime.name: progress(name, fraction)) if progress else None
+            record, latencies = measure(runner, prepared.arrays, policy, mode, report)
+        finally:
+            runner.close()
+        warnings = list(prepared.warnings)
+        if record.iterations == 0:
+            warnings.append("nothing was measured before the run stopped")
+        results.append(BenchResult(
+            model=str(loaded.path), mode=mode, settings=runner.settings, config=config, policy=policy,
+            batch=effective_batch, inputs=prepared.source, flops_per_inference=cost.total_flops,
+            first_inference_ns=record.first_inference_ns, warmup_ns=tuple(record.warmup_ns),
+            call_latency=_stats(latencies.get("call")), engine_latency=_stats(latencies.get("engine")), iterations=record.iterations,
+            wall_s=record.wall_s, throughput_fps=throughput_fps(record, effective_batch) if record.iterations else 0.0,
+            complete=record.complete, stop_reason=record.stop_reason, warnings=tuple(warnings), latencies=latencies,
+        ))
+        if record.stop_reason == "interrupted":
+            interrupted = True
+            break
+    metadata = {**machine_metadata(), "model": str(loaded.path), "inputs": [i.to_dict() for i in loaded.inputs]}
+    return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted)

@@ -1,0 +1,52 @@
+"""What a result must carry to be compared later: machine, versions."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from functools import lru_cache
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib_metadata.version(package)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def machine_metadata() -> dict[str, Any]:
+    flags = cpu_flags()
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "isa": sorted(f for f in flags if f.startswith(("avx512", "avx2", "amx", "fma")))[:20],
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": {name: _version(name) for name in ("flopbench", "openvino", "onnxruntime", "onnx", "numpy")},
+    }

@@ -1,0 +1,77 @@
+"""The seed exercise's Task 2: run a model on one input N times and time it, with today's API."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engines import EngineConfig, EngineSettings, get_engine
+from .errors import OptionError
+from .inputs import prepare_inputs
+from .loading import load
+
+
+@dataclass(frozen=True)
+class RunResult:
+    model: str
+    iterations: int
+    seconds: float  # wall time of all iterations, as the exercise measures it
+    top_class: int
+    score: float
+    score_is_probability: bool  # False when the output was logits and we applied softmax
+    output_name: str
+    settings: EngineSettings
+    warnings: tuple[str, ...] = ()
+    outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "flopbench/run/1", "model": self.model, "iterations": self.iterations, "seconds": self.seconds,
+            "top_class": self.top_class, "score": self.score, "score_is_probability": self.score_is_probability,
+            "output": self.output_name, "settings": self.settings.to_dict(), "warnings": list(self.warnings),
+        }
+
+
+def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
+    flat = np.asarray(scores, dtype=np.float64).reshape(-1)
+    is_probability = bool(flat.size and flat.min() >= 0 and abs(flat.sum() - 1.0) < 1e-3)
+    if not is_probability:
+        shifted = np.exp(flat - flat.max())
+        flat = shifted / shifted.sum()
+    index = int(flat.argmax())
+    return index, float(flat[index]), is_probability
+
+
+MAX_RUN_ITERATIONS = 10_000_000
+
+
+def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
+        engine: str = "openvino", shape: str | None = None, precision: str | None = None) -> RunResult:
+    """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times."""
+    if niter < 1:
+        raise OptionError(f"-niter {niter} is not allowed", "give -niter 1 or more")
+    if niter > MAX_RUN_ITERATIONS:
+        raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
+    runtime = get_engine(engine)
+    config = EngineConfig(device=device, hint="latency", precision=precision)
+    config.validate()
+    loaded = load(model, shape=shape)
+    prepared = prepare_inputs(loaded.inputs, inputs)
+    runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
+    try:
+        outputs = runner.infer(prepared.arrays)  # also checks that the inputs fit before timing
+        step, _ = runner.sync_step(prepared.arrays)
+        start = time.perf_counter()
+        for _ in range(niter):
+            step()
+        seconds = time.perf_counter() - start
+    finally:
+        runner.close()
+    name, scores = next(iter(outputs.items()))
+    index, score, is_probability = top_class(scores)
+    return RunResult(model=str(loaded.path), iterations=niter, seconds=seconds, top_class=index, score=score,
+                     score_is_probability=is_probability, output_name=name, settings=runner.settings,
+                     warnings=prepared.warnings, outputs=outputs)
