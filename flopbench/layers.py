@@ -30,17 +30,21 @@ def _data_inputs(node, constants: set[str]) -> list[Any]:
             if node.input_value(i).get_node().get_name() not in constants]
 
 
-def _data_consumers(node) -> list[Any]:
+def _data_consumers(node, constants: set[str]) -> list[Any]:
+    """Ops that read this node's values (not Results, not static-shape queries)."""
     if node.get_output_size() != 1:
         return []
     return [target.get_node() for target in node.output(0).get_target_inputs()
-            if target.get_node().get_type_name() != "Result"]
+            if target.get_node().get_type_name() != "Result" and target.get_node().get_name() not in constants]
 
 
 def _is_depthwise(op: OpCost) -> bool:
-    if op.type != "GroupConvolution" or len(op.input_shapes) < 2 or len(op.input_shapes[1]) < 3:
+    if len(op.input_shapes) < 2 or len(op.input_shapes[1]) < 3:
         return False
-    return op.input_shapes[1][2] == 1  # one input channel per group
+    if op.type == "GroupConvolution":
+        return op.input_shapes[1][2] == 1  # one input channel per group
+    # ONNX Conv with group = C_in = 1 reads back as a plain Convolution: depthwise all the same
+    return op.type == "Convolution" and op.input_shapes[1][0] == 1 and op.input_shapes[1][1] == 1
 
 
 def _is_pointwise(op: OpCost, node) -> bool:
@@ -55,7 +59,7 @@ def _layer_type(op: OpCost, node, constants: set[str]) -> str:
     dims = f"{rank}D" if rank > 0 else ""
     kind = op.type
     if kind == "Convolution":
-        return f"Conv{dims}"
+        return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"Conv{dims}"
     if kind == "GroupConvolution":
         return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"GroupConv{dims}"
     if kind in ("ConvolutionBackpropData", "GroupConvolutionBackpropData"):
@@ -71,6 +75,12 @@ def _layer_type(op: OpCost, node, constants: set[str]) -> str:
         if len(op.output_shapes[0]) == 2 and len(op.input_shapes[0]) > 2:
             return "Flatten"
     return kind
+
+
+def layer_name(op_name: str) -> str:
+    """OpenVINO's ONNX reader splits Conv-with-bias into `<name>/WithoutBiases` + an Add named
+    `<name>`: the layer is `<name>`."""
+    return op_name.removesuffix("/WithoutBiases")
 
 
 def _make_layer(name: str, kind: str, ops: list[OpCost], role: str = "") -> LayerCost:
@@ -101,7 +111,7 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
         if op.type in ANCHORS:
             tail = node
             while True:
-                consumers = _data_consumers(tail)
+                consumers = _data_consumers(tail, constants)
                 if len(consumers) != 1:
                     break
                 following = consumers[0]
@@ -122,7 +132,7 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
     for index, (nodes, ops) in enumerate(groups):
         if not _is_depthwise(ops[0]) or index in merged_into:
             continue
-        consumers = _data_consumers(nodes[-1])
+        consumers = _data_consumers(nodes[-1], constants)
         if len(consumers) != 1 or consumers[0].get_name() not in anchor_of:
             continue
         follower = anchor_of[consumers[0].get_name()]
@@ -140,16 +150,16 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
         if index in pointwise_of:
             pw_nodes, pw_ops = groups[pointwise_of[index]]
             rank = len(ops[0].output_shapes[0]) - 2 if ops[0].output_shapes[0] else 2
-            name = _separable_name(ops[0].name, pw_ops[0].name)
-            depthwise = _make_layer(ops[0].name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], role="depthwise")
-            pointwise = _make_layer(pw_ops[0].name, _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], role="pointwise")
+            name = _separable_name(layer_name(ops[0].name), layer_name(pw_ops[0].name))
+            depthwise = _make_layer(layer_name(ops[0].name), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], role="depthwise")
+            pointwise = _make_layer(layer_name(pw_ops[0].name), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], role="pointwise")
             layer = LayerCost(
                 name=name, type=f"SeparableConv{rank}D", ops=depthwise.ops + pointwise.ops,
                 input_shape=depthwise.input_shape, output_shape=pointwise.output_shape,
                 kernel=depthwise.kernel, kernels=pointwise.kernels, parts=(depthwise, pointwise),
             )
         else:
-            name = ops[0].name
+            name = layer_name(ops[0].name)
             layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops])
         layers.append(layer)
         member_nodes = nodes + (groups[pointwise_of[index]][0] if index in pointwise_of else [])

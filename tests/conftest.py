@@ -1,0 +1,32 @@
+import os
+
+import pytest
+
+# the CPU plugin may pick bf16 on AVX512-BF16 machines; numeric comparisons want f32
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory):
+    """The built-in sep_cnn and std_cnn written once for the whole session: real files."""
+    from flopbench.zoo import write_zoo_model
+
+    folder = tmp_path_factory.mktemp("zoo")
+    write_zoo_model("sep_cnn", folder)
+    write_zoo_model("std_cnn", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sep_cnn_xml(zoo_dir):
+    return zoo_dir / "sep_cnn.xml"
+
+
+@pytest.fixture(scope="session")
+def sep_cnn_onnx(zoo_dir):
+    return zoo_dir / "sep_cnn.onnx"
+
+
+@pytest.fixture(scope="session")
+def image_npy(zoo_dir):
+    return zoo_dir / "image.npy"
