@@ -1,0 +1,81 @@
+"""bench on real engines and the zoo's sep_cnn: shape of the results, settings read back, Ctrl-C."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flopbench.engines import EngineConfig
+from flopbench.measure import bench
+from flopbench.policy import RunPolicy
+
+SHORT = RunPolicy(warmup_iterations=2, min_duration_s=0.3, min_iterations=20)
+
+
+def test_latency_mode_both_engines(sep_cnn_onnx):
+    report = bench(sep_cnn_onnx, engines=("openvino", "onnxruntime"), policy=SHORT)
+    assert report.complete
+    ov, ort = report.results
+    assert ov.settings.engine == "openvino" and ort.settings.engine == "onnxruntime"
+    # OpenVINO measures its own latency too; ONNX Runtime has only the call latency
+    assert ov.engine_latency is not None and ov.call_latency is not None and ort.engine_latency is None
+    assert ov.engine_latency.count == ov.call_latency.count == ov.iterations >= 20
+    assert ov.engine_latency.median_ns <= ov.call_latency.median_ns  # the call pays the binding on top
+    for result in report.results:
+        assert result.wall_s >= 0.3 and result.throughput_fps > 0
+        assert result.flops_per_inference == 926_808
+        assert result.gflops_per_s == pytest.approx(926_808 * result.throughput_fps / 1e9)
+        assert len(result.warmup_ns) == 2 and result.first_inference_ns == result.warmup_ns[0]
+        assert result.settings.precision in ("f32", "bf16", "f16")
+        assert result.settings.requests == 1 and result.mode == "latency"
+
+
+def test_settings_are_read_back_not_echoed(sep_cnn_xml):
+    report = bench(sep_cnn_xml, config=EngineConfig(hint="latency", nthreads=1, precision="f32"), policy=SHORT)
+    settings = report.results[0].settings
+    assert settings.threads == 1 and settings.precision == "f32" and settings.streams == 1
+
+
+def test_throughput_mode_uses_async_requests(sep_cnn_onnx):
+    report = bench(sep_cnn_onnx, engines=("openvino", "onnxruntime"), config=EngineConfig(hint="throughput", nireq=3), policy=SHORT)
+    for result in report.results:
+        assert result.mode == "throughput" and result.settings.requests == 3
+        assert result.latency.count >= 20 and result.throughput_fps > 0
+
+
+def test_batch_scales_throughput_and_flops(sep_cnn_xml):
+    result = bench(sep_cnn_xml, batch=4, policy=SHORT).results[0]
+    assert result.batch == 4 and result.flops_per_inference == 4 * 926_808
+
+
+def test_bench_json_and_latencies(sep_cnn_xml, tmp_path):
+    target = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "bench", str(sep_cnn_xml), "-t", "0.3", "-niter", "10",
+                           "--json", str(target), "--save-latencies"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(target.read_text())
+    assert data["schema"] == "flopbench/bench/1" and data["complete"] is True
+    result = data["results"][0]
+    assert len(result["latencies_ns"]["engine"]) == result["iterations"] == result["engine_latency"]["count"]
+    assert data["metadata"]["versions"]["openvino"]
+    assert "Latency and throughput" in done.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_what_was_measured(sep_cnn_xml, tmp_path, sig):
+    target = tmp_path / "partial.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "bench", str(sep_cnn_xml), "-t", "60",
+                                "--json", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    # wait until the measurement is under way: the compiled model runs and writes nothing yet
+    time.sleep(4)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=max(5, deadline - time.time()))
+    assert process.returncode == 130, err
+    data = json.loads(target.read_text())
+    assert data["complete"] is False
+    result = data["results"][0]
+    assert result["stop_reason"] == "interrupted" and result["iterations"] > 0
+    assert "INCOMPLETE" in out

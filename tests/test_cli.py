@@ -1,0 +1,110 @@
+"""The command line as a user runs it: real processes, real files, real engines."""
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def flopbench(*args, cwd=None, timeout=180):
+    return subprocess.run([sys.executable, "-m", "flopbench", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def test_demo_writes_counts_and_runs(tmp_path):
+    result = flopbench("demo", "-o", tmp_path / "sep_cnn")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for number in ("12,168", "13,520", "25,688", "103,680", "57,600", "161,280", "737,280", "2,560", "926,808"):
+        assert number in out
+    assert "Time taken to run 10 iterations is:" in out
+    assert "Top class:" in out and "precision" in out
+    for name in ("sep_cnn.xml", "sep_cnn.bin", "sep_cnn.onnx", "image.npy"):
+        assert (tmp_path / "sep_cnn" / name).stat().st_size > 0
+
+
+def test_flops_table_on_both_formats(sep_cnn_xml, sep_cnn_onnx):
+    for path in (sep_cnn_xml, sep_cnn_onnx):
+        result = flopbench("flops", path)
+        assert result.returncode == 0, result.stderr
+        assert "SeparableConv2D" in result.stdout and "926,808" in result.stdout
+
+
+def test_flops_json_plain_integers(sep_cnn_xml, tmp_path):
+    target = tmp_path / "cost.json"
+    result = flopbench("flops", sep_cnn_xml, "--format", "json", "-o", target)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(target.read_text())
+    assert data["schema"] == "flopbench/count/1"
+    assert data["totals"]["total_flops"] == 926_808
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert [p["flops"] for p in layers["sepconv1"]["parts"]] == [12_168, 13_520]
+    assert not list(tmp_path.glob(".*tmp"))  # no temp file left behind
+
+
+def test_flops_csv_by_layer_and_op(sep_cnn_xml):
+    result = flopbench("flops", sep_cnn_xml, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    flops = {row["layer"]: int(row["flops"]) for row in rows}
+    assert flops["sepconv2/depthwise"] == 103_680 and flops["fc1"] == 737_280
+    by_op = list(csv.DictReader(io.StringIO(flopbench("flops", sep_cnn_xml, "--format", "csv", "--by", "op").stdout)))
+    assert {row["type"] for row in by_op} >= {"GroupConvolution", "Convolution", "MatMul", "Softmax"}
+
+
+def test_flops_markdown(sep_cnn_xml):
+    result = flopbench("flops", sep_cnn_xml, "--format", "markdown", "--include-other")
+    assert result.returncode == 0
+    assert result.stdout.startswith("| Layer |") and "| sepconv1 | SeparableConv2D |" in result.stdout
+    assert "includes" in result.stdout
+
+
+def test_run_is_the_exercise_task_2(sep_cnn_xml, image_npy):
+    result = flopbench("run", sep_cnn_xml, "-i", image_npy, "-niter", "10")
+    assert result.returncode == 0, result.stderr
+    assert "Time taken to run 10 iterations is:" in result.stdout
+    assert "Top class:" in result.stdout
+
+
+def test_run_on_onnxruntime(sep_cnn_onnx, image_npy):
+    result = flopbench("run", sep_cnn_onnx, "-i", image_npy, "--engine", "onnxruntime", "-niter", "3")
+    assert result.returncode == 0, result.stderr
+    assert "onnxruntime" in result.stdout
+
+
+def test_zoo_lists_and_writes(tmp_path):
+    listing = flopbench("zoo")
+    assert listing.returncode == 0 and "sep_cnn" in listing.stdout and "mobilenet_v1" in listing.stdout
+    written = flopbench("zoo", "std_cnn", "-o", tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert (tmp_path / "std_cnn.xml").exists() and (tmp_path / "std_cnn.onnx").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["flops", "missing.xml"], "does not exist"),
+    (["flops", "{tmp}"], "is a folder"),
+    (["flops", "{sep}", "--format", "yaml"], "unknown format"),
+    (["flops", "{sep}", "--shape", "input:1xAx28"], "malformed --shape"),
+    (["flops", "{sep}", "--shape", "nope:1x1x28x28"], "does not have"),
+    (["run", "{sep}", "-d", "GPU"], "not available"),
+    (["bench", "{sep}", "--engine", "tensorflow"], "unknown engine"),
+    (["bench", "{sep}", "--engine", "onnxruntime", "-t", "1"], "ONNX files only"),
+    (["bench", "{sep}", "-nireq", "0"], "-nireq 0"),
+    (["bench", "{sep}", "-t", "0"], "-t 0"),
+    (["flops", "{sep}", "-o", "{tmp}/no/such/dir/x.json"], "does not exist"),
+    (["nosuchcommand"], "invalid choice"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, sep_cnn_xml, tmp_path):
+    args = [a.format(tmp=tmp_path, sep=sep_cnn_xml) for a in args]
+    result = flopbench(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flopbench: error:"), result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = flopbench("--debug", "flops", tmp_path / "missing.onnx")
+    assert result.returncode != 0 and "Traceback" in result.stderr
