@@ -194,7 +194,7 @@ def softmax(op: OpView) -> Work:
     return Work(other_flops=5 * _out(op))
 
 
-@formula("Interpolate", doc="per output element: 1 (nearest), 2^d+2^d−1 (linear over d axes), 2·4^d−1 (cubic)")
+@formula("Interpolate", doc="per output element: 1 (nearest); 2^d multiplies + 2^d−1 adds (linear, d resized axes); 2·4^d−1 (cubic)")
 def interpolate(op: OpView) -> Work:
     mode = str(op.attrs.get("mode", "nearest"))
     data, out = op.input_shapes[0], op.output_shapes[0]
