@@ -8,6 +8,8 @@ from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from . import __version__
+
 
 def cpu_model() -> str:
     try:
@@ -48,5 +50,5 @@ def machine_metadata() -> dict[str, Any]:
         "isa": sorted(f for f in flags if f.startswith(("avx512", "avx2", "amx", "fma")))[:20],
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {name: _version(name) for name in ("flopbench", "openvino", "onnxruntime", "onnx", "numpy")},
+        "versions": {"flopbench": __version__, **{name: _version(name) for name in ("openvino", "onnxruntime", "onnx", "numpy")}},
     }
