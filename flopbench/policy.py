@@ -1,0 +1,491 @@
+"""When a benchmark loop stops, what it records, and nothing about any engine.
+
+Two drivers share one :class:`RunPolicy`:
+
+* :func:`run_sync` calls ``step()`` back to back (latency mode, one request in flight).
+* :func:`run_async` keeps a pool of requests busy through ``start()`` / ``wait_all()`` /
+  ``drain_latencies()`` (throughput mode). An OpenVINO ``AsyncInferQueue`` plugs in as
+  ``start=lambda: queue.start_async(inputs)``, ``wait_all=queue.wait_all`` and a completion callback
+  that feeds a :class:`LatencyCollector`; anything that runs a callable on threads (ONNX Runtime
+  sessions on a thread pool) plugs in through :class:`ExecutorRequests`.
+
+The measured phase stops when **both** ``min_duration_s`` and ``min_iterations`` are met (like MLPerf
+LoadGen's min_duration and min_query_count; OpenVINO's benchmark_app stops at whichever one it was
+given), or when ``max_duration_s`` runs out, or on Ctrl-C. Whatever was measured is returned in every
+case: a :class:`RunRecord` says whether the policy was met (``complete``) and why it stopped.
+
+Clocks are injectable (``clock_ns``, integer nanoseconds, monotonic) so tests can drive the loops with
+fake time.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .errors import OptionError
+
+__all__ = [
+    "RunPolicy",
+    "RunRecord",
+    "run_sync",
+    "run_async",
+    "throughput_fps",
+    "LatencyCollector",
+    "ExecutorRequests",
+    "STOP_POLICY_MET",
+    "STOP_INTERRUPTED",
+    "STOP_MAX_DURATION",
+    "MAX_ITERATIONS",
+]
+
+STOP_POLICY_MET = "policy met"
+STOP_INTERRUPTED = "interrupted"
+STOP_MAX_DURATION = "max duration"
+
+#: Largest -niter (and warm-up count) accepted.
+MAX_ITERATIONS = 10**9
+#: Largest duration accepted, in seconds (a week); beyond that it is a typo.
+MAX_DURATION_S = 7 * 24 * 3600.0
+#: progress() is called at most once per this many nanoseconds (plus once at the end).
+PROGRESS_PERIOD_NS = 100_000_000
+#: Initial size of the latency buffer when -niter is small; it doubles when full.
+_MIN_BUFFER = 1024
+#: Largest initial buffer (so -niter 1e9 does not allocate 8 GB up front).
+_MAX_INITIAL_BUFFER = 1 << 22
+
+_NEVER = 1 << 62  # a clock value no run reaches
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """How long a benchmark runs.
+
+    * ``warmup_iterations`` -- run before measuring; their latencies are reported separately
+      (the first one is the first-inference time) and never enter the statistics or the wall time.
+    * ``min_duration_s`` (``-t``) and ``min_iterations`` (``-niter``) -- the measured phase goes on
+      until both are met.
+    * ``max_duration_s`` -- optional hard cap on the measured phase; a run stopped by it is
+      incomplete.
+    """
+
+    warmup_iterations: int = 5
+    min_duration_s: float = 10.0
+    min_iterations: int = 100
+    max_duration_s: float | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`~flopbench.errors.OptionError` (problem, fix) for a value that cannot work."""
+        w = self.warmup_iterations
+        if not _is_int(w):
+            raise OptionError(f"--warmup {w!r} is not a whole number", "give a count such as --warmup 5")
+        if w < 0:
+            raise OptionError(f"--warmup {w} is negative", "give 0 to skip warm-up, or a positive count such as 5")
+        if w > MAX_ITERATIONS:
+            raise OptionError(f"--warmup {w} is too large", "warm-up needs a few iterations; at most 1e9")
+
+        n = self.min_iterations
+        if not _is_int(n):
+            raise OptionError(f"-niter {n!r} is not a whole number", "give a count such as -niter 100")
+        if n < 1:
+            raise OptionError(f"-niter {n} must be at least 1", "give a positive count such as -niter 100")
+        if n > MAX_ITERATIONS:
+            raise OptionError(f"-niter {n} is too large",
+                              "no run can finish that many iterations; give at most 1e9")
+
+        t = self.min_duration_s
+        if not _is_number(t) or math.isnan(t):
+            raise OptionError(f"-t {t!r} is not a number of seconds", "give a duration such as -t 10")
+        if t <= 0:
+            raise OptionError(f"-t {t:g} must be more than 0 seconds", "give a duration such as -t 10")
+        if math.isinf(t) or t > MAX_DURATION_S:
+            raise OptionError(f"-t {t:g} is too long", f"give at most {MAX_DURATION_S:g} seconds (a week)")
+
+        m = self.max_duration_s
+        if m is not None:
+            if not _is_number(m) or math.isnan(m):
+                raise OptionError(f"--max-duration {m!r} is not a number of seconds",
+                                  "give a duration such as --max-duration 60, or leave it out")
+            if m <= 0:
+                raise OptionError(f"--max-duration {m:g} must be more than 0 seconds",
+                                  "give a duration such as --max-duration 60, or leave it out")
+            if m < t:
+                raise OptionError(f"--max-duration {m:g} s is shorter than -t {t:g} s, so the run could never finish",
+                                  f"raise --max-duration to at least {t:g} or lower -t")
+
+    # -- helpers for the drivers ------------------------------------------------------------------
+    @property
+    def min_duration_ns(self) -> int:
+        return int(math.ceil(self.min_duration_s * 1e9))
+
+    @property
+    def max_duration_ns(self) -> int | None:
+        return None if self.max_duration_s is None else int(math.ceil(self.max_duration_s * 1e9))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run measured.
+
+    * ``warmup_ns`` -- each warm-up latency in order (sync) or in completion order (async).
+    * ``latencies_ns`` -- the measured latencies, int64, one per completed request.
+    * ``wall_ns`` -- wall time of the measured phase: from its start to the end of the last completed
+      iteration (sync) or to the end of ``wait_all()`` (async).
+    * ``iterations`` -- completed ``step()`` calls (sync) or submitted requests (async).
+    * ``complete`` -- True iff the policy was met; ``stop_reason`` is one of ``"policy met"``,
+      ``"interrupted"`` (Ctrl-C), ``"max duration"``.
+    """
+
+    warmup_ns: tuple[int, ...]
+    latencies_ns: np.ndarray = field(compare=False)
+    wall_ns: int
+    iterations: int
+    complete: bool
+    stop_reason: str
+
+    @property
+    def first_inference_ns(self) -> int | None:
+        """The first warm-up latency (what a cold start costs), or None without warm-up."""
+        return self.warmup_ns[0] if self.warmup_ns else None
+
+    @property
+    def wall_s(self) -> float:
+        return self.wall_ns / 1e9
+
+
+def throughput_fps(record: RunRecord, batch: int = 1) -> float:
+    """Frames (samples) per second: ``iterations * batch / wall``. 0.0 for a run that measured nothing."""
+    if not _is_int(batch) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if record.iterations <= 0:
+        return 0.0
+    if record.wall_ns <= 0:
+        raise ValueError(f"{record.iterations} iterations took no measurable wall time; cannot compute throughput")
+    return record.iterations * batch * 1e9 / record.wall_ns
+
+
+def _trim(buf: np.ndarray, n: int) -> np.ndarray:
+    """The first n entries of a private buffer, without keeping the unused tail alive."""
+    if n == buf.shape[0]:
+        return buf
+    try:
+        buf.resize((n,), refcheck=False)      # in place: nobody else holds this buffer
+        return buf
+    except ValueError:
+        return buf[:n].copy()
+
+
+def _progress_fraction(elapsed_ns: int, done: int, min_ns: int, min_iter: int) -> float:
+    return min(1.0, elapsed_ns / min_ns if min_ns > 0 else 1.0, done / min_iter)
+
+
+def run_sync(step: Callable[[], int | None],
+             policy: RunPolicy,
+             clock_ns: Callable[[], int] = time.perf_counter_ns,
+             progress: Callable[[float], None] | None = None) -> RunRecord:
+    """Call `step()` until the policy is met; return every latency measured.
+
+    `step()` runs one inference. If it returns an int, that is the engine's own latency in ns and is
+    recorded; otherwise the latency is the clock delta around the call. The clock is read exactly
+    once before the measured phase and twice per iteration (around `step`), nowhere else, so a fake
+    clock sees a predictable sequence of calls. ``progress(fraction)`` (fraction of the policy met,
+    0..1) is called at most once per 100 ms of clock time, and once with 1.0 at the end of a run that
+    was not interrupted.
+
+    Ctrl-C (KeyboardInterrupt) during warm-up or measurement ends the run: the record keeps every
+    completed iteration (an interrupted ``step()`` is not one), with ``complete=False`` and
+    ``stop_reason="interrupted"``. Other exceptions from `step` propagate.
+    """
+    policy.validate()
+    warm: list[int] = []
+    try:
+        for _ in range(policy.warmup_iterations):
+            t0 = clock_ns()
+            r = step()
+            t1 = clock_ns()
+            warm.append(int(r) if r is not None else t1 - t0)
+    except KeyboardInterrupt:
+        return RunRecord(tuple(warm), np.empty(0, dtype=np.int64), 0, 0, False, STOP_INTERRUPTED)
+
+    min_iter = policy.min_iterations
+    cap = max(_MIN_BUFFER, min(min_iter, _MAX_INITIAL_BUFFER))
+    buf = np.empty(cap, dtype=np.int64)
+    i = 0
+    reason = STOP_INTERRUPTED
+    start = clock_ns()
+    t1 = start
+    min_deadline = start + policy.min_duration_ns
+    max_ns = policy.max_duration_ns
+    max_deadline = _NEVER if max_ns is None else start + max_ns
+    next_progress = start + PROGRESS_PERIOD_NS if progress is not None else _NEVER
+    # The hot loop does one "or" of two comparisons per iteration; everything else happens in the
+    # slow path when the iteration count reaches check_i or the clock reaches check_t.
+    time_met = False
+    check_i = min(cap, min_iter)
+    check_t = min(min_deadline, max_deadline, next_progress)
+    try:
+        while True:
+            t0 = clock_ns()
+            r = step()
+            t1 = clock_ns()
+            buf[i] = t1 - t0 if r is None else r
+            i += 1
+            if i >= check_i or t1 >= check_t:
+                if t1 >= min_deadline:
+                    time_met = True
+                if time_met and i >= min_iter:
+                    reason = STOP_POLICY_MET
+                    break
+                if t1 >= max_deadline:
+                    reason = STOP_MAX_DURATION
+                    break
+                if i == cap:
+                    grown = np.empty(cap * 2, dtype=np.int64)
+                    grown[:cap] = buf
+                    buf = grown
+                    cap *= 2
+                if t1 >= next_progress:
+                    progress(_progress_fraction(t1 - start, i, policy.min_duration_ns, min_iter))
+                    next_progress = t1 + PROGRESS_PERIOD_NS
+                check_i = cap if i >= min_iter else min(cap, min_iter)
+                check_t = min(_NEVER if time_met else min_deadline, max_deadline, next_progress)
+        if progress is not None:
+            progress(1.0)
+    except KeyboardInterrupt:
+        pass  # reason stays "interrupted" unless the loop had already finished
+    return RunRecord(
+        warmup_ns=tuple(warm),
+        latencies_ns=_trim(buf, i),
+        wall_ns=int(t1 - start),
+        iterations=i,
+        complete=reason == STOP_POLICY_MET,
+        stop_reason=reason,
+    )
+
+
+def _as_latencies(values) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.int64)
+    return arr.reshape(-1)
+
+
+def run_async(start: Callable[[], None],
+              wait_all: Callable[[], None],
+              drain_latencies: Callable[[], np.ndarray],
+              policy: RunPolicy,
+              clock_ns: Callable[[], int] = time.perf_counter_ns,
+              progress: Callable[[float], None] | None = None) -> RunRecord:
+    """Keep requests in flight until the policy is met; return every latency the requests reported.
+
+    * ``start()`` submits one request and blocks while all requests are busy
+      (``AsyncInferQueue.start_async`` semantics).
+    * ``wait_all()`` waits until no request is in flight.
+    * ``drain_latencies()`` returns (and forgets) the per-request latencies, in ns, that completion
+      callbacks have collected since the previous drain.
+
+    Warm-up submits ``warmup_iterations`` requests, waits for them and drains their latencies into
+    ``warmup_ns``. The measured phase counts submitted requests and reads the clock once after each
+    ``start()``; once both minimums are met (or ``max_duration_s`` runs out) it stops submitting,
+    waits for the requests in flight, and the wall time ends there. Throughput is
+    ``iterations / wall``.
+
+    On Ctrl-C it waits for the requests already in flight (a second Ctrl-C abandons them) and keeps
+    everything drained, with ``complete=False``; ``iterations`` counts the ``start()`` calls that
+    returned, so a request submitted by an interrupted ``start()`` may add one latency more.
+    Other exceptions propagate.
+    """
+    policy.validate()
+    warm: tuple[int, ...] = ()
+    try:
+        for _ in range(policy.warmup_iterations):
+            start()
+        wait_all()
+        warm = tuple(int(v) for v in _as_latencies(drain_latencies()))
+    except KeyboardInterrupt:
+        _settle(wait_all)
+        warm = tuple(int(v) for v in _as_latencies(drain_latencies()))
+        return RunRecord(warm, np.empty(0, dtype=np.int64), 0, 0, False, STOP_INTERRUPTED)
+
+    min_iter = policy.min_iterations
+    reason = STOP_INTERRUPTED
+    i = 0
+    t_start = clock_ns()
+    min_deadline = t_start + policy.min_duration_ns
+    max_ns = policy.max_duration_ns
+    max_deadline = _NEVER if max_ns is None else t_start + max_ns
+    next_progress = t_start + PROGRESS_PERIOD_NS if progress is not None else _NEVER
+    time_met = False
+    finished = False
+    t_end = t_start
+    check_i = min_iter
+    check_t = min(min_deadline, max_deadline, next_progress)
+    try:
+        while True:
+            start()
+            i += 1
+            t = clock_ns()
+            if i >= check_i or t >= check_t:
+                check_i = _NEVER if i >= min_iter else min_iter
+                if t >= min_deadline:
+                    time_met = True
+                if time_met and i >= min_iter:
+                    reason = STOP_POLICY_MET
+                    break
+                if t >= max_deadline:
+                    reason = STOP_MAX_DURATION
+                    break
+                if t >= next_progress:
+                    progress(_progress_fraction(t - t_start, i, policy.min_duration_ns, min_iter))
+                    next_progress = t + PROGRESS_PERIOD_NS
+                check_t = min(_NEVER if time_met else min_deadline, max_deadline, next_progress)
+        wait_all()
+        t_end = clock_ns()
+        finished = True
+        if progress is not None:
+            progress(1.0)
+    except KeyboardInterrupt:
+        if not finished:
+            reason = STOP_INTERRUPTED
+            _settle(wait_all)
+            t_end = clock_ns()
+    latencies = _as_latencies(drain_latencies())
+    return RunRecord(
+        warmup_ns=warm,
+        latencies_ns=latencies,
+        wall_ns=int(t_end - t_start),
+        iterations=i,
+        complete=reason == STOP_POLICY_MET,
+        stop_reason=reason,
+    )
+
+
+def _settle(wait_all: Callable[[], None]) -> None:
+    """Wait for in-flight requests after Ctrl-C; a second Ctrl-C gives up waiting."""
+    try:
+        wait_all()
+    except KeyboardInterrupt:
+        pass
+
+
+# --------------------------------------------------------------------------------------------------
+# Adapters for run_async
+# --------------------------------------------------------------------------------------------------
+
+class LatencyCollector:
+    """Thread-safe sink for latencies reported by completion callbacks.
+
+    For OpenVINO: ``queue.set_callback(lambda req, _: sink.add(int(req.latency * 1e6)))`` and pass
+    ``sink.drain`` as ``drain_latencies``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: list[int] = []
+
+    def add(self, latency_ns: int) -> None:
+        with self._lock:
+            self._values.append(latency_ns)
+
+    def drain(self) -> np.ndarray:
+        with self._lock:
+            values, self._values = self._values, []
+        return np.array(values, dtype=np.int64)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+
+class ExecutorRequests:
+    """Run ``job()`` on threads with at most `nreq` in flight, exposing ``start`` / ``wait_all`` /
+    ``drain_latencies`` for :func:`run_async` (e.g. ONNX Runtime ``session.run`` on a thread pool).
+
+    ``job()`` may return the engine's latency in ns; otherwise the clock delta around it (measured on
+    the worker thread) is recorded. The first exception a job raises is re-raised by the next
+    ``start()`` or ``wait_all()``. Without an `executor` a ThreadPoolExecutor of `nreq` threads is
+    created and shut down by :meth:`close` (or the ``with`` statement).
+    """
+
+    def __init__(self, job: Callable[[], int | None], nreq: int, executor: Executor | None = None,
+                 clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+        if not _is_int(nreq) or nreq < 1:
+            raise ValueError(f"nreq must be a positive integer, got {nreq!r}")
+        self._job = job
+        self._nreq = int(nreq)
+        self._own = executor is None
+        self._executor = executor if executor is not None else ThreadPoolExecutor(max_workers=self._nreq)
+        self._clock = clock_ns
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._error: BaseException | None = None
+        self._sink = LatencyCollector()
+
+    def _run(self) -> None:
+        try:
+            t0 = self._clock()
+            r = self._job()
+            t1 = self._clock()
+            self._sink.add(int(r) if r is not None else t1 - t0)
+        except BaseException as exc:  # noqa: BLE001 - handed to the submitting thread
+            with self._cond:
+                if self._error is None:
+                    self._error = exc
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            exc, self._error = self._error, None
+            raise exc
+
+    def start(self) -> None:
+        with self._cond:
+            while self._in_flight >= self._nreq:
+                self._cond.wait()
+            self._raise_pending()
+            self._in_flight += 1
+        try:
+            self._executor.submit(self._run)
+        except BaseException:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+            raise
+
+    def wait_all(self) -> None:
+        with self._cond:
+            while self._in_flight:
+                self._cond.wait()
+            self._raise_pending()
+
+    def drain_latencies(self) -> np.ndarray:
+        return self._sink.drain()
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return self._in_flight
+
+    def close(self) -> None:
+        if self._own:
+            self._executor.shutdown(wait=True)
+
+    def __enter__(self) -> "ExecutorRequests":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
