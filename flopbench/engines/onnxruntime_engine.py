@@ -6,14 +6,13 @@ import json
 import os
 import tempfile
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EngineError
 from ..loading import engine_message
+from ..policy import ExecutorRequests
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
 
 # flopbench's device names, as OpenVINO spells them, mapped to ONNX Runtime providers
@@ -123,52 +122,20 @@ class OnnxRuntimeRunner:
         return step, None
 
     def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks:
-        requests = self.settings.requests
-        bindings = [self._binding(inputs) for _ in range(requests)]
-        free = list(range(requests))
-        slots = threading.Semaphore(requests)
-        lock = threading.Lock()
-        finished: list[int] = []
-        pending: list = []
-        pool = ThreadPoolExecutor(max_workers=requests, thread_name_prefix="flopbench-ort")
+        """Concurrent runs on a thread pool; each worker thread has its own IO binding."""
+        local = threading.local()
         run = self.session.run_with_iobinding
 
-        def job(slot: int) -> None:
-            began = time.perf_counter_ns()
-            try:
-                run(bindings[slot])
-            finally:
-                elapsed = time.perf_counter_ns() - began
-                with lock:
-                    finished.append(elapsed)
-                    free.append(slot)
-                slots.release()
+        def job() -> None:
+            binding = getattr(local, "binding", None)
+            if binding is None:
+                binding = local.binding = self._binding(inputs)
+            run(binding)
 
-        def start() -> None:
-            slots.acquire()
-            with lock:
-                slot = free.pop()
-            pending.append(pool.submit(job, slot))
-            if len(pending) > 4 * requests:
-                del pending[: len(pending) - requests]
-
-        def wait_all() -> None:
-            for _ in range(requests):
-                slots.acquire()
-            for _ in range(requests):
-                slots.release()
-            for future in pending:
-                future.result()  # re-raise a failed run
-            pending.clear()
-
-        def drain() -> np.ndarray:
-            with lock:
-                values = np.asarray(finished, dtype=np.int64)
-                finished.clear()
-            return values
-
-        self._pool = pool
-        return AsyncHooks(start=start, wait_all=wait_all, drain_latencies=drain, latency_kind="call")
+        requests = ExecutorRequests(job, self.settings.requests)
+        self._requests = requests
+        return AsyncHooks(start=requests.start, wait_all=requests.wait_all,
+                          drain_latencies=requests.drain_latencies, latency_kind="call")
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
         """Mean per-node kernel time from ONNX Runtime's profiler; needs profile=True."""
@@ -192,7 +159,7 @@ class OnnxRuntimeRunner:
                 for name, (kind, provider, total) in totals.items()]
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)
+        requests = getattr(self, "_requests", None)
+        if requests is not None:
+            requests.close()
         self.session = None
