@@ -24,6 +24,7 @@ import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
 
 import numpy as np
@@ -129,11 +130,17 @@ class RunPolicy:
     # -- helpers for the drivers ------------------------------------------------------------------
     @property
     def min_duration_ns(self) -> int:
-        return int(math.ceil(self.min_duration_s * 1e9))
+        return _seconds_to_ns(self.min_duration_s)
 
     @property
     def max_duration_ns(self) -> int | None:
-        return None if self.max_duration_s is None else int(math.ceil(self.max_duration_s * 1e9))
+        return None if self.max_duration_s is None else _seconds_to_ns(self.max_duration_s)
+
+
+def _seconds_to_ns(seconds: float) -> int:
+    """Exact conversion of the decimal the user wrote (0.067 s is 67_000_000 ns, not 67_000_001),
+    rounded up to a whole nanosecond."""
+    return max(1, math.ceil(Fraction(str(float(seconds))) * 1_000_000_000))
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,14 @@ for p99 where we ask for 44 and 459. LoadGen's "Would discard D highest latency 
 ``n - k - 1``; the tests check this against LoadGen's published logs.
 
 The binomial tail is computed exactly (up to floating point), for any ``n`` up to and beyond 10
-million, by summing the probability mass in log space from the top of the distribution downwards,
-over only the ranks that can matter (``n*q +- 60 standard deviations``; outside, the mass is below
-1e-700 of the total and cannot change a decision at any confidence between 1e-300 and 1 - 1e-300).
-The start term uses ``math.lgamma``; the next ones use the exact ratio of consecutive terms, summed
-with numpy. The result agrees with exact rational arithmetic (``fractions.Fraction``) in the tests.
-No normal approximation is used.
+million (about 25 ms at n = 10**7), by summing the probability mass in log space from the top of the
+distribution downwards, over only the ranks that can matter (``n*q +- (60 standard deviations + 60)``;
+the mass outside is below 1e-200, far too small to move a decision at any confidence in practical
+use). The start term uses ``math.lgamma``; the next ones use the exact ratio of consecutive terms,
+summed with numpy. The tests check it against exact rational arithmetic (``fractions.Fraction``) for
+n up to 7000 and against LoadGen's published logs up to n = 79944. No normal approximation is used.
+:func:`early_stopping_min_samples` settles exact ties (e.g. p=10, c=0.9, where ``0.1**1 == 1 - 0.9``)
+with the decimal values as written, in rational arithmetic.
 
 Warnings (``LatencyStats.warnings``)
 ------------------------------------

@@ -171,7 +171,7 @@ def test_rank_large_n_fast_and_close_to_normal_approximation():
         q = p / 100
         approx = n * q + z99 * math.sqrt(n * q * (1 - q)) + 0.5
         assert abs(k - approx) <= 3, (n, p, k, approx)
-    assert time.perf_counter() - t < 2.0
+    assert time.perf_counter() - t < 5.0   # guards against an O(n) Python loop (minutes), not a benchmark
 
 
 @given(n=st.integers(1, 3000), p=st.floats(1.0, 99.95), c=st.floats(0.5, 0.9999))
@@ -380,6 +380,6 @@ def test_large_input_is_quick():
     lat = rng.integers(1_000_000, 1_050_000, size=2_000_000, dtype=np.int64)
     t = time.perf_counter()
     s = summarize(lat)
-    assert time.perf_counter() - t < 3.0
+    assert time.perf_counter() - t < 10.0  # a pure-Python pass over 2e6 values would be far slower
     assert s.count == 2_000_000 and all(e.valid for e in s.percentiles)
     assert s.trustworthy
