@@ -83,8 +83,9 @@ def op_rows(loaded: LoadedModel) -> list[tuple[Any, OpCost]]:
             if shape is not None:
                 bytes_read += _numel(shape) * element.size
             producer = source.get_node()
-            # a weight: a constant floating-point input, counted once however many ops share it
-            if producer.get_name() in known and element.is_real() and shape is not None:
+            # a weight: a constant floating-point input, counted once however many ops share it;
+            # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
+            if producer.get_name() in known and element.is_real() and shape is not None and _numel(shape) > 1:
                 key = (producer.get_name(), source.get_index())
                 if key not in counted_params:
                     counted_params.add(key)

@@ -19,7 +19,7 @@ from .cost import LayerCost, OpCost
 CONV_TYPES = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
 ANCHORS = CONV_TYPES | {"MatMul", "Einsum"}
 EPILOGUE = {
-    "Add", "Subtract", "Multiply", "Divide", "BatchNormInference", "FakeQuantize",
+    "Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "BatchNormInference", "FakeQuantize",
     "Relu", "Clamp", "PRelu", "Sigmoid", "Tanh", "Swish", "HSwish", "HSigmoid", "Gelu", "Mish",
     "Elu", "Selu", "SoftPlus", "HardSigmoid",
 }
@@ -83,13 +83,22 @@ def layer_name(op_name: str) -> str:
     return op_name.removesuffix("/WithoutBiases")
 
 
-def _make_layer(name: str, kind: str, ops: list[OpCost], role: str = "") -> LayerCost:
-    anchor, tail = ops[0], ops[-1]
+def _input_shape(node, constants: set[str]) -> tuple[int, ...] | None:
+    """The shape of the first input that is not a constant: what flows into the layer."""
+    for i in range(node.get_input_size()):
+        if node.input_value(i).get_node().get_name() not in constants:
+            partial = node.get_input_partial_shape(i)
+            return tuple(int(d) for d in partial.to_shape()) if partial.is_static else None
+    return None
+
+
+def _make_layer(name: str, kind: str, ops: list[OpCost], anchor_node, constants: set[str], role: str = "") -> LayerCost:
+    tail = ops[-1]
     return LayerCost(
         name=name, type=kind, ops=tuple(ops),
-        input_shape=anchor.input_shapes[0] if anchor.input_shapes else None,
+        input_shape=_input_shape(anchor_node, constants),
         output_shape=tail.output_shapes[0] if tail.output_shapes else None,
-        kernel=anchor.kernel, kernels=anchor.kernels, role=role,
+        kernel=ops[0].kernel, kernels=ops[0].kernels, role=role,
     )
 
 
@@ -151,8 +160,8 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
             pw_nodes, pw_ops = groups[pointwise_of[index]]
             rank = len(ops[0].output_shapes[0]) - 2 if ops[0].output_shapes[0] else 2
             name = _separable_name(layer_name(ops[0].name), layer_name(pw_ops[0].name))
-            depthwise = _make_layer(layer_name(ops[0].name), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], role="depthwise")
-            pointwise = _make_layer(layer_name(pw_ops[0].name), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], role="pointwise")
+            depthwise = _make_layer(layer_name(ops[0].name), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants, role="depthwise")
+            pointwise = _make_layer(layer_name(pw_ops[0].name), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], pw_nodes[0], constants, role="pointwise")
             layer = LayerCost(
                 name=name, type=f"SeparableConv{rank}D", ops=depthwise.ops + pointwise.ops,
                 input_shape=depthwise.input_shape, output_shape=pointwise.output_shape,
@@ -160,7 +169,7 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
             )
         else:
             name = layer_name(ops[0].name)
-            layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops])
+            layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants)
         layers.append(layer)
         member_nodes = nodes + (groups[pointwise_of[index]][0] if index in pointwise_of else [])
         for node, op in zip(member_nodes, layer.ops):
