@@ -92,6 +92,14 @@ class BenchReport:
                 "results": [r.to_dict(save_latencies) for r in self.results]}
 
 
+def setting_differences(config: EngineConfig, settings: EngineSettings) -> list[str]:
+    """Where the engine quietly used something other than what was asked (it clamps, falls back)."""
+    asked_used = (("--precision", config.precision, settings.precision), ("-nstreams", config.nstreams, settings.streams),
+                  ("-nthreads", config.nthreads, settings.threads), ("-nireq", config.nireq, settings.requests))
+    return [f"asked for {flag} {asked}, but {settings.engine} on {settings.device} uses {used}"
+            for flag, asked, used in asked_used if asked is not None and used is not None and asked != used]
+
+
 def _mode(config: EngineConfig) -> str:
     return "throughput" if config.hint == "throughput" or (config.nireq or 1) > 1 else "latency"
 
@@ -149,7 +157,7 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
             record, latencies = measure(runner, prepared.arrays, policy, mode, report)
         finally:
             runner.close()
-        warnings = list(prepared.warnings)
+        warnings = list(prepared.warnings) + setting_differences(config, runner.settings)
         if record.iterations == 0:
             warnings.append("nothing was measured before the run stopped")
         results.append(BenchResult(

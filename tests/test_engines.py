@@ -1,0 +1,63 @@
+"""The engine layer on real runtimes: outputs agree, settings are read back, per-node times join."""
+import numpy as np
+import pytest
+
+import flopbench
+from flopbench.engines import EngineConfig, get_engine
+from flopbench.errors import EngineError
+from flopbench.measure import bench, setting_differences
+from flopbench.policy import RunPolicy
+
+
+@pytest.fixture(scope="module")
+def image(image_npy):
+    return {"input": np.load(image_npy).reshape(1, 1, 28, 28).astype(np.float32)}
+
+
+def test_engines_agree_on_the_output(sep_cnn_onnx, image):
+    ov = get_engine("openvino").compile(str(sep_cnn_onnx), {"input": (1, 1, 28, 28)}, EngineConfig(precision="f32"))
+    ort = get_engine("onnxruntime").compile(str(sep_cnn_onnx), {"input": (1, 1, 28, 28)}, EngineConfig())
+    a, b = ov.infer(image)["probabilities"], ort.infer(image)["probabilities"]
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert a.shape == (1, 10) and abs(float(a.sum()) - 1) < 1e-4
+
+
+def test_openvino_node_times_map_back_to_counted_ops(sep_cnn_xml, image):
+    runner = get_engine("openvino").compile(str(sep_cnn_xml), {}, EngineConfig(profile=True))
+    times = runner.node_times(image, iterations=5)
+    executed = [t for t in times if t.status == "EXECUTED"]
+    assert executed and all(t.time_ns >= 0 for t in executed)
+    covered = {name for t in executed for name in t.original_names}
+    counted = {op.name for op in flopbench.count(sep_cnn_xml).ops}
+    # every conv and matmul the counter sees is covered by some executed engine node
+    for name in ("sepconv1/depthwise", "sepconv1/pointwise", "sepconv2/depthwise", "sepconv2/pointwise"):
+        assert name in covered and name in counted
+
+
+def test_onnxruntime_node_times(sep_cnn_onnx, image):
+    runner = get_engine("onnxruntime").compile(str(sep_cnn_onnx), {}, EngineConfig(profile=True))
+    times = runner.node_times(image, iterations=3)
+    assert times and {t.type for t in times} & {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul"}
+    runner.close()
+
+
+def test_node_times_need_profiling(sep_cnn_xml, image):
+    runner = get_engine("openvino").compile(str(sep_cnn_xml), {}, EngineConfig())
+    with pytest.raises(EngineError, match="profiling"):
+        runner.node_times(image)
+
+
+def test_clamped_settings_are_reported(sep_cnn_xml):
+    result = bench(sep_cnn_xml, config=EngineConfig(nstreams=64), policy=RunPolicy(warmup_iterations=1, min_duration_s=0.05, min_iterations=5)).results[0]
+    used = result.settings.streams
+    differs = [w for w in result.warnings if "-nstreams 64" in w]
+    assert bool(differs) == (used != 64)
+    assert setting_differences(EngineConfig(precision="bf16"), result.settings) == (
+        [] if result.settings.precision == "bf16" else [f"asked for --precision bf16, but openvino on CPU uses {result.settings.precision}"])
+
+
+def test_unknown_engine_and_device():
+    with pytest.raises(EngineError, match="unknown engine"):
+        get_engine("tensorrt")
+    with pytest.raises(EngineError, match="not available"):
+        get_engine("openvino").check_device("GPU")
