@@ -6,6 +6,7 @@ from typing import Any
 
 from .cost import ModelCost, OpCost
 from .formulas import FORMULAS, OpView
+from .formulas import numel as _numel
 from .layers import group_layers
 from .loading import LoadedModel, load
 
@@ -60,10 +61,10 @@ def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: dict) -> 
     return None, None
 
 
-def op_rows(loaded: LoadedModel) -> list[tuple[Any, OpCost]]:
-    """Every non-constant operation with its cost, in topological order, paired with its node."""
+def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
+    """Every operation not in `known` (see `constant_nodes`) with its cost, in topological order,
+    paired with its node."""
     model = loaded.ov_model
-    known = constant_nodes(model, loaded.weight_inputs)
     counted_params: set[tuple[str, int]] = set()
     rows = []
     for node in model.get_ordered_ops():
@@ -116,16 +117,11 @@ def op_rows(loaded: LoadedModel) -> list[tuple[Any, OpCost]]:
     return rows
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    total = 1
-    for d in shape:
-        total *= d
-    return total
 
 
 def count_loaded(loaded: LoadedModel, include_other: bool = False) -> ModelCost:
-    rows = op_rows(loaded)
     known = constant_nodes(loaded.ov_model, loaded.weight_inputs)
+    rows = op_rows(loaded, known)
     layers, ops = group_layers(rows, known)
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
