@@ -1,43 +1,111 @@
-"""Write files a user keeps so that a crash mid-write never leaves a half file behind."""
+"""Write files a user keeps so that a crash mid-write never leaves a half file behind.
+
+Every file goes to a hidden temporary file in the target's own folder (same file system), is
+flushed and fsync'ed, then renamed over the target: a reader sees the old file or the new one,
+never a mix, and a crash or Ctrl-C mid-write leaves the old file as it was. Any OSError on the way
+(disk full, read-only file system, a folder that vanished) becomes an `OutputError`.
+"""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import OutputError
 
+_WRITE_FIX = "choose a folder you can write to"
+
+
+def _folder(target: Path) -> Path:
+    return target.parent if str(target.parent) else Path(".")
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
 
 def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early, before a long run, if `path` cannot be written."""
+    """Fail early, before a long run, if `path` cannot be written: the folder must exist and take a
+    new file (tried for real, so it also holds for root and for read-only or virtual file systems)."""
+    if not str(path):
+        raise OutputError("the output path is empty", "give a file name, e.g. -o results.json")
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise OutputError(f"output path {target} is a directory", "give a file name, e.g. -o results.json")
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist", f"create it first (mkdir -p {folder}) or write elsewhere")
+    folder = _folder(target)
+    try:
+        if target.is_dir():
+            raise OutputError(f"output path {target} is a folder", "give a file name, e.g. -o results.json")
+        folder_info = folder.stat()
+    except FileNotFoundError:
+        raise OutputError(f"output folder {folder} does not exist", f"create it first (mkdir -p {folder}) or write elsewhere") from None
+    except NotADirectoryError:
+        raise OutputError(f"output folder {folder} is not a folder: part of the path is a file", "write the output elsewhere") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise OutputError(f"cannot use output path {target} ({getattr(exc, 'strerror', None) or exc})", _WRITE_FIX) from None
+    if not stat.S_ISDIR(folder_info.st_mode):
+        raise OutputError(f"output folder {folder} is not a folder: it is a file", "write the output elsewhere")
     if not os.access(folder, os.W_OK):
-        raise OutputError(f"output folder {folder} is not writable", "choose a folder you can write to")
+        raise OutputError(f"output folder {folder} is not writable", _WRITE_FIX)
+    try:  # root passes os.access everywhere; /proc, /sys and read-only mounts still refuse a file
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder} ({_reason(exc)})", _WRITE_FIX) from None
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
     return target
+
+
+def _new_file_mode(target: Path) -> int:
+    """The permissions the file would get from a plain open(): the old file's, else 0666 & ~umask
+    (mkstemp's files are 0600, which would hide results from everyone else)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     target = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+    folder = _folder(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target} ({_reason(exc)})", _WRITE_FIX) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        try:
+            os.chmod(tmp, _new_file_mode(target))
+        except OSError:
+            pass
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {target} ({_reason(exc)}); the old file, if any, is unchanged", _WRITE_FIX) from None
         raise
+    try:  # make the rename itself durable; not every file system lets a folder be opened
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return target
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
     return target
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return write_bytes_atomic(path, text.encode("utf-8", errors="surrogateescape"))

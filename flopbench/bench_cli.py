@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import EXIT_INTERRUPTED
+from .errors import EXIT_INTERRUPTED, OutputError
 
 
 def add_bench_parser(commands) -> None:
@@ -90,6 +90,26 @@ def cmd_bench(args) -> int:
             progress_bar.stop()
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(bench_table(report))
     if args.json:
-        write_text_atomic(args.json, json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n")
-        err.print(f"wrote {args.json}" + ("" if report.complete else " (incomplete run)"))
+        text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"
+        try:
+            write_text_atomic(args.json, text)
+        except OutputError as exc:  # checked before the run, but a disk fills up: never throw the run away
+            raise OutputError(f"{exc.problem}; the measurement was saved to {_save_elsewhere(text)} instead", exc.fix) from None
+        err.print(f"wrote {args.json}" + ("" if report.complete else " (incomplete run)"), markup=False)
     return EXIT_INTERRUPTED if report.interrupted else 0
+
+
+def _save_elsewhere(text: str) -> str:
+    """Keep a result whose --json target failed: in the system's temporary folder, else here."""
+    import os
+    import tempfile
+
+    for folder in (tempfile.gettempdir(), os.getcwd()):
+        try:
+            fd, path = tempfile.mkstemp(prefix="flopbench-bench-", suffix=".json", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return "(nowhere: no folder was writable)"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
 
 DEBUG_HINT = "re-run with --debug for the traceback"
 
@@ -36,7 +36,7 @@ def _emit(text_or_renderable, output: str | None, fmt: str) -> None:
     if output:
         text = text_or_renderable if isinstance(text_or_renderable, str) else render_text(text_or_renderable)
         write_text_atomic(output, text)
-        _console(stderr=True).print(f"wrote {output}")
+        _console(stderr=True).print(f"wrote {output}", markup=False)
     elif isinstance(text_or_renderable, str):
         sys.stdout.write(text_or_renderable)
     else:
@@ -45,7 +45,7 @@ def _emit(text_or_renderable, output: str | None, fmt: str) -> None:
 
 def _warn(messages) -> None:
     for message in messages:
-        print(f"flopbench: warning: {message}", file=sys.stderr)
+        print(f"flopbench: warning: {one_line(message)}", file=sys.stderr)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -173,9 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (tests)
-        pass
+        previous = None
+    try:
+        return _main(argv, debug)
+    finally:
+        if previous is not None:  # main() called in-process (tests, notebooks) leaves no handler behind
+            try:
+                signal.signal(signal.SIGTERM, previous)
+            except ValueError:
+                pass
+
+
+def _main(argv: list[str], debug: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     except FlopbenchError as exc:
         if debug:
             raise
-        print(f"flopbench: error: {exc}", file=sys.stderr)
+        print(f"flopbench: error: {one_line(exc, 2000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("flopbench: interrupted", file=sys.stderr)
@@ -194,10 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except MemoryError:
+        if debug:
+            raise
+        print("flopbench: error: out of memory; give smaller shapes (--shape, -b) or a smaller model", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # an internal error: our bug, not the user's
         if debug:
             raise
-        print(f"flopbench: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} ({DEBUG_HINT})", file=sys.stderr)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"flopbench: internal error: {one_line(f'{type(exc).__name__}: {text}'.rstrip(': '), 300)} ({DEBUG_HINT})", file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -5,10 +5,23 @@ names the problem and the fix. The CLI prints it without a traceback and exits w
 """
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+_BREAKS = re.compile(r"\s*[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+
+def one_line(text: object, limit: int = 600) -> str:
+    """`text` as one printable line: line breaks become spaces, other control characters '?' (a path
+    or a tensor name read from a file can hold anything), and at most `limit` characters."""
+    flat = _BREAKS.sub(" ", str(text)).strip()
+    flat = "".join(c if c.isprintable() else "?" for c in flat)
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 class FlopbenchError(Exception):
@@ -17,9 +30,9 @@ class FlopbenchError(Exception):
     exit_code = EXIT_USAGE
 
     def __init__(self, problem: str, fix: str | None = None):
-        self.problem = problem
-        self.fix = fix
-        super().__init__(problem if not fix else f"{problem}; {fix}")
+        self.problem = one_line(problem)
+        self.fix = one_line(fix) if fix else None
+        super().__init__(self.problem if not self.fix else f"{self.problem}; {self.fix}")
 
 
 class ModelFileError(FlopbenchError):

@@ -1,16 +1,29 @@
-"""Input arrays: read .npy files safely, fit them to the model's inputs, or make seeded random ones."""
+"""Input arrays: read .npy files safely, fit them to the model's inputs, or make seeded random ones.
+
+An .npy file is checked from its header before any data is read: a file that holds Python objects
+(a pickle, or an object array) is refused, never loaded; a header that promises more data than the
+file has is refused before anything is allocated.
+"""
 from __future__ import annotations
 
 import math
 import os
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .cost import ModelInputInfo
-from .errors import InputDataError
+from .errors import InputDataError, OptionError, one_line
 from .shapes import format_shape
+
+NPY_MAGIC = b"\x93NUMPY"
+MAX_HEADER_SIZE = 10_000  # numpy's own default: the header is parsed with ast.literal_eval
+MAX_INPUT_BYTES = 4 << 30  # all inputs of one inference; beyond this a shape is a typo
+_SAVE_FIX = "write it with numpy.save(path, array)"
+_NUMERIC_FIX = "save a numeric array instead: np.save(path, array.astype(np.float32))"
 
 
 @dataclass(frozen=True)
@@ -20,80 +33,182 @@ class PreparedInputs:
     source: str  # "random (seed N)" or the files
 
 
+def _read_header(handle, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from an .npy header, without reading any data."""
+    fmt = np.lib.format
+    version = fmt.read_magic(handle)
+    with warnings.catch_warnings():  # numpy warns about headers written by Python 2
+        warnings.simplefilter("ignore")
+        if version == (1, 0):
+            return fmt.read_array_header_1_0(handle, max_header_size=MAX_HEADER_SIZE)
+        if version == (2, 0):
+            return fmt.read_array_header_2_0(handle, max_header_size=MAX_HEADER_SIZE)
+        reader = getattr(getattr(np.lib, "_format_impl", fmt), "_read_array_header", None)
+        if version == (3, 0) and reader is not None:
+            return reader(handle, version, max_header_size=MAX_HEADER_SIZE)
+    raise InputDataError(f"{name} is not a valid .npy file (unknown format version {version[0]}.{version[1]})", _SAVE_FIX)
+
+
 def read_npy(path: str | os.PathLike) -> np.ndarray:
     """Read a .npy array; a file holding Python objects is refused, never unpickled."""
-    file = Path(path)
-    if not file.exists():
-        raise InputDataError(f"input file {file} does not exist", "check the path given with -i")
-    if file.is_dir():
+    try:
+        file = Path(path)
+    except TypeError:
+        raise InputDataError(f"input {path!r} is not a file path", "give an .npy file with -i") from None
+    name = file.name or str(file)
+    try:
+        info = file.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputDataError(f"input file {file} does not exist", "check the path given with -i") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise InputDataError(f"cannot read input file {file} ({getattr(exc, 'strerror', None) or exc})", "check the path and its permissions") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputDataError(f"input path {file} is a folder", "give an .npy file with -i")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device could block or never end
+        raise InputDataError(f"input path {file} is not a regular file", "give an .npy file with -i")
     try:
         with open(file, "rb") as handle:
-            array = np.load(handle, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise InputDataError(f"{file.name} holds Python objects (a pickle), which flopbench never loads",
-                                 "save a numeric array instead: np.save(path, array.astype(np.float32))") from None
-        raise InputDataError(f"{file.name} is not a valid .npy array ({exc})", "write it with numpy.save") from None
-    except (OSError, EOFError) as exc:
-        raise InputDataError(f"{file.name} cannot be read as an .npy array ({exc})", "write it with numpy.save") from None
-    if not isinstance(array, np.ndarray):  # an .npz archive
-        raise InputDataError(f"{file.name} is an .npz archive, not one array", "give one .npy file per input")
-    if array.dtype.kind not in "biuf":
-        raise InputDataError(f"{file.name} holds {array.dtype} values, not numbers", "save a numeric array (float32, int64 ...)")
+            magic = handle.read(len(NPY_MAGIC))
+            if magic.startswith(b"PK\x03\x04"):
+                raise InputDataError(f"{name} is an .npz archive, not one array", "give one .npy file per input")
+            if magic != NPY_MAGIC:
+                if magic[:1] == b"\x80":  # a pickle's PROTO opcode: np.load would unpickle it
+                    raise InputDataError(f"{name} holds Python objects (a pickle), which flopbench never loads", _NUMERIC_FIX)
+                what = "it is empty" if not magic else "it does not start with numpy's magic bytes"
+                raise InputDataError(f"{name} is not an .npy file ({what})", _SAVE_FIX)
+            handle.seek(0)
+            shape, fortran_order, dtype = _read_header(handle, name)
+            if dtype.hasobject:
+                raise InputDataError(f"{name} holds Python objects (a pickle), which flopbench never loads", _NUMERIC_FIX)
+            if dtype.kind not in "biuf" or dtype.itemsize == 0:
+                raise InputDataError(f"{name} holds {dtype} values, not numbers", "save a numeric array (float32, int64 ...)")
+            needed = math.prod(shape) * dtype.itemsize
+            have = info.st_size - handle.tell()
+            if have < needed:
+                raise InputDataError(f"{name} is truncated: its header says {format_shape(shape) or 'scalar'} {dtype} "
+                                     f"({needed:,} bytes of data), the file has {max(have, 0):,}", "copy it again, or write it again with numpy.save")
+            handle.seek(0)
+            array = np.lib.format.read_array(handle, allow_pickle=False, max_header_size=MAX_HEADER_SIZE)
+    except InputDataError:
+        raise
+    except MemoryError:
+        raise InputDataError(f"{name} is too large to read into memory", "give a smaller array") from None
+    except OSError as exc:
+        raise InputDataError(f"{name} cannot be read as an .npy array ({exc.strerror or exc})", _SAVE_FIX) from None
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize.TokenError ...
+        if "pickle" in str(exc).lower():
+            raise InputDataError(f"{name} holds Python objects (a pickle), which flopbench never loads", _NUMERIC_FIX) from None
+        raise InputDataError(f"{name} is not a valid .npy array ({one_line(exc, 160) or type(exc).__name__})", _SAVE_FIX) from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":  # defence in depth
+        raise InputDataError(f"{name} does not hold a numeric array", "save a numeric array (float32, int64 ...)")
     return array
+
+
+def numpy_dtype(model_input: ModelInputInfo) -> np.dtype:
+    """The numpy dtype of a model input; an element type numpy has no name for is an error."""
+    try:
+        return np.dtype(model_input.dtype)
+    except (TypeError, ValueError):
+        raise InputDataError(f"input {model_input.name!r} has element type {model_input.dtype}, for which flopbench cannot make data",
+                             "re-export the model with a fixed element type (f32, i64 ...); flopbench flops counts it as it is") from None
+
+
+def _nonfinite(array: np.ndarray) -> int:
+    if array.dtype.kind != "f" or array.size == 0:
+        return 0
+    return int(array.size - np.count_nonzero(np.isfinite(array)))
 
 
 def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str) -> tuple[np.ndarray, list[str]]:
     """Give `array` the input's shape and dtype when its elements allow it; say what was changed."""
+    if not isinstance(array, np.ndarray):
+        raise InputDataError(f"{label} is a {type(array).__name__}, not a numpy array", "give a numeric numpy array")
+    if array.dtype.kind not in "biuf" or array.dtype.itemsize == 0:
+        raise InputDataError(f"{label} holds {array.dtype} values, not numbers", "save a numeric array (float32, int64 ...)")
     notes: list[str] = []
-    shape = tuple(model_input.shape)
+    shape = tuple(int(d) for d in model_input.shape)
+    dtype = numpy_dtype(model_input)
     expected = math.prod(shape)
     if array.shape != shape:
         if array.size != expected:
             raise InputDataError(
                 f"{label} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements); "
-                f"input {model_input.name!r} expects {format_shape(shape)} ({expected:,} elements)",
+                f"input {model_input.name!r} expects {format_shape(shape) or 'a scalar'} ({expected:,} elements)",
                 f"give an array with {expected:,} elements",
             )
         array = array.reshape(shape)
-    dtype = np.dtype(model_input.dtype)
+    bad = _nonfinite(array)
     if array.dtype != dtype:
-        if not np.can_cast(array.dtype, dtype, casting="same_kind"):
-            notes.append(f"{label} holds {array.dtype}; converted to {dtype}, which may lose information")
-        else:
-            notes.append(f"{label} holds {array.dtype}; converted to {dtype}")
-        array = array.astype(dtype)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = int(np.size(array) - np.isfinite(array).sum())
-        notes.append(f"{label} contains {bad} NaN or Inf values: the timing is real but the outputs are meaningless")
-    return np.ascontiguousarray(array), notes
+        same_kind = array.dtype.kind == dtype.kind and array.dtype.itemsize == dtype.itemsize
+        if not same_kind:  # a byte-order difference alone is no news
+            lossy = not np.can_cast(array.dtype, dtype, casting="same_kind") or array.dtype.itemsize > dtype.itemsize
+            notes.append(f"{label} holds {array.dtype}; converted to {dtype}" + (", which may lose information" if lossy else ""))
+        with np.errstate(all="ignore"):  # NaN to int, overflow: said in words below, not as numpy warnings
+            array = array.astype(dtype)
+    if bad:
+        where = "the timing is real but the outputs are meaningless" if dtype.kind == "f" else f"they became arbitrary {dtype} values"
+        notes.append(f"{label} contains {bad:,} NaN or Inf values: {where}")
+    elif _nonfinite(array):
+        notes.append(f"{label} has {_nonfinite(array):,} values beyond the range of {dtype}, which became Inf")
+    # not np.ascontiguousarray: it turns a 0-d array (a scalar input) into shape (1,)
+    return (array if array.flags.c_contiguous else np.array(array, order="C")), notes
 
 
 def _split_spec(spec: str) -> tuple[str | None, str]:
     # name:path, but keep Windows drive letters and plain paths with colons whole
-    if ":" in spec and not Path(spec).exists():
+    try:
+        exists = Path(spec).exists()
+    except (OSError, ValueError):
+        exists = False
+    if ":" in spec and not exists:
         name, _, path = spec.partition(":")
         if name and path:
             return name, path
     return None, spec
 
 
+def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
+    shape = tuple(model_input.shape)
+    if dtype.kind == "f":
+        return rng.random(shape, dtype=np.float32).astype(dtype, copy=False)
+    if dtype.kind in "iu":
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    return np.zeros(shape, dtype=dtype)
+
+
 def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0) -> PreparedInputs:
     """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError(f"--seed {seed!r} is not allowed", "give a whole number, 0 or more")
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]
+    files = [os.fspath(f) if isinstance(f, os.PathLike) else f for f in (files or [])]
+    for spec in files:
+        if not isinstance(spec, str):
+            raise InputDataError(f"input {spec!r} is not a file path", "give .npy file paths (or name:path)")
     by_name = {i.name: i for i in inputs}
+    dtypes = {i.name: numpy_dtype(i) for i in inputs}
+    total = sum(math.prod(i.shape) * dtypes[i.name].itemsize for i in inputs)
+    if total > MAX_INPUT_BYTES:
+        biggest = max(inputs, key=lambda i: math.prod(i.shape) * dtypes[i.name].itemsize)
+        raise InputDataError(f"the model's inputs need {total / (1 << 30):,.1f} GiB of data (input {biggest.name!r} is {format_shape(biggest.shape)})",
+                             f"give smaller shapes with --shape or -b; flopbench feeds at most {MAX_INPUT_BYTES >> 30} GiB")
     arrays: dict[str, np.ndarray] = {}
-    warnings: list[str] = []
+    warnings_: list[str] = []
     unnamed: list[tuple[str, np.ndarray]] = []
-    for spec in files or []:
+    for spec in files:
         name, path = _split_spec(spec)
         if name is not None and name not in by_name:
             raise InputDataError(f"-i names input {name!r}, which the model does not have",
                                  f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
+        if name is not None and name in arrays:
+            raise InputDataError(f"-i gives input {name!r} twice", "give each input once")
         array = read_npy(path)
         if name is not None:
             arrays[name], notes = fit_array(array, by_name[name], Path(path).name)
-            warnings += notes
+            warnings_ += notes
         else:
             unnamed.append((path, array))
     for path, array in unnamed:
@@ -105,21 +220,15 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
                                  "give an array with as many elements as the input, or name it: -i name:file.npy")
         target = fitting[0]
         arrays[target.name], notes = fit_array(array, target, Path(path).name)
-        warnings += notes
+        warnings_ += notes
     rng = np.random.default_rng(seed)
     made_random = []
     for model_input in inputs:
         if model_input.name in arrays:
             continue
-        dtype = np.dtype(model_input.dtype)
-        if dtype.kind == "f":
-            arrays[model_input.name] = rng.random(model_input.shape, dtype=np.float32).astype(dtype, copy=False)
-        elif dtype.kind in "iu":
-            arrays[model_input.name] = rng.integers(0, 2, size=model_input.shape).astype(dtype)
-        else:
-            arrays[model_input.name] = np.zeros(model_input.shape, dtype=dtype)
+        arrays[model_input.name] = _random(model_input, dtypes[model_input.name], rng)
         made_random.append(model_input.name)
-    source = ", ".join(files or [])
+    source = ", ".join(files)
     if made_random:
         source = (source + "; " if source else "") + f"random (seed {seed}) for {', '.join(made_random)}"
-    return PreparedInputs(arrays=arrays, warnings=tuple(warnings), source=source)
+    return PreparedInputs(arrays=arrays, warnings=tuple(warnings_), source=source)

@@ -6,16 +6,21 @@ weights counts as fast as a small one. Engines that need the weights read the fi
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
+import sys
+import tempfile
 import xml.etree.ElementTree as ElementTree
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cost import ModelInputInfo
-from .errors import ModelFileError, ShapeError
-from .shapes import UNNAMED, ShapeSpec, format_shape, parse_shape_spec
+from .errors import ModelFileError, ShapeError, one_line
+from .shapes import MAX_DIMENSION, UNNAMED, ShapeSpec, format_shape, normalize_shape_spec
 
 FORMATS = {".xml": "ir", ".onnx": "onnx", ".tflite": "tflite", ".pb": "tf", ".pdmodel": "paddle"}
 SUPPORTED_HINT = "flopbench reads OpenVINO IR (.xml + .bin), ONNX (.onnx), TFLite (.tflite), TensorFlow (.pb or a SavedModel folder) and PaddlePaddle (.pdmodel)"
@@ -52,14 +57,48 @@ class LoadedModel:
         return {i.name: i.shape for i in self.inputs}
 
 
+IR_VERSIONS = ("10", "11")  # the IR versions OpenVINO 2023+ reads
+
+_NOISE = re.compile(r"^(Exception from|Check '|\[ ?(GENERAL_ERROR|NOT_FOUND) ?\]$|FrontEnd API failed with|Model wasn't fully converted|"
+                    r"Summary:?$|To facilitate the conversion of unsupported operations|Loading input model$)")
+
+
 def engine_message(exc: BaseException) -> str:
     """The informative line of an OpenVINO / ONNX Runtime exception, without source paths."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not re.match(r"^(Exception from|Check '|\[ ?(GENERAL_ERROR|NOT_FOUND) ?\]$)", ln)
-              and not re.search(r"src/.*\.(cpp|hpp):\d+", ln)]
+    useful = [ln for ln in lines if not _NOISE.match(ln) and not re.search(r"src/.*\.(cpp|hpp):\d+", ln)]
     text = useful[-1] if useful else (lines[0] if lines else type(exc).__name__)
-    text = re.sub(r"\s+", " ", text)
-    return text[:240]
+    text = re.sub(r"\s+", " ", text).lstrip("- ")
+    return one_line(text, 240) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Keep what C++ libraries print on file descriptor 2 (OpenVINO's frontends log parse errors
+    there when they probe a file that is not theirs) off the user's terminal: flopbench says what
+    went wrong in one line of its own."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all
+        yield
+        return
+    try:
+        sink = tempfile.TemporaryFile()
+    except OSError:
+        os.close(saved)
+        yield
+        return
+    try:
+        os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        sink.close()
 
 
 def detect_format(path: Path) -> str:
@@ -71,40 +110,105 @@ def detect_format(path: Path) -> str:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ModelFileError(f"model file {path} does not exist", "check the path (flopbench zoo sep_cnn -o DIR writes a sample model)")
-    if path.is_file():
-        if not os.access(path, os.R_OK):
-            raise ModelFileError(f"model file {path} is not readable", "check its permissions")
-        if path.stat().st_size == 0:
-            raise ModelFileError(f"model file {path} is empty", "re-export or re-download the model")
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModelFileError(f"model file {path} does not exist", "check the path (flopbench zoo sep_cnn -o DIR writes a sample model)") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ModelFileError(f"cannot read model file {path} ({getattr(exc, 'strerror', None) or exc})", "check the path and its permissions") from None
+    if stat.S_ISDIR(info.st_mode):
+        return  # a SavedModel folder, or an error from detect_format
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise ModelFileError(f"{path} is not a regular file", "give the model file itself (.xml, .onnx, .tflite ...)")
+    if not os.access(path, os.R_OK):
+        raise ModelFileError(f"model file {path} is not readable", "check its permissions")
+    if info.st_size == 0:
+        raise ModelFileError(f"model file {path} is empty", "re-export or re-download the model")
 
 
-def _check_ir(xml_path: Path) -> None:
-    """Catch the usual IR breakages before OpenVINO does, to name them plainly."""
+_REEXPORT = "re-export the IR (ov.save_model or ovc)"
+
+
+def _ir_cycle(root) -> str | None:
+    """The id of a layer on a cycle of the top-level graph, or None. OpenVINO's IR reader rejects
+    cycles itself, but only after walking them; this is linear and names the layer."""
+    layers, edges = root.find("layers"), root.find("edges")
+    if layers is None or edges is None:
+        return None
+    ids = [layer.get("id") for layer in layers.findall("layer")]
+    consumers: dict[str, list[str]] = {i: [] for i in ids if i is not None}
+    pending = dict.fromkeys(consumers, 0)
+    for edge in edges.findall("edge"):
+        source, target = edge.get("from-layer"), edge.get("to-layer")
+        if source in consumers and target in pending:
+            consumers[source].append(target)
+            pending[target] += 1
+    ready = deque(i for i, n in pending.items() if n == 0)
+    while ready:
+        for target in consumers[ready.popleft()]:
+            pending[target] -= 1
+            if pending[target] == 0:
+                ready.append(target)
+    return next((i for i, n in pending.items() if n > 0), None)
+
+
+def _decimal(text: str | None) -> int | None:
+    """A plain ASCII decimal's value ('²'.isdigit() is True, and int() refuses 5,000 digits), capped
+    at 10**20; None for anything else."""
+    if text is None or not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if len(text) <= 20 else 10**20
+
+
+def _ir_version_error(xml_path: Path, version: str) -> ModelFileError:
+    return ModelFileError(f"{xml_path} is an IR of version {version or '(none)'}; this OpenVINO reads versions {' and '.join(IR_VERSIONS)}",
+                          f"{_REEXPORT} with this OpenVINO, or update OpenVINO")
+
+
+def _check_ir(xml_path: Path) -> str:
+    """Catch the usual IR breakages before OpenVINO does, to name them plainly; hand OpenVINO only
+    an .xml that is well-formed, has no DTD and is an IR of a version it reads."""
     bin_path = xml_path.with_suffix(".bin")
     try:
-        root = ElementTree.parse(xml_path).getroot()
+        data = xml_path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {xml_path} ({exc.strerror or exc})", "check the file and its permissions") from None
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ModelFileError(f"{xml_path} declares a DTD or entities, which an OpenVINO IR never has (flopbench does not expand them)",
+                             _REEXPORT)
+    try:
+        root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
         raise ModelFileError(f"{xml_path} is not valid XML ({exc})", "re-export the IR; the .xml is truncated or not an IR file") from None
     if root.tag != "net":
         raise ModelFileError(f"{xml_path} is not an OpenVINO IR (root element <{root.tag}>, expected <net>)", "give an IR .xml written by OpenVINO (ov.save_model or ovc)")
+    version = root.get("version") or ""
+    if _decimal(version) is None or _decimal(version) < int(IR_VERSIONS[0]):
+        raise _ir_version_error(xml_path, version)
+    layers = root.find("layers")
+    if layers is None or layers.find("layer") is None:
+        raise ModelFileError(f"{xml_path} is an IR without layers", _REEXPORT)
+    cycle = _ir_cycle(root)
+    if cycle is not None:
+        raise ModelFileError(f"{xml_path} is not a valid IR: its graph has a cycle through layer id {cycle}", _REEXPORT)
     needed = 0
     for data in root.iter("data"):
         offset, size = data.get("offset"), data.get("size")
-        if offset is not None and size is not None and offset.isdigit() and size.isdigit():
-            needed = max(needed, int(offset) + int(size))
+        if _decimal(offset) is not None and _decimal(size) is not None:
+            needed = max(needed, _decimal(offset) + _decimal(size))
     if needed == 0:
-        return
+        return version
     if not bin_path.exists():
         raise ModelFileError(f"IR {xml_path.name} has no weights file {bin_path.name} beside it", f"keep the .xml and .bin together in {xml_path.parent}")
     have = bin_path.stat().st_size
     if have < needed:
         raise ModelFileError(f"IR weights {bin_path.name} are truncated: {have} bytes, the .xml needs {needed}", "copy or re-export the .bin again")
+    return version
 
 
 def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
     core = openvino_core()
+    ir_version = None
     if fmt == "onnx":
         from .onnx_skeleton import weightless_twin
 
@@ -116,15 +220,40 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
         weights = frozenset(twin.weight_inputs)
         weights_read = False
     else:
-        if fmt == "ir":
-            _check_ir(path)
+        ir_version = _check_ir(path) if fmt == "ir" else None
         source, weights, weights_read = str(path), frozenset(), True
     try:
-        model = core.read_model(source)
+        with quiet_native_stderr():
+            model = core.read_model(source)
     except Exception as exc:  # OpenVINO raises RuntimeError and friends with multi-line texts
-        raise ModelFileError(f"OpenVINO cannot read {path.name}: {engine_message(exc)}",
+        message = engine_message(exc)
+        if "No conversion rule found for operations" in str(exc):
+            raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
+                                 "the model uses ops OpenVINO does not know (a custom domain, or an op newer than this OpenVINO); "
+                                 "export it with standard ops, or update OpenVINO") from None
+        if fmt == "ir" and ir_version not in IR_VERSIONS:  # a newer IR than this OpenVINO knows
+            raise _ir_version_error(path, ir_version) from None
+        if fmt == "ir":
+            raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
+                                 "the IR is damaged, or uses ops this OpenVINO does not know: re-export it with this OpenVINO "
+                                 "(ov.save_model or ovc), or update OpenVINO") from None
+        raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
                              "check that the file is a complete model; " + SUPPORTED_HINT) from None
+    _check_names(model, path)
     return model, weights, weights_read
+
+
+def _check_names(model, path: Path) -> None:
+    """Every op and tensor name must be readable from Python: a name that is not UTF-8 (a damaged
+    file) would otherwise fail later, in counting, as a UnicodeDecodeError."""
+    try:
+        for node in model.get_ordered_ops():
+            node.get_friendly_name()
+            for index in range(node.get_output_size()):
+                node.get_output_tensor(index).get_names()
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{path.name} has an op or tensor name that is not valid UTF-8 (byte {exc.object[exc.start:exc.start + 1]!r})",
+                             "the file is damaged; re-export or re-download the model") from None
 
 
 def _input_names(parameter) -> list[str]:
@@ -175,8 +304,9 @@ def _resolve_shapes(model, weight_inputs: frozenset[str], shapes: ShapeSpec, bat
                 elif axis == 0:
                     dims_list.append(1)  # dynamic batch defaults to 1, as in benchmark_app
                 else:
+                    example = "x".join(str(d.get_length()) if d.is_static else "1" if i == 0 else "224" for i, d in enumerate(partial))
                     raise ShapeError(f"input {names[0]!r} has dynamic dimensions: {partial}",
-                                     f"give its shape, e.g. --shape {names[0]}:{'x'.join(str(d.get_length()) if d.is_static else '1' if i == 0 else 'N' for i, d in enumerate(partial))}")
+                                     f"give every dimension with --shape, e.g. --shape {names[0]}:{example}")
             dims = tuple(dims_list)
             if batch is not None and dims:
                 dims = (batch,) + dims[1:]
@@ -190,7 +320,15 @@ def _resolve_shapes(model, weight_inputs: frozenset[str], shapes: ShapeSpec, bat
             wanted = ", ".join(f"{_input_names(p)[0]}:{format_shape(d)}" for p, d in chosen.items())
             raise ShapeError(f"the model cannot take the shapes {wanted}: {engine_message(exc)}",
                              f"give shapes that fit the model; its inputs are: {described}") from None
-    return tuple(ModelInputInfo(name=_input_names(p)[0], shape=d, dtype=p.get_element_type().to_dtype().name) for p, d in chosen.items())
+    return tuple(ModelInputInfo(name=_input_names(p)[0], shape=d, dtype=_dtype_name(p.get_element_type())) for p, d in chosen.items())
+
+
+def _dtype_name(element_type) -> str:
+    """numpy's name for an OpenVINO element type, or OpenVINO's own ("dynamic") when numpy has none."""
+    try:
+        return element_type.to_dtype().name
+    except Exception:  # a dynamic element type has no numpy dtype (IndexError: map::at)
+        return str(element_type.get_type_name())
 
 
 def load(path: str | os.PathLike, shape: str | ShapeSpec | None = None, batch: int | None = None) -> LoadedModel:
@@ -200,6 +338,8 @@ def load(path: str | os.PathLike, shape: str | ShapeSpec | None = None, batch: i
     defaults to 1; any other dynamic dimension needs a shape. `batch` overrides every input's first
     dimension.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelFileError(f"model {path!r} is not a file path", "give the path of a model file (.xml, .onnx ...)")
     model_path = Path(path)
     _check_file(model_path)
     fmt = detect_format(model_path)
@@ -207,9 +347,15 @@ def load(path: str | os.PathLike, shape: str | ShapeSpec | None = None, batch: i
         raise ModelFileError(f"{model_path.name} is the weights half of an OpenVINO IR", f"give the .xml: {model_path.with_suffix('.xml')}")
     if model_path.suffix.lower() == ".npy":
         raise ModelFileError(f"{model_path.name} is an input array, not a model", "give the model file (.xml, .onnx ...) first, the array with -i")
-    if batch is not None and batch < 1:
-        raise ShapeError(f"batch size {batch} is not positive", "use -b 1 or more")
-    shapes = parse_shape_spec(shape) if isinstance(shape, str) or shape is None else dict(shape)
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, int) and not hasattr(batch, "__index__"):
+            raise ShapeError(f"batch size {batch!r} is not a whole number", "use -b 1 or more")
+        batch = int(batch)
+        if batch < 1:
+            raise ShapeError(f"batch size {batch} is not positive", "use -b 1 or more")
+        if batch >= MAX_DIMENSION:
+            raise ShapeError(f"batch size {batch} is too large", f"use -b below {MAX_DIMENSION}")
+    shapes = normalize_shape_spec(shape)
     model, weight_inputs, weights_read = _read(model_path, fmt)
     inputs = _resolve_shapes(model, weight_inputs, shapes, batch)
     return LoadedModel(path=model_path, format=fmt, ov_model=model, inputs=inputs, weight_inputs=weight_inputs, weights_read=weights_read)

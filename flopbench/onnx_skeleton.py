@@ -54,7 +54,7 @@ _FIX = "re-export or re-download the model"
 # ONNX field numbers, from onnx/onnx.proto (onnx 1.23).
 _MODEL_GRAPH = 7
 _GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT = 1, 5, 11
-_NODE_OUTPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 2, 4, 5, 7
+_NODE_INPUT, _NODE_OUTPUT, _NODE_NAME, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 2, 3, 4, 5, 7
 _ATTR_NAME, _ATTR_T = 1, 5
 _VALUE_INFO_NAME = 1
 _TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_NAME, _TENSOR_RAW_DATA = 1, 2, 8, 9
@@ -274,7 +274,18 @@ class _Builder:
     def _note_external(self, tensor: _Tensor) -> None:
         location = tensor.entries.get(b"location")
         if location:
-            self.external_files.setdefault(_text(location), None)
+            self.external_files.setdefault(self._relative_location(tensor, location), None)
+
+    def _relative_location(self, tensor: _Tensor, location: bytes) -> str:
+        """An external data file name, which must stay inside the model's folder."""
+        try:
+            relative = location.decode("utf-8")
+        except UnicodeDecodeError:
+            relative = ""
+        if not relative or "\0" in relative or os.path.isabs(relative) or os.path.normpath(relative).split(os.sep)[0] == os.pardir:
+            raise ModelFileError(f"{self.path.name}: tensor {_text(tensor.name)!r} has an invalid external data location {_text(location)!r}",
+                                 "external data must be a file name relative to the model's folder; " + _FIX)
+        return relative
 
     def tensor_bytes(self, tensor: _Tensor, name: bytes) -> bytes | None:
         """The tensor's serialized bytes to keep in the twin, or None when it becomes the input `name`
@@ -295,15 +306,12 @@ class _Builder:
         location = tensor.entries.get(b"location", b"")
         bits = _DTYPES[tensor.data_type][1]
         nbytes = (tensor.elements * bits + 7) // 8
+        relative = self._relative_location(tensor, location)
         try:
             offset = int(tensor.entries.get(b"offset", b"0") or b"0")
             length = int(tensor.entries[b"length"]) if tensor.entries.get(b"length") else nbytes
-            relative = location.decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:
             raise ModelFileError(f"{self.path.name}: tensor {name!r} has malformed external data fields {self._entries_text(tensor)}", _FIX) from None
-        if not relative or "\0" in relative or os.path.isabs(relative) or os.path.normpath(relative).split(os.sep)[0] == os.pardir:
-            raise ModelFileError(f"{self.path.name}: tensor {name!r} has an invalid external data location {relative!r}",
-                                 "external data must be a file name relative to the model's folder; " + _FIX)
         if offset < 0 or offset > _ELEMENT_CAP or length != nbytes:
             raise ModelFileError(f"{self.path.name}: tensor {name!r} has external data of {length} bytes at offset {offset}, "
                                  f"but its shape {tensor.dims} needs {nbytes}", _FIX)
@@ -385,6 +393,7 @@ class _Builder:
         buf = self.buf
         chunks: list[bytes] = []
         inputs: list[tuple[int, bytes]] = []  # (index in chunks, input name)
+        nodes: list[tuple[int, int]] = []
         for start, end in ranges:
             for number, wire, fs, vs, ve, _ in _fields(buf, start, end):
                 if wire == 2 and number == _GRAPH_INITIALIZER:
@@ -397,6 +406,7 @@ class _Builder:
                     else:
                         chunks.append(bytes(buf[fs:ve]))
                 elif wire == 2 and number == _GRAPH_NODE:
+                    nodes.append((vs, ve))
                     node = self.node_bytes(vs, ve)
                     if node is None:
                         continue
@@ -422,7 +432,57 @@ class _Builder:
         for name, (data_type, dims) in self.removed.items():
             if name not in listed:
                 chunks.append(_len_field(_GRAPH_INPUT, _value_info(name, data_type, dims)))
+        self.check_acyclic(nodes)
         return b"".join(chunks)
+
+    def check_acyclic(self, nodes: list[tuple[int, int]]) -> None:
+        """Refuse a top-level graph with a cycle (a node that needs its own output, directly or
+        through others): OpenVINO's ONNX reader walks such a graph for minutes and gigabytes
+        before it fails with bad_alloc."""
+        buf = self.buf
+        ins: list[list[bytes]] = []
+        producer: dict[bytes, int] = {}
+        for index, (start, end) in enumerate(nodes):
+            names = []
+            for number, wire, _, vs, ve, _ in _fields(buf, start, end):
+                if wire != 2:
+                    continue
+                if number == _NODE_INPUT and ve > vs:  # "" is an omitted optional input
+                    names.append(bytes(buf[vs:ve]))
+                elif number == _NODE_OUTPUT and ve > vs:
+                    producer.setdefault(bytes(buf[vs:ve]), index)
+            ins.append(names)
+        predecessors = [{producer[n] for n in names if n in producer} for names in ins]
+        consumers: list[list[int]] = [[] for _ in nodes]
+        pending = [len(p) for p in predecessors]
+        for index, preds in enumerate(predecessors):
+            for pred in preds:
+                consumers[pred].append(index)
+        ready = [i for i, n in enumerate(pending) if n == 0]
+        while ready:
+            for consumer in consumers[ready.pop()]:
+                pending[consumer] -= 1
+                if pending[consumer] == 0:
+                    ready.append(consumer)
+        stuck = next((i for i, n in enumerate(pending) if n > 0), None)
+        if stuck is None:
+            return
+        seen: set[int] = set()
+        while stuck not in seen:  # walk back through unfinished predecessors until one repeats
+            seen.add(stuck)
+            stuck = next(p for p in predecessors[stuck] if pending[p] > 0)
+        name = op_type = b""
+        outputs: list[bytes] = []
+        for number, wire, _, vs, ve, _ in _fields(buf, *nodes[stuck]):
+            if wire == 2 and number == _NODE_NAME:
+                name = bytes(buf[vs:ve])
+            elif wire == 2 and number == _NODE_OP_TYPE:
+                op_type = bytes(buf[vs:ve])
+            elif wire == 2 and number == _NODE_OUTPUT:
+                outputs.append(bytes(buf[vs:ve]))
+        label = _one_line(_text(name or (outputs[0] if outputs else b"")))[:80]
+        raise ModelFileError(f"{self.path.name} is not a valid ONNX graph: it has a cycle through {_one_line(_text(op_type))[:40]} node {label!r}, "
+                             "whose input depends on its own output", _FIX)
 
     def model(self) -> bytes:
         buf = self.buf

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .engines import EngineConfig, EngineSettings, get_engine
-from .errors import OptionError
+from .errors import EngineError, FlopbenchError, OptionError
 from .inputs import prepare_inputs
-from .loading import load
+from .loading import engine_message, load
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class RunResult:
 
 def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
     flat = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if flat.size == 0:
+        return 0, float("nan"), False
+    if not np.isfinite(flat).all():  # NaN inputs give NaN outputs: name the largest finite score, if any
+        finite = np.where(np.isfinite(flat), flat, -np.inf)
+        index = int(finite.argmax())
+        return index, float(flat[index]), False
     is_probability = bool(flat.size and flat.min() >= 0 and abs(flat.sum() - 1.0) < 1e-3)
     if not is_probability:
         shifted = np.exp(flat - flat.max())
@@ -48,9 +54,33 @@ def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
 MAX_RUN_ITERATIONS = 10_000_000
 
 
+class _engine_errors:
+    """An engine that read the model but cannot compile or run it is a problem with the model or
+    the settings (exit 2), not a flopbench bug: say so in one line."""
+
+    def __init__(self, engine: str):
+        self.engine = engine
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, FlopbenchError):
+            return False
+        from_engine = type(exc).__module__.startswith(("openvino", "onnxruntime"))
+        # OpenVINO's C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
+        if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
+            return False  # a Python bug of ours stays an internal error
+        name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
+        raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
+                          "check the model, --shape and the inputs (-i), or try the other engine") from None
+
+
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
         engine: str = "openvino", shape: str | None = None, precision: str | None = None) -> RunResult:
     """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times."""
+    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)):
+        raise OptionError(f"-niter {niter!r} is not a whole number", "give -niter 1 or more")
     if niter < 1:
         raise OptionError(f"-niter {niter} is not allowed", "give -niter 1 or more")
     if niter > MAX_RUN_ITERATIONS:
@@ -60,16 +90,26 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
     config.validate()
     loaded = load(model, shape=shape)
     prepared = prepare_inputs(loaded.inputs, inputs)
-    runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
+    if hasattr(runtime, "check_device"):
+        runtime.check_device(device)
+    if runtime.name == "onnxruntime" and loaded.format != "onnx":
+        raise EngineError(f"ONNX Runtime cannot run {loaded.path.name}: it runs ONNX files only",
+                          "use --engine openvino, or give the model as .onnx")
+    with _engine_errors(runtime.name):
+        runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
     try:
-        outputs = runner.infer(prepared.arrays)  # also checks that the inputs fit before timing
-        step, _ = runner.sync_step(prepared.arrays)
+        with _engine_errors(runtime.name):
+            outputs = runner.infer(prepared.arrays)  # also checks that the inputs fit before timing
+            step, _ = runner.sync_step(prepared.arrays)
         start = time.perf_counter()
-        for _ in range(niter):
-            step()
+        with _engine_errors(runtime.name):
+            for _ in range(niter):
+                step()
         seconds = time.perf_counter() - start
     finally:
         runner.close()
+    if not outputs:
+        raise EngineError(f"{loaded.path.name} has no outputs", "give a model that computes something")
     name, scores = next(iter(outputs.items()))
     index, score, is_probability = top_class(scores)
     return RunResult(model=str(loaded.path), iterations=niter, seconds=seconds, top_class=index, score=score,

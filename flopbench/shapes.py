@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .errors import ShapeError
 
 MAX_DIMENSION = 1 << 31  # far beyond any real tensor; keeps a typo from allocating the world
-_DIMS_X = re.compile(r"^\d+(x\d+)*$")
-_DIMS_BRACKET = re.compile(r"^\[\s*\d+(\s*,\s*\d+)*\s*\]$")
+MAX_RANK = 32
+_DIMS_X = re.compile(r"^[0-9]+(x[0-9]+)*$")
+_DIMS_BRACKET = re.compile(r"^\[\s*[0-9]+(\s*,\s*[0-9]+)*\s*\]$")
+_NEGATIVE = re.compile(r"(?:^|[x\[,\s])\s*(-[0-9]+)")
+_FORMAT_FIX = "write it as name:1x3x224x224 (several inputs comma-separated)"
 
 ShapeSpec = dict[str, tuple[int, ...]]
 UNNAMED = ""  # key of a shape given without an input name
+
+
+def _show(text: str, limit: int = 60) -> str:
+    """A user's text quoted for an error message, shortened when it is long."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
 
 
 def _dims(text: str, spec: str) -> tuple[int, ...]:
@@ -24,17 +34,53 @@ def _dims(text: str, spec: str) -> tuple[int, ...]:
     elif _DIMS_X.match(text):
         parts = text.split("x")
     else:
-        raise ShapeError(
-            f"malformed --shape {spec!r}: dimensions {text!r} are not positive integers",
-            "write it as name:1x3x224x224 (several inputs comma-separated)",
-        )
-    dims = tuple(int(p) for p in parts)
+        negative = _NEGATIVE.search(text)
+        if negative and _DIMS_X.match(text.replace("-", "")) or negative and _DIMS_BRACKET.match(text.replace("-", "")):
+            raise ShapeError(f"--shape {_show(spec)} has a negative dimension {negative.group(1)}",
+                             "every dimension must be at least 1 (dynamic dimensions need a size)")
+        raise ShapeError(f"malformed --shape {_show(spec)}: dimensions {_show(text)} are not positive integers", _FORMAT_FIX)
+    if len(parts) > MAX_RANK:
+        raise ShapeError(f"--shape {_show(spec)} has {len(parts)} dimensions", f"give at most {MAX_RANK}")
+    dims = []
+    for part in parts:
+        digits = part.lstrip("0") or "0"
+        if len(digits) > 40:  # int() of thousands of digits is slow (and refused past 4,300)
+            raise ShapeError(f"--shape {_show(spec)} has a dimension of {len(digits)} digits", f"dimensions must be below {MAX_DIMENSION}")
+        dims.append(int(digits))
     for d in dims:
         if d <= 0:
-            raise ShapeError(f"--shape {spec!r} has a dimension of {d}", "every dimension must be at least 1")
+            raise ShapeError(f"--shape {_show(spec)} has a dimension of {d}", "every dimension must be at least 1")
         if d >= MAX_DIMENSION:
-            raise ShapeError(f"--shape {spec!r} has a dimension of {d}", f"dimensions must be below {MAX_DIMENSION}")
-    return dims
+            raise ShapeError(f"--shape {_show(spec)} has a dimension of {d}", f"dimensions must be below {MAX_DIMENSION}")
+    return tuple(dims)
+
+
+def normalize_shape_spec(shapes) -> ShapeSpec:
+    """Check a {name: dims} given through the API as the parser checks a `--shape` string."""
+    if isinstance(shapes, str) or shapes is None:
+        return parse_shape_spec(shapes)
+    try:
+        items = list(dict(shapes).items())
+    except (TypeError, ValueError):
+        raise ShapeError(f"shape {shapes!r} is neither a --shape string nor a {{name: dims}} mapping",
+                         "pass e.g. shape='input:1x3x224x224' or shape={'input': (1, 3, 224, 224)}") from None
+    result: ShapeSpec = {}
+    for name, dims in items:
+        if not isinstance(name, str):
+            raise ShapeError(f"shape names input {name!r}, which is not a string", "name inputs by their names")
+        try:
+            values = tuple(dims)
+        except TypeError:
+            raise ShapeError(f"shape of input {name!r} is {dims!r}, not a sequence of dimensions", "give e.g. (1, 3, 224, 224)") from None
+        if len(values) > MAX_RANK:
+            raise ShapeError(f"shape of input {name!r} has {len(values)} dimensions", f"give at most {MAX_RANK}")
+        for d in values:
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+                raise ShapeError(f"shape of input {name!r} has a dimension {d!r}, not a whole number", "give e.g. (1, 3, 224, 224)")
+            if not 0 < d < MAX_DIMENSION:
+                raise ShapeError(f"shape of input {name!r} has a dimension of {d}", f"every dimension must be from 1 to {MAX_DIMENSION - 1}")
+        result[name] = tuple(int(d) for d in values)
+    return result
 
 
 def _split_inputs(spec: str) -> list[str]:
@@ -58,13 +104,15 @@ def parse_shape_spec(spec: str | None) -> ShapeSpec:
     """Parse a `--shape` value into {input name: dims}; the name is "" when none was given."""
     if spec is None:
         return {}
+    if not isinstance(spec, str):
+        return normalize_shape_spec(spec)
     if not spec.strip():
         raise ShapeError("--shape is empty", "write it as name:1x3x224x224")
     result: ShapeSpec = {}
     for item in _split_inputs(spec):
         item = item.strip()
         if not item:
-            raise ShapeError(f"malformed --shape {spec!r}: an empty entry", "separate inputs with single commas: a:1x3x8x8,b:1x10")
+            raise ShapeError(f"malformed --shape {_show(spec)}: an empty entry", "separate inputs with single commas: a:1x3x8x8,b:1x10")
         bracket = item.find("[")
         colon = item.rfind(":")
         if bracket > 0 and item.endswith("]"):
@@ -75,12 +123,12 @@ def parse_shape_spec(spec: str | None) -> ShapeSpec:
             name, dims_text = UNNAMED, item
         name = name.strip()
         if colon == 0 or (colon > 0 and not name):
-            raise ShapeError(f"malformed --shape {spec!r}: an input name is empty", "write it as name:1x3x224x224")
+            raise ShapeError(f"malformed --shape {_show(spec)}: an input name is empty", "write it as name:1x3x224x224")
         if name in result:
-            raise ShapeError(f"--shape names input {name or '(unnamed)'!r} twice", "give each input once")
+            raise ShapeError(f"--shape names input {_show(name or '(unnamed)')} twice", "give each input once")
         result[name] = _dims(dims_text, spec)
     if UNNAMED in result and len(result) > 1:
-        raise ShapeError(f"--shape {spec!r} mixes named and unnamed shapes", "name every input: a:1x3x8x8,b:1x10")
+        raise ShapeError(f"--shape {_show(spec)} mixes named and unnamed shapes", "name every input: a:1x3x8x8,b:1x10")
     return result
 
 

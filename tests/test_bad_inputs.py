@@ -1,0 +1,546 @@
+"""The bad-input corpus: every way a user can hand flopbench a broken file or a wrong option.
+
+Each case is checked twice, with the exact error class and a message that names the problem:
+
+* through the Python API (`flopbench.load` / `count`, `run.run`, `measure.bench`, `inputs.*`,
+  `atomic.*`): the `FlopbenchError` subclass, a one-line message, and a fix;
+* through the real command line, `flopbench.cli.main([...])` in this process (each true subprocess
+  costs a second of OpenVINO import): exit code 2, exactly one stderr line `flopbench: error: ...`,
+  no traceback, and nothing left in the output folder, neither the target nor a temporary file.
+
+A representative subset also runs as real subprocesses (`python -m flopbench ...`). Warning cases
+(a converted dtype, NaN / Inf) exit 0 with a `flopbench: warning:` line. The interrupt exit code
+(130) is covered by tests/test_bench.py.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import flopbench
+from flopbench import atomic
+from flopbench.cli import main
+from flopbench.engines import EngineConfig
+from flopbench.errors import (EngineError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
+                              ShapeError)
+from flopbench.inputs import prepare_inputs, read_npy
+from flopbench.measure import bench
+from flopbench.policy import RunPolicy
+from flopbench.render import check_format
+from flopbench.run import run
+from flopbench.zoo import write_zoo_model
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = RunPolicy(warmup_iterations=0, min_duration_s=0.01, min_iterations=1)
+
+
+# --- the corpus files ---------------------------------------------------------------------------
+
+
+class _OpenOnUnpickle:
+    """Unpickling this calls open(marker, "w"): the marker file appears iff the pickle was executed."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _ir(folder: Path, name: str, xml: str, bin_bytes: bytes | None) -> Path:
+    target = folder / name
+    target.mkdir()
+    (target / "m.xml").write_text(xml)
+    if bin_bytes is not None:
+        (target / "m.bin").write_bytes(bin_bytes)
+    return target / "m.xml"
+
+
+def _onnx_model(nodes, inputs, outputs, initializers=(), domains=()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
+    opsets = [helper.make_opsetid("", 17)] + [helper.make_opsetid(d, 1) for d in domains]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=8)
+
+
+def _ir_cycle(xml: str) -> str:
+    """sep_cnn's IR with the first convolution fed from a later layer: a cycle."""
+    relu = re.search(r'<layer id="(\d+)" name="sepconv1/relu"[^>]*>.*?<output>\s*<port id="(\d+)"', xml, re.S)
+    first = '<edge from-layer="0" from-port="0" to-layer="2" to-port="0" />'
+    assert relu and first in xml
+    return xml.replace(first, f'<edge from-layer="{relu.group(1)}" from-port="{relu.group(2)}" to-layer="2" to-port="0" />')
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> SimpleNamespace:
+    d = tmp_path_factory.mktemp("corpus")
+    zoo = d / "zoo"
+    files = write_zoo_model("sep_cnn", zoo)
+    xml = files.xml.read_text()
+    weights = files.bin.read_bytes()
+    onnx_bytes = files.onnx.read_bytes()
+    image = np.load(files.image)
+    c = SimpleNamespace(d=d, x=files.xml, o=files.onnx, image=files.image)
+
+    c.folder = d / "a_folder"
+    c.folder.mkdir()
+    c.empty_xml = d / "empty.xml"
+    c.empty_xml.write_bytes(b"")
+    c.empty_onnx = d / "empty.onnx"
+    c.empty_onnx.write_bytes(b"")
+    c.regular = d / "regular.txt"
+    c.regular.write_text("a file, not a folder\n")
+
+    c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
+    c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
+    c.ir_wrong_root = _ir(d, "ir_wrong_root", "<html><body>hello</body></html>", weights)
+    c.ir_op_version = _ir(d, "ir_op_version", xml.replace('type="GroupConvolution" version="opset1"',
+                                                          'type="GroupConvolution" version="opset999"'), weights)
+    c.ir_op_type = _ir(d, "ir_op_type", xml.replace('type="GroupConvolution" version="opset1"', 'type="FooConv" version="opset1"'), weights)
+    c.ir_version = _ir(d, "ir_version", xml.replace('<net name="sep_cnn" version="11">', '<net name="sep_cnn" version="99">'), weights)
+    c.ir_entities = _ir(d, "ir_entities", '<?xml version="1.0"?><!DOCTYPE net [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+                                          '<net name="x" version="11"><layers>&b;</layers></net>', weights)
+    c.ir_no_layers = _ir(d, "ir_no_layers", '<?xml version="1.0"?>\n<net name="x" version="11">\n</net>\n', weights)
+    c.ir_cycle = _ir(d, "ir_cycle", _ir_cycle(xml), weights)
+    c.ir_no_bin = _ir(d, "ir_no_bin", xml, None)
+    c.ir_short_bin = _ir(d, "ir_short_bin", xml, weights[:1000])
+
+    c.onnx_garbage = d / "garbage.onnx"
+    c.onnx_garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    c.onnx_truncated = d / "truncated.onnx"
+    c.onnx_truncated.write_bytes(onnx_bytes[:5000])
+    x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])
+    y4 = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 28, 28])
+    c.onnx_domain = d / "domain.onnx"
+    onnx.save(_onnx_model([helper.make_node("Frob", ["x"], ["y"], domain="com.example")], [x4], [y4], domains=["com.example"]),
+              str(c.onnx_domain))
+    c.onnx_op = d / "unknown_op.onnx"
+    onnx.save(_onnx_model([helper.make_node("Frobnicate", ["x"], ["y"])], [x4], [y4]), str(c.onnx_op))
+    c.onnx_cycle = d / "cycle.onnx"
+    onnx.save(_onnx_model([helper.make_node("Add", ["x", "b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
+                           helper.make_node("Identity", ["b"], ["y"])], [x4], [y4]), str(c.onnx_cycle))
+    ext = d / "external"
+    ext.mkdir()
+    c.onnx_external = ext / "m.onnx"
+    onnx.save(onnx.load(str(files.onnx)), str(c.onnx_external), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="m.weights", size_threshold=0)
+    (ext / "m.weights").unlink()
+    escape = d / "escape"
+    escape.mkdir()
+    c.onnx_escape = escape / "m.onnx"
+    small = helper.make_tensor("w", TensorProto.FLOAT, [1], np.array([2.0], np.float32).tobytes(), raw=True)
+    model = _onnx_model([helper.make_node("Mul", ["x", "w"], ["y"])], [x4], [y4], initializers=[small])
+    onnx.save(model, str(c.onnx_escape), save_as_external_data=True, location="w.bin", size_threshold=0)
+    model = onnx.load(str(c.onnx_escape), load_external_data=False)
+    for entry in model.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../../outside.bin"
+    onnx.save(model, str(c.onnx_escape))
+    c.onnx_dynamic = d / "dynamic.onnx"
+    dyn_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "H", "W"])
+    dyn_out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1, "H", "W"])
+    onnx.save(_onnx_model([helper.make_node("Relu", ["x"], ["y"])], [dyn_in], [dyn_out]), str(c.onnx_dynamic))
+
+    # .npy inputs: the pickles carry a payload that would create a marker file if ever unpickled
+    c.marker = d / "PICKLE_WAS_EXECUTED"
+    c.npy_object = d / "object_array.npy"
+    np.save(c.npy_object, np.array([_OpenOnUnpickle(c.marker)], dtype=object), allow_pickle=True)
+    c.npy_raw_pickle = d / "raw_pickle.npy"
+    c.npy_raw_pickle.write_bytes(pickle.dumps(_OpenOnUnpickle(c.marker), protocol=4))
+    c.npy_small = d / "small.npy"
+    np.save(c.npy_small, np.zeros((3, 3), np.float32))
+    c.npy_garbage = d / "garbage.npy"
+    c.npy_garbage.write_bytes(b"these bytes are no numpy array\n")
+    c.npy_truncated = d / "truncated.npy"
+    c.npy_truncated.write_bytes(files.image.read_bytes()[:1000])
+    c.npy_strings = d / "strings.npy"
+    np.save(c.npy_strings, np.array(["a", "b"]))
+    c.npz = d / "archive.npz"
+    np.savez(c.npz, image=image)
+    c.npy_f64 = d / "float64.npy"
+    np.save(c.npy_f64, image.astype(np.float64))
+    c.npy_i64 = d / "int64.npy"
+    np.save(c.npy_i64, (image * 255).astype(np.int64))
+    nan = image.copy()
+    nan.flat[0] = np.nan
+    c.npy_nan = d / "nan.npy"
+    np.save(c.npy_nan, nan)
+    inf = image.copy()
+    inf.flat[[1, 2]] = [np.inf, -np.inf]
+    c.npy_inf = d / "inf.npy"
+    np.save(c.npy_inf, inf)
+    return c
+
+
+# --- the cases ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    id: str
+    cli: list[str]  # {name} is a corpus path; {out} the case's output folder
+    api: Callable[[SimpleNamespace], Any]
+    error: type[FlopbenchError]
+    needle: str  # in both the exception's message and the CLI's line
+
+
+def _load(path_attr: str, **kw):
+    return lambda c: flopbench.load(getattr(c, path_attr), **kw)
+
+
+def _count(path_attr: str, **kw):
+    return lambda c: flopbench.count(getattr(c, path_attr), **kw)
+
+
+def _inputs(*names):
+    def call(c):
+        loaded = flopbench.load(c.x)
+        return prepare_inputs(loaded.inputs, [str(getattr(c, n)) if hasattr(c, n) else n.format(**vars(c)) for n in names])
+    return call
+
+
+CASES = [
+    # model files
+    Case("missing_path", ["flops", "{d}/missing.xml"], lambda c: flopbench.load(c.d / "missing.xml"),
+         ModelFileError, "missing.xml does not exist"),
+    Case("directory", ["flops", "{folder}"], _load("folder"), ModelFileError, "is a folder, not a model file"),
+    Case("empty_xml", ["flops", "{empty_xml}"], _load("empty_xml"), ModelFileError, "empty.xml is empty"),
+    Case("empty_onnx", ["flops", "{empty_onnx}"], _count("empty_onnx"), ModelFileError, "empty.onnx is empty"),
+    Case("not_a_regular_file", ["flops", "/dev/null"], lambda c: flopbench.load("/dev/null"), ModelFileError,
+         "/dev/null is not a regular file"),
+    Case("model_is_npy", ["flops", "{image}"], _load("image"), ModelFileError, "image.npy is an input array, not a model"),
+    Case("ir_truncated", ["flops", "{ir_truncated}"], _load("ir_truncated"), ModelFileError, "is not valid XML (no element found"),
+    Case("ir_not_xml", ["flops", "{ir_not_xml}"], _count("ir_not_xml"), ModelFileError, "is not valid XML (syntax error"),
+    Case("ir_wrong_root", ["flops", "{ir_wrong_root}"], _load("ir_wrong_root"), ModelFileError,
+         "is not an OpenVINO IR (root element <html>, expected <net>)"),
+    Case("ir_unknown_op_version", ["flops", "{ir_op_version}"], _load("ir_op_version"), ModelFileError,
+         "opset999"),  # OpenVINO's words around the name change between releases
+    Case("ir_unknown_op_type", ["flops", "{ir_op_type}"], _load("ir_op_type"), ModelFileError,
+         "FooConv"),
+    Case("ir_unknown_ir_version", ["flops", "{ir_version}"], _load("ir_version"), ModelFileError,
+         "is an IR of version 99; this OpenVINO reads versions 10 and 11"),
+    Case("ir_entities", ["flops", "{ir_entities}"], _load("ir_entities"), ModelFileError, "declares a DTD or entities"),
+    Case("ir_no_layers", ["flops", "{ir_no_layers}"], _load("ir_no_layers"), ModelFileError, "is an IR without layers"),
+    Case("ir_cycle", ["flops", "{ir_cycle}"], _load("ir_cycle"), ModelFileError, "its graph has a cycle through layer id"),
+    Case("ir_without_bin", ["flops", "{ir_no_bin}"], _load("ir_no_bin"), ModelFileError, "has no weights file m.bin beside it"),
+    Case("ir_bin_too_short", ["flops", "{ir_short_bin}"], _load("ir_short_bin"), ModelFileError,
+         "m.bin are truncated: 1000 bytes, the .xml needs 1480944"),
+    Case("onnx_garbage", ["flops", "{onnx_garbage}"], _load("onnx_garbage"), ModelFileError, "garbage.onnx is not a valid ONNX file"),
+    Case("onnx_truncated", ["flops", "{onnx_truncated}"], _load("onnx_truncated"), ModelFileError,
+         "truncated.onnx is not a valid ONNX file (truncated"),
+    Case("onnx_unknown_domain", ["flops", "{onnx_domain}"], _load("onnx_domain"), ModelFileError,
+         "com.example.Frob"),
+    Case("onnx_unknown_op", ["flops", "{onnx_op}"], _count("onnx_op"), ModelFileError,
+         "Frobnicate"),
+    Case("onnx_cycle", ["flops", "{onnx_cycle}"], _load("onnx_cycle"), ModelFileError, "is not a valid ONNX graph: it has a cycle"),
+    Case("onnx_external_data_missing", ["flops", "{onnx_external}"], _load("onnx_external"), ModelFileError,
+         "ONNX external data file m.weights is missing beside m.onnx"),
+    Case("onnx_external_data_outside", ["flops", "{onnx_escape}"], _load("onnx_escape"), ModelFileError,
+         "invalid external data location '../../outside.bin'"),
+    # shapes
+    Case("dynamic_spatial_no_shape", ["flops", "{onnx_dynamic}"], _load("onnx_dynamic"), ShapeError,
+         "input 'x' has dynamic dimensions: [?,1,?,?]"),
+    Case("dynamic_spatial_bench", ["bench", "{onnx_dynamic}", "-t", "0.01"], lambda c: bench(c.onnx_dynamic, policy=QUICK),
+         ShapeError, "input 'x' has dynamic dimensions"),
+    Case("shape_names_missing_input", ["flops", "{x}", "--shape", "nope:1x1x28x28"], _load("x", shape="nope:1x1x28x28"), ShapeError,
+         "--shape names input 'nope', which the model does not have"),
+    Case("shape_malformed", ["flops", "{x}", "--shape", "input:1xAx28"], _load("x", shape="input:1xAx28"), ShapeError,
+         "malformed --shape 'input:1xAx28'"),
+    Case("shape_negative", ["flops", "{x}", "--shape", "input:1x-1x28x28"], _load("x", shape="input:1x-1x28x28"), ShapeError,
+         "has a negative dimension -1"),
+    Case("shape_zero", ["flops", "{x}", "--shape", "input:0x1x28x28"], _load("x", shape="input:0x1x28x28"), ShapeError,
+         "has a dimension of 0"),
+    Case("shape_wrong_rank", ["flops", "{x}", "--shape", "input:1x28x28"], _load("x", shape="input:1x28x28"), ShapeError,
+         "gives input 'input' 3 dimensions, but it has 4"),
+    Case("shape_huge", ["flops", "{x}", "--shape", "input:1x1x99999999999x28"], _load("x", shape="input:1x1x99999999999x28"),
+         ShapeError, "has a dimension of 99999999999"),
+    Case("shape_does_not_fit", ["flops", "{x}", "--shape", "input:1x1x2x2"], _load("x", shape="input:1x1x2x2"), ShapeError,
+         "the model cannot take the shapes input:1x1x2x2"),
+    Case("batch_zero", ["flops", "{x}", "-b", "0"], _load("x", batch=0), ShapeError, "batch size 0 is not positive"),
+    # input arrays
+    Case("npy_pickle_object_array", ["run", "{x}", "-i", "{npy_object}", "-niter", "1"], lambda c: read_npy(c.npy_object),
+         InputDataError, "object_array.npy holds Python objects (a pickle), which flopbench never loads"),
+    Case("npy_raw_pickle", ["run", "{x}", "-i", "{npy_raw_pickle}", "-niter", "1"], _inputs("npy_raw_pickle"),
+         InputDataError, "raw_pickle.npy holds Python objects (a pickle)"),
+    Case("npy_wrong_size", ["run", "{x}", "-i", "{npy_small}", "-niter", "1"], _inputs("npy_small"), InputDataError,
+         "small.npy has shape 3x3 (9 elements), which fits no input"),
+    Case("npy_named_wrong_size", ["run", "{x}", "-i", "input:{npy_small}", "-niter", "1"], _inputs("input:{npy_small}"),
+         InputDataError, "input 'input' expects 1x1x28x28 (784 elements)"),
+    Case("npy_garbage", ["run", "{x}", "-i", "{npy_garbage}", "-niter", "1"], lambda c: read_npy(c.npy_garbage), InputDataError,
+         "garbage.npy is not an .npy file"),
+    Case("npy_truncated", ["run", "{x}", "-i", "{npy_truncated}", "-niter", "1"], lambda c: read_npy(c.npy_truncated),
+         InputDataError, "truncated.npy is truncated: its header says 28x28 float32"),
+    Case("npy_not_numbers", ["run", "{x}", "-i", "{npy_strings}", "-niter", "1"], lambda c: read_npy(c.npy_strings),
+         InputDataError, "strings.npy holds <U1 values, not numbers"),
+    Case("npz_archive", ["run", "{x}", "-i", "{npz}", "-niter", "1"], lambda c: read_npy(c.npz), InputDataError,
+         "archive.npz is an .npz archive"),
+    Case("npy_missing", ["run", "{x}", "-i", "{d}/missing.npy", "-niter", "1"], lambda c: run(c.x, inputs=[str(c.d / "missing.npy")]),
+         InputDataError, "missing.npy does not exist"),
+    Case("npy_unknown_input", ["run", "{x}", "-i", "nope:{npy_f64}", "-niter", "1"], _inputs("nope:{npy_f64}"), InputDataError,
+         "-i names input 'nope', which the model does not have"),
+    # options
+    Case("run_niter_huge", ["run", "{x}", "-niter", "100000000000"], lambda c: run(c.x, niter=10**11), OptionError,
+         "-niter 100000000000 is too large"),
+    Case("run_niter_zero", ["run", "{x}", "-niter", "0"], lambda c: run(c.x, niter=0), OptionError, "-niter 0 is not allowed"),
+    Case("bench_niter_huge", ["bench", "{x}", "-niter", "100000000000"],
+         lambda c: bench(c.x, policy=RunPolicy(min_iterations=10**11)), OptionError, "-niter 100000000000 is too large"),
+    Case("bench_time_zero", ["bench", "{x}", "-t", "0"], lambda c: bench(c.x, policy=RunPolicy(min_duration_s=0)), OptionError,
+         "-t 0 must be more than 0 seconds"),
+    Case("bench_time_negative", ["bench", "{x}", "-t", "-5"], lambda c: bench(c.x, policy=RunPolicy(min_duration_s=-5)),
+         OptionError, "-t -5 must be more than 0 seconds"),
+    Case("unknown_engine", ["bench", "{x}", "--engine", "tensorflow"], lambda c: bench(c.x, engines=("tensorflow",)), EngineError,
+         "unknown engine 'tensorflow'"),
+    Case("unknown_device", ["run", "{x}", "-d", "QPU"], lambda c: run(c.x, device="QPU"), EngineError,
+         "device 'QPU' is not available to OpenVINO"),
+    Case("unknown_precision", ["bench", "{x}", "--precision", "f64"],
+         lambda c: bench(c.x, config=EngineConfig(precision="f64"), policy=QUICK), OptionError, "unknown --precision 'f64'"),
+    Case("unknown_hint", ["bench", "{x}", "-hint", "fastest"], lambda c: bench(c.x, config=EngineConfig(hint="fastest")),
+         OptionError, "unknown -hint 'fastest'"),
+    Case("unknown_format", ["flops", "{x}", "--format", "yaml"], lambda c: check_format("yaml"), OptionError,
+         "unknown format 'yaml'"),
+    Case("onnxruntime_on_ir", ["run", "{x}", "--engine", "onnxruntime", "-niter", "1"], lambda c: run(c.x, engine="onnxruntime"),
+         EngineError, "ONNX Runtime cannot run sep_cnn.xml: it runs ONNX files only"),
+    # outputs
+    Case("output_folder_missing", ["flops", "{x}", "-o", "{out}/no/such/folder/cost.json"],
+         lambda c: atomic.write_text_atomic(c.d / "no" / "such" / "cost.json", "{}"), OutputError, "/no/such"),
+    Case("output_parent_is_a_file", ["flops", "{x}", "-o", "{regular}/cost.json"],
+         lambda c: atomic.write_text_atomic(c.regular / "cost.json", "{}"), OutputError, "regular.txt is not a folder"),
+    Case("output_not_writable", ["flops", "{x}", "-o", "/proc/cost.json"], lambda c: atomic.write_text_atomic("/proc/cost.json", "{}"),
+         OutputError, "output folder /proc"),
+    Case("output_is_a_folder", ["flops", "{x}", "-o", "{out}"], lambda c: atomic.write_text_atomic(c.folder, "{}"), OutputError,
+         "is a folder; give a file name"),
+    Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
+         lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
+]
+
+WARNING_CASES = [  # (id, -i file attribute, needle): run exits 0 with one warning line
+    ("npy_float64_converted", "npy_f64", "float64.npy holds float64; converted to float32"),
+    ("npy_int64_converted", "npy_i64", "int64.npy holds int64; converted to float32"),
+    ("npy_nan", "npy_nan", "nan.npy contains 1 NaN or Inf values"),
+    ("npy_inf", "npy_inf", "inf.npy contains 2 NaN or Inf values"),
+]
+
+SUBPROCESS_CASES = ["missing_path", "ir_truncated", "onnx_garbage", "dynamic_spatial_no_shape", "shape_negative",
+                    "npy_pickle_object_array", "bench_time_zero", "output_parent_is_a_file"]
+
+
+def test_the_corpus_is_big_enough():
+    assert len({c.id for c in CASES}) == len(CASES) >= 30
+    assert set(SUBPROCESS_CASES) <= {c.id for c in CASES}
+
+
+def _argv(case: Case, corpus: SimpleNamespace, out: Path) -> list[str]:
+    values = {k: str(v) for k, v in vars(corpus).items()}
+    argv = [a.format(out=out, **values) for a in case.cli]
+    if argv[0] == "flops" and "-o" not in argv:  # a run that would write a file must leave none behind
+        argv += (["--format", "json"] if "--format" not in argv else []) + ["-o", str(out / "cost.json")]
+    if argv[0] == "bench" and "--json" not in argv:
+        argv += ["--json", str(out / "bench.json")]
+    return argv
+
+
+def _check_line(stderr: str, needle: str, prefix: str = "flopbench: error: ") -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(prefix), stderr
+    assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def _assert_nothing_written(out: Path) -> None:
+    assert sorted(p.name for p in out.iterdir()) == [], "a file was left behind"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_api(case: Case, corpus):
+    with pytest.raises(FlopbenchError) as caught:
+        case.api(corpus)
+    error = caught.value
+    assert type(error) is case.error, f"{type(error).__name__}: {error}"
+    message = str(error)
+    assert case.needle in message
+    assert "\n" not in message and error.fix, message  # one line that names the problem and the fix
+    assert not corpus.marker.exists()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_cli(case: Case, corpus, tmp_path, capfd):
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(_argv(case, corpus, out))
+    captured = capfd.readouterr()
+    assert code == 2, (code, captured.err)
+    _check_line(captured.err, case.needle)
+    _assert_nothing_written(out)
+    assert not list(corpus.d.rglob("*.tmp")) and not list(Path("/proc").glob(".cost.json.*"))
+    assert not corpus.marker.exists()
+
+
+@pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
+def test_cli_subprocess(case_id, corpus, tmp_path):
+    case = next(c for c in CASES if c.id == case_id)
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "flopbench", *_argv(case, corpus, out)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    _check_line(done.stderr, case.needle)
+    _assert_nothing_written(out)
+    assert not corpus.marker.exists()
+
+
+@pytest.mark.parametrize("case_id,attr,needle", WARNING_CASES, ids=[w[0] for w in WARNING_CASES])
+def test_warning_api_and_cli(case_id, attr, needle, corpus, capfd):
+    result = run(corpus.x, inputs=[str(getattr(corpus, attr))], niter=1)
+    assert any(needle in w for w in result.warnings), result.warnings
+    capfd.readouterr()
+    code = main(["run", str(corpus.x), "-i", str(getattr(corpus, attr)), "-niter", "1"])
+    captured = capfd.readouterr()
+    assert code == 0, captured.err
+    _check_line(captured.err, needle, prefix="flopbench: warning: ")
+    assert "Time taken to run 1 iterations is:" in captured.out
+
+
+def test_warning_subprocess(corpus):
+    done = subprocess.run([sys.executable, "-m", "flopbench", "run", str(corpus.x), "-i", str(corpus.npy_nan), "-niter", "2"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    _check_line(done.stderr, "nan.npy contains 1 NaN or Inf values", prefix="flopbench: warning: ")
+
+
+def test_bench_keeps_the_nan_warning(corpus, tmp_path):
+    report = bench(corpus.x, inputs=[str(corpus.npy_nan)], policy=QUICK)
+    assert any("nan.npy contains 1 NaN or Inf values" in w for w in report.results[0].warnings)
+    assert report.to_dict()["results"][0]["warnings"]
+
+
+# --- pickles are never executed -----------------------------------------------------------------
+
+
+def test_the_pickle_payload_is_live_but_never_run(corpus, tmp_path):
+    """The payload does run when numpy is allowed to unpickle: so its absence below means something."""
+    control_marker = tmp_path / "control"
+    control = tmp_path / "control.npy"
+    np.save(control, np.array([_OpenOnUnpickle(control_marker)], dtype=object), allow_pickle=True)
+    np.load(control, allow_pickle=True)
+    assert control_marker.exists()
+    for path in (corpus.npy_object, corpus.npy_raw_pickle):
+        with pytest.raises(InputDataError, match="holds Python objects"):
+            read_npy(path)
+        with pytest.raises(InputDataError, match="holds Python objects"):
+            bench(corpus.x, inputs=[str(path)], policy=QUICK)
+    assert not corpus.marker.exists()
+
+
+# --- exit code 1: an internal error -------------------------------------------------------------
+
+
+def test_internal_error_exits_1_with_the_debug_hint(corpus, monkeypatch, capfd):
+    import flopbench.counting
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug\nwith a second line")
+
+    monkeypatch.setattr(flopbench.counting, "count", broken)
+    code = main(["flops", str(corpus.x)])
+    captured = capfd.readouterr()
+    assert code == 1
+    line = _check_line(captured.err, "RuntimeError: simulated bug", prefix="flopbench: internal error: ")
+    assert line.endswith("(re-run with --debug for the traceback)")
+    with pytest.raises(RuntimeError, match="simulated bug"):  # --debug lets the traceback through
+        main(["--debug", "flops", str(corpus.x)])
+
+
+def test_out_of_memory_is_a_clean_error(corpus, monkeypatch, capfd):
+    import flopbench.counting
+
+    def hungry(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(flopbench.counting, "count", hungry)
+    assert main(["flops", str(corpus.x)]) == 2
+    _check_line(capfd.readouterr().err, "out of memory")
+
+
+def test_huge_inputs_are_refused_before_allocation(corpus):
+    with pytest.raises(InputDataError, match="GiB of data"):
+        run(corpus.onnx_dynamic, shape="x:64x1x8192x8192", niter=1)
+
+
+# --- atomic outputs -----------------------------------------------------------------------------
+
+
+def test_a_crash_mid_write_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "cost.json"
+    target.write_text("old\n")
+
+    def crash(fd):
+        raise KeyboardInterrupt  # Ctrl-C or a kill between write and rename
+
+    monkeypatch.setattr(atomic.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_text_atomic(target, "new\n" * 1000)
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cost.json"]
+
+
+@pytest.mark.parametrize("where", ["write", "replace"])
+def test_a_failing_disk_is_an_output_error_and_keeps_the_old_file(tmp_path, monkeypatch, where):
+    target = tmp_path / "cost.json"
+    target.write_text("old\n")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync" if where == "write" else "replace", full)
+    with pytest.raises(OutputError, match="No space left on device"):
+        atomic.write_text_atomic(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cost.json"]
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        fresh = atomic.write_text_atomic(tmp_path / "fresh.json", "{}")
+        assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        kept = tmp_path / "kept.json"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        atomic.write_text_atomic(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
+    finally:
+        os.umask(old_umask)
+
+
+def test_bench_result_survives_a_failing_json_write(corpus, tmp_path, monkeypatch, capfd):
+    """The --json folder was fine before the run; the write fails after it: the run is kept."""
+    import tempfile
+
+    def failing(path, text):
+        raise OutputError(f"cannot write {path} (No space left on device)", "choose a folder you can write to")
+
+    monkeypatch.setattr(atomic, "write_text_atomic", failing)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    target = tmp_path / "out" / "bench.json"
+    target.parent.mkdir()
+    code = main(["bench", str(corpus.x), "-t", "0.01", "-niter", "2", "--warmup", "0", "--json", str(target)])
+    captured = capfd.readouterr()
+    assert code == 2
+    line = _check_line(captured.err, "the measurement was saved to")
+    saved = Path(line.split("saved to ")[1].split(" instead")[0])
+    assert saved.parent == tmp_path and '"schema": "flopbench/bench/1"' in saved.read_text()
+    assert not target.exists()
