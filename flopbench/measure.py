@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .counting import count_loaded
-from .engines import EngineConfig, EngineSettings, get_engine
+from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
 from .errors import EngineError
 from .inputs import prepare_inputs
 from .loading import load
@@ -150,11 +150,13 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
     results: list[BenchResult] = []
     interrupted = False
     for runtime in runtimes:
-        runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
+        with engine_errors(runtime.name):
+            runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
         try:
-            runner.infer(prepared.arrays)  # the inputs fit, and the model runs, before any timing
             report = (lambda fraction, name=runtime.name: progress(name, fraction)) if progress else None
-            record, latencies = measure(runner, prepared.arrays, policy, mode, report)
+            with engine_errors(runtime.name):
+                runner.infer(prepared.arrays)  # the inputs fit, and the model runs, before any timing
+                record, latencies = measure(runner, prepared.arrays, policy, mode, report)
         finally:
             runner.close()
         warnings = list(prepared.warnings) + setting_differences(config, runner.settings)

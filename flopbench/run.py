@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from .engines import EngineConfig, EngineSettings, get_engine
-from .errors import EngineError, FlopbenchError, OptionError
+from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
+from .errors import EngineError, OptionError
 from .inputs import prepare_inputs
-from .loading import engine_message, load
+from .loading import load
 
 
 @dataclass(frozen=True)
@@ -54,28 +54,6 @@ def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
 MAX_RUN_ITERATIONS = 10_000_000
 
 
-class _engine_errors:
-    """An engine that read the model but cannot compile or run it is a problem with the model or
-    the settings (exit 2), not a flopbench bug: say so in one line."""
-
-    def __init__(self, engine: str):
-        self.engine = engine
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if exc is None or isinstance(exc, FlopbenchError):
-            return False
-        from_engine = type(exc).__module__.startswith(("openvino", "onnxruntime"))
-        # OpenVINO's C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
-        if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
-            return False  # a Python bug of ours stays an internal error
-        name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
-        raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
-                          "check the model, --shape and the inputs (-i), or try the other engine") from None
-
-
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
         engine: str = "openvino", shape: str | None = None, precision: str | None = None) -> RunResult:
     """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times."""
@@ -95,14 +73,14 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
     if runtime.name == "onnxruntime" and loaded.format != "onnx":
         raise EngineError(f"ONNX Runtime cannot run {loaded.path.name}: it runs ONNX files only",
                           "use --engine openvino, or give the model as .onnx")
-    with _engine_errors(runtime.name):
+    with engine_errors(runtime.name):
         runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
     try:
-        with _engine_errors(runtime.name):
+        with engine_errors(runtime.name):
             outputs = runner.infer(prepared.arrays)  # also checks that the inputs fit before timing
             step, _ = runner.sync_step(prepared.arrays)
         start = time.perf_counter()
-        with _engine_errors(runtime.name):
+        with engine_errors(runtime.name):
             for _ in range(niter):
                 step()
         seconds = time.perf_counter() - start

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import OptionError
+from ..errors import EngineError, FlopbenchError, OptionError
 
 HINTS = ("latency", "throughput", "none")
 PRECISIONS = ("f32", "bf16", "f16")
@@ -109,3 +109,27 @@ class Engine(Protocol):
     def devices(self) -> list[str]: ...
 
     def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> Runner: ...
+
+
+class engine_errors:
+    """An engine that read the model but cannot compile or run it is a problem with the model or
+    the settings (exit 2), not a flopbench bug: say so in one line."""
+
+    def __init__(self, engine: str):
+        self.engine = engine
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, FlopbenchError):
+            return False
+        from_engine = type(exc).__module__.startswith(("openvino", "onnxruntime"))
+        # OpenVINO's C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
+        if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
+            return False  # a Python bug of ours stays an internal error
+        name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
+        from ..loading import engine_message
+
+        raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
+                          "check the model, --shape and the inputs (-i), or try the other engine") from None
