@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sys
 
-from .errors import EXIT_INTERRUPTED, OutputError
+from .errors import EXIT_INTERRUPTED, OptionError, OutputError
 
 
 def add_bench_parser(commands) -> None:
     bench = commands.add_parser("bench", help="measure latency and throughput on OpenVINO and/or ONNX Runtime")
-    bench.add_argument("model", metavar="MODEL", help="model file: IR .xml, .onnx, ...")
+    bench.add_argument("model", metavar="MODEL", nargs="?", help="model file: IR .xml, .onnx, ... (or -m MODEL, as benchmark_app)")
     bench.add_argument("-m", dest="model_flag", help=argparse_suppress(), default=None)
     bench.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
     bench.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate for a side-by-side table")
@@ -20,6 +20,7 @@ def add_bench_parser(commands) -> None:
     bench.add_argument("-b", "--batch", type=int, help="batch size")
     bench.add_argument("-t", "--time", type=float, default=10.0, dest="seconds", help="minimum measuring time in seconds (default 10)")
     bench.add_argument("-niter", "--niter", type=int, default=100, help="minimum number of measured runs (default 100)")
+    bench.add_argument("--max-duration", type=float, help="hard cap on the measuring time in seconds; a run stopped by it is marked incomplete")
     bench.add_argument("--warmup", type=int, default=5, help="warm-up runs, reported separately (default 5)")
     bench.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
     bench.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
@@ -60,7 +61,11 @@ def cmd_bench(args) -> int:
         get_engine(name)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
-    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter)
+    model = args.model_flag or args.model
+    if not model:
+        raise OptionError("flopbench bench needs a model", "give it: flopbench bench MODEL (or -m MODEL)")
+    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter,
+                       max_duration_s=args.max_duration)
     config.validate()
     policy.validate()
     err = Console(stderr=True, highlight=False)
@@ -83,7 +88,7 @@ def cmd_bench(args) -> int:
     if progress_bar is not None:
         progress_bar.start()
     try:
-        report = bench(args.model_flag or args.model, engines=engines, config=config, policy=policy, inputs=args.input,
+        report = bench(model, engines=engines, config=config, policy=policy, inputs=args.input,
                        shape=args.shape, batch=args.batch, seed=args.seed, progress=on_progress)
     finally:
         if progress_bar is not None:

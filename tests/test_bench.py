@@ -79,3 +79,14 @@ def test_interrupt_keeps_what_was_measured(sep_cnn_xml, tmp_path, sig):
     result = data["results"][0]
     assert result["stop_reason"] == "interrupted" and result["iterations"] > 0
     assert "INCOMPLETE" in out
+
+
+def test_benchmark_app_habits_and_a_hard_cap(sep_cnn_xml, tmp_path):
+    target = tmp_path / "capped.json"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "bench", "-m", str(sep_cnn_xml), "-t", "0.2",
+                           "-niter", "1000000000", "--max-duration", "0.5", "--json", str(target)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(target.read_text())["results"][0]
+    assert result["complete"] is False and result["stop_reason"] == "max duration"
+    assert 0.5 <= result["wall_s"] < 5
