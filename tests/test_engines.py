@@ -61,3 +61,9 @@ def test_unknown_engine_and_device():
         get_engine("tensorrt")
     with pytest.raises(EngineError, match="not available"):
         get_engine("openvino").check_device("GPU")
+
+
+def test_a_device_that_rejects_the_settings_is_a_clean_error(sep_cnn_xml):
+    # the CPU plugin has no device ids: it rejects "CPU.1" when compiling
+    with pytest.raises(EngineError, match="rejected"):
+        get_engine("openvino").compile(str(sep_cnn_xml), {}, EngineConfig(device="CPU.1"))
