@@ -88,12 +88,19 @@ def _print_run(result) -> None:
 
 
 def cmd_run(args) -> int:
+    import json
+
+    from .atomic import check_writable, write_text_atomic
     from .run import run
 
+    if args.json:
+        check_writable(args.json)
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
                  shape=args.shape, precision=args.precision)
     _warn(result.warnings)
     _print_run(result)
+    if args.json:
+        write_text_atomic(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     return 0
 
 
@@ -151,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-d", "--device", default="CPU")
     run.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
     run.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16")
+    run.add_argument("--json", help="also write the result as JSON (atomically)")
     run.set_defaults(handler=cmd_run)
 
     zoo = commands.add_parser("zoo", help="write a reference model (sep_cnn, std_cnn, mobilenet_v1, vgg16)")

@@ -26,8 +26,17 @@ def test_bench_json_validates_and_rejects_tampering(sep_cnn_onnx, tmp_path):
         validate(document)
 
 
+def test_run_json_validates(sep_cnn_xml, image_npy, tmp_path):
+    target = tmp_path / "run.json"
+    subprocess.run([sys.executable, "-m", "flopbench", "run", str(sep_cnn_xml), "-i", str(image_npy), "--json", str(target)],
+                   check=True, timeout=120, capture_output=True)
+    document = json.loads(target.read_text())
+    validate(document)
+    assert document["iterations"] == 10 and document["top_class"] == 1
+
+
 def test_schemas_are_shipped_and_versioned():
-    for kind in ("count", "bench"):
+    for kind in ("count", "bench", "run"):
         schema = load_schema(kind)
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$id"] == f"flopbench/{kind}/1"
