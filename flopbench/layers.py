@@ -71,6 +71,11 @@ def _layer_type(op: OpCost, node, constants: set[str]) -> str:
         return "FullyConnected" if weighted else "MatMul"
     if kind in ("MaxPool", "AvgPool"):
         return f"{kind}{dims}"
+    if kind in ("ReduceMean", "ReduceMax") and op.input_shapes and op.output_shapes and len(op.input_shapes[0]) > 2:
+        spatial_in, spatial_out = op.input_shapes[0][2:], op.output_shapes[0][2:]
+        # ONNX GlobalAveragePool / GlobalMaxPool read back as a reduction over every spatial axis
+        if op.output_shapes[0][:2] == op.input_shapes[0][:2] and len(spatial_out) == len(spatial_in) and all(d == 1 for d in spatial_out):
+            return f"Global{'Avg' if kind == 'ReduceMean' else 'Max'}Pool{len(spatial_in)}D"
     if kind in ("Reshape", "Squeeze", "Unsqueeze") and op.input_shapes and op.output_shapes:
         if len(op.output_shapes[0]) == 2 and len(op.input_shapes[0]) > 2:
             return "Flatten"

@@ -39,3 +39,21 @@ def test_each_op_names_its_layer(mobilenet):
     layer_names = {layer.name for layer in ir.layers}
     assert all(op.layer in layer_names for op in ir.ops)
     assert sum(layer.macs for layer in ir.layers) == ir.macs
+
+
+def test_dynamic_onnx_with_a_global_pool(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                               helper.make_node("GlobalAveragePool", ["c"], ["y"], name="gap")], "g", [x], [y], [w])
+    path = tmp_path / "dynamic.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    cost = flopbench.count(path, shape="x:2x3x16x16")
+    assert [layer.type for layer in cost.layers] == ["Conv2D", "GlobalAvgPool2D"]
+    assert cost.macs == 2 * 8 * 16 * 16 * 3 * 9
+    assert cost.layers[1].other_flops == 2 * 8 * 16 * 16 + 2 * 8  # one add per input, one divide per output
