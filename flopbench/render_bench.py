@@ -4,6 +4,8 @@ from __future__ import annotations
 from .measure import BenchReport, BenchResult
 from .stats import LatencyStats
 
+PERCENTILES = (90.0, 99.0, 99.9)
+
 
 def fmt_ns(ns: float | None) -> str:
     if ns is None:
@@ -17,11 +19,28 @@ def fmt_ns(ns: float | None) -> str:
     return f"{ns / 1e9:.2f} s"
 
 
-def _percentile_cell(stats: LatencyStats, p: float) -> str:
+def _unit(report: BenchReport) -> tuple[str, float]:
+    """One unit for the whole table, so the columns stay narrow and comparable."""
+    medians = [stats.median_ns for result in report.results for _, stats in _latency_rows(result)]
+    smallest = min(medians, default=0)
+    if smallest >= 1e9:
+        return "s", 1e9
+    if smallest >= 1e6:
+        return "ms", 1e6
+    return "µs", 1e3
+
+
+def _number(ns: float, scale: float) -> str:
+    value = ns / scale
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _percentile_cell(stats: LatencyStats, p: float, scale: float, too_few: dict[float, int]) -> str:
     estimate = stats.percentile(p)
     if not estimate.valid:
-        return f"[dim]n/a (<{estimate.min_samples} runs)[/dim]"
-    return fmt_ns(estimate.value_ns)
+        too_few[p] = estimate.min_samples
+        return "—"
+    return _number(estimate.value_ns, scale)
 
 
 def _latency_rows(result: BenchResult):
@@ -29,27 +48,37 @@ def _latency_rows(result: BenchResult):
     return [(kind, stats) for kind, stats in kinds if stats is not None]
 
 
+def _settings_line(result: BenchResult) -> str:
+    s = result.settings
+    counts = f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"
+    return (f"{s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}): {result.mode} mode, "
+            f"precision {s.precision}, {counts}, batch {result.batch}")
+
+
 def bench_table(report: BenchReport):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Latency and throughput", title_justify="left", header_style="bold")
-    for column in ("Engine", "Device", "Precision", "Str/Thr/Req", "Latency", "Runs", "Median", "Mean", "p90", "p99", "p99.9", "Max", "FPS", "GFLOP/s"):
-        table.add_column(column, justify="left" if column in ("Engine", "Device", "Precision", "Latency") else "right")
+    unit, scale = _unit(report)
+    table = Table(title=f"Latency ({unit}) and throughput", title_justify="left", header_style="bold")
+    for column in ("Engine", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"):
+        table.add_column(column, justify="left" if column in ("Engine", "Latency") else "right", no_wrap=True,
+                         min_width=11 if column == "Engine" else None)
     notes: list[str] = []
+    too_few: dict[float, int] = {}
     for result in report.results:
-        s = result.settings
         for index, (kind, stats) in enumerate(_latency_rows(result)):
             first = index == 0
             table.add_row(
-                f"{s.engine} ({result.mode})" if first else "", s.device if first else "", s.precision if first else "",
-                f"{s.streams}/{s.threads}/{s.requests}" if first else "", kind, f"{stats.count:,}",
-                fmt_ns(stats.median_ns), fmt_ns(stats.mean_ns), _percentile_cell(stats, 90.0), _percentile_cell(stats, 99.0),
-                _percentile_cell(stats, 99.9), fmt_ns(stats.max_ns),
-                f"{result.throughput_fps:,.1f}" if first else "", f"{result.gflops_per_s:,.2f}" if first else "",
+                result.settings.engine if first else "", kind, f"{stats.count:,}",
+                _number(stats.min_ns, scale), _number(stats.median_ns, scale), _number(stats.mean_ns, scale),
+                *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), _number(stats.max_ns, scale),
+                _number(stats.std_ns, scale),
+                (f"{result.throughput_fps:,.1f}" if result.throughput_fps < 100 else f"{result.throughput_fps:,.0f}") if first else "", f"{result.gflops_per_s:,.2f}" if first else "",
             )
-        label = f"{s.engine}"
+        label = result.settings.engine
+        notes.append(_settings_line(result))
         if result.first_inference_ns is not None:
             notes.append(f"{label}: first inference {fmt_ns(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
                          f"measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
@@ -58,5 +87,8 @@ def bench_table(report: BenchReport):
         notes.extend(f"{label}: {w}" for w in result.warnings)
         if not result.complete:
             notes.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+    if too_few:
+        needed = ", ".join(f"p{p:g} needs {n:,}" for p, n in sorted(too_few.items()))
+        notes.append(f"— : too few runs to trust that percentile at 99% confidence ({needed}); run longer with -t or -niter")
     notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
     return Group(table, Text("\n".join(notes)))
