@@ -78,8 +78,14 @@ def cmd_bench(args) -> int:
                                 TimeElapsedColumn(), console=err, transient=True)
     tasks: dict[str, int] = {}
 
+    announced: set[str] = set()
+
     def on_progress(engine: str, fraction: float) -> None:
         if progress_bar is None:
+            # no bar (a pipe, or a short run): one line says the measurement is under way
+            if engine not in announced and fraction < 1.0:
+                announced.add(engine)
+                print(f"flopbench: measuring {engine} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
             return
         if engine not in tasks:
             tasks[engine] = progress_bar.add_task(f"{engine}", total=1.0)

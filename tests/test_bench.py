@@ -1,5 +1,6 @@
 """bench on real engines and the zoo's sep_cnn: shape of the results, settings read back, Ctrl-C."""
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -68,11 +69,19 @@ def test_interrupt_keeps_what_was_measured(sep_cnn_xml, tmp_path, sig):
     target = tmp_path / "partial.json"
     process = subprocess.Popen([sys.executable, "-m", "flopbench", "bench", str(sep_cnn_xml), "-t", "60",
                                 "--json", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    # wait until the measurement is under way: the compiled model runs and writes nothing yet
-    time.sleep(4)
+    # wait until the measurement is under way (flopbench says so on stderr), however slow the machine
+    deadline = time.time() + 120
+    first_line = ""
+    while time.time() < deadline and "measuring" not in first_line:
+        ready, _, _ = select.select([process.stderr], [], [], 1.0)
+        if ready:
+            first_line = process.stderr.readline()
+            if not first_line:
+                break
+    assert "measuring openvino" in first_line, first_line
+    time.sleep(0.5)
     process.send_signal(sig)
-    out, err = process.communicate(timeout=max(5, deadline - time.time()))
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     data = json.loads(target.read_text())
     assert data["complete"] is False
