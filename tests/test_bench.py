@@ -98,4 +98,4 @@ def test_benchmark_app_habits_and_a_hard_cap(sep_cnn_xml, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(target.read_text())["results"][0]
     assert result["complete"] is False and result["stop_reason"] == "max duration"
-    assert 0.5 <= result["wall_s"] < 5
+    assert result["wall_s"] >= 0.5 and result["iterations"] < 1_000_000_000
