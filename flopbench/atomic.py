@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import OutputError
@@ -25,12 +26,28 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def check_writable(path: str | os.PathLike) -> Path:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_writable(path: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()) -> Path:
     """Fail early, before a long run, if `path` cannot be written: the folder must exist and take a
-    new file (tried for real, so it also holds for root and for read-only or virtual file systems)."""
+    new file (tried for real, so it also holds for root and for read-only or virtual file systems).
+    `protect` lists the files the command reads (the model, its weights, its inputs): an output
+    that is one of them is refused, since writing it would destroy the input. A symbolic link is
+    followed: its target is written, the link stays."""
     if not str(path):
         raise OutputError("the output path is empty", "give a file name, e.g. -o results.json")
     target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    for source in protect:
+        if _same_file(target, Path(source)):
+            raise OutputError(f"output path {path} is an input of this command ({Path(source).name}); writing it would destroy the input",
+                              "choose another output file")
     folder = _folder(target)
     try:
         if target.is_dir():

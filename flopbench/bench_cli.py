@@ -54,16 +54,20 @@ def cmd_bench(args) -> int:
     from .policy import RunPolicy
     from .render_bench import bench_table
 
+    model = args.model_flag or args.model
+    if not model:
+        raise OptionError("flopbench bench needs a model", "give it: flopbench bench MODEL (or -m MODEL)")
+    if args.save_latencies and not args.json:
+        raise OptionError("--save-latencies needs --json FILE", "add --json results.json, or drop --save-latencies")
     if args.json:
-        check_writable(args.json)
+        from .cli import _read_files
+
+        check_writable(args.json, protect=_read_files(model, args.input))
     engines = _engines(args.engine)
     for name in engines:
         get_engine(name)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
-    model = args.model_flag or args.model
-    if not model:
-        raise OptionError("flopbench bench needs a model", "give it: flopbench bench MODEL (or -m MODEL)")
     policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter,
                        max_duration_s=args.max_duration)
     config.validate()

@@ -51,17 +51,30 @@ def _warn(messages) -> None:
 # --- commands ---------------------------------------------------------------------------------
 
 
+def _read_files(model: str | None, inputs: list[str] | None) -> list:
+    """Every file a command reads, so that no output overwrites one of them."""
+    from .inputs import input_paths
+    from .loading import source_files
+
+    return (source_files(model) if model else []) + input_paths(inputs)
+
+
+FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown"}
+
+
 def cmd_flops(args) -> int:
     from .atomic import check_writable
     from .counting import count
+    from .loading import source_files
     from .render import check_format, check_view, render_cost
 
-    check_format(args.format)
+    fmt = args.format or (FORMAT_BY_SUFFIX.get(Path(args.output).suffix.lower(), "table") if args.output else "table")
+    check_format(fmt)
     check_view(args.by)
     if args.output:
-        check_writable(args.output)
+        check_writable(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
-    _emit(render_cost(cost, args.format, args.by), args.output, args.format)
+    _emit(render_cost(cost, fmt, args.by), args.output, fmt)
     return 0
 
 
@@ -94,7 +107,7 @@ def cmd_run(args) -> int:
     from .run import run
 
     if args.json:
-        check_writable(args.json)
+        check_writable(args.json, protect=_read_files(args.model, args.input))
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
                  shape=args.shape, precision=args.precision)
     _warn(result.warnings)
@@ -146,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(flops)
     flops.add_argument("-b", "--batch", type=int, help="batch size (default: the model's, or 1 if dynamic)")
     flops.add_argument("--by", default="layer", help="layer (default) or op")
-    flops.add_argument("--format", default="table", help="table (default), json, csv or markdown")
+    flops.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     flops.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
     flops.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     flops.set_defaults(handler=cmd_flops)

@@ -167,6 +167,23 @@ def _split_spec(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
+def expand_specs(files: list[str]) -> list[str]:
+    """`-i a:a.npy,b:b.npy` as benchmark_app writes it, and repeated -i, into one spec per input."""
+    specs: list[str] = []
+    for spec in files:
+        try:
+            whole = Path(spec).exists()
+        except (OSError, ValueError):
+            whole = False
+        specs.extend([spec] if whole or "," not in spec else [part for part in spec.split(",") if part])
+    return specs
+
+
+def input_paths(files: list[str] | None) -> list[str]:
+    """The file paths named by -i specs (to keep outputs from overwriting them)."""
+    return [_split_spec(spec)[1] for spec in expand_specs([os.fspath(f) for f in files or []])]
+
+
 def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
     shape = tuple(model_input.shape)
     if dtype.kind == "f":
@@ -188,6 +205,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
     for spec in files:
         if not isinstance(spec, str):
             raise InputDataError(f"input {spec!r} is not a file path", "give .npy file paths (or name:path)")
+    files = expand_specs(files)
     by_name = {i.name: i for i in inputs}
     dtypes = {i.name: numpy_dtype(i) for i in inputs}
     total = sum(math.prod(i.shape) * dtypes[i.name].itemsize for i in inputs)
@@ -217,7 +235,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
         if not fitting:
             wanted = ", ".join(f"{i.name} ({format_shape(i.shape)})" for i in free) or "none left"
             raise InputDataError(f"{Path(path).name} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements), which fits no input: {wanted}",
-                                 "give an array with as many elements as the input, or name it: -i name:file.npy")
+                                 "give an array with as many elements as one of those inputs")
         target = fitting[0]
         arrays[target.name], notes = fit_array(array, target, Path(path).name)
         warnings_ += notes
@@ -231,4 +249,6 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
     source = ", ".join(files)
     if made_random:
         source = (source + "; " if source else "") + f"random (seed {seed}) for {', '.join(made_random)}"
+        if files:
+            warnings_.append(f"no -i file for input(s) {', '.join(made_random)}: they get random data (seed {seed})")
     return PreparedInputs(arrays=arrays, warnings=tuple(warnings_), source=source)

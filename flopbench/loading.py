@@ -67,7 +67,8 @@ def engine_message(exc: BaseException) -> str:
     """The informative line of an OpenVINO / ONNX Runtime exception, without source paths."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     useful = [ln for ln in lines if not _NOISE.match(ln) and not re.search(r"src/.*\.(cpp|hpp):\d+", ln)]
-    text = useful[-1] if useful else (lines[0] if lines else type(exc).__name__)
+    # ONNX Runtime puts the reason first and a generic plea last; OpenVINO the reverse: keep both
+    text = " ".join(useful) if useful else (lines[0] if lines else type(exc).__name__)
     text = re.sub(r"\s+", " ", text).lstrip("- ")
     return one_line(text, 240) or type(exc).__name__
 
@@ -99,6 +100,12 @@ def quiet_native_stderr():
         os.dup2(saved, 2)
         os.close(saved)
         sink.close()
+
+
+def source_files(path: str | os.PathLike) -> list[Path]:
+    """The files a model is read from: an IR's .xml and .bin; one file otherwise."""
+    model = Path(path)
+    return [model, model.with_suffix(".bin")] if model.suffix.lower() == ".xml" else [model]
 
 
 def detect_format(path: Path) -> str:

@@ -125,6 +125,21 @@ def measure(runner, inputs: dict[str, np.ndarray], policy: RunPolicy, mode: str,
     return record, latencies
 
 
+def _result(loaded, flops: int, mode: str, settings: EngineSettings, config: EngineConfig, policy: RunPolicy,
+            batch: int, prepared, record: RunRecord, latencies: dict[str, np.ndarray]) -> BenchResult:
+    warnings = list(prepared.warnings) + setting_differences(config, settings)
+    if record.iterations == 0:
+        warnings.append("nothing was measured before the run stopped")
+    return BenchResult(
+        model=str(loaded.path), mode=mode, settings=settings, config=config, policy=policy, batch=batch,
+        inputs=prepared.source, flops_per_inference=flops, first_inference_ns=record.first_inference_ns,
+        warmup_ns=tuple(record.warmup_ns), call_latency=_stats(latencies.get("call")),
+        engine_latency=_stats(latencies.get("engine")), iterations=record.iterations, wall_s=record.wall_s,
+        throughput_fps=throughput_fps(record, batch) if record.iterations else 0.0, complete=record.complete,
+        stop_reason=record.stop_reason, warnings=tuple(warnings), latencies=latencies,
+    )
+
+
 def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
           policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
           batch: int | None = None, seed: int = 0,
@@ -147,31 +162,28 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
     prepared = prepare_inputs(loaded.inputs, inputs, seed=seed)
     effective_batch = loaded.inputs[0].shape[0] if loaded.inputs and loaded.inputs[0].shape else 1
     mode = _mode(config)
-    results: list[BenchResult] = []
-    interrupted = False
-    for runtime in runtimes:
-        with engine_errors(runtime.name):
-            runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
-        try:
+    # compile every engine and run it once before measuring any: a model or input that one engine
+    # cannot run fails in seconds, not after the other engines' full measurement
+    runners = []
+    try:
+        for runtime in runtimes:
+            with engine_errors(runtime.name):
+                runners.append((runtime, runtime.compile(str(loaded.path), loaded.input_shapes(), config)))
+                runners[-1][1].infer(prepared.arrays)
+        results: list[BenchResult] = []
+        interrupted = False
+        for runtime, runner in runners:
             report = (lambda fraction, name=runtime.name: progress(name, fraction)) if progress else None
             with engine_errors(runtime.name):
-                runner.infer(prepared.arrays)  # the inputs fit, and the model runs, before any timing
                 record, latencies = measure(runner, prepared.arrays, policy, mode, report)
-        finally:
             runner.close()
-        warnings = list(prepared.warnings) + setting_differences(config, runner.settings)
-        if record.iterations == 0:
-            warnings.append("nothing was measured before the run stopped")
-        results.append(BenchResult(
-            model=str(loaded.path), mode=mode, settings=runner.settings, config=config, policy=policy,
-            batch=effective_batch, inputs=prepared.source, flops_per_inference=cost.total_flops,
-            first_inference_ns=record.first_inference_ns, warmup_ns=tuple(record.warmup_ns),
-            call_latency=_stats(latencies.get("call")), engine_latency=_stats(latencies.get("engine")), iterations=record.iterations,
-            wall_s=record.wall_s, throughput_fps=throughput_fps(record, effective_batch) if record.iterations else 0.0,
-            complete=record.complete, stop_reason=record.stop_reason, warnings=tuple(warnings), latencies=latencies,
-        ))
-        if record.stop_reason == "interrupted":
-            interrupted = True
-            break
+            results.append(_result(loaded, cost.total_flops, mode, runner.settings, config, policy, effective_batch,
+                                   prepared, record, latencies))
+            if record.stop_reason == "interrupted":
+                interrupted = True
+                break
+    finally:
+        for _, runner in runners:
+            runner.close()
     metadata = {**machine_metadata(), "model": str(loaded.path), "inputs": [i.to_dict() for i in loaded.inputs]}
     return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted)

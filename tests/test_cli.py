@@ -108,3 +108,58 @@ def test_bad_input_is_one_line_exit_2(args, needle, sep_cnn_xml, tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     result = flopbench("--debug", "flops", tmp_path / "missing.onnx")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_outputs_never_overwrite_what_the_command_reads(sep_cnn_xml, image_npy, tmp_path):
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes((sep_cnn_xml.parent / "sep_cnn.onnx").read_bytes())
+    before = copy.read_bytes()
+    for args in (["flops", copy, "-o", copy], ["flops", sep_cnn_xml, "-o", sep_cnn_xml.with_suffix(".bin")],
+                 ["bench", sep_cnn_xml, "-i", image_npy, "--json", image_npy, "-t", "0.1"],
+                 ["run", sep_cnn_xml, "-i", image_npy, "--json", image_npy]):
+        result = flopbench(*args)
+        assert result.returncode == 2 and "is an input of this command" in result.stderr, result.stderr
+    assert copy.read_bytes() == before
+    assert image_npy.read_bytes()[:6] == b"\x93NUMPY"
+
+
+def test_output_format_follows_the_extension_and_links_are_followed(sep_cnn_xml, tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert flopbench("flops", sep_cnn_xml, "-o", link).returncode == 0
+    assert link.is_symlink() and real.read_text().startswith("layer,parent,type")
+    assert flopbench("flops", sep_cnn_xml, "-o", tmp_path / "cost.json").returncode == 0
+    assert json.loads((tmp_path / "cost.json").read_text())["totals"]["total_flops"] == 926_808
+
+
+def test_save_latencies_needs_json(sep_cnn_xml):
+    result = flopbench("bench", sep_cnn_xml, "--save-latencies", "-t", "0.1")
+    assert result.returncode == 2 and "--save-latencies needs --json" in result.stderr
+
+
+def test_an_engine_that_cannot_run_the_model_fails_before_any_measuring(sep_cnn_onnx):
+    # the ONNX file fixes batch 1: OpenVINO reshapes it, ONNX Runtime cannot
+    result = flopbench("bench", sep_cnn_onnx, "--engine", "openvino,onnxruntime", "-b", "4", "-t", "30")
+    assert result.returncode == 2 and "ONNX Runtime" in result.stderr
+    assert "measuring" not in result.stderr and "throughput" not in result.stdout
+
+
+def test_inputs_comma_separated_and_partial_inputs_warn(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="add")], "two",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.save(tmp_path / "a.npy", np.ones((1, 4), np.float32))
+    np.save(tmp_path / "b.npy", np.full((1, 4), 2, np.float32))
+    both = flopbench("run", model, "-i", f"a:{tmp_path / 'a.npy'},b:{tmp_path / 'b.npy'}", "-niter", "1")
+    assert both.returncode == 0 and "warning" not in both.stderr, both.stderr
+    partial = flopbench("run", model, "-i", f"b:{tmp_path / 'b.npy'}", "-niter", "1")
+    assert partial.returncode == 0 and "random data" in partial.stderr

@@ -159,7 +159,7 @@ class OnnxRuntimeRunner:
                 for name, (kind, provider, total) in totals.items()]
 
     def close(self) -> None:
-        requests = getattr(self, "_requests", None)
+        requests, self._requests = getattr(self, "_requests", None), None
         if requests is not None:
             requests.close()
         self.session = None
