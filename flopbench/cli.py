@@ -83,7 +83,7 @@ def cmd_zoo(args) -> int:
 
     if args.name is None or args.list:
         for name in zoo.ZOO_NAMES:
-            print(f"{name:14s} {zoo.describe(name)}")
+            print(zoo.describe(name))
         return 0
     files = zoo.write_zoo_model(args.name, args.output)
     for path in (files.xml, files.bin, files.onnx, files.image):

@@ -6,6 +6,9 @@ from typing import Any
 
 Shape = tuple[int, ...]
 
+NOTE_NO_FORMULA = "no formula for this op type"
+NOTE_DYNAMIC = "shapes are dynamic"
+
 
 @dataclass(frozen=True)
 class OpCost:
@@ -172,14 +175,22 @@ class ModelCost:
     def bytes_written(self) -> int:
         return sum(op.bytes_written for op in self.ops)
 
+    def _uncounted(self, dynamic: bool) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for op in self.ops:
+            if not op.counted and (op.note == NOTE_DYNAMIC) == dynamic:
+                found[op.type] = found.get(op.type, 0) + 1
+        return dict(sorted(found.items()))
+
     @property
     def not_counted(self) -> dict[str, int]:
-        """Op types with no formula, and how many ops of each type the model has."""
-        missing: dict[str, int] = {}
-        for op in self.ops:
-            if not op.counted:
-                missing[op.type] = missing.get(op.type, 0) + 1
-        return dict(sorted(missing.items()))
+        """Op types with no formula (or whose formula failed), and how many ops of each type."""
+        return self._uncounted(dynamic=False)
+
+    @property
+    def dynamic_shapes(self) -> dict[str, int]:
+        """Op types left uncounted because their shapes stay dynamic (data-dependent), by count."""
+        return self._uncounted(dynamic=True)
 
     def layer(self, name: str) -> LayerCost:
         for layer in self.layers:
@@ -216,6 +227,7 @@ class ModelCost:
             "inputs": [i.to_dict() for i in self.inputs],
             "totals": self.totals_dict(),
             "not_counted": self.not_counted,
+            "dynamic_shapes": self.dynamic_shapes,
             "layers": [layer.to_dict(self.include_other) for layer in self.layers],
             "ops": [op.to_dict() for op in self.ops],
             "metadata": self.metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .cost import ModelCost, OpCost
+from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, OpView
 from .formulas import numel as _numel
 from .layers import group_layers
@@ -12,6 +12,8 @@ from .loading import LoadedModel, load
 
 # Graph plumbing that is not an operation of the network.
 STRUCTURAL = {"Parameter", "Constant", "Result"}
+# constant inputs that configure an op rather than weigh it: Interpolate's sizes / scales / axes
+SETTING_INPUTS = {"Interpolate": (1, 2, 3)}
 KERNEL_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
 
 
@@ -86,7 +88,8 @@ def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
             producer = source.get_node()
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
-            if producer.get_name() in known and element.is_real() and shape is not None and _numel(shape) > 1:
+            if producer.get_name() in known and element.is_real() and shape is not None and _numel(shape) > 1 \
+                    and i not in SETTING_INPUTS.get(kind, ()):
                 key = (producer.get_name(), source.get_index())
                 if key not in counted_params:
                     counted_params.add(key)
@@ -98,9 +101,9 @@ def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
         macs = other = 0
         counted = formula is not None and not dynamic
         if formula is None:
-            note = "no formula for this op type"
+            note = NOTE_NO_FORMULA
         elif dynamic:
-            note = "shapes are dynamic"
+            note = NOTE_DYNAMIC
         else:
             try:
                 work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=node.get_friendly_name()))

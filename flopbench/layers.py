@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -86,6 +87,22 @@ def layer_name(op_name: str) -> str:
     """OpenVINO's ONNX reader splits Conv-with-bias into `<name>/WithoutBiases` + an Add named
     `<name>`: the layer is `<name>`."""
     return op_name.removesuffix("/WithoutBiases")
+
+
+def _generated(op: OpCost) -> bool:
+    """A name OpenVINO made up (`ConvolutionBackpropData_4`), not one from the model file."""
+    return re.fullmatch(rf"{re.escape(op.type)}_\d+", op.name) is not None
+
+
+def _group_name(ops: list[OpCost]) -> str:
+    """The anchor's name, unless OpenVINO made it up and a later op of the layer kept the model's
+    name (its ONNX reader gives a node's name to the op that produces the node's output: the bias
+    add after a ConvTranspose)."""
+    if _generated(ops[0]):
+        for op in ops[1:]:
+            if not _generated(op):
+                return layer_name(op.name)
+    return layer_name(ops[0].name)
 
 
 def _input_shape(node, constants: set[str]) -> tuple[int, ...] | None:
@@ -164,16 +181,16 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
         if index in pointwise_of:
             pw_nodes, pw_ops = groups[pointwise_of[index]]
             rank = len(ops[0].output_shapes[0]) - 2 if ops[0].output_shapes[0] else 2
-            name = _separable_name(layer_name(ops[0].name), layer_name(pw_ops[0].name))
-            depthwise = _make_layer(layer_name(ops[0].name), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants, role="depthwise")
-            pointwise = _make_layer(layer_name(pw_ops[0].name), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], pw_nodes[0], constants, role="pointwise")
+            name = _separable_name(_group_name(ops), _group_name(pw_ops))
+            depthwise = _make_layer(_group_name(ops), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants, role="depthwise")
+            pointwise = _make_layer(_group_name(pw_ops), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], pw_nodes[0], constants, role="pointwise")
             layer = LayerCost(
                 name=name, type=f"SeparableConv{rank}D", ops=depthwise.ops + pointwise.ops,
                 input_shape=depthwise.input_shape, output_shape=pointwise.output_shape,
                 kernel=depthwise.kernel, kernels=pointwise.kernels, parts=(depthwise, pointwise),
             )
         else:
-            name = layer_name(ops[0].name)
+            name = _group_name(ops)
             layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants)
         layers.append(layer)
         member_nodes = nodes + (groups[pointwise_of[index]][0] if index in pointwise_of else [])

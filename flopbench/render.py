@@ -95,6 +95,9 @@ def _summary_lines(cost: ModelCost) -> list[str]:
     if cost.not_counted:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in cost.not_counted.items())
         lines.append(f"Not counted (no formula): {missing}")
+    if cost.dynamic_shapes:
+        dynamic = ", ".join(f"{kind} ×{n}" for kind, n in cost.dynamic_shapes.items())
+        lines.append(f"Not counted (shapes depend on the data, e.g. after NonZero): {dynamic}")
     return lines
 
 

@@ -79,9 +79,9 @@ def bench_table(report: BenchReport):
             )
         label = result.settings.engine
         notes.append(_settings_line(result))
-        if result.first_inference_ns is not None:
-            notes.append(f"{label}: first inference {fmt_ns(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
-                         f"measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
+        warmup = (f"first inference {fmt_ns(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
+                  if result.first_inference_ns is not None else "no warm-up; ")
+        notes.append(f"{label}: {warmup}measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
         for kind, stats in _latency_rows(result):
             notes.extend(f"{label} {kind} latency: {w}" for w in stats.warnings)
         notes.extend(f"{label}: {w}" for w in result.warnings)
@@ -90,5 +90,6 @@ def bench_table(report: BenchReport):
     if too_few:
         needed = ", ".join(f"p{p:g} needs {n:,}" for p, n in sorted(too_few.items()))
         notes.append(f"— : too few runs to trust that percentile at 99% confidence ({needed}); run longer with -t or -niter")
-    notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
+    if any(result.engine_latency and result.call_latency for result in report.results):
+        notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
     return Group(table, Text("\n".join(notes)))

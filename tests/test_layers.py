@@ -57,3 +57,43 @@ def test_dynamic_onnx_with_a_global_pool(tmp_path):
     assert [layer.type for layer in cost.layers] == ["Conv2D", "GlobalAvgPool2D"]
     assert cost.macs == 2 * 8 * 16 * 16 * 3 * 9
     assert cost.layers[1].other_flops == 2 * 8 * 16 * 16 + 2 * 8  # one add per input, one divide per output
+
+
+def test_onnx_names_survive_and_settings_are_not_weights(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    initializers = [numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w"),
+                    numpy_helper.from_array(np.ones((2,), np.float32), "b"),
+                    numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]
+    nodes = [helper.make_node("ConvTranspose", ["x", "w", "b"], ["c"], name="deconv", strides=[2, 2]),
+             helper.make_node("Resize", ["c", "", "scales"], ["y"], name="up", mode="nearest")]
+    path = tmp_path / "deconv.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializers),
+                                opset_imports=[helper.make_opsetid("", 17)]), path)
+    cost = flopbench.count(path)
+    deconv = cost.layers[0]
+    # OpenVINO names the ConvTranspose itself ConvolutionBackpropData_N and gives "deconv" to its bias add
+    assert deconv.name == "deconv" and deconv.type == "ConvTranspose2D"
+    assert deconv.macs == 4 * 8 * 8 * 2 * 3 * 3  # N·C_in·H_in·W_in · C_out·K_h·K_w
+    assert cost.params == 4 * 2 * 3 * 3 + 2  # the resize scales configure, they are not weights
+
+
+def test_ops_after_a_data_dependent_shape_are_listed_apart(tmp_path):
+    import numpy as np
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    data = ops.parameter([4, 4], np.float32, name="data")
+    nonzero = ops.non_zero(data, "i64")
+    as_float = ops.convert(nonzero, "f32")
+    matmul = ops.matmul(ops.transpose(as_float, ops.constant(np.array([1, 0], np.int64))),
+                        ops.constant(np.ones((2, 3), np.float32)), False, False)
+    path = tmp_path / "nonzero.xml"
+    ov.save_model(ov.Model([matmul], [data], "nonzero"), path, compress_to_fp16=False)
+    cost = flopbench.count(path)
+    assert cost.not_counted == {"NonZero": 1}
+    assert cost.dynamic_shapes.get("MatMul") == 1
