@@ -193,17 +193,22 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (tests)
-        previous = None
+    # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
+    wanted = {signal.SIGTERM: _on_sigterm, signal.SIGINT: signal.default_int_handler}
+    previous = {}
+    for signum, handler in wanted.items():
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread (tests)
+            pass
     try:
         return _main(argv, debug)
     finally:
-        if previous is not None:  # main() called in-process (tests, notebooks) leaves no handler behind
+        for signum, handler in previous.items():  # main() called in-process leaves no handler behind
             try:
-                signal.signal(signal.SIGTERM, previous)
-            except ValueError:
+                signal.signal(signum, handler)
+            except (ValueError, TypeError):
                 pass
 
 
