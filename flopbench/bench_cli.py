@@ -60,9 +60,9 @@ def cmd_bench(args) -> int:
     if args.save_latencies and not args.json:
         raise OptionError("--save-latencies needs --json FILE", "add --json results.json, or drop --save-latencies")
     if args.json:
-        from .cli import _read_files
+        from .inputs import files_read
 
-        check_writable(args.json, protect=_read_files(model, args.input))
+        check_writable(args.json, protect=files_read(model, args.input))
     engines = _engines(args.engine)
     for name in engines:
         get_engine(name)  # unknown names fail before any loading

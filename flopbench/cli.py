@@ -28,7 +28,7 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
 
 
-def _emit(text_or_renderable, output: str | None, fmt: str) -> None:
+def _emit(text_or_renderable, output: str | None) -> None:
     """Print to the terminal, or write the file atomically."""
     from .atomic import write_text_atomic
     from .render import render_text
@@ -51,14 +51,6 @@ def _warn(messages) -> None:
 # --- commands ---------------------------------------------------------------------------------
 
 
-def _read_files(model: str | None, inputs: list[str] | None) -> list:
-    """Every file a command reads, so that no output overwrites one of them."""
-    from .inputs import input_paths
-    from .loading import source_files
-
-    return (source_files(model) if model else []) + input_paths(inputs)
-
-
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown"}
 
 
@@ -74,7 +66,7 @@ def cmd_flops(args) -> int:
     if args.output:
         check_writable(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
-    _emit(render_cost(cost, fmt, args.by), args.output, fmt)
+    _emit(render_cost(cost, fmt, args.by), args.output)
     return 0
 
 
@@ -104,10 +96,11 @@ def cmd_run(args) -> int:
     import json
 
     from .atomic import check_writable, write_text_atomic
+    from .inputs import files_read
     from .run import run
 
     if args.json:
-        check_writable(args.json, protect=_read_files(args.model, args.input))
+        check_writable(args.json, protect=files_read(args.model, args.input))
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
                  shape=args.shape, precision=args.precision)
     _warn(result.warnings)

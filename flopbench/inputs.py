@@ -17,6 +17,7 @@ import numpy as np
 
 from .cost import ModelInputInfo
 from .errors import InputDataError, OptionError, one_line
+from .loading import source_files
 from .shapes import format_shape
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -182,6 +183,12 @@ def expand_specs(files: list[str]) -> list[str]:
 def input_paths(files: list[str] | None) -> list[str]:
     """The file paths named by -i specs (to keep outputs from overwriting them)."""
     return [_split_spec(spec)[1] for spec in expand_specs([os.fspath(f) for f in files or []])]
+
+
+def files_read(model: str | os.PathLike | None, files: list[str] | None) -> list:
+    """Every file a command reads (the model, its weights, its -i arrays), so that no output
+    overwrites one of them."""
+    return (source_files(model) if model else []) + input_paths(files)
 
 
 def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:

@@ -100,7 +100,6 @@ class OpenVINORunner:
             requests=requests, optimal_requests=_int_or_none(optimal),
             extra={"cpu_pinning": _property(compiled, "ENABLE_CPU_PINNING")} if config.device.startswith("CPU") else {},
         )
-        self._inputs = {self._port_name(port): port for port in compiled.inputs}
 
     @staticmethod
     def _device_name(core, device: str) -> str:
