@@ -162,7 +162,7 @@ if which in ("count_onnx", "count_ir"):
     if not hasattr(flopbench, "count"):
         print(json.dumps({"unavailable": "flopbench.count not available yet"})); sys.exit(0)
 if which == "twin":
-    from flopbench.onnx_skeleton import weightless_twin
+    from flopbench.model.onnx_twin import weightless_twin
 start = time.perf_counter()
 if which == "read_model":
     model = ov.Core().read_model(path)

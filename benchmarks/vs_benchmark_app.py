@@ -330,8 +330,8 @@ def fmt_target(target: float | None, direction: int) -> str:
 
 def flopbench_properties(model: Path, mode: str, extra: list[str]) -> dict[str, str]:
     """Compile exactly as `flopbench bench` does and read back what its report leaves out (pinning)."""
-    from flopbench.engines import EngineConfig, get_engine
-    from flopbench.loading import load
+    from flopbench.measure.engines import EngineConfig, get_engine
+    from flopbench.model.reading import load
 
     opts = dict(zip(extra[::2], extra[1::2]))
     config = EngineConfig(hint=mode, precision=PRECISION, nstreams=_int(opts.get("-nstreams")),
@@ -366,10 +366,10 @@ def per_call_overhead(model: Path, blocks: int, block_seconds: float) -> dict:
     import numpy as np
     import openvino as ov
 
-    from flopbench.engines import EngineConfig, get_engine
-    from flopbench.inputs import prepare_inputs
-    from flopbench.loading import load
-    from flopbench.policy import RunPolicy, run_sync
+    from flopbench.measure.engines import EngineConfig, get_engine
+    from flopbench.measure.inputs import prepare_inputs
+    from flopbench.model.reading import load
+    from flopbench.measure.policy import RunPolicy, run_sync
 
     loaded = load(str(model))
     arrays = prepare_inputs(loaded.inputs, None, seed=0).arrays
@@ -430,7 +430,7 @@ def per_call_overhead(model: Path, blocks: int, block_seconds: float) -> dict:
 def harness_only(calls: int = 200_000, blocks: int = 6) -> tuple[float, float]:
     """Median ns per call of the bare timing loop and of run_sync around a no-op: the harness's own
     cost, free of the engine's noise."""
-    from flopbench.policy import RunPolicy, run_sync
+    from flopbench.measure.policy import RunPolicy, run_sync
 
     pc = time.perf_counter_ns
 
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
     for m in models:
         try:
-            zoo._check_name(m)
+            zoo.check_name(m)
         except Exception as exc:  # noqa: BLE001
             parser.error(str(exc))
     if args.seconds < 1 or args.rounds < 1:

@@ -57,3 +57,17 @@ class OptionError(FlopbenchError):
 
 class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
+
+
+_ENGINE_NOISE = re.compile(r"^(Exception from|Check '|\[ ?(GENERAL_ERROR|NOT_FOUND) ?\]$|FrontEnd API failed with|Model wasn't fully converted|"
+                    r"Summary:?$|To facilitate the conversion of unsupported operations|Loading input model$)")
+
+
+def engine_message(exc: BaseException) -> str:
+    """The informative line of an OpenVINO / ONNX Runtime exception, without source paths."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not _ENGINE_NOISE.match(ln) and not re.search(r"src/.*\.(cpp|hpp):\d+", ln)]
+    # ONNX Runtime puts the reason first and a generic plea last; OpenVINO the reverse: keep both
+    text = " ".join(useful) if useful else (lines[0] if lines else type(exc).__name__)
+    text = re.sub(r"\s+", " ", text).lstrip("- ")
+    return one_line(text, 240) or type(exc).__name__

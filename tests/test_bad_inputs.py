@@ -4,7 +4,7 @@ Each case is checked twice, with the exact error class and a message that names 
 
 * through the Python API (`flopbench.load` / `count`, `run.run`, `measure.bench`, `inputs.*`,
   `atomic.*`): the `FlopbenchError` subclass, a one-line message, and a fix;
-* through the real command line, `flopbench.cli.main([...])` in this process (each true subprocess
+* through the real command line, `flopbench.cli.main.main([...])` in this process (each true subprocess
   costs a second of OpenVINO import): exit code 2, exactly one stderr line `flopbench: error: ...`,
   no traceback, and nothing left in the output folder, neither the target nor a temporary file.
 
@@ -31,16 +31,16 @@ import pytest
 from onnx import TensorProto, helper
 
 import flopbench
-from flopbench import atomic
-from flopbench.cli import main
-from flopbench.engines import EngineConfig
+from flopbench.results import writing as atomic
+from flopbench.cli.main import main
+from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ShapeError)
-from flopbench.inputs import prepare_inputs, read_npy
-from flopbench.measure import bench
-from flopbench.policy import RunPolicy
-from flopbench.render import check_format
-from flopbench.run import run
+from flopbench.measure.inputs import prepare_inputs, read_npy
+from flopbench.measure.bench import bench
+from flopbench.measure.policy import RunPolicy
+from flopbench.render.cost import check_format
+from flopbench.measure.run import run
 from flopbench.zoo import write_zoo_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -465,7 +465,7 @@ def test_internal_error_exits_1_with_the_debug_hint(corpus, monkeypatch, capfd):
 
 
 def test_out_of_memory_is_a_clean_error(corpus, monkeypatch, capfd):
-    import flopbench.counting
+    import flopbench.counting.ops
 
     def hungry(*args, **kwargs):
         raise MemoryError

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from flopbench.engines import EngineConfig
-from flopbench.measure import bench
-from flopbench.policy import RunPolicy
+from flopbench.measure.engines import EngineConfig
+from flopbench.measure.bench import bench
+from flopbench.measure.policy import RunPolicy
 
 SHORT = RunPolicy(warmup_iterations=2, min_duration_s=0.3, min_iterations=20)
 

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from flopbench.formulas import FORMULAS
+from flopbench.counting.formulas import FORMULAS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 import flopbench
-from flopbench.engines import EngineConfig, get_engine
+from flopbench.measure.engines import EngineConfig, get_engine
 from flopbench.errors import EngineError
-from flopbench.measure import bench, setting_differences
-from flopbench.policy import RunPolicy
+from flopbench.measure.bench import bench, setting_differences
+from flopbench.measure.policy import RunPolicy
 
 
 @pytest.fixture(scope="module")

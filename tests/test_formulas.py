@@ -14,7 +14,7 @@ Conventions the loops count (the same ones the formulas document):
   buffer, then crop pads_begin / pads_end (N·C_in·spatial_in · C_out/G·K);
 - pooling visits every kernel tap of every window, taps on padding included (outputs × K).
 
-The pure `flopbench.formulas` functions are also checked on hand-made `OpView`s, without OpenVINO.
+The pure `flopbench.counting.formulas` functions are also checked on hand-made `OpView`s, without OpenVINO.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flopbench
-from flopbench.formulas import DATA_MOVEMENT, FORMULAS, OpView, Work
+from flopbench.counting.formulas import DATA_MOVEMENT, FORMULAS, OpView, Work
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 _CORE = ov.Core()

@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import flopbench
-from flopbench.cost import ModelInputInfo
-from flopbench.counting import count_loaded
+from flopbench.model.reading import ModelInputInfo
+from flopbench.counting.ops import count_loaded
 from flopbench.errors import FlopbenchError, InputDataError, ShapeError
-from flopbench.inputs import fit_array, read_npy
-from flopbench.shapes import MAX_DIMENSION, UNNAMED, parse_shape_spec
+from flopbench.measure.inputs import fit_array, read_npy
+from flopbench.model.shapes import MAX_DIMENSION, UNNAMED, parse_shape_spec
 from flopbench.zoo import write_zoo_model
 
 

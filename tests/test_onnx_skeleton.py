@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from flopbench.errors import ModelFileError
-from flopbench.onnx_skeleton import KEEP_MAX_ELEMENTS, WeightlessTwin, weightless_twin
+from flopbench.model.onnx_twin import KEEP_MAX_ELEMENTS, WeightlessTwin, weightless_twin
 
 OPSET = [helper.make_opsetid("", 17)]
 

@@ -1,4 +1,4 @@
-"""Tests for flopbench.policy: stopping rules with fake clocks, interruption, async drivers."""
+"""Tests for flopbench.measure.policy: stopping rules with fake clocks, interruption, async drivers."""
 from __future__ import annotations
 
 import math
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from flopbench.errors import FlopbenchError, OptionError
-from flopbench.policy import (
-    ExecutorRequests,
-    LatencyCollector,
+from flopbench.measure.requests import ExecutorRequests, LatencyCollector
+from flopbench.measure.policy import (
     RunPolicy,
     RunRecord,
     run_async,

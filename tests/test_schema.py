@@ -6,7 +6,7 @@ import sys
 import jsonschema
 import pytest
 
-from flopbench.schema import load_schema, validate
+from flopbench.results.schema import load_schema, validate
 
 
 def test_count_json_validates(sep_cnn_onnx, tmp_path):

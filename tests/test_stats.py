@@ -1,4 +1,4 @@
-"""Tests for flopbench.stats: known lists, exact binomial cross-checks, MLPerf LoadGen's published numbers."""
+"""Tests for flopbench.measure.stats: known lists, exact binomial cross-checks, MLPerf LoadGen's published numbers."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from flopbench.stats import (
+from flopbench.measure.stats import (
     CLOCK_RESOLUTION_NS,
     LatencyStats,
     PercentileEstimate,

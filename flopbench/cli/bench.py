@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from .errors import EXIT_INTERRUPTED, OptionError, OutputError
+from ..errors import EXIT_INTERRUPTED, OptionError
+from .output import check_output, console, write_measured
 
 
-def add_bench_parser(commands) -> None:
+def add_parser(commands) -> None:
     bench = commands.add_parser("bench", help="measure latency and throughput on OpenVINO and/or ONNX Runtime")
     bench.add_argument("model", metavar="MODEL", nargs="?", help="model file: IR .xml, .onnx, ... (or -m MODEL, as benchmark_app)")
     bench.add_argument("-m", dest="model_flag", help=argparse_suppress(), default=None)
@@ -27,7 +28,7 @@ def add_bench_parser(commands) -> None:
     bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     bench.add_argument("--json", help="write the full result as JSON (atomically)")
     bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
-    bench.set_defaults(handler=cmd_bench)
+    bench.set_defaults(handler=run_command)
 
 
 def argparse_suppress():
@@ -43,26 +44,22 @@ def _engines(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def cmd_bench(args) -> int:
+def run_command(args) -> int:
     import json
 
-    from rich.console import Console
-
-    from .atomic import check_writable, write_text_atomic
-    from .engines import EngineConfig, get_engine
-    from .measure import bench
-    from .policy import RunPolicy
-    from .render_bench import bench_table
+    from ..measure.engines import EngineConfig, get_engine
+    from ..measure.bench import bench
+    from ..measure.policy import RunPolicy
+    from ..render.bench import bench_table
 
     model = args.model_flag or args.model
     if not model:
         raise OptionError("flopbench bench needs a model", "give it: flopbench bench MODEL (or -m MODEL)")
     if args.save_latencies and not args.json:
         raise OptionError("--save-latencies needs --json FILE", "add --json results.json, or drop --save-latencies")
-    if args.json:
-        from .inputs import files_read
+    from ..measure.inputs import files_read
 
-        check_writable(args.json, protect=files_read(model, args.input))
+    check_output(args.json, protect=files_read(model, args.input))
     engines = _engines(args.engine)
     for name in engines:
         get_engine(name)  # unknown names fail before any loading
@@ -72,7 +69,7 @@ def cmd_bench(args) -> int:
                        max_duration_s=args.max_duration)
     config.validate()
     policy.validate()
-    err = Console(stderr=True, highlight=False)
+    err = console(stderr=True)
     show_progress = sys.stderr.isatty() and args.seconds >= 2
     progress_bar = None
     if show_progress:
@@ -103,28 +100,8 @@ def cmd_bench(args) -> int:
     finally:
         if progress_bar is not None:
             progress_bar.stop()
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(bench_table(report))
+    console().print(bench_table(report))
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"
-        try:
-            write_text_atomic(args.json, text)
-        except OutputError as exc:  # checked before the run, but a disk fills up: never throw the run away
-            raise OutputError(f"{exc.problem}; the measurement was saved to {_save_elsewhere(text)} instead", exc.fix) from None
-        err.print(f"wrote {args.json}" + ("" if report.complete else " (incomplete run)"), markup=False)
+        write_measured(args.json, text, "" if report.complete else " (incomplete run)")
     return EXIT_INTERRUPTED if report.interrupted else 0
-
-
-def _save_elsewhere(text: str) -> str:
-    """Keep a result whose --json target failed: in the system's temporary folder, else here."""
-    import os
-    import tempfile
-
-    for folder in (tempfile.gettempdir(), os.getcwd()):
-        try:
-            fd, path = tempfile.mkstemp(prefix="flopbench-bench-", suffix=".json", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            return path
-        except OSError:
-            continue
-    return "(nowhere: no folder was writable)"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EngineError
-from ..loading import engine_message
-from ..policy import ExecutorRequests
+from ...errors import EngineError
+from ...errors import engine_message
+from ..requests import ExecutorRequests
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
 
 # flopbench's device names, as OpenVINO spells them, mapped to ONNX Runtime providers

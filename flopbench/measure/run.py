@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
-from .errors import EngineError, OptionError
+from ..errors import EngineError, OptionError
 from .inputs import prepare_inputs
-from .loading import load
+from ..model.reading import load
 
 
 @dataclass(frozen=True)

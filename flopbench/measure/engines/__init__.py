@@ -1,7 +1,7 @@
 """The inference engines flopbench measures with, by name."""
 from __future__ import annotations
 
-from ..errors import EngineError
+from ...errors import EngineError
 from .base import AsyncHooks, Engine, EngineConfig, EngineSettings, NodeTime, Runner, engine_errors
 from .onnxruntime_engine import OnnxRuntimeEngine
 from .openvino_engine import OpenVINOEngine

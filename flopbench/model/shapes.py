@@ -9,7 +9,9 @@ import re
 
 import numpy as np
 
-from .errors import ShapeError
+from ..errors import ShapeError
+
+Shape = tuple[int, ...]
 
 MAX_DIMENSION = 1 << 31  # far beyond any real tensor; keeps a typo from allocating the world
 MAX_RANK = 32

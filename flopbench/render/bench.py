@@ -1,8 +1,8 @@
 """Render benchmark results: a rich table with its notes. Rendering never computes."""
 from __future__ import annotations
 
-from .measure import BenchReport, BenchResult
-from .stats import LatencyStats
+from ..measure.bench import BenchReport, BenchResult
+from ..measure.stats import LatencyStats
 
 PERCENTILES = (90.0, 99.0, 99.9)
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EngineError
-from ..loading import engine_message, openvino_core
+from ...errors import EngineError
+from ...errors import engine_message
+from ...model.core import openvino_core
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
 
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")

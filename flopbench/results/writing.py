@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
 
 _WRITE_FIX = "choose a folder you can write to"
 

@@ -6,18 +6,12 @@ import io
 import json
 from typing import Any
 
-from .cost import LayerCost, ModelCost, OpCost
-from .errors import OptionError
-from .shapes import format_shape
+from ..counting.cost import LayerCost, ModelCost, OpCost
+from ..errors import OptionError
+from ..model.shapes import format_shape
+from .text import FORMATS, check_format, render_text
 
-FORMATS = ("table", "json", "csv", "markdown")
 VIEWS = ("layer", "op")
-
-
-def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
-    if fmt not in allowed:
-        raise OptionError(f"unknown format {fmt!r}", f"choose one of: {', '.join(allowed)}")
-    return fmt
 
 
 def check_view(view: str) -> str:
@@ -157,15 +151,6 @@ def to_table(cost: ModelCost, view: str = "layer"):
     table.add_row("Total", *([""] * (4 if view == "op" else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
                   _n(cost.params), *([_n(cost.bytes_read + cost.bytes_written)] if view == "op" else []), style="bold")
     return Group(table, Text("\n".join(_summary_lines(cost))))
-
-
-def render_text(renderable, width: int = 160) -> str:
-    """Plain text of a rich renderable, for files and pipes."""
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
-    console.print(renderable)
-    return console.file.getvalue()
 
 
 def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer"):

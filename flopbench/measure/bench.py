@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from .counting import count_loaded
+from ..counting.ops import count_loaded
 from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
-from .errors import EngineError
+from ..errors import EngineError
 from .inputs import prepare_inputs
-from .loading import load
-from .metadata import machine_metadata
+from ..model.reading import load
+from ..results.metadata import machine_metadata
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
 from .stats import LatencyStats, summarize
 

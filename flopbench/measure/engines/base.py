@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import EngineError, FlopbenchError, OptionError
+from ...errors import EngineError, FlopbenchError, OptionError
 
 HINTS = ("latency", "throughput", "none")
 PRECISIONS = ("f32", "bf16", "f16")
@@ -129,7 +129,7 @@ class engine_errors:
         if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
             return False  # a Python bug of ours stays an internal error
         name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
-        from ..loading import engine_message
+        from ...errors import engine_message
 
         raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
                           "check the model, --shape and the inputs (-i), or try the other engine") from None

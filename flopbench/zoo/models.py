@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
-from .errors import OptionError, OutputError
+from ..errors import OptionError, OutputError
 
 if TYPE_CHECKING:  # heavy imports stay lazy so `import flopbench.zoo` is cheap
     import onnx
@@ -284,13 +284,13 @@ _SPECS: dict[str, Callable[[], _Spec]] = {
 }
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if name not in ZOO_NAMES:
         raise OptionError(f"unknown zoo model {name!r}", f"choose one of: {', '.join(ZOO_NAMES)}")
 
 
 def _spec(name: str) -> _Spec:
-    _check_name(name)
+    check_name(name)
     return _SPECS[name]()
 
 
@@ -300,7 +300,7 @@ def _spec(name: str) -> _Spec:
 
 def describe(name: str) -> str:
     """One line saying what the zoo model is."""
-    _check_name(name)
+    check_name(name)
     return f"{name}: {_DESCRIPTIONS[name]}"
 
 
@@ -464,7 +464,7 @@ def sample_image() -> np.ndarray:
 
 def write_zoo_model(name: str, out_dir: str | Path) -> ZooFiles:
     """Write `<name>.xml/.bin/.onnx` (and `image.npy` for the small CNNs) into `out_dir`."""
-    _check_name(name)
+    check_name(name)
     import onnx
     import openvino as ov
 

@@ -8,7 +8,7 @@ from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, OpView
 from .formulas import numel as _numel
 from .layers import group_layers
-from .loading import LoadedModel, load
+from ..model.reading import LoadedModel, load
 
 # Graph plumbing that is not an operation of the network.
 STRUCTURAL = {"Parameter", "Constant", "Result"}

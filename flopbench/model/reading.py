@@ -6,36 +6,30 @@ weights counts as fast as a small one. Engines that need the weights read the fi
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
-import sys
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cost import ModelInputInfo
-from .errors import ModelFileError, ShapeError, one_line
-from .shapes import MAX_DIMENSION, UNNAMED, ShapeSpec, format_shape, normalize_shape_spec
+from ..errors import ModelFileError, ShapeError, engine_message, one_line
+from .core import openvino_core, quiet_native_stderr
+from .shapes import MAX_DIMENSION, Shape, UNNAMED, ShapeSpec, format_shape, normalize_shape_spec
 
 FORMATS = {".xml": "ir", ".onnx": "onnx", ".tflite": "tflite", ".pb": "tf", ".pdmodel": "paddle"}
 SUPPORTED_HINT = "flopbench reads OpenVINO IR (.xml + .bin), ONNX (.onnx), TFLite (.tflite), TensorFlow (.pb or a SavedModel folder) and PaddlePaddle (.pdmodel)"
 
-_core = None
+@dataclass(frozen=True)
+class ModelInputInfo:
+    name: str
+    shape: Shape
+    dtype: str
 
-
-def openvino_core():
-    """One shared `openvino.Core`: creating it loads plugins, which costs tens of milliseconds."""
-    global _core
-    if _core is None:
-        import openvino as ov
-
-        _core = ov.Core()
-    return _core
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,49 +52,6 @@ class LoadedModel:
 
 
 IR_VERSIONS = ("10", "11")  # the IR versions OpenVINO 2023+ reads
-
-_NOISE = re.compile(r"^(Exception from|Check '|\[ ?(GENERAL_ERROR|NOT_FOUND) ?\]$|FrontEnd API failed with|Model wasn't fully converted|"
-                    r"Summary:?$|To facilitate the conversion of unsupported operations|Loading input model$)")
-
-
-def engine_message(exc: BaseException) -> str:
-    """The informative line of an OpenVINO / ONNX Runtime exception, without source paths."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not _NOISE.match(ln) and not re.search(r"src/.*\.(cpp|hpp):\d+", ln)]
-    # ONNX Runtime puts the reason first and a generic plea last; OpenVINO the reverse: keep both
-    text = " ".join(useful) if useful else (lines[0] if lines else type(exc).__name__)
-    text = re.sub(r"\s+", " ", text).lstrip("- ")
-    return one_line(text, 240) or type(exc).__name__
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Keep what C++ libraries print on file descriptor 2 (OpenVINO's frontends log parse errors
-    there when they probe a file that is not theirs) off the user's terminal: flopbench says what
-    went wrong in one line of its own."""
-    try:
-        sys.stderr.flush()
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 at all
-        yield
-        return
-    try:
-        sink = tempfile.TemporaryFile()
-    except OSError:
-        os.close(saved)
-        yield
-        return
-    try:
-        os.dup2(sink.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        sink.close()
-
 
 def source_files(path: str | os.PathLike) -> list[Path]:
     """The files a model is read from: an IR's .xml and .bin; one file otherwise."""
@@ -217,7 +168,7 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
     core = openvino_core()
     ir_version = None
     if fmt == "onnx":
-        from .onnx_skeleton import weightless_twin
+        from .onnx_twin import weightless_twin
 
         twin = weightless_twin(path)
         for name in twin.external_files:

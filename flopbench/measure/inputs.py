@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .cost import ModelInputInfo
-from .errors import InputDataError, OptionError, one_line
-from .loading import source_files
-from .shapes import format_shape
+from ..model.reading import ModelInputInfo
+from ..errors import InputDataError, OptionError, one_line
+from ..model.reading import source_files
+from ..model.shapes import format_shape
 
 NPY_MAGIC = b"\x93NUMPY"
 MAX_HEADER_SIZE = 10_000  # numpy's own default: the header is parsed with ast.literal_eval

@@ -13,7 +13,7 @@ KINDS = ("count", "bench", "run")
 def load_schema(kind: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise KeyError(f"no schema {kind!r}; have {', '.join(KINDS)}")
-    return json.loads(resources.files("flopbench").joinpath("schemas", f"{kind}.json").read_text(encoding="utf-8"))
+    return json.loads(resources.files("flopbench.results").joinpath("schemas", f"{kind}.json").read_text(encoding="utf-8"))
 
 
 def validate(document: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 __all__ = ["WeightlessTwin", "weightless_twin", "KEEP_MAX_ELEMENTS", "KEEP_MAX_INDEX_ELEMENTS"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model.reading import ModelInputInfo
+
 Shape = tuple[int, ...]
 
 NOTE_NO_FORMULA = "no formula for this op type"
@@ -122,16 +124,6 @@ class LayerCost:
             "ops": [op.name for op in self.ops],
             "parts": [p.to_dict(include_other) for p in self.parts],
         }
-
-
-@dataclass(frozen=True)
-class ModelInputInfo:
-    name: str
-    shape: Shape
-    dtype: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
 @dataclass(frozen=True)

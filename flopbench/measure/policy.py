@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import OptionError
+from ..errors import OptionError
 
 __all__ = [
     "RunPolicy",
@@ -63,7 +63,7 @@ _MAX_INITIAL_BUFFER = 1 << 22
 _NEVER = 1 << 62  # a clock value no run reaches
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
@@ -91,7 +91,7 @@ class RunPolicy:
     def validate(self) -> None:
         """Raise :class:`~flopbench.errors.OptionError` (problem, fix) for a value that cannot work."""
         w = self.warmup_iterations
-        if not _is_int(w):
+        if not is_int(w):
             raise OptionError(f"--warmup {w!r} is not a whole number", "give a count such as --warmup 5")
         if w < 0:
             raise OptionError(f"--warmup {w} is negative", "give 0 to skip warm-up, or a positive count such as 5")
@@ -99,7 +99,7 @@ class RunPolicy:
             raise OptionError(f"--warmup {w} is too large", "warm-up needs a few iterations; at most 1e9")
 
         n = self.min_iterations
-        if not _is_int(n):
+        if not is_int(n):
             raise OptionError(f"-niter {n!r} is not a whole number", "give a count such as -niter 100")
         if n < 1:
             raise OptionError(f"-niter {n} must be at least 1", "give a positive count such as -niter 100")
@@ -175,7 +175,7 @@ class RunRecord:
 
 def throughput_fps(record: RunRecord, batch: int = 1) -> float:
     """Frames (samples) per second: ``iterations * batch / wall``. 0.0 for a run that measured nothing."""
-    if not _is_int(batch) or batch < 1:
+    if not is_int(batch) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if record.iterations <= 0:
         return 0.0
@@ -384,115 +384,3 @@ def _settle(wait_all: Callable[[], None]) -> None:
         wait_all()
     except KeyboardInterrupt:
         pass
-
-
-# --------------------------------------------------------------------------------------------------
-# Adapters for run_async
-# --------------------------------------------------------------------------------------------------
-
-class LatencyCollector:
-    """Thread-safe sink for latencies reported by completion callbacks.
-
-    For OpenVINO: ``queue.set_callback(lambda req, _: sink.add(int(req.latency * 1e6)))`` and pass
-    ``sink.drain`` as ``drain_latencies``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: list[int] = []
-
-    def add(self, latency_ns: int) -> None:
-        with self._lock:
-            self._values.append(latency_ns)
-
-    def drain(self) -> np.ndarray:
-        with self._lock:
-            values, self._values = self._values, []
-        return np.array(values, dtype=np.int64)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._values)
-
-
-class ExecutorRequests:
-    """Run ``job()`` on threads with at most `nreq` in flight, exposing ``start`` / ``wait_all`` /
-    ``drain_latencies`` for :func:`run_async` (e.g. ONNX Runtime ``session.run`` on a thread pool).
-
-    ``job()`` may return the engine's latency in ns; otherwise the clock delta around it (measured on
-    the worker thread) is recorded. The first exception a job raises is re-raised by the next
-    ``start()`` or ``wait_all()``. Without an `executor` a ThreadPoolExecutor of `nreq` threads is
-    created and shut down by :meth:`close` (or the ``with`` statement).
-    """
-
-    def __init__(self, job: Callable[[], int | None], nreq: int, executor: Executor | None = None,
-                 clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
-        if not _is_int(nreq) or nreq < 1:
-            raise ValueError(f"nreq must be a positive integer, got {nreq!r}")
-        self._job = job
-        self._nreq = int(nreq)
-        self._own = executor is None
-        self._executor = executor if executor is not None else ThreadPoolExecutor(max_workers=self._nreq)
-        self._clock = clock_ns
-        self._cond = threading.Condition()
-        self._in_flight = 0
-        self._error: BaseException | None = None
-        self._sink = LatencyCollector()
-
-    def _run(self) -> None:
-        try:
-            t0 = self._clock()
-            r = self._job()
-            t1 = self._clock()
-            self._sink.add(int(r) if r is not None else t1 - t0)
-        except BaseException as exc:  # noqa: BLE001 - handed to the submitting thread
-            with self._cond:
-                if self._error is None:
-                    self._error = exc
-        finally:
-            with self._cond:
-                self._in_flight -= 1
-                self._cond.notify_all()
-
-    def _raise_pending(self) -> None:
-        if self._error is not None:
-            exc, self._error = self._error, None
-            raise exc
-
-    def start(self) -> None:
-        with self._cond:
-            while self._in_flight >= self._nreq:
-                self._cond.wait()
-            self._raise_pending()
-            self._in_flight += 1
-        try:
-            self._executor.submit(self._run)
-        except BaseException:
-            with self._cond:
-                self._in_flight -= 1
-                self._cond.notify_all()
-            raise
-
-    def wait_all(self) -> None:
-        with self._cond:
-            while self._in_flight:
-                self._cond.wait()
-            self._raise_pending()
-
-    def drain_latencies(self) -> np.ndarray:
-        return self._sink.drain()
-
-    @property
-    def in_flight(self) -> int:
-        with self._cond:
-            return self._in_flight
-
-    def close(self) -> None:
-        if self._own:
-            self._executor.shutdown(wait=True)
-
-    def __enter__(self) -> "ExecutorRequests":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()

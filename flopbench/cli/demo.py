@@ -1,0 +1,33 @@
+"""`flopbench demo`: the main job: write sep_cnn, count it (Task 1), run it (Task 2)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .output import console, warn
+from .run import print_run
+
+
+def add_parser(commands) -> None:
+    demo = commands.add_parser("demo", help="write the exercise's sep_cnn model, count its FLOPs and run it (the main job)")
+    demo.add_argument("-o", "--output", default="sep_cnn", help="folder for the model files (default ./sep_cnn)")
+    demo.add_argument("-niter", "--niter", type=int, default=10, help="iterations of Task 2 (default 10)")
+    demo.add_argument("-d", "--device", default="CPU")
+    demo.set_defaults(handler=run_command)
+
+
+def run_command(args) -> int:
+    from .. import zoo
+    from ..counting import count
+    from ..measure.run import run
+    from ..render.cost import to_table
+
+    out = Path(args.output)
+    files = zoo.write_zoo_model("sep_cnn", out)
+    print(f"Wrote the exercise's sep_cnn model to {out}/: {files.xml.name}, {files.bin.name}, {files.onnx.name}, {files.image.name}\n")
+    print("Task 1: FLOPs, layer by layer")
+    console().print(to_table(count(files.xml)))
+    print(f"\nTask 2: {files.xml.name} on OpenVINO, {args.niter} iterations on {files.image.name}")
+    result = run(files.xml, inputs=[str(files.image)], niter=args.niter, device=args.device)
+    warn(result.warnings)
+    print_run(result)
+    return 0

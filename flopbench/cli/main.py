@@ -1,0 +1,96 @@
+"""The command line: a thin layer over the Python API. Flag names follow benchmark_app's."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from .. import __version__
+from . import bench, demo, flops, run, zoo
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
+
+DEBUG_HINT = "re-run with --debug for the traceback"
+
+# one module per command, in the order `--help` lists them
+COMMANDS = (demo, flops, run, bench, zoo)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise OptionError(f"{self.prog}: {message}", f"see {self.prog} --help")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flopbench", description="How much work a neural network is, layer by layer, and how fast it really runs.")
+    parser.add_argument("--version", action="version", version=f"flopbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
+    wanted = {signal.SIGTERM: _on_sigterm, signal.SIGINT: signal.default_int_handler}
+    previous = {}
+    for signum, handler in wanted.items():
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread (tests)
+            pass
+    try:
+        return _main(argv, debug)
+    finally:
+        for signum, handler in previous.items():  # main() called in-process leaves no handler behind
+            try:
+                signal.signal(signum, handler)
+            except (ValueError, TypeError):
+                pass
+
+
+def _main(argv: list[str], debug: bool) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return args.handler(args)
+    except FlopbenchError as exc:
+        if debug:
+            raise
+        print(f"flopbench: error: {one_line(exc, 2000)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("flopbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except MemoryError:
+        if debug:
+            raise
+        print("flopbench: error: out of memory; give smaller shapes (--shape, -b) or a smaller model", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # an internal error: our bug, not the user's
+        if debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"flopbench: internal error: {one_line(f'{type(exc).__name__}: {text}'.rstrip(': '), 300)} ({DEBUG_HINT})", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Where the CLI's output goes: the terminal, or a file written atomically; the format from the suffix."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import OutputError, one_line
+from ..results import writing
+
+FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # a pipe or file gets a wide table rather than rich's 80-column default
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
+
+
+def format_for(output: str | None, asked: str | None) -> str:
+    """The format asked for, else the one the output file's suffix names, else a table."""
+    if asked:
+        return asked
+    if output:
+        return FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), "table")
+    return "table"
+
+
+def emit(text_or_renderable, output: str | None) -> None:
+    """Print to the terminal, or write the file atomically."""
+    from ..render.text import render_text
+
+    if output:
+        text = text_or_renderable if isinstance(text_or_renderable, str) else render_text(text_or_renderable)
+        writing.write_text_atomic(output, text)
+        console(stderr=True).print(f"wrote {output}", markup=False)
+    elif isinstance(text_or_renderable, str):
+        sys.stdout.write(text_or_renderable)
+    else:
+        console().print(text_or_renderable)
+
+
+def warn(messages) -> None:
+    for message in messages:
+        print(f"flopbench: warning: {one_line(message)}", file=sys.stderr)
+
+
+def check_output(path: str | None, protect=()) -> None:
+    """Refuse an output that cannot be written, or that is one of the inputs, before any long work."""
+    if path:
+        writing.check_writable(path, protect=protect)
+
+
+def write_measured(path: str, text: str, note: str = "") -> None:
+    """Write a measurement's file; when the write fails after the run (a disk fills up), keep the
+    measurement in the temporary folder and say where: nothing measured is ever lost."""
+    try:
+        writing.write_text_atomic(path, text)
+    except OutputError as exc:
+        raise OutputError(f"{exc.problem}; the measurement was saved to {_save_elsewhere(text)} instead", exc.fix) from None
+    console(stderr=True).print(f"wrote {path}{note}", markup=False)
+
+
+def _save_elsewhere(text: str) -> str:
+    for folder in (tempfile.gettempdir(), os.getcwd()):
+        try:
+            fd, path = tempfile.mkstemp(prefix="flopbench-", suffix=".json", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return "(nowhere: no folder was writable)"

@@ -1,0 +1,1 @@
+"""Results: versioned schemas, the metadata every result carries, documents saved, loaded and merged."""
