@@ -55,6 +55,10 @@ class OptionError(FlopbenchError):
     """A command-line option has a value out of range or unknown."""
 
 
+class FormulaError(FlopbenchError):
+    """Formulas given to `count(..., formulas=...)` are not {op type: function} pairs."""
+
+
 class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
 

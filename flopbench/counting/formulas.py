@@ -41,11 +41,30 @@ FORMULAS: dict[str, Formula] = {}
 FORMULA_DOCS: dict[str, str] = {}
 
 
+class DuplicateFormulaError(ValueError):
+    """Two formulas registered for one op type: a mistake in the code, found when it is imported.
+    (To change a formula for one count, pass `count(model, formulas={...})`.)"""
+
+
+def register_formula(op_type: str, func: Formula, doc: str) -> None:
+    if op_type in FORMULAS:
+        raise DuplicateFormulaError(f"a formula for op type {op_type!r} is already registered ({_qualname(FORMULAS[op_type])}); "
+                                    f"{_qualname(func)} would replace it: give it another op type, or pass count(..., formulas={{{op_type!r}: ...}}) "
+                                    "to override it for one count")
+    FORMULAS[op_type] = func
+    FORMULA_DOCS[op_type] = doc
+
+
+def _qualname(func: Callable) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
 def formula(*op_types: str, doc: str | None = None) -> Callable[[Formula], Formula]:
+    """Register `func` as the formula of each op type; an op type registered twice raises
+    `DuplicateFormulaError` (at import time, since formulas are registered by decorators)."""
     def register(func: Formula) -> Formula:
         for op_type in op_types:
-            FORMULAS[op_type] = func
-            FORMULA_DOCS[op_type] = doc or (func.__doc__ or "").strip().splitlines()[0]
+            register_formula(op_type, func, doc or ((func.__doc__ or "").strip().splitlines() or [""])[0])
         return func
 
     return register
@@ -242,8 +261,7 @@ def _elementwise(rate: int) -> Formula:
 
 
 for _op_type, _rate in OTHER_FLOPS_PER_ELEMENT.items():
-    FORMULAS[_op_type] = _elementwise(_rate)
-    FORMULA_DOCS[_op_type] = f"{_rate} per output element"
+    register_formula(_op_type, _elementwise(_rate), f"{_rate} per output element")
 
 # --- data movement: no arithmetic, only bytes -----------------------------------------------
 
@@ -261,8 +279,7 @@ def _no_arithmetic(op: OpView) -> Work:
 
 
 for _op_type in DATA_MOVEMENT:
-    FORMULAS[_op_type] = _no_arithmetic
-    FORMULA_DOCS[_op_type] = "0 FLOPs: data movement, bytes only"
+    register_formula(_op_type, _no_arithmetic, "0 FLOPs: data movement, bytes only")
 
 
 def formula_table() -> list[tuple[str, str]]:

@@ -16,14 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from .cost import LayerCost, OpCost
-
-CONV_TYPES = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
-ANCHORS = CONV_TYPES | {"MatMul", "Einsum"}
-EPILOGUE = {
-    "Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "BatchNormInference", "FakeQuantize",
-    "Relu", "Clamp", "PRelu", "Sigmoid", "Tanh", "Swish", "HSwish", "HSigmoid", "Gelu", "Mish",
-    "Elu", "Selu", "SoftPlus", "HardSigmoid",
-}
+from .optypes import ANCHORS, EPILOGUE, POOLS, TRANSPOSED_CONVOLUTIONS
 
 
 def _data_inputs(node, constants: set[str]) -> list[Any]:
@@ -63,14 +56,14 @@ def _layer_type(op: OpCost, node, constants: set[str]) -> str:
         return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"Conv{dims}"
     if kind == "GroupConvolution":
         return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"GroupConv{dims}"
-    if kind in ("ConvolutionBackpropData", "GroupConvolutionBackpropData"):
+    if kind in TRANSPOSED_CONVOLUTIONS:
         return f"ConvTranspose{dims}"
     if kind == "DeformableConvolution":
         return f"DeformableConv{dims}"
     if kind == "MatMul":
         weighted = any(node.input_value(i).get_node().get_name() in constants for i in range(node.get_input_size()))
         return "FullyConnected" if weighted else "MatMul"
-    if kind in ("MaxPool", "AvgPool"):
+    if kind in POOLS:
         return f"{kind}{dims}"
     if kind in ("ReduceMean", "ReduceMax") and op.input_shapes and op.output_shapes and len(op.input_shapes[0]) > 2:
         spatial_in, spatial_out = op.input_shapes[0][2:], op.output_shapes[0][2:]

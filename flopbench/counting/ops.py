@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
-from .formulas import FORMULAS, OpView
+from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
 from .layers import group_layers
+from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
+from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
-# Graph plumbing that is not an operation of the network.
-STRUCTURAL = {"Parameter", "Constant", "Result"}
-# constant inputs that configure an op rather than weigh it: Interpolate's sizes / scales / axes
-SETTING_INPUTS = {"Interpolate": (1, 2, 3)}
-KERNEL_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "DeformableConvolution"}
 
 
 def _static(partial) -> tuple[int, ...] | None:
@@ -49,23 +47,23 @@ def _attrs(node) -> dict[str, Any]:
 
 
 def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: dict) -> tuple[tuple[int, ...] | None, int | None]:
-    if kind in KERNEL_OPS:
+    if kind in CONVOLUTIONS:
         weights = inputs[2] if kind == "DeformableConvolution" else inputs[1]
         out = outputs[0]
         if not weights or not out or len(out) < 2:
             return None, None
         spatial = len(out) - 2
         return tuple(weights[-spatial:]) if spatial else (), out[1]
-    if kind in ("MaxPool", "AvgPool"):
+    if kind in POOLS:
         return tuple(int(k) for k in attrs.get("kernel", ())) or None, None
     if kind == "MatMul" and outputs[0]:
         return None, outputs[0][-1]
     return None, None
 
 
-def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
+def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula] = FORMULAS) -> list[tuple[Any, OpCost]]:
     """Every operation not in `known` (see `constant_nodes`) with its cost, in topological order,
-    paired with its node."""
+    paired with its node; `formulas` maps op types to their formulas."""
     model = loaded.ov_model
     counted_params: set[tuple[str, int]] = set()
     rows = []
@@ -95,7 +93,7 @@ def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
                     counted_params.add(key)
                     params += _numel(shape)
         bytes_written = sum(_numel(s) * node.get_output_element_type(i).size for i, s in enumerate(out_shapes) if s is not None)
-        formula = FORMULAS.get(kind)
+        formula = formulas.get(kind)
         dynamic = any(s is None for s in in_shapes + out_shapes)
         note = ""
         macs = other = 0
@@ -107,6 +105,8 @@ def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
         else:
             try:
                 work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=node.get_friendly_name()))
+                if not isinstance(work, Work):
+                    raise TypeError(f"it returned {type(work).__name__}, not a Work")
                 macs, other = work.macs, work.other_flops
             except (ValueError, IndexError, KeyError, TypeError) as exc:
                 counted, note = False, f"formula failed: {exc}"
@@ -122,9 +122,25 @@ def op_rows(loaded: LoadedModel, known: set[str]) -> list[tuple[Any, OpCost]]:
 
 
 
-def count_loaded(loaded: LoadedModel, include_other: bool = False) -> ModelCost:
+def formula_table(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formula]:
+    """The registered formulas with `overrides` put over them (for one count; the registry is
+    never changed)."""
+    if not overrides or overrides is FORMULAS:
+        return FORMULAS
+    if not isinstance(overrides, Mapping):
+        raise FormulaError(f"formulas={overrides!r} is not a mapping", "pass formulas={'Relu': my_formula}: op type -> function(OpView) -> Work")
+    for op_type, func in overrides.items():
+        if not isinstance(op_type, str) or not op_type:
+            raise FormulaError(f"formulas has the key {op_type!r}, which is not an op type name", "key formulas by OpenVINO op type, e.g. 'Relu'")
+        if not callable(func):
+            raise FormulaError(f"the formula for {op_type!r} is {func!r}, not a function", "give a function(OpView) -> Work")
+    return {**FORMULAS, **overrides}
+
+
+def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Mapping[str, Formula] | None = None) -> ModelCost:
+    table = formula_table(formulas)
     known = constant_nodes(loaded.ov_model, loaded.weight_inputs)
-    rows = op_rows(loaded, known)
+    rows = op_rows(loaded, known, table)
     layers, ops = group_layers(rows, known)
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
@@ -134,12 +150,14 @@ def count_loaded(loaded: LoadedModel, include_other: bool = False) -> ModelCost:
 
 
 def count(model: str | os.PathLike | LoadedModel, shape: str | dict | None = None, include_other: bool = False,
-          batch: int | None = None) -> ModelCost:
+          batch: int | None = None, formulas: Mapping[str, Formula] | None = None) -> ModelCost:
     """Count a model's MACs, FLOPs, parameters and bytes, op by op and layer by layer.
 
     `model` is a path (IR .xml, .onnx, .tflite ...) or a `LoadedModel`. By default the total counts
     multiply-accumulates of convolutions and matmuls only, as the seed exercise does;
-    `include_other=True` adds bias, activation, pooling and normalization FLOPs.
+    `include_other=True` adds bias, activation, pooling and normalization FLOPs. `formulas`
+    ({op type: function(OpView) -> Work}) replaces or adds formulas for this call only.
     """
+    table = formula_table(formulas)  # checked before the model is read
     loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch)
-    return count_loaded(loaded, include_other=include_other)
+    return count_loaded(loaded, include_other=include_other, formulas=table)
