@@ -38,6 +38,12 @@ class FlopbenchError(Exception):
 class ModelFileError(FlopbenchError):
     """The model file is missing, unreadable or not a model."""
 
+    def __init__(self, problem: str, fix: str | None = None, openvino_refused: bool = False):
+        super().__init__(problem, fix)
+        # True when the file passed flopbench's checks and OpenVINO's parser refused it: another
+        # engine (ONNX Runtime with its contrib ops) may still run it
+        self.openvino_refused = openvino_refused
+
 
 class ShapeError(FlopbenchError):
     """A `--shape` is malformed, names no input, or a dynamic dimension was left unset."""

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from flopbench.render.warnings import describe
 from flopbench.measure.stats import (
     CLOCK_RESOLUTION_NS,
     LatencyStats,
@@ -309,6 +310,11 @@ def test_percentile_lookup():
 # Warnings
 # ---------------------------------------------------------------------------------------------------
 
+def words(stats):
+    """The warnings as the terminal shows them: the rule and its numbers, put into words."""
+    return tuple(describe(w) for w in stats.warnings)
+
+
 def steady(n=1000, center=1_000_000, spread=0.01, seed=1):
     rng = np.random.default_rng(seed)
     return (center * (1 + spread * rng.uniform(-1, 1, size=n))).astype(np.int64)
@@ -325,38 +331,38 @@ def test_noisy_warning_text():
     lat = np.array([770_000] * 500 + [1_230_000] * 500, dtype=np.int64)   # std ~= 23% of the mean
     s = summarize(lat)
     assert s.std_ns / s.mean_ns == pytest.approx(0.23, abs=0.001)
-    assert s.warnings == ("the run is noisy: std is 23% of the mean; close other programs or run longer",)
+    assert words(s) == ("the run is noisy: std is 23% of the mean; close other programs or run longer",)
     assert not s.trustworthy
 
 
 def test_too_few_samples_warning():
     s = summarize(steady(n=30))
-    assert len(s.warnings) == 1 and "only 30 samples" in s.warnings[0] and "44" in s.warnings[0]
+    assert len(s.warnings) == 1 and "only 30 samples" in words(s)[0] and "44" in words(s)[0]
     assert s.median_valid and not s.trustworthy
     assert summarize(steady(n=44)).warnings == ()
     # the threshold follows the lowest requested percentile; the median when none is requested
     assert summarize(steady(n=30), percentiles=()).warnings == ()
-    assert "7" in summarize(steady(n=5), percentiles=()).warnings[0]
+    assert "7" in words(summarize(steady(n=5), percentiles=()))[0]
 
 
 def test_outlier_warning():
     base = steady(n=2000).tolist()
     s = summarize(base + [10_000_000] * 3)                       # 0.15% of samples at ~10x the median
-    assert any(w.startswith("outliers: 3 of 2003 inferences") for w in s.warnings)
-    assert any("10 ms" in w for w in s.warnings)
+    assert any(w.startswith("outliers: 3 of 2003 inferences") for w in words(s))
+    assert any("10 ms" in w for w in words(s))
     s = summarize(steady(n=5000).tolist() + [10_000_000])         # one stall in 5001 is tolerated
-    assert not any(w.startswith("outliers") for w in s.warnings)
+    assert not any(w.startswith("outliers") for w in words(s))
 
 
 def test_fast_minimum_warning():
     s = summarize(steady().tolist() + [400_000])
     assert len(s.warnings) == 1
-    assert s.warnings[0].startswith("the fastest inference (400 us) is 60% below the median")
+    assert words(s)[0].startswith("the fastest inference (400 us) is 60% below the median")
 
 
 def test_clock_resolution_warning():
     s = summarize(steady(center=500))
-    assert len(s.warnings) == 1 and "below 1 us" in s.warnings[0]
+    assert len(s.warnings) == 1 and "below 1 us" in words(s)[0]
     assert not summarize(steady(center=CLOCK_RESOLUTION_NS * 2)).warnings
 
 

@@ -8,13 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..counting.ops import count_loaded
-from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
-from ..errors import EngineError
-from .inputs import prepare_inputs
-from ..model.reading import load
 from ..results.metadata import machine_metadata
+from .engines import EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
+from .session import open_sessions
 from .stats import LatencyStats, summarize
 
 
@@ -35,7 +32,7 @@ class BenchResult:
     policy: RunPolicy
     batch: int
     inputs: str
-    flops_per_inference: int  # counted FLOPs of one inference (the whole batch)
+    flops_per_inference: int | None  # counted FLOPs of one inference (the whole batch); None when OpenVINO cannot read the model
     first_inference_ns: int | None
     warmup_ns: tuple[int, ...]
     call_latency: LatencyStats | None
@@ -54,8 +51,10 @@ class BenchResult:
         return self.engine_latency or self.call_latency
 
     @property
-    def gflops_per_s(self) -> float:
+    def gflops_per_s(self) -> float | None:
         """Achieved GFLOP/s: counted FLOPs per inference times inferences per second."""
+        if self.flops_per_inference is None:
+            return None
         per_second = self.throughput_fps / max(1, self.batch)
         return self.flops_per_inference * per_second / 1e9
 
@@ -125,14 +124,16 @@ def measure(runner, inputs: dict[str, np.ndarray], policy: RunPolicy, mode: str,
     return record, latencies
 
 
-def _result(loaded, flops: int, mode: str, settings: EngineSettings, config: EngineConfig, policy: RunPolicy,
-            batch: int, prepared, record: RunRecord, latencies: dict[str, np.ndarray]) -> BenchResult:
-    warnings = list(prepared.warnings) + setting_differences(config, settings)
+def _result(shared, mode: str, settings: EngineSettings, config: EngineConfig, policy: RunPolicy,
+            record: RunRecord, latencies: dict[str, np.ndarray]) -> BenchResult:
+    warnings = list(shared.warnings) + setting_differences(config, settings)
     if record.iterations == 0:
         warnings.append("nothing was measured before the run stopped")
+    batch = shared.batch
     return BenchResult(
-        model=str(loaded.path), mode=mode, settings=settings, config=config, policy=policy, batch=batch,
-        inputs=prepared.source, flops_per_inference=flops, first_inference_ns=record.first_inference_ns,
+        model=str(shared.path), mode=mode, settings=settings, config=config, policy=policy, batch=batch,
+        inputs=shared.inputs.source, flops_per_inference=shared.cost.total_flops if shared.cost else None,
+        first_inference_ns=record.first_inference_ns,
         warmup_ns=tuple(record.warmup_ns), call_latency=_stats(latencies.get("call")),
         engine_latency=_stats(latencies.get("engine")), iterations=record.iterations, wall_s=record.wall_s,
         throughput_fps=throughput_fps(record, batch) if record.iterations else 0.0, complete=record.complete,
@@ -146,44 +147,23 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
           progress: Callable[[str, float], None] | None = None) -> BenchReport:
     """Measure `model` on each engine in turn. Ctrl-C stops the run in progress and returns what
     was measured, marked incomplete; the engines after it are not run."""
-    config = config or EngineConfig()
     policy = policy or RunPolicy()
-    config.validate()
     policy.validate()
-    runtimes = [get_engine(name) for name in engines]
-    loaded = load(model, shape=shape, batch=batch)
-    for runtime in runtimes:  # refuse impossible combinations before measuring anything
-        if runtime.name == "onnxruntime" and loaded.format != "onnx":
-            raise EngineError(f"ONNX Runtime cannot run {loaded.path.name}: it runs ONNX files only",
-                              "drop --engine onnxruntime, or give the model as .onnx")
-        if hasattr(runtime, "check_device"):
-            runtime.check_device(config.device)
-    cost = count_loaded(loaded)
-    prepared = prepare_inputs(loaded.inputs, inputs, seed=seed)
-    effective_batch = loaded.inputs[0].shape[0] if loaded.inputs and loaded.inputs[0].shape else 1
+    config = config or EngineConfig()
     mode = _mode(config)
-    # compile every engine and run it once before measuring any: a model or input that one engine
-    # cannot run fails in seconds, not after the other engines' full measurement
-    runners = []
-    try:
-        for runtime in runtimes:
-            with engine_errors(runtime.name):
-                runners.append((runtime, runtime.compile(str(loaded.path), loaded.input_shapes(), config)))
-                runners[-1][1].infer(prepared.arrays)
-        results: list[BenchResult] = []
-        interrupted = False
-        for runtime, runner in runners:
-            report = (lambda fraction, name=runtime.name: progress(name, fraction)) if progress else None
-            with engine_errors(runtime.name):
-                record, latencies = measure(runner, prepared.arrays, policy, mode, report)
-            runner.close()
-            results.append(_result(loaded, cost.total_flops, mode, runner.settings, config, policy, effective_batch,
-                                   prepared, record, latencies))
+    results: list[BenchResult] = []
+    interrupted = False
+    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as sessions:
+        for session in sessions:
+            name = session.engine.name
+            report = (lambda fraction, name=name: progress(name, fraction)) if progress else None
+            with engine_errors(name):
+                record, latencies = measure(session.runner, session.inputs.arrays, policy, mode, report)
+            session.close()
+            results.append(_result(sessions.model, mode, session.runner.settings, config, policy, record, latencies))
             if record.stop_reason == "interrupted":
                 interrupted = True
                 break
-    finally:
-        for _, runner in runners:
-            runner.close()
-    metadata = {**machine_metadata(), "model": str(loaded.path), "inputs": [i.to_dict() for i in loaded.inputs]}
+    shared = sessions.model
+    metadata = {**machine_metadata(), "model": str(shared.path), "inputs": [i.to_dict() for i in shared.input_infos]}
     return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted)

@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .engines import EngineConfig, EngineSettings, engine_errors, get_engine
 from ..errors import EngineError, OptionError
-from .inputs import prepare_inputs
-from ..model.reading import load
+from .engines import EngineConfig, EngineSettings, engine_errors
+from .session import open_session
 
 
 @dataclass(frozen=True)
@@ -63,33 +62,22 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
         raise OptionError(f"-niter {niter} is not allowed", "give -niter 1 or more")
     if niter > MAX_RUN_ITERATIONS:
         raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
-    runtime = get_engine(engine)
     config = EngineConfig(device=device, hint="latency", precision=precision)
-    config.validate()
-    loaded = load(model, shape=shape)
-    prepared = prepare_inputs(loaded.inputs, inputs)
-    if hasattr(runtime, "check_device"):
-        runtime.check_device(device)
-    if runtime.name == "onnxruntime" and loaded.format != "onnx":
-        raise EngineError(f"ONNX Runtime cannot run {loaded.path.name}: it runs ONNX files only",
-                          "use --engine openvino, or give the model as .onnx")
-    with engine_errors(runtime.name):
-        runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
-    try:
-        with engine_errors(runtime.name):
-            outputs = runner.infer(prepared.arrays)  # also checks that the inputs fit before timing
+    with open_session(model, engine, config, shape=shape, input_files=inputs, count=False) as session:
+        runner, prepared = session.runner, session.inputs
+        with engine_errors(session.engine.name):
+            outputs = runner.infer(prepared.arrays)
             step, _ = runner.sync_step(prepared.arrays)
         start = time.perf_counter()
-        with engine_errors(runtime.name):
+        with engine_errors(session.engine.name):
             for _ in range(niter):
                 step()
         seconds = time.perf_counter() - start
-    finally:
-        runner.close()
+    path = session.model.path
     if not outputs:
-        raise EngineError(f"{loaded.path.name} has no outputs", "give a model that computes something")
+        raise EngineError(f"{path.name} has no outputs", "give a model that computes something")
     name, scores = next(iter(outputs.items()))
     index, score, is_probability = top_class(scores)
-    return RunResult(model=str(loaded.path), iterations=niter, seconds=seconds, top_class=index, score=score,
+    return RunResult(model=str(path), iterations=niter, seconds=seconds, top_class=index, score=score,
                      score_is_probability=is_probability, output_name=name, settings=runner.settings,
                      warnings=prepared.warnings, outputs=outputs)

@@ -263,7 +263,7 @@ class LatencyStats:
     median_ns: int
     std_ns: float
     percentiles: tuple[PercentileEstimate, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[StatWarning, ...]
     confidence: float = DEFAULT_CONFIDENCE
     median_bound_ns: int | None = None
     sorted_ns: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -314,7 +314,7 @@ class LatencyStats:
             "confidence": float(self.confidence),
             "median": self.median.to_dict(),
             "percentiles": [e.to_dict() for e in self.percentiles],
-            "warnings": [str(w) for w in self.warnings],
+            "warnings": [w.to_dict() for w in self.warnings],
             "trustworthy": bool(self.trustworthy),
         }
 
@@ -337,50 +337,49 @@ def _as_latency_array(latencies_ns: Sequence[int] | np.ndarray) -> np.ndarray:
     return arr
 
 
-def _fmt_ns(ns: float) -> str:
-    ns = float(ns)
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if abs(ns) >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
+@dataclass(frozen=True)
+class StatWarning:
+    """Why a run's statistics should not be trusted, as a rule and its numbers; the words are
+    chosen when rendering (`flopbench.render.warnings.describe`)."""
+
+    rule: str  # one of WARNING_RULES
+    values: tuple[tuple[str, float], ...] = ()
+
+    def __getitem__(self, key: str) -> float:
+        return dict(self.values)[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, **dict(self.values)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StatWarning":
+        return cls(rule=data["rule"], values=tuple((k, v) for k, v in data.items() if k != "rule"))
+
+
+WARNING_RULES = ("too_few_samples", "noisy", "outliers", "bimodal", "below_clock_resolution")
 
 
 def _warnings(sorted_ns: np.ndarray, percentiles: Sequence[float], confidence: float,
-              mean: float, std: float, median: int) -> list[str]:
+              mean: float, std: float, median: int) -> list[StatWarning]:
     n = int(sorted_ns.shape[0])
-    out: list[str] = []
-    # 1. too few samples
+    out: list[StatWarning] = []
     base_p = min(percentiles) if len(percentiles) else 50.0
     need = early_stopping_min_samples(base_p, confidence)
     if n < need:
-        out.append(
-            f"only {n} sample{'s' if n != 1 else ''}: the {base_p:g}th percentile needs at least {need} "
-            f"to be backed at {confidence:.0%} confidence; run longer (raise -t or -niter)")
-    # 2. noisy
+        out.append(StatWarning("too_few_samples", (("samples", n), ("percentile", base_p), ("needed", need), ("confidence", confidence))))
     if n >= 2 and mean > 0 and std / mean > NOISY_STD_FRACTION:
-        out.append(
-            f"the run is noisy: std is {std / mean:.0%} of the mean; close other programs or run longer")
-    # 3. outliers
+        out.append(StatWarning("noisy", (("std_fraction", std / mean),)))
     if median > 0:
         cut = OUTLIER_FACTOR * median
         slow = n - int(np.searchsorted(sorted_ns, math.floor(cut), side="right"))
         if slow > OUTLIER_MAX_FRACTION * n:
-            out.append(
-                f"outliers: {slow} of {n} inferences ({slow / n:.1%}) took more than {OUTLIER_FACTOR:g}x the "
-                f"median {_fmt_ns(median)} (the slowest {_fmt_ns(sorted_ns[-1])}); something else ran at the "
-                f"same time or warm-up was too short; add warm-up iterations or quiet the machine")
-    # 4. minimum far below the median
+            out.append(StatWarning("outliers", (("slow", slow), ("samples", n), ("factor", OUTLIER_FACTOR), ("median_ns", median),
+                                                ("slowest_ns", int(sorted_ns[-1])))))
     minimum = int(sorted_ns[0])
     if median > 0 and minimum < (1.0 - MIN_BELOW_MEDIAN_FRACTION) * median:
-        out.append(
-            f"the fastest inference ({_fmt_ns(minimum)}) is {1 - minimum / median:.0%} below the median "
-            f"({_fmt_ns(median)}): the timings are bimodal (CPU frequency scaling, caches or an engine "
-            f"shortcut); pin the CPU frequency or check the inputs")
-    # 5. clock resolution
+        out.append(StatWarning("bimodal", (("min_ns", minimum), ("median_ns", median))))
     if median < CLOCK_RESOLUTION_NS:
-        out.append(
-            f"the median latency {_fmt_ns(median)} is below {_fmt_ns(CLOCK_RESOLUTION_NS)}: it is mostly "
-            f"timer and loop overhead; give each inference more work (larger batch or model)")
+        out.append(StatWarning("below_clock_resolution", (("median_ns", median), ("resolution_ns", CLOCK_RESOLUTION_NS))))
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import ModelFileError, ShapeError, engine_message, one_line
 from .core import openvino_core, quiet_native_stderr
-from .shapes import MAX_DIMENSION, Shape, UNNAMED, ShapeSpec, format_shape, normalize_shape_spec
+from .shapes import DeclaredInput, Shape, ShapeSpec, check_batch, format_shape, normalize_shape_spec, resolve_static_shapes
 
 FORMATS = {".xml": "ir", ".onnx": "onnx", ".tflite": "tflite", ".pb": "tf", ".pdmodel": "paddle"}
 SUPPORTED_HINT = "flopbench reads OpenVINO IR (.xml + .bin), ONNX (.onnx), TFLite (.tflite), TensorFlow (.pb or a SavedModel folder) and PaddlePaddle (.pdmodel)"
@@ -188,15 +188,16 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
         if "No conversion rule found for operations" in str(exc):
             raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
                                  "the model uses ops OpenVINO does not know (a custom domain, or an op newer than this OpenVINO); "
-                                 "export it with standard ops, or update OpenVINO") from None
+                                 "export it with standard ops, or update OpenVINO", openvino_refused=True) from None
         if fmt == "ir" and ir_version not in IR_VERSIONS:  # a newer IR than this OpenVINO knows
-            raise _ir_version_error(path, ir_version) from None
+            newer = _ir_version_error(path, ir_version)
+            raise ModelFileError(newer.problem, newer.fix, openvino_refused=True) from None
         if fmt == "ir":
             raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
                                  "the IR is damaged, or uses ops this OpenVINO does not know: re-export it with this OpenVINO "
-                                 "(ov.save_model or ovc), or update OpenVINO") from None
+                                 "(ov.save_model or ovc), or update OpenVINO", openvino_refused=True) from None
         raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
-                             "check that the file is a complete model; " + SUPPORTED_HINT) from None
+                             "check that the file is a complete model; " + SUPPORTED_HINT, openvino_refused=True) from None
     _check_names(model, path)
     return model, weights, weights_read
 
@@ -224,58 +225,25 @@ def _describe(parameter) -> str:
     return f"{_input_names(parameter)[0]} ({parameter.get_output_partial_shape(0)})"
 
 
+def _declared(parameter) -> DeclaredInput:
+    partial = parameter.get_output_partial_shape(0)
+    dims = None if partial.rank.is_dynamic else tuple(d.get_length() if d.is_static else None for d in partial)
+    return DeclaredInput(names=tuple(_input_names(parameter)), dims=dims, shown=str(partial))
+
+
 def _resolve_shapes(model, weight_inputs: frozenset[str], shapes: ShapeSpec, batch: int | None):
-    """Decide a static shape for every real input: the user's, else the model's with batch 1."""
+    """Decide a static shape for every real input and reshape the model to it."""
     import openvino as ov
 
     real = [p for p in model.get_parameters() if not (set(_input_names(p)) & weight_inputs)]
-    described = ", ".join(_describe(p) for p in real)
-    by_name = {name: p for p in real for name in _input_names(p)}
-    if UNNAMED in shapes:
-        if len(real) != 1:
-            raise ShapeError(f"--shape without an input name, but the model has {len(real)} inputs: {described}",
-                             "name each input: name:1x3x224x224")
-        shapes = {_input_names(real[0])[0]: shapes[UNNAMED]}
-    for name in shapes:
-        if name not in by_name:
-            raise ShapeError(f"--shape names input {name!r}, which the model does not have", f"its inputs are: {described}")
-    chosen: dict[Any, tuple[int, ...]] = {}
-    changed = False
-    for parameter in real:
-        names = _input_names(parameter)
-        given = next((shapes[n] for n in names if n in shapes), None)
-        partial = parameter.get_output_partial_shape(0)
-        if given is not None:
-            if partial.rank.is_static and len(given) != partial.rank.get_length():
-                raise ShapeError(f"--shape gives input {names[0]!r} {len(given)} dimensions, but it has {partial.rank.get_length()}: {partial}",
-                                 f"give {partial.rank.get_length()} dimensions")
-            dims = tuple(given)
-            if batch is not None and dims:
-                dims = (batch,) + dims[1:]
-        else:
-            if partial.rank.is_dynamic:
-                raise ShapeError(f"input {names[0]!r} has a dynamic rank", f"give its shape: --shape {names[0]}:1x3x224x224")
-            dims_list = []
-            for axis, dim in enumerate(partial):
-                if dim.is_static:
-                    dims_list.append(dim.get_length())
-                elif axis == 0:
-                    dims_list.append(1)  # dynamic batch defaults to 1, as in benchmark_app
-                else:
-                    example = "x".join(str(d.get_length()) if d.is_static else "1" if i == 0 else "224" for i, d in enumerate(partial))
-                    raise ShapeError(f"input {names[0]!r} has dynamic dimensions: {partial}",
-                                     f"give every dimension with --shape, e.g. --shape {names[0]}:{example}")
-            dims = tuple(dims_list)
-            if batch is not None and dims:
-                dims = (batch,) + dims[1:]
-        if partial.is_dynamic or tuple(partial.to_shape()) != dims:
-            changed = True
-        chosen[parameter] = dims
-    if changed:
+    declared = [_declared(p) for p in real]
+    chosen = dict(zip(real, resolve_static_shapes(declared, shapes, batch)))
+    if any(d.dims != dims for d, dims in zip(declared, chosen.values())):
         try:
             model.reshape({p.output(0): ov.PartialShape(list(d)) for p, d in chosen.items()})
         except Exception as exc:
             wanted = ", ".join(f"{_input_names(p)[0]}:{format_shape(d)}" for p, d in chosen.items())
+            described = ", ".join(f"{d.names[0]} ({d.shown})" for d in declared)
             raise ShapeError(f"the model cannot take the shapes {wanted}: {engine_message(exc)}",
                              f"give shapes that fit the model; its inputs are: {described}") from None
     return tuple(ModelInputInfo(name=_input_names(p)[0], shape=d, dtype=_dtype_name(p.get_element_type())) for p, d in chosen.items())
@@ -305,14 +273,7 @@ def load(path: str | os.PathLike, shape: str | ShapeSpec | None = None, batch: i
         raise ModelFileError(f"{model_path.name} is the weights half of an OpenVINO IR", f"give the .xml: {model_path.with_suffix('.xml')}")
     if model_path.suffix.lower() == ".npy":
         raise ModelFileError(f"{model_path.name} is an input array, not a model", "give the model file (.xml, .onnx ...) first, the array with -i")
-    if batch is not None:
-        if isinstance(batch, bool) or not isinstance(batch, int) and not hasattr(batch, "__index__"):
-            raise ShapeError(f"batch size {batch!r} is not a whole number", "use -b 1 or more")
-        batch = int(batch)
-        if batch < 1:
-            raise ShapeError(f"batch size {batch} is not positive", "use -b 1 or more")
-        if batch >= MAX_DIMENSION:
-            raise ShapeError(f"batch size {batch} is too large", f"use -b below {MAX_DIMENSION}")
+    batch = check_batch(batch)
     shapes = normalize_shape_spec(shape)
     model, weight_inputs, weights_read = _read(model_path, fmt)
     inputs = _resolve_shapes(model, weight_inputs, shapes, batch)

@@ -6,6 +6,7 @@ model has exactly one input.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -136,3 +137,62 @@ def parse_shape_spec(spec: str | None) -> ShapeSpec:
 
 def format_shape(dims) -> str:
     return "x".join(str(d) for d in dims)
+
+
+@dataclass(frozen=True)
+class DeclaredInput:
+    """A model input as its file declares it, whoever read the file: `dims` has None for a dynamic
+    dimension and is None for a dynamic rank; `shown` is how the engine prints the declared shape."""
+
+    names: tuple[str, ...]  # the first is the one flopbench reports
+    dims: tuple[int | None, ...] | None
+    shown: str
+
+
+def check_batch(batch) -> int | None:
+    if batch is None:
+        return None
+    if isinstance(batch, bool) or not isinstance(batch, int) and not hasattr(batch, "__index__"):
+        raise ShapeError(f"batch size {batch!r} is not a whole number", "use -b 1 or more")
+    batch = int(batch)
+    if batch < 1:
+        raise ShapeError(f"batch size {batch} is not positive", "use -b 1 or more")
+    if batch >= MAX_DIMENSION:
+        raise ShapeError(f"batch size {batch} is too large", f"use -b below {MAX_DIMENSION}")
+    return batch
+
+
+def resolve_static_shapes(declared: list[DeclaredInput], shapes: ShapeSpec, batch: int | None) -> list[Shape]:
+    """A static shape for every input: the user's, else the declared one with a dynamic batch of 1
+    (as benchmark_app); `batch` overrides every first dimension. Any other dynamic dimension needs
+    a shape, and the error says which and how."""
+    described = ", ".join(f"{d.names[0]} ({d.shown})" for d in declared)
+    if UNNAMED in shapes:
+        if len(declared) != 1:
+            raise ShapeError(f"--shape without an input name, but the model has {len(declared)} inputs: {described}",
+                             "name each input: name:1x3x224x224")
+        shapes = {declared[0].names[0]: shapes[UNNAMED]}
+    known = {name for d in declared for name in d.names}
+    for name in shapes:
+        if name not in known:
+            raise ShapeError(f"--shape names input {name!r}, which the model does not have", f"its inputs are: {described}")
+    chosen: list[Shape] = []
+    for item in declared:
+        given = next((shapes[n] for n in item.names if n in shapes), None)
+        if given is not None:
+            if item.dims is not None and len(given) != len(item.dims):
+                raise ShapeError(f"--shape gives input {item.names[0]!r} {len(given)} dimensions, but it has {len(item.dims)}: {item.shown}",
+                                 f"give {len(item.dims)} dimensions")
+            dims = tuple(given)
+        else:
+            if item.dims is None:
+                raise ShapeError(f"input {item.names[0]!r} has a dynamic rank", f"give its shape: --shape {item.names[0]}:1x3x224x224")
+            if any(d is None for d in item.dims[1:]):
+                example = "x".join(str(d) if d is not None else "1" if i == 0 else "224" for i, d in enumerate(item.dims))
+                raise ShapeError(f"input {item.names[0]!r} has dynamic dimensions: {item.shown}",
+                                 f"give every dimension with --shape, e.g. --shape {item.names[0]}:{example}")
+            dims = tuple(1 if d is None else d for d in item.dims)  # dynamic batch defaults to 1
+        if batch is not None and dims:
+            dims = (batch,) + dims[1:]
+        chosen.append(dims)
+    return chosen

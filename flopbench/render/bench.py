@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
+from .warnings import describe
 
 PERCENTILES = (90.0, 99.0, 99.9)
 
@@ -43,6 +44,10 @@ def _percentile_cell(stats: LatencyStats, p: float, scale: float, too_few: dict[
     return _number(estimate.value_ns, scale)
 
 
+def _gflops(result: BenchResult) -> str:
+    return "—" if result.gflops_per_s is None else f"{result.gflops_per_s:,.2f}"
+
+
 def _latency_rows(result: BenchResult):
     kinds = [("engine", result.engine_latency), ("call", result.call_latency)]
     return [(kind, stats) for kind, stats in kinds if stats is not None]
@@ -75,7 +80,7 @@ def bench_table(report: BenchReport):
                 _number(stats.min_ns, scale), _number(stats.median_ns, scale), _number(stats.mean_ns, scale),
                 *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), _number(stats.max_ns, scale),
                 _number(stats.std_ns, scale),
-                (f"{result.throughput_fps:,.1f}" if result.throughput_fps < 100 else f"{result.throughput_fps:,.0f}") if first else "", f"{result.gflops_per_s:,.2f}" if first else "",
+                (f"{result.throughput_fps:,.1f}" if result.throughput_fps < 100 else f"{result.throughput_fps:,.0f}") if first else "", _gflops(result) if first else "",
             )
         label = result.settings.engine
         notes.append(_settings_line(result))
@@ -83,7 +88,7 @@ def bench_table(report: BenchReport):
                   if result.first_inference_ns is not None else "no warm-up; ")
         notes.append(f"{label}: {warmup}measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
         for kind, stats in _latency_rows(result):
-            notes.extend(f"{label} {kind} latency: {w}" for w in stats.warnings)
+            notes.extend(f"{label} {kind} latency: {describe(w)}" for w in stats.warnings)
         notes.extend(f"{label}: {w}" for w in result.warnings)
         if not result.complete:
             notes.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")

@@ -108,6 +108,18 @@ class Engine(Protocol):
 
     def devices(self) -> list[str]: ...
 
+    def check_device(self, device: str) -> None:
+        """Raise EngineError naming the devices this engine has when `device` is not one of them."""
+        ...
+
+    def check_model(self, model_path: str) -> None:
+        """Raise EngineError when this engine cannot run a file of this kind at all."""
+        ...
+
+    def read_inputs(self, model_path: str, shapes: dict[str, tuple[int, ...]], batch: int | None) -> tuple[Any, ...]:
+        """The model's real inputs (ModelInputInfo) with static shapes, read the way this engine reads the file."""
+        ...
+
     def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> Runner: ...
 
 

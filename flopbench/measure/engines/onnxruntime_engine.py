@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import EngineError
-from ...errors import engine_message
+from ...errors import EngineError, engine_message
+from ...model.reading import ModelInputInfo
+from ...model.shapes import DeclaredInput, ShapeSpec, resolve_static_shapes
 from ..requests import ExecutorRequests
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
 
@@ -44,14 +45,44 @@ class OnnxRuntimeEngine:
                               f"use one of: {', '.join(self.devices())}")
         return provider
 
-    def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> "OnnxRuntimeRunner":
-        import onnxruntime
+    def check_device(self, device: str) -> None:
+        self._provider(device)
 
-        config.validate()
+    def check_model(self, model_path: str | os.PathLike) -> None:
         path = Path(model_path)
         if path.suffix.lower() != ".onnx":
             raise EngineError(f"ONNX Runtime cannot run {path.name}: it runs ONNX files only",
                               "use --engine openvino, or give the model as .onnx")
+
+    def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
+        """The model's real inputs with static shapes, read with the `onnx` package: ONNX Runtime
+        runs models (custom-domain, QOperator) that OpenVINO cannot read."""
+        import onnx
+        from onnx.helper import tensor_dtype_to_np_dtype
+
+        path = Path(model_path)
+        try:
+            graph = onnx.load(str(path), load_external_data=False).graph
+        except Exception as exc:
+            raise EngineError(f"ONNX Runtime cannot read {path.name}: {engine_message(exc)}", "check the model file") from None
+        initializers = {i.name for i in graph.initializer}
+        real = [i for i in graph.input if i.name not in initializers]
+        declared, dtypes = [], []
+        for item in real:
+            tensor = item.type.tensor_type
+            dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tensor.shape.dim) \
+                if tensor.HasField("shape") else None
+            shown = "[" + ",".join("?" if d is None else str(d) for d in dims) + "]" if dims is not None else "[...]"
+            declared.append(DeclaredInput(names=(item.name,), dims=dims, shown=shown))
+            dtypes.append(np.dtype(tensor_dtype_to_np_dtype(tensor.elem_type)).name if tensor.elem_type else "float32")
+        shapes_chosen = resolve_static_shapes(declared, shapes, batch)
+        return tuple(ModelInputInfo(name=d.names[0], shape=s, dtype=t) for d, s, t in zip(declared, shapes_chosen, dtypes))
+
+    def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> "OnnxRuntimeRunner":
+        import onnxruntime
+
+        path = Path(model_path)
+        self.check_model(path)
         if config.precision not in (None, "f32"):
             raise EngineError(f"--precision {config.precision} is an OpenVINO setting; ONNX Runtime's CPU provider runs the model's own precision",
                               "leave --precision out for onnxruntime, or use --engine openvino")

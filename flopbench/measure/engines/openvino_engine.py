@@ -1,13 +1,15 @@
 """OpenVINO: any device its Core lists; latency from `InferRequest.latency`, as benchmark_app."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import EngineError
-from ...errors import engine_message
+from ...errors import EngineError, engine_message
 from ...model.core import openvino_core
+from ...model.reading import ModelInputInfo, load
+from ...model.shapes import ShapeSpec
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
 
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
@@ -43,11 +45,15 @@ class OpenVINOEngine:
             return
         raise EngineError(f"device {device!r} is not available to OpenVINO on this machine", f"use one of: {', '.join(available)}")
 
+    def check_model(self, model_path: str | os.PathLike) -> None:
+        """OpenVINO reads every format flopbench knows; `read_inputs` says what is wrong with a file."""
+
+    def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
+        return load(model_path, shape=shapes, batch=batch).inputs
+
     def compile(self, model_path: str, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig) -> "OpenVINORunner":
         import openvino as ov
 
-        config.validate()
-        self.check_device(config.device)
         core = openvino_core()
         try:
             model = core.read_model(str(model_path))

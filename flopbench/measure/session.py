@@ -1,0 +1,160 @@
+"""The one setup path of every measurement (run, bench, profile, sweeps, fleet).
+
+Resolve the engines, check the device, read the model the way each engine needs, count it, prepare
+the inputs once, compile and run every engine once. Settings are validated here and nowhere else.
+Each engine reads the model itself: ONNX Runtime never needs OpenVINO to read a file; when OpenVINO
+cannot read it (a QOperator INT8 model with com.microsoft ops), the measurement goes on and the FLOP
+count is reported unavailable, with OpenVINO's reason.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..counting import ModelCost, count_loaded
+from ..errors import ModelFileError
+from ..model.reading import LoadedModel, ModelInputInfo, load
+from ..model.shapes import check_batch, normalize_shape_spec
+from .engines import Engine, EngineConfig, Runner, engine_errors, get_engine
+from .inputs import PreparedInputs, prepare_inputs
+
+
+@dataclass
+class Session:
+    """One engine ready to measure one model: compiled, inputs prepared, run once."""
+
+    engine: Engine
+    config: EngineConfig
+    runner: Runner
+    model: "SessionModel"
+
+    @property
+    def inputs(self) -> PreparedInputs:
+        return self.model.inputs
+
+    @property
+    def cost(self) -> ModelCost | None:
+        return self.model.cost
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self.model.loaded
+
+    @property
+    def count_unavailable(self) -> str | None:
+        return self.model.count_unavailable
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+@dataclass
+class SessionModel:
+    """What every engine of one measurement shares: the file, its inputs, its count."""
+
+    path: Path
+    input_infos: tuple[ModelInputInfo, ...]
+    inputs: PreparedInputs
+    loaded: LoadedModel | None  # OpenVINO's reading, for counting; None when OpenVINO cannot read the file
+    cost: ModelCost | None
+    count_unavailable: str | None = None  # why there is no count
+
+    @property
+    def batch(self) -> int:
+        first = self.input_infos[0].shape if self.input_infos else ()
+        return first[0] if first else 1
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        notes = tuple(self.inputs.warnings)
+        if self.count_unavailable:
+            notes += (f"FLOPs unavailable: {self.count_unavailable}",)
+        return notes
+
+
+@dataclass
+class Sessions:
+    """Sessions of one model on several engines; closing closes every one."""
+
+    model: SessionModel
+    sessions: list[Session] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.sessions)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def __getitem__(self, index: int) -> Session:
+        return self.sessions[index]
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+    def __enter__(self) -> "Sessions":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _read_model(path: Path, engines: list[Engine], shape: Any, batch: int | None) -> tuple[LoadedModel | None, tuple[ModelInputInfo, ...], str | None]:
+    """OpenVINO's reading (for the count and, when it reads the file, the inputs); an engine that
+    reads the file itself is asked when OpenVINO cannot."""
+    needs_openvino = any(e.name == "openvino" for e in engines)
+    try:
+        loaded = load(path, shape=shape, batch=batch)
+    except ModelFileError as exc:
+        if needs_openvino or not exc.openvino_refused:
+            raise
+        return None, engines[0].read_inputs(str(path), shape, batch), f"{exc.problem}"
+    return loaded, loaded.inputs, None
+
+
+def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("openvino",), config: EngineConfig | None = None, *,
+                  shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
+                  count: bool = True) -> Sessions:
+    """Set up `model` on every engine: each is compiled and has run once before this returns, so a
+    model or input that one engine cannot run fails in seconds, before anything is measured."""
+    config = config or EngineConfig()
+    config.validate()
+    runtimes = [get_engine(e) if isinstance(e, str) else e for e in engines]
+    if not runtimes:
+        raise ValueError("open_sessions needs at least one engine")
+    for runtime in runtimes:  # impossible combinations are refused before reading anything
+        runtime.check_device(config.device)
+        runtime.check_model(str(model))
+    shapes = normalize_shape_spec(shape)
+    batch = check_batch(batch)
+    loaded, infos, unavailable = _read_model(Path(model), runtimes, shapes, batch)
+    cost = count_loaded(loaded) if loaded is not None and count else None
+    prepared = prepare_inputs(infos, input_files, seed=seed)
+    shared = SessionModel(path=loaded.path if loaded else Path(model), input_infos=infos, inputs=prepared, loaded=loaded,
+                          cost=cost, count_unavailable=unavailable if count else None)
+    sessions = Sessions(model=shared)
+    input_shapes = {i.name: i.shape for i in infos}
+    try:
+        for runtime in runtimes:
+            with engine_errors(runtime.name):
+                runner = runtime.compile(str(shared.path), input_shapes, config)
+                sessions.sessions.append(Session(engine=runtime, config=config, runner=runner, model=shared))
+                runner.infer(prepared.arrays)
+    except BaseException:
+        sessions.close()
+        raise
+    return sessions
+
+
+def open_session(model: str | os.PathLike, engine: str | Engine = "openvino", config: EngineConfig | None = None, **options) -> Session:
+    """One engine's session (see `open_sessions`); use it as a context manager."""
+    return open_sessions(model, [engine], config, **options)[0]
