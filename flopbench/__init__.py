@@ -4,5 +4,33 @@ __version__ = "0.1.0"
 from .counting import LayerCost, ModelCost, OpCost, count  # noqa: E402
 from .errors import FlopbenchError  # noqa: E402
 from .model import LoadedModel, load  # noqa: E402
+from .results.documents import save_result  # noqa: E402
 
-__all__ = ["count", "load", "LoadedModel", "ModelCost", "LayerCost", "OpCost", "FlopbenchError", "__version__"]
+# measuring is imported when first used: `flopbench flops` and `import flopbench` stay light
+_LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
+         "run": "measure.run", "RunResult": "measure.run"}
+# every module that registers a result kind, so that load_result knows them all
+RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run")
+
+
+def load_result(path):
+    """The result object a flopbench JSON file holds (ModelCost, BenchReport, RunResult, ...)."""
+    import importlib
+
+    from .results.documents import load_result as load_document
+
+    for module in RESULT_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    return load_document(path)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["count", "load", "bench", "run", "load_result", "save_result", "LoadedModel", "ModelCost", "LayerCost", "OpCost",
+           "BenchReport", "BenchResult", "RunResult", "FlopbenchError", "__version__"]

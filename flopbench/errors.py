@@ -65,6 +65,10 @@ class FormulaError(FlopbenchError):
     """Formulas given to `count(..., formulas=...)` are not {op type: function} pairs."""
 
 
+class ResultFileError(FlopbenchError):
+    """A result file that is not a flopbench result, is damaged, or cannot be merged."""
+
+
 class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
 

@@ -1,12 +1,18 @@
 """The results of counting: frozen rows that renderers print and that a profile joins by op name."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..model.reading import ModelInputInfo
+from ..results.documents import result_kind
+from ..results.metadata import result_metadata
 
 Shape = tuple[int, ...]
+
+def _shape(value) -> Shape | None:
+    return tuple(value) if value is not None else None
+
 
 NOTE_NO_FORMULA = "no formula for this op type"
 NOTE_DYNAMIC = "shapes are dynamic"
@@ -53,6 +59,12 @@ class OpCost:
             "counted": self.counted,
             "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OpCost":
+        shapes = {"input_shapes": lambda v: tuple(tuple(s) for s in v), "output_shapes": lambda v: tuple(tuple(s) for s in v),
+                  "kernel": _shape}
+        return cls(**{f.name: shapes.get(f.name, lambda v: v)(data[f.name]) for f in fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,13 @@ class LayerCost:
             "ops": [op.name for op in self.ops],
             "parts": [p.to_dict(include_other) for p in self.parts],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ops_by_name: dict[str, OpCost]) -> "LayerCost":
+        return cls(name=data["name"], type=data["type"], role=data.get("role", ""), ops=tuple(ops_by_name[n] for n in data["ops"]),
+                   input_shape=_shape(data["input_shape"]), output_shape=_shape(data["output_shape"]),
+                   kernel=_shape(data["kernel"]), kernels=data["kernels"],
+                   parts=tuple(cls.from_dict(part, ops_by_name) for part in data.get("parts", ())))
 
 
 @dataclass(frozen=True)
@@ -222,5 +241,17 @@ class ModelCost:
             "dynamic_shapes": self.dynamic_shapes,
             "layers": [layer.to_dict(self.include_other) for layer in self.layers],
             "ops": [op.to_dict() for op in self.ops],
-            "metadata": self.metadata,
+            "metadata": {**result_metadata(), **self.metadata},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelCost":
+        ops = tuple(OpCost.from_dict(op) for op in data["ops"])
+        by_name = {op.name: op for op in ops}
+        return cls(model=data["model"], format=data["format"],
+                   inputs=tuple(ModelInputInfo(name=i["name"], shape=tuple(i["shape"]), dtype=i["dtype"]) for i in data["inputs"]),
+                   ops=ops, layers=tuple(LayerCost.from_dict(layer, by_name) for layer in data["layers"]),
+                   include_other=data.get("include_other_flops", False), metadata=data.get("metadata", {}))
+
+
+result_kind("flopbench/count/1")(ModelCost.from_dict)

@@ -5,6 +5,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..results.metadata import utc_now
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
@@ -145,7 +146,7 @@ def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Map
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
         include_other=include_other,
-        metadata={"weights_read": loaded.weights_read},
+        metadata={"weights_read": loaded.weights_read, "measured_at": utc_now()},
     )
 
 

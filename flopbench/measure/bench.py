@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..results.metadata import machine_metadata
+from ..results.documents import check_mergeable, result_kind
+from ..results.metadata import result_metadata
 from .engines import EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
 from .session import open_sessions
@@ -75,6 +76,20 @@ class BenchResult:
             result["latencies_ns"] = {kind: values.tolist() for kind, values in self.latencies.items()}
         return result
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
+        def stats(value):
+            return LatencyStats.from_dict(value) if value else None
+
+        return cls(model=data["model"], mode=data["mode"], settings=EngineSettings(**data["engine"]),
+                   config=EngineConfig(**data["asked"]), policy=RunPolicy(**data["policy"]), batch=data["batch"],
+                   inputs=data["inputs"], flops_per_inference=data["flops_per_inference"],
+                   first_inference_ns=data["first_inference_ns"], warmup_ns=tuple(data["warmup_ns"]),
+                   call_latency=stats(data["call_latency"]), engine_latency=stats(data["engine_latency"]),
+                   iterations=data["iterations"], wall_s=data["wall_s"], throughput_fps=data["throughput_fps"],
+                   complete=data["complete"], stop_reason=data["stop_reason"], warnings=tuple(data["warnings"]),
+                   latencies={kind: np.asarray(values, dtype=np.int64) for kind, values in data.get("latencies_ns", {}).items()})
+
 
 @dataclass(frozen=True)
 class BenchReport:
@@ -87,8 +102,24 @@ class BenchReport:
         return not self.interrupted and all(r.complete for r in self.results)
 
     def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
-        return {"schema": "flopbench/bench/1", "complete": self.complete, "metadata": self.metadata,
-                "results": [r.to_dict(save_latencies) for r in self.results]}
+        return {"schema": "flopbench/bench/1", "complete": self.complete, "interrupted": self.interrupted,
+                "metadata": self.metadata, "results": [r.to_dict(save_latencies) for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
+        return cls(results=tuple(BenchResult.from_dict(r) for r in data["results"]), metadata=data["metadata"],
+                   interrupted=data.get("interrupted", not data["complete"] and all(r["complete"] for r in data["results"])))
+
+    def merge(self, *others: "BenchReport", allow_different_machines: bool = False) -> "BenchReport":
+        """One report of this one's results and the others' (runs of one machine, as pyperf merges
+        runs); results from different machines or engine versions are refused unless asked."""
+        check_mergeable([self.metadata, *(o.metadata for o in others)], allow_different_machines)
+        return BenchReport(results=self.results + tuple(r for o in others for r in o.results),
+                           metadata={**self.metadata, "merged_from": [o.metadata for o in (self, *others)]},
+                           interrupted=self.interrupted or any(o.interrupted for o in others))
+
+
+result_kind("flopbench/bench/1")(BenchReport.from_dict)
 
 
 def setting_differences(config: EngineConfig, settings: EngineSettings) -> list[str]:
@@ -165,5 +196,5 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
                 interrupted = True
                 break
     shared = sessions.model
-    metadata = {**machine_metadata(), "model": str(shared.path), "inputs": [i.to_dict() for i in shared.input_infos]}
+    metadata = {**result_metadata(), "model": str(shared.path), "inputs": [i.to_dict() for i in shared.input_infos]}
     return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted)

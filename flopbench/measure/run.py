@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError, OptionError
+from ..results.documents import result_kind
+from ..results.metadata import result_metadata
 from .engines import EngineConfig, EngineSettings, engine_errors
 from .session import open_session
 
@@ -25,13 +27,24 @@ class RunResult:
     settings: EngineSettings
     warnings: tuple[str, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "flopbench/run/1", "model": self.model, "iterations": self.iterations, "seconds": self.seconds,
             "top_class": self.top_class, "score": self.score, "score_is_probability": self.score_is_probability,
             "output": self.output_name, "settings": self.settings.to_dict(), "warnings": list(self.warnings),
+            "metadata": self.metadata,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+        return cls(model=data["model"], iterations=data["iterations"], seconds=data["seconds"], top_class=data["top_class"],
+                   score=data["score"], score_is_probability=data["score_is_probability"], output_name=data["output"],
+                   settings=EngineSettings(**data["settings"]), warnings=tuple(data["warnings"]), metadata=data.get("metadata", {}))
+
+
+result_kind("flopbench/run/1")(RunResult.from_dict)
 
 
 def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
@@ -80,4 +93,4 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
     index, score, is_probability = top_class(scores)
     return RunResult(model=str(path), iterations=niter, seconds=seconds, top_class=index, score=score,
                      score_is_probability=is_probability, output_name=name, settings=runner.settings,
-                     warnings=prepared.warnings, outputs=outputs)
+                     warnings=prepared.warnings, outputs=outputs, metadata=result_metadata())

@@ -232,6 +232,11 @@ class PercentileEstimate:
             "bound_ns": None if self.bound_ns is None else int(self.bound_ns),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PercentileEstimate":
+        return cls(percentile=data["percentile"], value_ns=data["value_ns"], valid=data["valid"],
+                   min_samples=data["min_samples"], bound_ns=data["bound_ns"])
+
 
 def _estimate(sorted_ns: np.ndarray, percentile: float, confidence: float) -> PercentileEstimate:
     n = int(sorted_ns.shape[0])
@@ -317,6 +322,14 @@ class LatencyStats:
             "warnings": [w.to_dict() for w in self.warnings],
             "trustworthy": bool(self.trustworthy),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LatencyStats":
+        return cls(count=data["count"], min_ns=data["min_ns"], max_ns=data["max_ns"], mean_ns=data["mean_ns"],
+                   median_ns=data["median_ns"], std_ns=data["std_ns"],
+                   percentiles=tuple(PercentileEstimate.from_dict(p) for p in data["percentiles"]),
+                   warnings=tuple(StatWarning.from_dict(w) for w in data["warnings"]),
+                   confidence=data.get("confidence", DEFAULT_CONFIDENCE), median_bound_ns=data.get("median", {}).get("bound_ns"))
 
 
 def _as_latency_array(latencies_ns: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sys
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -52,3 +54,12 @@ def machine_metadata() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "versions": {"flopbench": __version__, **{name: _version(name) for name in ("openvino", "onnxruntime", "onnx", "numpy")}},
     }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def result_metadata() -> dict[str, Any]:
+    """What every result carries: the machine, its host name, the versions, and when (UTC) it was made."""
+    return {**machine_metadata(), "hostname": socket.gethostname(), "measured_at": utc_now()}

@@ -7,10 +7,12 @@ never a mix, and a crash or Ctrl-C mid-write leaves the old file as it was. Any 
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import OutputError
@@ -126,3 +128,63 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | os.PathLike, names: Sequence[str], protect: Iterable[str | os.PathLike] = ()):
+    """Write several files that belong together (an IR's .bin and .xml, a model and its sample
+    input) atomically: yield {name: staged path} in a hidden folder beside the targets, and on
+    success move each into place in the order given (so put an IR's .bin before its .xml: whoever
+    sees the new .xml finds its weights in place). On any error nothing is replaced."""
+    target_folder = Path(folder)
+    try:
+        target_folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {target_folder} ({_reason(exc)})", _WRITE_FIX) from None
+    protected = list(protect)
+    targets = {name: check_writable(target_folder / name, protect=protected) for name in names}
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".flopbench.", suffix=".tmp", dir=target_folder))
+    except OSError as exc:
+        raise OutputError(f"cannot write in folder {target_folder} ({_reason(exc)})", _WRITE_FIX) from None
+    try:
+        staged = {name: stage / name for name in names}
+        yield staged
+        for name in names:
+            _fsync(staged[name])
+        for name in names:
+            os.chmod(staged[name], _new_file_mode(targets[name]))
+            os.replace(staged[name], targets[name])
+    except OSError as exc:
+        raise OutputError(f"cannot write {', '.join(names)} to {target_folder} ({_reason(exc)})",
+                          "check free disk space and permissions") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def save_openvino_model(model, xml_path: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()) -> tuple[Path, Path]:
+    """An `openvino.Model` as IR (.xml + .bin, f32 weights kept), written atomically."""
+    import openvino as ov
+
+    xml = Path(xml_path)
+    with staged_files(xml.parent, [xml.with_suffix(".bin").name, xml.name], protect) as staged:
+        ov.save_model(model, str(staged[xml.name]), compress_to_fp16=False)
+    return xml, xml.with_suffix(".bin")
+
+
+def save_onnx_model(proto, path: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()) -> Path:
+    """An `onnx.ModelProto` written atomically."""
+    import onnx
+
+    target = Path(path)
+    with staged_files(target.parent, [target.name], protect) as staged:
+        onnx.save(proto, str(staged[target.name]))
+    return target

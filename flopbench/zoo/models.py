@@ -20,9 +20,6 @@ MatMul, its bias Add, Relu, Flatten (Reshape) and pooling keep identical names a
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +27,8 @@ from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
-from ..errors import OptionError, OutputError
+from ..errors import OptionError
+from ..results.writing import staged_files
 
 if TYPE_CHECKING:  # heavy imports stay lazy so `import flopbench.zoo` is cheap
     import onnx
@@ -469,12 +467,6 @@ def write_zoo_model(name: str, out_dir: str | Path) -> ZooFiles:
     import openvino as ov
 
     folder = Path(out_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create folder {folder} ({exc.strerror or exc})",
-                          "choose a folder you can write to") from exc
-
     final = ZooFiles(
         name=name,
         xml=folder / f"{name}.xml",
@@ -482,44 +474,15 @@ def write_zoo_model(name: str, out_dir: str | Path) -> ZooFiles:
         onnx=folder / f"{name}.onnx",
         image=folder / "image.npy" if name in ("sep_cnn", "std_cnn") else None,
     )
-    # Stage everything in a hidden folder beside the targets: same file system, so os.replace
-    # is atomic, and ov.save_model's .bin (named after the .xml's stem) gets a private name too.
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=folder))
-    except OSError as exc:
-        raise OutputError(f"cannot write in folder {folder} ({exc.strerror or exc})",
-                          "choose a folder you can write to") from exc
-    try:
-        staged = ZooFiles(name, stage / final.xml.name, stage / final.bin.name,
-                          stage / final.onnx.name, None if final.image is None else stage / final.image.name)
+    names = [final.bin.name, final.xml.name, final.onnx.name] + ([final.image.name] if final.image else [])
+    with staged_files(folder, names) as staged:
         model = build_openvino(name)
-        ov.save_model(model, str(staged.xml), compress_to_fp16=False)
+        ov.save_model(model, str(staged[final.xml.name]), compress_to_fp16=False)
         del model  # vgg16 holds ~550 MB of weights; free them before building the ONNX copy
         proto = build_onnx(name)
-        onnx.save(proto, str(staged.onnx))
+        onnx.save(proto, str(staged[final.onnx.name]))
         del proto
-        if staged.image is not None:
-            with open(staged.image, "wb") as handle:
+        if final.image is not None:
+            with open(staged[final.image.name], "wb") as handle:
                 np.save(handle, sample_image(), allow_pickle=False)
-        pairs = [(staged.bin, final.bin), (staged.xml, final.xml), (staged.onnx, final.onnx)]
-        if staged.image is not None and final.image is not None:
-            pairs.append((staged.image, final.image))
-        for src, _ in pairs:
-            _fsync(src)
-        # .bin before .xml: whoever sees the new .xml finds its new weights already in place.
-        for src, dst in pairs:
-            os.replace(src, dst)
-    except OSError as exc:
-        raise OutputError(f"cannot write zoo model {name} to {folder} ({exc.strerror or exc})",
-                          "check free disk space and permissions") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return final
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
