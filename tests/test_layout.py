@@ -1,0 +1,66 @@
+"""The house by stage: the folder tree is the data flow. A stage imports only from the stages
+before it (errors and results/ from anywhere), and no private name crosses a module boundary."""
+import ast
+from pathlib import Path
+
+import flopbench
+
+PACKAGE = Path(flopbench.__file__).parent
+# the stages in data-flow order; a new capability is a new folder, placed here
+STAGES = ("model", "zoo", "counting", "measure", "profiling", "quantize", "study", "fleet", "render", "cli")
+ANYWHERE = {"errors", "results", "__init__", "__main__"}
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        yield path, parts
+
+
+def _imports(path: Path, parts: tuple[str, ...]):
+    """(target module parts, imported names) of every flopbench import in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                target = base + tuple(node.module.split(".")) if node.module else base
+            elif node.module and node.module.split(".")[0] == "flopbench":
+                target = tuple(node.module.split(".")[1:])
+            else:
+                continue
+            yield target, [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "flopbench":
+                    yield tuple(alias.name.split(".")[1:]), []
+
+
+def test_every_package_is_a_known_stage():
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    unknown = packages - set(STAGES) - ANYWHERE
+    assert not unknown, f"place the new package(s) {sorted(unknown)} in STAGES (tests/test_layout.py) and the README's tree"
+
+
+def test_no_stage_imports_a_later_stage():
+    wrong = []
+    for path, parts in _modules():
+        stage = parts[0] if len(parts) > 1 else None
+        if stage not in STAGES:
+            continue
+        for target, _ in _imports(path, parts):
+            if not target or target[0] in ANYWHERE or target[0] not in STAGES:
+                continue
+            if STAGES.index(target[0]) > STAGES.index(stage):
+                wrong.append(f"{'/'.join(parts)} imports {'.'.join(target)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_private_name_crosses_a_module_boundary():
+    wrong = []
+    for path, parts in _modules():
+        for target, names in _imports(path, parts):
+            wrong += [f"{'/'.join(parts)} imports {name} from {'.'.join(target)}" for name in names
+                      if name.startswith("_") and not name.startswith("__")]
+    assert not wrong, "\n".join(wrong)
