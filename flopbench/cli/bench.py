@@ -67,8 +67,6 @@ def run_command(args) -> int:
                           nireq=args.nireq, precision=args.precision)
     policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter,
                        max_duration_s=args.max_duration)
-    config.validate()
-    policy.validate()
     err = console(stderr=True)
     show_progress = sys.stderr.isatty() and args.seconds >= 2
     progress_bar = None
