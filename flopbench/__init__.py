@@ -1,5 +1,5 @@
 """flopbench: how much work a neural network is, layer by layer, and how fast it really runs."""
-__version__ = "0.1.0"
+from .version import __version__
 
 from .counting import LayerCost, ModelCost, OpCost, count  # noqa: E402
 from .errors import FlopbenchError  # noqa: E402

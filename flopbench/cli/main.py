@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 
-from .. import __version__
+from ..version import __version__
 from . import bench, demo, flops, run, zoo
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
 

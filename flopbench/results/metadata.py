@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 
 
 def cpu_model() -> str:
