@@ -321,6 +321,17 @@ CASES = [
          OutputError, "output folder /proc"),
     Case("output_is_a_folder", ["flops", "{x}", "-o", "{out}"], lambda c: atomic.write_text_atomic(c.folder, "{}"), OutputError,
          "is a folder; give a file name"),
+    # zoo
+    Case("zoo_unknown_name", ["zoo", "resnet50", "-o", "{out}"], lambda c: write_zoo_model("resnet50", c.d / "unused"), OptionError,
+         "unknown zoo model 'resnet50'; choose one of: sep_cnn, std_cnn, mobilenet_v1, conv_mobilenet_v1, mobilenet_v2, vgg16"),
+    Case("zoo_alpha_on_a_fixed_model", ["zoo", "sep_cnn", "--alpha", "0.5", "-o", "{out}"],
+         lambda c: write_zoo_model("sep_cnn", c.d / "unused", alpha=0.5), OptionError, "zoo model sep_cnn takes no --alpha"),
+    Case("zoo_alpha_zero", ["zoo", "mobilenet_v1", "--alpha", "0", "-o", "{out}"],
+         lambda c: write_zoo_model("mobilenet_v1", c.d / "unused", alpha=0), OptionError, "--alpha 0 is out of range"),
+    Case("zoo_resolution_tiny", ["zoo", "mobilenet_v2", "--resolution", "8", "-o", "{out}"],
+         lambda c: write_zoo_model("mobilenet_v2", c.d / "unused", resolution=8), OptionError, "--resolution 8 is out of range"),
+    Case("zoo_unknown_format", ["zoo", "sep_cnn", "--format", "tflite", "-o", "{out}"],
+         lambda c: write_zoo_model("sep_cnn", c.d / "unused", fmt="tflite"), OptionError, "unknown --format 'tflite' for zoo"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

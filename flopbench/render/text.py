@@ -21,3 +21,12 @@ def render_text(renderable, width: int = 160) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
     console.print(renderable)
     return console.file.getvalue()
+
+
+def human_bytes(count: int) -> str:
+    """1.1 GB, 17 MB, 12 kB (decimal units, as disk sizes are sold)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{count} bytes"
