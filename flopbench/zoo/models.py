@@ -21,7 +21,6 @@ MatMul, its bias Add, Relu, Flatten (Reshape) and pooling keep identical names a
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
