@@ -12,19 +12,24 @@ def add_parser(commands) -> None:
     flops.add_argument("--by", default="layer", help="layer (default) or op")
     flops.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     flops.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
+    flops.add_argument("--memory", action="store_true", help="show each layer's weight bytes (stored) and output bytes in the table")
+    flops.add_argument("--memory-budget", metavar="SIZE", help="say whether weights + peak activations fit SIZE (64MB, 512KiB, 2GB), and by how much not")
     flops.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     flops.set_defaults(handler=run_command)
 
 
 def run_command(args) -> int:
     from ..counting import count
+    from ..counting.memory import fit, parse_size
     from ..model import source_files
     from ..render.cost import check_view, render_cost
     from ..render.text import check_format
 
     fmt = check_format(format_for(args.output, args.format))
     check_view(args.by)
+    budget_bytes = parse_size(args.memory_budget) if args.memory_budget is not None else None
     check_output(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
-    emit(render_cost(cost, fmt, args.by), args.output)
+    budget = fit(cost.weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
+    emit(render_cost(cost, fmt, args.by, memory=args.memory, budget=budget), args.output)
     return 0

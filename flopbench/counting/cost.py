@@ -7,6 +7,7 @@ from typing import Any
 from ..model.reading import ModelInputInfo
 from ..results.documents import result_kind
 from ..results.metadata import result_metadata
+from .memory import ActivationMemory
 
 Shape = tuple[int, ...]
 
@@ -36,10 +37,22 @@ class OpCost:
     bytes_written: int
     counted: bool  # False when no formula exists for the op type (or its shapes are dynamic)
     note: str = ""
+    # what the MACs run at: "int8" when data and weights come quantized, else the float type ("f32")
+    precision: str = ""
+    # stored bytes of the weights this op reads first, by stored element type: (("f32", 40), ("i8", 90))
+    stored_weights: tuple[tuple[str, int], ...] = ()
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(size for _, size in self.stored_weights)
+
+    @property
+    def integer(self) -> bool:
+        return self.precision.startswith("int")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,12 +71,15 @@ class OpCost:
             "bytes_written": self.bytes_written,
             "counted": self.counted,
             "note": self.note,
+            "precision": self.precision,
+            "weight_bytes": self.weight_bytes,
+            "stored_weights": dict(self.stored_weights),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OpCost":
         shapes = {"input_shapes": lambda v: tuple(tuple(s) for s in v), "output_shapes": lambda v: tuple(tuple(s) for s in v),
-                  "kernel": _shape}
+                  "kernel": _shape, "stored_weights": lambda v: tuple(sorted(v.items()))}
         return cls(**{f.name: shapes.get(f.name, lambda v: v)(data[f.name]) for f in fields(cls) if f.name in data})
 
 
@@ -113,6 +129,21 @@ class LayerCost:
     def counted(self) -> bool:
         return all(op.counted for op in self.ops)
 
+    @property
+    def precision(self) -> str:
+        """The precision of the layer's multiply-accumulates (its first op's, for a layer without)."""
+        with_macs = [op.precision for op in self.ops if op.macs]
+        return "+".join(dict.fromkeys(with_macs)) if with_macs else (self.ops[0].precision if self.ops else "")
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(op.weight_bytes for op in self.ops)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Bytes of the layer's output tensors (at the graph's element type)."""
+        return self.ops[-1].bytes_written if self.ops else 0
+
     def total_flops(self, include_other: bool) -> int:
         return self.flops + (self.other_flops if include_other else 0)
 
@@ -133,6 +164,9 @@ class LayerCost:
             "bytes_read": self.bytes_read,
             "bytes_written": self.bytes_written,
             "counted": self.counted,
+            "precision": self.precision,
+            "weight_bytes": self.weight_bytes,
+            "activation_bytes": self.activation_bytes,
             "ops": [op.name for op in self.ops],
             "parts": [p.to_dict(include_other) for p in self.parts],
         }
@@ -156,6 +190,7 @@ class ModelCost:
     layers: tuple[LayerCost, ...]
     include_other: bool = False  # whether `total_flops` adds the "other" FLOPs
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    memory: ActivationMemory | None = None  # the activation memory along the graph's order
 
     @property
     def macs(self) -> int:
@@ -185,6 +220,40 @@ class ModelCost:
     @property
     def bytes_written(self) -> int:
         return sum(op.bytes_written for op in self.ops)
+
+    @property
+    def macs_by_precision(self) -> dict[str, int]:
+        """MACs per precision they run at: {"int8": …, "f32": …}."""
+        found: dict[str, int] = {}
+        for op in self.ops:
+            if op.macs:
+                found[op.precision] = found.get(op.precision, 0) + op.macs
+        return dict(sorted(found.items()))
+
+    @property
+    def integer_macs(self) -> int:
+        return sum(op.macs for op in self.ops if op.integer)
+
+    @property
+    def float_macs(self) -> int:
+        return self.macs - self.integer_macs
+
+    @property
+    def weight_bytes(self) -> int:
+        """Every stored weight once, at its stored precision (quantization scales and ranges included)."""
+        return sum(op.weight_bytes for op in self.ops)
+
+    @property
+    def weight_bytes_by_type(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for op in self.ops:
+            for element, size in op.stored_weights:
+                found[element] = found.get(element, 0) + size
+        return dict(sorted(found.items()))
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        return self.memory.peak_bytes if self.memory else 0
 
     def _uncounted(self, dynamic: bool) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -227,6 +296,10 @@ class ModelCost:
             "params": self.params,
             "bytes_read": self.bytes_read,
             "bytes_written": self.bytes_written,
+            "integer_macs": self.integer_macs,
+            "float_macs": self.float_macs,
+            "weight_bytes": self.weight_bytes,
+            "peak_activation_bytes": self.peak_activation_bytes,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +310,9 @@ class ModelCost:
             "include_other_flops": self.include_other,
             "inputs": [i.to_dict() for i in self.inputs],
             "totals": self.totals_dict(),
+            "macs_by_precision": self.macs_by_precision,
+            "weight_bytes_by_type": self.weight_bytes_by_type,
+            "memory": self.memory.to_dict() if self.memory else None,
             "not_counted": self.not_counted,
             "dynamic_shapes": self.dynamic_shapes,
             "layers": [layer.to_dict(self.include_other) for layer in self.layers],
@@ -251,7 +327,8 @@ class ModelCost:
         return cls(model=data["model"], format=data["format"],
                    inputs=tuple(ModelInputInfo(name=i["name"], shape=tuple(i["shape"]), dtype=i["dtype"]) for i in data["inputs"]),
                    ops=ops, layers=tuple(LayerCost.from_dict(layer, by_name) for layer in data["layers"]),
-                   include_other=data.get("include_other_flops", False), metadata=data.get("metadata", {}))
+                   include_other=data.get("include_other_flops", False), metadata=data.get("metadata", {}),
+                   memory=ActivationMemory.from_dict(data["memory"]) if data.get("memory") else None)
 
 
 result_kind("flopbench/count/1")(ModelCost.from_dict)

@@ -227,6 +227,16 @@ def interpolate(op: OpView) -> Work:
     return Work(other_flops=_out(op) * per_element)
 
 
+# --- quantization: other FLOPs per element -------------------------------------------------
+
+
+@formula("FakeQuantize", doc="7 per element: clamp to the input range (2), subtract its low end, scale, round, scale back, add the output low end")
+def fake_quantize(op: OpView) -> Work:
+    # ONNX QuantizeLinear reads back as FakeQuantize + Convert, DequantizeLinear as Convert,
+    # Subtract (zero point), Multiply (scale): each of those ops has its own formula
+    return Work(other_flops=7 * _out(op))
+
+
 # --- elementwise: other FLOPs at a fixed rate per output element ---------------------------
 
 OTHER_FLOPS_PER_ELEMENT: dict[str, int] = {

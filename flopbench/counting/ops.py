@@ -10,7 +10,9 @@ from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
 from .layers import group_layers
+from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
+from .precision import QUANTIZATION_RANGE_INPUTS, counts_as_weight, op_precision, stored_bytes, stored_sources, value_inputs
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
@@ -67,6 +69,7 @@ def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula
     paired with its node; `formulas` maps op types to their formulas."""
     model = loaded.ov_model
     counted_params: set[tuple[str, int]] = set()
+    stored_seen: set[str] = set()
     rows = []
     for node in model.get_ordered_ops():
         kind = node.get_type_name()
@@ -78,17 +81,28 @@ def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula
         attrs = _attrs(node)
         params = 0
         bytes_read = 0
+        stored: dict[str, int] = {}
         for i in range(n_in):
             source = node.input_value(i)
             shape = in_shapes[i]
             element = node.get_input_element_type(i)
-            if shape is not None:
-                bytes_read += _numel(shape) * element.size
             producer = source.get_node()
+            weights = []
+            if producer.get_name() in known and i in value_inputs(node) and i not in SETTING_INPUTS.get(kind, ()):
+                weights = [tensor for tensor, converted in stored_sources(source, known) if counts_as_weight(tensor, converted)]
+            # weights are read and kept at the precision they are stored in (i8 behind a Convert, f16 ...)
+            for tensor in weights:
+                bytes_read += stored_bytes(tensor)
+                if tensor.get_name() not in stored_seen:
+                    stored_seen.add(tensor.get_name())
+                    precision = tensor.get_output_element_type(0).get_type_name()
+                    stored[precision] = stored.get(precision, 0) + stored_bytes(tensor)
+            if not weights and shape is not None:
+                bytes_read += _numel(shape) * element.size
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
             if producer.get_name() in known and element.is_real() and shape is not None and _numel(shape) > 1 \
-                    and i not in SETTING_INPUTS.get(kind, ()):
+                    and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()):
                 key = (producer.get_name(), source.get_index())
                 if key not in counted_params:
                     counted_params.add(key)
@@ -117,6 +131,7 @@ def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula
             input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes),
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
+            precision=op_precision(node, known), stored_weights=tuple(sorted(stored.items())),
         )))
     return rows
 
@@ -145,7 +160,7 @@ def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Map
     layers, ops = group_layers(rows, known)
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
-        include_other=include_other,
+        include_other=include_other, memory=activation_memory(loaded.ov_model, known),
         metadata={"weights_read": loaded.weights_read, "measured_at": utc_now()},
     )
 

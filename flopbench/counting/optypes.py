@@ -11,11 +11,13 @@ CONVOLUTIONS = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpro
 TRANSPOSED_CONVOLUTIONS = frozenset({"ConvolutionBackpropData", "GroupConvolutionBackpropData"})
 POOLS = frozenset({"MaxPool", "AvgPool"})
 
-# An op that starts a layer and takes the epilogue that follows it.
-ANCHORS = CONVOLUTIONS | {"MatMul", "Einsum"}
-# Elementwise work with constants that joins the anchor's layer: bias add, scale, batch norm, activation.
+# An op that starts a layer and takes the epilogue that follows it; a FakeQuantize anchors the
+# dequantization that follows it (ONNX QDQ: Convert, Subtract, Multiply).
+ANCHORS = CONVOLUTIONS | {"MatMul", "Einsum", "FakeQuantize"}
+# Elementwise work with constants that joins the anchor's layer: bias add, scale, batch norm,
+# activation, (de)quantization.
 EPILOGUE = frozenset({
-    "Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "BatchNormInference", "FakeQuantize",
+    "Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "BatchNormInference", "FakeQuantize", "Convert",
     "Relu", "Clamp", "PRelu", "Sigmoid", "Tanh", "Swish", "HSwish", "HSigmoid", "Gelu", "Mish",
     "Elu", "Selu", "SoftPlus", "HardSigmoid",
 })

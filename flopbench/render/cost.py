@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..counting.cost import LayerCost, ModelCost, OpCost
+from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..model.shapes import format_shape
 from .text import FORMATS, check_format, render_text
@@ -38,7 +39,8 @@ def _layer_record(layer: LayerCost, parent: str, include_other: bool) -> dict[st
         "input": _shape(layer.input_shape), "kernel": _shape(layer.kernel), "kernels": layer.kernels,
         "output": _shape(layer.output_shape), "macs": layer.macs, "flops": layer.flops,
         "other_flops": layer.other_flops, "total_flops": layer.total_flops(include_other), "params": layer.params,
-        "bytes": layer.bytes_read + layer.bytes_written,
+        "bytes": layer.bytes_read + layer.bytes_written, "precision": layer.precision,
+        "weight_bytes": layer.weight_bytes, "activation_bytes": layer.activation_bytes,
     }
 
 
@@ -57,11 +59,46 @@ def _op_record(op: OpCost) -> dict[str, Any]:
         "inputs": " ".join(_shape(s) for s in op.input_shapes), "output": " ".join(_shape(s) for s in op.output_shapes),
         "macs": op.macs, "flops": op.flops, "other_flops": op.other_flops, "params": op.params,
         "bytes_read": op.bytes_read, "bytes_written": op.bytes_written, "counted": op.counted,
+        "precision": op.precision, "weight_bytes": op.weight_bytes,
     }
 
 
-def to_json(cost: ModelCost) -> str:
-    return json.dumps(cost.to_dict(), indent=2) + "\n"
+def to_json(cost: ModelCost, budget: MemoryFit | None = None) -> str:
+    document = cost.to_dict()
+    if budget is not None:
+        document["memory_budget"] = budget.to_dict()
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _bytes(value: int) -> str:
+    """Bytes with a readable unit beside them: 6,422,528 B (6.42 MB)."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if abs(value) >= size:
+            return f"{value:,} B ({value / size:.3g} {unit})"
+    return f"{value:,} B"
+
+
+def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
+    by_type = ", ".join(f"{element} {size:,}" for element, size in cost.weight_bytes_by_type.items())
+    lines = [f"Weights: {_bytes(cost.weight_bytes)} as stored" + (f" ({by_type})" if by_type else "")]
+    memory = cost.memory
+    if memory is not None:
+        lowest = "the same" if memory.lowest_peak_bytes == memory.peak_bytes and memory.lowest_peak_exact else (
+            f"{memory.lowest_peak_bytes:,} B" if memory.lowest_peak_exact else f"at least {memory.lowest_peak_bytes:,} B (a bound: too many orders to search)")
+        lines.append(f"Activations: peak {_bytes(memory.peak_bytes)} along the graph's order, at {memory.peak_op}; "
+                     f"lowest over any order: {lowest}")
+    if budget is not None:
+        verdict = (f"fits, {_bytes(budget.margin_bytes)} to spare" if budget.fits
+                   else f"does NOT fit: {_bytes(-budget.margin_bytes)} over")
+        lines.append(f"Memory budget {_bytes(budget.budget_bytes)}: weights + peak activations = {_bytes(budget.needed_bytes)}: {verdict}")
+    return lines
+
+
+def _precision_lines(cost: ModelCost) -> list[str]:
+    if not cost.integer_macs:
+        return []
+    split = ", ".join(f"{precision} {macs:,}" for precision, macs in cost.macs_by_precision.items())
+    return [f"MACs by precision: {split} — {2 * cost.integer_macs / 1e9:.4g} GIOPs integer, {2 * cost.float_macs / 1e9:.4g} GFLOPs float"]
 
 
 def to_csv(cost: ModelCost, view: str = "layer") -> str:
@@ -76,11 +113,11 @@ def to_csv(cost: ModelCost, view: str = "layer") -> str:
     return buffer.getvalue()
 
 
-def _summary_lines(cost: ModelCost) -> list[str]:
+def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None) -> list[str]:
     lines = [
         f"Total: {cost.total_flops:,} FLOPs ({cost.macs:,} MACs), {cost.params:,} parameters, "
         f"{cost.bytes_read + cost.bytes_written:,} bytes moved",
-    ]
+    ] + _precision_lines(cost) + _memory_lines(cost, budget)
     if cost.include_other:
         lines.append(f"The total includes {cost.other_flops:,} other FLOPs (bias, activation, pooling, normalization, softmax).")
     else:
@@ -95,7 +132,7 @@ def _summary_lines(cost: ModelCost) -> list[str]:
     return lines
 
 
-def to_markdown(cost: ModelCost, view: str = "layer") -> str:
+def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None = None) -> str:
     if view == "op":
         header = ["Op", "Type", "Layer", "Inputs", "Output", "MACs", "FLOPs", "Other FLOPs", "Params", "Counted"]
         rows = [[op.name, op.type, op.layer, " ".join(_shape(s) for s in op.input_shapes),
@@ -111,17 +148,19 @@ def to_markdown(cost: ModelCost, view: str = "layer") -> str:
     escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + _summary_lines(cost)) + "\n"
+    return "\n".join(lines + [""] + _summary_lines(cost, budget)) + "\n"
 
 
-def _layer_cells(layer: LayerCost, indent: bool) -> list[str]:
+def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:
     name = f"  └ {layer.name}" if indent else layer.name
     return [name, layer.type, _shape(layer.input_shape), _shape(layer.kernel), _n(layer.kernels), _shape(layer.output_shape),
-            _n(layer.macs), _n(layer.flops), _n(layer.other_flops), _n(layer.params)]
+            *([layer.precision] if precision else []), _n(layer.macs), _n(layer.flops), _n(layer.other_flops), _n(layer.params),
+            *([_n(layer.weight_bytes), _n(layer.activation_bytes)] if memory else [])]
 
 
-def to_table(cost: ModelCost, view: str = "layer"):
-    """A rich renderable: the layer (or op) table with totals and notes."""
+def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None):
+    """A rich renderable: the layer (or op) table with totals and notes; a Precision column when
+    some MACs run on integers, weight and activation bytes per layer with `memory`."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -139,27 +178,32 @@ def to_table(cost: ModelCost, view: str = "layer"):
                           " ".join(_shape(s) for s in op.output_shapes), _n(op.macs), _n(op.flops),
                           _n(op.other_flops), _n(op.params), _n(op.bytes_read + op.bytes_written), style=style)
     else:
-        for column in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output"):
+        precision = cost.integer_macs > 0
+        for column in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output", *(["Precision"] if precision else [])):
             table.add_column(column, overflow="fold")
-        for column in ("MACs", "FLOPs", "Other", "Params"):
+        for column in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else [])):
             table.add_column(column, justify="right")
         for layer in cost.layers:
-            table.add_row(*_layer_cells(layer, indent=False), style=None if layer.counted else "yellow")
+            table.add_row(*_layer_cells(layer, False, precision, memory), style=None if layer.counted else "yellow")
             for part in layer.parts:
-                table.add_row(*_layer_cells(part, indent=True), style="dim")
+                table.add_row(*_layer_cells(part, True, precision, memory), style="dim")
     table.add_section()
-    table.add_row("Total", *([""] * (4 if view == "op" else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
-                  _n(cost.params), *([_n(cost.bytes_read + cost.bytes_written)] if view == "op" else []), style="bold")
-    return Group(table, Text("\n".join(_summary_lines(cost))))
+    if view == "op":
+        table.add_row("Total", *([""] * 4), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
+                      _n(cost.params), _n(cost.bytes_read + cost.bytes_written), style="bold")
+    else:
+        table.add_row("Total", *([""] * (6 if precision else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
+                      _n(cost.params), *([_n(cost.weight_bytes), ""] if memory else []), style="bold")
+    return Group(table, Text("\n".join(_summary_lines(cost, budget))))
 
 
-def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer"):
+def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory: bool = False, budget: MemoryFit | None = None):
     check_format(fmt)
     check_view(view)
     if fmt == "json":
-        return to_json(cost)
+        return to_json(cost, budget)
     if fmt == "csv":
         return to_csv(cost, view)
     if fmt == "markdown":
-        return to_markdown(cost, view)
-    return to_table(cost, view)
+        return to_markdown(cost, view, budget)
+    return to_table(cost, view, memory or budget is not None, budget)

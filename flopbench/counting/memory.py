@@ -1,0 +1,245 @@
+"""Activation memory: what a runtime must hold when it frees every tensor after its last reader.
+
+Each op's outputs are allocated when it runs and freed once the last op that reads them has run
+(model outputs live to the end, model inputs from the start). While an op runs, its inputs and its
+outputs are both held. The peak over the model's topological order is what a simple runtime needs;
+where the graph branches, another order can need less, so the lowest peak over every order is
+searched exactly (a dynamic programme over the sets of ops already run) when the number of such
+sets stays small, and otherwise bounded from below by the largest single op (its inputs plus its
+outputs), which every order must hold at once.
+
+Sizes are at the element types the graph has (f32 = 4 bytes), with no buffer reuse between an op's
+input and output (in-place activations) and no fusion: an engine that fuses or works in place holds
+less, one that keeps padded or blocked layouts and scratch buffers holds more.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import OptionError
+
+MAX_ORDER_STATES = 50_000  # sets of ops already run that the exact search may visit
+
+
+@dataclass(frozen=True)
+class MemoryStep:
+    """One op of the order: what it allocates, what is live while it runs, what is freed after."""
+
+    op: str
+    live_bytes: int
+    allocated: tuple[str, ...]
+    freed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "live_bytes": self.live_bytes, "allocated": list(self.allocated), "freed": list(self.freed)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MemoryStep":
+        return cls(op=data["op"], live_bytes=data["live_bytes"], allocated=tuple(data["allocated"]), freed=tuple(data["freed"]))
+
+
+@dataclass(frozen=True)
+class ActivationMemory:
+    steps: tuple[MemoryStep, ...]
+    input_bytes: int  # model inputs, live from the start
+    peak_bytes: int  # the peak along the model's topological order
+    peak_op: str  # the op running at that peak
+    lowest_peak_bytes: int  # the lowest peak any order reaches, or a lower bound of it
+    lowest_peak_exact: bool  # False: `lowest_peak_bytes` is a bound (the graph has too many orders to search)
+
+    def step(self, op: str) -> MemoryStep:
+        for step in self.steps:
+            if step.op == op:
+                return step
+        raise KeyError(op)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order": "topological",
+            "input_bytes": self.input_bytes,
+            "peak_activation_bytes": self.peak_bytes,
+            "peak_op": self.peak_op,
+            "lowest_peak_activation_bytes": self.lowest_peak_bytes,
+            "lowest_peak_exact": self.lowest_peak_exact,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ActivationMemory":
+        return cls(steps=tuple(MemoryStep.from_dict(step) for step in data["steps"]), input_bytes=data["input_bytes"],
+                   peak_bytes=data["peak_activation_bytes"], peak_op=data["peak_op"],
+                   lowest_peak_bytes=data["lowest_peak_activation_bytes"], lowest_peak_exact=data["lowest_peak_exact"])
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Whether weights + peak activations fit a memory budget."""
+
+    budget_bytes: int
+    weight_bytes: int
+    activation_bytes: int
+
+    @property
+    def needed_bytes(self) -> int:
+        return self.weight_bytes + self.activation_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.needed_bytes <= self.budget_bytes
+
+    @property
+    def margin_bytes(self) -> int:
+        """Spare bytes when it fits, negative (the excess) when it does not."""
+        return self.budget_bytes - self.needed_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget_bytes": self.budget_bytes, "weight_bytes": self.weight_bytes, "peak_activation_bytes": self.activation_bytes,
+                "needed_bytes": self.needed_bytes, "fits": self.fits, "margin_bytes": self.margin_bytes}
+
+
+def fit(weight_bytes: int, peak_activation_bytes: int, budget: int | str) -> MemoryFit:
+    """Whether weights + peak activations fit `budget` (bytes, or a size such as "64MB")."""
+    budget_bytes = parse_size(budget) if isinstance(budget, str) else int(budget)
+    return MemoryFit(budget_bytes=budget_bytes, weight_bytes=weight_bytes, activation_bytes=peak_activation_bytes)
+
+
+SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+              "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """"64MB" → 64,000,000 bytes; "64MiB" → 67,108,864; a bare number is bytes."""
+    match = _SIZE.fullmatch(str(text))
+    unit = match.group(2).upper() if match else ""
+    if not match or unit not in SIZE_UNITS:
+        raise OptionError(f"memory size {str(text)!r} is not a size", "give a number with a unit, e.g. 64MB, 512KiB or 2GB (MB = 10^6 bytes, MiB = 2^20)")
+    size = int(float(match.group(1)) * SIZE_UNITS[unit])
+    if size <= 0:
+        raise OptionError(f"memory size {str(text)!r} is not positive", "give a size above zero, e.g. 64MB")
+    return size
+
+
+def _tensor_bytes(node, index: int) -> int:
+    partial = node.get_output_partial_shape(index)
+    if not partial.is_static:
+        return 0
+    return math.prod(int(d) for d in partial.to_shape()) * node.get_output_element_type(index).size
+
+
+def _tensor_name(node, index: int) -> str:
+    name = node.get_friendly_name()
+    return name if node.get_output_size() == 1 else f"{name}:{index}"
+
+
+def activation_memory(model, constants: set[str]) -> ActivationMemory:
+    """The activation memory of `model` (an `ov.Model` with static shapes); `constants` are the
+    nodes folded at compile time (see `ops.constant_nodes`): they hold no activations."""
+    ops = [node for node in model.get_ordered_ops()
+           if node.get_name() not in constants and node.get_type_name() not in ("Parameter", "Constant", "Result")]
+    inputs = [node for node in model.get_parameters() if node.get_name() not in constants]
+    step_of = {node.get_name(): index for index, node in enumerate(ops)}
+    end = len(ops)
+
+    # tensor → (size, producer step (-1: a model input), last step that needs it)
+    sizes: dict[tuple[str, int], int] = {}
+    names: dict[tuple[str, int], str] = {}
+    born: dict[tuple[str, int], int] = {}
+    last: dict[tuple[str, int], int] = {}
+    readers: dict[tuple[str, int], list[int]] = {}
+    is_output: dict[tuple[str, int], bool] = {}
+    for producer, step in [(node, -1) for node in inputs] + [(node, index) for index, node in enumerate(ops)]:
+        for index in range(producer.get_output_size()):
+            key = (producer.get_name(), index)
+            sizes[key], names[key], born[key] = _tensor_bytes(producer, index), _tensor_name(producer, index), step
+            consumers = [target.get_node() for target in producer.output(index).get_target_inputs()]
+            reading = sorted({step_of[c.get_name()] for c in consumers if c.get_name() in step_of})
+            readers[key] = reading
+            is_output[key] = any(c.get_type_name() == "Result" for c in consumers)
+            last[key] = end if is_output[key] else max(reading, default=max(step, 0))
+
+    allocated_at: dict[int, list[tuple[str, int]]] = {}
+    freed_at: dict[int, list[tuple[str, int]]] = {}
+    for key in sizes:
+        allocated_at.setdefault(born[key], []).append(key)
+        if last[key] < end:
+            freed_at.setdefault(last[key], []).append(key)
+    live = sum(sizes[key] for key in allocated_at.get(-1, []))
+    input_bytes = live
+    steps = []
+    for index, node in enumerate(ops):
+        live += sum(sizes[key] for key in allocated_at.get(index, []))
+        steps.append(MemoryStep(op=node.get_friendly_name(), live_bytes=live,
+                                allocated=tuple(names[k] for k in allocated_at.get(index, [])),
+                                freed=tuple(names[k] for k in freed_at.get(index, []))))
+        live -= sum(sizes[key] for key in freed_at.get(index, []))
+    peak = max(steps, key=lambda s: s.live_bytes, default=None)
+    peak_bytes = peak.live_bytes if peak else input_bytes
+    lowest, exact = _lowest_peak(ops, sizes, born, readers, is_output, input_bytes, peak_bytes)
+    return ActivationMemory(steps=tuple(steps), input_bytes=input_bytes, peak_bytes=peak_bytes, peak_op=peak.op if peak else "",
+                            lowest_peak_bytes=lowest, lowest_peak_exact=exact)
+
+
+def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int, topological_peak: int) -> tuple[int, bool]:
+    """The lowest peak over every order the graph allows: a search over the sets of ops already run
+    (the live bytes depend only on that set), or, past `MAX_ORDER_STATES`, the largest single op."""
+    count = len(ops)
+    outputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
+    inputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
+    needs = [0] * count  # bit mask of the ops that must run first
+    for key, step in born.items():
+        if step >= 0:
+            outputs_of[step].append(key)
+        for reader in readers[key]:
+            inputs_of[reader].append(key)
+            if step >= 0:
+                needs[reader] |= 1 << step
+    alone = [sum(sizes[k] for k in set(inputs_of[v])) + sum(sizes[k] for k in outputs_of[v]) for v in range(count)]
+    bound = max(alone, default=input_bytes)
+    reader_mask = {key: sum(1 << r for r in readers[key]) for key in sizes}
+    allocated = [sum(sizes[k] for k in outputs_of[v]) for v in range(count)]
+
+    def released(done: int, v: int) -> int:
+        """Bytes freed once `v` has run, with the ops in `done` (which includes v) run."""
+        freed = 0
+        for key in set(inputs_of[v]) | set(outputs_of[v]):
+            if not is_output[key] and reader_mask[key] & ~done == 0:
+                freed += sizes[key]
+        return freed
+
+    successors: list[set[int]] = [set() for _ in range(count)]
+    for key, step in born.items():
+        if step >= 0:
+            successors[step].update(readers[key])
+    ready = sum(1 << v for v in range(count) if needs[v] == 0)
+    # ops run → (lowest peak so far, live bytes now, ops ready to run); the live bytes depend only on
+    # which ops have run, not on their order, so one entry per set is enough
+    frontier = {0: (input_bytes, input_bytes, ready)}
+    visited = 0
+    for _ in range(count):
+        following: dict[int, tuple[int, int, int]] = {}
+        for done, (peak, live, ready) in frontier.items():
+            pending = ready
+            while pending:
+                v = (pending & -pending).bit_length() - 1
+                pending &= pending - 1
+                during = live + allocated[v]
+                after = done | 1 << v
+                known = following.get(after)
+                if known is not None and known[0] <= max(peak, during):
+                    continue
+                now_ready = ready & ~(1 << v)
+                for w in successors[v]:
+                    if needs[w] & ~after == 0:
+                        now_ready |= 1 << w
+                following[after] = (max(peak, during), during - released(after, v), now_ready)
+        visited += len(following)
+        if visited > MAX_ORDER_STATES:
+            return bound, False
+        frontier = following
+    if not frontier:
+        return input_bytes, True
+    return min(peak for peak, _, _ in frontier.values()), True

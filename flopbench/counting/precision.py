@@ -1,0 +1,153 @@
+"""The precision an op's multiply-accumulates run at, and the bytes its weights are stored in.
+
+A quantized model keeps float ops in its graph and says where integers flow:
+- OpenVINO IR from NNCF: activations go through `FakeQuantize` (levels ≤ 256), weights are stored as
+  `i8 Constant → Convert → Multiply (scale)`;
+- ONNX QDQ (`onnxruntime.quantization`, QDQ format): OpenVINO reads `QuantizeLinear` as
+  `FakeQuantize → Convert (u8/i8)` and `DequantizeLinear` as `Convert → Subtract (zero point) →
+  Multiply (scale)`; `ConvInteger` / `MatMulInteger` / `QLinearConv` read back as the same
+  dequantization chain in front of a float Convolution or MatMul.
+So a convolution or matmul is an integer op when each of its data and weight inputs, walked back
+through that chain, starts at an integer tensor of ≤ 8 bits or at a FakeQuantize of ≤ 256 levels.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .optypes import CONVOLUTIONS
+
+# ops that dequantize or only re-lay a tensor: walking back through them keeps the same values
+DEQUANTIZE_CHAIN = {"Convert", "Multiply", "Subtract", "Add", "Reshape", "Squeeze", "Unsqueeze", "Transpose"}
+# ops whose inputs past the first are shapes, axes or indices rather than values
+SHAPE_INPUTS_AFTER_FIRST = {
+    "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Broadcast", "Tile", "StridedSlice", "Slice", "Gather",
+    "Split", "VariadicSplit", "Pad", "Interpolate", "GatherND", "GatherElements", "ReduceMean", "ReduceSum",
+    "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+}
+# a FakeQuantize's inputs 1-4 are its ranges: stored, but quantization settings rather than parameters
+QUANTIZATION_RANGE_INPUTS = {"FakeQuantize": (1, 2, 3, 4)}
+MAC_OPS = CONVOLUTIONS | {"MatMul", "Einsum"}
+# the inputs that carry data and weights (not offsets, masks or shapes)
+MAC_INPUTS = {"DeformableConvolution": (0, 2)}
+MAX_WALK = 12  # a dequantization chain is a handful of ops; stop early on anything longer
+
+
+def integer_bits(levels: int) -> int:
+    """Bits a FakeQuantize with `levels` levels needs: 256 → 8, 255 → 8, 16 → 4."""
+    return max(1, math.ceil(math.log2(max(levels, 2))))
+
+
+def _integer_width(element) -> int | None:
+    """The width of an integer element type of at most 8 bits (i8, u8, i4, u4 ...), else None."""
+    if element.is_integral_number() and not element.is_real() and element.bitwidth <= 8 and element.get_type_name() != "boolean":
+        return element.bitwidth
+    return None
+
+
+def _levels(node) -> int:
+    try:
+        return int(node.get_attributes().get("levels", 0))
+    except Exception:
+        return 0
+
+
+def _main_input(node, constants: set[str]):
+    """The input a dequantization step transforms: the non-constant one on the data path, the
+    largest one inside a weight's constant subgraph (the weights, not their scale)."""
+    count = node.get_input_size()
+    if node.get_type_name() in SHAPE_INPUTS_AFTER_FIRST or count == 1:
+        return node.input_value(0)
+    values = [node.input_value(i) for i in range(count)]
+    moving = [v for v in values if v.get_node().get_name() not in constants]
+    if moving:
+        return moving[0] if len(moving) == 1 else None
+    sizes = [math.prod(v.get_partial_shape().to_shape()) if v.get_partial_shape().is_static else 0 for v in values]
+    return values[sizes.index(max(sizes))]
+
+
+def input_bits(value, constants: set[str]) -> int | None:
+    """The integer width a tensor was quantized to, walking back through dequantization; None if float."""
+    for _ in range(MAX_WALK):
+        node = value.get_node()
+        width = _integer_width(value.get_element_type())
+        if width is not None:
+            return width
+        kind = node.get_type_name()
+        if kind == "FakeQuantize":
+            levels = _levels(node)
+            return integer_bits(levels) if 0 < levels <= 256 else None
+        if kind not in DEQUANTIZE_CHAIN:
+            return None
+        following = _main_input(node, constants)
+        if following is None:
+            return None
+        value = following
+    return None
+
+
+def op_precision(node, constants: set[str]) -> str:
+    """"int8" (or "int4" ...) when every data and weight input of a convolution or matmul is
+    quantized; otherwise the element type the op computes in ("f32", "f16", "bf16")."""
+    kind = node.get_type_name()
+    floating = node.get_output_element_type(0).get_type_name() if node.get_output_size() else ""
+    if kind not in MAC_OPS:
+        return floating
+    indices = MAC_INPUTS.get(kind, tuple(range(min(node.get_input_size(), 2))))
+    widths = [input_bits(node.input_value(i), constants) for i in indices]
+    if widths and all(w is not None for w in widths):
+        return f"int{8 if max(widths) > 4 else 4}"  # type: ignore[type-var]
+    return floating
+
+
+def is_integer_precision(precision: str) -> bool:
+    return precision.startswith("int")
+
+
+def value_inputs(node) -> range | tuple[int, ...]:
+    """Indices of the inputs that carry values (not shapes, axes or indices)."""
+    if node.get_type_name() in SHAPE_INPUTS_AFTER_FIRST:
+        return (0,)
+    if node.get_type_name() == "ShapeOf":
+        return ()
+    return range(node.get_input_size())
+
+
+def stored_sources(value, constants: set[str]) -> list[tuple[Any, bool]]:
+    """The stored tensors (Constants, or the Parameters an ONNX twin puts in place of large
+    initializers) a constant input is computed from, each with whether a Convert turned it into
+    floats on the way (an integer tensor behind a Convert is a quantized weight, zero point or bias;
+    one without is a shape or an index)."""
+    found: list[tuple[Any, bool]] = []
+    seen: set[str] = set()
+    stack = [(value.get_node(), False)]
+    while stack:
+        node, converted = stack.pop()
+        if node.get_name() in seen:
+            continue
+        seen.add(node.get_name())
+        kind = node.get_type_name()
+        if node.get_name() not in constants:
+            continue
+        if kind in ("Constant", "Parameter"):
+            found.append((node, converted))
+            continue
+        through_convert = converted or (kind == "Convert" and node.get_output_element_type(0).is_real())
+        for i in value_inputs(node):
+            stack.append((node.input_value(i).get_node(), through_convert))
+    return found
+
+
+def stored_bytes(node) -> int:
+    """The bytes a stored tensor takes at its own element type (i4 = half a byte per element)."""
+    partial = node.get_output_partial_shape(0)
+    if not partial.is_static:
+        return 0
+    return math.ceil(math.prod(partial.to_shape()) * node.get_output_element_type(0).bitwidth / 8)
+
+
+def counts_as_weight(node, converted: bool) -> bool:
+    """A stored float tensor is a weight; an integer one only when it is dequantized (a Convert
+    turns it into floats on the way): an int64 reshape target is not."""
+    element = node.get_output_element_type(0)
+    return element.is_real() or converted
