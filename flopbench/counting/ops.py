@@ -90,14 +90,13 @@ def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula
             weights = []
             if producer.get_name() in known and i in value_inputs(node) and i not in SETTING_INPUTS.get(kind, ()):
                 weights = [tensor for tensor, converted in stored_sources(source, known) if counts_as_weight(tensor, converted)]
-            # weights are read and kept at the precision they are stored in (i8 behind a Convert, f16 ...)
+            # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
             for tensor in weights:
-                bytes_read += stored_bytes(tensor)
                 if tensor.get_name() not in stored_seen:
                     stored_seen.add(tensor.get_name())
                     precision = tensor.get_output_element_type(0).get_type_name()
                     stored[precision] = stored.get(precision, 0) + stored_bytes(tensor)
-            if not weights and shape is not None:
+            if shape is not None:
                 bytes_read += _numel(shape) * element.size
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
