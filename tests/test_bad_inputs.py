@@ -41,6 +41,7 @@ from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
 from flopbench.render.cost import check_format
 from flopbench.measure.run import run
+from flopbench.study.convert import convert
 from flopbench.zoo import write_zoo_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -332,6 +333,16 @@ CASES = [
          lambda c: write_zoo_model("mobilenet_v2", c.d / "unused", resolution=8), OptionError, "--resolution 8 is out of range"),
     Case("zoo_unknown_format", ["zoo", "sep_cnn", "--format", "tflite", "-o", "{out}"],
          lambda c: write_zoo_model("sep_cnn", c.d / "unused", fmt="tflite"), OptionError, "unknown --format 'tflite' for zoo"),
+    # convert
+    Case("convert_unknown_target", ["convert", "--to", "sideways", "{x}", "-o", "{out}/c.xml"],
+         lambda c: convert(c.x, "sideways", c.d / "c.xml"), OptionError, "unknown --to 'sideways'"),
+    Case("convert_other_format", ["convert", "--to", "separable", "{o}", "-o", "{out}/c.xml"],
+         lambda c: convert(c.o, "separable", c.d / "c.xml"), OptionError,
+         "the converted model is written in the format it was read in (.onnx); name the output c.onnx"),
+    Case("convert_over_its_input", ["convert", "--to", "separable", "{x}", "-o", "{x}"],
+         lambda c: convert(c.x, "separable", c.x), OutputError, "is an input of this command"),
+    Case("convert_missing_model", ["convert", "--to", "standard", "{d}/missing.onnx", "-o", "{out}/c.onnx"],
+         lambda c: convert(c.d / "missing.onnx", "standard", c.d / "c.onnx"), ModelFileError, "missing.onnx does not exist"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

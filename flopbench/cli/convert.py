@@ -1,0 +1,46 @@
+"""`flopbench convert`: rewrite standard convolutions as separable ones, or back."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parser(commands) -> None:
+    convert = commands.add_parser("convert", help="rewrite k×k convolutions as depthwise + pointwise, or back (new, seeded weights)")
+    convert.add_argument("model", metavar="MODEL", help="model file: IR .xml (with its .bin) or .onnx")
+    convert.add_argument("--to", required=True, help="separable (k×k → depthwise k×k + pointwise 1×1) or standard (the reverse)")
+    convert.add_argument("-o", "--output", required=True, help="the converted model, same format as MODEL (.xml or .onnx)")
+    convert.add_argument("--seed", type=int, default=0, help="seed of the new weights (default 0)")
+    convert.add_argument("--json", help="write what was rewritten as JSON (schema flopbench/convert/1)")
+    convert.set_defaults(handler=run_command)
+
+
+def _describe(rewrite) -> str:
+    kh, kw = rewrite.kernel
+    return f"{' + '.join(rewrite.replaced)} → {' + '.join(rewrite.created)} ({rewrite.input_channels}→{rewrite.output_channels}, {kh}x{kw})"
+
+
+def run_command(args) -> int:
+    from ..model.reading import source_files
+    from ..study.convert import check_target, convert
+    from .output import check_output, write_measured
+
+    check_target(args.to)
+    check_output(args.json, protect=source_files(args.model) + [args.output])
+    result = convert(args.model, args.to, args.output, seed=args.seed)
+    if not result.rewrites:
+        what = "k×k standard convolution (k > 1)" if args.to == "separable" else "depthwise convolution followed by a pointwise one"
+        print(f"nothing to convert: {args.model} has no {what}; nothing written", file=sys.stderr)
+    else:
+        what = ("convolutions to depthwise + pointwise pairs" if args.to == "separable"
+                else "depthwise + pointwise pairs to standard convolutions")
+        print(f"converted {len(result.rewrites)} {what}:")
+        for rewrite in result.rewrites:
+            print(f"  {_describe(rewrite)}")
+        for path in result.written:
+            print(path)
+        print(f"the new layers' weights are seeded random (--seed {result.seed}): the model is for cost and speed, not accuracy",
+              file=sys.stderr)
+    if args.json:
+        write_measured(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
