@@ -10,7 +10,7 @@ from .results.documents import save_result  # noqa: E402
 _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
          "run": "measure.run", "RunResult": "measure.run"}
 # every module that registers a result kind, so that load_result knows them all
-RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run")
+RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq")
 
 
 def load_result(path):

@@ -42,6 +42,8 @@ from flopbench.measure.policy import RunPolicy
 from flopbench.render.cost import check_format
 from flopbench.measure.run import run
 from flopbench.study.convert import convert
+from flopbench.counting.memory import parse_size
+from flopbench.quantize import quantize
 from flopbench.zoo import write_zoo_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,6 +184,23 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     inf.flat[[1, 2]] = [np.inf, -np.inf]
     c.npy_inf = d / "inf.npy"
     np.save(c.npy_inf, inf)
+
+    # an INT8 model (activations through a FakeQuantize, int8 weights): quantize must refuse it
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 1, 28, 28], np.float32, name="input")
+    lo, hi = ops.constant(np.float32(-1)), ops.constant(np.float32(1))
+    quantized = ops.fake_quantize(x, lo, hi, lo, hi, 256)
+    weights = ops.multiply(ops.convert(ops.constant(np.ones((4, 1, 3, 3), np.int8)), ov.Type.f32), ops.constant(np.float32(0.1)))
+    conv = ops.convolution(quantized, weights, [1, 1], [0, 0], [0, 0], [1, 1])
+    c.quantized = d / "int8.xml"
+    ov.save_model(ov.Model([ops.result(conv)], [x]), c.quantized, compress_to_fp16=False)
+    # calibration samples, the second of the wrong shape
+    c.calibration = d / "calibration"
+    c.calibration.mkdir()
+    for name, shape in (("a.npy", (1, 1, 28, 28)), ("b_bad.npy", (1, 1, 27, 27)), ("c_bad.npy", (3, 3))):
+        np.save(c.calibration / name, np.zeros(shape, np.float32))
     return c
 
 
@@ -343,6 +362,18 @@ CASES = [
          lambda c: convert(c.x, "separable", c.x), OutputError, "is an input of this command"),
     Case("convert_missing_model", ["convert", "--to", "standard", "{d}/missing.onnx", "-o", "{out}/c.onnx"],
          lambda c: convert(c.d / "missing.onnx", "standard", c.d / "c.onnx"), ModelFileError, "missing.onnx does not exist"),
+    # quantize and memory budgets
+    Case("quantize_already_quantized", ["quantize", "{quantized}", "-o", "{out}/q"], lambda c: quantize(c.quantized, c.d / "unused"),
+         ModelFileError, "int8.xml is already quantized (1 FakeQuantize ops)"),
+    Case("quantize_calibration_wrong_shape", ["quantize", "{x}", "-o", "{out}/q", "--calibration", "{calibration}"],
+         lambda c: quantize(c.x, c.d / "unused", calibration=c.calibration), InputDataError,
+         "calibration file b_bad.npy has shape 1x1x27x27 (729 elements); input 'input' expects 1x1x28x28"),
+    Case("quantize_calibration_missing", ["quantize", "{x}", "-o", "{out}/q", "--calibration", "{d}/nowhere"],
+         lambda c: quantize(c.x, c.d / "unused", calibration=c.d / "nowhere"), InputDataError, "nowhere does not exist or is not a folder"),
+    Case("quantize_samples_zero", ["quantize", "{x}", "-o", "{out}/q", "--samples", "0"],
+         lambda c: quantize(c.x, c.d / "unused", samples=0), OptionError, "--samples 0 is not allowed"),
+    Case("flops_memory_budget_malformed", ["flops", "{x}", "--memory-budget", "64XB"], lambda c: parse_size("64XB"), OptionError,
+         "memory size '64XB' is not a size"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

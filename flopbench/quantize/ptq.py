@@ -1,0 +1,146 @@
+"""`quantize()`: an INT8 twin of a float model by NNCF post-training quantization.
+
+NNCF puts FakeQuantize ops on the activations, calibrated on the samples given, and stores the
+weights as int8 with a per-channel scale (`i8 Constant → Convert → Multiply`); OpenVINO runs the
+result with integer kernels. Seeded random calibration data makes a model that runs like an INT8
+model but whose accuracy is unknown: the result says so, and real samples (`calibration=`) fix it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..counting import count
+from ..errors import EngineError, ModelFileError, OptionError, OutputError, engine_message
+from ..model.core import openvino_core, quiet_native_stderr
+from ..model.reading import load, source_files
+from ..results import writing
+from ..results.documents import result_kind
+from ..results.metadata import result_metadata
+from .calibration import folder_samples, random_samples
+
+DEFAULT_SAMPLES = 300  # NNCF's own default subset size
+INSTALL_HINT = 'install it with: pip install "flopbench[int8]" (or pip install nncf)'
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    """What `quantize` wrote and what the INT8 twin counts, beside its float source."""
+
+    source: str
+    xml: str
+    bin: str
+    calibration: str  # "300 random samples (seed 0)" or "64 files from calib/"
+    samples: int
+    random_calibration: bool  # calibrated on random data: it runs like an INT8 model, its accuracy is unknown
+    fake_quantize_ops: int
+    macs: int
+    integer_macs: int
+    params: int
+    weight_bytes: int
+    source_weight_bytes: int
+    seconds: float
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "flopbench/quantize/1",
+            "source": self.source, "xml": self.xml, "bin": self.bin,
+            "method": "nncf post-training quantization (INT8)",
+            "calibration": self.calibration, "samples": self.samples, "random_calibration": self.random_calibration,
+            "fake_quantize_ops": self.fake_quantize_ops, "macs": self.macs, "integer_macs": self.integer_macs,
+            "params": self.params, "weight_bytes": self.weight_bytes, "source_weight_bytes": self.source_weight_bytes,
+            "seconds": self.seconds, "metadata": {**result_metadata(), **self.metadata},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "QuantizeResult":
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+result_kind("flopbench/quantize/1")(QuantizeResult.from_dict)
+
+
+def output_paths(model: str | os.PathLike, output: str | os.PathLike) -> tuple[Path, Path]:
+    """The IR to write: `output` itself when it names an .xml, else `<output>/<model name>.xml`."""
+    target = Path(output)
+    xml = target if target.suffix.lower() == ".xml" else target / f"{Path(model).stem}.xml"
+    return xml, xml.with_suffix(".bin")
+
+
+def _nncf():
+    try:
+        import nncf
+    except ImportError:
+        raise EngineError("flopbench quantize needs NNCF, which is not installed", INSTALL_HINT) from None
+    return nncf
+
+
+def _check_float(cost, path: Path) -> None:
+    fake = sum(1 for op in cost.ops if op.type == "FakeQuantize")
+    if fake or cost.integer_macs:
+        what = f"{fake} FakeQuantize ops" if fake else f"{cost.integer_macs:,} of its MACs already run on integers"
+        raise ModelFileError(f"{path.name} is already quantized ({what})", "quantize the float model it was made from")
+
+
+def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: str | os.PathLike | None = None,
+             samples: int | None = None, seed: int = 0, shape: str | dict | None = None, batch: int | None = None) -> QuantizeResult:
+    """Write an INT8 twin of `model` (any format OpenVINO reads) as IR to `output` (a folder, or an
+    .xml path), calibrated on the .npy files of `calibration` (one sample each) or on `samples`
+    seeded random samples (default 300)."""
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise OptionError(f"--samples {samples!r} is not allowed", "give a whole number of calibration samples, 1 or more")
+    path = Path(model)
+    xml, bin_path = output_paths(path, output)
+    protect = source_files(path)
+    nncf = _nncf()
+    loaded = load(path, shape=shape, batch=batch)
+    source_cost = count(loaded)
+    _check_float(source_cost, path)
+    if calibration is not None:
+        data = folder_samples(calibration, loaded.inputs, samples)
+        described = f"{len(data)} files from {calibration}"
+    else:
+        data = random_samples(loaded.inputs, samples or DEFAULT_SAMPLES, seed)
+        described = f"{len(data)} random samples (seed {seed})"
+    try:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {xml.parent} ({exc.strerror or exc})", "choose a folder you can write to with -o") from None
+    for target in (xml, bin_path):  # before the slow part: a wrong output fails in seconds
+        writing.check_writable(target, protect=protect)
+    started = time.perf_counter()
+    try:
+        with quiet_native_stderr():
+            float_model = openvino_core().read_model(str(path))
+        float_model.reshape({i.name: list(i.shape) for i in loaded.inputs})
+    except Exception as exc:
+        raise ModelFileError(f"OpenVINO cannot read {path.name} with its weights: {engine_message(exc)}", "check that the model is complete") from None
+    names = [i.name for i in loaded.inputs]
+    dataset = nncf.Dataset(data, lambda sample: sample[names[0]] if len(names) == 1 else tuple(sample[n] for n in names))
+    previous = logging.getLogger("nncf").level
+    nncf.set_log_level(logging.ERROR)
+    try:
+        # NNCF draws progress bars on stdout: they go to stderr, stdout is the command's output
+        with contextlib.redirect_stdout(sys.stderr):
+            quantized = nncf.quantize(float_model, dataset, subset_size=len(data))
+    except Exception as exc:
+        raise EngineError(f"NNCF could not quantize {path.name}: {engine_message(exc)}", "check that the model runs on OpenVINO (flopbench run)") from None
+    finally:
+        nncf.set_log_level(previous or logging.INFO)
+    seconds = time.perf_counter() - started
+    writing.save_openvino_model(quantized, xml, protect=protect)
+    twin = count(xml)
+    return QuantizeResult(
+        source=str(path), xml=str(xml), bin=str(bin_path), calibration=described, samples=len(data),
+        random_calibration=calibration is None, fake_quantize_ops=sum(1 for op in twin.ops if op.type == "FakeQuantize"),
+        macs=twin.macs, integer_macs=twin.integer_macs, params=twin.params, weight_bytes=twin.weight_bytes,
+        source_weight_bytes=source_cost.weight_bytes, seconds=seconds,
+        metadata={"nncf": getattr(nncf, "__version__", "")},
+    )

@@ -1,0 +1,26 @@
+"""Render what `flopbench quantize` wrote. Rendering never computes."""
+from __future__ import annotations
+
+import json
+
+from .text import human_bytes
+
+
+def quantize_lines(result) -> list[str]:
+    share = f"{result.integer_macs / result.macs:.0%}" if result.macs else "no"
+    lines = [
+        f"wrote {result.xml} (+ .bin): INT8 twin of {result.source} by NNCF post-training quantization, "
+        f"{result.fake_quantize_ops} FakeQuantize ops, {share} of the MACs int8 ({result.integer_macs:,} of {result.macs:,})",
+        f"weights {human_bytes(result.weight_bytes)} stored, float model {human_bytes(result.source_weight_bytes)}; "
+        f"{result.params:,} parameters; quantized in {result.seconds:.1f} s, calibrated on {result.calibration}",
+    ]
+    if result.random_calibration:
+        lines.append("accuracy unknown: calibrated on random data, the INT8 model runs like one but its outputs were never checked; "
+                     "calibrate on real samples with --calibration DIR (one .npy per sample) and compare its outputs with the float model's")
+    else:
+        lines.append("accuracy not checked: compare the INT8 model's outputs with the float model's on held-out data")
+    return lines
+
+
+def quantize_json(result) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"

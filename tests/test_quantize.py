@@ -1,0 +1,70 @@
+"""`flopbench quantize`: a real NNCF INT8 twin that counts like its float source and runs on OpenVINO."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import flopbench
+from flopbench.quantize import quantize
+from flopbench.results.schema import validate
+
+# the int8 weights of sep_cnn's convolutions and matmuls, one byte each
+INT8_WEIGHTS = 9 + 10 + 90 + 50 + 2880 * 128 + 128 * 10
+
+
+@pytest.fixture(scope="module")
+def twin(sep_cnn_xml, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quantized")
+    report = folder / "quantize.json"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "quantize", str(sep_cnn_xml), "-o", str(folder / "q"), "--samples", "8",
+                           "--json", str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return folder / "q" / "sep_cnn.xml", report, done.stdout
+
+
+def test_the_twin_counts_like_the_float_model(twin, sep_cnn_xml):
+    xml, _, _ = twin
+    quantized, source = flopbench.count(xml), flopbench.count(sep_cnn_xml)
+    assert quantized.macs == source.macs == 463_404 and quantized.params == source.params == 370_232
+    assert quantized.not_counted == {}
+    for layer in ("sepconv1", "sepconv2", "fc1", "fc2"):
+        assert quantized.layer(layer).precision == "int8", layer
+    assert quantized.macs_by_precision == {"int8": 463_404}
+    stored = quantized.weight_bytes_by_type
+    assert stored["i8"] == INT8_WEIGHTS
+    # the rest is f32: the 153 biases, the per-channel scales and the FakeQuantize ranges
+    assert stored["f32"] > 153 * 4 and set(stored) == {"i8", "f32"}
+    assert quantized.weight_bytes < source.weight_bytes / 3.9
+
+
+def test_the_report_says_the_accuracy_is_unknown(twin):
+    xml, report, stdout = twin
+    assert f"wrote {xml}" in stdout
+    assert "accuracy unknown: calibrated on random data" in stdout
+    document = json.loads(report.read_text())
+    validate(document)
+    assert document["random_calibration"] and document["samples"] == 8
+    assert document["integer_macs"] == document["macs"] == 463_404
+    assert document["fake_quantize_ops"] == sum(1 for op in flopbench.count(xml).ops if op.type == "FakeQuantize") > 0
+    assert flopbench.load_result(report).to_dict()["weight_bytes"] == document["weight_bytes"]
+
+
+def test_the_twin_runs_and_agrees_with_the_float_model(twin, sep_cnn_xml, image_npy):
+    from flopbench.measure.run import run
+
+    xml, _, _ = twin
+    assert run(xml, inputs=[str(image_npy)], niter=1).top_class == run(sep_cnn_xml, inputs=[str(image_npy)], niter=1).top_class
+
+
+def test_calibration_from_a_folder_of_samples(sep_cnn_onnx, tmp_path):
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(4):
+        np.save(calibration / f"sample_{index}.npy", rng.random((28, 28), dtype=np.float32))  # reshaped to 1x1x28x28
+    result = quantize(sep_cnn_onnx, tmp_path / "out" / "int8.xml", calibration=calibration)
+    assert result.samples == 4 and not result.random_calibration
+    assert result.calibration == f"4 files from {calibration}"
+    assert flopbench.count(result.xml).integer_macs == 463_404
