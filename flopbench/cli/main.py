@@ -7,13 +7,13 @@ import signal
 import sys
 
 from ..version import __version__
-from . import bench, convert, demo, flops, quantize, run, zoo
+from . import bench, convert, demo, flops, quantize, report, run, zoo
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
 
 DEBUG_HINT = "re-run with --debug for the traceback"
 
 # one module per command, in the order `--help` lists them
-COMMANDS = (demo, flops, run, bench, quantize, zoo, convert)
+COMMANDS = (demo, flops, run, bench, report, quantize, zoo, convert)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +64,7 @@ def _main(argv: list[str], debug: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.argv = argv  # the command as typed, for results that record how they were made
         if not getattr(args, "handler", None):
             parser.print_help()
             return EXIT_USAGE

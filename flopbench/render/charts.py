@@ -1,0 +1,229 @@
+"""Charts for the HTML report: matplotlib figures written as inline SVG.
+
+SVG, not a JavaScript charting library: the page stays small, readable offline and as an e-mail
+attachment, prints, and needs no script to draw. Text stays text (`svg.fonttype = none`), so the
+SVG is a fraction of the size with glyphs as paths and the labels can be searched and copied.
+Every bar carries a `<title>`, which the browser shows on hover.
+
+Each function takes numbers already measured or counted and returns one `<svg>` element as a
+string; none measures or counts anything.
+"""
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FLOPS_COLOR = "#4c72b0"
+TIME_COLOR = "#dd8452"
+MARK_COLORS = ("#2a9d8f", "#e9c46a", "#e76f51", "#8e44ad")
+
+_RC = {
+    "svg.fonttype": "none",  # text as <text>, not glyph paths
+    "svg.hashsalt": "flopbench",  # the same data gives the same SVG, byte for byte
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One set of bars: a name for the legend, one value per label, and the hover text of each bar."""
+
+    name: str
+    values: Sequence[float]
+    titles: Sequence[str]
+    color: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A vertical line at `x` with its label (a percentile on a latency histogram)."""
+
+    label: str
+    x: float
+
+
+def _figure(width_in: float, height_in: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width_in, height_in), dpi=100)
+
+
+def _to_svg(figure, titles: dict[str, str], chart_id: str) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_RC):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    svg = buffer.getvalue()
+    svg = _inline(svg[svg.index("<svg"):])
+    svg = svg.replace("<svg ", f'<svg class="chart" id="{chart_id}" role="img" ', 1)
+    # matplotlib's own ids (figure_1, axes_1, patch_1 ...) repeat in every chart; on one page they
+    # would clash, so each chart's ids get its own prefix
+    svg = re.sub(r'id="((?:figure|axes|patch|line2d|text|legend|matplotlib\.axis|xtick|ytick|'
+                 r'LineCollection|PathCollection|PolyCollection|QuadMesh)_[0-9_]+)"',
+                 lambda m: f'id="{chart_id}-{m.group(1)}"', svg)
+
+    def titled(match: re.Match) -> str:
+        gid = match.group(1)
+        return f'{match.group(0)}<title>{html.escape(titles[gid])}</title>'
+
+    if titles:
+        svg = re.sub(r'<g id="(' + re.escape(chart_id) + r'-bar-[0-9]+-[0-9]+)">', titled, svg)
+    figure.clear()
+    return svg
+
+
+_NAMESPACES = re.compile(r'\s+xmlns(?::\w+)?="[^"]*"')
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+_ATTRIBUTE = re.compile(r'(\s(?:d|x|y|x1|x2|y1|y2|width|height|viewBox|transform|points)=")([^"]*)"')
+_FONT_FAMILY = re.compile(r"font-family: [^;\"]*;? ?")
+_LONG_DECIMAL = re.compile(r"(-?\d+\.\d\d)\d+")
+
+
+def _inline(svg: str) -> str:
+    """An SVG for inline use in HTML: no XML prolog, no namespace declarations or RDF metadata
+    (the HTML parser puts <svg> in its namespace by itself, and the page names no web address),
+    coordinates to 1/100 of a point."""
+    svg = _METADATA.sub("", _NAMESPACES.sub("", svg))
+    svg = _FONT_FAMILY.sub("", svg)  # the page's style gives every chart text one font
+
+    def short(match: re.Match) -> str:
+        value = _LONG_DECIMAL.sub(r"\1", match.group(2))
+        return f'{match.group(1)}{" ".join(value.split())}"'
+
+    return _ATTRIBUTE.sub(short, svg)
+
+
+def _build(function, *args, **kwargs):
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        return function(*args, **kwargs)
+
+
+def layer_bars(chart_id: str, labels: Sequence[str], series: Sequence[Series], xlabel: str, title: str) -> str:
+    """Horizontal bars, one row per layer in the model's order, one bar per series in each row."""
+    return _build(_layer_bars, chart_id, labels, series, xlabel, title)
+
+
+def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
+    rows = len(labels)
+    per_row = 0.16 + 0.06 * len(series)
+    figure = _figure(7.5, max(1.6, 0.9 + per_row * rows))
+    axes = figure.add_subplot()
+    height = 0.8 / max(1, len(series))
+    titles: dict[str, str] = {}
+    for s_index, s in enumerate(series):
+        offsets = [row - 0.4 + height * (s_index + 0.5) for row in range(rows)]
+        bars = axes.barh(offsets, list(s.values), height=height, color=s.color, label=s.name)
+        for row, bar in enumerate(bars):
+            gid = f"{chart_id}-bar-{s_index}-{row}"
+            bar.set_gid(gid)
+            titles[gid] = s.titles[row]
+    axes.set_yticks(range(rows), labels=[_short(label) for label in labels])
+    axes.set_ylim(rows - 0.5, -0.5)  # the first layer on top, as in the table
+    axes.set_xlabel(xlabel)
+    axes.set_title(title, loc="left")
+    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+    axes.set_axisbelow(True)
+    axes.tick_params(axis="y", length=0, labelsize=8)
+    if len(series) > 1:
+        axes.legend(loc="lower right", frameon=False)
+    return _to_svg(figure, titles, chart_id)
+
+
+def _short(label: str, limit: int = 34) -> str:
+    return label if len(label) <= limit else "…" + label[-(limit - 1):]
+
+
+def histogram(chart_id: str, edges: Sequence[float], counts: Sequence[int], marks: Sequence[Mark], xlabel: str,
+              title: str, bar_titles: Sequence[str]) -> str:
+    """A histogram drawn from bins already made (`edges` has one more entry than `counts`), with
+    vertical lines at the marks."""
+    return _build(_histogram, chart_id, edges, counts, marks, xlabel, title, bar_titles)
+
+
+def _histogram(chart_id, edges, counts, marks, xlabel, title, bar_titles) -> str:
+    figure = _figure(7.5, 2.6)
+    axes = figure.add_subplot()
+    widths = [right - left for left, right in zip(edges[:-1], edges[1:])]
+    bars = axes.bar(list(edges[:-1]), list(counts), width=widths, align="edge", color=FLOPS_COLOR, edgecolor="white",
+                    linewidth=0.3)
+    titles: dict[str, str] = {}
+    for index, bar in enumerate(bars):
+        gid = f"{chart_id}-bar-0-{index}"
+        bar.set_gid(gid)
+        titles[gid] = bar_titles[index]
+    _log_axis(axes.xaxis)
+    for index, mark in enumerate(marks):
+        axes.axvline(mark.x, color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.2, linestyle="--", label=mark.label)
+    axes.set_xlabel(xlabel + ", log scale")
+    axes.set_ylabel("runs")
+    axes.set_title(title, loc="left")
+    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+    axes.set_axisbelow(True)
+    if marks:
+        axes.legend(loc="upper right", frameon=False, fontsize=8)
+    return _to_svg(figure, titles, chart_id)
+
+
+def _log_axis(axis) -> None:
+    """A log axis labelled 20, 50, 100, 200 … rather than 10^2."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.axes.set_xscale("log") if axis.axis_name == "x" else axis.axes.set_yscale("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.4g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def roofline(chart_id: str, points: Sequence[tuple[float, float, str]], roofs: Sequence[tuple[str, float]],
+             bandwidth_gb_s: float | None, title: str) -> str:
+    """Achieved GFLOP/s against arithmetic intensity (FLOPs per byte), one point per layer, under
+    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth."""
+    return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title)
+
+
+def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
+    figure = _figure(7.5, 4.2)
+    axes = figure.add_subplot()
+    _log_axis(axes.xaxis)
+    _log_axis(axes.yaxis)
+    xs = [p[0] for p in points if p[0] > 0 and p[1] > 0]
+    ys = [p[1] for p in points if p[0] > 0 and p[1] > 0]
+    peaks = [peak for _, peak in roofs if peak > 0]
+    low_x = min(xs + [0.1]) / 2
+    high_x = max(xs + [100.0]) * 2
+    titles: dict[str, str] = {}
+    for index, (x, y, label) in enumerate(points):
+        if x <= 0 or y <= 0:
+            continue
+        (line,) = axes.plot([x], [y], marker="o", markersize=5, color=TIME_COLOR, alpha=0.85, linestyle="none")
+        gid = f"{chart_id}-bar-0-{index}"
+        line.set_gid(gid)
+        titles[gid] = label
+    for index, (name, peak) in enumerate(roofs):
+        if peak <= 0:
+            continue
+        ridge = peak / bandwidth_gb_s if bandwidth_gb_s else low_x
+        axes.plot([max(ridge, low_x), high_x], [peak, peak], color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.4,
+                  label=f"{name} peak {peak:,.0f} GFLOP/s")
+    if bandwidth_gb_s and peaks:
+        top = max(peaks)
+        axes.plot([low_x, top / bandwidth_gb_s], [low_x * bandwidth_gb_s, top], color="#555555", linewidth=1.2,
+                  label=f"memory {bandwidth_gb_s:,.1f} GB/s")
+    axes.set_xlim(low_x, high_x)
+    axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
+    axes.set_ylabel("achieved GFLOP/s")
+    axes.set_title(title, loc="left")
+    axes.grid(which="major", color="#dddddd", linewidth=0.6)
+    axes.legend(loc="lower right", frameon=False, fontsize=8)
+    return _to_svg(figure, titles, chart_id)

@@ -1,0 +1,391 @@
+"""The report as one self-contained HTML page: summary, charts, the layer table, warnings, environment.
+
+Everything is inline — styles, the SVG charts and a few lines of script that sort the table — and
+nothing is fetched: the page reads the same offline, from a file, or as an e-mail attachment.
+Rendering never computes: the page shows what counting and measuring produced, in their units.
+"""
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..counting.cost import LayerCost, ModelCost
+from ..measure.bench import BenchReport, BenchResult
+from ..measure.stats import LatencyStats
+from ..model.shapes import format_shape
+from . import charts
+from .bench import fmt_ns
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+HISTOGRAM_BINS = 60
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What one page shows. Any part may be missing: a page of a count alone, of a bench alone."""
+
+    cost: ModelCost | None = None
+    bench: BenchReport | None = None
+    command: str = ""  # the command that produced the page
+    sources: tuple[str, ...] = ()  # result files the page was rendered from, if any
+    notes: tuple[str, ...] = field(default=())  # said by the caller: "interrupted", ...
+
+    @property
+    def model(self) -> str:
+        if self.cost is not None:
+            return self.cost.model
+        if self.bench is not None and self.bench.results:
+            return self.bench.results[0].model
+        return str(self.bench.metadata.get("model", "")) if self.bench else ""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: int | float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def _shape(shape) -> str:
+    return format_shape(shape) if shape else ""
+
+
+def _si(value: float, unit: str) -> str:
+    """1,234,567 FLOPs → 1.23 MFLOPs: the card shows the magnitude; the table the exact number."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:,.0f} {unit}"
+
+
+# -- summary -------------------------------------------------------------------------------------
+
+def _card(label: str, value: str, detail: str = "") -> str:
+    sub = f'<div class="detail">{_e(detail)}</div>' if detail else ""
+    return f'<div class="card"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>{sub}</div>'
+
+
+def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
+    estimate = stats.percentile(p)
+    if not estimate.valid:
+        return "—", f"needs {estimate.min_samples:,} runs, has {stats.count:,}"
+    return fmt_ns(estimate.value_ns), f"p{p:g}"
+
+
+def _summary(content: ReportContent) -> str:
+    cards: list[str] = []
+    cost = content.cost
+    if cost is not None:
+        inputs = ", ".join(f"{i.name} {_shape(i.shape)}" for i in cost.inputs)
+        cards.append(_card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}"))
+        flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {_si(cost.other_flops, 'FLOPs')} other"
+        cards.append(_card("FLOPs", _si(cost.total_flops, "FLOPs"), flops_detail))
+        cards.append(_card("MACs", _si(cost.macs, "MACs"), f"{cost.macs:,}"))
+        cards.append(_card("Parameters", _si(cost.params, ""), f"{cost.params:,}"))
+        cards.append(_card("Bytes moved", _si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"))
+    if content.bench is not None:
+        for result in content.bench.results:
+            stats = result.latency
+            engine = result.settings.engine
+            if stats is None:
+                cards.append(_card(f"{engine} latency", "—", "nothing was measured"))
+                continue
+            kind = "engine" if result.engine_latency is not None else "call"
+            p99, p99_detail = _percentile_text(stats, 99.0)
+            cards.append(_card(f"{engine} median", fmt_ns(stats.median_ns), f"{kind} latency, {stats.count:,} runs"))
+            cards.append(_card(f"{engine} p99", p99, p99_detail))
+            cards.append(_card(f"{engine} throughput", f"{result.throughput_fps:,.1f} FPS",
+                               f"{result.gflops_per_s:,.2f} GFLOP/s achieved, batch {result.batch}"))
+            s = result.settings
+            cards.append(_card(f"{engine} ran", f"{s.precision}", f"{s.device} ({s.device_name}), {result.mode} mode, "
+                               f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"))
+        machine = content.bench.metadata
+        if machine.get("cpu"):
+            cards.append(_card("Machine", str(machine.get("cpu")),
+                           f"{machine.get('cpu_count')} logical CPUs, {machine.get('cpu_affinity')} usable"))
+    return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div></section>'
+
+
+# -- per-layer chart -------------------------------------------------------------------------------
+
+def _layer_chart(cost: ModelCost) -> str:
+    total = cost.total_flops
+    labels = [layer.name for layer in cost.layers]
+    values = [layer.total_flops(cost.include_other) for layer in cost.layers]
+    shares = [100.0 * v / total if total else 0.0 for v in values]
+    titles = [f"{layer.name} ({layer.type}): {v:,} FLOPs, {share:.1f}% of the model"
+              for layer, v, share in zip(cost.layers, values, shares)]
+    series = [charts.Series("FLOPs", shares, titles, charts.FLOPS_COLOR)]
+    svg = charts.layer_bars("chart-layers", labels, series, "% of the model's FLOPs",
+                            "FLOPs per layer (share of the model's total)")
+    note = ("Measured time per layer needs a profile; this page has the count and the end-to-end latency. "
+            "Hover a bar for its numbers.")
+    return f'<section id="layers-chart"><h2>Work per layer</h2><p class="note">{_e(note)}</p>{svg}</section>'
+
+
+# -- latency histograms ----------------------------------------------------------------------------
+
+def _latency_chart(result: BenchResult, index: int) -> str:
+    kind = "engine" if "engine" in result.latencies and len(result.latencies["engine"]) else "call"
+    latencies = result.latencies.get(kind)
+    stats = result.engine_latency if kind == "engine" else result.call_latency
+    engine = result.settings.engine
+    if latencies is None or not len(latencies) or stats is None:
+        return (f'<p class="note">{_e(engine)}: no individual latencies in this result '
+                f'(re-measure, or save them with bench --json FILE --save-latencies).</p>')
+    scale, unit = (1e3, "µs") if stats.median_ns < 1e6 else (1e6, "ms")
+    values = np.asarray(latencies, dtype=np.float64) / scale
+    # bins of equal width on a log axis: the slow tail (p99, p99.9) stays on the chart without
+    # squeezing the bulk of the runs into one bar
+    low, high = float(values.min()), float(values.max())
+    if high <= low * 1.001:
+        low, high = low * 0.99, high * 1.01 + 1e-6
+    edges = np.geomspace(low, high, HISTOGRAM_BINS + 1)
+    counts, _ = np.histogram(values, bins=edges)
+    bar_titles = [f"{edges[i]:,.1f}–{edges[i + 1]:,.1f} {unit}: {int(c):,} runs" for i, c in enumerate(counts)]
+    marks = []
+    for p in PERCENTILES:
+        estimate = stats.percentile(p)
+        if estimate.valid:
+            marks.append(charts.Mark(f"p{p:g} {estimate.value_ns / scale:,.1f} {unit}", estimate.value_ns / scale))
+    title = f"{engine}: {kind} latency, {stats.count:,} runs"
+    svg = charts.histogram(f"chart-latency-{index}", edges.tolist(), counts.tolist(), marks, f"latency ({unit})", title,
+                           bar_titles)
+    missing = [f"p{p:g} needs {stats.percentile(p).min_samples:,} runs" for p in PERCENTILES if not stats.percentile(p).valid]
+    note = f'<p class="note">Not shown, too few runs to trust: {_e(", ".join(missing))}.</p>' if missing else ""
+    return svg + note
+
+
+def _latency_section(bench: BenchReport) -> str:
+    parts = [_latency_chart(result, index) for index, result in enumerate(bench.results)]
+    rows = []
+    for result in bench.results:
+        for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
+            if stats is None:
+                continue
+            cells = [_e(result.settings.engine), kind, _n(stats.count), fmt_ns(stats.min_ns), fmt_ns(stats.median_ns),
+                     fmt_ns(stats.mean_ns)]
+            cells += [_percentile_text(stats, p)[0] for p in (90.0, 99.0, 99.9)]
+            cells += [fmt_ns(stats.max_ns), fmt_ns(stats.std_ns)]
+            rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    heads = ("Engine", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std")
+    table = ('<table class="plain"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>"
+             + "".join(rows) + "</tbody></table>")
+    legend = ("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around "
+              "each call from Python. A percentile is shown when enough runs back it at 99% confidence.")
+    return (f'<section id="latency"><h2>Latency</h2>{"".join(parts)}{table}'
+            f'<p class="note">{_e(legend)}</p></section>')
+
+
+# -- layer table ----------------------------------------------------------------------------------
+
+LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "text"), ("Kernel", "text"),
+               ("Kernels", "number"), ("Output", "text"), ("MACs", "number"), ("FLOPs", "number"),
+               ("% FLOPs", "number"), ("Other FLOPs", "number"), ("Params", "number"), ("Bytes", "number"))
+
+
+def _layer_cells(position: str, layer: LayerCost, total: int, include_other: bool, sort_key: int | None) -> str:
+    flops = layer.total_flops(include_other)
+    share = 100.0 * flops / total if total else 0.0
+    bytes_moved = layer.bytes_read + layer.bytes_written
+    name = layer.name if not layer.role else f"└ {layer.name}"
+    cells = [
+        (position, sort_key), (name, None), (layer.type, None), (_shape(layer.input_shape), None),
+        (_shape(layer.kernel), None), (_n(layer.kernels), layer.kernels), (_shape(layer.output_shape), None),
+        (_n(layer.macs), layer.macs), (_n(flops), flops), (f"{share:.1f}", round(share, 4)),
+        (_n(layer.other_flops), layer.other_flops), (_n(layer.params), layer.params), (_n(bytes_moved), bytes_moved),
+    ]
+    out = []
+    for text, key in cells:
+        value = f' data-v="{key}"' if key is not None else ""
+        out.append(f"<td{value}>{_e(text)}</td>")
+    return "".join(out)
+
+
+def _layer_table(cost: ModelCost) -> str:
+    total = cost.total_flops
+    heads = "".join(f'<th data-type="{kind}" tabindex="0" title="sort by {_e(name)}">{_e(name)}</th>'
+                    for name, kind in LAYER_HEADS)
+    bodies = []
+    for index, layer in enumerate(cost.layers, start=1):
+        cls = "layer" if layer.counted else "layer uncounted"
+        rows = [f'<tr class="{cls}">{_layer_cells(str(index), layer, total, cost.include_other, index)}</tr>']
+        rows += [f'<tr class="part">{_layer_cells("", part, total, cost.include_other, None)}</tr>' for part in layer.parts]
+        bodies.append(f"<tbody>{''.join(rows)}</tbody>")
+    footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{_n(cost.macs)}</td><td>{_n(total)}</td>'
+              f'<td>100.0</td><td>{_n(cost.other_flops)}</td><td>{_n(cost.params)}</td>'
+              f'<td>{_n(cost.bytes_read + cost.bytes_written)}</td></tr></tfoot>')
+    note = ("Click a header to sort (again to reverse); the parts of a separable layer (depthwise, pointwise) stay "
+            "under their layer. FLOPs = 2 × MACs of convolutions and matmuls"
+            + (" + other FLOPs." if cost.include_other else "; other FLOPs (bias, activation, pooling, softmax) are "
+               "their own column."))
+    return (f'<section id="layers"><h2>Layers ({len(cost.layers)})</h2><p class="note">{_e(note)}</p>'
+            f'<div class="scroll"><table id="layer-table" class="sortable"><thead><tr>{heads}</tr></thead>'
+            f'{"".join(bodies)}{footer}</table></div></section>')
+
+
+# -- warnings, environment ------------------------------------------------------------------------
+
+def _warnings(content: ReportContent) -> list[str]:
+    found: list[str] = list(content.notes)
+    cost = content.cost
+    if cost is not None:
+        if cost.not_counted:
+            found.append("not counted (no formula): " + ", ".join(f"{t} ×{n}" for t, n in cost.not_counted.items()))
+        if cost.dynamic_shapes:
+            found.append("not counted, shapes depend on the data: "
+                         + ", ".join(f"{t} ×{n}" for t, n in cost.dynamic_shapes.items()))
+    if content.bench is not None:
+        for result in content.bench.results:
+            label = result.settings.engine
+            for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
+                if stats is not None:
+                    found.extend(f"{label} {kind} latency: {w}" for w in stats.warnings)
+            found.extend(f"{label}: {w}" for w in result.warnings)
+            if not result.complete:
+                found.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+    return found
+
+
+def _warnings_section(content: ReportContent) -> str:
+    found = _warnings(content)
+    body = ("<ul>" + "".join(f"<li>{_e(w)}</li>" for w in found) + "</ul>") if found else "<p>None.</p>"
+    return f'<section id="warnings"><h2>Warnings ({len(found)})</h2>{body}</section>'
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            rows.extend(_flatten(f"{prefix}.{key}" if prefix else str(key), inner))
+        return rows
+    if isinstance(value, (list, tuple)):
+        return [(prefix, " ".join(str(v) for v in value))]
+    return [(prefix, "" if value is None else str(value))]
+
+
+def _environment(content: ReportContent) -> str:
+    rows: list[tuple[str, str]] = []
+    if content.bench is not None:
+        rows.extend((k, v) for k, v in _flatten("", content.bench.metadata) if k not in ("inputs",))
+        for result in content.bench.results:
+            s = result.settings
+            label = s.engine
+            rows.append((f"{label}.engine", f"{s.engine} {s.engine_version} on {s.device} ({s.device_name})"))
+            rows.append((f"{label}.asked", ", ".join(f"{k}={v}" for k, v in result.config.to_dict().items() if v is not None)))
+            rows.append((f"{label}.used", f"hint {s.hint}, precision {s.precision}, {s.streams} stream(s), "
+                         f"{s.threads} thread(s), {s.requests} request(s) (optimal {s.optimal_requests})"))
+            first = fmt_ns(result.first_inference_ns) if result.first_inference_ns is not None else "no warm-up"
+            rows.append((f"{label}.run", f"{result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason}); "
+                         f"first inference {first}, {len(result.warmup_ns)} warm-up runs; inputs: {result.inputs}"))
+    if content.cost is not None:
+        rows.extend((f"count.{k}", v) for k, v in _flatten("", content.cost.metadata))
+    table = ('<table class="plain env"><tbody>' + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+             + "</tbody></table>") if rows else "<p>Not recorded.</p>"
+    command = f"<pre><code>{_e(content.command)}</code></pre>" if content.command else ""
+    sources = ("<p>Rendered from: " + ", ".join(f"<code>{_e(s)}</code>" for s in content.sources) + "</p>"
+               if content.sources else "")
+    return f'<section id="environment"><h2>Environment and command</h2>{command}{sources}{table}</section>'
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+STYLE = """
+:root{--ink:#1d2433;--muted:#5b6475;--line:#e3e6ec;--card:#f6f7f9;--accent:#4c72b0}
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1120px;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--ink)}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
+.sub,.note{color:var(--muted)}.note{font-size:12.5px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px}
+.card{background:var(--card);border-radius:8px;padding:10px 12px}
+.card .label{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
+.card .value{font-size:20px;font-weight:600;margin:2px 0;overflow-wrap:anywhere}
+.card .detail{font-size:12px;color:var(--muted);overflow-wrap:anywhere}
+svg.chart text{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif}
+svg.chart{display:block;max-width:100%;height:auto;margin:8px 0}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 6px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th{background:var(--card);position:sticky;top:0}
+td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th:hover{color:var(--accent)}
+table.sortable th[aria-sort=ascending]::after{content:" ▲"}
+table.sortable th[aria-sort=descending]::after{content:" ▼"}
+tr.part td{color:var(--muted)}tr.uncounted td{background:#fff6dd}
+tfoot td{font-weight:600;border-top:2px solid var(--ink)}
+table.plain td:first-child,table.plain td:nth-child(2){text-align:left}
+table.env th,table.env td{text-align:left;white-space:normal;background:none;position:static}
+pre{background:var(--card);padding:10px;border-radius:6px;overflow-x:auto}
+li{margin:3px 0}
+"""
+
+# sorts the tbody groups (a layer and its parts) by the clicked column of the layer's row
+SCRIPT = """
+(function(){
+document.querySelectorAll("table.sortable").forEach(function(table){
+  var heads=table.tHead.rows[0].cells;
+  function key(body,col,numeric){
+    var cell=body.rows[0].cells[col];
+    var raw=cell.hasAttribute("data-v")?cell.getAttribute("data-v"):cell.textContent;
+    if(!numeric)return raw.toLowerCase();
+    var v=parseFloat(raw);return isNaN(v)?-Infinity:v;
+  }
+  function sort(col){
+    var th=heads[col],numeric=th.getAttribute("data-type")==="number";
+    var ascending=th.getAttribute("aria-sort")!=="ascending";
+    for(var i=0;i<heads.length;i++)heads[i].removeAttribute("aria-sort");
+    th.setAttribute("aria-sort",ascending?"ascending":"descending");
+    var bodies=Array.prototype.slice.call(table.tBodies);
+    bodies.sort(function(a,b){
+      var x=key(a,col,numeric),y=key(b,col,numeric);
+      var order=x<y?-1:x>y?1:0;return ascending?order:-order;
+    });
+    var foot=table.tFoot;
+    bodies.forEach(function(b){table.insertBefore(b,foot);});
+  }
+  Array.prototype.forEach.call(heads,function(th,col){
+    th.addEventListener("click",function(){sort(col);});
+    th.addEventListener("keydown",function(ev){if(ev.key==="Enter"||ev.key===" "){ev.preventDefault();sort(col);}});
+  });
+});
+})();
+"""
+
+
+def render_report(content: ReportContent) -> str:
+    """The whole page as one string of HTML."""
+    from .. import __version__
+
+    name = content.model.rsplit("/", 1)[-1] or "flopbench report"
+    parts = [_summary(content)]
+    if content.cost is not None:
+        parts.append(_layer_chart(content.cost))
+    if content.bench is not None:
+        parts.append(_latency_section(content.bench))
+    if content.cost is not None:
+        parts.append(_layer_table(content.cost))
+    parts.append(_warnings_section(content))
+    parts.append(_environment(content))
+    measured = []
+    if content.cost is not None:
+        measured.append("count")
+    if content.bench is not None:
+        measured.append("bench" + ("" if content.bench.complete else " (incomplete)"))
+    subtitle = f"flopbench {__version__} · {' + '.join(measured) or 'nothing measured'} · {content.model}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(name)} · flopbench report</title><style>{STYLE}</style></head><body>"
+        f'<header><h1>{_e(name)}</h1><div class="sub">{_e(subtitle)}</div></header>'
+        + "".join(parts)
+        + f"<script>{SCRIPT}</script></body></html>\n"
+    )
