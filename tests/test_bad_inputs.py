@@ -33,6 +33,7 @@ from onnx import TensorProto, helper
 import flopbench
 from flopbench.results import writing as atomic
 from flopbench.cli.main import main
+from flopbench.cli.report import split_sources
 from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ShapeError)
@@ -374,6 +375,16 @@ CASES = [
          lambda c: quantize(c.x, c.d / "unused", samples=0), OptionError, "--samples 0 is not allowed"),
     Case("flops_memory_budget_malformed", ["flops", "{x}", "--memory-budget", "64XB"], lambda c: parse_size("64XB"), OptionError,
          "memory size '64XB' is not a size"),
+    Case("report_model_and_results", ["report", "{x}", "{d}/bench.json"],
+         lambda c: split_sources([str(c.x), str(c.d / "bench.json")]), OptionError, "either one model or result files"),
+    Case("report_two_models", ["report", "{x}", "{x}"], lambda c: split_sources([str(c.x), str(c.x)]), OptionError,
+         "measures one model, got 2"),
+    Case("report_time_zero", ["report", "{x}", "-t", "0"], lambda c: bench(c.x, policy=RunPolicy(min_duration_s=0)),
+         OptionError, "-t 0"),
+    Case("report_over_the_model", ["report", "{x}", "-o", "{x}"], lambda c: atomic.check_writable(c.x, protect=[c.x]),
+         OutputError, "is an input of this command"),
+    Case("report_folder_missing", ["report", "{x}", "-o", "{out}/missing/report.html", "-t", "0.01"],
+         lambda c: atomic.check_writable(c.d / "missing" / "report.html"), OutputError, "/missing does not exist"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]
@@ -399,6 +410,8 @@ def _argv(case: Case, corpus: SimpleNamespace, out: Path) -> list[str]:
     argv = [a.format(out=out, **values) for a in case.cli]
     if argv[0] == "flops" and "-o" not in argv:  # a run that would write a file must leave none behind
         argv += (["--format", "json"] if "--format" not in argv else []) + ["-o", str(out / "cost.json")]
+    if argv[0] == "report" and "-o" not in argv:
+        argv += ["-o", str(out / "report.html")]
     if argv[0] == "bench" and "--json" not in argv:
         argv += ["--json", str(out / "bench.json")]
     return argv

@@ -49,6 +49,18 @@ def _engines(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def split_sources(sources: list[str]) -> tuple[str | None, list[str]]:
+    """One model to measure now, or result files (.json) to render: never both, never two models."""
+    results = [s for s in sources if _is_result(s)]
+    if results and len(results) != len(sources):
+        raise OptionError("flopbench report takes either one model or result files (.json), not both",
+                          "give the model alone to measure it now, or only the .json results of flops / bench")
+    if not results and len(sources) != 1:
+        raise OptionError(f"flopbench report measures one model, got {len(sources)}",
+                          "give one model (flopbench compare puts several side by side)")
+    return (None, results) if results else (sources[0], [])
+
+
 def _command(args) -> str:
     argv = getattr(args, "argv", None)
     return "flopbench " + shlex.join(argv if argv is not None else sys.argv[1:])
@@ -57,10 +69,7 @@ def _command(args) -> str:
 def run_command(args) -> int:
     from ..render.html import ReportContent, render_report
 
-    results = [s for s in args.sources if _is_result(s)]
-    if results and len(results) != len(args.sources):
-        raise OptionError("flopbench report takes either one model or result files (.json), not both",
-                          "give the model alone to measure it now, or only the .json results of flops / bench")
+    model, results = split_sources(args.sources)
     if results:
         given = [f"--{name.replace('_', '-')}" for name in MEASURING_FLAGS if getattr(args, name) not in (None, False)]
         if given:
@@ -68,10 +77,7 @@ def run_command(args) -> int:
                               "drop them, or give the model instead of its results")
         content, interrupted = _from_results(args, results), False
     else:
-        if len(args.sources) > 1:
-            raise OptionError(f"flopbench report measures one model, got {len(args.sources)}",
-                              "give one model (flopbench compare puts several side by side)")
-        content, interrupted = _measured(args, args.sources[0])
+        content, interrupted = _measured(args, model)
     _write(args.output, render_report(content))
     return EXIT_INTERRUPTED if interrupted else 0
 

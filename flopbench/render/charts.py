@@ -116,7 +116,8 @@ def layer_bars(chart_id: str, labels: Sequence[str], series: Sequence[Series], x
 
 def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     rows = len(labels)
-    per_row = 0.16 + 0.06 * len(series)
+    # a deep model gets thinner rows, so its chart stays one long look rather than pages of scrolling
+    per_row = (0.16 if rows <= 40 else 0.09) + 0.06 * len(series)
     figure = _figure(7.5, max(1.6, 0.9 + per_row * rows))
     axes = figure.add_subplot()
     height = 0.8 / max(1, len(series))
