@@ -20,6 +20,7 @@ from ..measure.stats import LatencyStats
 from ..model.shapes import format_shape
 from . import charts
 from .bench import fmt_ns
+from .warnings import describe
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 HISTOGRAM_BINS = 60
@@ -102,8 +103,9 @@ def _summary(content: ReportContent) -> str:
             p99, p99_detail = _percentile_text(stats, 99.0)
             cards.append(_card(f"{engine} median", fmt_ns(stats.median_ns), f"{kind} latency, {stats.count:,} runs"))
             cards.append(_card(f"{engine} p99", p99, p99_detail))
-            cards.append(_card(f"{engine} throughput", f"{result.throughput_fps:,.1f} FPS",
-                               f"{result.gflops_per_s:,.2f} GFLOP/s achieved, batch {result.batch}"))
+            achieved = ("FLOPs not counted" if result.gflops_per_s is None
+                        else f"{result.gflops_per_s:,.2f} GFLOP/s achieved")
+            cards.append(_card(f"{engine} throughput", f"{result.throughput_fps:,.1f} FPS", f"{achieved}, batch {result.batch}"))
             s = result.settings
             cards.append(_card(f"{engine} ran", f"{s.precision}", f"{s.device} ({s.device_name}), {result.mode} mode, "
                                f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"))
@@ -248,7 +250,7 @@ def _warnings(content: ReportContent) -> list[str]:
             label = result.settings.engine
             for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
                 if stats is not None:
-                    found.extend(f"{label} {kind} latency: {w}" for w in stats.warnings)
+                    found.extend(f"{label} {kind} latency: {describe(w)}" for w in stats.warnings)
             found.extend(f"{label}: {w}" for w in result.warnings)
             if not result.complete:
                 found.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
