@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 FLOPS_COLOR = "#4c72b0"
 TIME_COLOR = "#dd8452"
+WIDTH_IN = 10.5  # the page's width at 96 CSS pixels per inch: text in the chart reads at the page's size
 MARK_COLORS = ("#2a9d8f", "#e9c46a", "#e76f51", "#8e44ad")
 
 _RC = {
@@ -118,7 +119,7 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     rows = len(labels)
     # a deep model gets thinner rows, so its chart stays one long look rather than pages of scrolling
     per_row = (0.16 if rows <= 40 else 0.09) + 0.06 * len(series)
-    figure = _figure(7.5, max(1.6, 0.9 + per_row * rows))
+    figure = _figure(WIDTH_IN, max(1.6, 0.9 + per_row * rows))
     axes = figure.add_subplot()
     height = 0.8 / max(1, len(series))
     titles: dict[str, str] = {}
@@ -153,7 +154,7 @@ def histogram(chart_id: str, edges: Sequence[float], counts: Sequence[int], mark
 
 
 def _histogram(chart_id, edges, counts, marks, xlabel, title, bar_titles) -> str:
-    figure = _figure(7.5, 2.6)
+    figure = _figure(WIDTH_IN, 2.6)
     axes = figure.add_subplot()
     widths = [right - left for left, right in zip(edges[:-1], edges[1:])]
     bars = axes.bar(list(edges[:-1]), list(counts), width=widths, align="edge", color=FLOPS_COLOR, edgecolor="white",
@@ -194,7 +195,7 @@ def roofline(chart_id: str, points: Sequence[tuple[float, float, str]], roofs: S
 
 
 def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
-    figure = _figure(7.5, 4.2)
+    figure = _figure(WIDTH_IN, 4.6)
     axes = figure.add_subplot()
     _log_axis(axes.xaxis)
     _log_axis(axes.yaxis)

@@ -69,9 +69,10 @@ def _si(value: float, unit: str) -> str:
 
 # -- summary -------------------------------------------------------------------------------------
 
-def _card(label: str, value: str, detail: str = "") -> str:
+def _card(label: str, value: str, detail: str = "", wide: bool = False) -> str:
     sub = f'<div class="detail">{_e(detail)}</div>' if detail else ""
-    return f'<div class="card"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>{sub}</div>'
+    cls = "card wide" if wide else "card"
+    return f'<div class="{cls}"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>{sub}</div>'
 
 
 def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
@@ -81,39 +82,49 @@ def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
     return fmt_ns(estimate.value_ns), f"p{p:g}"
 
 
+def _model_cards(cost: ModelCost) -> list[str]:
+    inputs = ", ".join(f"{i.name} {_shape(i.shape)}" for i in cost.inputs)
+    flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {_si(cost.other_flops, 'FLOPs')} other"
+    return [
+        _card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}", wide=True),
+        _card("FLOPs", _si(cost.total_flops, "FLOPs"), flops_detail),
+        _card("MACs", _si(cost.macs, "MACs"), f"{cost.macs:,}"),
+        _card("Parameters", _si(cost.params, ""), f"{cost.params:,}"),
+        _card("Bytes moved", _si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
+    ]
+
+
+def _engine_cards(result: BenchResult) -> list[str]:
+    stats = result.latency
+    s = result.settings
+    ran = _card("Ran", s.precision, f"{s.device} ({s.device_name}), {result.mode} mode, {s.streams or '?'} stream(s), "
+                f"{s.threads or '?'} thread(s), {s.requests} request(s)", wide=True)
+    if stats is None:
+        return [_card("Latency", "—", "nothing was measured"), ran]
+    kind = "engine" if result.engine_latency is not None else "call"
+    p99, p99_detail = _percentile_text(stats, 99.0)
+    achieved = "FLOPs not counted" if result.gflops_per_s is None else f"{result.gflops_per_s:,.2f} GFLOP/s achieved"
+    return [
+        _card("Median latency", fmt_ns(stats.median_ns), f"{kind} latency, {stats.count:,} runs"),
+        _card("p99 latency", p99, p99_detail),
+        _card("Throughput", f"{result.throughput_fps:,.1f} FPS", f"{achieved}, batch {result.batch}"),
+        ran,
+    ]
+
+
 def _summary(content: ReportContent) -> str:
-    cards: list[str] = []
-    cost = content.cost
-    if cost is not None:
-        inputs = ", ".join(f"{i.name} {_shape(i.shape)}" for i in cost.inputs)
-        cards.append(_card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}"))
-        flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {_si(cost.other_flops, 'FLOPs')} other"
-        cards.append(_card("FLOPs", _si(cost.total_flops, "FLOPs"), flops_detail))
-        cards.append(_card("MACs", _si(cost.macs, "MACs"), f"{cost.macs:,}"))
-        cards.append(_card("Parameters", _si(cost.params, ""), f"{cost.params:,}"))
-        cards.append(_card("Bytes moved", _si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"))
+    cards: list[str] = _model_cards(content.cost) if content.cost is not None else []
+    groups: list[str] = []
     if content.bench is not None:
-        for result in content.bench.results:
-            stats = result.latency
-            engine = result.settings.engine
-            if stats is None:
-                cards.append(_card(f"{engine} latency", "—", "nothing was measured"))
-                continue
-            kind = "engine" if result.engine_latency is not None else "call"
-            p99, p99_detail = _percentile_text(stats, 99.0)
-            cards.append(_card(f"{engine} median", fmt_ns(stats.median_ns), f"{kind} latency, {stats.count:,} runs"))
-            cards.append(_card(f"{engine} p99", p99, p99_detail))
-            achieved = ("FLOPs not counted" if result.gflops_per_s is None
-                        else f"{result.gflops_per_s:,.2f} GFLOP/s achieved")
-            cards.append(_card(f"{engine} throughput", f"{result.throughput_fps:,.1f} FPS", f"{achieved}, batch {result.batch}"))
-            s = result.settings
-            cards.append(_card(f"{engine} ran", f"{s.precision}", f"{s.device} ({s.device_name}), {result.mode} mode, "
-                               f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"))
         machine = content.bench.metadata
         if machine.get("cpu"):
             cards.append(_card("Machine", str(machine.get("cpu")),
-                           f"{machine.get('cpu_count')} logical CPUs, {machine.get('cpu_affinity')} usable"))
-    return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div></section>'
+                               f"{machine.get('cpu_count')} logical CPUs, {machine.get('cpu_affinity')} usable"))
+        for result in content.bench.results:
+            s = result.settings
+            heading = f"{s.engine} {s.engine_version.split('-')[0]}"
+            groups.append(f'<h3>{_e(heading)}</h3><div class="cards">{"".join(_engine_cards(result))}</div>')
+    return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>{"".join(groups)}</section>'
 
 
 # -- per-layer chart -------------------------------------------------------------------------------
@@ -303,11 +314,12 @@ def _environment(content: ReportContent) -> str:
 STYLE = """
 :root{--ink:#1d2433;--muted:#5b6475;--line:#e3e6ec;--card:#f6f7f9;--accent:#4c72b0}
 *{box-sizing:border-box}
-body{margin:0 auto;max-width:1120px;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--ink)}
+body{margin:0 auto;max-width:1280px;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--ink)}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .sub,.note{color:var(--muted)}.note{font-size:12.5px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px}
-.card{background:var(--card);border-radius:8px;padding:10px 12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
+.card{background:var(--card);border-radius:8px;padding:10px 12px}.card.wide{grid-column:span 2}
+h3{font-size:14px;margin:14px 0 6px}
 .card .label{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
 .card .value{font-size:20px;font-weight:600;margin:2px 0;overflow-wrap:anywhere}
 .card .detail{font-size:12px;color:var(--muted);overflow-wrap:anywhere}
