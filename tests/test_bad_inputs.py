@@ -33,10 +33,10 @@ from onnx import TensorProto, helper
 import flopbench
 from flopbench.results import writing as atomic
 from flopbench.cli.main import main
-from flopbench.cli.report import split_sources
+from flopbench.cli.report import check_report_flags, split_sources
 from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
-                              ShapeError)
+                              ResultFileError, ShapeError)
 from flopbench.measure.inputs import prepare_inputs, read_npy
 from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
@@ -106,6 +106,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.empty_onnx.write_bytes(b"")
     c.regular = d / "regular.txt"
     c.regular.write_text("a file, not a folder\n")
+    c.not_a_result = d / "package.json"
+    c.not_a_result.write_text('{"name": "something else"}\n')
 
     c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
     c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
@@ -377,6 +379,12 @@ CASES = [
          "memory size '64XB' is not a size"),
     Case("report_model_and_results", ["report", "{x}", "{d}/bench.json"],
          lambda c: split_sources([str(c.x), str(c.d / "bench.json")]), OptionError, "either one model or result files"),
+    Case("report_not_a_result", ["report", "{not_a_result}"], lambda c: flopbench.load_result(c.not_a_result), ResultFileError,
+         "package.json is not a flopbench result"),
+    Case("report_result_missing", ["report", "{d}/missing.json"], lambda c: flopbench.load_result(c.d / "missing.json"),
+         ResultFileError, "cannot read result"),
+    Case("report_measuring_flag_on_results", ["report", "{not_a_result}", "-t", "3"],
+         lambda c: check_report_flags({"seconds": 3.0}), OptionError, "-t: only for measuring a model"),
     Case("report_two_models", ["report", "{x}", "{x}"], lambda c: split_sources([str(c.x), str(c.x)]), OptionError,
          "measures one model, got 2"),
     Case("report_time_zero", ["report", "{x}", "-t", "0"], lambda c: bench(c.x, policy=RunPolicy(min_duration_s=0)),

@@ -124,3 +124,64 @@ def test_the_browser_check_sees_console_errors(browser, tmp_path):
     errors = browser.errors()
     assert any("boom" in e for e in errors)
     assert any(url.endswith("missing.png") for url in browser.requests())
+
+
+def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path):
+    """flops -o and bench --json --save-latencies, then report of the two files: nothing is measured
+    again, and the page shows the files' numbers."""
+    import json
+
+    from flopbench.render.bench import fmt_ns
+
+    cost_json, bench_json, page = tmp_path / "cost.json", tmp_path / "bench.json", tmp_path / "page.html"
+    assert main(["flops", str(sep_cnn_onnx), "-o", str(cost_json)]) == 0
+    assert main(["bench", str(sep_cnn_onnx), "--engine", "openvino,onnxruntime", "-t", "0.2", "-niter", "50",
+                 "--json", str(bench_json), "--save-latencies"]) == 0
+    assert main(["report", str(cost_json), str(bench_json), "-o", str(page)]) == 0
+    measured = json.loads(bench_json.read_text())
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text)
+    for result in measured["results"]:
+        latency = result["engine_latency"] or result["call_latency"]
+        assert fmt_ns(latency["median_ns"]) in text
+    assert str(cost_json) in text and str(bench_json) in text  # where the numbers came from
+
+    browser.open(page)
+    assert browser.errors() == []
+    assert browser.requests() == [page.resolve().as_uri()]
+    # every saved latency is in its histogram: the bars' counts add up to the runs in the file
+    for index, result in enumerate(measured["results"]):
+        titles = browser.evaluate(f"Array.from(document.querySelectorAll('#chart-latency-{index} title')).map(t => t.textContent)")
+        kind = "engine" if result["engine_latency"] else "call"
+        runs = sum(int(re.search(r": ([\d,]+) runs", t).group(1).replace(",", "")) for t in titles)
+        assert runs == len(measured["results"][index]["latencies_ns"][kind]) == result[f"{kind}_latency"]["count"]
+    assert browser.evaluate("document.querySelectorAll('#layer-table tbody').length") == len(flopbench.count(sep_cnn_onnx).layers)
+    browser.screenshot(tmp_path / "from-results.png")
+
+
+def test_ctrl_c_writes_the_page_of_what_was_measured(sep_cnn_xml, tmp_path):
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    page = tmp_path / "partial.html"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "report", str(sep_cnn_xml), "-t", "60", "-o", str(page)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "measuring" not in line:
+        ready, _, _ = select.select([process.stderr], [], [], 1.0)
+        if ready:
+            line = process.stderr.readline()
+            if not line:
+                break
+    assert "measuring openvino" in line, line
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    text = page.read_text(encoding="utf-8")
+    assert "interrupted (Ctrl-C)" in text and "INCOMPLETE" in text
+    assert 'id="chart-latency-0"' in text

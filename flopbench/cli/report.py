@@ -3,6 +3,7 @@ rendered from result files measured earlier (or on another machine)."""
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -20,22 +21,35 @@ def add_parser(commands) -> None:
     report.add_argument("--shape", help="input shapes for dynamic dimensions: name:1x3x224x224[,name2:...]")
     report.add_argument("-b", "--batch", type=int, help="batch size")
     report.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
-    report.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
-    report.add_argument("-hint", "--hint", default="latency", help="latency (default), throughput or none")
+    report.add_argument("-d", "--device", help="device (default CPU)")
+    report.add_argument("-hint", "--hint", help="latency (default), throughput or none")
     report.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
     report.add_argument("-nstreams", "--nstreams", type=int, help="number of streams (OpenVINO)")
     report.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
     report.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
-    report.add_argument("-t", "--time", type=float, default=10.0, dest="seconds", help="minimum measuring time per engine in seconds (default 10)")
-    report.add_argument("-niter", "--niter", type=int, default=100, help="minimum number of measured runs (default 100)")
-    report.add_argument("--warmup", type=int, default=5, help="warm-up runs (default 5)")
+    report.add_argument("-t", "--time", type=float, dest="seconds", help="minimum measuring time per engine in seconds (default 10)")
+    report.add_argument("-niter", "--niter", type=int, help="minimum number of measured runs (default 100)")
+    report.add_argument("--warmup", type=int, help="warm-up runs (default 5)")
     report.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
-    report.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    report.add_argument("--seed", type=int, help="seed of the random inputs (default 0)")
     report.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
     report.set_defaults(handler=run_command)
 
 
-MEASURING_FLAGS = ("shape", "batch", "engine", "hint", "nireq", "nstreams", "nthreads", "precision", "input")
+# flag (its dest) -> the default when measuring; none of them means anything for result files
+MEASURING_FLAGS = {"shape": None, "batch": None, "engine": None, "device": "CPU", "hint": "latency", "nireq": None,
+                   "nstreams": None, "nthreads": None, "precision": None, "seconds": 10.0, "niter": 100, "warmup": 5,
+                   "input": None, "seed": 0}
+FLAG_NAMES = {"seconds": "-t", "niter": "-niter", "hint": "-hint", "nireq": "-nireq", "nstreams": "-nstreams",
+              "nthreads": "-nthreads", "input": "-i", "device": "-d", "batch": "-b"}
+
+
+def check_report_flags(given: dict) -> None:
+    """Refuse measuring flags (by dest) given with result files: those were measured already."""
+    named = [FLAG_NAMES.get(name, f"--{name.replace('_', '-')}") for name, value in given.items() if value not in (None, False)]
+    if named:
+        raise OptionError(f"{', '.join(named)}: only for measuring a model, not for result files (they were measured already)",
+                          "drop them, or give the model instead of its results")
 
 
 def _is_result(path: str) -> bool:
@@ -71,10 +85,7 @@ def run_command(args) -> int:
 
     model, results = split_sources(args.sources)
     if results:
-        given = [f"--{name.replace('_', '-')}" for name in MEASURING_FLAGS if getattr(args, name) not in (None, False)]
-        if given:
-            raise OptionError(f"{', '.join(given)} only apply when measuring a model, not to result files",
-                              "drop them, or give the model instead of its results")
+        check_report_flags({name: getattr(args, name) for name in MEASURING_FLAGS})
         content, interrupted = _from_results(args, results), False
     else:
         content, interrupted = _measured(args, model)
@@ -97,6 +108,9 @@ def _measured(args, model: str):
     from ..measure.policy import RunPolicy
     from ..render.html import ReportContent
 
+    for name, default in MEASURING_FLAGS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     check_output(args.output, protect=files_read(model, args.input))
     engines = _engines(args.engine)
     for name in engines:
@@ -121,4 +135,37 @@ def _measured(args, model: str):
 
 
 def _from_results(args, paths: list[str]):
-    raise OptionError("rendering result files needs flopbench.load_result", "measure the model instead")
+    """The page of results measured earlier: at most one count, any bench results of one machine."""
+    from .. import load_result
+    from ..counting.cost import ModelCost
+    from ..errors import ResultFileError
+    from ..measure.bench import BenchReport
+    from ..render.html import ReportContent
+
+    check_output(args.output, protect=paths)
+    costs, benches = [], []
+    for path in paths:
+        result = load_result(path)
+        if isinstance(result, ModelCost):
+            costs.append((path, result))
+        elif isinstance(result, BenchReport):
+            benches.append(result)
+        else:
+            raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, which a report does not show",
+                                  "give the JSON of flopbench flops (-o cost.json) and of bench (--json bench.json)")
+    if len(costs) > 1:
+        raise ResultFileError(f"{len(costs)} count results given ({', '.join(Path(p).name for p, _ in costs)}); a report shows one model",
+                              "give one count result (flopbench compare puts several models side by side)")
+    cost = costs[0][1] if costs else None
+    if cost is not None and args.include_other:
+        cost = replace(cost, include_other=True)
+    bench = benches[0].merge(*benches[1:]) if len(benches) > 1 else (benches[0] if benches else None)
+    notes = []
+    if cost is not None and bench is not None:
+        measured = sorted({Path(r.model).stem for r in bench.results})
+        if measured and measured != [Path(cost.model).stem]:
+            notes.append(f"the count is of {cost.model}, the measurement of {', '.join(r.model for r in bench.results)}: "
+                         "check that they are the same model")
+    if bench is not None and not bench.complete:
+        notes.append("the measurement was interrupted or stopped early: the page shows what was measured")
+    return ReportContent(cost=cost, bench=bench, command=_command(args), sources=tuple(paths), notes=tuple(notes))

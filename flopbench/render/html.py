@@ -377,7 +377,7 @@ document.querySelectorAll("table.sortable").forEach(function(table){
 
 def render_report(content: ReportContent) -> str:
     """The whole page as one string of HTML."""
-    from .. import __version__
+    from ..version import __version__
 
     name = content.model.rsplit("/", 1)[-1] or "flopbench report"
     parts = [_summary(content)]
