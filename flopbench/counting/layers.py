@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from .cost import LayerCost, OpCost
+from .graph import static_shape
 from .optypes import ANCHORS, EPILOGUE, POOLS, TRANSPOSED_CONVOLUTIONS
 
 
@@ -102,8 +103,7 @@ def _input_shape(node, constants: set[str]) -> tuple[int, ...] | None:
     """The shape of the first input that is not a constant: what flows into the layer."""
     for i in range(node.get_input_size()):
         if node.input_value(i).get_node().get_name() not in constants:
-            partial = node.get_input_partial_shape(i)
-            return tuple(int(d) for d in partial.to_shape()) if partial.is_static else None
+            return static_shape(node.get_input_partial_shape(i))
     return None
 
 

@@ -9,6 +9,7 @@ from ..results.metadata import utc_now
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
+from .graph import static_shape
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
@@ -16,10 +17,6 @@ from .precision import QUANTIZATION_RANGE_INPUTS, counts_as_weight, op_precision
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
-
-
-def _static(partial) -> tuple[int, ...] | None:
-    return tuple(int(d) for d in partial.to_shape()) if partial.is_static else None
 
 
 def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
@@ -76,8 +73,8 @@ def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula
         if kind in STRUCTURAL or node.get_name() in known:
             continue
         n_in, n_out = node.get_input_size(), node.get_output_size()
-        in_shapes = tuple(_static(node.get_input_partial_shape(i)) for i in range(n_in))
-        out_shapes = tuple(_static(node.get_output_partial_shape(i)) for i in range(n_out))
+        in_shapes = tuple(static_shape(node.get_input_partial_shape(i)) for i in range(n_in))
+        out_shapes = tuple(static_shape(node.get_output_partial_shape(i)) for i in range(n_out))
         attrs = _attrs(node)
         params = 0
         bytes_read = 0
