@@ -19,3 +19,82 @@ def static_shape(partial) -> Shape | None:
         return tuple(map(int, text[1:-1].split(","))) if len(text) > 2 else ()
     except ValueError:  # a format this code does not know: the slow, sure way
         return tuple(int(d) for d in partial.to_shape())
+
+
+class Tensor:
+    """One output of an op: its shape (None when dynamic), bytes per element, floating point or not."""
+
+    __slots__ = ("shape", "element_size", "real")
+
+    def __init__(self, shape: Shape | None, element_type):
+        self.shape = shape
+        self.element_size = element_type.size
+        self.real = element_type.is_real()
+
+
+class GraphNode:
+    """What counting and layer grouping read about one op, read once."""
+
+    __slots__ = ("node", "name", "type", "sources", "inputs", "outputs", "consumers", "constant")
+
+    def __init__(self, node, name: str, kind: str, sources: list[tuple[str, int]]):
+        self.node = node  # the openvino Node
+        self.name = name  # OpenVINO's unique name (not the friendly name)
+        self.type = kind
+        self.sources = sources  # (producer name, output index) of each input
+        self.inputs: list[Tensor] = []
+        self.outputs: list[Tensor] = []
+        self.consumers: list[GraphNode] = []  # ops (not Results, not constants) reading output 0, once per input
+        self.constant = False
+
+
+class Graph:
+    """The ops of a model in topological order, which of them are known before inference
+    (`constants`), and the tensors between them."""
+
+    def __init__(self, model, weight_inputs: frozenset[str] | set[str]):
+        self.nodes: list[GraphNode] = []
+        self.by_name: dict[str, GraphNode] = {}
+        self.constants: set[str] = set()
+        self._tensors: dict[tuple[str, int], Tensor] = {}
+        for node in model.get_ordered_ops():
+            self._add(node, weight_inputs)
+
+    def _add(self, node, weight_inputs) -> None:
+        kind = node.get_type_name()
+        sources_out = node.input_values()
+        record = GraphNode(node, node.get_name(), kind, [(out.get_node().get_name(), out.get_index()) for out in sources_out])
+        self.nodes.append(record)
+        self.by_name[record.name] = record
+        if self._is_constant(record, weight_inputs):
+            record.constant = True
+            self.constants.add(record.name)
+            return
+        if kind in ("Result", "Parameter"):
+            return
+        tensors = self._tensors
+        for key, out in zip(record.sources, sources_out):
+            tensor = tensors.get(key)
+            if tensor is None:  # a constant's output, read the first time an op uses it
+                tensor = tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
+            record.inputs.append(tensor)
+            producer = self.by_name.get(key[0])
+            if producer is not None and not producer.constant and key[1] == 0:
+                producer.consumers.append(record)
+        for index in range(node.get_output_size()):
+            tensor = Tensor(static_shape(node.get_output_partial_shape(index)), node.get_output_element_type(index))
+            tensors[(record.name, index)] = tensor
+            record.outputs.append(tensor)
+
+    def _is_constant(self, record: GraphNode, weight_inputs) -> bool:
+        """Known before inference: weights, their decompression (Convert, Multiply by a scale ...)
+        and shape arithmetic. OpenVINO folds them at compile time: they cost nothing per inference."""
+        kind = record.type
+        if kind == "Constant":
+            return True
+        if kind == "Parameter":
+            node = record.node
+            return bool(node.get_output_tensor(0).get_names() & weight_inputs) or node.get_friendly_name() in weight_inputs
+        if kind == "ShapeOf" and record.node.get_input_partial_shape(0).is_static:
+            return True
+        return bool(record.sources) and kind != "Result" and all(name in self.constants for name, _ in record.sources)

@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
-from typing import Any
 
 from .cost import LayerCost, OpCost
-from .graph import static_shape
+from .graph import GraphNode
 from .optypes import ANCHORS, EPILOGUE, POOLS, TRANSPOSED_CONVOLUTIONS
 
 
-def _data_inputs(node, constants: set[str]) -> list[Any]:
-    return [node.input_value(i).get_node() for i in range(node.get_input_size())
-            if node.input_value(i).get_node().get_name() not in constants]
+def _data_inputs(record: GraphNode, constants: set[str]) -> list[str]:
+    """Names of the ops whose values this op reads (not constants), once per input."""
+    return [name for name, _ in record.sources if name not in constants]
 
 
-def _data_consumers(node, constants: set[str]) -> list[Any]:
-    """Ops that read this node's values (not Results, not static-shape queries)."""
-    if node.get_output_size() != 1:
-        return []
-    return [target.get_node() for target in node.output(0).get_target_inputs()
-            if target.get_node().get_type_name() != "Result" and target.get_node().get_name() not in constants]
+def _data_consumers(record: GraphNode) -> list[GraphNode]:
+    """Ops that read this op's values (not Results, not static-shape queries), once per input."""
+    return record.consumers if len(record.outputs) == 1 else []
 
 
 def _is_depthwise(op: OpCost) -> bool:
@@ -49,7 +44,7 @@ def _is_pointwise(op: OpCost, node) -> bool:
     return all(s == 1 for s in attrs.get("strides", [1])) and all(p == 0 for p in list(attrs.get("pads_begin", [])) + list(attrs.get("pads_end", [])))
 
 
-def _layer_type(op: OpCost, node, constants: set[str]) -> str:
+def _layer_type(op: OpCost, record: GraphNode, constants: set[str]) -> str:
     rank = len(op.output_shapes[0]) - 2 if op.output_shapes and op.output_shapes[0] else 0
     dims = f"{rank}D" if rank > 0 else ""
     kind = op.type
@@ -62,7 +57,7 @@ def _layer_type(op: OpCost, node, constants: set[str]) -> str:
     if kind == "DeformableConvolution":
         return f"DeformableConv{dims}"
     if kind == "MatMul":
-        weighted = any(node.input_value(i).get_node().get_name() in constants for i in range(node.get_input_size()))
+        weighted = any(name in constants for name, _ in record.sources)
         return "FullyConnected" if weighted else "MatMul"
     if kind in POOLS:
         return f"{kind}{dims}"
@@ -99,19 +94,28 @@ def _group_name(ops: list[OpCost]) -> str:
     return layer_name(ops[0].name)
 
 
-def _input_shape(node, constants: set[str]) -> tuple[int, ...] | None:
+def _input_shape(record: GraphNode, constants: set[str]) -> tuple[int, ...] | None:
     """The shape of the first input that is not a constant: what flows into the layer."""
-    for i in range(node.get_input_size()):
-        if node.input_value(i).get_node().get_name() not in constants:
-            return static_shape(node.get_input_partial_shape(i))
+    for (name, _), tensor in zip(record.sources, record.inputs):
+        if name not in constants:
+            return tensor.shape
     return None
 
 
-def _make_layer(name: str, kind: str, ops: list[OpCost], anchor_node, constants: set[str], role: str = "") -> LayerCost:
+def _with_layer(op: OpCost, layer: str) -> OpCost:
+    """`op` naming its layer: `dataclasses.replace` without its per-field work (a count makes one
+    per op), for a frozen dataclass with no __post_init__."""
+    named = object.__new__(OpCost)
+    named.__dict__.update(op.__dict__)
+    named.__dict__["layer"] = layer
+    return named
+
+
+def _make_layer(name: str, kind: str, ops: list[OpCost], anchor: GraphNode, constants: set[str], role: str = "") -> LayerCost:
     tail = ops[-1]
     return LayerCost(
         name=name, type=kind, ops=tuple(ops),
-        input_shape=_input_shape(anchor_node, constants),
+        input_shape=_input_shape(anchor, constants),
         output_shape=tail.output_shapes[0] if tail.output_shapes else None,
         kernel=ops[0].kernel, kernels=ops[0].kernels, role=role,
     )
@@ -122,46 +126,46 @@ def _separable_name(depthwise: str, pointwise: str) -> str:
     return prefix if prefix else f"{depthwise}+{pointwise}"
 
 
-def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[tuple[LayerCost, ...], tuple[OpCost, ...]]:
+def group_layers(rows: list[tuple[GraphNode, OpCost]], constants: set[str]) -> tuple[tuple[LayerCost, ...], tuple[OpCost, ...]]:
     """Return the layers and the ops (each op now naming its layer), both in graph order."""
-    row_by_node = {node.get_name(): (node, op) for node, op in rows}
+    row_of = {record.name: op for record, op in rows}
     assigned: set[str] = set()
-    groups: list[tuple[list[Any], list[OpCost]]] = []
-    for node, op in rows:
-        if node.get_name() in assigned:
+    groups: list[tuple[list[GraphNode], list[OpCost]]] = []
+    for record, op in rows:
+        if record.name in assigned:
             continue
-        nodes, ops = [node], [op]
-        assigned.add(node.get_name())
+        nodes, ops = [record], [op]
+        assigned.add(record.name)
         if op.type in ANCHORS:
-            tail = node
+            tail = record
             while True:
-                consumers = _data_consumers(tail, constants)
+                consumers = _data_consumers(tail)
                 if len(consumers) != 1:
                     break
                 following = consumers[0]
-                key = following.get_name()
-                if key in assigned or key not in row_by_node or following.get_type_name() not in EPILOGUE:
+                key = following.name
+                if key in assigned or key not in row_of or following.type not in EPILOGUE:
                     break
-                if [n.get_name() for n in _data_inputs(following, constants)] != [tail.get_name()]:
+                if _data_inputs(following, constants) != [tail.name]:
                     break
                 nodes.append(following)
-                ops.append(row_by_node[key][1])
+                ops.append(row_of[key])
                 assigned.add(key)
                 tail = following
         groups.append((nodes, ops))
 
     # merge depthwise + pointwise into SeparableConv2D
-    anchor_of = {nodes[0].get_name(): index for index, (nodes, _) in enumerate(groups)}
+    anchor_of = {nodes[0].name: index for index, (nodes, _) in enumerate(groups)}
     merged_into: dict[int, int] = {}
     for index, (nodes, ops) in enumerate(groups):
         if not _is_depthwise(ops[0]) or index in merged_into:
             continue
-        consumers = _data_consumers(nodes[-1], constants)
-        if len(consumers) != 1 or consumers[0].get_name() not in anchor_of:
+        consumers = _data_consumers(nodes[-1])
+        if len(consumers) != 1 or consumers[0].name not in anchor_of:
             continue
-        follower = anchor_of[consumers[0].get_name()]
+        follower = anchor_of[consumers[0].name]
         f_nodes, f_ops = groups[follower]
-        if follower in merged_into or not _is_pointwise(f_ops[0], f_nodes[0]):
+        if follower in merged_into or not _is_pointwise(f_ops[0], f_nodes[0].node):
             continue
         merged_into[follower] = index
 
@@ -175,8 +179,8 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
             pw_nodes, pw_ops = groups[pointwise_of[index]]
             rank = len(ops[0].output_shapes[0]) - 2 if ops[0].output_shapes[0] else 2
             name = _separable_name(_group_name(ops), _group_name(pw_ops))
-            depthwise = _make_layer(_group_name(ops), _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants, role="depthwise")
-            pointwise = _make_layer(_group_name(pw_ops), _layer_type(pw_ops[0], pw_nodes[0], constants), [replace(o, layer=name) for o in pw_ops], pw_nodes[0], constants, role="pointwise")
+            depthwise = _make_layer(_group_name(ops), _layer_type(ops[0], nodes[0], constants), [_with_layer(o, name) for o in ops], nodes[0], constants, role="depthwise")
+            pointwise = _make_layer(_group_name(pw_ops), _layer_type(pw_ops[0], pw_nodes[0], constants), [_with_layer(o, name) for o in pw_ops], pw_nodes[0], constants, role="pointwise")
             layer = LayerCost(
                 name=name, type=f"SeparableConv{rank}D", ops=depthwise.ops + pointwise.ops,
                 input_shape=depthwise.input_shape, output_shape=pointwise.output_shape,
@@ -184,10 +188,10 @@ def group_layers(rows: list[tuple[Any, OpCost]], constants: set[str]) -> tuple[t
             )
         else:
             name = _group_name(ops)
-            layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [replace(o, layer=name) for o in ops], nodes[0], constants)
+            layer = _make_layer(name, _layer_type(ops[0], nodes[0], constants), [_with_layer(o, name) for o in ops], nodes[0], constants)
         layers.append(layer)
         member_nodes = nodes + (groups[pointwise_of[index]][0] if index in pointwise_of else [])
-        for node, op in zip(member_nodes, layer.ops):
-            named_ops[node.get_name()] = op
-    ordered_ops = tuple(named_ops[node.get_name()] for node, _ in rows)
+        for record, op in zip(member_nodes, layer.ops):
+            named_ops[record.name] = op
+    ordered_ops = tuple(named_ops[record.name] for record, _ in rows)
     return tuple(layers), ordered_ops

@@ -9,7 +9,7 @@ from ..results.metadata import utc_now
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
-from .graph import static_shape
+from .graph import Graph, GraphNode
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
@@ -18,25 +18,9 @@ from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
 
-
 def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
-    """Names of nodes whose outputs are known before inference: weights, their decompression
-    (Convert, Multiply by a scale ...) and shape arithmetic. OpenVINO folds them at compile time,
-    so they cost nothing per inference and are not listed as ops."""
-    known: set[str] = set()
-    for node in model.get_ordered_ops():
-        kind = node.get_type_name()
-        if kind == "Constant":
-            known.add(node.get_name())
-        elif kind == "Parameter":
-            if set(node.get_output_tensor(0).get_names()) & weight_inputs or node.get_friendly_name() in weight_inputs:
-                known.add(node.get_name())
-        elif kind in ("ShapeOf",) and node.get_input_partial_shape(0).is_static:
-            known.add(node.get_name())
-        elif node.get_input_size() > 0 and all(node.input_value(i).get_node().get_name() in known for i in range(node.get_input_size())):
-            if kind != "Result":
-                known.add(node.get_name())
-    return known
+    """Names of nodes whose outputs are known before inference (see `Graph`): not listed as ops."""
+    return Graph(model, weight_inputs).constants
 
 
 def _attrs(node) -> dict[str, Any]:
@@ -61,77 +45,73 @@ def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: dict) -> 
     return None, None
 
 
-def op_rows(loaded: LoadedModel, known: set[str], formulas: Mapping[str, Formula] = FORMULAS) -> list[tuple[Any, OpCost]]:
-    """Every operation not in `known` (see `constant_nodes`) with its cost, in topological order,
-    paired with its node; `formulas` maps op types to their formulas."""
-    model = loaded.ov_model
+def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tuple[GraphNode, OpCost]]:
+    """Every operation that is not a constant (see `Graph`) with its cost, in topological order,
+    paired with its graph node; `formulas` maps op types to their formulas."""
+    known = graph.constants
     counted_params: set[tuple[str, int]] = set()
     stored_seen: set[str] = set()
     rows = []
-    for node in model.get_ordered_ops():
-        kind = node.get_type_name()
-        if kind in STRUCTURAL or node.get_name() in known:
+    for record in graph.nodes:
+        kind = record.type
+        if kind in STRUCTURAL or record.constant:
             continue
-        n_in, n_out = node.get_input_size(), node.get_output_size()
-        in_shapes = tuple(static_shape(node.get_input_partial_shape(i)) for i in range(n_in))
-        out_shapes = tuple(static_shape(node.get_output_partial_shape(i)) for i in range(n_out))
+        node = record.node
+        in_shapes = tuple(t.shape for t in record.inputs)
+        out_shapes = tuple(t.shape for t in record.outputs)
         attrs = _attrs(node)
         params = 0
         bytes_read = 0
         stored: dict[str, int] = {}
-        for i in range(n_in):
-            source = node.input_value(i)
-            shape = in_shapes[i]
-            element = node.get_input_element_type(i)
-            producer = source.get_node()
-            weights = []
-            if producer.get_name() in known and i in value_inputs(node) and i not in SETTING_INPUTS.get(kind, ()):
-                weights = [tensor for tensor, converted in stored_sources(source, known) if counts_as_weight(tensor, converted)]
-            # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
-            for tensor in weights:
-                if tensor.get_name() not in stored_seen:
-                    stored_seen.add(tensor.get_name())
-                    precision = tensor.get_output_element_type(0).get_type_name()
-                    stored[precision] = stored.get(precision, 0) + stored_bytes(tensor)
+        values = None
+        for i, (tensor, source) in enumerate(zip(record.inputs, record.sources)):
+            shape = tensor.shape
+            if source[0] in known and i not in SETTING_INPUTS.get(kind, ()):
+                values = value_inputs(node) if values is None else values
+                if i in values:
+                    # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
+                    for stored_tensor, converted in stored_sources(node.input_value(i), known):
+                        if counts_as_weight(stored_tensor, converted) and stored_tensor.get_name() not in stored_seen:
+                            stored_seen.add(stored_tensor.get_name())
+                            precision = stored_tensor.get_output_element_type(0).get_type_name()
+                            stored[precision] = stored.get(precision, 0) + stored_bytes(stored_tensor)
             if shape is not None:
-                bytes_read += _numel(shape) * element.size
+                bytes_read += _numel(shape) * tensor.element_size
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
-            if producer.get_name() in known and element.is_real() and shape is not None and _numel(shape) > 1 \
+            if source[0] in known and tensor.real and shape is not None and _numel(shape) > 1 \
                     and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()):
-                key = (producer.get_name(), source.get_index())
-                if key not in counted_params:
-                    counted_params.add(key)
+                if source not in counted_params:
+                    counted_params.add(source)
                     params += _numel(shape)
-        bytes_written = sum(_numel(s) * node.get_output_element_type(i).size for i, s in enumerate(out_shapes) if s is not None)
+        bytes_written = sum(_numel(t.shape) * t.element_size for t in record.outputs if t.shape is not None)
         formula = formulas.get(kind)
-        dynamic = any(s is None for s in in_shapes + out_shapes)
+        dynamic = None in in_shapes or None in out_shapes
         note = ""
         macs = other = 0
         counted = formula is not None and not dynamic
+        name = node.get_friendly_name()
         if formula is None:
             note = NOTE_NO_FORMULA
         elif dynamic:
             note = NOTE_DYNAMIC
         else:
             try:
-                work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=node.get_friendly_name()))
+                work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=name))
                 if not isinstance(work, Work):
                     raise TypeError(f"it returned {type(work).__name__}, not a Work")
                 macs, other = work.macs, work.other_flops
             except (ValueError, IndexError, KeyError, TypeError) as exc:
                 counted, note = False, f"formula failed: {exc}"
         kernel, kernels = _kernel_and_count(kind, in_shapes, out_shapes, attrs) if not dynamic else (None, None)
-        rows.append((node, OpCost(
-            name=node.get_friendly_name(), type=kind, layer="",
+        rows.append((record, OpCost(
+            name=name, type=kind, layer="",
             input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes),
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
             precision=op_precision(node, known), stored_weights=tuple(sorted(stored.items())),
         )))
     return rows
-
-
 
 
 def formula_table(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formula]:
@@ -151,12 +131,12 @@ def formula_table(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formu
 
 def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Mapping[str, Formula] | None = None) -> ModelCost:
     table = formula_table(formulas)
-    known = constant_nodes(loaded.ov_model, loaded.weight_inputs)
-    rows = op_rows(loaded, known, table)
-    layers, ops = group_layers(rows, known)
+    graph = Graph(loaded.ov_model, loaded.weight_inputs)
+    rows = op_rows(graph, table)
+    layers, ops = group_layers(rows, graph.constants)
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
-        include_other=include_other, memory=activation_memory(loaded.ov_model, known),
+        include_other=include_other, memory=activation_memory(loaded.ov_model, graph.constants),
         metadata={"weights_read": loaded.weights_read, "measured_at": utc_now()},
     )
 

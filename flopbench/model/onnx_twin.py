@@ -74,6 +74,9 @@ _DTYPES: dict[int, tuple[str, int]] = {
 _INDEX_TYPES = frozenset({4, 5, 6, 7, 9, 12, 13})  # uint16 int16 int32 int64 bool uint32 uint64
 _MASK64 = (1 << 64) - 1
 _UNCHANGED = object()
+_INPUT_KEY, _OUTPUT_KEY = _NODE_INPUT << 3 | 2, _NODE_OUTPUT << 3 | 2
+# op_type "Constant" as a NodeProto field (field 4, length-delimited, 8 bytes): not ConstantOfShape
+_CONSTANT_OP_TYPE = bytes([_NODE_OP_TYPE << 3 | 2, 8]) + b"Constant"
 _ELEMENT_CAP = 1 << 62  # element counts are only compared with small limits; cap the product
 
 
@@ -349,7 +352,7 @@ class _Builder:
         """A top-level node's new bytes, `_UNCHANGED` to copy it as it is, or None to drop it (a
         large Constant, now an input)."""
         buf = self.buf
-        if buf.find(b"Constant", start, end) < 0:  # no op_type "Constant": copy without parsing
+        if buf.find(_CONSTANT_OP_TYPE, start, end) < 0:  # no op_type "Constant": copy without parsing
             return _UNCHANGED
         op_type = domain = b""
         outputs: list[bytes] = []
@@ -394,32 +397,54 @@ class _Builder:
         chunks: list[bytes] = []
         inputs: list[tuple[int, bytes]] = []  # (index in chunks, input name)
         nodes: list[tuple[int, int]] = []
+        # fields copied as they are are copied as runs: one slice of the memory map per run
+        run_start = run_end = -1
+
+        def flush() -> None:
+            nonlocal run_start
+            if run_start >= 0:
+                chunks.append(bytes(buf[run_start:run_end]))
+                run_start = -1
+
         for start, end in ranges:
+            flush()  # a second occurrence of the graph field: not contiguous with the first
             for number, wire, fs, vs, ve, _ in _fields(buf, start, end):
+                kept: bytes | None = None
                 if wire == 2 and number == _GRAPH_INITIALIZER:
                     tensor = _tensor(buf, vs, ve)
-                    kept = self.tensor_bytes(tensor, tensor.name)
-                    if kept is None:
+                    new = self.tensor_bytes(tensor, tensor.name)
+                    if new is None:
                         self.remove(tensor.name, tensor)
-                    elif tensor.external:
-                        chunks.append(_len_field(_GRAPH_INITIALIZER, kept))
-                    else:
-                        chunks.append(bytes(buf[fs:ve]))
+                        flush()
+                        continue
+                    if tensor.external:
+                        kept = _len_field(_GRAPH_INITIALIZER, new)
                 elif wire == 2 and number == _GRAPH_NODE:
                     nodes.append((vs, ve))
                     node = self.node_bytes(vs, ve)
                     if node is None:
+                        flush()
                         continue
-                    chunks.append(bytes(buf[fs:ve]) if node is _UNCHANGED else _len_field(_GRAPH_NODE, node))
+                    if node is not _UNCHANGED:
+                        kept = _len_field(_GRAPH_NODE, node)
                 elif wire == 2 and number == _GRAPH_INPUT:
                     name = b""
                     for n2, w2, _, s2, e2, _ in _fields(buf, vs, ve):
                         if n2 == _VALUE_INFO_NAME and w2 == 2:
                             name = bytes(buf[s2:e2])
+                    flush()
                     inputs.append((len(chunks), name))
                     chunks.append(bytes(buf[fs:ve]))
+                    continue
+                if kept is not None:
+                    flush()
+                    chunks.append(kept)
+                elif run_start >= 0 and run_end == fs:
+                    run_end = ve
                 else:
-                    chunks.append(bytes(buf[fs:ve]))
+                    flush()
+                    run_start, run_end = fs, ve
+        flush()
         listed: set[bytes] = set()
         for index, name in inputs:  # old-style models list initializers as inputs too: retype those in place
             if name in self.removed:
@@ -435,24 +460,58 @@ class _Builder:
         self.check_acyclic(nodes)
         return b"".join(chunks)
 
+    def _edges(self, start: int, end: int) -> tuple[list[bytes], list[bytes]]:
+        """A node's input and output names ("" is an omitted optional input, left out). Inputs
+        and outputs (one-byte keys, short lengths: nearly every field of a node) are read in
+        place; any other field goes through `_fields`, which checks it. This runs once per node."""
+        buf = self.buf
+        ins: list[bytes] = []
+        outs: list[bytes] = []
+        pos = start
+        while pos < end:
+            key = buf[pos]
+            if (key == _INPUT_KEY or key == _OUTPUT_KEY) and pos + 1 < end and buf[pos + 1] < 0x80:
+                vstart = pos + 2
+                vend = vstart + buf[pos + 1]
+                if vend > end:
+                    raise _Bad("field length runs past the end of its message", vstart)
+                if vend > vstart:
+                    (ins if key == _INPUT_KEY else outs).append(bytes(buf[vstart:vend]))
+                pos = vend
+                continue
+            for number, wire, _, vs, ve, _ in _fields(buf, pos, end):  # one field, checked
+                if wire == 2 and ve > vs and number in (_NODE_INPUT, _NODE_OUTPUT):
+                    (ins if number == _NODE_INPUT else outs).append(bytes(buf[vs:ve]))
+                pos = ve
+                break
+        return ins, outs
+
     def check_acyclic(self, nodes: list[tuple[int, int]]) -> None:
         """Refuse a top-level graph with a cycle (a node that needs its own output, directly or
         through others): OpenVINO's ONNX reader walks such a graph for minutes and gigabytes
         before it fails with bad_alloc."""
+        # ONNX asks for nodes in topological order, and exporters write them so: when no node reads
+        # a value that only a later node produces, there is no cycle and nothing more to do
+        edges = [self._edges(start, end) for start, end in nodes]
+        produced: set[bytes] = set()
+        later: list[bytes] = []
+        for ins, outs in edges:
+            for name in ins:
+                if name not in produced:
+                    later.append(name)
+            produced.update(outs)
+        if not any(name in produced for name in later):
+            return
+        self._find_cycle(nodes, edges)
+
+    def _find_cycle(self, nodes: list[tuple[int, int]], edges: list[tuple[list[bytes], list[bytes]]]) -> None:
+        """Kahn's algorithm over a graph whose nodes are out of order: raise if a cycle is left."""
         buf = self.buf
-        ins: list[list[bytes]] = []
         producer: dict[bytes, int] = {}
-        for index, (start, end) in enumerate(nodes):
-            names = []
-            for number, wire, _, vs, ve, _ in _fields(buf, start, end):
-                if wire != 2:
-                    continue
-                if number == _NODE_INPUT and ve > vs:  # "" is an omitted optional input
-                    names.append(bytes(buf[vs:ve]))
-                elif number == _NODE_OUTPUT and ve > vs:
-                    producer.setdefault(bytes(buf[vs:ve]), index)
-            ins.append(names)
-        predecessors = [{producer[n] for n in names if n in producer} for names in ins]
+        for index, (_, outs) in enumerate(edges):
+            for name in outs:
+                producer.setdefault(name, index)
+        predecessors = [{producer[n] for n in ins if n in producer} for ins, _ in edges]
         consumers: list[list[int]] = [[] for _ in nodes]
         pending = [len(p) for p in predecessors]
         for index, preds in enumerate(predecessors):
