@@ -344,3 +344,30 @@ def test_mutated_files_raise_only_model_file_error(tmp_path):
             except Exception:  # a parsable but semantically broken model is OpenVINO's to reject
                 pass
     assert outcomes["ok"] and outcomes["error"]
+
+
+@pytest.mark.parametrize("name_in_file", [b"relu1_QQQQ", b"c1_QQQQ", b"w1_QQQQ"])  # a node name, a tensor, an initializer
+def test_a_name_that_is_not_utf8_is_refused_in_one_line(tmp_path, name_in_file):
+    """OpenVINO hands names to Python as str: the twin checks every name as it reads it (counting
+    no longer asks OpenVINO for each op's names), so a damaged name is a ModelFileError."""
+    import flopbench
+
+    model = _cnn()
+    renamed = name_in_file.decode()
+    original = renamed.removesuffix("_QQQQ")
+    for node in model.graph.node:
+        node.input[:] = [renamed if n == original else n for n in node.input]
+        node.output[:] = [renamed if n == original else n for n in node.output]
+        if node.name == original:
+            node.name = renamed
+    for tensor in model.graph.initializer:
+        if tensor.name == original:
+            tensor.name = renamed
+    data = model.SerializeToString()
+    assert data.count(name_in_file) >= 1
+    path = tmp_path / "model.onnx"
+    path.write_bytes(data)
+    assert flopbench.count(path).ops  # the model is sound with a valid name
+    path.write_bytes(data.replace(name_in_file, name_in_file[:-4] + b"\xff\xfe\xfd\xfc"))
+    with pytest.raises(ModelFileError, match=r"model.onnx has an op or tensor name that is not valid UTF-8 \(byte b'\\xff'\)"):
+        flopbench.count(path)

@@ -7,6 +7,9 @@ OpenVINO prints for it (`[1,96,54,54]`, one call), and each node's facts are gat
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 Shape = tuple[int, ...]
 
 
@@ -49,8 +52,8 @@ class GraphNode:
 
 
 class Graph:
-    """The ops of a model in topological order, which of them are known before inference
-    (`constants`), and the tensors between them."""
+    """The ops of a model in topological order (Constant nodes only by name, in `constants`),
+    which of them are known before inference (`constants`), and the tensors between them."""
 
     def __init__(self, model, weight_inputs: frozenset[str] | set[str]):
         self.nodes: list[GraphNode] = []
@@ -58,10 +61,13 @@ class Graph:
         self.constants: set[str] = set()
         self._tensors: dict[tuple[str, int], Tensor] = {}
         for node in model.get_ordered_ops():
-            self._add(node, weight_inputs)
+            kind = node.get_type_name()
+            if kind == "Constant":  # half the nodes of many models: nothing more to read
+                self.constants.add(node.get_name())
+                continue
+            self._add(node, kind, weight_inputs)
 
-    def _add(self, node, weight_inputs) -> None:
-        kind = node.get_type_name()
+    def _add(self, node, kind: str, weight_inputs) -> None:
         sources_out = node.input_values()
         record = GraphNode(node, node.get_name(), kind, [(out.get_node().get_name(), out.get_index()) for out in sources_out])
         self.nodes.append(record)
@@ -70,17 +76,20 @@ class Graph:
             record.constant = True
             self.constants.add(record.name)
             return
-        if kind in ("Result", "Parameter"):
+        if kind == "Result" or kind == "Parameter":
             return
         tensors = self._tensors
+        by_name = self.by_name
+        inputs = record.inputs
         for key, out in zip(record.sources, sources_out):
             tensor = tensors.get(key)
             if tensor is None:  # a constant's output, read the first time an op uses it
                 tensor = tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
-            record.inputs.append(tensor)
-            producer = self.by_name.get(key[0])
-            if producer is not None and not producer.constant and key[1] == 0:
-                producer.consumers.append(record)
+            inputs.append(tensor)
+            if key[1] == 0:
+                producer = by_name.get(key[0])
+                if producer is not None and not producer.constant:
+                    producer.consumers.append(record)
         for index in range(node.get_output_size()):
             tensor = Tensor(static_shape(node.get_output_partial_shape(index)), node.get_output_element_type(index))
             tensors[(record.name, index)] = tensor
@@ -90,11 +99,47 @@ class Graph:
         """Known before inference: weights, their decompression (Convert, Multiply by a scale ...)
         and shape arithmetic. OpenVINO folds them at compile time: they cost nothing per inference."""
         kind = record.type
-        if kind == "Constant":
-            return True
         if kind == "Parameter":
             node = record.node
             return bool(node.get_output_tensor(0).get_names() & weight_inputs) or node.get_friendly_name() in weight_inputs
         if kind == "ShapeOf" and record.node.get_input_partial_shape(0).is_static:
             return True
-        return bool(record.sources) and kind != "Result" and all(name in self.constants for name, _ in record.sources)
+        if not record.sources or kind == "Result":
+            return False
+        constants = self.constants
+        for name, _ in record.sources:
+            if name not in constants:
+                return False
+        return True
+
+
+class NodeAttributes(Mapping):
+    """An op's attributes, read from OpenVINO the first time a formula looks at one: most
+    formulas (elementwise, data movement) never do, and reading them costs more than the rest
+    of the op's row."""
+
+    __slots__ = ("_node", "_values")
+
+    def __init__(self, node):
+        self._node = node
+        self._values: dict[str, Any] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        if self._values is None:
+            try:
+                self._values = dict(self._node.get_attributes())
+            except Exception:  # some ops' attribute visitors are not exposed to Python
+                self._values = {}
+        return self._values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._read()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __repr__(self) -> str:
+        return repr(self._read())

@@ -9,7 +9,7 @@ from ..results.metadata import utc_now
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
-from .graph import Graph, GraphNode
+from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
@@ -23,14 +23,7 @@ def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
     return Graph(model, weight_inputs).constants
 
 
-def _attrs(node) -> dict[str, Any]:
-    try:
-        return dict(node.get_attributes())
-    except Exception:  # some ops' attribute visitors are not exposed to Python
-        return {}
-
-
-def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: dict) -> tuple[tuple[int, ...] | None, int | None]:
+def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[str, Any]) -> tuple[tuple[int, ...] | None, int | None]:
     if kind in CONVOLUTIONS:
         weights = inputs[2] if kind == "DeformableConvolution" else inputs[1]
         out = outputs[0]
@@ -59,7 +52,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         node = record.node
         in_shapes = tuple(t.shape for t in record.inputs)
         out_shapes = tuple(t.shape for t in record.outputs)
-        attrs = _attrs(node)
+        attrs = NodeAttributes(node)
         params = 0
         bytes_read = 0
         stored: dict[str, int] = {}

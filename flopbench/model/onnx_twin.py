@@ -341,6 +341,15 @@ class _Builder:
     def _entries_text(tensor: _Tensor) -> str:
         return str({_text(k): _text(v) for k, v in tensor.entries.items()})
 
+    def check_name(self, name: bytes) -> None:
+        """Every op and tensor name OpenVINO will hand to Python must be UTF-8: checked here, where
+        the names are read anyway, instead of asking OpenVINO for each name of each op."""
+        try:
+            name.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(f"{self.path.name} has an op or tensor name that is not valid UTF-8 (byte {exc.object[exc.start:exc.start + 1]!r})",
+                                 "the file is damaged; re-export or re-download the model") from None
+
     def remove(self, name: bytes, tensor: _Tensor) -> None:
         try:
             name.decode("utf-8")  # it names a Parameter the caller must find by name
@@ -412,6 +421,7 @@ class _Builder:
                 kept: bytes | None = None
                 if wire == 2 and number == _GRAPH_INITIALIZER:
                     tensor = _tensor(buf, vs, ve)
+                    self.check_name(tensor.name)
                     new = self.tensor_bytes(tensor, tensor.name)
                     if new is None:
                         self.remove(tensor.name, tensor)
@@ -432,6 +442,7 @@ class _Builder:
                     for n2, w2, _, s2, e2, _ in _fields(buf, vs, ve):
                         if n2 == _VALUE_INFO_NAME and w2 == 2:
                             name = bytes(buf[s2:e2])
+                    self.check_name(name)
                     flush()
                     inputs.append((len(chunks), name))
                     chunks.append(bytes(buf[fs:ve]))
@@ -482,6 +493,8 @@ class _Builder:
             for number, wire, _, vs, ve, _ in _fields(buf, pos, end):  # one field, checked
                 if wire == 2 and ve > vs and number in (_NODE_INPUT, _NODE_OUTPUT):
                     (ins if number == _NODE_INPUT else outs).append(bytes(buf[vs:ve]))
+                elif wire == 2 and number == _NODE_NAME:
+                    self.check_name(bytes(buf[vs:ve]))
                 pos = ve
                 break
         return ins, outs
@@ -500,6 +513,8 @@ class _Builder:
                 if name not in produced:
                     later.append(name)
             produced.update(outs)
+        for name in produced.union(later):
+            self.check_name(name)
         if not any(name in produced for name in later):
             return
         self._find_cycle(nodes, edges)

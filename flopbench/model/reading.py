@@ -198,7 +198,8 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
                                  "(ov.save_model or ovc), or update OpenVINO", openvino_refused=True) from None
         raise ModelFileError(f"OpenVINO cannot read {path.name}: {message}",
                              "check that the file is a complete model; " + SUPPORTED_HINT, openvino_refused=True) from None
-    _check_names(model, path)
+    if fmt != "onnx":  # the twin checked every name of an ONNX file as it read them
+        _check_names(model, path)
     return model, weights, weights_read
 
 
