@@ -7,6 +7,7 @@ OpenVINO prints for it (`[1,96,54,54]`, one call), and each node's facts are gat
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,24 +26,34 @@ def static_shape(partial) -> Shape | None:
 
 
 class Tensor:
-    """One output of an op: its shape (None when dynamic), bytes per element, floating point or not."""
+    """One output of an op: its shape (None when dynamic), its element type, the ops that read it."""
 
-    __slots__ = ("shape", "element_size", "real")
+    __slots__ = ("shape", "element_type", "element_size", "real", "readers", "to_result")
 
     def __init__(self, shape: Shape | None, element_type):
         self.shape = shape
+        self.element_type = element_type  # an openvino Type
         self.element_size = element_type.size
         self.real = element_type.is_real()
+        self.readers: list[GraphNode] = []  # ops (not Results, not constants) reading it, once per input
+        self.to_result = False  # a model output
+
+    def stored_bytes(self) -> int:
+        """Bytes at its own element type (i4: half a byte per element); 0 when dynamic."""
+        if self.shape is None:
+            return 0
+        return math.ceil(math.prod(self.shape) * self.element_type.bitwidth / 8)  # as precision.stored_bytes
 
 
 class GraphNode:
-    """What counting and layer grouping read about one op, read once."""
+    """What counting, layer grouping and activation memory read about one op, read once."""
 
-    __slots__ = ("node", "name", "type", "sources", "inputs", "outputs", "consumers", "constant")
+    __slots__ = ("node", "name", "friendly", "type", "sources", "inputs", "outputs", "consumers", "constant")
 
     def __init__(self, node, name: str, kind: str, sources: list[tuple[str, int]]):
         self.node = node  # the openvino Node
-        self.name = name  # OpenVINO's unique name (not the friendly name)
+        self.name = name  # OpenVINO's unique name
+        self.friendly = ""  # the name the model gives it (read for ops that are not constants)
         self.type = kind
         self.sources = sources  # (producer name, output index) of each input
         self.inputs: list[Tensor] = []
@@ -52,20 +63,28 @@ class GraphNode:
 
 
 class Graph:
-    """The ops of a model in topological order (Constant nodes only by name, in `constants`),
-    which of them are known before inference (`constants`), and the tensors between them."""
+    """The ops of a model in topological order (Constant nodes only by name), which of them are
+    known before inference (`constants`; `stored` are those that hold values: Constants and
+    the Parameters standing in for weights), the model's inputs, and the tensors between them."""
 
     def __init__(self, model, weight_inputs: frozenset[str] | set[str]):
         self.nodes: list[GraphNode] = []
         self.by_name: dict[str, GraphNode] = {}
         self.constants: set[str] = set()
+        self.stored: set[str] = set()
         self._tensors: dict[tuple[str, int], Tensor] = {}
         for node in model.get_ordered_ops():
             kind = node.get_type_name()
             if kind == "Constant":  # half the nodes of many models: nothing more to read
-                self.constants.add(node.get_name())
+                name = node.get_name()
+                self.constants.add(name)
+                self.stored.add(name)
                 continue
             self._add(node, kind, weight_inputs)
+        by_name = self.by_name
+        # the model's inputs in the model's order, not the weights' stand-ins
+        self.inputs: list[GraphNode] = [by_name[name] for name in (p.get_name() for p in model.get_parameters())
+                                        if name in by_name and not by_name[name].constant]
 
     def _add(self, node, kind: str, weight_inputs) -> None:
         sources_out = node.input_values()
@@ -75,25 +94,37 @@ class Graph:
         if self._is_constant(record, weight_inputs):
             record.constant = True
             self.constants.add(record.name)
-            return
-        if kind == "Result" or kind == "Parameter":
+            if kind == "Parameter":
+                self.stored.add(record.name)
             return
         tensors = self._tensors
+        if kind == "Result":
+            for key, out in zip(record.sources, sources_out):
+                self._tensor(key, out).to_result = True
+            return
+        record.friendly = node.get_friendly_name()
         by_name = self.by_name
         inputs = record.inputs
         for key, out in zip(record.sources, sources_out):
             tensor = tensors.get(key)
             if tensor is None:  # a constant's output, read the first time an op uses it
-                tensor = tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
+                tensor = self._tensor(key, out)
             inputs.append(tensor)
-            if key[1] == 0:
-                producer = by_name.get(key[0])
-                if producer is not None and not producer.constant:
+            producer = by_name.get(key[0])
+            if producer is not None and not producer.constant:
+                tensor.readers.append(record)
+                if key[1] == 0:
                     producer.consumers.append(record)
         for index in range(node.get_output_size()):
             tensor = Tensor(static_shape(node.get_output_partial_shape(index)), node.get_output_element_type(index))
             tensors[(record.name, index)] = tensor
             record.outputs.append(tensor)
+
+    def _tensor(self, key: tuple[str, int], out) -> Tensor:
+        tensor = self._tensors.get(key)
+        if tensor is None:
+            tensor = self._tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
+        return tensor
 
     def _is_constant(self, record: GraphNode, weight_inputs) -> bool:
         """Known before inference: weights, their decompression (Convert, Multiply by a scale ...)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import OptionError
+from .graph import Graph
 
 MAX_ORDER_STATES = 50_000  # sets of ops already run that the exact search may visit
 
@@ -123,25 +124,12 @@ def parse_size(text: str) -> int:
     return size
 
 
-def _tensor_bytes(node, index: int) -> int:
-    partial = node.get_output_partial_shape(index)
-    if not partial.is_static:
-        return 0
-    return math.prod(int(d) for d in partial.to_shape()) * node.get_output_element_type(index).size
-
-
-def _tensor_name(node, index: int) -> str:
-    name = node.get_friendly_name()
-    return name if node.get_output_size() == 1 else f"{name}:{index}"
-
-
-def activation_memory(model, constants: set[str]) -> ActivationMemory:
-    """The activation memory of `model` (an `ov.Model` with static shapes); `constants` are the
-    nodes folded at compile time (see `ops.constant_nodes`): they hold no activations."""
-    ops = [node for node in model.get_ordered_ops()
-           if node.get_name() not in constants and node.get_type_name() not in ("Parameter", "Constant", "Result")]
-    inputs = [node for node in model.get_parameters() if node.get_name() not in constants]
-    step_of = {node.get_name(): index for index, node in enumerate(ops)}
+def activation_memory(graph: Graph) -> ActivationMemory:
+    """The activation memory of a model with static shapes, from its `Graph`: constants (folded
+    at compile time) hold no activations."""
+    ops = [record for record in graph.nodes if not record.constant and record.type not in ("Parameter", "Result")]
+    inputs = graph.inputs
+    step_of = {record.name: index for index, record in enumerate(ops)}
     end = len(ops)
 
     # tensor → (size, producer step (-1: a model input), last step that needs it)
@@ -151,14 +139,16 @@ def activation_memory(model, constants: set[str]) -> ActivationMemory:
     last: dict[tuple[str, int], int] = {}
     readers: dict[tuple[str, int], list[int]] = {}
     is_output: dict[tuple[str, int], bool] = {}
-    for producer, step in [(node, -1) for node in inputs] + [(node, index) for index, node in enumerate(ops)]:
-        for index in range(producer.get_output_size()):
-            key = (producer.get_name(), index)
-            sizes[key], names[key], born[key] = _tensor_bytes(producer, index), _tensor_name(producer, index), step
-            consumers = [target.get_node() for target in producer.output(index).get_target_inputs()]
-            reading = sorted({step_of[c.get_name()] for c in consumers if c.get_name() in step_of})
+    for producer, step in [(record, -1) for record in inputs] + [(record, index) for index, record in enumerate(ops)]:
+        single = len(producer.outputs) == 1
+        for index, tensor in enumerate(producer.outputs):
+            key = (producer.name, index)
+            sizes[key] = math.prod(tensor.shape) * tensor.element_size if tensor.shape is not None else 0
+            names[key] = producer.friendly if single else f"{producer.friendly}:{index}"
+            born[key] = step
+            reading = sorted({step_of[reader.name] for reader in tensor.readers})
             readers[key] = reading
-            is_output[key] = any(c.get_type_name() == "Result" for c in consumers)
+            is_output[key] = tensor.to_result
             last[key] = end if is_output[key] else max(reading, default=max(step, 0))
 
     allocated_at: dict[int, list[tuple[str, int]]] = {}
@@ -172,7 +162,7 @@ def activation_memory(model, constants: set[str]) -> ActivationMemory:
     steps = []
     for index, node in enumerate(ops):
         live += sum(sizes[key] for key in allocated_at.get(index, []))
-        steps.append(MemoryStep(op=node.get_friendly_name(), live_bytes=live,
+        steps.append(MemoryStep(op=node.friendly, live_bytes=live,
                                 allocated=tuple(names[k] for k in allocated_at.get(index, [])),
                                 freed=tuple(names[k] for k in freed_at.get(index, []))))
         live -= sum(sizes[key] for key in freed_at.get(index, []))

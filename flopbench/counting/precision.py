@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .graph import static_shape
 from .optypes import CONVOLUTIONS
 
 # ops that dequantize or only re-lay a tensor: walking back through them keeps the same values
@@ -62,7 +63,7 @@ def _main_input(node, constants: set[str]):
     moving = [v for v in values if v.get_node().get_name() not in constants]
     if moving:
         return moving[0] if len(moving) == 1 else None
-    sizes = [math.prod(v.get_partial_shape().to_shape()) if v.get_partial_shape().is_static else 0 for v in values]
+    sizes = [math.prod(shape) if (shape := static_shape(v.get_partial_shape())) is not None else 0 for v in values]
     return values[sizes.index(max(sizes))]
 
 
@@ -140,10 +141,10 @@ def stored_sources(value, constants: set[str]) -> list[tuple[Any, bool]]:
 
 def stored_bytes(node) -> int:
     """The bytes a stored tensor takes at its own element type (i4 = half a byte per element)."""
-    partial = node.get_output_partial_shape(0)
-    if not partial.is_static:
+    shape = static_shape(node.get_output_partial_shape(0))
+    if shape is None:
         return 0
-    return math.ceil(math.prod(partial.to_shape()) * node.get_output_element_type(0).bitwidth / 8)
+    return math.ceil(math.prod(shape) * node.get_output_element_type(0).bitwidth / 8)
 
 
 def counts_as_weight(node, converted: bool) -> bool:
