@@ -8,9 +8,10 @@ from .results.documents import save_result  # noqa: E402
 
 # measuring is imported when first used: `flopbench flops` and `import flopbench` stay light
 _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
-         "run": "measure.run", "RunResult": "measure.run"}
+         "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
+         "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine"}
 # every module that registers a result kind, so that load_result knows them all
-RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq")
+RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq", "profiling.profile", "profiling.machine")
 
 
 def load_result(path):
@@ -33,4 +34,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["count", "load", "bench", "run", "load_result", "save_result", "LoadedModel", "ModelCost", "LayerCost", "OpCost",
-           "BenchReport", "BenchResult", "RunResult", "FlopbenchError", "__version__"]
+           "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "machine", "Machine", "FlopbenchError", "__version__"]

@@ -69,6 +69,10 @@ class ResultFileError(FlopbenchError):
     """A result file that is not a flopbench result, is damaged, or cannot be merged."""
 
 
+class ProfilingError(FlopbenchError):
+    """The device, engine or model cannot be profiled layer by layer."""
+
+
 class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
 

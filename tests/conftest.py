@@ -29,3 +29,22 @@ def sep_cnn_onnx(zoo_dir):
 @pytest.fixture(scope="session")
 def image_npy(zoo_dir):
     return zoo_dir / "image.npy"
+
+
+@pytest.fixture(scope="session")
+def roofline_cache(tmp_path_factory):
+    """A quick roofline per engine, measured once into a cache of the test session's own
+    (FLOPBENCH_CACHE_DIR, inherited by subprocesses): profiles find it, ~/.cache is never touched."""
+    import os
+
+    from flopbench.profiling.machine import machine
+
+    folder = tmp_path_factory.mktemp("roofline-cache")
+    previous = os.environ.get("FLOPBENCH_CACHE_DIR")
+    os.environ["FLOPBENCH_CACHE_DIR"] = str(folder)
+    roofs = {engine: machine(engine, quick=True) for engine in ("openvino", "onnxruntime")}
+    yield roofs
+    if previous is None:
+        os.environ.pop("FLOPBENCH_CACHE_DIR", None)
+    else:
+        os.environ["FLOPBENCH_CACHE_DIR"] = previous

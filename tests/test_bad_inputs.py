@@ -46,6 +46,17 @@ from flopbench.study.convert import convert
 from flopbench.counting.memory import parse_size
 from flopbench.quantize import quantize
 from flopbench.zoo import write_zoo_model
+from flopbench.errors import ProfilingError
+from flopbench.profiling.machine import machine
+from flopbench.profiling.profile import profile
+
+
+def profile_command(argv):
+    """The CLI's own checks, without its error handling: the exception itself."""
+    from flopbench.cli.main import build_parser
+
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = RunPolicy(warmup_iterations=0, min_duration_s=0.01, min_iterations=1)
@@ -154,6 +165,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         if entry.key == "location":
             entry.value = "../../outside.bin"
     onnx.save(model, str(c.onnx_escape))
+    c.onnx_uncounted = d / "uncounted.onnx"  # one op with no formula: nothing for a profile to time
+    flags_in = helper.make_tensor_value_info("x", TensorProto.BOOL, [1, 4])
+    flags_out = helper.make_tensor_value_info("y", TensorProto.BOOL, [1, 4])
+    onnx.save(_onnx_model([helper.make_node("Not", ["x"], ["y"])], [flags_in], [flags_out]), str(c.onnx_uncounted))
     c.onnx_dynamic = d / "dynamic.onnx"
     dyn_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "H", "W"])
     dyn_out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1, "H", "W"])
@@ -393,6 +408,18 @@ CASES = [
          OutputError, "is an input of this command"),
     Case("report_folder_missing", ["report", "{x}", "-o", "{out}/missing/report.html", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "report.html"), OutputError, "/missing does not exist"),
+    # profile and machine
+    Case("profile_niter_zero", ["profile", "{x}", "-niter", "0"], lambda c: profile(c.x, iterations=0), OptionError,
+         "-niter 0 is not allowed"),
+    Case("profile_virtual_device", ["profile", "{x}", "-d", "AUTO"], lambda c: profile(c.x, device="AUTO"), ProfilingError,
+         "device AUTO cannot profile layer by layer"),
+    Case("profile_no_counted_ops", ["profile", "{onnx_uncounted}"], lambda c: profile(c.onnx_uncounted), ProfilingError,
+         "uncounted.onnx has no counted ops"),
+    Case("profile_plot_type", ["profile", "{x}", "--plot", "{out}/roofline.txt"],
+         lambda c: profile_command(["profile", str(c.x), "--plot", str(c.d / "roofline.txt")]), OptionError,
+         "roofline.txt: unknown image type"),
+    Case("machine_unknown_engine", ["machine", "--engine", "tensorflow"], lambda c: machine("tensorflow"), EngineError,
+         "unknown engine 'tensorflow'"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import EngineError
-from .base import AsyncHooks, Engine, EngineConfig, EngineSettings, NodeTime, Runner, engine_errors
+from .base import AsyncHooks, Engine, EngineConfig, EngineSettings, NodeTime, ProfiledRun, Runner, engine_errors
 from .onnxruntime_engine import OnnxRuntimeEngine
 from .openvino_engine import OpenVINOEngine
 
@@ -17,4 +17,4 @@ def get_engine(name: str) -> Engine:
     return ENGINES[key]()
 
 
-__all__ = ["get_engine", "ENGINES", "Engine", "EngineConfig", "EngineSettings", "NodeTime", "Runner", "AsyncHooks", "engine_errors"]
+__all__ = ["get_engine", "ENGINES", "Engine", "EngineConfig", "EngineSettings", "NodeTime", "ProfiledRun", "Runner", "AsyncHooks", "engine_errors"]

@@ -71,9 +71,28 @@ class NodeTime:
     time_ns: int
     original_names: tuple[str, ...]  # ops of the original model this node covers (fusion)
     status: str = "EXECUTED"
+    precision: str = ""  # the precision the node executed in (f32, bf16, i8 ...), "" if unknown
+    node_id: str = ""  # the engine's own handle when names are not unique (ONNX Runtime's node index)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "original_names": list(self.original_names)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NodeTime":
+        return cls(**{**data, "original_names": tuple(data["original_names"])})
+
+
+@dataclass(frozen=True)
+class ProfiledRun:
+    """One profiled run: per-node mean times and the end-to-end latency of the very same inferences."""
+
+    nodes: tuple[NodeTime, ...]
+    iterations: int  # measured inferences the means cover (warm-up excluded)
+    warmup: int
+    latencies_ns: np.ndarray = field(repr=False)  # end-to-end latency of each measured inference
+    latency_kind: str  # "engine": measured by the runtime; "call": timed around the call
+    time_resolution_ns: int  # what one node time can resolve (OpenVINO: whole microseconds)
+    complete: bool = True  # False when Ctrl-C stopped the run
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,8 @@ class Runner(Protocol):
     def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks: ...
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int) -> list[NodeTime]: ...
+
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun: ...
 
     def close(self) -> None: ...
 

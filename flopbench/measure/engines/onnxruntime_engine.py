@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from ...errors import EngineError, engine_message
 from ...model.reading import ModelInputInfo
 from ...model.shapes import DeclaredInput, ShapeSpec, resolve_static_shapes
 from ..requests import ExecutorRequests
-from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
+from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
 
 # flopbench's device names, as OpenVINO spells them, mapped to ONNX Runtime providers
 DEVICE_PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider", "NPU": "OpenVINOExecutionProvider"}
@@ -96,14 +97,20 @@ class OnnxRuntimeEngine:
             # several requests run concurrently; each run must not claim every core for itself
             options.intra_op_num_threads = config.nthreads or 1
             options.inter_op_num_threads = 1
+        optimized = None
         if config.profile:
+            folder = tempfile.mkdtemp(prefix="flopbench-ort-")
             options.enable_profiling = True
-            options.profile_file_prefix = os.path.join(tempfile.mkdtemp(prefix="flopbench-ort-"), "profile")
+            options.profile_file_prefix = os.path.join(folder, "profile")
+            # the graph ONNX Runtime really runs (fused, NCHWc): what its profile's node names refer to
+            optimized = options.optimized_model_filepath = os.path.join(folder, "optimized.onnx")
         try:
             session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=[provider])
         except Exception as exc:
             raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
-        return OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes)
+        runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes)
+        runner.optimized_model_path = optimized
+        return runner
 
 
 class OnnxRuntimeRunner:
@@ -118,6 +125,7 @@ class OnnxRuntimeRunner:
             threads=threads, requests=requests, optimal_requests=None,
             extra={"providers": list(session.get_providers())},
         )
+        self.optimized_model_path: str | None = None
         self._output_names = [o.name for o in session.get_outputs()]
         self._input_names = [i.name for i in session.get_inputs()]
 
@@ -170,27 +178,67 @@ class OnnxRuntimeRunner:
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
         """Mean per-node kernel time from ONNX Runtime's profiler; needs profile=True."""
+        return list(self.profiled_run(inputs, iterations, warmup=0).nodes)
+
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun:
+        """`warmup` runs, then `iterations` measured ones: each node's mean kernel time over the
+        measured runs (from the profiler's trace, which ends here: once per session) and each run's
+        call latency. Ctrl-C keeps what was run."""
         if not self.config.profile:
             raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
-        feeds = self._feeds(inputs)
-        for _ in range(max(1, iterations)):
-            self.session.run(self._output_names, feeds)
+        binding = self._binding(inputs)
+        run = self.session.run_with_iobinding
+        for _ in range(warmup):
+            run(binding)
+        latencies: list[int] = []
+        complete = True
+        clock = time.perf_counter_ns
+        try:
+            for _ in range(iterations):
+                start = clock()
+                run(binding)
+                latencies.append(clock() - start)
+        except KeyboardInterrupt:
+            complete = False
         trace = self.session.end_profiling()
         with open(trace, encoding="utf-8") as handle:
             events = json.load(handle)
-        totals: dict[str, list] = {}
-        for event in events:
-            if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
-                continue
-            name = event["name"][: -len("_kernel_time")]
-            args = event.get("args", {})
-            entry = totals.setdefault(name, [args.get("op_name", ""), args.get("provider", ""), 0])
-            entry[2] += int(event.get("dur", 0)) * 1000  # microseconds
-        return [NodeTime(name=name, type=kind, exec_type=provider, time_ns=total // max(1, iterations), original_names=(name,))
-                for name, (kind, provider, total) in totals.items()]
+        nodes = trace_node_times(events, len(latencies))
+        return ProfiledRun(nodes=tuple(nodes), iterations=len(latencies), warmup=warmup,
+                           latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
+                           time_resolution_ns=1000, complete=complete)
 
     def close(self) -> None:
         requests, self._requests = getattr(self, "_requests", None), None
         if requests is not None:
             requests.close()
         self.session = None
+
+
+ONNX_PRECISIONS = {"float": "f32", "float16": "f16", "bfloat16": "bf16", "double": "f64", "int8": "i8", "uint8": "u8",
+                   "int32": "i32", "int64": "i64"}
+
+
+def trace_node_times(events: list[dict], runs: int) -> list[NodeTime]:
+    """Mean kernel time per node over the last `runs` runs of a profiler trace (earlier runs are
+    warm-up). A node without a name is traced as `<OpType>_<index>`; `node_id` keeps its index."""
+    windows = sorted((int(e["ts"]), int(e["ts"]) + int(e.get("dur", 0))) for e in events
+                     if e.get("cat") == "Session" and e.get("name") == "model_run")[-runs:] if runs else []
+    if not windows:
+        return []
+    first = windows[0][0]
+    totals: dict[str, list] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        if int(event.get("ts", 0)) < first:
+            continue
+        name = event["name"][: -len("_kernel_time")]
+        args = event.get("args", {})
+        shapes = args.get("input_type_shape") or [{}]
+        precision = ONNX_PRECISIONS.get(next(iter(shapes[0]), ""), "") if shapes and isinstance(shapes[0], dict) else ""
+        entry = totals.setdefault(name, [args.get("op_name", ""), args.get("provider", ""), 0, precision, str(args.get("node_index", ""))])
+        entry[2] += int(event.get("dur", 0)) * 1000  # microseconds
+    return [NodeTime(name=name, type=kind, exec_type=provider, time_ns=total // len(windows), original_names=(name,),
+                     precision=precision, node_id=index)
+            for name, (kind, provider, total, precision, index) in totals.items()]

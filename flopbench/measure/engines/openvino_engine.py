@@ -10,7 +10,7 @@ from ...errors import EngineError, engine_message
 from ...model.core import openvino_core
 from ...model.reading import ModelInputInfo, load
 from ...model.shapes import ShapeSpec
-from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime
+from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
 
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 
@@ -20,6 +20,15 @@ def _property(compiled, key, default=None):
         return compiled.get_property(key)
     except Exception:  # a device may not expose every property
         return default
+
+
+EXECUTED_PRECISIONS = ("f32", "bf16", "f16", "i8", "u8", "i32", "i4", "u4", "f8e4m3", "f8e5m2")
+
+
+def executed_precision(exec_type: str) -> str:
+    """The precision a node ran in: the CPU plugin ends its kernel names with it (`brgconv_avx512_1x1_bf16`)."""
+    tail = exec_type.rsplit("_", 1)[-1].lower()
+    return tail if tail in EXECUTED_PRECISIONS else ""
 
 
 def _precision_name(value) -> str:
@@ -94,6 +103,9 @@ class OpenVINORunner:
     def __init__(self, compiled, config: EngineConfig, version: str):
         self.compiled = compiled
         self.config = config
+        # PERF_COUNT reports each node's mean over every inference its graph has run (whole µs):
+        # counting them is the only way to take a mean over some of them
+        self._inferences = 0
         optimal = _property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         requests = config.nireq or (1 if config.hint == "latency" else int(optimal or 1))
         core = openvino_core()
@@ -135,6 +147,7 @@ class OpenVINORunner:
         request = self.compiled.create_infer_request()
         self._bind(request, inputs)
         request.infer()
+        self._inferences += 1
         return {self._port_name(port): request.get_tensor(port).data.copy() for port in self.compiled.outputs}
 
     def sync_step(self, inputs: dict[str, np.ndarray]):
@@ -147,6 +160,12 @@ class OpenVINORunner:
         def step() -> None:
             infer()
             record(request.latency)
+
+        if self.config.profile:
+            def step() -> None:  # noqa: F811 - profiled graphs count their inferences
+                infer()
+                self._inferences += 1
+                record(request.latency)
 
         def engine_latencies() -> np.ndarray:
             return np.rint(np.asarray(engine_ms, dtype=np.float64) * 1e6).astype(np.int64)
@@ -172,6 +191,7 @@ class OpenVINORunner:
 
         def start() -> None:
             handle = idle_id()  # blocks, GIL released, until a request is free
+            self._inferences += 1
             if handle in in_flight:
                 record(queue[handle].latency)
             else:
@@ -194,24 +214,58 @@ class OpenVINORunner:
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int = 10) -> list[NodeTime]:
         """Mean per-node time over `iterations` runs; needs the runner compiled with profile=True."""
-        if not self.config.profile:
-            raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
-        request = self.compiled.create_infer_request()
-        self._bind(request, inputs)
-        totals: dict[str, list] = {}
-        for _ in range(max(1, iterations)):
-            request.infer()
-            for info in request.profiling_info:
-                entry = totals.setdefault(info.node_name, [info.node_type, info.exec_type, 0, str(info.status)])
-                entry[2] += int(info.real_time.total_seconds() * 1e9)
+        return list(self.profiled_run(inputs, iterations, warmup=0).nodes)
+
+    def _node_totals(self, request) -> dict[str, tuple[str, str, str, float]]:
+        """(type, kernel, status, µs over every inference so far) per node: PERF_COUNT's mean × count."""
+        return {info.node_name: (info.node_type, info.exec_type, str(info.status).split(".")[-1],
+                                 info.real_time.total_seconds() * 1e6 * self._inferences)
+                for info in request.profiling_info} if self._inferences else {}
+
+    def _original_names(self) -> dict[str, tuple[str, ...]]:
         originals = {}
         for node in self.compiled.get_runtime_model().get_ordered_ops():
             info = node.get_rt_info()
             names = str(info["originalLayersNames"].astype(str)) if "originalLayersNames" in info else ""
             originals[node.get_friendly_name()] = tuple(n for n in names.split(",") if n)
-        return [NodeTime(name=name, type=kind, exec_type=exec_type, time_ns=total // max(1, iterations),
-                         original_names=originals.get(name, ()), status=status.split(".")[-1])
-                for name, (kind, exec_type, total, status) in totals.items()]
+        return originals
+
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun:
+        """`warmup` inferences, then `iterations` measured ones: each node's mean time over the
+        measured ones, and each one's latency (InferRequest.latency). Ctrl-C keeps what was run."""
+        if not self.config.profile:
+            raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
+        if (self.settings.streams or 1) > 1:
+            raise EngineError(f"per-node times need one stream; OpenVINO uses {self.settings.streams}",
+                              "profile with -hint latency (the default) or -nstreams 1")
+        request = self.compiled.create_infer_request()
+        self._bind(request, inputs)
+        for _ in range(warmup):
+            request.infer()
+            self._inferences += 1
+        before = self._node_totals(request)
+        latencies: list[float] = []
+        complete = True
+        try:
+            for _ in range(iterations):
+                request.infer()
+                self._inferences += 1
+                latencies.append(request.latency)
+        except KeyboardInterrupt:
+            complete = False
+        done = len(latencies)
+        after = self._node_totals(request)
+        originals = self._original_names()
+        nodes = []
+        for name, (kind, exec_type, status, total_us) in after.items():
+            spent_us = max(0.0, total_us - before.get(name, (0, 0, 0, 0.0))[3])
+            nodes.append(NodeTime(name=name, type=kind, exec_type=exec_type,
+                                  time_ns=int(round(spent_us * 1e3 / done)) if done else 0,
+                                  original_names=originals.get(name, ()), status=status,
+                                  precision=executed_precision(exec_type)))
+        return ProfiledRun(nodes=tuple(nodes), iterations=done, warmup=warmup,
+                           latencies_ns=np.rint(np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64),
+                           latency_kind="engine", time_resolution_ns=1000, complete=complete)
 
     def close(self) -> None:
         self._queue = None

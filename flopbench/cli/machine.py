@@ -1,0 +1,33 @@
+"""`flopbench machine`: this machine's measured roofline (peak per precision, bandwidth), cached."""
+from __future__ import annotations
+
+import sys
+
+from .output import check_output, emit, format_for
+
+
+def add_parser(commands) -> None:
+    machine = commands.add_parser("machine", help="measure this machine's roofline: peak GFLOP/s per precision and memory bandwidth")
+    machine.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime: the engine that measures")
+    machine.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
+    machine.add_argument("--format", help="table or json (default: from the -o file's extension, else table)")
+    machine.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
+    machine.add_argument("--remeasure", action="store_true", help="measure again even if a measurement is cached")
+    machine.add_argument("--quick", action="store_true", help="a small, fast measurement (tests); cached apart from the full one")
+    machine.set_defaults(handler=run_command)
+
+
+def run_command(args) -> int:
+    from ..profiling.machine import machine
+    from ..render.machine import FORMATS, render_machine
+    from ..render.text import check_format
+
+    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    check_output(args.output)
+
+    def progress(text: str) -> None:
+        print(f"flopbench: measuring {text}", file=sys.stderr, flush=True)
+
+    measured = machine(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
+    emit(render_machine(measured, fmt), args.output)
+    return 0

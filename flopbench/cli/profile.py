@@ -1,0 +1,66 @@
+"""`flopbench profile`: time per layer, joined with its FLOPs, on this machine's measured roofline."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import EXIT_INTERRUPTED, OptionError
+from .arguments import add_model
+from .output import check_output, emit, format_for, write_measured
+
+PLOT_FORMATS = (".png", ".svg")
+
+
+def add_parser(commands) -> None:
+    profile = commands.add_parser("profile", help="time per layer joined with its FLOPs, against this machine's measured roofline")
+    add_model(profile)
+    profile.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
+    profile.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
+    profile.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
+    profile.add_argument("-niter", "--niter", type=int, default=100, help="profiled inferences (default 100), after the warm-up")
+    profile.add_argument("--warmup", type=int, default=10, help="warm-up inferences, not counted (default 10)")
+    profile.add_argument("-b", "--batch", type=int, help="batch size")
+    profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
+    profile.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    profile.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
+    profile.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
+    profile.add_argument("--plot", help="write the roofline plot to FILE.png or FILE.svg")
+    profile.set_defaults(handler=run_command)
+
+
+def run_command(args) -> int:
+    from ..measure.inputs import files_read
+    from ..profiling.profile import profile
+    from ..render.profile import plot_bytes, render_profile
+    from ..render.text import check_format
+    from ..results.writing import write_bytes_atomic
+
+    fmt = check_format(format_for(args.output, args.format))
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+        raise OptionError(f"--plot {args.plot}: unknown image type", "give a file ending in .png or .svg")
+    protect = files_read(args.model, args.input)
+    check_output(args.output, protect=protect)
+    check_output(args.plot, protect=protect)
+
+    def progress(text: str) -> None:
+        print(f"flopbench: {text} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
+
+    result = profile(args.model, engine=args.engine, device=args.device, precision=args.precision, iterations=args.niter,
+                     warmup=args.warmup, shape=args.shape, batch=args.batch, inputs=args.input, seed=args.seed,
+                     progress=progress)
+    rendered = render_profile(result, fmt)
+    if args.output:
+        write_measured(args.output, rendered if isinstance(rendered, str) else _text(rendered),
+                       "" if result.complete else " (incomplete run)")
+    else:
+        emit(rendered, None)
+    if args.plot:
+        write_bytes_atomic(args.plot, plot_bytes(result, Path(args.plot).suffix.lower().lstrip(".")))
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0 if result.complete else EXIT_INTERRUPTED
+
+
+def _text(renderable) -> str:
+    from ..render.text import render_text
+
+    return render_text(renderable)

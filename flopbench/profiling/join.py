@@ -1,0 +1,168 @@
+"""The join: engine nodes → the counted ops they ran → the layers of `flopbench flops`.
+
+An engine runs fused nodes (Conv + bias + ReLU as one). Each node names the original ops it covers;
+its time is shared over them in proportion to their work (FLOPs, else bytes moved, else evenly),
+and every op's time rolls up into its layer. A node that covers no counted op — a reorder or a
+layout conversion the engine inserted — keeps its own row."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..counting.cost import LayerCost, ModelCost, OpCost
+from ..measure.engines import NodeTime
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """One counted op's share of the engine's time, per inference."""
+
+    op: OpCost
+    time_ns: float
+    nodes: tuple[str, ...]  # the engine nodes that ran it
+    kernels: tuple[str, ...]
+    precisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    layer: LayerCost
+    time_ns: float
+    kernels: tuple[str, ...]  # of the nodes that ran its conv / matmul (else any of its ops)
+    precisions: tuple[str, ...]
+    untimed_ops: tuple[str, ...]  # its ops that no engine node names
+    parts: tuple["LayerTime", ...] = ()
+
+
+@dataclass(frozen=True)
+class Join:
+    layers: tuple[LayerTime, ...]
+    inserted: tuple[NodeTime, ...]  # nodes the engine added (reorders, conversions): their own rows
+    untimed_ops: tuple[str, ...]  # counted ops no engine node runs (the engine removed or folded them)
+    joined_by_layer: tuple[str, ...] = ()  # ops no node names, timed with the node that runs their layer
+
+    @property
+    def layers_ns(self) -> float:
+        return sum(layer.time_ns for layer in self.layers)
+
+    @property
+    def inserted_ns(self) -> float:
+        return float(sum(node.time_ns for node in self.inserted))
+
+
+def _work(op: OpCost) -> int:
+    return op.flops + op.other_flops
+
+
+def share(node: NodeTime, ops: Sequence[OpCost]) -> list[float]:
+    """The node's time split over the ops it covers, in proportion to their work."""
+    for weigh in (_work, lambda op: op.bytes_read + op.bytes_written, lambda op: 1):
+        weights = [weigh(op) for op in ops]
+        if sum(weights) > 0:
+            total = sum(weights)
+            return [node.time_ns * w / total for w in weights]
+    return [0.0 for _ in ops]
+
+
+def _unique(values) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+MADE_UP = re.compile(r"^(?P<stem>.+)_(?P<number>\d+)$")
+
+
+def reconcile_names(cost: ModelCost, nodes: Sequence[NodeTime]) -> list[NodeTime]:
+    """The engine read the model on its own, and a few names come out different from the count's:
+    the ones OpenVINO makes up are numbered afresh on every read (`Softmax_563` / `Softmax_1133`),
+    and an ONNX file read without its weights can name an op after both its node and its output
+    (`n61_r61` / `n61`). Names that match nothing are paired by their stem, in order; the rest stay
+    unmatched (and are reported)."""
+    counted = {op.name for op in cost.ops}
+    named = {name for node in nodes for name in node.original_names}
+    free_ops = [op.name for op in cost.ops if op.name not in named]
+    unknown = list(dict.fromkeys(name for node in nodes for name in node.original_names if name not in counted))
+    renamed: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in unknown:  # the count's name extends the engine's: `n61` ran what the count calls `n61_r61`
+        match = next((op for op in free_ops if op not in taken and op.startswith(name + "_")), None)
+        if match:
+            renamed[name] = match
+            taken.add(match)
+
+    def by_stem(names):
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for name in names:
+            found = MADE_UP.match(name)
+            if found:
+                groups.setdefault(found["stem"], []).append((int(found["number"]), name))
+        return {stem: [n for _, n in sorted(items)] for stem, items in groups.items()}
+
+    ops_by_stem = by_stem(op for op in free_ops if op not in taken)
+    for stem, names in by_stem(n for n in unknown if n not in renamed).items():
+        for engine_name, op_name in zip(names, ops_by_stem.get(stem, ())):
+            renamed[engine_name] = op_name
+    if not renamed:
+        return list(nodes)
+    return [replace(node, original_names=tuple(renamed.get(n, n) for n in node.original_names)) for node in nodes]
+
+
+def _covered(nodes: Sequence[NodeTime], by_name: dict[str, OpCost]) -> list[list[OpCost]]:
+    """The counted ops each node names; then each op no node names joins the node that runs most
+    of its layer (OpenVINO's FullyConnected keeps the bias's name and drops the MatMul's)."""
+    covered = [[by_name[name] for name in dict.fromkeys(node.original_names) if name in by_name] for node in nodes]
+    named = {op.name for ops in covered for op in ops}
+    for op in by_name.values():
+        if op.name in named or not op.layer:
+            continue
+        candidates = [i for i, ops in enumerate(covered) if any(other.layer == op.layer for other in ops)]
+        if candidates:
+            covered[max(candidates, key=lambda i: nodes[i].time_ns)].append(op)
+    return covered
+
+
+def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTime], list[NodeTime], tuple[str, ...]]:
+    """Each counted op's time; the nodes that cover none; the ops joined through their layer."""
+    by_name = {op.name: op for op in cost.ops}
+    spent: dict[str, float] = {}
+    ran_by: dict[str, list[NodeTime]] = {}
+    inserted: list[NodeTime] = []
+    named = {name for node in nodes for name in node.original_names}
+    for node, covered in zip(nodes, _covered(nodes, by_name)):
+        if not covered:
+            if node.time_ns > 0 or node.status == "EXECUTED":
+                inserted.append(node)
+            continue
+        for op, time_ns in zip(covered, share(node, covered)):
+            spent[op.name] = spent.get(op.name, 0.0) + time_ns
+            ran_by.setdefault(op.name, []).append(node)
+    times = {name: OpTime(op=by_name[name], time_ns=spent[name], nodes=_unique(n.name for n in ran_by[name]),
+                          kernels=_unique(n.exec_type for n in ran_by[name] if n.time_ns > 0),
+                          precisions=_unique(n.precision for n in ran_by[name] if n.time_ns > 0))
+             for name in spent}
+    by_layer = tuple(name for name in times if name not in named)
+    return times, inserted, by_layer
+
+
+MAIN_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData",
+            "DeformableConvolution", "MatMul", "Einsum"}
+
+
+def _layer_time(layer: LayerCost, times: dict[str, OpTime]) -> LayerTime:
+    parts = tuple(_layer_time(part, times) for part in layer.parts)
+    timed = [times[op.name] for op in layer.ops if op.name in times]
+    main = [t for t in timed if t.op.type in MAIN_OPS] or timed
+    return LayerTime(layer=layer, time_ns=sum(t.time_ns for t in timed),
+                     kernels=_unique(k for t in main for k in t.kernels),
+                     precisions=_unique(p for t in main for p in t.precisions),
+                     untimed_ops=tuple(op.name for op in layer.ops if op.name not in times), parts=parts)
+
+
+def join(cost: ModelCost, nodes: Sequence[NodeTime]) -> Join:
+    """Every layer of `cost` with the time the engine spent on its ops; nodes of no counted op
+    apart. Ops a counted layer holds but no node names are listed (`untimed_ops`)."""
+    nodes = reconcile_names(cost, nodes)
+    times, inserted, by_layer = op_times(cost, nodes)
+    layers = tuple(_layer_time(layer, times) for layer in cost.layers)
+    untimed = tuple(op.name for op in cost.ops if op.name not in times)
+    return Join(layers=layers, inserted=tuple(inserted), untimed_ops=untimed, joined_by_layer=by_layer)

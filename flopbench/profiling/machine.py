@@ -1,0 +1,365 @@
+"""This machine's roofline, measured with the engine that runs the models: peak compute per
+precision (a large MatMul) and memory bandwidth (a large elementwise Add), cached per machine and
+engine version.
+
+A peak is the node's own time as the engine's profiler reports it — never a timer around
+`infer()`, whose copies and dispatch would make the "peak" slower than real layers. Each size is
+measured in several short blocks on a fresh compile and the best block counts: the machine is
+shared, and a neighbour's load only ever makes a block slower."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EngineError, OutputError
+from ..measure.engines import EngineConfig, engine_errors, get_engine
+from ..measure.session import open_session
+from ..results.documents import result_kind
+from ..results.metadata import cpu_flags, cpu_model, result_metadata
+from ..results.writing import write_text_atomic
+
+SCHEMA = "flopbench/machine/1"
+MATMUL_NAME = "peak_matmul"
+CONV_NAME = "peak_conv"
+ADD_NAME = "bandwidth_add"
+
+
+@dataclass(frozen=True)
+class MeasurementPlan:
+    """How much to measure: the full plan for real use, a quick one for tests."""
+
+    matmul_sizes: tuple[int, ...]  # square M = K = N
+    conv_shapes: tuple[tuple[int, int, int], ...]  # convolutions: (channels in = out, height = width, kernel)
+    add_elements: int  # float32 elements of each Add input
+    blocks: int  # short runs on fresh compiles, at least; the best one counts
+    seconds_per_op: float  # ... and more until this long has passed (a shared machine has quiet moments)
+    iterations: int  # measured inferences per block
+    warmup: int
+
+
+# small ops too: on a busy machine a short op is preempted less often than a long one, and layers are short
+FULL = MeasurementPlan(matmul_sizes=(512, 1024, 2048),
+                       conv_shapes=((256, 14, 1), (512, 28, 1), (1024, 14, 1), (64, 28, 3), (128, 56, 3), (256, 28, 3)),
+                       add_elements=16 << 20, blocks=8, seconds_per_op=2.0, iterations=3, warmup=2)
+QUICK = MeasurementPlan(matmul_sizes=(512,), conv_shapes=((256, 14, 1), (512, 14, 1), (64, 28, 3), (128, 28, 3)),
+                        add_elements=1 << 20, blocks=4, seconds_per_op=0.4, iterations=3, warmup=1)
+
+
+@dataclass(frozen=True)
+class Peak:
+    precision: str
+    gflops_per_s: float  # measured
+    op: str  # the op that reached it: "MatMul 512×512×512" or "3×3 Conv 128→128 at 56×56"
+    kernel: str
+    theoretical_gflops_per_s: float | None  # cores × SIMD lanes × FMA units × 2 × clock, when known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"precision": self.precision, "gflops_per_s": self.gflops_per_s, "op": self.op, "kernel": self.kernel,
+                "theoretical_gflops_per_s": self.theoretical_gflops_per_s}
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A measured roofline: the roof per precision and the slope (bandwidth)."""
+
+    engine: str
+    engine_version: str
+    device: str
+    cpu: str
+    cores: int
+    peaks: dict[str, Peak]
+    bandwidth_gb_per_s: float
+    bandwidth_bytes: int  # bytes one Add moved (read two inputs, write one output)
+    theoretical: dict[str, Any]  # what the theoretical peaks were computed from
+    quick: bool
+    measured_at: str  # UTC, ISO 8601
+    seconds: float  # how long the measurement took
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def peak(self, precision: str) -> Peak:
+        """The roof for a precision; one never measured falls back to f32's."""
+        return self.peaks.get(precision) or self.peaks["f32"]
+
+    def attainable_gflops_per_s(self, intensity: float, precision: str) -> float:
+        """min(peak, intensity × bandwidth): the roofline at this arithmetic intensity (FLOPs/byte)."""
+        return min(self.peak(precision).gflops_per_s, intensity * self.bandwidth_gb_per_s)
+
+    def ridge(self, precision: str) -> float:
+        """The intensity (FLOPs/byte) where memory stops limiting and compute starts."""
+        return self.peak(precision).gflops_per_s / self.bandwidth_gb_per_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "engine": self.engine, "engine_version": self.engine_version, "device": self.device,
+                "cpu": self.cpu, "cores": self.cores, "peaks": {k: p.to_dict() for k, p in self.peaks.items()},
+                "bandwidth_gb_per_s": self.bandwidth_gb_per_s, "bandwidth_bytes": self.bandwidth_bytes,
+                "theoretical": self.theoretical, "quick": self.quick, "measured_at": self.measured_at,
+                "seconds": self.seconds, "metadata": self.metadata}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Machine":
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} document: {data.get('schema')!r}")
+        return cls(engine=data["engine"], engine_version=data["engine_version"], device=data["device"], cpu=data["cpu"],
+                   cores=int(data["cores"]), peaks={k: Peak(**p) for k, p in data["peaks"].items()},
+                   bandwidth_gb_per_s=float(data["bandwidth_gb_per_s"]), bandwidth_bytes=int(data["bandwidth_bytes"]),
+                   theoretical=dict(data["theoretical"]), quick=bool(data["quick"]), measured_at=data["measured_at"],
+                   seconds=float(data["seconds"]), metadata=dict(data.get("metadata", {})))
+
+
+result_kind(SCHEMA)(Machine.from_dict)
+
+
+# ---- what the CPU could do on paper ----------------------------------------------------------
+
+FMA_UNITS = 2  # FMA pipes per core on current x86 server cores; an assumption, stated in the output
+
+
+def clock_ghz() -> float | None:
+    """The highest clock the OS reports (cpufreq's maximum, else /proc/cpuinfo's current MHz)."""
+    try:
+        return int(Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text()) / 1e6
+    except (OSError, ValueError):
+        pass
+    try:
+        speeds = [float(line.split(":", 1)[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("cpu MHz")]
+        return max(speeds) / 1e3 if speeds else None
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def precisions_offered(engine: str, flags: set[str]) -> tuple[str, ...]:
+    """f32 always; bf16 and int8 where OpenVINO's CPU plugin has the instructions for them."""
+    if engine != "openvino":
+        return ("f32",)
+    found = ["f32"]
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        found.append("bf16")
+    if flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+        found.append("i8")
+    return tuple(found)
+
+
+def theoretical_peaks(flags: set[str], cores: int, ghz: float | None) -> tuple[dict[str, float], dict[str, Any]]:
+    """cores × f32 SIMD lanes × FMA units × 2 × GHz; bf16 dot products (2 per lane) double it and
+    int8 VNNI (4 per lane) quadruples it. AMX tiles are not modelled."""
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4 if "sse2" in flags else None
+    basis = {"cores": cores, "clock_ghz": ghz, "f32_simd_lanes": lanes, "fma_units": FMA_UNITS,
+             "formula": "cores × SIMD lanes × FMA units × 2 × GHz"}
+    if lanes is None or ghz is None:
+        return {}, basis
+    f32 = cores * lanes * FMA_UNITS * 2 * ghz
+    peaks = {"f32": f32}
+    if "avx512_bf16" in flags:
+        peaks["bf16"] = 2 * f32
+    if flags & {"avx512_vnni", "avx_vnni"}:
+        peaks["i8"] = 4 * f32
+    return peaks, basis
+
+
+# ---- the measuring models ----------------------------------------------------------------------
+
+def _matmul_model(folder: Path, size: int, precision: str) -> Path:
+    """x[size, size] · W[size, size], W constant (as a layer's weights are). For int8, quantize →
+    dequantize pairs around both operands: OpenVINO runs the MatMul itself in int8."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((size, size)).astype(np.float32)
+    nodes, initializers = [], []
+    if precision == "i8":
+        initializers += [numpy_helper.from_array(np.clip(np.rint(weights * 32), -127, 127).astype(np.int8), "w_q"),
+                         numpy_helper.from_array(np.array(1 / 32, np.float32), "w_scale"),
+                         numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
+                         numpy_helper.from_array(np.array(1 / 64, np.float32), "x_scale"),
+                         numpy_helper.from_array(np.array(0, np.uint8), "x_zero")]
+        nodes += [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="x_quantize"),
+                  helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="x_dequantize"),
+                  helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="w_dequantize"),
+                  helper.make_node("MatMul", ["x_dq", "w"], [MATMUL_NAME], name=MATMUL_NAME)]
+    else:
+        initializers.append(numpy_helper.from_array(weights, "w"))
+        nodes.append(helper.make_node("MatMul", ["x", "w"], [MATMUL_NAME], name=MATMUL_NAME))
+    graph = helper.make_graph(nodes, "peak", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [size, size])],
+                              [helper.make_tensor_value_info(MATMUL_NAME, onnx.TensorProto.FLOAT, [size, size])], initializers)
+    path = folder / f"matmul_{size}_{precision}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _conv_model(folder: Path, channels: int, side: int, kernel: int, precision: str) -> Path:
+    """A k×k convolution (same padding), channels → channels: the other kernel family (JIT
+    convolutions, not GEMM), in which layers may run faster than any MatMul; quantize → dequantize
+    pairs for int8 as for the MatMul."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((channels, channels, kernel, kernel)).astype(np.float32)
+    nodes, initializers = [], []
+    source = "x"
+    if precision == "i8":
+        initializers += [numpy_helper.from_array(np.clip(np.rint(weights * 32), -127, 127).astype(np.int8), "w_q"),
+                         numpy_helper.from_array(np.array(1 / 32, np.float32), "w_scale"),
+                         numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
+                         numpy_helper.from_array(np.array(1 / 64, np.float32), "x_scale"),
+                         numpy_helper.from_array(np.array(0, np.uint8), "x_zero")]
+        nodes += [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="x_quantize"),
+                  helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="x_dequantize"),
+                  helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="w_dequantize")]
+        source = "x_dq"
+    else:
+        initializers.append(numpy_helper.from_array(weights, "w"))
+    nodes.append(helper.make_node("Conv", [source, "w"], [CONV_NAME], name=CONV_NAME, pads=[kernel // 2] * 4))
+    shape = [1, channels, side, side]
+    graph = helper.make_graph(nodes, "peak", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(CONV_NAME, onnx.TensorProto.FLOAT, shape)], initializers)
+    path = folder / f"conv_{channels}_{side}_{kernel}_{precision}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _add_model(folder: Path, elements: int) -> Path:
+    import onnx
+    from onnx import helper
+
+    info = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [elements]) for n in ("a", "b")]
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], [ADD_NAME], name=ADD_NAME)], "bandwidth", info,
+                              [helper.make_tensor_value_info(ADD_NAME, onnx.TensorProto.FLOAT, [elements])])
+    path = folder / f"add_{elements}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _node_of(nodes, name: str):
+    """The profile row of the measuring op: the slowest node that covers it (a bf16 or int8
+    MatMul comes with a conversion node in front, which is not the one)."""
+    found = [n for n in nodes if name in n.original_names or n.name == name or n.name.startswith(name)]
+    found = [n for n in found if n.type not in ("Reorder", "Convert", "ReorderInput", "ReorderOutput")] or found
+    return max(found, key=lambda n: n.time_ns) if found else None
+
+
+def _best_node_time(engine: str, device: str, path: Path, name: str, precision: str | None,
+                    plan: MeasurementPlan) -> tuple[int, str]:
+    """The fastest block's mean node time (ns) and the kernel that ran it."""
+    config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
+    best, kernel = None, ""
+    started = time.perf_counter()
+    block = 0
+    while block < plan.blocks or (time.perf_counter() - started < plan.seconds_per_op and block < 20 * plan.blocks):
+        block += 1
+        with open_session(path, engine, config, seed=block, count=False) as session:
+            with engine_errors(engine):
+                run = session.runner.profiled_run(session.inputs.arrays, plan.iterations, warmup=plan.warmup)
+        if not run.complete:
+            raise KeyboardInterrupt
+        node = _node_of(run.nodes, name)
+        if node is None or node.time_ns <= 0:
+            raise EngineError(f"{engine} reported no time for the measuring op {name!r}", "try the other engine")
+        if best is None or node.time_ns < best:
+            best, kernel = node.time_ns, node.exec_type
+    return best, kernel
+
+
+def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool = False,
+                    progress: Callable[[str], None] | None = None) -> Machine:
+    """Measure this machine's roofline with `engine`: peak GFLOP/s per precision it offers here,
+    and memory bandwidth."""
+    runtime = get_engine(engine)
+    runtime.check_device(device)
+    plan = QUICK if quick else FULL
+    flags = cpu_flags()
+    cores = usable_cores()
+    theoretical, basis = theoretical_peaks(flags, cores, clock_ghz())
+    started = time.perf_counter()
+    peaks: dict[str, Peak] = {}
+    with tempfile.TemporaryDirectory(prefix="flopbench-machine-") as temp:
+        folder = Path(temp)
+        for precision in precisions_offered(runtime.name, flags):
+            asked = None if runtime.name != "openvino" else ("f32" if precision == "i8" else precision)
+            candidates = [(f"MatMul {n}×{n}×{n}", 2 * n ** 3, lambda n=n: _matmul_model(folder, n, precision), MATMUL_NAME)
+                          for n in plan.matmul_sizes]
+            candidates += [(f"{k}×{k} Conv {c}→{c} at {h}×{h}", 2 * c * c * h * h * k * k,
+                            lambda c=c, h=h, k=k: _conv_model(folder, c, h, k, precision), CONV_NAME)
+                           for c, h, k in plan.conv_shapes]
+            best: Peak | None = None
+            for label, flops, build, name in candidates:
+                if progress:
+                    progress(f"peak {precision}: {label}")
+                node_ns, kernel = _best_node_time(runtime.name, device, build(), name, asked, plan)
+                rate = flops / node_ns
+                if best is None or rate > best.gflops_per_s:
+                    best = Peak(precision, rate, label, kernel, theoretical.get(precision))
+            peaks[precision] = best
+        if progress:
+            progress(f"bandwidth: Add of {plan.add_elements * 4 / 1e6:.0f} MB inputs")
+        path = _add_model(folder, plan.add_elements)
+        node_ns, _ = _best_node_time(runtime.name, device, path, ADD_NAME, "f32" if runtime.name == "openvino" else None, plan)
+    moved = 3 * 4 * plan.add_elements
+    return Machine(engine=runtime.name, engine_version=runtime.version(), device=device, cpu=cpu_model(), cores=cores,
+                   peaks=peaks, bandwidth_gb_per_s=moved / node_ns, bandwidth_bytes=moved, theoretical=basis, quick=quick,
+                   measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seconds=time.perf_counter() - started,
+                   metadata=result_metadata())
+
+
+# ---- the cache -------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """$FLOPBENCH_CACHE_DIR, else $XDG_CACHE_HOME/flopbench, else ~/.cache/flopbench."""
+    if os.environ.get("FLOPBENCH_CACHE_DIR"):
+        return Path(os.environ["FLOPBENCH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flopbench"
+
+
+def cache_path(engine: str, device: str = "CPU", quick: bool = False, folder: Path | None = None) -> Path:
+    """One file per machine (CPU, its flags, the cores this process may use), engine version,
+    device and plan."""
+    runtime = get_engine(engine)
+    key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version()])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return (folder or cache_dir()) / f"machine-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
+
+
+def cached_machine(engine: str = "openvino", device: str = "CPU", quick: bool | None = None) -> Machine | None:
+    """The cached roofline for this machine and engine version; `quick=None` takes the full one,
+    else the quick one."""
+    for kind in ((False, True) if quick is None else (quick,)):
+        path = cache_path(engine, device, kind)
+        try:
+            return Machine.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def machine(engine: str = "openvino", device: str = "CPU", remeasure: bool = False, quick: bool = False,
+            progress: Callable[[str], None] | None = None) -> Machine:
+    """This machine's roofline for `engine`: from the cache, or measured (and cached) when absent
+    or when `remeasure` is asked."""
+    if not remeasure:
+        found = cached_machine(engine, device, quick)
+        if found is not None:
+            return found
+    measured = measure_machine(engine, device, quick=quick, progress=progress)
+    path = cache_path(engine, device, quick)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(measured.to_dict(), indent=2) + "\n")
+    except (OSError, OutputError):
+        pass  # an unwritable cache only costs a re-measurement next time
+    return measured

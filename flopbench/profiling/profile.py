@@ -1,0 +1,361 @@
+"""`profile()`: each layer's measured time joined with its FLOPs and bytes, against this machine's
+measured roofline, and reconciled with the end-to-end latency of the same run."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..counting.cost import ModelCost
+from ..errors import OptionError, ProfilingError
+from ..measure.engines import EngineConfig, NodeTime, ProfiledRun, engine_errors
+from ..measure.session import open_session
+from ..measure.policy import is_int
+from ..results.documents import result_kind
+from ..results.metadata import result_metadata
+from .join import Join, LayerTime, join
+from .machine import Machine, cached_machine, machine
+
+SCHEMA = "flopbench/profile/1"
+DEFAULT_ITERATIONS = 100
+MAX_ITERATIONS = 1_000_000
+ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
+OVERHEAD_ROOF_US = 5.0  # a layer the roofline says needs less than this is bound by fixed per-node costs
+COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning as data: a rule name and the numbers behind it; the renderer puts it in words."""
+
+    rule: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, **self.data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        rest = dict(data)
+        return cls(rest.pop("rule"), rest)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer (or one part of a SeparableConv2D) of `flopbench flops`, timed and placed on the roofline."""
+
+    name: str
+    type: str
+    role: str  # "depthwise" / "pointwise" for a part
+    flops: int  # conv / matmul FLOPs plus the other FLOPs: all the arithmetic the roofline counts
+    bytes: int  # read and written, unfused (an upper bound)
+    intensity: float | None  # FLOPs per byte
+    time_us: float  # mean per inference
+    percent: float  # of the profiled run's end-to-end latency
+    gflops_per_s: float | None  # None when the time is under the engine's resolution
+    attainable_gflops_per_s: float
+    percent_of_attainable: float | None
+    bound: str  # compute | memory | overhead
+    kernel: str
+    precision: str
+    untimed_ops: tuple[str, ...] = ()
+    parts: tuple["LayerRow", ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "role": self.role, "flops": self.flops, "bytes": self.bytes,
+                "intensity": self.intensity, "time_us": self.time_us, "percent": self.percent,
+                "gflops_per_s": self.gflops_per_s, "attainable_gflops_per_s": self.attainable_gflops_per_s,
+                "percent_of_attainable": self.percent_of_attainable, "bound": self.bound, "kernel": self.kernel,
+                "precision": self.precision, "untimed_ops": list(self.untimed_ops),
+                "parts": [p.to_dict() for p in self.parts]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LayerRow":
+        return cls(**{**data, "untimed_ops": tuple(data.get("untimed_ops", ())),
+                      "parts": tuple(cls.from_dict(p) for p in data.get("parts", ()))})
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    """A node the engine inserted (a reorder, a layout or precision conversion): no counted op."""
+
+    name: str
+    type: str
+    kernel: str
+    precision: str
+    time_us: float
+    percent: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "kernel": self.kernel, "precision": self.precision,
+                "time_us": self.time_us, "percent": self.percent}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EngineRow":
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """Layer times, the engine's own nodes and the time outside any node: they add up to the
+    profiled run's mean end-to-end latency. The unprofiled latency beside it shows what profiling cost."""
+
+    model: str
+    engine: dict[str, Any]  # the settings the engine used
+    iterations: int
+    warmup: int
+    latency_kind: str  # "engine" (measured by the runtime) or "call" (timed around the call)
+    time_resolution_us: float
+    end_to_end_us: float
+    layers_us: float
+    engine_nodes_us: float
+    outside_layers_us: float
+    unprofiled_end_to_end_us: float | None
+    unprofiled_iterations: int
+    layers: tuple[LayerRow, ...]
+    engine_nodes: tuple[EngineRow, ...]
+    roofline: Machine
+    nodes: tuple[NodeTime, ...]  # the engine's own per-node rows, as joined
+    warnings: tuple[Finding, ...]
+    complete: bool
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def profiling_overhead_us(self) -> float | None:
+        return None if self.unprofiled_end_to_end_us is None else self.end_to_end_us - self.unprofiled_end_to_end_us
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "complete": self.complete, "model": self.model, "engine": self.engine,
+                "iterations": self.iterations, "warmup": self.warmup, "latency_kind": self.latency_kind,
+                "time_resolution_us": self.time_resolution_us, "end_to_end_us": self.end_to_end_us,
+                "layers_us": self.layers_us, "engine_nodes_us": self.engine_nodes_us,
+                "outside_layers_us": self.outside_layers_us, "unprofiled_end_to_end_us": self.unprofiled_end_to_end_us,
+                "unprofiled_iterations": self.unprofiled_iterations,
+                "profiling_overhead_us": self.profiling_overhead_us,
+                "layers": [row.to_dict() for row in self.layers], "engine_nodes": [row.to_dict() for row in self.engine_nodes],
+                "roofline": self.roofline.to_dict(), "warnings": [w.to_dict() for w in self.warnings],
+                "nodes": [n.to_dict() for n in self.nodes], "metadata": self.metadata}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProfileResult":
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} document: {data.get('schema')!r}")
+        return cls(model=data["model"], engine=dict(data["engine"]), iterations=int(data["iterations"]),
+                   warmup=int(data["warmup"]), latency_kind=data["latency_kind"],
+                   time_resolution_us=float(data["time_resolution_us"]), end_to_end_us=float(data["end_to_end_us"]),
+                   layers_us=float(data["layers_us"]), engine_nodes_us=float(data["engine_nodes_us"]),
+                   outside_layers_us=float(data["outside_layers_us"]),
+                   unprofiled_end_to_end_us=data["unprofiled_end_to_end_us"],
+                   unprofiled_iterations=int(data["unprofiled_iterations"]),
+                   layers=tuple(LayerRow.from_dict(r) for r in data["layers"]),
+                   engine_nodes=tuple(EngineRow.from_dict(r) for r in data["engine_nodes"]),
+                   roofline=Machine.from_dict(data["roofline"]),
+                   nodes=tuple(NodeTime.from_dict(n) for n in data.get("nodes", ())),
+                   warnings=tuple(Finding.from_dict(w) for w in data["warnings"]),
+                   complete=bool(data["complete"]), metadata=dict(data.get("metadata", {})))
+
+
+result_kind(SCHEMA)(ProfileResult.from_dict)
+
+
+# ---- rows ----------------------------------------------------------------------------------------
+
+def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
+    for precision in precisions:
+        if precision in PRECISION_ROOFS:
+            return PRECISION_ROOFS[precision]
+    return PRECISION_ROOFS.get(fallback, "f32")
+
+
+def layer_row(timed: LayerTime, roof: Machine, end_to_end_us: float, default_precision: str,
+              resolution_us: float = 0.0) -> LayerRow:
+    layer = timed.layer
+    flops = layer.flops + layer.other_flops
+    moved = layer.bytes_read + layer.bytes_written
+    intensity = flops / moved if moved else None
+    time_us = timed.time_ns / 1e3
+    precision = _roof_precision(timed.precisions, default_precision)
+    peak = roof.peak(precision).gflops_per_s
+    attainable = roof.attainable_gflops_per_s(intensity, precision) if intensity is not None else peak
+    # a time under the engine's resolution is too coarse to divide by
+    achieved = flops / (time_us * 1e3) if time_us > 0 and time_us >= resolution_us else None
+    compute_us = flops / (peak * 1e3)
+    memory_us = moved / (roof.bandwidth_gb_per_s * 1e3)
+    if max(compute_us, memory_us) < OVERHEAD_ROOF_US:
+        bound = "overhead"
+    else:
+        bound = "compute" if compute_us >= memory_us else "memory"
+    return LayerRow(
+        name=layer.name, type=layer.type, role=layer.role, flops=flops, bytes=moved, intensity=intensity,
+        time_us=time_us, percent=100 * time_us / end_to_end_us if end_to_end_us > 0 else 0.0,
+        gflops_per_s=achieved, attainable_gflops_per_s=attainable,
+        percent_of_attainable=100 * achieved / attainable if attainable > 0 and achieved is not None else None,
+        bound=bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
+        untimed_ops=timed.untimed_ops,
+        parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us) for part in timed.parts))
+
+
+def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Machine, resolution_us: float, outside_us: float,
+             asked_precision: str | None, used_precision: str) -> list[Finding]:
+    found: list[Finding] = []
+    for row in rows:
+        for each in (row, *row.parts):
+            precision = _roof_precision(tuple(p.strip() for p in each.precision.split(",")), used_precision)
+            peak = roof.peak(precision).gflops_per_s
+            if each.gflops_per_s is not None and each.gflops_per_s > ABOVE_ROOF * peak:
+                found.append(Finding("above_roof", {"layer": each.name, "gflops_per_s": each.gflops_per_s,
+                                                    "peak_gflops_per_s": peak, "precision": precision}))
+    if joined.joined_by_layer:
+        found.append(Finding("joined_by_layer", {"count": len(joined.joined_by_layer), "ops": list(joined.joined_by_layer[:20])}))
+    if joined.untimed_ops:
+        found.append(Finding("untimed_ops", {"count": len(joined.untimed_ops), "ops": list(joined.untimed_ops[:20])}))
+    coarse = [row.name for row in rows if 0 < row.time_us < COARSE_FACTOR * resolution_us]
+    if coarse:
+        found.append(Finding("coarse_times", {"count": len(coarse), "resolution_us": resolution_us,
+                                              "below_us": COARSE_FACTOR * resolution_us}))
+    above_slope = [each.name for row in rows for each in (row, *row.parts)
+                   if each.percent_of_attainable is not None and each.percent_of_attainable > 100 * ABOVE_ROOF
+                   and each.attainable_gflops_per_s < roof.peak(_roof_precision(tuple(each.precision.split(", ")), used_precision)).gflops_per_s]
+    if above_slope:
+        found.append(Finding("above_bandwidth", {"count": len(above_slope), "layers": above_slope[:20],
+                                                 "bandwidth_gb_per_s": roof.bandwidth_gb_per_s}))
+    if outside_us < 0:
+        found.append(Finding("negative_outside", {"outside_layers_us": outside_us}))
+    if roof.quick:
+        found.append(Finding("quick_roofline", {"measured_at": roof.measured_at}))
+    if asked_precision and asked_precision != used_precision:
+        found.append(Finding("precision_differs", {"asked": asked_precision, "used": used_precision}))
+    return found
+
+
+# ---- measuring -------------------------------------------------------------------------------------
+
+def _check_iterations(iterations, flag: str = "-niter") -> None:
+    if not is_int(iterations):
+        raise OptionError(f"{flag} {iterations!r} is not a whole number", f"give {flag} 1 or more")
+    if iterations < 1:
+        raise OptionError(f"{flag} {iterations} is not allowed", f"give {flag} 1 or more")
+    if iterations > MAX_ITERATIONS:
+        raise OptionError(f"{flag} {iterations} is too large", f"give {flag} at most {MAX_ITERATIONS:,}")
+
+
+def _check_profilable(engine: str, device: str) -> None:
+    base = device.split(":")[0].split(".")[0].upper()
+    if base in VIRTUAL_DEVICES:
+        raise ProfilingError(f"device {device} cannot profile layer by layer: it hands the model to other devices",
+                            "give a real device, e.g. -d CPU")
+    if engine == "onnxruntime" and base != "CPU":
+        raise ProfilingError(f"ONNX Runtime's profile on {device} is not supported by flopbench",
+                            "profile on -d CPU, or use --engine openvino")
+
+
+def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.ndarray:
+    """End-to-end latencies of the same model compiled without profiling, measured the same way."""
+    step, engine_latencies = runner.sync_step(arrays)
+    for _ in range(warmup):
+        step()
+    clock = __import__("time").perf_counter_ns
+    calls: list[int] = []
+    try:
+        for _ in range(iterations):
+            start = clock()
+            step()
+            calls.append(clock() - start)
+    except KeyboardInterrupt:
+        pass
+    if kind == "engine" and engine_latencies is not None:
+        return engine_latencies()[warmup:][: len(calls)]
+    return np.asarray(calls, dtype=np.int64)
+
+
+def _resolve_onnxruntime(nodes: tuple[NodeTime, ...], runner, loaded, cost: ModelCost) -> list[NodeTime]:
+    from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
+
+    original = graph_nodes(loaded.path)
+    optimized = graph_nodes(runner.optimized_model_path)
+    return resolve(nodes, optimized, original, ops_by_onnx_node(loaded.ov_model, original, {op.name for op in cost.ops}))
+
+
+def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
+    if cost is None:
+        raise ProfilingError(f"{os.path.basename(str(model))} cannot be counted, so its layers cannot be joined: {unavailable}",
+                            "profile a model OpenVINO can read")
+    if not any(op.counted for op in cost.ops):
+        raise ProfilingError(f"{os.path.basename(cost.model)} has no counted ops: there is no layer to time",
+                            "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
+
+
+def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
+            iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
+            inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
+            progress: Callable[[str], None] | None = None) -> ProfileResult:
+    """Profile `model` layer by layer on `engine`: every layer of `flopbench flops` with its mean
+    time over `iterations` profiled inferences (after `warmup`), its achieved and attainable
+    GFLOP/s on this machine's measured roofline (`roofline`, else the cached or a new
+    measurement), and the unprofiled latency of the same model. Ctrl-C keeps what was measured
+    (`complete` False)."""
+    _check_iterations(iterations)
+    if not is_int(warmup) or warmup < 0:
+        raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
+    config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
+    config.validate()
+    _check_profilable(engine, device)
+    with open_session(model, engine, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as session:
+        _counted(session.cost, session.count_unavailable, model)
+        name = session.engine.name
+        roof = roofline or cached_machine(name, device) or machine(name, device, progress=progress)
+        if progress:
+            progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences")
+        with engine_errors(name):
+            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup)
+        nodes = run.nodes
+        if name == "onnxruntime":
+            nodes = tuple(_resolve_onnxruntime(nodes, session.runner, session.loaded, session.cost))
+        if run.iterations and not any(node.time_ns > 0 for node in nodes):
+            raise ProfilingError(f"{name} on {device} reported no per-node times",
+                                "profile on -d CPU, or use the other engine")
+        settings = session.runner.settings
+    unprofiled = np.zeros(0, dtype=np.int64)
+    if run.complete and run.iterations:
+        if progress:
+            progress("the same model without profiling, for the overhead")
+        plain = EngineConfig(device=device, hint="latency", precision=precision)
+        with engine_errors(session.engine.name):
+            runner = session.engine.compile(str(session.loaded.path), session.loaded.input_shapes(), plain)
+            try:
+                unprofiled = _unprofiled(runner, session.inputs.arrays, run.iterations, warmup, run.latency_kind)
+            finally:
+                runner.close()
+    return _result(session, settings, run, nodes, roof, unprofiled, precision)
+
+
+def _result(session, settings, run: ProfiledRun, nodes, roof: Machine, unprofiled: np.ndarray,
+            asked_precision: str | None) -> ProfileResult:
+    joined = join(session.cost, nodes)
+    end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0
+    resolution_us = run.time_resolution_ns / 1e3
+    rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us) for t in joined.layers)
+    engine_rows = tuple(EngineRow(name=n.name, type=n.type, kernel=n.exec_type, precision=n.precision,
+                                  time_us=n.time_ns / 1e3,
+                                  percent=100 * n.time_ns / 1e3 / end_to_end_us if end_to_end_us > 0 else 0.0)
+                        for n in joined.inserted)
+    layers_us = sum(row.time_us for row in rows)
+    engine_us = sum(row.time_us for row in engine_rows)
+    outside_us = end_to_end_us - layers_us - engine_us
+    warnings = [Finding("input", {"text": text}) for text in session.inputs.warnings]
+    warnings += findings(rows, joined, roof, resolution_us, outside_us, asked_precision, settings.precision)
+    interrupted = not run.complete or (len(unprofiled) < run.iterations and run.iterations > 0)
+    return ProfileResult(
+        model=str(session.loaded.path), engine=settings.to_dict(), iterations=run.iterations, warmup=run.warmup,
+        latency_kind=run.latency_kind, time_resolution_us=resolution_us, end_to_end_us=end_to_end_us,
+        layers_us=layers_us, engine_nodes_us=engine_us, outside_layers_us=outside_us,
+        unprofiled_end_to_end_us=float(unprofiled.mean()) / 1e3 if len(unprofiled) else None,
+        unprofiled_iterations=int(len(unprofiled)), layers=rows, engine_nodes=engine_rows, roofline=roof, nodes=tuple(nodes),
+        warnings=tuple(warnings), complete=not interrupted,
+        metadata={**result_metadata(), "inputs": [i.to_dict() for i in session.loaded.inputs],
+                  "input_data": session.inputs.source})

@@ -1,0 +1,209 @@
+"""Render a profile: the layer table on the roofline, the reconciliation with the end-to-end
+latency, the warnings in words, and the roofline plot. Rendering never computes."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from ..profiling.profile import EngineRow, Finding, LayerRow, ProfileResult
+from .text import check_format
+
+COLUMNS = ("layer", "type", "flops", "bytes", "intensity", "time_us", "percent", "gflops_per_s",
+           "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision")
+
+
+def warning_text(finding: Finding, result: ProfileResult) -> str:
+    """One warning in words, from its rule and numbers."""
+    d = finding.data
+    if finding.rule == "above_roof":
+        return (f"layer {d['layer']} ran at {d['gflops_per_s']:.1f} GFLOP/s, above the measured {d['precision']} peak "
+                f"({d['peak_gflops_per_s']:.1f}): the roofline was measured on a busier machine; run flopbench machine --remeasure")
+    if finding.rule == "untimed_ops":
+        return (f"{d['count']} counted op(s) ran in no engine node (removed or folded by the engine): "
+                f"{', '.join(d['ops'])}")
+    if finding.rule == "joined_by_layer":
+        return (f"{d['count']} op(s) are named by no engine node and were timed with the node that runs their layer: "
+                f"{', '.join(d['ops'])}")
+    if finding.rule == "coarse_times":
+        return (f"{d['count']} layer(s) took under {d['below_us']:g} µs; the engine resolves {d['resolution_us']:g} µs "
+                "per node, so their times are coarse")
+    if finding.rule == "above_bandwidth":
+        return (f"{d['count']} memory-bound layer(s) beat the measured DRAM bandwidth ({d['bandwidth_gb_per_s']:.1f} GB/s): "
+                f"their data came from the caches, and the bytes counted are unfused ({', '.join(d['layers'])})")
+    if finding.rule == "negative_outside":
+        return f"the node times add up to more than the end-to-end latency ({d['outside_layers_us']:.1f} µs outside)"
+    if finding.rule == "quick_roofline":
+        return f"the roofline is a quick measurement ({d['measured_at']}); flopbench machine measures the full one"
+    if finding.rule == "precision_differs":
+        return f"asked for --precision {d['asked']}, but the engine ran {d['used']}"
+    if finding.rule == "input":
+        return d["text"]
+    return f"{finding.rule}: {json.dumps(d)}"
+
+
+def _records(result: ProfileResult) -> list[dict[str, Any]]:
+    records = []
+
+    def add(row: LayerRow, parent: str) -> None:
+        record = {"layer": row.name, "parent": parent, **{k: getattr(row, k) for k in COLUMNS if k != "layer"}}
+        records.append(record)
+
+    for row in result.layers:
+        add(row, "")
+        for part in row.parts:
+            add(part, row.name)
+    for node in result.engine_nodes:
+        records.append({"layer": node.name, "parent": "(engine)", "type": node.type, "time_us": node.time_us,
+                        "percent": node.percent, "kernel": node.kernel, "precision": node.precision})
+    records.append({"layer": "(outside layers)", "parent": "", "time_us": result.outside_layers_us,
+                    "percent": 100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0})
+    return records
+
+
+def to_csv(result: ProfileResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_records(result))
+    return buffer.getvalue()
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _cells(row: LayerRow | EngineRow, indent: bool) -> list[str]:
+    name = f"  └ {row.name}" if indent else row.name
+    if isinstance(row, EngineRow):
+        return [name, row.type, "", "", "", _f(row.time_us), _f(row.percent), "", "", "", "inserted", row.kernel, row.precision]
+    return [name, row.type, f"{row.flops:,}", f"{row.bytes:,}", _f(row.intensity, 2), _f(row.time_us), _f(row.percent),
+            _f(row.gflops_per_s, 2), _f(row.attainable_gflops_per_s), _f(row.percent_of_attainable), row.bound, row.kernel,
+            row.precision]
+
+
+HEADER = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "Time µs", "%", "GFLOP/s", "Attainable", "% of att.", "Bound",
+          "Kernel", "Precision"]
+
+
+def summary_lines(result: ProfileResult) -> list[str]:
+    s = result.engine
+    roof = result.roofline
+    peaks = ", ".join(f"{p.precision} {p.gflops_per_s:,.0f}" for p in roof.peaks.values())
+    kind = "engine latency (measured by the runtime)" if result.latency_kind == "engine" else "call latency (timed around each call)"
+    lines = [
+        f"{s['engine']} {str(s['engine_version']).split('-')[0]} on {s['device']}, precision {s['precision']}, "
+        f"{s.get('threads') or '?'} thread(s); {result.iterations:,} profiled inferences after {result.warmup} warm-up",
+        f"Layers {result.layers_us:,.1f} µs + engine nodes {result.engine_nodes_us:,.1f} µs + outside layers "
+        f"{result.outside_layers_us:,.1f} µs = {result.end_to_end_us:,.1f} µs, the mean {kind} of the same profiled run",
+    ]
+    if result.unprofiled_end_to_end_us is not None:
+        lines.append(f"Without profiling: {result.unprofiled_end_to_end_us:,.1f} µs mean over {result.unprofiled_iterations:,} "
+                     f"inferences (profiling costs {result.profiling_overhead_us:+,.1f} µs)")
+    lines.append(f"Roofline ({roof.engine}, measured {roof.measured_at}): peak GFLOP/s {peaks}; bandwidth "
+                 f"{roof.bandwidth_gb_per_s:,.1f} GB/s. FLOPs here are all arithmetic (conv/matmul + other); bytes are unfused.")
+    lines.append("Node times are means over the profiled inferences; fused nodes are shared over their ops by work.")
+    if not result.complete:
+        lines.append("INCOMPLETE: the run was interrupted; the times cover what was measured")
+    lines += [f"warning: {warning_text(w, result)}" for w in result.warnings]
+    return lines
+
+
+def to_markdown(result: ProfileResult) -> str:
+    rows = []
+    for row in result.layers:
+        rows.append(_cells(row, False))
+        rows.extend(_cells(part, True) for part in row.parts)
+    rows.extend(_cells(node, False) for node in result.engine_nodes)
+    rows.append(["(outside layers)", "", "", "", "", _f(result.outside_layers_us),
+                 _f(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
+    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines + [""] + summary_lines(result)) + "\n"
+
+
+def to_table(result: ProfileResult):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{result.model}: time per layer on this machine's roofline", title_justify="left", header_style="bold")
+    for column in HEADER:
+        table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Precision") else "right",
+                         overflow="fold", no_wrap=column in ("Layer", "Type"))
+    for row in result.layers:
+        table.add_row(*_cells(row, False), style="yellow" if row.untimed_ops and row.time_us == 0 else None)
+        for part in row.parts:
+            table.add_row(*_cells(part, True), style="dim")
+    for node in result.engine_nodes:
+        table.add_row(*_cells(node, False), style="cyan")
+    table.add_section()
+    table.add_row("(outside layers)", "", "", "", "", _f(result.outside_layers_us),
+                  _f(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
+    table.add_row("End to end", "", "", "", "", _f(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
+    return Group(table, Text("\n".join(summary_lines(result))))
+
+
+def render_profile(result: ProfileResult, fmt: str = "table"):
+    check_format(fmt)
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        return to_csv(result)
+    if fmt == "markdown":
+        return to_markdown(result)
+    return to_table(result)
+
+
+# ---- the roofline plot ---------------------------------------------------------------------------
+
+ROLE_COLOURS = {"depthwise": "tab:orange", "pointwise": "tab:green", "": "tab:blue"}
+
+
+def roofline_figure(result: ProfileResult):
+    """Log-log roofline of the executed precision, one point per timed layer (separable layers as
+    their depthwise and pointwise parts), sized by time share."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    roof = result.roofline
+    precision = result.engine.get("precision", "f32")
+    peak = roof.peak({"u8": "i8"}.get(precision, precision)).gflops_per_s
+    points = []
+    for row in result.layers:
+        for each in (row.parts or (row,)):
+            if each.intensity and each.gflops_per_s:
+                points.append(each)
+    figure = Figure(figsize=(9, 6))
+    axes = figure.add_subplot(1, 1, 1)
+    low = min([p.intensity for p in points] + [0.05]) / 2
+    high = max([p.intensity for p in points] + [roof.ridge(precision) * 4])
+    ridge = peak / roof.bandwidth_gb_per_s
+    axes.plot([low, ridge, high], [low * roof.bandwidth_gb_per_s, peak, peak], color="black", linewidth=1.5,
+              label=f"roof: {precision} {peak:,.0f} GFLOP/s, {roof.bandwidth_gb_per_s:,.1f} GB/s")
+    for role, colour in ROLE_COLOURS.items():
+        chosen = [p for p in points if p.role == role]
+        if chosen:
+            axes.scatter([p.intensity for p in chosen], [p.gflops_per_s for p in chosen],
+                         s=[20 + 8 * p.percent for p in chosen], color=colour, alpha=0.7,
+                         label={"": "layer", "depthwise": "depthwise part", "pointwise": "pointwise part"}[role])
+    for p in points:
+        axes.annotate(p.name, (p.intensity, p.gflops_per_s), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("arithmetic intensity (FLOPs / byte)")
+    axes.set_ylabel("achieved GFLOP/s")
+    axes.set_title(f"{result.model} on {result.engine.get('engine')} ({result.engine.get('device')})", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    return figure
+
+
+def plot_bytes(result: ProfileResult, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    roofline_figure(result).savefig(buffer, format=fmt, bbox_inches="tight", dpi=120)
+    return buffer.getvalue()

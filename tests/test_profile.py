@@ -1,0 +1,157 @@
+"""`flopbench profile` on real engines and real models: every layer of `flopbench flops` timed,
+the times reconciled with the same run's end-to-end latency, rates checked against the counts."""
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import onnx
+import pytest
+
+import flopbench
+from flopbench.profiling.profile import ABOVE_ROOF, ProfileResult, profile
+from flopbench.results.schema import validate
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+
+
+def _rows(result: ProfileResult):
+    for row in result.layers:
+        yield row
+        yield from row.parts
+
+
+def check_profile(result: ProfileResult, model) -> None:
+    """What every profile must satisfy, whatever the model and engine."""
+    cost = flopbench.count(model, shape=None)
+    # exactly the layers of `flopbench flops`, parts included, and every counted op joined (names
+    # OpenVINO makes up, Reshape_80881, are numbered afresh on every read: compare types there)
+    assert [row.type for row in result.layers] == [layer.type for layer in cost.layers]
+    for row, layer in zip(result.layers, cost.layers):
+        assert row.name == layer.name or (row.name.rsplit("_", 1)[-1].isdigit() and row.type == layer.type)
+        assert [p.name for p in row.parts] == [p.name for p in layer.parts]
+        assert row.flops == layer.flops + layer.other_flops
+        assert row.bytes == layer.bytes_read + layer.bytes_written
+    assert all(not row.untimed_ops for row in _rows(result)), [(r.name, r.untimed_ops) for r in _rows(result) if r.untimed_ops]
+    # the engine's own node times are all there: layers + inserted nodes = the sum the engine reported
+    reported_us = sum(node.time_ns for node in result.nodes) / 1e3
+    assert result.layers_us + result.engine_nodes_us == pytest.approx(reported_us, rel=1e-6, abs=1e-3)
+    # layer times + outside = the profiled run's mean end-to-end latency
+    assert result.layers_us + result.engine_nodes_us + result.outside_layers_us == pytest.approx(result.end_to_end_us, rel=0.01)
+    assert result.end_to_end_us > 0 and result.unprofiled_end_to_end_us > 0
+    assert sum(row.time_us for row in result.layers) == pytest.approx(result.layers_us)
+    for row in _rows(result):
+        if row.gflops_per_s is not None:  # achieved rate = counted work / measured time
+            assert row.gflops_per_s == pytest.approx(row.flops / (row.time_us * 1e3))
+        roof = result.roofline
+        assert row.attainable_gflops_per_s <= max(p.gflops_per_s for p in roof.peaks.values()) + 1e-9
+    for row in result.layers:
+        if row.parts:
+            assert row.time_us == pytest.approx(sum(p.time_us for p in row.parts))
+    document = result.to_dict()
+    validate(document)
+    validate(document["roofline"])
+    assert ProfileResult.from_dict(json.loads(json.dumps(document))).to_dict() == document
+
+
+def assert_under_the_roof(result: ProfileResult) -> None:
+    """No layer faster than the measured peak of its precision (+5%): else the peak is wrong."""
+    for row in _rows(result):
+        precision = {"u8": "i8"}.get(row.precision.split(",")[0].strip(), row.precision.split(",")[0].strip() or "f32")
+        peak = result.roofline.peak(precision).gflops_per_s
+        assert row.gflops_per_s is None or row.gflops_per_s <= ABOVE_ROOF * peak, (row.name, row.gflops_per_s, peak)
+    assert not [w for w in result.warnings if w.rule == "above_roof"]
+
+
+def test_sep_cnn_ir_on_openvino(sep_cnn_xml, roofline_cache):
+    result = profile(sep_cnn_xml, iterations=30, warmup=3, precision="f32")
+    check_profile(result, sep_cnn_xml)
+    assert result.latency_kind == "engine" and result.iterations == 30
+    assert result.roofline == roofline_cache["openvino"]
+    for row in result.layers:
+        if row.type == "SeparableConv2D":
+            depthwise, pointwise = row.parts
+            assert (depthwise.role, pointwise.role) == ("depthwise", "pointwise")
+            assert depthwise.time_us > 0 and pointwise.time_us > 0
+            assert "f32" in depthwise.precision and "f32" in pointwise.precision
+    assert_under_the_roof(result)
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_sep_cnn_onnx_on_both_engines(sep_cnn_onnx, roofline_cache, engine):
+    result = profile(sep_cnn_onnx, engine=engine, iterations=30, warmup=3, precision="f32" if engine == "openvino" else None)
+    check_profile(result, sep_cnn_onnx)
+    assert result.engine["engine"] == engine
+    assert result.latency_kind == ("engine" if engine == "openvino" else "call")
+    conv_rows = [row for row in _rows(result) if row.role]
+    assert len(conv_rows) == 4 and all(row.time_us > 0 for row in conv_rows)
+    assert_under_the_roof(result)
+
+
+def test_mobilenet_v1_on_openvino(tmp_path_factory, roofline_cache):
+    from flopbench.zoo import write_zoo_model
+
+    folder = tmp_path_factory.mktemp("mobilenet")
+    files = write_zoo_model("mobilenet_v1", folder)
+    result = profile(files.xml, iterations=8, warmup=2)
+    check_profile(result, files.xml)
+    separable = [row for row in result.layers if row.type == "SeparableConv2D"]
+    assert len(separable) == 13 and all(p.time_us > 0 for row in separable for p in row.parts)
+    assert_under_the_roof(result)
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_a_light_model_of_the_onnx_package(engine, roofline_cache):
+    model = LIGHT / "light_squeezenet.onnx"
+    result = profile(model, engine=engine, iterations=20, warmup=2, precision="f32" if engine == "openvino" else None)
+    check_profile(result, model)
+    convs = [row for row in result.layers if row.type == "Conv2D"]
+    assert len(convs) == 26 and all(row.time_us > 0 for row in convs)
+    assert_under_the_roof(result)
+
+
+def test_cli_json_plot_and_schema(sep_cnn_xml, tmp_path, roofline_cache):
+    target, plot = tmp_path / "profile.json", tmp_path / "roofline.png"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "profile", str(sep_cnn_xml), "-niter", "10", "--warmup", "2",
+                           "-o", str(target), "--plot", str(plot)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(target.read_text())
+    validate(document)
+    assert document["iterations"] == 10 and document["complete"] is True
+    loaded = flopbench.load_result(target)
+    assert isinstance(loaded, ProfileResult) and loaded.to_dict() == document
+    assert {"time_us", "gflops_per_s", "attainable_gflops_per_s"} <= set(document["layers"][0])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "roofline.svg"
+    table = subprocess.run([sys.executable, "-m", "flopbench", "profile", str(sep_cnn_xml), "-niter", "5", "--plot", str(svg)],
+                           capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert "outside layers" in table.stdout and "sepconv1/depthwise" in table.stdout
+    assert b"<svg" in svg.read_bytes()[:500]
+
+
+def test_interrupt_keeps_what_was_measured(sep_cnn_xml, tmp_path, roofline_cache):
+    target = tmp_path / "partial.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "profile", str(sep_cnn_xml), "-niter", "1000000",
+                                "-o", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "profiling" not in line:
+        ready, _, _ = select.select([process.stderr], [], [], 1.0)
+        if ready:
+            line = process.stderr.readline()
+            if not line:
+                break
+    assert "profiling" in line, line
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    document = json.loads(target.read_text())
+    assert document["complete"] is False and document["iterations"] > 0
+    assert document["unprofiled_end_to_end_us"] is None
+    validate(document)

@@ -1,0 +1,154 @@
+"""The join on recorded profiles: real OpenVINO and ONNX Runtime output of tests/data/profile_join.onnx
+(fused nodes, unnamed nodes, inserted reorders), saved by tests/data/record_profiles.py. No engine
+runs here: the inputs are what the engines reported, the truths are hand counts of the model."""
+import json
+from pathlib import Path
+
+import pytest
+
+import flopbench
+from flopbench.counting import count_loaded
+from flopbench.measure.engines import NodeTime
+from flopbench.profiling.join import join, share
+from flopbench.profiling.onnxruntime_nodes import GraphNode, covered_nodes, graph_nodes, ops_by_onnx_node, resolve
+
+DATA = Path(__file__).parent / "data"
+MODEL = DATA / "profile_join.onnx"
+
+# the model, counted by hand: input 1x3x32x32
+CONV1_FLOPS = 2 * 16 * 32 * 32 * 3 * 3 * 3  # 3x3 conv, 3 -> 16 channels, same padding
+CONV1_BIAS = CONV1_RELU = 16 * 32 * 32  # one add, one max per output element
+DEPTHWISE_FLOPS = 2 * 16 * 32 * 32 * 3 * 3
+POINTWISE_FLOPS = 2 * 24 * 32 * 32 * 16
+
+
+def recorded(engine: str) -> dict:
+    data = json.loads((DATA / f"profile_join.{engine}.json").read_text())
+    data["nodes"] = [NodeTime.from_dict(n) for n in data["nodes"]]
+    return data
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return flopbench.load(MODEL)
+
+
+@pytest.fixture(scope="module")
+def cost(loaded):
+    # from the same reading: OpenVINO numbers the ops it names itself (Multiply_100) afresh each read
+    return count_loaded(loaded)
+
+
+def test_the_fixture_model_is_what_the_hand_counts_describe(cost):
+    by_type = {}
+    for op in cost.ops:
+        by_type.setdefault(op.type, []).append(op)
+    assert sorted(op.flops for op in by_type["Convolution"]) == sorted([CONV1_FLOPS, POINTWISE_FLOPS])
+    assert by_type["GroupConvolution"][0].flops == DEPTHWISE_FLOPS
+    assert [layer.type for layer in cost.layers] == ["Conv2D", "SeparableConv2D", "GlobalAvgPool2D", "Flatten",
+                                                    "FullyConnected", "Softmax"]
+
+
+def _node_total(nodes) -> int:
+    return sum(n.time_ns for n in nodes)
+
+
+def test_openvino_join_covers_every_counted_op_and_keeps_every_nanosecond(cost):
+    data = recorded("openvino")
+    joined = join(cost, data["nodes"])
+    assert joined.untimed_ops == ()
+    assert [t.layer.name for t in joined.layers] == [layer.name for layer in cost.layers]
+    # nothing lost, nothing made up: layers + inserted nodes = every time the engine reported
+    assert joined.layers_ns + joined.inserted_ns == pytest.approx(_node_total(data["nodes"]))
+    reorders = [n for n in joined.inserted if n.type == "Reorder"]
+    assert reorders and all(not n.original_names for n in reorders)
+
+
+def test_openvino_fused_node_is_shared_by_work(cost):
+    """Conv + bias + ReLU ran as one node (unnamed in the model: OpenVINO named it after its output)."""
+    data = recorded("openvino")
+    fused = next(n for n in data["nodes"] if n.type == "Convolution" and "c1_relu" in n.original_names)
+    assert len(fused.original_names) == 3
+    joined = join(cost, data["nodes"])
+    conv1 = next(t for t in joined.layers if t.layer.name == cost.op(fused.original_names[0]).layer)
+    assert conv1.time_ns == pytest.approx(fused.time_ns)  # the whole node is its layer's
+    ops = [cost.op(name) for name in fused.original_names]
+    shares = share(fused, ops)
+    total_work = CONV1_FLOPS + CONV1_BIAS + CONV1_RELU
+    assert shares[0] == pytest.approx(fused.time_ns * CONV1_FLOPS / total_work)
+    assert sum(shares) == pytest.approx(fused.time_ns)
+
+
+def test_openvino_separable_parts_are_timed_apart(cost):
+    data = recorded("openvino")
+    joined = join(cost, data["nodes"])
+    block = next(t for t in joined.layers if t.layer.type == "SeparableConv2D")
+    depthwise, pointwise = block.parts
+    dw_node = next(n for n in data["nodes"] if n.type == "GroupConvolution")
+    pw_node = next(n for n in data["nodes"] if n.type == "Convolution" and "block/relu" in n.original_names)
+    assert depthwise.time_ns == pytest.approx(dw_node.time_ns)
+    assert pointwise.time_ns == pytest.approx(pw_node.time_ns)
+    assert block.time_ns == pytest.approx(dw_node.time_ns + pw_node.time_ns)
+
+
+def test_openvino_fully_connected_keeps_its_matmul_by_layer(cost):
+    """OpenVINO's FullyConnected names the bias add and the ReLU, not the MatMul it absorbed."""
+    data = recorded("openvino")
+    joined = join(cost, data["nodes"])
+    matmul = next(op for op in cost.ops if op.type == "MatMul")
+    assert matmul.name not in {name for n in data["nodes"] for name in n.original_names}
+    assert matmul.name in joined.joined_by_layer
+    fc_node = next(n for n in data["nodes"] if n.type == "FullyConnected")
+    fc = next(t for t in joined.layers if t.layer.type == "FullyConnected")
+    assert fc.time_ns == pytest.approx(fc_node.time_ns)
+
+
+@pytest.fixture(scope="module")
+def onnxruntime_resolved(cost, loaded):
+    data = recorded("onnxruntime")
+    optimized = [GraphNode.from_dict(n) for n in data["optimized_graph"]]
+    original = graph_nodes(MODEL)
+    ops = ops_by_onnx_node(loaded.ov_model, original, {op.name for op in cost.ops})
+    return data, optimized, original, resolve(data["nodes"], optimized, original, ops)
+
+
+def test_onnxruntime_names_map_back_to_counted_ops(cost, onnxruntime_resolved):
+    data, optimized, original, nodes = onnxruntime_resolved
+    by_name = {n.name: n for n in nodes}
+    # an unnamed node is traced as <OpType>_<index>; its index is the model's node 5 (the global pool)
+    assert original[5].op_type == "GlobalAveragePool" and not original[5].name
+    pool = by_name["GlobalAveragePool_5"]
+    assert [cost.op(name).type for name in pool.original_names] == ["ReduceMean"]
+    # the fused, relaid-out first convolution (unnamed in the model) covers conv, bias and ReLU
+    conv1 = next(n for n in nodes if n.name.startswith("c1_relu"))
+    assert sorted(cost.op(name).type for name in conv1.original_names) == ["Add", "Convolution", "Relu"]
+    # Gemm + ReLU fused into one node covers the matmul, its bias and the ReLU
+    fc = next(n for n in nodes if n.type == "FusedGemm")
+    assert {cost.op(name).layer for name in fc.original_names} == {"fc"}
+    assert "MatMul" in {cost.op(name).type for name in fc.original_names}
+    # the reorder ONNX Runtime inserted covers nothing
+    assert by_name["ReorderOutput"].original_names == ()
+
+
+def test_onnxruntime_join_covers_every_counted_op(cost, onnxruntime_resolved):
+    data, _, _, nodes = onnxruntime_resolved
+    joined = join(cost, nodes)
+    assert joined.untimed_ops == ()
+    assert joined.joined_by_layer == ()
+    assert joined.layers_ns + joined.inserted_ns == pytest.approx(_node_total(data["nodes"]))
+    assert [n.type for n in joined.inserted] == ["ReorderOutput"]
+    block = next(t for t in joined.layers if t.layer.type == "SeparableConv2D")
+    dw_node = next(n for n in data["nodes"] if n.name == "dw_nchwc")
+    assert block.parts[0].time_ns == pytest.approx(dw_node.time_ns)
+    pool = next(t for t in joined.layers if t.layer.type == "GlobalAvgPool2D")
+    assert pool.time_ns == pytest.approx(next(n for n in data["nodes"] if n.name == "GlobalAveragePool_5").time_ns)
+
+
+def test_covered_nodes_on_a_chain_of_relaid_out_convolutions():
+    """Two NCHWc convolutions in a row: the first writes no original tensor, only its name says
+    which one it computes; the reorder at the end belongs to neither."""
+    original = [GraphNode("", "Conv", ("x", "w1"), ("c1",)), GraphNode("", "Relu", ("c1",), ("r1",)),
+                GraphNode("", "Conv", ("r1", "w2"), ("c2",)), GraphNode("", "Relu", ("c2",), ("r2",))]
+    optimized = [GraphNode("r1_nchwc", "Conv", ("x", "w1"), ("t0",)), GraphNode("r2_nchwc", "Conv", ("t0", "w2"), ("t1",)),
+                 GraphNode("ReorderOutput", "ReorderOutput", ("t1",), ("r2",))]
+    assert covered_nodes(optimized, original) == {0: {0, 1}, 1: {2, 3}, 2: set()}
