@@ -283,14 +283,20 @@ def peak_mb(module_argv: list[str], env: dict) -> float:
     return int(lines[-1].split()[1]) / 1024 if lines else float("nan")
 
 
-def child_env() -> dict:
+def child_env(folder: Path) -> dict:
+    """The children's environment: this checkout first on the path, and bytecode cached (in
+    `folder`, not in the checkout) even where PYTHONDONTWRITEBYTECODE is set, as an installed
+    package has it: else every flopbench process would compile its sources, and the peers,
+    installed with their bytecode, would not."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
     return env
 
 
-def whole_processes(models: dict[str, Path], rounds: int) -> list[tuple[str, float, float, float]]:
-    env = child_env()
+def whole_processes(models: dict[str, Path], rounds: int, folder: Path) -> list[tuple[str, float, float, float]]:
+    env = child_env(folder)
     print(f"\nWhole processes: median of {rounds} alternating rounds, seconds (`python -m flopbench flops MODEL`, "
           "a minimal onnx-tool script, `import openvino; openvino.Core()`)")
     print(f"{'model':24}{'flopbench':>11}{'onnx-tool':>11}{'openvino':>10}   {'flopbench / onnx-tool':30}{'openvino / onnx-tool':>20}")
@@ -309,8 +315,8 @@ def whole_processes(models: dict[str, Path], rounds: int) -> list[tuple[str, flo
     return checks
 
 
-def peaks(models: dict[str, Path]) -> dict[str, float]:
-    env = child_env()
+def peaks(models: dict[str, Path], folder: Path) -> dict[str, float]:
+    env = child_env(folder)
     found = {name: peak_mb(["flopbench", "flops", str(path)], env) for name, path in models.items()}
     floor = peak_mb(["openvino"], env)  # importing openvino as a module: its import alone
     print(f"\nPeak memory (VmHWM) of one `flopbench flops MODEL` process, MB (`import openvino` alone: {floor:.0f} MB)")
@@ -344,8 +350,8 @@ def main(argv=None) -> int:
         models = {n: p for n, p in models.items() if any(w in n for w in wanted)}
     floor_checks = in_process(models, max(1, args.rounds))
     process_models = {n: p for n, p in models.items() if n in args.process_models.split(",")}
-    process_checks = whole_processes(process_models, args.process_rounds) if args.process_rounds > 0 and process_models else []
-    peak = peaks(models)
+    process_checks = whole_processes(process_models, args.process_rounds, folder) if args.process_rounds > 0 and process_models else []
+    peak = peaks(models, folder)
 
     print("\nTargets (issue 18):")
     for name, ratio, low, high in floor_checks:

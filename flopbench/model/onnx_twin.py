@@ -74,7 +74,7 @@ _DTYPES: dict[int, tuple[str, int]] = {
 _INDEX_TYPES = frozenset({4, 5, 6, 7, 9, 12, 13})  # uint16 int16 int32 int64 bool uint32 uint64
 _MASK64 = (1 << 64) - 1
 _UNCHANGED = object()
-_INPUT_KEY, _OUTPUT_KEY = _NODE_INPUT << 3 | 2, _NODE_OUTPUT << 3 | 2
+_INPUT_KEY, _OUTPUT_KEY, _NAME_KEY = _NODE_INPUT << 3 | 2, _NODE_OUTPUT << 3 | 2, _NODE_NAME << 3 | 2
 # op_type "Constant" as a NodeProto field (field 4, length-delimited, 8 bytes): not ConstantOfShape
 _CONSTANT_OP_TYPE = bytes([_NODE_OP_TYPE << 3 | 2, 8]) + b"Constant"
 _ELEMENT_CAP = 1 << 62  # element counts are only compared with small limits; cap the product
@@ -472,29 +472,34 @@ class _Builder:
         return b"".join(chunks)
 
     def _edges(self, start: int, end: int) -> tuple[list[bytes], list[bytes]]:
-        """A node's input and output names ("" is an omitted optional input, left out). Inputs
-        and outputs (one-byte keys, short lengths: nearly every field of a node) are read in
-        place; any other field goes through `_fields`, which checks it. This runs once per node."""
+        """A node's input and output names ("" is an omitted optional input, left out); its name
+        is checked to be UTF-8. Length-delimited fields with a one-byte key (every field of a
+        NodeProto) are read in place, lengths checked; anything else goes through `_fields`,
+        which checks it. This runs once per node."""
         buf = self.buf
         ins: list[bytes] = []
         outs: list[bytes] = []
         pos = start
         while pos < end:
             key = buf[pos]
-            if (key == _INPUT_KEY or key == _OUTPUT_KEY) and pos + 1 < end and buf[pos + 1] < 0x80:
-                vstart = pos + 2
-                vend = vstart + buf[pos + 1]
-                if vend > end:
-                    raise _Bad("field length runs past the end of its message", vstart)
-                if vend > vstart:
-                    (ins if key == _INPUT_KEY else outs).append(bytes(buf[vstart:vend]))
-                pos = vend
+            if key & 7 == 2 and 8 <= key < 0x80 and pos + 1 < end:
+                length = buf[pos + 1]
+                if length < 0x80:
+                    vstart = pos + 2
+                else:
+                    length, vstart = _varint(buf, pos + 1, end)
+                if length > end - vstart:
+                    raise _Bad(f"field length {length} runs past the end of its message", vstart)
+                pos = vstart + length
+                if length:
+                    if key == _INPUT_KEY:
+                        ins.append(bytes(buf[vstart:pos]))
+                    elif key == _OUTPUT_KEY:
+                        outs.append(bytes(buf[vstart:pos]))
+                    elif key == _NAME_KEY:
+                        self.check_name(bytes(buf[vstart:pos]))
                 continue
-            for number, wire, _, vs, ve, _ in _fields(buf, pos, end):  # one field, checked
-                if wire == 2 and ve > vs and number in (_NODE_INPUT, _NODE_OUTPUT):
-                    (ins if number == _NODE_INPUT else outs).append(bytes(buf[vs:ve]))
-                elif wire == 2 and number == _NODE_NAME:
-                    self.check_name(bytes(buf[vs:ve]))
+            for _, _, _, _, ve, _ in _fields(buf, pos, end):  # one field of another kind, checked
                 pos = ve
                 break
         return ins, outs
