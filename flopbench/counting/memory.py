@@ -192,13 +192,9 @@ def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int, topolog
     reader_mask = {key: sum(1 << r for r in readers[key]) for key in sizes}
     allocated = [sum(sizes[k] for k in outputs_of[v]) for v in range(count)]
 
-    def released(done: int, v: int) -> int:
-        """Bytes freed once `v` has run, with the ops in `done` (which includes v) run."""
-        freed = 0
-        for key in set(inputs_of[v]) | set(outputs_of[v]):
-            if not is_output[key] and reader_mask[key] & ~done == 0:
-                freed += sizes[key]
-        return freed
+    # per op, the tensors it reads or writes that a later step may free: (ops reading it, size)
+    releasable = [[(reader_mask[key], sizes[key]) for key in set(inputs_of[v]) | set(outputs_of[v]) if not is_output[key]]
+                  for v in range(count)]
 
     successors: list[set[int]] = [set() for _ in range(count)]
     for key, step in born.items():
@@ -212,20 +208,28 @@ def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int, topolog
     for _ in range(count):
         following: dict[int, tuple[int, int, int]] = {}
         for done, (peak, live, ready) in frontier.items():
+            # `following` only grows: once past the limit, this step would give up at its end anyway
+            if visited + len(following) > MAX_ORDER_STATES:
+                return bound, False
             pending = ready
             while pending:
                 v = (pending & -pending).bit_length() - 1
                 pending &= pending - 1
                 during = live + allocated[v]
+                highest = peak if peak > during else during
                 after = done | 1 << v
                 known = following.get(after)
-                if known is not None and known[0] <= max(peak, during):
+                if known is not None and known[0] <= highest:
                     continue
                 now_ready = ready & ~(1 << v)
                 for w in successors[v]:
                     if needs[w] & ~after == 0:
                         now_ready |= 1 << w
-                following[after] = (max(peak, during), during - released(after, v), now_ready)
+                freed = 0  # bytes no op still to run reads, once v has run
+                for readers_mask, size in releasable[v]:
+                    if readers_mask & ~after == 0:
+                        freed += size
+                following[after] = (highest, during - freed, now_ready)
         visited += len(following)
         if visited > MAX_ORDER_STATES:
             return bound, False
