@@ -46,9 +46,10 @@ class Tensor:
 
 
 class GraphNode:
-    """What counting, layer grouping and activation memory read about one op, read once."""
+    """What counting, layer grouping and activation memory read about one op that is not a
+    constant (Parameters and Results included), read once."""
 
-    __slots__ = ("node", "name", "friendly", "type", "sources", "inputs", "outputs", "consumers", "constant")
+    __slots__ = ("node", "name", "friendly", "type", "sources", "inputs", "outputs", "consumers")
 
     def __init__(self, node, name: str, kind: str, sources: list[tuple[str, int]]):
         self.node = node  # the openvino Node
@@ -59,44 +60,55 @@ class GraphNode:
         self.inputs: list[Tensor] = []
         self.outputs: list[Tensor] = []
         self.consumers: list[GraphNode] = []  # ops (not Results, not constants) reading output 0, once per input
-        self.constant = False
 
 
 class Graph:
-    """The ops of a model in topological order (Constant nodes only by name), which of them are
-    known before inference (`constants`; `stored` are those that hold values: Constants and
-    the Parameters standing in for weights), the model's inputs, and the tensors between them."""
+    """The ops of a model in topological order (`nodes`), the names of those known before
+    inference (`constants`: not in `nodes`; `stored` are those that hold values, Constants and the
+    Parameters standing in for weights), the model's inputs, and the tensors between them."""
 
     def __init__(self, model, weight_inputs: frozenset[str] | set[str]):
-        self.nodes: list[GraphNode] = []
+        self.nodes: list[GraphNode] = []  # every op that is not a constant, Parameters and Results too
         self.by_name: dict[str, GraphNode] = {}
         self.constants: set[str] = set()
         self.stored: set[str] = set()
         self._tensors: dict[tuple[str, int], Tensor] = {}
+        constants, stored = self.constants, self.stored
+        # Known before inference: weights, their decompression (Convert, Multiply by a scale ...)
+        # and shape arithmetic. OpenVINO folds them at compile time: they cost nothing per
+        # inference, and only their names are kept.
         for node in model.get_ordered_ops():
             kind = node.get_type_name()
-            if kind == "Constant":  # half the nodes of many models: nothing more to read
+            if kind == "Constant":  # half the nodes of many models
                 name = node.get_name()
-                self.constants.add(name)
-                self.stored.add(name)
+                constants.add(name)
+                stored.add(name)
                 continue
-            self._add(node, kind, weight_inputs)
+            if kind == "Parameter":
+                if node.get_output_tensor(0).get_names() & weight_inputs or node.get_friendly_name() in weight_inputs:
+                    name = node.get_name()
+                    constants.add(name)
+                    stored.add(name)
+                else:
+                    self._add(node, kind, [], [])
+                continue
+            if kind == "ShapeOf" and node.get_input_partial_shape(0).is_static:
+                constants.add(node.get_name())
+                continue
+            sources_out = node.input_values()
+            producers = [out.get_node().get_name() for out in sources_out]
+            if kind != "Result" and producers and all(name in constants for name in producers):
+                constants.add(node.get_name())
+                continue
+            self._add(node, kind, sources_out, producers)
         by_name = self.by_name
         # the model's inputs in the model's order, not the weights' stand-ins
-        self.inputs: list[GraphNode] = [by_name[name] for name in (p.get_name() for p in model.get_parameters())
-                                        if name in by_name and not by_name[name].constant]
+        self.inputs: list[GraphNode] = [by_name[name] for name in (p.get_name() for p in model.get_parameters()) if name in by_name]
 
-    def _add(self, node, kind: str, weight_inputs) -> None:
-        sources_out = node.input_values()
-        record = GraphNode(node, node.get_name(), kind, [(out.get_node().get_name(), out.get_index()) for out in sources_out])
+    def _add(self, node, kind: str, sources_out: list, producers: list[str]) -> None:
+        record = GraphNode(node, node.get_name(), kind, [(name, out.get_index()) for name, out in zip(producers, sources_out)])
         self.nodes.append(record)
         self.by_name[record.name] = record
-        if self._is_constant(record, weight_inputs):
-            record.constant = True
-            self.constants.add(record.name)
-            if kind == "Parameter":
-                self.stored.add(record.name)
-            return
         tensors = self._tensors
         if kind == "Result":
             for key, out in zip(record.sources, sources_out):
@@ -111,7 +123,7 @@ class Graph:
                 tensor = self._tensor(key, out)
             inputs.append(tensor)
             producer = by_name.get(key[0])
-            if producer is not None and not producer.constant:
+            if producer is not None:
                 tensor.readers.append(record)
                 if key[1] == 0:
                     producer.consumers.append(record)
@@ -125,23 +137,6 @@ class Graph:
         if tensor is None:
             tensor = self._tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
         return tensor
-
-    def _is_constant(self, record: GraphNode, weight_inputs) -> bool:
-        """Known before inference: weights, their decompression (Convert, Multiply by a scale ...)
-        and shape arithmetic. OpenVINO folds them at compile time: they cost nothing per inference."""
-        kind = record.type
-        if kind == "Parameter":
-            node = record.node
-            return bool(node.get_output_tensor(0).get_names() & weight_inputs) or node.get_friendly_name() in weight_inputs
-        if kind == "ShapeOf" and record.node.get_input_partial_shape(0).is_static:
-            return True
-        if not record.sources or kind == "Result":
-            return False
-        constants = self.constants
-        for name, _ in record.sources:
-            if name not in constants:
-                return False
-        return True
 
 
 class NodeAttributes(Mapping):

@@ -127,7 +127,7 @@ def parse_size(text: str) -> int:
 def activation_memory(graph: Graph) -> ActivationMemory:
     """The activation memory of a model with static shapes, from its `Graph`: constants (folded
     at compile time) hold no activations."""
-    ops = [record for record in graph.nodes if not record.constant and record.type not in ("Parameter", "Result")]
+    ops = [record for record in graph.nodes if record.type not in ("Parameter", "Result")]
     inputs = graph.inputs
     step_of = {record.name: index for index, record in enumerate(ops)}
     end = len(ops)

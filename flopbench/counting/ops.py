@@ -54,7 +54,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
     rows = []
     for record in graph.nodes:
         kind = record.type
-        if kind in STRUCTURAL or record.constant:
+        if kind in STRUCTURAL:
             continue
         node = record.node
         in_shapes = tuple(t.shape for t in record.inputs)
