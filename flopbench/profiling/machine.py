@@ -40,8 +40,8 @@ class MeasurementPlan:
     matmul_sizes: tuple[int, ...]  # square M = K = N
     conv_shapes: tuple[tuple[int, int, int], ...]  # convolutions: (channels in = out, height = width, kernel)
     add_elements: int  # float32 elements of each Add input
-    blocks: int  # short runs on fresh compiles, at least; the best one counts
-    seconds_per_op: float  # ... and more until this long has passed (a shared machine has quiet moments)
+    blocks: int  # short runs on fresh compiles (at least two, and up to this many while time allows); the best counts
+    seconds_per_op: float  # time per candidate op: a shared machine has quiet moments, more blocks find them
     iterations: int  # measured inferences per block
     warmup: int
 
@@ -49,9 +49,9 @@ class MeasurementPlan:
 # small ops too: on a busy machine a short op is preempted less often than a long one, and layers are short
 FULL = MeasurementPlan(matmul_sizes=(512, 1024, 2048),
                        conv_shapes=((256, 14, 1), (512, 28, 1), (1024, 14, 1), (64, 28, 3), (128, 56, 3), (256, 28, 3)),
-                       add_elements=16 << 20, blocks=8, seconds_per_op=2.0, iterations=3, warmup=2)
+                       add_elements=16 << 20, blocks=40, seconds_per_op=1.5, iterations=3, warmup=2)
 QUICK = MeasurementPlan(matmul_sizes=(512,), conv_shapes=((256, 14, 1), (512, 14, 1), (64, 28, 3), (128, 28, 3)),
-                        add_elements=1 << 20, blocks=4, seconds_per_op=0.4, iterations=3, warmup=1)
+                        add_elements=1 << 20, blocks=20, seconds_per_op=0.4, iterations=3, warmup=1)
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def _best_node_time(engine: str, device: str, path: Path, name: str, precision: 
     best, kernel = None, ""
     started = time.perf_counter()
     block = 0
-    while block < plan.blocks or (time.perf_counter() - started < plan.seconds_per_op and block < 20 * plan.blocks):
+    while block < 2 or (time.perf_counter() - started < plan.seconds_per_op and block < plan.blocks):
         block += 1
         with open_session(path, engine, config, seed=block, count=False) as session:
             with engine_errors(engine):

@@ -74,17 +74,32 @@ def _f(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
-def _cells(row: LayerRow | EngineRow, indent: bool) -> list[str]:
+def _short(value: int) -> str:
+    """1,489,152 → 1.49M: the table stays narrow; the JSON and CSV keep every digit."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return str(value)
+
+
+def _kernel(text: str) -> str:
+    return text.replace("CPUExecutionProvider", "ORT CPU")
+
+
+def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[str]:
     name = f"  └ {row.name}" if indent else row.name
     if isinstance(row, EngineRow):
-        return [name, row.type, "", "", "", _f(row.time_us), _f(row.percent), "", "", "", "inserted", row.kernel, row.precision]
-    return [name, row.type, f"{row.flops:,}", f"{row.bytes:,}", _f(row.intensity, 2), _f(row.time_us), _f(row.percent),
-            _f(row.gflops_per_s, 2), _f(row.attainable_gflops_per_s), _f(row.percent_of_attainable), row.bound, row.kernel,
+        return [name, row.type, "", "", "", _f(row.time_us), _f(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
+    number = (lambda v: f"{v:,}") if full else _short
+    kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
+    return [name, row.type, number(row.flops), number(row.bytes), _f(row.intensity, 2), _f(row.time_us), _f(row.percent),
+            _f(row.gflops_per_s, 2), _f(row.attainable_gflops_per_s), _f(row.percent_of_attainable), row.bound, kernel,
             row.precision]
 
 
 HEADER = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "Time µs", "%", "GFLOP/s", "Attainable", "% of att.", "Bound",
           "Kernel", "Precision"]
+SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "µs", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel", "Prec."]
 
 
 def summary_lines(result: ProfileResult) -> list[str]:
@@ -130,15 +145,15 @@ def to_table(result: ProfileResult):
     from rich.text import Text
 
     table = Table(title=f"{result.model}: time per layer on this machine's roofline", title_justify="left", header_style="bold")
-    for column in HEADER:
-        table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Precision") else "right",
-                         overflow="fold", no_wrap=column in ("Layer", "Type"))
+    for column in SHORT_HEADER:
+        table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Prec.") else "right",
+                         overflow="fold", no_wrap=column not in ("Layer", "Kernel"))
     for row in result.layers:
-        table.add_row(*_cells(row, False), style="yellow" if row.untimed_ops and row.time_us == 0 else None)
+        table.add_row(*_cells(row, False, full=False), style="yellow" if row.untimed_ops and row.time_us == 0 else None)
         for part in row.parts:
-            table.add_row(*_cells(part, True), style="dim")
+            table.add_row(*_cells(part, True, full=False), style="dim")
     for node in result.engine_nodes:
-        table.add_row(*_cells(node, False), style="cyan")
+        table.add_row(*_cells(node, False, full=False), style="cyan")
     table.add_section()
     table.add_row("(outside layers)", "", "", "", "", _f(result.outside_layers_us),
                   _f(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
