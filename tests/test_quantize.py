@@ -68,3 +68,27 @@ def test_calibration_from_a_folder_of_samples(sep_cnn_onnx, tmp_path):
     assert result.samples == 4 and not result.random_calibration
     assert result.calibration == f"4 files from {calibration}"
     assert flopbench.count(result.xml).integer_macs == 463_404
+
+
+def test_bench_says_int8_ran(twin, sep_cnn_xml, tmp_path):
+    xml, _, _ = twin
+    report = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "bench", str(xml), "-t", "0.2", "-niter", "5", "--json", str(report)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    settings_line = next(line for line in done.stdout.splitlines() if line.startswith("openvino ") and "precision" in line)
+    assert "precision int8 (quantized model), float ops in " in settings_line
+    document = json.loads(report.read_text())
+    validate(document)
+    engine = document["results"][0]["engine"]
+    assert engine["executed_precision"].startswith("int8 (quantized model), float ops in ")
+    # OpenVINO's own readback: the convolutions ran on 8-bit integers, the softmax on floats
+    assert engine["op_precisions"]["sepconv1/depthwise"] in ("u8", "i8")
+    assert engine["op_precisions"]["softmax"] in ("f32", "bf16", "f16")
+    # the float model says its float precision, not int8
+    from flopbench.measure.bench import bench
+    from flopbench.measure.policy import RunPolicy
+
+    float_result = bench(sep_cnn_xml, policy=RunPolicy(min_duration_s=0.05, min_iterations=3)).results[0]
+    assert float_result.settings.executed_precision == float_result.settings.precision != ""
+    assert not any(p in ("u8", "i8") for p in float_result.settings.op_precisions.values())

@@ -14,6 +14,9 @@ def add_parser(commands) -> None:
     flops.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
     flops.add_argument("--memory", action="store_true", help="show each layer's weight bytes (stored) and output bytes in the table")
     flops.add_argument("--memory-budget", metavar="SIZE", help="say whether weights + peak activations fit SIZE (64MB, 512KiB, 2GB), and by how much not")
+    flops.add_argument("--measure-memory", nargs="?", const="openvino", metavar="ENGINES",
+                       help="also measure the memory the engine's process grows by when it compiles and runs the model, "
+                            "in a fresh process per engine (openvino, onnxruntime or both comma-separated; default openvino)")
     flops.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     flops.set_defaults(handler=run_command)
 
@@ -31,5 +34,11 @@ def run_command(args) -> int:
     check_output(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
     budget = fit(cost.weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
-    emit(render_cost(cost, fmt, args.by, memory=args.memory, budget=budget), args.output)
+    measured = ()
+    if args.measure_memory:
+        from ..measure.footprint import measure_footprint
+
+        engines = [name.strip() for name in args.measure_memory.split(",") if name.strip()]
+        measured = tuple(measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines)
+    emit(render_cost(cost, fmt, args.by, memory=args.memory, budget=budget, measured=measured), args.output)
     return 0

@@ -22,7 +22,7 @@ def add_parser(commands) -> None:
 def print_run(result) -> None:
     kind = "probability" if result.score_is_probability else "softmax of the output"
     s = result.settings
-    print(f"Engine: {s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}), precision {s.precision}")
+    print(f"Engine: {s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}), precision {s.executed_precision or s.precision}")
     print(f"Top class: {result.top_class} ({kind} {result.score:.4f})")
     print(f"Time taken to run {result.iterations} iterations is: {result.seconds:.6f} seconds")
 

@@ -57,7 +57,7 @@ def _settings_line(result: BenchResult) -> str:
     s = result.settings
     counts = f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"
     return (f"{s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}): {result.mode} mode, "
-            f"precision {s.precision}, {counts}, batch {result.batch}")
+            f"precision {s.executed_precision or s.precision}, {counts}, batch {result.batch}")
 
 
 def bench_table(report: BenchReport):

@@ -63,10 +63,12 @@ def _op_record(op: OpCost) -> dict[str, Any]:
     }
 
 
-def to_json(cost: ModelCost, budget: MemoryFit | None = None) -> str:
+def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> str:
     document = cost.to_dict()
     if budget is not None:
         document["memory_budget"] = budget.to_dict()
+    if measured:
+        document["measured_memory"] = [footprint.to_dict() for footprint in measured]
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -76,6 +78,22 @@ def _bytes(value: int) -> str:
         if abs(value) >= size:
             return f"{value:,} B ({value / size:.3g} {unit})"
     return f"{value:,} B"
+
+
+def _measured_lines(cost: ModelCost, measured) -> list[str]:
+    if not measured:
+        return []
+    estimate = cost.weight_bytes + cost.peak_activation_bytes
+    lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {_mb(estimate)}):"]
+    for footprint in measured:
+        lines.append(f"  {footprint.engine} ({footprint.precision}): +{_mb(footprint.compile_growth_bytes)} compiling, "
+                     f"+{_mb(footprint.inference_growth_bytes)} more at the inference peak, {_mb(footprint.total_growth_bytes)} in all "
+                     f"({footprint.total_growth_bytes / estimate:.1f}× the estimate)" if estimate else "")
+    return lines
+
+
+def _mb(value: int) -> str:
+    return f"{value / 1e6:,.1f} MB"
 
 
 def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
@@ -113,11 +131,11 @@ def to_csv(cost: ModelCost, view: str = "layer") -> str:
     return buffer.getvalue()
 
 
-def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None) -> list[str]:
+def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> list[str]:
     lines = [
         f"Total: {cost.total_flops:,} FLOPs ({cost.macs:,} MACs), {cost.params:,} parameters, "
         f"{cost.bytes_read + cost.bytes_written:,} bytes moved",
-    ] + _precision_lines(cost) + _memory_lines(cost, budget)
+    ] + _precision_lines(cost) + _memory_lines(cost, budget) + _measured_lines(cost, measured)
     if cost.include_other:
         lines.append(f"The total includes {cost.other_flops:,} other FLOPs (bias, activation, pooling, normalization, softmax).")
     else:
@@ -132,7 +150,7 @@ def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None) -> list[str
     return lines
 
 
-def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None = None) -> str:
+def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None = None, measured=()) -> str:
     if view == "op":
         header = ["Op", "Type", "Layer", "Inputs", "Output", "MACs", "FLOPs", "Other FLOPs", "Params", "Counted"]
         rows = [[op.name, op.type, op.layer, " ".join(_shape(s) for s in op.input_shapes),
@@ -148,7 +166,7 @@ def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None =
     escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + _summary_lines(cost, budget)) + "\n"
+    return "\n".join(lines + [""] + _summary_lines(cost, budget, measured)) + "\n"
 
 
 def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:
@@ -158,7 +176,7 @@ def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory
             *([_n(layer.weight_bytes), _n(layer.activation_bytes)] if memory else [])]
 
 
-def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None):
+def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None, measured=()):
     """A rich renderable: the layer (or op) table with totals and notes; a Precision column when
     some MACs run on integers, weight and activation bytes per layer with `memory`."""
     from rich.console import Group
@@ -194,16 +212,18 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
     else:
         table.add_row("Total", *([""] * (6 if precision else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
                       _n(cost.params), *([_n(cost.weight_bytes), ""] if memory else []), style="bold")
-    return Group(table, Text("\n".join(_summary_lines(cost, budget))))
+    return Group(table, Text("\n".join(_summary_lines(cost, budget, measured))))
 
 
-def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory: bool = False, budget: MemoryFit | None = None):
+def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory: bool = False, budget: MemoryFit | None = None,
+                measured=()):
+    """`measured`: `Footprint`s (measure/footprint.py) shown beside the memory estimate."""
     check_format(fmt)
     check_view(view)
     if fmt == "json":
-        return to_json(cost, budget)
+        return to_json(cost, budget, measured)
     if fmt == "csv":
         return to_csv(cost, view)
     if fmt == "markdown":
-        return to_markdown(cost, view, budget)
-    return to_table(cost, view, memory or budget is not None, budget)
+        return to_markdown(cost, view, budget, measured)
+    return to_table(cost, view, memory or budget is not None, budget, measured)

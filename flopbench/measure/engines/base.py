@@ -56,6 +56,10 @@ class EngineSettings:
     requests: int  # requests the harness will use
     optimal_requests: int | None = None  # what the engine recommends
     extra: dict[str, Any] = field(default_factory=dict)
+    # what ran, read back from the engine: "int8 (quantized model), float ops in bf16", or "bf16"
+    executed_precision: str = ""
+    # the model's op name → the precision of the engine node that ran it ("u8", "i8", "bf16", "f32")
+    op_precisions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,6 +36,41 @@ def _precision_name(value) -> str:
     return {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(text, text)
 
 
+# runtime node types whose work is multiply-accumulates: int8 when they run on u8/i8 data
+MAC_NODE_TYPES = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
+INTEGER_PRECISIONS = {"i8", "u8", "i4", "u4"}
+
+
+def _rt(info, key: str) -> str:
+    return str(info[key].astype(str)) if key in info else ""
+
+
+def executed_precisions(compiled, float_precision: str) -> tuple[str, dict[str, str]]:
+    """What the compiled model runs in: a summary ("int8 (quantized model), float ops in bf16" when
+    its convolutions and matmuls run on 8-bit integers) and, per op of the original model, the
+    runtime precision of the node that executes it."""
+    try:
+        nodes = compiled.get_runtime_model().get_ordered_ops()
+    except Exception:  # a device without a runtime model to read back
+        return float_precision, {}
+    per_op: dict[str, str] = {}
+    mac_nodes = integer_mac_nodes = 0
+    for node in nodes:
+        info = node.get_rt_info()
+        kind, precision = _rt(info, "layerType"), _rt(info, "runtimePrecision").lower()
+        if kind in ("Const", "Input", "Output") or not precision:
+            continue
+        for name in filter(None, _rt(info, "originalLayersNames").split(",")):
+            per_op[name] = precision
+        if kind in MAC_NODE_TYPES:
+            mac_nodes += 1
+            integer_mac_nodes += precision in INTEGER_PRECISIONS
+    if not integer_mac_nodes:
+        return float_precision, per_op
+    share = "" if integer_mac_nodes == mac_nodes else f", {integer_mac_nodes} of {mac_nodes} convolutions and matmuls"
+    return f"int8 (quantized model{share}), float ops in {float_precision}", per_op
+
+
 class OpenVINOEngine:
     name = "openvino"
 
@@ -110,9 +145,11 @@ class OpenVINORunner:
         requests = config.nireq or (1 if config.hint == "latency" else int(optimal or 1))
         core = openvino_core()
         device_name = self._device_name(core, config.device)
+        float_precision = _precision_name(_property(compiled, "INFERENCE_PRECISION_HINT", "unknown"))
+        executed, op_precisions = executed_precisions(compiled, float_precision)
         self.settings = EngineSettings(
             engine="openvino", engine_version=version, device=config.device, device_name=device_name,
-            precision=_precision_name(_property(compiled, "INFERENCE_PRECISION_HINT", "unknown")),
+            precision=float_precision, executed_precision=executed, op_precisions=op_precisions,
             hint=str(_property(compiled, "PERFORMANCE_HINT", config.hint)).lower().replace("performancemode.", ""),
             streams=_int_or_none(_property(compiled, "NUM_STREAMS")),
             threads=_int_or_none(_property(compiled, "INFERENCE_NUM_THREADS")),
