@@ -44,6 +44,7 @@ from flopbench.render.cost import check_format
 from flopbench.measure.run import run
 from flopbench.study.convert import convert
 from flopbench.counting.memory import parse_size
+from flopbench.measure.footprint import measure_footprint
 from flopbench.quantize import quantize
 from flopbench.zoo import write_zoo_model
 from flopbench.errors import ProfilingError
@@ -390,6 +391,8 @@ CASES = [
          lambda c: quantize(c.x, c.d / "unused", calibration=c.d / "nowhere"), InputDataError, "nowhere does not exist or is not a folder"),
     Case("quantize_samples_zero", ["quantize", "{x}", "-o", "{out}/q", "--samples", "0"],
          lambda c: quantize(c.x, c.d / "unused", samples=0), OptionError, "--samples 0 is not allowed"),
+    Case("flops_measure_memory_unknown_engine", ["flops", "{x}", "--measure-memory", "openvino,tensorflow"],
+         lambda c: measure_footprint(c.x, "tensorflow"), EngineError, "unknown engine 'tensorflow'"),
     Case("flops_memory_budget_malformed", ["flops", "{x}", "--memory-budget", "64XB"], lambda c: parse_size("64XB"), OptionError,
          "memory size '64XB' is not a size"),
     Case("report_model_and_results", ["report", "{x}", "{d}/bench.json"],

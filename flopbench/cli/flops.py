@@ -31,6 +31,12 @@ def run_command(args) -> int:
     fmt = check_format(format_for(args.output, args.format))
     check_view(args.by)
     budget_bytes = parse_size(args.memory_budget) if args.memory_budget is not None else None
+    engines = [name.strip() for name in (args.measure_memory or "").split(",") if name.strip()]
+    if args.measure_memory is not None:
+        from ..measure.engines import get_engine
+
+        for name in engines or [args.measure_memory]:
+            get_engine(name)  # an unknown engine fails before the count
     check_output(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
     budget = fit(cost.weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
@@ -38,7 +44,6 @@ def run_command(args) -> int:
     if args.measure_memory:
         from ..measure.footprint import measure_footprint
 
-        engines = [name.strip() for name in args.measure_memory.split(",") if name.strip()]
         measured = tuple(measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines)
     emit(render_cost(cost, fmt, args.by, memory=args.memory, budget=budget, measured=measured), args.output)
     return 0

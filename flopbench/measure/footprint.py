@@ -62,6 +62,9 @@ class Footprint:
 def measure_footprint(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
                       shape: Any = None, batch: int | None = None, iterations: int = 20) -> Footprint:
     """Compile and run `model` on `engine` in a fresh process and measure its RSS (see the module)."""
+    from .engines import get_engine
+
+    get_engine(engine)  # an unknown name fails here, not in the child
     if iterations < 1:
         raise EngineError(f"{iterations} iterations measure no inference", "give 1 or more")
     request = {"model": os.fspath(model), "engine": engine, "device": device, "precision": precision,
