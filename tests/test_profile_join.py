@@ -20,6 +20,7 @@ CONV1_FLOPS = 2 * 16 * 32 * 32 * 3 * 3 * 3  # 3x3 conv, 3 -> 16 channels, same p
 CONV1_BIAS = CONV1_RELU = 16 * 32 * 32  # one add, one max per output element
 DEPTHWISE_FLOPS = 2 * 16 * 32 * 32 * 3 * 3
 POINTWISE_FLOPS = 2 * 24 * 32 * 32 * 16
+BRANCH_FLOPS = 2 * 24 * 32 * 32 * 24  # each of the two 1x1 convolutions, 24 -> 24 channels
 
 
 def recorded(engine: str) -> dict:
@@ -43,10 +44,10 @@ def test_the_fixture_model_is_what_the_hand_counts_describe(cost):
     by_type = {}
     for op in cost.ops:
         by_type.setdefault(op.type, []).append(op)
-    assert sorted(op.flops for op in by_type["Convolution"]) == sorted([CONV1_FLOPS, POINTWISE_FLOPS])
+    assert sorted(op.flops for op in by_type["Convolution"]) == sorted([CONV1_FLOPS, POINTWISE_FLOPS, BRANCH_FLOPS, BRANCH_FLOPS])
     assert by_type["GroupConvolution"][0].flops == DEPTHWISE_FLOPS
-    assert [layer.type for layer in cost.layers] == ["Conv2D", "SeparableConv2D", "GlobalAvgPool2D", "Flatten",
-                                                    "FullyConnected", "Softmax"]
+    assert [layer.type for layer in cost.layers] == ["Conv2D", "SeparableConv2D", "Conv2D", "Conv2D", "Concat",
+                                                    "GlobalAvgPool2D", "Flatten", "FullyConnected", "Softmax"]
 
 
 def _node_total(nodes) -> int:
@@ -103,6 +104,36 @@ def test_openvino_fully_connected_keeps_its_matmul_by_layer(cost):
     assert fc.time_ns == pytest.approx(fc_node.time_ns)
 
 
+def test_openvino_batch_norm_folded_into_its_convolution(cost):
+    """OpenVINO folds a batch norm into the convolution before it; the node keeps a name it made up
+    (Multiply_…) and the batch norm's, not the convolution's: the convolution is timed by that node."""
+    data = recorded("openvino")
+    joined = join(cost, data["nodes"])
+    for branch in ("branch1", "branch2"):
+        node = next(n for n in data["nodes"] if f"{branch}/bn" in n.original_names)
+        assert node.type == "Convolution" and f"{branch}/conv" not in node.original_names
+        assert f"{branch}/conv" in joined.joined_by_layer
+        layer = next(t for t in joined.layers if t.layer.name == cost.op(f"{branch}/conv").layer)
+        assert layer.time_ns == pytest.approx(node.time_ns)
+        assert layer.kernels == (node.exec_type,)
+
+
+def test_an_unnamed_op_joins_a_node_of_its_own_type_upstream(cost):
+    """OpenVINO merges parallel 1×1 convolutions of one tensor into one node named after the first:
+    the second's layer keeps only its ReLU's node, and its convolution is timed with the merged node."""
+    conv1, conv2 = (cost.op(f"branch{i}/conv") for i in (1, 2))
+    merged = NodeTime("branch1/conv", "Convolution", "brgconv_avx512_1x1_f32", 9000, ("branch1/conv",), inputs=("block",))
+    relu2 = NodeTime("branch2/relu", "Eltwise", "jit_avx512_f32", 1000, ("branch2/bn", "branch2/relu"), inputs=("branch1/conv",))
+    relu1 = NodeTime("branch1/relu", "Eltwise", "jit_avx512_f32", 1000, ("branch1/bn", "branch1/relu"), inputs=("branch1/conv",))
+    joined = join(cost, [merged, relu1, relu2])
+    assert conv2.name in joined.joined_by_layer
+    layer2 = next(t for t in joined.layers if t.layer.name == conv2.layer)
+    # the merged node's 9 µs shared by work between the two convolutions, the ReLU node's 1 µs over its ops
+    assert conv1.flops == conv2.flops
+    assert layer2.time_ns == pytest.approx(9000 / 2 + 1000)
+    assert layer2.kernels == ("brgconv_avx512_1x1_f32",)
+
+
 @pytest.fixture(scope="module")
 def onnxruntime_resolved(cost, loaded):
     data = recorded("onnxruntime")
@@ -115,9 +146,10 @@ def onnxruntime_resolved(cost, loaded):
 def test_onnxruntime_names_map_back_to_counted_ops(cost, onnxruntime_resolved):
     data, optimized, original, nodes = onnxruntime_resolved
     by_name = {n.name: n for n in nodes}
-    # an unnamed node is traced as <OpType>_<index>; its index is the model's node 5 (the global pool)
-    assert original[5].op_type == "GlobalAveragePool" and not original[5].name
-    pool = by_name["GlobalAveragePool_5"]
+    # an unnamed node is traced as <OpType>_<index>, the index of the model's node
+    index = next(i for i, node in enumerate(original) if node.op_type == "GlobalAveragePool")
+    assert not original[index].name
+    pool = by_name[f"GlobalAveragePool_{index}"]
     assert [cost.op(name).type for name in pool.original_names] == ["ReduceMean"]
     # the fused, relaid-out first convolution (unnamed in the model) covers conv, bias and ReLU
     conv1 = next(n for n in nodes if n.name.startswith("c1_relu"))
@@ -136,12 +168,12 @@ def test_onnxruntime_join_covers_every_counted_op(cost, onnxruntime_resolved):
     assert joined.untimed_ops == ()
     assert joined.joined_by_layer == ()
     assert joined.layers_ns + joined.inserted_ns == pytest.approx(_node_total(data["nodes"]))
-    assert [n.type for n in joined.inserted] == ["ReorderOutput"]
+    assert {n.type for n in joined.inserted} == {"ReorderOutput"}
     block = next(t for t in joined.layers if t.layer.type == "SeparableConv2D")
     dw_node = next(n for n in data["nodes"] if n.name == "dw_nchwc")
     assert block.parts[0].time_ns == pytest.approx(dw_node.time_ns)
     pool = next(t for t in joined.layers if t.layer.type == "GlobalAvgPool2D")
-    assert pool.time_ns == pytest.approx(next(n for n in data["nodes"] if n.name == "GlobalAveragePool_5").time_ns)
+    assert pool.time_ns == pytest.approx(next(n for n in data["nodes"] if n.name.startswith("GlobalAveragePool_")).time_ns)
 
 
 def test_covered_nodes_on_a_chain_of_relaid_out_convolutions():

@@ -85,10 +85,10 @@ def reconcile_names(cost: ModelCost, nodes: Sequence[NodeTime]) -> list[NodeTime
     renamed: dict[str, str] = {}
     taken: set[str] = set()
     for name in unknown:  # the count's name extends the engine's: `n61` ran what the count calls `n61_r61`
-        match = next((op for op in free_ops if op not in taken and op.startswith(name + "_")), None)
-        if match:
-            renamed[name] = match
-            taken.add(match)
+        matches = [op for op in free_ops if op.startswith(name + "_")]
+        if len(matches) == 1 and matches[0] not in taken:
+            renamed[name] = matches[0]
+            taken.add(matches[0])
 
     def by_stem(names):
         groups: dict[str, list[tuple[int, str]]] = {}
@@ -98,26 +98,85 @@ def reconcile_names(cost: ModelCost, nodes: Sequence[NodeTime]) -> list[NodeTime
                 groups.setdefault(found["stem"], []).append((int(found["number"]), name))
         return {stem: [n for _, n in sorted(items)] for stem, items in groups.items()}
 
+    # made-up names pair up only one to one: when the engine made up more (a batch norm it decomposed
+    # and folded into a convolution), no pairing is safe, and the layer join takes over
     ops_by_stem = by_stem(op for op in free_ops if op not in taken)
     for stem, names in by_stem(n for n in unknown if n not in renamed).items():
-        for engine_name, op_name in zip(names, ops_by_stem.get(stem, ())):
-            renamed[engine_name] = op_name
+        if len(names) == len(ops_by_stem.get(stem, ())):
+            renamed.update(zip(names, ops_by_stem[stem]))
     if not renamed:
         return list(nodes)
     return [replace(node, original_names=tuple(renamed.get(n, n) for n in node.original_names)) for node in nodes]
 
 
+def _layer_downstream(index: int, nodes: Sequence[NodeTime], covered: list[list[OpCost]],
+                      consumers: dict[str, list[int]], seen: set[int]) -> str | None:
+    """The layer of the first node downstream of `index` that runs counted ops."""
+    for nxt in consumers.get(nodes[index].name, ()):
+        if nxt in seen:
+            continue
+        seen.add(nxt)
+        if covered[nxt]:
+            return covered[nxt][0].layer
+        found = _layer_downstream(nxt, nodes, covered, consumers, seen)
+        if found:
+            return found
+    return None
+
+
 def _covered(nodes: Sequence[NodeTime], by_name: dict[str, OpCost]) -> list[list[OpCost]]:
-    """The counted ops each node names; then each op no node names joins the node that runs most
-    of its layer (OpenVINO's FullyConnected keeps the bias's name and drops the MatMul's)."""
+    """The counted ops each node names; then each op no node names joins a node of its layer.
+
+    OpenVINO's FullyConnected keeps the bias's name and drops the MatMul's; a convolution with a
+    batch norm folded into it may keep only names OpenVINO made up. Such a node — it names ops, but
+    none that were counted — belongs to the layer of the first node downstream that runs counted
+    ops, and the unnamed ops of that layer are its; failing that, they join the node that runs most
+    of their layer."""
     covered = [[by_name[name] for name in dict.fromkeys(node.original_names) if name in by_name] for node in nodes]
     named = {op.name for ops in covered for op in ops}
+    consumers: dict[str, list[int]] = {}
+    for index, node in enumerate(nodes):
+        for feed in node.inputs:
+            consumers.setdefault(feed, []).append(index)
+    orphans: dict[str, list[int]] = {}
+    for index, node in enumerate(nodes):
+        if node.original_names and not covered[index] and node.time_ns > 0:
+            layer = _layer_downstream(index, nodes, covered, consumers, {index})
+            if layer:
+                orphans.setdefault(layer, []).append(index)
+    index_of = {node.name: index for index, node in enumerate(nodes)}
+
+    def upstream_of_type(starts: list[int], kind: str) -> int | None:
+        """A node of the op's own type feeding the layer's nodes: OpenVINO merges parallel 1×1
+        convolutions that read one tensor into one node, which keeps only the first one's name."""
+        pending, seen = list(starts), set(starts)
+        for _ in range(4):
+            following = []
+            for index in pending:
+                for feed in nodes[index].inputs:
+                    found = index_of.get(feed)
+                    if found is None or found in seen:
+                        continue
+                    seen.add(found)
+                    if nodes[found].type == kind and covered[found]:
+                        return found
+                    following.append(found)
+            pending = following
+        return None
+
     for op in by_name.values():
         if op.name in named or not op.layer:
             continue
-        candidates = [i for i, ops in enumerate(covered) if any(other.layer == op.layer for other in ops)]
-        if candidates:
-            covered[max(candidates, key=lambda i: nodes[i].time_ns)].append(op)
+        in_layer = [i for i, ops in enumerate(covered) if any(other.layer == op.layer for other in ops)]
+        if orphans.get(op.layer):
+            chosen = max(orphans[op.layer], key=lambda i: nodes[i].time_ns)
+        elif in_layer and all(nodes[i].type != op.type for i in in_layer) and upstream_of_type(in_layer, op.type) is not None:
+            chosen = upstream_of_type(in_layer, op.type)
+        elif in_layer:
+            chosen = max(in_layer, key=lambda i: nodes[i].time_ns)
+        else:
+            continue
+        covered[chosen].append(op)
     return covered
 
 

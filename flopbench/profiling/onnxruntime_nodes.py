@@ -104,8 +104,14 @@ def _ends(node: GraphNode, original_tensors: set[str], consumers: dict[str, list
             if consumer.op_type in LAYOUT_OPS:
                 ends.update(t for t in consumer.outputs if t in original_tensors)
                 pending.extend(t for t in consumer.outputs if t not in original_tensors)
-    if node.name.endswith(NCHWC_SUFFIX) and node.name[: -len(NCHWC_SUFFIX)] in original_tensors:
-        ends.add(node.name[: -len(NCHWC_SUFFIX)])
+    if not ends and node.name.endswith(NCHWC_SUFFIX):
+        # a relaid-out node is named after the original tensor it computes, sometimes with the
+        # fusion's mark appended (`r31_bn_nchwc` computes r31): the longest name that is a tensor
+        stem = node.name[: -len(NCHWC_SUFFIX)]
+        while stem and stem not in original_tensors and "_" in stem:
+            stem = stem.rsplit("_", 1)[0]
+        if stem in original_tensors:
+            ends.add(stem)
     return ends
 
 

@@ -2,8 +2,10 @@
 
 The model has what makes the join hard: fused nodes (Conv + bias + ReLU, Gemm + ReLU), nodes
 without names (ONNX Runtime calls them `<OpType>_<index>`; OpenVINO names their ops after their
-outputs), a depthwise + pointwise pair (one SeparableConv2D layer) and the reorders both engines
-insert. Run from the repository root:  PYTHONPATH=. python tests/data/record_profiles.py
+outputs), a depthwise + pointwise pair (one SeparableConv2D layer), the reorders both engines
+insert, a batch norm OpenVINO folds into its convolution (the node keeps only names OpenVINO made
+up) and two 1×1 convolutions of one tensor that OpenVINO merges into one node (which keeps only the
+first one's name). Run from the repository root:  PYTHONPATH=. python tests/data/record_profiles.py
 """
 from __future__ import annotations
 
@@ -26,14 +28,25 @@ def build_model(path: Path) -> None:
         return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype(np.float32), name)
 
     initializers = [weight("c1_w", 16, 3, 3, 3), weight("c1_b", 16), weight("dw_w", 16, 1, 3, 3),
-                    weight("pw_w", 24, 16, 1, 1), weight("pw_b", 24), weight("fc_w", 24, 10), weight("fc_b", 10)]
+                    weight("pw_w", 24, 16, 1, 1), weight("pw_b", 24), weight("fc_w", 48, 10), weight("fc_b", 10),
+                    weight("bn_scale", 24), weight("bn_bias", 24), weight("bn_mean", 24),
+                    numpy_helper.from_array(np.abs(rng.standard_normal(24)).astype(np.float32) + 0.5, "bn_var"),
+                    weight("b1_w", 24, 24, 1, 1), weight("b2_w", 24, 24, 1, 1)]
     nodes = [
         helper.make_node("Conv", ["input", "c1_w", "c1_b"], ["c1"], pads=[1, 1, 1, 1]),  # unnamed
         helper.make_node("Relu", ["c1"], ["c1_relu"]),  # unnamed
         helper.make_node("Conv", ["c1_relu", "dw_w"], ["dw"], name="block/depthwise", group=16, pads=[1, 1, 1, 1]),
         helper.make_node("Conv", ["dw", "pw_w", "pw_b"], ["pw"], name="block/pointwise"),
         helper.make_node("Relu", ["pw"], ["pw_relu"], name="block/relu"),
-        helper.make_node("GlobalAveragePool", ["pw_relu"], ["pool"]),  # unnamed
+        # two 1x1 convolutions of one tensor, each with a batch norm
+        helper.make_node("Conv", ["pw_relu", "b1_w"], ["b1"], name="branch1/conv"),
+        helper.make_node("BatchNormalization", ["b1", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["b1_bn"], name="branch1/bn"),
+        helper.make_node("Relu", ["b1_bn"], ["b1_relu"], name="branch1/relu"),
+        helper.make_node("Conv", ["pw_relu", "b2_w"], ["b2"], name="branch2/conv"),
+        helper.make_node("BatchNormalization", ["b2", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["b2_bn"], name="branch2/bn"),
+        helper.make_node("Relu", ["b2_bn"], ["b2_relu"], name="branch2/relu"),
+        helper.make_node("Concat", ["b1_relu", "b2_relu"], ["branches"], name="concat", axis=1),
+        helper.make_node("GlobalAveragePool", ["branches"], ["pool"]),  # unnamed
         helper.make_node("Flatten", ["pool"], ["flat"], name="flatten"),
         helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["fc"], name="fc"),
         helper.make_node("Relu", ["fc"], ["fc_relu"]),  # unnamed

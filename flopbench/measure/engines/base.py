@@ -77,13 +77,14 @@ class NodeTime:
     status: str = "EXECUTED"
     precision: str = ""  # the precision the node executed in (f32, bf16, i8 ...), "" if unknown
     node_id: str = ""  # the engine's own handle when names are not unique (ONNX Runtime's node index)
+    inputs: tuple[str, ...] = ()  # the nodes of the engine's graph that feed this one
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "original_names": list(self.original_names)}
+        return {**asdict(self), "original_names": list(self.original_names), "inputs": list(self.inputs)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "NodeTime":
-        return cls(**{**data, "original_names": tuple(data["original_names"])})
+        return cls(**{**data, "original_names": tuple(data["original_names"]), "inputs": tuple(data.get("inputs", ()))})
 
 
 @dataclass(frozen=True)

@@ -259,13 +259,15 @@ class OpenVINORunner:
                                  info.real_time.total_seconds() * 1e6 * self._inferences)
                 for info in request.profiling_info} if self._inferences else {}
 
-    def _original_names(self) -> dict[str, tuple[str, ...]]:
-        originals = {}
+    def _runtime_graph(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Per node of the compiled graph: the original ops it covers, and the nodes feeding it."""
+        graph = {}
         for node in self.compiled.get_runtime_model().get_ordered_ops():
             info = node.get_rt_info()
             names = str(info["originalLayersNames"].astype(str)) if "originalLayersNames" in info else ""
-            originals[node.get_friendly_name()] = tuple(n for n in names.split(",") if n)
-        return originals
+            feeds = tuple(node.input_value(i).get_node().get_friendly_name() for i in range(node.get_input_size()))
+            graph[node.get_friendly_name()] = (tuple(n for n in names.split(",") if n), feeds)
+        return graph
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun:
         """`warmup` inferences, then `iterations` measured ones: each node's mean time over the
@@ -292,14 +294,14 @@ class OpenVINORunner:
             complete = False
         done = len(latencies)
         after = self._node_totals(request)
-        originals = self._original_names()
+        graph = self._runtime_graph()
         nodes = []
         for name, (kind, exec_type, status, total_us) in after.items():
             spent_us = max(0.0, total_us - before.get(name, (0, 0, 0, 0.0))[3])
             nodes.append(NodeTime(name=name, type=kind, exec_type=exec_type,
                                   time_ns=int(round(spent_us * 1e3 / done)) if done else 0,
-                                  original_names=originals.get(name, ()), status=status,
-                                  precision=executed_precision(exec_type)))
+                                  original_names=graph.get(name, ((), ()))[0], status=status,
+                                  precision=executed_precision(exec_type), inputs=graph.get(name, ((), ()))[1]))
         return ProfiledRun(nodes=tuple(nodes), iterations=done, warmup=warmup,
                            latencies_ns=np.rint(np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64),
                            latency_kind="engine", time_resolution_ns=1000, complete=complete)
