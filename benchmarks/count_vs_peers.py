@@ -210,8 +210,16 @@ def torch_peers() -> dict:
 # --- timing -----------------------------------------------------------------------------------
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time, the CPU time of this process
+
+
+class ChildTime(float):
+    """Seconds a child process took, measured by the side itself."""
+
+
 def alternate(sides: dict, rounds: int) -> dict[str, list[float]]:
-    """Each side once to warm up, then `rounds` rounds with the order rotating: seconds per side."""
+    """Each side once to warm up, then `rounds` rounds with the order rotating: seconds per side
+    (a side's own result when it returns a float: the whole-process sides time their child)."""
     names = list(sides)
     for name in names:
         sides[name]()
@@ -221,9 +229,9 @@ def alternate(sides: dict, rounds: int) -> dict[str, list[float]]:
         if index % 2:
             order.reverse()
         for name in order:
-            start = time.perf_counter()
-            sides[name]()
-            times[name].append(time.perf_counter() - start)
+            start = CLOCK()
+            result = sides[name]()
+            times[name].append(float(result) if isinstance(result, ChildTime) else CLOCK() - start)
     return times
 
 
@@ -270,10 +278,16 @@ def in_process(models: dict[str, Path], rounds: int) -> list[tuple[str, float, f
     return checks
 
 
-def run_timed(command: list[str], env: dict) -> float:
+def run_timed(command: list[str], env: dict) -> ChildTime:
+    """The child's wall time, or with --clock cpu its CPU time (user + system, from wait4)."""
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env, cwd=REPO)
-    return time.perf_counter() - start
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return ChildTime(usage.ru_utime + usage.ru_stime if CLOCK is time.process_time else wall)
 
 
 def peak_mb(module_argv: list[str], env: dict) -> float:
@@ -335,8 +349,14 @@ def main(argv=None) -> int:
     parser.add_argument("--process-rounds", type=int, default=5, help="whole-process rounds per model (default 5; 0 skips them)")
     parser.add_argument("--models", default="", help="comma-separated parts of model names to keep (default: all)")
     parser.add_argument("--process-models", default=",".join(PROCESS_MODELS), help=f"models timed as whole processes (default {','.join(PROCESS_MODELS)})")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default), or CPU time: this process's for the in-process sides, each child's (user + system) "
+                             "for whole processes; steadier than wall time on a machine others are using")
     parser.add_argument("--dir", type=Path, default=None, help="where the zoo and exported models are written (a temp dir by default)")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(f"clock: {'CPU time' if args.clock == 'cpu' else 'wall time'}")
     try:
         import onnx_tool  # noqa: F401
     except ImportError:
