@@ -177,6 +177,19 @@ def _covered(nodes: Sequence[NodeTime], by_name: dict[str, OpCost]) -> list[list
         else:
             continue
         covered[chosen].append(op)
+    # an op left out entirely, of a type some node runs without naming any op of that type (OpenVINO's
+    # Softmax node named after the Reshape around it): paired in order when the counts agree
+    joined = {op.name for ops in covered for op in ops}
+    left: dict[str, list[OpCost]] = {}
+    for op in by_name.values():
+        if op.name not in joined:
+            left.setdefault(op.type, []).append(op)
+    for kind, ops in left.items():
+        hosts = [i for i, node in enumerate(nodes) if node.type == kind and covered[i]
+                 and all(other.type != kind for other in covered[i])]
+        if len(hosts) == len(ops):
+            for index, op in zip(hosts, ops):
+                covered[index].append(op)
     return covered
 
 
