@@ -42,6 +42,7 @@ from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
 from flopbench.render.cost import check_format
 from flopbench.measure.run import run
+from flopbench.study.compare import compare
 from flopbench.study.convert import convert
 from flopbench.counting.memory import parse_size
 from flopbench.measure.footprint import measure_footprint
@@ -423,6 +424,15 @@ CASES = [
          "roofline.txt: unknown image type"),
     Case("machine_unknown_engine", ["machine", "--engine", "tensorflow"], lambda c: machine("tensorflow"), EngineError,
          "unknown engine 'tensorflow'"),
+    # compare
+    Case("compare_one_model", ["compare", "{x}", "-t", "0.01"], lambda c: compare([c.x], policy=QUICK), OptionError,
+         "compare needs at least two models, got 1"),
+    Case("compare_unknown_engine", ["compare", "{x}", "{o}", "--engine", "tensorflow"],
+         lambda c: compare([c.x, c.o], engines=("tensorflow",), policy=QUICK), EngineError, "unknown engine 'tensorflow'"),
+    Case("compare_unknown_format", ["compare", "{x}", "{o}", "--format", "yaml"], lambda c: check_format("yaml", ("table", "json")),
+         OptionError, "unknown format 'yaml'"),
+    Case("compare_onnxruntime_on_ir", ["compare", "{o}", "{x}", "--engine", "onnxruntime", "-t", "0.01"],
+         lambda c: compare([c.o, c.x], engines=("onnxruntime",), policy=QUICK), EngineError, "ONNX Runtime cannot run sep_cnn.xml"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

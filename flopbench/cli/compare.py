@@ -1,0 +1,53 @@
+"""`flopbench compare`: several models side by side, each as a ratio to the first."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import EXIT_INTERRUPTED, OptionError
+from .arguments import add_run_flags, engine_names, run_settings
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def add_parser(commands) -> None:
+    compare = commands.add_parser("compare", help="count and measure several models side by side, each as a ratio to the first")
+    compare.add_argument("models", metavar="MODEL", nargs="+", help="two or more model files (IR .xml, .onnx ...)")
+    compare.add_argument("--shape", help="input shapes for every model: name:1x3x224x224[,name2:...]")
+    compare.add_argument("-b", "--batch", type=int, help="batch size")
+    add_run_flags(compare, seconds=3.0, niter=50)
+    compare.add_argument("--format", help="table (default), json, markdown or csv")
+    compare.add_argument("-o", "--output", help="write the comparison to a file (format from the suffix: .json, .md, .csv)")
+    compare.set_defaults(handler=run_command)
+
+
+def run_command(args) -> int:
+    from ..model.reading import source_files
+    from ..render.compare import render_comparison
+    from ..render.text import check_format
+    from ..study.compare import compare
+    from .output import check_output, emit, format_for, write_measured
+
+    if len(args.models) < 2:
+        raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
+    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    check_output(args.output, protect=[f for model in args.models for f in source_files(model)])
+    engines = engine_names(args.engine)
+    config, policy = run_settings(args)
+    announced: set[tuple[str, str]] = set()
+
+    def on_progress(model: str, engine: str, fraction: float) -> None:
+        if (model, engine) not in announced and fraction < 1.0:
+            announced.add((model, engine))
+            print(f"flopbench: measuring {model} on {engine} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
+
+    comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
+                         seed=args.seed, progress=on_progress)
+    rendered = render_comparison(comparison, fmt)
+    if args.output:
+        from ..render.text import render_text
+
+        write_measured(args.output, rendered if isinstance(rendered, str) else render_text(rendered),
+                       "" if comparison.complete else " (incomplete run)")
+    else:
+        emit(rendered, None)
+    return EXIT_INTERRUPTED if comparison.interrupted else 0

@@ -1,0 +1,118 @@
+"""Render a comparison of models: one column per model, each followed by its ratio to the first.
+Rendering never computes: the values and ratios come from `study.compare`."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..study.compare import Comparison, Row
+
+
+def _names(comparison: Comparison) -> list[str]:
+    """File names, or the paths as given when two models share a file name."""
+    short = [Path(m).name for m in comparison.models]
+    return short if len(set(short)) == len(short) else list(comparison.models)
+
+
+def _value(row: Row, value) -> str:
+    if value is None:
+        return "—"
+    if row.unit == "ns":
+        return f"{value / 1e3:,.1f} µs"
+    if row.unit == "FPS":
+        return f"{value:,.1f}"
+    if row.unit == "GFLOP/s":
+        return f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def _ratio(ratio) -> str:
+    return "—" if ratio is None else f"{ratio:.3f}×"
+
+
+def _label(row: Row) -> str:
+    unit = f" ({row.unit})" if row.unit in ("FPS", "GFLOP/s") else ""
+    return f"{row.engine} {row.label.lower()}{unit}" if row.engine else row.label
+
+
+def _header(comparison: Comparison) -> list[str]:
+    names = _names(comparison)
+    first = names[0]
+    cells = ["Metric", first]
+    for name in names[1:]:
+        cells += [name, f"{name} / {first}"]
+    return cells
+
+
+def _cells(comparison: Comparison, row: Row) -> list[str]:
+    cells = [_label(row), _value(row, row.values[0])]
+    for value, ratio in zip(row.values[1:], row.ratios[1:]):
+        cells += [_value(row, value), _ratio(ratio)]
+    return cells
+
+
+def _notes(comparison: Comparison) -> list[str]:
+    notes = []
+    for result in comparison.results:
+        s = result.settings
+        notes.append(f"{result.model} on {s.engine} {s.engine_version.split('-')[0]} ({s.device}): {result.mode} mode, "
+                     f"precision {s.precision}, {s.threads or '?'} thread(s), {result.iterations:,} runs in {result.wall_s:.2f} s")
+    notes.append("latency: the engine's own where it has one (OpenVINO), else timed around each call; "
+                 "p99 shows — with too few runs to back it")
+    if not comparison.complete:
+        notes.append("incomplete: the measurement was stopped before every model ran")
+    return notes
+
+
+def compare_table(comparison: Comparison):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Models compared (ratios to the first)", title_justify="left")
+    for i, cell in enumerate(_header(comparison)):
+        table.add_column(cell, justify="left" if i == 0 else "right")
+    previous = None
+    for row in comparison.rows:
+        if previous is not None and row.engine != previous:
+            table.add_section()
+        previous = row.engine
+        table.add_row(*_cells(comparison, row))
+    return Group(table, *(Text(note) for note in _notes(comparison)))
+
+
+def to_markdown(comparison: Comparison) -> str:
+    header = _header(comparison)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(_cells(comparison, row)) + " |" for row in comparison.rows]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in _notes(comparison)) + "\n"
+
+
+def to_csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["metric", "unit", "engine"]
+    for model in comparison.models:
+        header.append(model)
+    header += [f"ratio:{model}" for model in comparison.models[1:]]
+    writer.writerow(header)
+    for row in comparison.rows:
+        writer.writerow([row.metric, row.unit, row.engine or ""] + ["" if v is None else v for v in row.values]
+                        + ["" if r is None else r for r in row.ratios[1:]])
+    return out.getvalue()
+
+
+def to_json(comparison: Comparison) -> str:
+    return json.dumps(comparison.to_dict(), indent=2) + "\n"
+
+
+def render_comparison(comparison: Comparison, fmt: str):
+    if fmt == "json":
+        return to_json(comparison)
+    if fmt == "csv":
+        return to_csv(comparison)
+    if fmt == "markdown":
+        return to_markdown(comparison)
+    return compare_table(comparison)

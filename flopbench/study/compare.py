@@ -1,0 +1,142 @@
+"""`compare()`: several models side by side, counted and measured the same way, each as a ratio to the first.
+
+Every model is measured through `measure.bench` (one session setup for every measurement), on each
+engine asked for, with one run policy; the models take turns engine by engine, so a slow drift of
+the machine (another program starting) spreads over all of them rather than landing on the last.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..counting import ModelCost, count
+from ..errors import ModelFileError, OptionError
+from ..measure.bench import BenchResult, bench
+from ..measure.engines import EngineConfig
+from ..measure.policy import RunPolicy
+from ..results.metadata import result_metadata
+
+# (key, label, unit); counts first, then what each engine measured
+COUNT_METRICS = (("macs", "MACs", ""), ("flops", "FLOPs", ""), ("params", "Parameters", ""),
+                 ("weight_bytes", "Weight bytes", "B"))
+MEASURED_METRICS = (("latency_median_ns", "Latency median", "ns"), ("latency_p99_ns", "Latency p99", "ns"),
+                    ("throughput_fps", "Throughput", "FPS"), ("gflops_per_s", "Achieved", "GFLOP/s"))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metric across the models; `engine` is None for counts. A value is None when it does
+    not exist (p99 of too few runs, FLOPs of a model OpenVINO cannot read)."""
+
+    metric: str
+    label: str
+    unit: str
+    engine: str | None
+    values: tuple[float | int | None, ...]
+
+    @property
+    def ratios(self) -> tuple[float | None, ...]:
+        """Each value over the first model's."""
+        first = self.values[0]
+        return tuple(None if v is None or not first else v / first for v in self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "label": self.label, "unit": self.unit, "engine": self.engine,
+                "values": list(self.values), "ratios": list(self.ratios)}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    models: tuple[str, ...]
+    engines: tuple[str, ...]
+    rows: tuple[Row, ...]
+    results: tuple[BenchResult, ...]  # model by model, engine by engine, as measured
+    metadata: dict[str, Any]
+    interrupted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.interrupted and all(r.complete for r in self.results)
+
+    def row(self, metric: str, engine: str | None = None) -> Row:
+        for row in self.rows:
+            if row.metric == metric and row.engine == engine:
+                return row
+        raise KeyError((metric, engine))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "flopbench/compare/1", "complete": self.complete, "metadata": self.metadata,
+                "models": list(self.models), "engines": list(self.engines), "rows": [r.to_dict() for r in self.rows],
+                "results": [r.to_dict() for r in self.results]}
+
+
+def _p99(result: BenchResult) -> int | None:
+    stats = result.latency
+    if stats is None:
+        return None
+    estimate = stats.percentile(99.0)
+    return int(estimate.value_ns) if estimate.valid else None
+
+
+def _measured(result: BenchResult | None, metric: str) -> float | int | None:
+    if result is None or result.iterations == 0:
+        return None
+    if metric == "latency_median_ns":
+        return result.latency.median_ns if result.latency else None
+    if metric == "latency_p99_ns":
+        return _p99(result)
+    if metric == "throughput_fps":
+        return result.throughput_fps
+    return result.gflops_per_s
+
+
+def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
+            policy: RunPolicy | None = None, shape: str | None = None, batch: int | None = None, seed: int = 0,
+            progress: Callable[[str, str, float], None] | None = None) -> Comparison:
+    """Count and measure each model on each engine; ratios are to the first model. Ctrl-C stops
+    the measurement in progress and returns what was measured, marked incomplete."""
+    if len(models) < 2:
+        raise OptionError(f"compare needs at least two models, got {len(models)}", "give two or more: flopbench compare A.xml B.xml")
+    engines = tuple(dict.fromkeys(engines))
+    measured: dict[tuple[int, str], BenchResult] = {}
+    costs = [_cost(model, shape, batch) for model in models]
+    interrupted = False
+    for engine in engines:
+        for index, model in enumerate(models):
+            report = (lambda name, fraction, m=str(model): progress(m, name, fraction)) if progress else None
+            result = bench(model, engines=(engine,), config=config, policy=policy, shape=shape, batch=batch, seed=seed,
+                           progress=report)
+            if result.results:
+                measured[(index, engine)] = result.results[0]
+            if result.interrupted:
+                interrupted = True
+                break
+        if interrupted:
+            break
+    rows = [Row(key, label, unit, None, tuple(_count(cost, key) for cost in costs))
+            for key, label, unit in COUNT_METRICS]
+    for engine in engines:
+        for key, label, unit in MEASURED_METRICS:
+            rows.append(Row(key, label, unit, engine, tuple(_measured(measured.get((i, engine)), key) for i in range(len(models)))))
+    metadata = {**result_metadata(), "models": [str(m) for m in models]}
+    return Comparison(models=tuple(str(m) for m in models), engines=engines, rows=tuple(rows),
+                      results=tuple(measured[k] for k in sorted(measured, key=lambda k: (engines.index(k[1]), k[0]))),
+                      metadata=metadata, interrupted=interrupted)
+
+
+def _cost(model, shape, batch) -> ModelCost | None:
+    """The model's count; None when OpenVINO cannot read it (ONNX Runtime may still run it)."""
+    try:
+        return count(model, shape=shape, batch=batch)
+    except ModelFileError as exc:
+        if getattr(exc, "openvino_refused", False):
+            return None
+        raise
+
+
+def _count(cost: ModelCost | None, key: str) -> int | None:
+    if cost is None:
+        return None
+    return {"macs": cost.macs, "flops": cost.total_flops, "params": cost.params, "weight_bytes": cost.weight_bytes}[key]
