@@ -88,10 +88,14 @@ def _model_cards(cost: ModelCost) -> list[str]:
     return [
         _card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}", wide=True),
         _card("FLOPs", _si(cost.total_flops, "FLOPs"), flops_detail),
-        _card("MACs", _si(cost.macs, "MACs"), f"{cost.macs:,}"),
+        _card("MACs", _si(cost.macs, "MACs"),
+              ", ".join(f"{precision} {macs:,}" for precision, macs in cost.macs_by_precision.items()) or f"{cost.macs:,}"),
         _card("Parameters", _si(cost.params, ""), f"{cost.params:,}"),
+        _card("Weights stored", _si(cost.weight_bytes, "B"),
+              ", ".join(f"{element} {_si(size, 'B')}" for element, size in cost.weight_bytes_by_type.items()) or "none"),
         _card("Bytes moved", _si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
-    ]
+    ] + ([_card("Peak activations", _si(cost.peak_activation_bytes, "B"), "live tensors at once, in the runtime's order")]
+         if cost.memory is not None else [])
 
 
 def _engine_cards(result: BenchResult) -> list[str]:
@@ -202,7 +206,8 @@ def _latency_section(bench: BenchReport) -> str:
 
 LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "text"), ("Kernel", "text"),
                ("Kernels", "number"), ("Output", "text"), ("MACs", "number"), ("FLOPs", "number"),
-               ("% FLOPs", "number"), ("Other FLOPs", "number"), ("Params", "number"), ("Bytes", "number"))
+               ("% FLOPs", "number"), ("Other FLOPs", "number"), ("Precision", "text"), ("Params", "number"),
+               ("Weight bytes", "number"), ("Bytes moved", "number"))
 
 
 def _layer_cells(position: str, layer: LayerCost, total: int, include_other: bool, sort_key: int | None) -> str:
@@ -214,7 +219,8 @@ def _layer_cells(position: str, layer: LayerCost, total: int, include_other: boo
         (position, sort_key), (name, None), (layer.type, None), (_shape(layer.input_shape), None),
         (_shape(layer.kernel), None), (_n(layer.kernels), layer.kernels), (_shape(layer.output_shape), None),
         (_n(layer.macs), layer.macs), (_n(flops), flops), (f"{share:.1f}", round(share, 4)),
-        (_n(layer.other_flops), layer.other_flops), (_n(layer.params), layer.params), (_n(bytes_moved), bytes_moved),
+        (_n(layer.other_flops), layer.other_flops), (layer.precision, None), (_n(layer.params), layer.params),
+        (_n(layer.weight_bytes), layer.weight_bytes), (_n(bytes_moved), bytes_moved),
     ]
     out = []
     for text, key in cells:
@@ -234,8 +240,8 @@ def _layer_table(cost: ModelCost) -> str:
         rows += [f'<tr class="part">{_layer_cells("", part, total, cost.include_other, None)}</tr>' for part in layer.parts]
         bodies.append(f"<tbody>{''.join(rows)}</tbody>")
     footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{_n(cost.macs)}</td><td>{_n(total)}</td>'
-              f'<td>100.0</td><td>{_n(cost.other_flops)}</td><td>{_n(cost.params)}</td>'
-              f'<td>{_n(cost.bytes_read + cost.bytes_written)}</td></tr></tfoot>')
+              f'<td>100.0</td><td>{_n(cost.other_flops)}</td><td></td><td>{_n(cost.params)}</td>'
+              f'<td>{_n(cost.weight_bytes)}</td><td>{_n(cost.bytes_read + cost.bytes_written)}</td></tr></tfoot>')
     note = ("Click a header to sort (again to reverse); the parts of a separable layer (depthwise, pointwise) stay "
             "under their layer. FLOPs = 2 × MACs of convolutions and matmuls"
             + (" + other FLOPs." if cost.include_other else "; other FLOPs (bias, activation, pooling, softmax) are "
