@@ -16,12 +16,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def measured_page(tmp_path_factory, sep_cnn_onnx):
-    """The page of sep_cnn measured now on OpenVINO and ONNX Runtime, through the command line."""
+def measured_page(tmp_path_factory, sep_cnn_onnx, roofline_cache):
+    """The page of sep_cnn counted, measured and profiled now on OpenVINO and ONNX Runtime, through
+    the command line (on the test session's quick roofline)."""
     folder = tmp_path_factory.mktemp("report")
     page = folder / "sep_cnn.html"
     code = main(["report", str(sep_cnn_onnx), "--engine", "openvino,onnxruntime", "-t", "0.2", "-niter", "50",
-                 "--precision", "f32", "-o", str(page)])
+                 "--profile-niter", "30", "--precision", "f32", "-o", str(page)])
     assert code == 0
     return page
 
@@ -61,15 +62,23 @@ def test_the_page_in_a_real_browser(measured_page, browser, sep_cnn_onnx, tmp_pa
         return {id: svg.id, width: box.width, height: box.height, innerWidth: inner.width, innerHeight: inner.height,
                 shapes: svg.querySelectorAll('path, use, text').length, titles: svg.querySelectorAll('title').length};
     })""")
-    # the per-layer chart and one latency histogram per engine
-    assert [c["id"] for c in charts] == ["chart-layers", "chart-latency-0", "chart-latency-1"]
+    # per engine: FLOPs and time per layer, the roofline, the latency histogram
+    assert [c["id"] for c in charts] == ["chart-layers-0", "chart-layers-1", "chart-roofline-0", "chart-roofline-1",
+                                         "chart-latency-0", "chart-latency-1"]
     for chart in charts:
         assert chart["width"] > 200 and chart["height"] > 100, chart
         assert chart["innerWidth"] > 100 and chart["innerHeight"] > 50, chart
         assert chart["shapes"] > 20 and chart["titles"] > 0, chart
-    # one hover title per layer bar, in the model's order
-    layer_titles = browser.evaluate("Array.from(document.querySelectorAll('#chart-layers title')).map(t => t.textContent)")
-    assert [t.split(" (")[0] for t in layer_titles] == [layer.name for layer in cost.layers]
+    # one hover title per bar: FLOPs and time of each layer in the model's order, then the time outside layers
+    names = [layer.name for layer in cost.layers] + ["(engine's own nodes)", "(outside layers)"]
+    for chart in ("chart-layers-0", "chart-layers-1"):
+        titles = browser.evaluate(f"Array.from(document.querySelectorAll('#{chart} title')).map(t => t.textContent)")
+        assert len(titles) == 2 * len(names)
+        flops_titles, time_titles = titles[: len(names)], titles[len(names):]
+        assert all(t.startswith(f"{n} (") or t.startswith(f"{n}:") for t, n in zip(flops_titles, names)), flops_titles
+        assert all(t.startswith(f"{n}: ") and " µs, " in t for t, n in zip(time_titles, names)), time_titles
+    # the roofline has a point for each layer (and part) fast enough to rate
+    assert browser.evaluate("document.querySelectorAll('#chart-roofline-0 title').length") >= 3
 
     rows = browser.evaluate("""Array.from(document.querySelectorAll('#layer-table tbody')).map(function(body){
         return Array.from(body.rows).map(function(row){ return row.cells[1].textContent; });
@@ -108,6 +117,14 @@ def test_the_page_in_a_real_browser(measured_page, browser, sep_cnn_onnx, tmp_pa
     assert ["sepconv1", "└ sepconv1/depthwise", "└ sepconv1/pointwise"] in groups
     click_header("#")
     assert layer_order() == [layer.name for layer in cost.layers]
+    # sorting by the measured time: the cells' own values, in order
+    click_header("openvino µs")
+    times = browser.evaluate("""(function(){
+        var col = Array.from(document.querySelectorAll('#layer-table thead th')).findIndex(t => t.textContent === 'openvino µs');
+        return Array.from(document.querySelectorAll('#layer-table tbody')).map(b => b.rows[0].cells[col].getAttribute('data-v'));
+    })()""")
+    values = [float(v) for v in times if v is not None]
+    assert len(values) >= len(cost.layers) - 1 and values == sorted(values)
 
     shot = browser.screenshot(tmp_path / "report.png")
     data = shot.read_bytes()
@@ -126,9 +143,9 @@ def test_the_browser_check_sees_console_errors(browser, tmp_path):
     assert any(url.endswith("missing.png") for url in browser.requests())
 
 
-def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path):
-    """flops -o and bench --json --save-latencies, then report of the two files: nothing is measured
-    again, and the page shows the files' numbers."""
+def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path, roofline_cache):
+    """flops -o, bench --json --save-latencies and profile -o, then report of the three files:
+    nothing is measured again, and the page shows the files' numbers."""
     import json
 
     from flopbench.render.bench import fmt_ns
@@ -137,8 +154,11 @@ def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path):
     assert main(["flops", str(sep_cnn_onnx), "-o", str(cost_json)]) == 0
     assert main(["bench", str(sep_cnn_onnx), "--engine", "openvino,onnxruntime", "-t", "0.2", "-niter", "50",
                  "--json", str(bench_json), "--save-latencies"]) == 0
-    assert main(["report", str(cost_json), str(bench_json), "-o", str(page)]) == 0
+    profile_json = tmp_path / "profile.json"
+    assert main(["profile", str(sep_cnn_onnx), "-niter", "20", "-o", str(profile_json)]) == 0
+    assert main(["report", str(cost_json), str(bench_json), str(profile_json), "-o", str(page)]) == 0
     measured = json.loads(bench_json.read_text())
+    profiled = json.loads(profile_json.read_text())
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"https?://", text)
     for result in measured["results"]:
@@ -156,7 +176,19 @@ def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path):
         runs = sum(int(re.search(r": ([\d,]+) runs", t).group(1).replace(",", "")) for t in titles)
         assert runs == len(measured["results"][index]["latencies_ns"][kind]) == result[f"{kind}_latency"]["count"]
     assert browser.evaluate("document.querySelectorAll('#layer-table tbody').length") == len(flopbench.count(sep_cnn_onnx).layers)
+    # each layer's time in the table is the profile file's
+    shown = browser.evaluate("""(function(){
+        var col = Array.from(document.querySelectorAll('#layer-table thead th')).findIndex(t => t.textContent === 'openvino µs');
+        return Array.from(document.querySelectorAll('#layer-table tbody tr')).map(r => [r.cells[1].textContent.replace('└ ', ''), r.cells[col].textContent]);
+    })()""")
+    expected = {row["name"]: f"{row['time_us']:,.1f}" for layer in profiled["layers"] for row in (layer, *layer["parts"])}
+    assert {name: time for name, time in shown} == expected
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 1 + 1 + 2  # layers, roofline, 2 histograms
     browser.screenshot(tmp_path / "from-results.png")
+    # a profile alone cannot be shown layer by layer, nor two profiles of one engine: one line, exit 2
+    assert main(["report", str(profile_json), "-o", str(tmp_path / "alone.html")]) == 2
+    assert main(["report", str(cost_json), str(profile_json), str(profile_json), "-o", str(tmp_path / "twice.html")]) == 2
+    assert not (tmp_path / "alone.html").exists() and not (tmp_path / "twice.html").exists()
 
 
 def test_ctrl_c_writes_the_page_of_what_was_measured(sep_cnn_xml, tmp_path):

@@ -32,6 +32,9 @@ def add_parser(commands) -> None:
     report.add_argument("--warmup", type=int, help="warm-up runs (default 5)")
     report.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
     report.add_argument("--seed", type=int, help="seed of the random inputs (default 0)")
+    report.add_argument("--no-profile", action="store_true",
+                        help="skip the per-layer profile and the roofline (count and bench only)")
+    report.add_argument("--profile-niter", type=int, help="profiled inferences per engine (default 100)")
     report.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
     report.set_defaults(handler=run_command)
 
@@ -39,7 +42,7 @@ def add_parser(commands) -> None:
 # flag (its dest) -> the default when measuring; none of them means anything for result files
 MEASURING_FLAGS = {"shape": None, "batch": None, "engine": None, "device": "CPU", "hint": "latency", "nireq": None,
                    "nstreams": None, "nthreads": None, "precision": None, "seconds": 10.0, "niter": 100, "warmup": 5,
-                   "input": None, "seed": 0}
+                   "input": None, "seed": 0, "no_profile": False, "profile_niter": 100}
 FLAG_NAMES = {"seconds": "-t", "niter": "-niter", "hint": "-hint", "nireq": "-nireq", "nstreams": "-nstreams",
               "nthreads": "-nthreads", "input": "-i", "device": "-d", "batch": "-b"}
 
@@ -130,8 +133,28 @@ def _measured(args, model: str):
 
     report = bench(model, engines=engines, config=config, policy=policy, inputs=args.input, shape=args.shape,
                    batch=args.batch, seed=args.seed, progress=on_progress)
-    notes = ("interrupted (Ctrl-C): the page shows what was measured until then",) if report.interrupted else ()
-    return ReportContent(cost=cost, bench=report, command=_command(args), notes=notes), report.interrupted
+    interrupted = report.interrupted
+    profiles = []
+    if not args.no_profile and not interrupted:
+        from ..profiling.profile import profile
+
+        def on_step(text: str) -> None:
+            print(f"flopbench: {text} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
+
+        try:
+            for name in engines:
+                profiled = profile(model, engine=name, device=args.device, precision=args.precision,
+                                   iterations=args.profile_niter, shape=args.shape, batch=args.batch, inputs=args.input,
+                                   seed=args.seed, progress=on_step)
+                profiles.append(profiled)
+                if not profiled.complete:
+                    interrupted = True
+                    break
+        except KeyboardInterrupt:  # while the roofline was measured: the count and the bench are kept
+            interrupted = True
+    notes = ("interrupted (Ctrl-C): the page shows what was measured until then",) if interrupted else ()
+    return (ReportContent(cost=cost, bench=report, profiles=tuple(profiles), command=_command(args), notes=notes),
+            interrupted)
 
 
 def _from_results(args, paths: list[str]):
@@ -143,16 +166,20 @@ def _from_results(args, paths: list[str]):
     from ..render.html import ReportContent
 
     check_output(args.output, protect=paths)
-    costs, benches = [], []
+    from ..profiling.profile import ProfileResult
+
+    costs, benches, profiles = [], [], []
     for path in paths:
         result = load_result(path)
         if isinstance(result, ModelCost):
             costs.append((path, result))
         elif isinstance(result, BenchReport):
             benches.append(result)
+        elif isinstance(result, ProfileResult):
+            profiles.append(result)
         else:
             raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, which a report does not show",
-                                  "give the JSON of flopbench flops (-o cost.json) and of bench (--json bench.json)")
+                                  "give the JSON of flopbench flops (-o cost.json), bench (--json bench.json) and profile (-o profile.json)")
     if len(costs) > 1:
         raise ResultFileError(f"{len(costs)} count results given ({', '.join(Path(p).name for p, _ in costs)}); a report shows one model",
                               "give one count result (flopbench compare puts several models side by side)")
@@ -166,6 +193,14 @@ def _from_results(args, paths: list[str]):
         if measured and measured != [Path(cost.model).stem]:
             notes.append(f"the count is of {cost.model}, the measurement of {', '.join(r.model for r in bench.results)}: "
                          "check that they are the same model")
+    engines = [str(p.engine.get("engine")) for p in profiles]
+    if len(set(engines)) != len(engines):
+        raise ResultFileError(f"two profiles of one engine given ({', '.join(engines)}); a report shows one per engine",
+                              "give one profile per engine")
+    if profiles and cost is None:
+        raise ResultFileError("a profile needs the count of its model to be shown layer by layer",
+                              "add the JSON of flopbench flops MODEL -o cost.json")
     if bench is not None and not bench.complete:
         notes.append("the measurement was interrupted or stopped early: the page shows what was measured")
-    return ReportContent(cost=cost, bench=bench, command=_command(args), sources=tuple(paths), notes=tuple(notes))
+    return ReportContent(cost=cost, bench=bench, profiles=tuple(profiles), command=_command(args), sources=tuple(paths),
+                         notes=tuple(notes))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 FLOPS_COLOR = "#4c72b0"
 TIME_COLOR = "#dd8452"
+NAMED_POINTS = 24  # up to this many layers, the roofline names each point
 WIDTH_IN = 10.5  # the page's width at 96 CSS pixels per inch: text in the chart reads at the page's size
 MARK_COLORS = ("#2a9d8f", "#e9c46a", "#e76f51", "#8e44ad")
 
@@ -187,10 +188,12 @@ def _log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def roofline(chart_id: str, points: Sequence[tuple[float, float, str]], roofs: Sequence[tuple[str, float]],
+def roofline(chart_id: str, points: Sequence[tuple[float, float, str, str]], roofs: Sequence[tuple[str, float]],
              bandwidth_gb_s: float | None, title: str) -> str:
     """Achieved GFLOP/s against arithmetic intensity (FLOPs per byte), one point per layer, under
-    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth."""
+    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth.
+    A point is (intensity, GFLOP/s, hover text, name); names are written beside the points of a
+    small model."""
     return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title)
 
 
@@ -205,9 +208,12 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
     low_x = min(xs + [0.1]) / 2
     high_x = max(xs + [100.0]) * 2
     titles: dict[str, str] = {}
-    for index, (x, y, label) in enumerate(points):
+    named = len(points) <= NAMED_POINTS
+    for index, (x, y, label, name) in enumerate(points):
         if x <= 0 or y <= 0:
             continue
+        if named:
+            axes.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color="#555555")
         (line,) = axes.plot([x], [y], marker="o", markersize=5, color=TIME_COLOR, alpha=0.85, linestyle="none")
         gid = f"{chart_id}-bar-0-{index}"
         line.set_gid(gid)

@@ -18,8 +18,10 @@ from ..counting.cost import LayerCost, ModelCost
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
 from ..model.shapes import format_shape
+from ..profiling.profile import LayerRow, ProfileResult
 from . import charts
 from .bench import fmt_ns
+from .profile import warning_text
 from .warnings import describe
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -32,6 +34,7 @@ class ReportContent:
 
     cost: ModelCost | None = None
     bench: BenchReport | None = None
+    profiles: tuple[ProfileResult, ...] = ()  # one per engine profiled
     command: str = ""  # the command that produced the page
     sources: tuple[str, ...] = ()  # result files the page was rendered from, if any
     notes: tuple[str, ...] = field(default=())  # said by the caller: "interrupted", ...
@@ -42,6 +45,8 @@ class ReportContent:
             return self.cost.model
         if self.bench is not None and self.bench.results:
             return self.bench.results[0].model
+        if self.profiles:
+            return self.profiles[0].model
         return str(self.bench.metadata.get("model", "")) if self.bench else ""
 
 
@@ -116,6 +121,18 @@ def _engine_cards(result: BenchResult) -> list[str]:
     ]
 
 
+def _engine_name(profile: ProfileResult) -> str:
+    return str(profile.engine.get("engine", "engine"))
+
+
+def _roof_card(profile: ProfileResult) -> str:
+    roof = profile.roofline
+    peaks = " · ".join(f"{name} {peak.gflops_per_s:,.0f}" for name, peak in roof.peaks.items())
+    kind = "quick measurement" if roof.quick else "measured"
+    return _card(f"Roofline ({_engine_name(profile)})", f"{roof.bandwidth_gb_per_s:,.1f} GB/s",
+                 f"peak GFLOP/s {peaks}; {kind} {roof.measured_at[:16].replace('T', ' ')} UTC", wide=True)
+
+
 def _summary(content: ReportContent) -> str:
     cards: list[str] = _model_cards(content.cost) if content.cost is not None else []
     groups: list[str] = []
@@ -128,6 +145,8 @@ def _summary(content: ReportContent) -> str:
             s = result.settings
             heading = f"{s.engine} {s.engine_version.split('-')[0]}"
             groups.append(f'<h3>{_e(heading)}</h3><div class="cards">{"".join(_engine_cards(result))}</div>')
+    for profile in content.profiles:
+        cards.append(_roof_card(profile))
     return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>{"".join(groups)}</section>'
 
 
@@ -146,6 +165,81 @@ def _layer_chart(cost: ModelCost) -> str:
     note = ("Measured time per layer needs a profile; this page has the count and the end-to-end latency. "
             "Hover a bar for its numbers.")
     return f'<section id="layers-chart"><h2>Work per layer</h2><p class="note">{_e(note)}</p>{svg}</section>'
+
+
+def _reconciliation(profile: ProfileResult) -> str:
+    parts = (f"layers {profile.layers_us:,.1f} µs + engine's own nodes {profile.engine_nodes_us:,.1f} µs "
+             f"({len(profile.engine_nodes)}) + outside layers {profile.outside_layers_us:,.1f} µs = "
+             f"{profile.end_to_end_us:,.1f} µs, the mean {profile.latency_kind} latency of {profile.iterations:,} profiled runs")
+    if profile.unprofiled_end_to_end_us is not None:
+        parts += (f"; the same model without profiling: {profile.unprofiled_end_to_end_us:,.1f} µs "
+                  f"(profiling cost {profile.profiling_overhead_us:,.1f} µs)")
+    return parts + "."
+
+
+def _profiled_layer_chart(profile: ProfileResult, index: int) -> str:
+    rows = profile.layers
+    total = sum(row.flops for row in rows)
+    labels = [row.name for row in rows]
+    flops_share = [100.0 * row.flops / total if total else 0.0 for row in rows]
+    time_share = [row.percent for row in rows]
+    flops_titles = [f"{row.name} ({row.type}): {row.flops:,} FLOPs, {share:.1f}% of the model's"
+                    for row, share in zip(rows, flops_share)]
+    time_titles = [f"{row.name}: {row.time_us:,.1f} µs, {row.percent:.1f}% of the latency; "
+                   + (f"{row.gflops_per_s:,.2f} GFLOP/s" if row.gflops_per_s is not None else "too short to rate")
+                   + f"; {row.bound}-bound; {row.kernel}" for row in rows]
+    # the time no layer accounts for, so the time bars add up to the whole latency
+    end_to_end = profile.end_to_end_us
+    for label, time_us in (("(engine's own nodes)", profile.engine_nodes_us), ("(outside layers)", profile.outside_layers_us)):
+        share = 100.0 * time_us / end_to_end if end_to_end else 0.0
+        labels.append(label)
+        flops_share.append(0.0)
+        time_share.append(share)
+        flops_titles.append(f"{label}: no counted FLOPs")
+        time_titles.append(f"{label}: {time_us:,.1f} µs, {share:.1f}% of the latency")
+    series = [charts.Series("% of FLOPs", flops_share, flops_titles, charts.FLOPS_COLOR),
+              charts.Series("% of time", time_share, time_titles, charts.TIME_COLOR)]
+    engine = _engine_name(profile)
+    svg = charts.layer_bars(f"chart-layers-{index}", labels, series, "% of the model",
+                            f"{engine}: share of the FLOPs and share of the measured time, per layer")
+    return f"{svg}<p class=\"note\">{_e(engine)}: {_e(_reconciliation(profile))}</p>"
+
+
+def _profiled_layers_section(profiles: Sequence[ProfileResult]) -> str:
+    note = ("Where the two bars of a layer disagree is the story: a layer with a small share of the FLOPs and a large "
+            "share of the time runs far below the machine's roof (depthwise convolutions, memory-bound layers). "
+            "FLOPs here include the other FLOPs (bias, activation, pooling), as the roofline counts them. Hover a bar "
+            "for its numbers.")
+    charts_html = "".join(_profiled_layer_chart(profile, index) for index, profile in enumerate(profiles))
+    return f'<section id="layers-chart"><h2>Work and time per layer</h2><p class="note">{_e(note)}</p>{charts_html}</section>'
+
+
+def _roofline_chart(profile: ProfileResult, index: int) -> str:
+    roof = profile.roofline
+    points = []
+    for row in profile.layers:
+        for each in (row, *row.parts):
+            if each.intensity is None or each.gflops_per_s is None:
+                continue
+            label = (f"{each.name} ({each.type}): {each.intensity:,.2f} FLOPs/byte, {each.gflops_per_s:,.2f} GFLOP/s, "
+                     f"{each.percent_of_attainable:,.0f}% of the attainable {each.attainable_gflops_per_s:,.1f}; "
+                     f"{each.bound}-bound, {each.time_us:,.1f} µs" if each.percent_of_attainable is not None else
+                     f"{each.name}: {each.gflops_per_s:,.2f} GFLOP/s")
+            points.append((each.intensity, each.gflops_per_s, label, each.name))
+    roofs = [(name, peak.gflops_per_s) for name, peak in roof.peaks.items()]
+    engine = _engine_name(profile)
+    svg = charts.roofline(f"chart-roofline-{index}", points, roofs, roof.bandwidth_gb_per_s,
+                          f"{engine}: each layer on this machine's measured roofline")
+    return svg
+
+
+def _roofline_section(profiles: Sequence[ProfileResult]) -> str:
+    note = ("One point per layer and per part of a separable layer: its arithmetic intensity (FLOPs per byte, bytes "
+            "unfused) against the GFLOP/s it achieved. The flat lines are the peaks measured on this machine with the "
+            "same engine, the slope its measured memory bandwidth. Layers shorter than the engine's time resolution "
+            "are left out.")
+    return (f'<section id="roofline"><h2>Roofline</h2><p class="note">{_e(note)}</p>'
+            + "".join(_roofline_chart(p, i) for i, p in enumerate(profiles)) + "</section>")
 
 
 # -- latency histograms ----------------------------------------------------------------------------
@@ -210,7 +304,18 @@ LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "
                ("Weight bytes", "number"), ("Bytes moved", "number"))
 
 
-def _layer_cells(position: str, layer: LayerCost, total: int, include_other: bool, sort_key: int | None) -> str:
+def _timed_cells(timed: LayerRow | None) -> list[tuple[str, Any]]:
+    if timed is None:
+        return [("", None), ("", None), ("", None)]
+    rate = timed.gflops_per_s
+    roof = timed.percent_of_attainable
+    return [(f"{timed.time_us:,.1f}", round(timed.time_us, 3)),
+            ("" if rate is None else f"{rate:,.2f}", None if rate is None else round(rate, 4)),
+            ("" if roof is None else f"{roof:,.0f}", None if roof is None else round(roof, 2))]
+
+
+def _layer_cells(position: str, layer: LayerCost, total: int, include_other: bool, sort_key: int | None,
+                 timed: Sequence[LayerRow | None] = ()) -> str:
     flops = layer.total_flops(include_other)
     share = 100.0 * flops / total if total else 0.0
     bytes_moved = layer.bytes_read + layer.bytes_written
@@ -222,6 +327,8 @@ def _layer_cells(position: str, layer: LayerCost, total: int, include_other: boo
         (_n(layer.other_flops), layer.other_flops), (layer.precision, None), (_n(layer.params), layer.params),
         (_n(layer.weight_bytes), layer.weight_bytes), (_n(bytes_moved), bytes_moved),
     ]
+    for row in timed:
+        cells += _timed_cells(row)
     out = []
     for text, key in cells:
         value = f' data-v="{key}"' if key is not None else ""
@@ -229,23 +336,39 @@ def _layer_cells(position: str, layer: LayerCost, total: int, include_other: boo
     return "".join(out)
 
 
-def _layer_table(cost: ModelCost) -> str:
+def _rows_by_name(profile: ProfileResult) -> dict[str, LayerRow]:
+    found = {}
+    for row in profile.layers:
+        found[row.name] = row
+        for part in row.parts:
+            found[part.name] = part
+    return found
+
+
+def _layer_table(cost: ModelCost, profiles: Sequence[ProfileResult] = ()) -> str:
     total = cost.total_flops
+    timed_heads = [(f"{_engine_name(p)} {what}", "number") for p in profiles for what in ("µs", "GFLOP/s", "% of roof")]
     heads = "".join(f'<th data-type="{kind}" tabindex="0" title="sort by {_e(name)}">{_e(name)}</th>'
-                    for name, kind in LAYER_HEADS)
+                    for name, kind in (*LAYER_HEADS, *timed_heads))
+    by_name = [_rows_by_name(p) for p in profiles]
     bodies = []
     for index, layer in enumerate(cost.layers, start=1):
         cls = "layer" if layer.counted else "layer uncounted"
-        rows = [f'<tr class="{cls}">{_layer_cells(str(index), layer, total, cost.include_other, index)}</tr>']
-        rows += [f'<tr class="part">{_layer_cells("", part, total, cost.include_other, None)}</tr>' for part in layer.parts]
+        timed = [rows.get(layer.name) for rows in by_name]
+        rows = [f'<tr class="{cls}">{_layer_cells(str(index), layer, total, cost.include_other, index, timed)}</tr>']
+        rows += [f'<tr class="part">{_layer_cells("", part, total, cost.include_other, None, [r.get(part.name) for r in by_name])}</tr>'
+                 for part in layer.parts]
         bodies.append(f"<tbody>{''.join(rows)}</tbody>")
+    timed_totals = "".join(f"<td>{p.layers_us:,.1f}</td><td></td><td></td>" for p in profiles)
     footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{_n(cost.macs)}</td><td>{_n(total)}</td>'
               f'<td>100.0</td><td>{_n(cost.other_flops)}</td><td></td><td>{_n(cost.params)}</td>'
-              f'<td>{_n(cost.weight_bytes)}</td><td>{_n(cost.bytes_read + cost.bytes_written)}</td></tr></tfoot>')
+              f'<td>{_n(cost.weight_bytes)}</td><td>{_n(cost.bytes_read + cost.bytes_written)}</td>{timed_totals}</tr></tfoot>')
     note = ("Click a header to sort (again to reverse); the parts of a separable layer (depthwise, pointwise) stay "
             "under their layer. FLOPs = 2 × MACs of convolutions and matmuls"
             + (" + other FLOPs." if cost.include_other else "; other FLOPs (bias, activation, pooling, softmax) are "
-               "their own column."))
+               "their own column.")
+            + (" Times are the profiled mean per inference; GFLOP/s and % of roof count all FLOPs of the layer "
+               "against the attainable roof at its intensity." if profiles else ""))
     return (f'<section id="layers"><h2>Layers ({len(cost.layers)})</h2><p class="note">{_e(note)}</p>'
             f'<div class="scroll"><table id="layer-table" class="sortable"><thead><tr>{heads}</tr></thead>'
             f'{"".join(bodies)}{footer}</table></div></section>')
@@ -271,6 +394,11 @@ def _warnings(content: ReportContent) -> list[str]:
             found.extend(f"{label}: {w}" for w in result.warnings)
             if not result.complete:
                 found.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+    for profile in content.profiles:
+        label = f"{_engine_name(profile)} profile"
+        found.extend(f"{label}: {warning_text(finding, profile)}" for finding in profile.warnings)
+        if not profile.complete:
+            found.append(f"{label}: INCOMPLETE (interrupted); the times cover what was measured")
     return found
 
 
@@ -305,6 +433,18 @@ def _environment(content: ReportContent) -> str:
             first = fmt_ns(result.first_inference_ns) if result.first_inference_ns is not None else "no warm-up"
             rows.append((f"{label}.run", f"{result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason}); "
                          f"first inference {first}, {len(result.warmup_ns)} warm-up runs; inputs: {result.inputs}"))
+    for profile in content.profiles:
+        label = f"{_engine_name(profile)}.profile"
+        e = profile.engine
+        rows.append((label, f"{profile.iterations:,} profiled runs after {profile.warmup} warm-up, {profile.latency_kind} latency, "
+                     f"node time resolution {profile.time_resolution_us:g} µs; precision {e.get('precision')}, "
+                     f"{e.get('threads')} thread(s)"))
+        roof = profile.roofline
+        rows.append((f"{label}.roofline", "; ".join(f"{name} {peak.gflops_per_s:,.1f} GFLOP/s by {peak.op}"
+                                                     + (f" (theoretical {peak.theoretical_gflops_per_s:,.0f})"
+                                                        if peak.theoretical_gflops_per_s else "")
+                                                     for name, peak in roof.peaks.items())
+                     + f"; memory {roof.bandwidth_gb_per_s:,.2f} GB/s"))
     if content.cost is not None:
         rows.extend((f"count.{k}", v) for k, v in _flatten("", content.cost.metadata))
     table = ('<table class="plain env"><tbody>' + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -387,12 +527,15 @@ def render_report(content: ReportContent) -> str:
 
     name = content.model.rsplit("/", 1)[-1] or "flopbench report"
     parts = [_summary(content)]
-    if content.cost is not None:
+    if content.profiles:
+        parts.append(_profiled_layers_section(content.profiles))
+        parts.append(_roofline_section(content.profiles))
+    elif content.cost is not None:
         parts.append(_layer_chart(content.cost))
     if content.bench is not None:
         parts.append(_latency_section(content.bench))
     if content.cost is not None:
-        parts.append(_layer_table(content.cost))
+        parts.append(_layer_table(content.cost, content.profiles))
     parts.append(_warnings_section(content))
     parts.append(_environment(content))
     measured = []
@@ -400,6 +543,8 @@ def render_report(content: ReportContent) -> str:
         measured.append("count")
     if content.bench is not None:
         measured.append("bench" + ("" if content.bench.complete else " (incomplete)"))
+    if content.profiles:
+        measured.append("profile" + ("" if all(p.complete for p in content.profiles) else " (incomplete)"))
     subtitle = f"flopbench {__version__} · {' + '.join(measured) or 'nothing measured'} · {content.model}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
