@@ -70,7 +70,8 @@ def test_the_page_in_a_real_browser(measured_page, browser, sep_cnn_onnx, tmp_pa
         assert chart["innerWidth"] > 100 and chart["innerHeight"] > 50, chart
         assert chart["shapes"] > 20 and chart["titles"] > 0, chart
     # one hover title per bar: FLOPs and time of each layer in the model's order, then the time outside layers
-    names = [layer.name for layer in cost.layers] + ["(engine's own nodes)", "(outside layers)"]
+    # (a separable layer as its depthwise and pointwise parts)
+    names = [leaf.name for layer in cost.layers for leaf in (layer.parts or (layer,))] + ["(engine's own nodes)", "(outside layers)"]
     for chart in ("chart-layers-0", "chart-layers-1"):
         titles = browser.evaluate(f"Array.from(document.querySelectorAll('#{chart} title')).map(t => t.textContent)")
         assert len(titles) == 2 * len(names)

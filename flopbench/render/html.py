@@ -154,11 +154,12 @@ def _summary(content: ReportContent) -> str:
 
 def _layer_chart(cost: ModelCost) -> str:
     total = cost.total_flops
-    labels = [layer.name for layer in cost.layers]
-    values = [layer.total_flops(cost.include_other) for layer in cost.layers]
+    leaves = [leaf for layer in cost.layers for leaf in (layer.parts or (layer,))]
+    labels = [leaf.name for leaf in leaves]
+    values = [leaf.total_flops(cost.include_other) for leaf in leaves]
     shares = [100.0 * v / total if total else 0.0 for v in values]
-    titles = [f"{layer.name} ({layer.type}): {v:,} FLOPs, {share:.1f}% of the model"
-              for layer, v, share in zip(cost.layers, values, shares)]
+    titles = [f"{leaf.name} ({leaf.type}): {v:,} FLOPs, {share:.1f}% of the model"
+              for leaf, v, share in zip(leaves, values, shares)]
     series = [charts.Series("FLOPs", shares, titles, charts.FLOPS_COLOR)]
     svg = charts.layer_bars("chart-layers", labels, series, "% of the model's FLOPs",
                             "FLOPs per layer (share of the model's total)")
@@ -178,7 +179,8 @@ def _reconciliation(profile: ProfileResult) -> str:
 
 
 def _profiled_layer_chart(profile: ProfileResult, index: int) -> str:
-    rows = profile.layers
+    # a separable layer shows as its depthwise and pointwise parts: their contrast is the case study
+    rows = [leaf for row in profile.layers for leaf in (row.parts or (row,))]
     total = sum(row.flops for row in rows)
     labels = [row.name for row in rows]
     flops_share = [100.0 * row.flops / total if total else 0.0 for row in rows]
@@ -206,7 +208,7 @@ def _profiled_layer_chart(profile: ProfileResult, index: int) -> str:
 
 
 def _profiled_layers_section(profiles: Sequence[ProfileResult]) -> str:
-    note = ("Where the two bars of a layer disagree is the story: a layer with a small share of the FLOPs and a large "
+    note = ("A separable layer shows as its depthwise and pointwise parts. Where the two bars of a layer disagree is the story: a layer with a small share of the FLOPs and a large "
             "share of the time runs far below the machine's roof (depthwise convolutions, memory-bound layers). "
             "FLOPs here include the other FLOPs (bias, activation, pooling), as the roofline counts them. Hover a bar "
             "for its numbers.")
