@@ -133,3 +133,21 @@ def test_json_and_csv_carry_precision_and_memory(qdq_onnx, tmp_path):
                            check=True, timeout=120, capture_output=True, text=True).stdout
     assert "MACs by precision: int8 463,404" in table
     assert "does NOT fit" in table
+
+
+def test_dynamic_quantization_counts_like_its_float_source(sep_cnn_onnx, tmp_path):
+    """`quantize_dynamic`: ConvInteger / MatMulInteger on uint8 weights, activations quantized at run
+    time (DynamicQuantizeLinear). OpenVINO reads them as integer convolutions and matmuls."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = tmp_path / "sep_cnn_dynamic.onnx"
+    quantize_dynamic(str(sep_cnn_onnx), str(target), weight_type=QuantType.QUInt8)
+    op_types = {node.op_type for node in onnx.load(str(target)).graph.node}
+    assert {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"} <= op_types
+    quantized, source = flopbench.count(target), flopbench.count(sep_cnn_onnx)
+    assert quantized.macs == source.macs == 463_404 and quantized.not_counted == {}
+    assert quantized.params == source.params == 370_232
+    assert quantized.macs_by_precision == {"int8": 463_404}
+    # the uint8 weights one byte each, plus one uint8 zero point per quantized weight
+    weights = [t for t in onnx.load(str(target)).graph.initializer if t.data_type == onnx.TensorProto.UINT8]
+    assert quantized.weight_bytes_by_type["u8"] == sum(numpy_helper.to_array(t).nbytes for t in weights)

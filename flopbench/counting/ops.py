@@ -15,7 +15,7 @@ from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
-from .precision import MAC_OPS, QUANTIZATION_RANGE_INPUTS, counts_as_weight, op_precision, stored_bytes, stored_sources, value_inputs
+from .precision import MAC_OPS, QUANTIZATION_RANGE_INPUTS, counts_as_weight, input_bits, op_precision, stored_bytes, stored_sources, value_inputs
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
@@ -84,8 +84,9 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
                 bytes_read += _numel(shape) * tensor.element_size
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
-            if source[0] in known and tensor.real and shape is not None and _numel(shape) > 1 \
-                    and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()):
+            if source[0] in known and shape is not None and _numel(shape) > 1 \
+                    and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()) \
+                    and (tensor.real or (kind in MAC_OPS and input_bits(node.input_value(i), known) is not None)):
                 if source not in counted_params:
                     counted_params.add(source)
                     params += _numel(shape)

@@ -61,10 +61,10 @@ def _main_input(node, constants: set[str]):
         return node.input_value(0)
     values = [node.input_value(i) for i in range(count)]
     moving = [v for v in values if v.get_node().get_name() not in constants]
-    if moving:
-        return moving[0] if len(moving) == 1 else None
-    sizes = [math.prod(shape) if (shape := static_shape(v.get_partial_shape())) is not None else 0 for v in values]
-    return values[sizes.index(max(sizes))]
+    # ConvInteger's zero point is computed at run time (DynamicQuantizeLinear): the larger input is the data
+    candidates = moving or values
+    sizes = [math.prod(shape) if (shape := static_shape(v.get_partial_shape())) is not None else 0 for v in candidates]
+    return candidates[sizes.index(max(sizes))]
 
 
 def input_bits(value, constants: set[str]) -> int | None:
@@ -133,7 +133,9 @@ def stored_sources(value, constants: set[str]) -> list[tuple[Any, bool]]:
         if kind in ("Constant", "Parameter"):
             found.append((node, converted))
             continue
-        through_convert = converted or (kind == "Convert" and node.get_output_element_type(0).is_real())
+        # a Convert to floats dequantizes; one from an 8-bit integer widens it for an integer op (ConvInteger)
+        through_convert = converted or (kind == "Convert" and (node.get_output_element_type(0).is_real()
+                                                               or _integer_width(node.get_input_element_type(0)) is not None))
         for i in value_inputs(node):
             stack.append((node.input_value(i).get_node(), through_convert))
     return found
