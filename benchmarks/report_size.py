@@ -3,7 +3,8 @@ always exits 0.
 
 Builds a 200-layer ONNX model (alternating 3x3 convolutions and 3x3 depthwise convolutions, each
 with bias and ReLU, on 1x16x32x32, then a global average pool and a fully connected layer), makes its
-page through the command line (`flopbench report MODEL --engine openvino,onnxruntime -t T`), and
+page through the command line (`flopbench report MODEL --engine openvino,onnxruntime -t T`: count,
+bench, and a profile of each engine on the cached roofline, measured first if there is none), and
 opens it in Debian's headless Chromium several times: the time from navigation to the load event,
 and to the first frame drawn after it.
 
@@ -94,7 +95,7 @@ def main() -> int:
         charts = browser.evaluate("document.querySelectorAll('svg.chart').length")
     load_s, frame_s = statistics.median(loads), statistics.median(frames)
     print(f"model: {args.layers} layers counted ({len(cost.layers)} in the table, {rows} rows in the page), {charts} charts")
-    print(f"flopbench report (count + bench of 2 engines x {args.t:g} s + render + write): {command_s:.1f} s")
+    print(f"flopbench report (count + bench of 2 engines x {args.t:g} s + profile of both + render + write): {command_s:.1f} s")
     print(f"page size: {size / 1e6:.3f} MB  (target < {SIZE_TARGET_BYTES / 1e6:g} MB: {'PASS' if size < SIZE_TARGET_BYTES else 'FAIL'})"
           f"  = {size / SIZE_TARGET_BYTES:.2f} of the target")
     print(f"open in headless Chromium, median of {args.repeat}: load event {load_s:.3f} s, first frame after it {frame_s:.3f} s "
