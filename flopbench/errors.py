@@ -77,6 +77,10 @@ class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
 
 
+class FleetError(FlopbenchError):
+    """Ray is missing, the cluster cannot be reached, or it has no node that can measure."""
+
+
 _ENGINE_NOISE = re.compile(r"^(Exception from|Check '|\[ ?(GENERAL_ERROR|NOT_FOUND) ?\]$|FrontEnd API failed with|Model wasn't fully converted|"
                     r"Summary:?$|To facilitate the conversion of unsupported operations|Loading input model$)")
 

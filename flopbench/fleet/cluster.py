@@ -1,0 +1,128 @@
+"""The Ray cluster a fleet runs on: connecting (or starting a local one), and its nodes.
+
+Each node that may measure advertises one measurement slot, the custom resource `MEASURE_SLOT`
+(`ray start ... --resources='{"flopbench_measure": 1}'`); every measuring task takes it, so two
+measurements never share a machine, even from two drivers. Ray is imported only here and in the
+modules that run tasks, so `import flopbench` works without it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..errors import FleetError
+
+MEASURE_SLOT = "flopbench_measure"
+INSTALL_FIX = 'install it: pip install "flopbench[fleet]"'
+START_FIX = ("start each node with one measurement slot: ray start --head --resources='{\"flopbench_measure\": 1}' "
+             "(then ray start --address HEAD:6379 --resources='{\"flopbench_measure\": 1}' on the others)")
+CONNECT_TIMEOUT_S = 5.0
+
+
+def require_ray():
+    """The `ray` module, or an error that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise FleetError("Ray is not installed, and flopbench fleet runs on a Ray cluster", INSTALL_FIX) from None
+    return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Ray's own connect retries for minutes on a wrong address; a plain TCP connect says at once."""
+    host, _, port = address.rpartition(":")
+    if address.startswith(("ray://", "auto")) or not host:
+        return
+    if not port.isdigit():
+        raise FleetError(f"--address {address!r} has no port", "give HOST:PORT, e.g. --address 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise FleetError(f"cannot reach a Ray cluster at {address} ({exc.strerror or exc})",
+                         "start one with ray start --head, or give the address ray start printed") from None
+
+
+@contextmanager
+def connected(address: str | None = None, local_cpus: int | None = None) -> Iterator[None]:
+    """Connected to the Ray cluster at `address`, or to a local Ray started for this run (this
+    machine, one measurement slot). Already connected (a caller's own ray.init): used as it is."""
+    ray = require_ray()
+    if ray.is_initialized():
+        yield
+        return
+    quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "configure_logging": True}
+    if address:
+        _check_reachable(address)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise FleetError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                             "check --address: it is what ray start --head printed (HOST:6379)") from None
+    else:
+        ray.init(num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False, **quiet)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class FleetNode:
+    """One alive node of the cluster, as Ray lists it."""
+
+    node_id: str
+    address: str
+    hostname: str
+    resources: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.node_id[:8]
+
+    @property
+    def slots(self) -> int:
+        return int(self.resources.get(MEASURE_SLOT, 0))
+
+    @property
+    def cpus(self) -> int:
+        return max(1, int(self.resources.get("CPU", 1)))
+
+    def describe(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "address": self.address, "hostname": self.hostname}
+
+
+def alive_nodes(resource: str | None = None, measuring: bool = True) -> list[FleetNode]:
+    """The alive nodes with a measurement slot (when `measuring`) and `resource` (when named)."""
+    ray = require_ray()
+    found = []
+    for node in ray.nodes():
+        resources = node.get("Resources") or {}
+        if not node.get("Alive"):
+            continue
+        if measuring and resources.get(MEASURE_SLOT, 0) < 1:
+            continue
+        if resource and resources.get(resource, 0) <= 0:
+            continue
+        found.append(FleetNode(node_id=node["NodeID"], address=node.get("NodeManagerAddress", ""),
+                               hostname=node.get("NodeManagerHostname", ""), resources=dict(resources)))
+    return sorted(found, key=lambda n: (n.address, n.node_id))
+
+
+def require_nodes(resource: str | None = None, measuring: bool = True) -> list[FleetNode]:
+    nodes = alive_nodes(resource, measuring)
+    if nodes:
+        return nodes
+    if resource:
+        raise FleetError(f"no alive node of the cluster carries the resource {resource!r}"
+                         + (f" and a measurement slot ({MEASURE_SLOT})" if measuring else ""),
+                         f"start the nodes with --resources='{{\"{resource}\": 1, \"{MEASURE_SLOT}\": 1}}', or drop --resource")
+    raise FleetError(f"no alive node of the cluster offers a measurement slot (the Ray resource {MEASURE_SLOT})", START_FIX)
+
+
+def current_node_id() -> str:
+    return require_ray().get_runtime_context().get_node_id()

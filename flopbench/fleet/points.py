@@ -1,0 +1,131 @@
+"""Sweep points as plain data, and the bench point: one `bench` of one model with one set of settings.
+
+A point is a dict; its key is its "key" field when it has one, else a hash of its content, so the
+same point has the same key in every run (that is how a re-run skips what is done). A point with a
+"node_id" runs on that node only (a fleet benchmark measures each node).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import OptionError, ResultFileError
+from .shipping import ModelPackage, pack_model, unpack_model
+
+# a bench point's fields: the `flopbench bench` flags, by their long names
+BENCH_FIELDS = {"model": str, "engines": list, "device": str, "hint": str, "nireq": int, "nstreams": int, "nthreads": int,
+                "precision": str, "batch": int, "shape": str, "seconds": (int, float), "niter": int, "warmup": int,
+                "max_duration": (int, float), "seed": int}
+PLACEMENT_FIELDS = ("key", "node_id")
+MAX_POINTS_FILE_BYTES = 64 << 20
+
+
+def point_key(point: dict[str, Any]) -> str:
+    key = point.get("key")
+    if isinstance(key, str) and key:
+        return key
+    canonical = json.dumps(point, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def check_bench_point(point: Any, where: str = "a point") -> dict[str, Any]:
+    """The point, with its engines as a list; a field that is unknown or of the wrong type is an error."""
+    if not isinstance(point, dict):
+        raise OptionError(f"{where} is not an object", 'write each point as {"model": "m.onnx", "engines": ["openvino"], ...}')
+    if not isinstance(point.get("model"), str) or not point["model"]:
+        raise OptionError(f"{where} names no model", 'give each point a "model": "path/to/model.onnx"')
+    for name, value in point.items():
+        if name in PLACEMENT_FIELDS:
+            continue
+        expected = BENCH_FIELDS.get(name)
+        if expected is None:
+            raise OptionError(f"{where} has an unknown field {name!r}", f"use only: {', '.join([*BENCH_FIELDS, *PLACEMENT_FIELDS])}")
+        if name == "engines" and isinstance(value, str):
+            continue
+        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            raise OptionError(f"{where}: {name} {value!r} has the wrong type", f"give {name} as {getattr(expected, '__name__', 'a number')}")
+    return point
+
+
+def bench_arguments(point: dict[str, Any], model_path: str | os.PathLike) -> dict[str, Any]:
+    """The keyword arguments of `measure.bench.bench` for a bench point."""
+    from ..measure.engines import EngineConfig
+    from ..measure.policy import RunPolicy
+
+    engines = point.get("engines") or ["openvino"]
+    if isinstance(engines, str):
+        engines = [e.strip() for e in engines.split(",") if e.strip()]
+    config = EngineConfig(device=point.get("device") or "CPU", hint=point.get("hint") or "latency", nstreams=point.get("nstreams"),
+                          nthreads=point.get("nthreads"), nireq=point.get("nireq"), precision=point.get("precision"))
+    defaults = RunPolicy()
+    policy = RunPolicy(warmup_iterations=point.get("warmup", defaults.warmup_iterations),
+                       min_duration_s=float(point.get("seconds", defaults.min_duration_s)),
+                       min_iterations=point.get("niter", defaults.min_iterations), max_duration_s=point.get("max_duration"))
+    return {"model": model_path, "engines": tuple(engines), "config": config, "policy": policy, "shape": point.get("shape"),
+            "batch": point.get("batch"), "seed": point.get("seed", 0)}
+
+
+@dataclass(frozen=True)
+class BenchPoints:
+    """Runs bench points on a node; carries the models by content, so it is sent once per node."""
+
+    packages: dict[str, ModelPackage]
+    measures: bool = True  # takes the node's measurement slot
+
+    def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
+        from ..measure.bench import bench
+
+        path = unpack_model(self.packages[point["model"]])
+        report = bench(**bench_arguments(point, path))
+        document = report.to_dict()
+        document["metadata"]["model"] = point["model"]  # the name the user gave, not the node's temporary copy
+        return document
+
+
+def check_bench_settings(point: dict[str, Any]) -> None:
+    """Validate a point's settings on the driver, before anything is sent to a node."""
+    from ..measure.engines import get_engine
+
+    arguments = bench_arguments(point, point["model"])
+    for name in arguments["engines"]:
+        get_engine(name)
+    arguments["config"].validate()
+    arguments["policy"].validate()
+
+
+def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike = ".") -> BenchPoints:
+    """Check every point and read every model it names (once each), on the driver: a typo fails in
+    seconds, before the cluster is asked for anything."""
+    from ..model.reading import load
+
+    packages: dict[str, ModelPackage] = {}
+    for index, point in enumerate(points):
+        check_bench_point(point, f"point {index + 1}")
+        check_bench_settings(point)
+        name = point["model"]
+        if name not in packages:
+            path = Path(base) / name
+            load(path, shape=point.get("shape"), batch=point.get("batch"))
+            packages[name] = pack_model(path)
+    return BenchPoints(packages=packages)
+
+
+def read_points_file(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """A points file: a JSON list of points, or {"points": [...]}."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_POINTS_FILE_BYTES:
+            raise ResultFileError(f"points file {file.name} is larger than {MAX_POINTS_FILE_BYTES >> 20} MB", "split the sweep into several files")
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OptionError(f"cannot read points file {file} ({exc.strerror or exc})", "give the path of a JSON list of points") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OptionError(f"points file {file.name} is not JSON ({exc})", 'write a JSON list of points: [{"model": "m.onnx"}, ...]') from None
+    points = document.get("points") if isinstance(document, dict) else document
+    if not isinstance(points, list) or not points:
+        raise OptionError(f"points file {file.name} holds no list of points", 'write a JSON list of points: [{"model": "m.onnx"}, ...]')
+    return points

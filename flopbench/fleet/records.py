@@ -1,0 +1,144 @@
+"""A fleet's results file: one record per point, written atomically each time a point ends.
+
+The document (`flopbench/fleet/1`) holds the driver's metadata, every node that ran a point with its
+own machine metadata, and the points in the order they ended. A record is "done" with its result,
+or "failed" with the reason; `attempts` lists the tries that a dying node or worker cut short. The
+file is rewritten whole (a temporary file renamed into place), so a crash or Ctrl-C leaves the last
+complete version; records are kept as encoded JSON, so a rewrite costs a join, not a re-encoding.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultFileError
+from ..results.documents import check_mergeable, read_document, result_kind
+from ..results.writing import check_writable, write_text_atomic
+
+FLEET_SCHEMA = "flopbench/fleet/1"
+STATUSES = ("done", "failed")
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """What a fleet run gathered: per point, its status, node, times and result."""
+
+    command: str  # "bench" (one result per node) or "sweep" (points spread over the nodes)
+    complete: bool
+    metadata: dict[str, Any]
+    nodes: dict[str, dict[str, Any]]  # node_id -> {"hostname", "address", "machine"}
+    points: tuple[dict[str, Any], ...]
+    interrupted: bool = False
+
+    @property
+    def done(self) -> list[dict[str, Any]]:
+        return [p for p in self.points if p["status"] == "done"]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [p for p in self.points if p["status"] == "failed"]
+
+    def machine(self, node_id: str) -> dict[str, Any]:
+        return self.nodes.get(node_id, {}).get("machine", {})
+
+    def bench_reports(self) -> list[tuple[dict[str, Any], Any]]:
+        """(record, BenchReport) of every done bench point, each report with its node's metadata."""
+        from ..measure.bench import BenchReport
+
+        return [(record, BenchReport.from_dict(record["result"])) for record in self.done
+                if isinstance(record.get("result"), dict) and record["result"].get("schema") == "flopbench/bench/1"]
+
+    def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[dict[str, Any]]:
+        """The done records of the named nodes (all by default) as one series: refused when their
+        machines differ, unless asked (the results package's merge rule)."""
+        chosen = [r for r in self.done if node_ids is None or r["node_id"] in node_ids]
+        check_mergeable([self.machine(node) for node in dict.fromkeys(r["node_id"] for r in chosen)], allow_different_machines)
+        return chosen
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": FLEET_SCHEMA, "command": self.command, "complete": self.complete, "interrupted": self.interrupted,
+                "metadata": self.metadata, "nodes": self.nodes, "points": list(self.points)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FleetResult":
+        for record in data["points"]:
+            if record["status"] not in STATUSES or not isinstance(record["key"], str):
+                raise ValueError(f"point record {record.get('key')!r} has status {record.get('status')!r}")
+        return cls(command=data["command"], complete=data["complete"], metadata=data["metadata"], nodes=data["nodes"],
+                   points=tuple(data["points"]), interrupted=data.get("interrupted", False))
+
+
+result_kind(FLEET_SCHEMA)(FleetResult.from_dict)
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ": "))
+
+
+@dataclass
+class FleetLog:
+    """The results file as it grows. Without a path the records are only kept in memory."""
+
+    command: str
+    metadata: dict[str, Any]
+    path: Path | None = None
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    encoded: dict[str, str] = field(default_factory=dict)  # key -> the record's JSON, in the order points ended
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, command: str, metadata: dict[str, Any], path: str | os.PathLike | None = None,
+             protect: list[str | os.PathLike] | tuple = ()) -> "FleetLog":
+        """A new log, or the one already at `path` (a re-run): its done points are kept and skipped,
+        its failed points tried again."""
+        if path is None:
+            return cls(command=command, metadata=metadata)
+        target = check_writable(path, protect=protect)
+        log = cls(command=command, metadata=metadata, path=target)
+        if target.exists() and target.stat().st_size:
+            previous = read_document(target)
+            if previous.get("schema") != FLEET_SCHEMA or previous.get("command") != command:
+                raise ResultFileError(f"{target.name} holds {previous.get('schema')} results"
+                                      + (f" of fleet {previous.get('command')}" if previous.get("schema") == FLEET_SCHEMA else "")
+                                      + f", not those of fleet {command}", "name another results file")
+            try:
+                loaded = FleetResult.from_dict(previous)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ResultFileError(f"{target.name} is damaged ({type(exc).__name__}: {exc})",
+                                      "move it away and run again, or name another results file") from None
+            log.nodes.update(loaded.nodes)
+            for record in loaded.points:
+                if record["status"] == "done":
+                    log.records[record["key"]] = record
+                    log.encoded[record["key"]] = _encode(record)
+        return log
+
+    def done_keys(self) -> set[str]:
+        return {key for key, record in self.records.items() if record["status"] == "done"}
+
+    def note_node(self, node_id: str, description: dict[str, Any]) -> None:
+        self.nodes[node_id] = description
+
+    def record(self, record: dict[str, Any]) -> None:
+        """Keep one ended point (replacing an earlier record of the same key) and write the file."""
+        key = record["key"]
+        self.records.pop(key, None)
+        self.encoded.pop(key, None)
+        self.records[key] = record
+        self.encoded[key] = _encode(record)
+        self.write(complete=False)
+
+    def result(self, complete: bool, interrupted: bool = False) -> FleetResult:
+        return FleetResult(command=self.command, complete=complete, metadata=self.metadata, nodes=dict(self.nodes),
+                           points=tuple(self.records.values()), interrupted=interrupted)
+
+    def write(self, complete: bool, interrupted: bool = False) -> None:
+        if self.path is None:
+            return
+        head = {"schema": FLEET_SCHEMA, "command": self.command, "complete": complete, "interrupted": interrupted,
+                "metadata": self.metadata, "nodes": self.nodes}
+        text = json.dumps(head, indent=1)[:-2] + ',\n "points": [\n' + ",\n".join(self.encoded.values()) + "\n ]\n}\n"
+        write_text_atomic(self.path, text)
