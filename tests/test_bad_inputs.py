@@ -35,8 +35,11 @@ from flopbench.results import writing as atomic
 from flopbench.cli.main import main
 from flopbench.cli.report import check_report_flags, split_sources
 from flopbench.measure.engines import EngineConfig
-from flopbench.errors import (EngineError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
+from flopbench.errors import (EngineError, FleetError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ResultFileError, ShapeError)
+from flopbench.fleet.bench import fleet_bench
+from flopbench.fleet.points import prepare_bench_points, read_points_file
+from flopbench.fleet.sweep import fleet_sweep
 from flopbench.measure.inputs import prepare_inputs, read_npy
 from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
@@ -121,6 +124,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.regular.write_text("a file, not a folder\n")
     c.not_a_result = d / "package.json"
     c.not_a_result.write_text('{"name": "something else"}\n')
+    c.points_unknown_field = d / "points_unknown_field.json"
+    c.points_unknown_field.write_text('[{"model": "sep_cnn.onnx", "engines": ["openvino"], "speed": "max"}]')
+    c.points_ok = d / "points_ok.json"
+    c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
+    c.not_a_fleet_result = d / "not_a_fleet_result.json"
+    c.not_a_fleet_result.write_text('{"points": []}')
 
     c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
     c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
@@ -433,6 +442,29 @@ CASES = [
          OptionError, "unknown format 'yaml'"),
     Case("compare_onnxruntime_on_ir", ["compare", "{o}", "{x}", "--engine", "onnxruntime", "-t", "0.01"],
          lambda c: compare([c.o, c.x], engines=("onnxruntime",), policy=QUICK), EngineError, "ONNX Runtime cannot run sep_cnn.xml"),
+    # fleet: every refusal comes before a cluster is asked for anything
+    Case("fleet_bench_missing_model", ["fleet", "bench", "{d}/missing.onnx", "-t", "0.1"],
+         lambda c: fleet_bench([c.d / "missing.onnx"]), ModelFileError, "missing.onnx does not exist"),
+    Case("fleet_bench_onnxruntime_on_ir", ["fleet", "bench", "{x}", "--engine", "onnxruntime", "-t", "0.1"],
+         lambda c: fleet_bench([c.x], engines=("onnxruntime",)), EngineError, "ONNX Runtime cannot run sep_cnn.xml"),
+    Case("fleet_unreachable_address", ["fleet", "bench", "{x}", "--address", "127.0.0.1:9", "-t", "0.1"],
+         lambda c: fleet_bench([c.x], address="127.0.0.1:9"), FleetError, "cannot reach a Ray cluster at 127.0.0.1:9"),
+    Case("fleet_address_without_port", ["fleet", "bench", "{x}", "--address", "headnode", "-t", "0.1"],
+         lambda c: fleet_bench([c.x], address="headnode"), FleetError, "--address 'headnode' has no port"),
+    Case("fleet_sweep_points_not_json", ["fleet", "sweep", "{regular}", "--json", "{out}/r.json"],
+         lambda c: read_points_file(c.regular), OptionError, "points file regular.txt is not JSON"),
+    Case("fleet_sweep_unknown_field", ["fleet", "sweep", "{points_unknown_field}", "--json", "{out}/r.json"],
+         lambda c: prepare_bench_points(read_points_file(c.points_unknown_field), c.d), OptionError,
+         "point 1 has an unknown field 'speed'"),
+    Case("fleet_sweep_negative_retries", ["fleet", "sweep", "{points_ok}", "--json", "{out}/r.json", "--retries", "-1"],
+         lambda c: fleet_sweep(read_points_file(c.points_ok), c.d / "r.json", base=c.d, retries=-1), OptionError,
+         "--retries -1 is not allowed"),
+    Case("fleet_sweep_results_file_of_another_kind", ["fleet", "sweep", "{points_ok}", "--json", "{not_a_result}"],
+         lambda c: fleet_sweep(read_points_file(c.points_ok), c.not_a_fleet_result, base=c.d), ResultFileError,
+         "not_a_result.json is not a flopbench result"),
+    Case("fleet_sweep_over_its_points_file", ["fleet", "sweep", "{points_ok}", "--json", "{points_ok}"],
+         lambda c: fleet_sweep(read_points_file(c.points_ok), c.points_ok, base=c.d, protect=[c.points_ok]), OutputError,
+         "is an input of this command"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]
@@ -444,7 +476,7 @@ WARNING_CASES = [  # (id, -i file attribute, needle): run exits 0 with one warni
     ("npy_inf", "npy_inf", "inf.npy contains 2 NaN or Inf values"),
 ]
 
-SUBPROCESS_CASES = ["missing_path", "ir_truncated", "onnx_garbage", "dynamic_spatial_no_shape", "shape_negative",
+SUBPROCESS_CASES = ["fleet_unreachable_address", "missing_path", "ir_truncated", "onnx_garbage", "dynamic_spatial_no_shape", "shape_negative",
                     "npy_pickle_object_array", "bench_time_zero", "output_parent_is_a_file"]
 
 

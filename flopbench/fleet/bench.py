@@ -7,7 +7,8 @@ from typing import Any
 
 from ..measure.engines import EngineConfig, get_engine
 from ..measure.policy import RunPolicy
-from ..model.reading import load, source_files
+from ..model.reading import source_files
+from ..model.shapes import check_batch, normalize_shape_spec
 from ..results.metadata import result_metadata
 from .cluster import connected, require_nodes
 from .points import BenchPoints
@@ -34,13 +35,14 @@ def fleet_bench(models: Sequence[str | os.PathLike], *, address: str | None = No
     metadata. Without `address`, a local Ray is started for the run (this machine, one slot)."""
     config = config or EngineConfig()
     policy = policy or RunPolicy()
-    for name in engines:
-        get_engine(name)
+    runtimes = [get_engine(name) for name in engines]
     config.validate()
     policy.validate()
     packages = {}
     for model in models:  # read here first: a bad model fails before the cluster is asked for anything
-        load(model, shape=shape, batch=batch)
+        for runtime in runtimes:  # each engine reads the model its own way (ONNX Runtime never needs OpenVINO)
+            runtime.check_model(str(model))
+            runtime.read_inputs(str(model), normalize_shape_spec(shape), check_batch(batch))
         packages[str(model)] = pack_model(model)
     settings = bench_settings(engines, config, policy, shape, batch, seed)
     metadata = {**result_metadata(), "address": address or "local", "models": list(packages), "settings": settings}

@@ -34,10 +34,10 @@ def require_ray():
 
 def _check_reachable(address: str) -> None:
     """Ray's own connect retries for minutes on a wrong address; a plain TCP connect says at once."""
-    host, _, port = address.rpartition(":")
-    if address.startswith(("ray://", "auto")) or not host:
+    if address.startswith("ray://") or address == "auto":
         return
-    if not port.isdigit():
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
         raise FleetError(f"--address {address!r} has no port", "give HOST:PORT, e.g. --address 10.0.0.5:6379")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
@@ -55,7 +55,7 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
     if ray.is_initialized():
         yield
         return
-    quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "configure_logging": True}
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     if address:
         _check_reachable(address)
         try:

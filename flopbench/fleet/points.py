@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError, ResultFileError
+from .cluster import current_node_id
 from .shipping import ModelPackage, pack_model, unpack_model
 
 # a bench point's fields: the `flopbench bench` flags, by their long names
@@ -83,6 +84,7 @@ class BenchPoints:
         report = bench(**bench_arguments(point, path))
         document = report.to_dict()
         document["metadata"]["model"] = point["model"]  # the name the user gave, not the node's temporary copy
+        document["metadata"]["node_id"] = current_node_id()
         return document
 
 
@@ -92,7 +94,7 @@ def check_bench_settings(point: dict[str, Any]) -> None:
 
     arguments = bench_arguments(point, point["model"])
     for name in arguments["engines"]:
-        get_engine(name)
+        get_engine(name).check_model(point["model"])  # by its name: a .xml is no file for ONNX Runtime
     arguments["config"].validate()
     arguments["policy"].validate()
 
@@ -100,7 +102,8 @@ def check_bench_settings(point: dict[str, Any]) -> None:
 def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike = ".") -> BenchPoints:
     """Check every point and read every model it names (once each), on the driver: a typo fails in
     seconds, before the cluster is asked for anything."""
-    from ..model.reading import load
+    from ..measure.engines import get_engine
+    from ..model.shapes import check_batch, normalize_shape_spec
 
     packages: dict[str, ModelPackage] = {}
     for index, point in enumerate(points):
@@ -109,7 +112,8 @@ def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike =
         name = point["model"]
         if name not in packages:
             path = Path(base) / name
-            load(path, shape=point.get("shape"), batch=point.get("batch"))
+            engines = bench_arguments(point, path)["engines"]
+            get_engine(engines[0]).read_inputs(str(path), normalize_shape_spec(point.get("shape")), check_batch(point.get("batch")))
             packages[name] = pack_model(path)
     return BenchPoints(packages=packages)
 

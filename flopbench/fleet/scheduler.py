@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import FleetError, one_line
+from ..errors import OptionError, one_line
 from ..results.documents import machine_differences
 from .cluster import MEASURE_SLOT, FleetNode, alive_nodes, require_ray
 from .points import point_key
@@ -131,6 +131,7 @@ class Scheduler:
     def _note(self, text: str) -> None:
         self.state.last = text
         self.report(self.state)
+        self.state.last = None
 
     def refresh_nodes(self) -> None:
         self.last_refresh = time.monotonic()
@@ -270,6 +271,7 @@ class Scheduler:
                            f" [{self.state.done + self.state.failed}/{self.state.total - self.state.skipped}]"
                            + (f": {error}" if error else ""))
         self.report(self.state)
+        self.state.last = None
 
     def collect(self, ref) -> None:
         pending, node_id = self.in_flight.pop(ref)
@@ -321,13 +323,17 @@ class Scheduler:
         return True
 
 
+def check_retries(retries: int) -> None:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise OptionError(f"--retries {retries} is not allowed", "give 0 or more tries on another node")
+
+
 def run_points(points: list[dict[str, Any]], run_point: Callable[[dict[str, Any]], dict[str, Any]], log: FleetLog, *,
                resource: str | None = None, retries: int = 2, any_machine: bool = False,
                progress: Callable[[SweepProgress], None] | None = None) -> FleetResult:
     """Run `points` on the connected cluster; every point ends in `log` as done or failed. Ctrl-C
     returns what ended, marked incomplete and interrupted."""
-    if retries < 0:
-        raise FleetError(f"--retries {retries} is not allowed", "give 0 or more")
+    check_retries(retries)
     scheduler = Scheduler(points, run_point, log, resource=resource, retries=retries, any_machine=any_machine, progress=progress)
     finished = scheduler.run()
     log.write(complete=finished, interrupted=not finished)

@@ -9,7 +9,7 @@ from ..results.metadata import result_metadata
 from .cluster import connected, require_nodes
 from .points import prepare_bench_points
 from .records import FleetLog, FleetResult
-from .scheduler import SweepProgress, run_points
+from .scheduler import SweepProgress, check_retries, run_points
 
 
 def fleet_sweep(points: list[dict[str, Any]], results_path: str | os.PathLike, *,
@@ -21,6 +21,7 @@ def fleet_sweep(points: list[dict[str, Any]], results_path: str | os.PathLike, *
     with the same file skips the points already done. `run_point` (a picklable callable, importable
     on the nodes; `measures = False` on it lets points share a node) defaults to bench points, whose
     models are read from `base` and sent to the nodes by content."""
+    check_retries(retries)
     runner = run_point if run_point is not None else prepare_bench_points(points, base)
     measuring = bool(getattr(runner, "measures", True))
     log = FleetLog.open("sweep", {**result_metadata(), "address": address or "local", **(metadata or {})}, results_path,

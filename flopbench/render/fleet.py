@@ -1,0 +1,83 @@
+"""Render a fleet's results: a column per machine for a fleet benchmark, a summary for a sweep.
+Rendering never computes: every number shown is in the result."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..fleet.records import FleetResult
+
+UNIT_NS = 1e3  # µs
+
+
+def node_label(result: FleetResult, node_id: str | None) -> str:
+    if not node_id:
+        return "(no node)"
+    node = result.nodes.get(node_id, {})
+    return f"{node.get('hostname') or '?'} {node_id[:8]}"
+
+
+def _machine_line(result: FleetResult, node_id: str) -> str:
+    machine = result.machine(node_id)
+    versions = machine.get("versions", {})
+    engines = ", ".join(f"{name} {versions[name]}" for name in ("openvino", "onnxruntime") if versions.get(name))
+    return (f"{node_label(result, node_id)}: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
+            f"{result.nodes.get(node_id, {}).get('address', '?')}; {engines}")
+
+
+def _latency(result: dict[str, Any]) -> int | None:
+    latency = result.get("engine_latency") or result.get("call_latency")
+    return latency["median_ns"] if latency else None
+
+
+def fleet_bench_table(result: FleetResult):
+    """Median latency (µs) and throughput of each model and engine, a column per node."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    node_ids = list(dict.fromkeys(p["point"].get("node_id") or p["node_id"] for p in result.points))
+    table = Table(title="Median latency (µs) · throughput (FPS), per node", title_justify="left")
+    table.add_column("Model")
+    table.add_column("Engine")
+    for node_id in node_ids:
+        table.add_column(node_label(result, node_id), justify="right")
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for record in result.points:
+        node_id = record["point"].get("node_id") or record["node_id"]
+        model = record["point"]["model"]
+        if record["status"] == "failed":
+            for engine in record["point"].get("engines") or ["openvino"]:
+                cells.setdefault((model, engine), {})[node_id] = "failed"
+            continue
+        for row in record["result"]["results"]:
+            median = _latency(row)
+            text = "—" if median is None else f"{median / UNIT_NS:,.1f} · {row['throughput_fps']:,.0f}"
+            cells.setdefault((model, row["engine"]["engine"]), {})[node_id] = text
+    for (model, engine), by_node in cells.items():
+        table.add_row(model, engine, *(by_node.get(node_id, "") for node_id in node_ids))
+    notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes]
+    notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']}: failed: {r['error']}")
+              for r in result.failed]
+    if not result.complete:
+        notes.append(Text("incomplete: the run was stopped before every node had measured" if result.interrupted
+                          else "incomplete"))
+    notes.append(Text("latency = the engine's own where it has one (OpenVINO), else timed around each call; "
+                      "each node measured alone (one measurement slot per node)"))
+    return Group(table, *notes)
+
+
+def sweep_summary(result: FleetResult, skipped: int = 0) -> str:
+    """A few lines: points done and failed, per node, and why each failed."""
+    lines = []
+    per_node: dict[str, list[int]] = {}
+    for record in result.points:
+        counts = per_node.setdefault(record["node_id"] or "", [0, 0])
+        counts[0 if record["status"] == "done" else 1] += 1
+    state = "complete" if result.complete else ("interrupted: what ended is kept" if result.interrupted else "incomplete")
+    lines.append(f"{len(result.done)} point(s) done, {len(result.failed)} failed"
+                 + (f" ({skipped} already done before this run)" if skipped else "") + f"; {state}")
+    for node_id, (done, failed) in per_node.items():
+        lines.append(f"  {node_label(result, node_id)}: {done} done, {failed} failed")
+    for record in result.failed:
+        lines.append(f"  point {record['key']} failed: {record['error']}")
+    return "\n".join(lines) + "\n"
