@@ -11,7 +11,8 @@ _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult"
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
          "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine"}
 # every module that registers a result kind, so that load_result knows them all
-RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq", "profiling.profile", "profiling.machine")
+RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq", "profiling.profile", "profiling.machine",
+                  "fleet.records")
 
 
 def load_result(path):

@@ -1,0 +1,193 @@
+"""Fleets on a real Ray cluster of two nodes on this machine (a head and one added node, one
+measurement slot each): `flopbench fleet bench` and `fleet sweep` run as real commands against it
+with --address. The truths come from outside flopbench's fleet code: the node ids from the cluster
+object that started the nodes, the points from the points file, the FLOPs from the exercise.
+
+The cluster is shared by the module; the last test removes the second node, so it stays last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+import flopbench
+from flopbench.fleet import MEASURE_SLOT, FleetResult
+from flopbench.results.schema import validate
+
+REPO = Path(__file__).resolve().parents[1]
+SEP_CNN_FLOPS = 926_808  # the exercise's total: 25,688 + 161,280 + 737,280 + 2,560
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two Ray nodes on this machine, each with one measurement slot and one CPU."""
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {MEASURE_SLOT: 1}, "include_dashboard": False})
+    second = nodes.add_node(num_cpus=1, resources={MEASURE_SLOT: 1})
+    nodes.wait_for_nodes()
+    nodes.second = second
+    yield nodes
+    nodes.shutdown()
+
+
+def _flopbench(*argv, timeout=240, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flopbench", *map(str, argv)], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout, **kwargs)
+
+
+def _points_file(folder: Path, zoo_dir: Path, seconds: float = 0.2) -> tuple[Path, list[dict]]:
+    """8 points: two models × (OpenVINO at batch 1 and 2, ONNX Runtime on 1 and 2 threads; the zoo's
+    ONNX files have a fixed batch of 1, which ONNX Runtime keeps)."""
+    common = {"seconds": seconds, "niter": 5, "warmup": 1}
+    points = [{"model": f"{model}.onnx", **setting, **common} for model in ("sep_cnn", "std_cnn")
+              for setting in ({"engines": ["openvino"], "batch": 1}, {"engines": ["openvino"], "batch": 2},
+                              {"engines": ["onnxruntime"], "nthreads": 1}, {"engines": ["onnxruntime"], "nthreads": 2})]
+    for model in ("sep_cnn", "std_cnn"):
+        target = folder / f"{model}.onnx"
+        if not target.exists():
+            target.write_bytes((zoo_dir / f"{model}.onnx").read_bytes())
+    path = folder / "points.json"
+    path.write_text(json.dumps(points))
+    return path, points
+
+
+def _assert_each_point_once(document: dict, points: list[dict]) -> None:
+    recorded = [record["point"] for record in document["points"]]
+    for point in points:
+        assert recorded.count(point) == 1, point
+    assert len(recorded) == len(points)
+
+
+def _assert_no_overlap(document: dict) -> None:
+    """From the recorded start and end times: one measurement at a time on each node."""
+    by_node: dict[str, list[tuple[float, float]]] = {}
+    for record in document["points"]:
+        if record["status"] == "done":
+            by_node.setdefault(record["node_id"], []).append((record["started_at"], record["finished_at"]))
+    for spans in by_node.values():
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert start >= end, spans
+
+
+def test_fleet_bench_gathers_one_result_per_node(cluster, sep_cnn_onnx, tmp_path):
+    out = tmp_path / "fleet.json"
+    done = _flopbench("fleet", "bench", sep_cnn_onnx, "--address", cluster.address, "-t", "0.2", "-niter", "5",
+                      "--engine", "openvino,onnxruntime", "--json", out)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["complete"] and document["command"] == "bench"
+    expected = {cluster.head_node.node_id, cluster.second.node_id}
+    assert {r["node_id"] for r in document["points"]} == expected and len(document["points"]) == 2
+    for record in document["points"]:
+        assert record["status"] == "done" and record["error"] is None
+        result = record["result"]
+        validate(result)
+        assert result["metadata"]["node_id"] == record["node_id"]
+        assert result["metadata"]["cpu"] and result["metadata"]["versions"]["openvino"]
+        assert document["nodes"][record["node_id"]]["machine"]["cpu_count"] == os.cpu_count()
+        assert [r["engine"]["engine"] for r in result["results"]] == ["openvino", "onnxruntime"]
+        assert all(r["flops_per_inference"] == SEP_CNN_FLOPS and r["iterations"] >= 5 for r in result["results"])
+    # the table has a column per node, named by its id
+    assert all(node_id[:8] in done.stdout for node_id in expected)
+    loaded = flopbench.load_result(out)
+    assert isinstance(loaded, FleetResult) and len(loaded.bench_reports()) == 2
+    assert len(loaded.series()) == 2  # both nodes are this machine: one series
+
+
+def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_dir, tmp_path):
+    points_file, points = _points_file(tmp_path, zoo_dir)
+    out = tmp_path / "sweep.json"
+    done = _flopbench("fleet", "sweep", points_file, "--json", out, "--address", cluster.address)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["complete"]
+    _assert_each_point_once(document, points)
+    assert all(r["status"] == "done" for r in document["points"])
+    assert {r["node_id"] for r in document["points"]} == {cluster.head_node.node_id, cluster.second.node_id}
+    _assert_no_overlap(document)
+    for record in document["points"]:  # the FLOPs of a batch of 2 are twice the exercise's
+        if record["point"]["model"] == "sep_cnn.onnx":
+            assert record["result"]["results"][0]["flops_per_inference"] == SEP_CNN_FLOPS * record["point"].get("batch", 1)
+    assert "point" in done.stderr and "done on" in done.stderr  # a line per point off a terminal
+
+    again = _flopbench("fleet", "sweep", points_file, "--json", out, "--address", cluster.address)
+    assert again.returncode == 0, again.stderr
+    assert "8 of 8 point(s) were done before" in again.stderr
+    assert json.loads(out.read_text())["points"] == document["points"]  # nothing measured twice
+
+
+def test_ctrl_c_keeps_what_ended_and_a_rerun_finishes_the_rest(cluster, zoo_dir, tmp_path):
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.0)
+    out = tmp_path / "sweep.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "sweep", str(points_file), "--json", str(out),
+                                "--address", cluster.address], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["complete"] is False and document["interrupted"] is True
+    assert 1 <= len(document["points"]) < len(points)
+    assert all(r["status"] == "done" for r in document["points"])
+
+    finished = _flopbench("fleet", "sweep", points_file, "--json", out, "--address", cluster.address)
+    assert finished.returncode == 0, finished.stderr
+    document = json.loads(out.read_text())
+    assert document["complete"]
+    _assert_each_point_once(document, points)
+    _assert_no_overlap(document)
+
+
+def test_without_ray_the_error_says_how_to_install_it(sep_cnn_onnx):
+    # `ray` made unimportable in this one process: what a machine without the extra sees
+    code = ("import sys; sys.modules['ray'] = None; from flopbench.cli.main import main; "
+            f"sys.exit(main(['fleet', 'bench', {str(sep_cnn_onnx)!r}, '-t', '0.1']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ('flopbench: error: Ray is not installed, and flopbench fleet runs on a Ray cluster; '
+                                   'install it: pip install "flopbench[fleet]"')
+
+
+def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):
+    """Stays last: the second node is gone afterwards."""
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.5)
+    out = tmp_path / "sweep.json"
+    second = cluster.second.node_id
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "sweep", str(points_file), "--json", str(out),
+                                "--address", cluster.address], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # once the second node has finished a point, the next one is already running there
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and any(r["node_id"] == second for r in json.loads(out.read_text())["points"]):
+            break
+        time.sleep(0.1)
+    cluster.remove_node(cluster.second)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    _assert_each_point_once(document, points)
+    for record in document["points"]:
+        assert record["status"] in ("done", "failed")
+        if record["status"] == "failed":
+            assert record["error"]
+    lost = [a for r in document["points"] for a in r["attempts"]]
+    assert lost and all(a["node_id"] == second and a["error"] for a in lost), document["points"]
+    retried = [r for r in document["points"] if r["attempts"]]
+    assert all(r["status"] == "done" and r["node_id"] == cluster.head_node.node_id for r in retried)
+    _assert_no_overlap(document)
+    assert "trying it again elsewhere" in stderr
