@@ -128,7 +128,7 @@ def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_d
 
 
 def test_ctrl_c_keeps_what_ended_and_a_rerun_finishes_the_rest(cluster, zoo_dir, tmp_path):
-    points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.0)
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=0.5)
     out = tmp_path / "sweep.json"
     process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "sweep", str(points_file), "--json", str(out),
                                 "--address", cluster.address], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
