@@ -45,10 +45,11 @@ def fleet_bench(models: Sequence[str | os.PathLike], *, address: str | None = No
             runtime.read_inputs(str(model), normalize_shape_spec(shape), check_batch(batch))
         packages[str(model)] = pack_model(model)
     settings = bench_settings(engines, config, policy, shape, batch, seed)
-    metadata = {**result_metadata(), "address": address or "local", "models": list(packages), "settings": settings}
+    metadata = {**result_metadata(), "models": list(packages), "settings": settings}
     protect = [f for model in models for f in source_files(model)]
     log = FleetLog.open("bench", metadata, results_path, protect=protect)
-    with connected(address):
+    with connected(address) as where:
+        log.metadata["address"] = where
         nodes = require_nodes(resource)
         points = [{"model": name, **settings, "node_id": node.node_id} for node in nodes for name in packages]
         # a node's result is that node's: a point that its node cannot finish is failed, not moved

@@ -48,12 +48,13 @@ def _check_reachable(address: str) -> None:
 
 
 @contextmanager
-def connected(address: str | None = None, local_cpus: int | None = None) -> Iterator[None]:
+def connected(address: str | None = None, local_cpus: int | None = None) -> Iterator[str]:
     """Connected to the Ray cluster at `address`, or to a local Ray started for this run (this
-    machine, one measurement slot). Already connected (a caller's own ray.init): used as it is."""
+    machine, one measurement slot). Already connected (a caller's own ray.init): used as it is.
+    Yields where the run happens: the address, or "local"."""
     ray = require_ray()
     if ray.is_initialized():
-        yield
+        yield address or ray.get_runtime_context().gcs_address
         return
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     if address:
@@ -66,7 +67,7 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
     else:
         ray.init(num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False, **quiet)
     try:
-        yield
+        yield address or "local"
     finally:
         ray.shutdown()
 

@@ -314,11 +314,9 @@ class Scheduler:
                     for ref in dict.fromkeys(ready + more):
                         self.collect(ref)
         except KeyboardInterrupt:
-            for ref in list(self.in_flight):
-                try:
-                    self.ray.cancel(ref, force=True)
-                except Exception:  # already ended, or its node is gone
-                    pass
+            # nothing is cancelled by hand: when the driver disconnects, Ray ends the tasks it owns
+            # (a forced ray.cancel racing a reply can abort the driver: Ray 2.60's "task that was
+            # not pending" check), and a point cut short holds its node's slot until it is gone
             return False
         return True
 

@@ -24,8 +24,9 @@ def fleet_sweep(points: list[dict[str, Any]], results_path: str | os.PathLike, *
     check_retries(retries)
     runner = run_point if run_point is not None else prepare_bench_points(points, base)
     measuring = bool(getattr(runner, "measures", True))
-    log = FleetLog.open("sweep", {**result_metadata(), "address": address or "local", **(metadata or {})}, results_path,
+    log = FleetLog.open("sweep", {**result_metadata(), **(metadata or {})}, results_path,
                         protect=protect)
-    with connected(address):
+    with connected(address) as where:
+        log.metadata["address"] = where
         require_nodes(resource, measuring=measuring)
         return run_points(points, runner, log, resource=resource, retries=retries, any_machine=any_machine, progress=progress)
