@@ -413,6 +413,8 @@ CASES = [
          ResultFileError, "cannot read result"),
     Case("report_measuring_flag_on_results", ["report", "{not_a_result}", "-t", "3"],
          lambda c: check_report_flags({"seconds": 3.0}), OptionError, "-t: only for measuring a model"),
+    Case("compare_html_over_the_model", ["compare", "{x}", "{x}", "--html", "{x}"],
+         lambda c: atomic.check_writable(c.x, protect=[c.x]), OutputError, "is an input of this command"),
     Case("report_two_models", ["report", "{x}", "{x}"], lambda c: split_sources([str(c.x), str(c.x)]), OptionError,
          "measures one model, got 2"),
     Case("report_time_zero", ["report", "{x}", "-t", "0"], lambda c: bench(c.x, policy=RunPolicy(min_duration_s=0)),

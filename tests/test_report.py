@@ -218,3 +218,22 @@ def test_ctrl_c_writes_the_page_of_what_was_measured(sep_cnn_xml, tmp_path):
     text = page.read_text(encoding="utf-8")
     assert "interrupted (Ctrl-C)" in text and "INCOMPLETE" in text
     assert 'id="chart-latency-0"' in text
+
+
+def test_compare_writes_the_same_kind_of_page(zoo_dir, browser, tmp_path):
+    """flopbench compare --html: sep_cnn against its standard-conv twin, on one page."""
+    page = tmp_path / "compare.html"
+    assert main(["compare", str(zoo_dir / "sep_cnn.onnx"), str(zoo_dir / "std_cnn.onnx"), "-t", "0.2", "-niter", "50",
+                 "--precision", "f32", "--html", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text)
+    # the exercise's hand count, and the standard twin's: 3x3 convs 1->10 (121,680) and 10->5 (518,400) + the FCs
+    assert "926,808" in text and "1,379,920" in text and "1.489" in text
+    browser.open(page)
+    assert browser.errors() == []
+    assert browser.requests() == [page.resolve().as_uri()]
+    ids = browser.evaluate("Array.from(document.querySelectorAll('svg.chart')).map(s => s.id)")
+    assert ids == ["chart-compare", "chart-latency-0", "chart-latency-1"]
+    assert browser.evaluate("Array.from(document.querySelectorAll('svg.chart')).every(s => s.getBBox().width > 100)")
+    assert browser.evaluate("document.querySelectorAll('#compare-table tbody').length") == 8  # 4 counts + 4 measured
+    browser.screenshot(tmp_path / "compare.png")

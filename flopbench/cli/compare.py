@@ -17,6 +17,7 @@ def add_parser(commands) -> None:
     add_run_flags(compare, seconds=3.0, niter=50)
     compare.add_argument("--format", help="table (default), json, markdown or csv")
     compare.add_argument("-o", "--output", help="write the comparison to a file (format from the suffix: .json, .md, .csv)")
+    compare.add_argument("--html", help="also write the comparison as one self-contained HTML page (as flopbench report)")
     compare.set_defaults(handler=run_command)
 
 
@@ -31,6 +32,7 @@ def run_command(args) -> int:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
     fmt = check_format(format_for(args.output, args.format), FORMATS)
     check_output(args.output, protect=[f for model in args.models for f in source_files(model)])
+    check_output(args.html, protect=[f for model in args.models for f in source_files(model)])
     engines = engine_names(args.engine)
     config, policy = run_settings(args)
     announced: set[tuple[str, str]] = set()
@@ -50,4 +52,11 @@ def run_command(args) -> int:
                        "" if comparison.complete else " (incomplete run)")
     else:
         emit(rendered, None)
+    if args.html:
+        import shlex
+
+        from ..render.html import render_comparison_page
+
+        command = "flopbench " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
+        write_measured(args.html, render_comparison_page(comparison, command))
     return EXIT_INTERRUPTED if comparison.interrupted else 0

@@ -138,8 +138,8 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     axes.grid(axis="x", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     axes.tick_params(axis="y", length=0, labelsize=8)
-    if len(series) > 1:
-        axes.legend(loc="lower right", frameon=False)
+    if len(series) > 1:  # beside the bars, never over them
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _to_svg(figure, titles, chart_id)
 
 

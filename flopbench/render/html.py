@@ -19,6 +19,7 @@ from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
 from ..model.shapes import format_shape
 from ..profiling.profile import LayerRow, ProfileResult
+from ..study.compare import Comparison
 from . import charts
 from .bench import fmt_ns
 from .profile import warning_text
@@ -269,7 +270,7 @@ def _latency_chart(result: BenchResult, index: int) -> str:
         estimate = stats.percentile(p)
         if estimate.valid:
             marks.append(charts.Mark(f"p{p:g} {estimate.value_ns / scale:,.1f} {unit}", estimate.value_ns / scale))
-    title = f"{engine}: {kind} latency, {stats.count:,} runs"
+    title = f"{result.model.rsplit('/', 1)[-1]} on {engine}: {kind} latency, {stats.count:,} runs"
     svg = charts.histogram(f"chart-latency-{index}", edges.tolist(), counts.tolist(), marks, f"latency ({unit})", title,
                            bar_titles)
     missing = [f"p{p:g} needs {stats.percentile(p).min_samples:,} runs" for p in PERCENTILES if not stats.percentile(p).valid]
@@ -523,6 +524,73 @@ document.querySelectorAll("table.sortable").forEach(function(table){
 """
 
 
+def _page(title: str, subtitle: str, parts: Sequence[str]) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)} · flopbench report</title><style>{STYLE}</style></head><body>"
+        f'<header><h1>{_e(title)}</h1><div class="sub">{_e(subtitle)}</div></header>'
+        + "".join(parts)
+        + f"<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def _metric_text(value: float | int | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "ns":
+        return fmt_ns(value)
+    if unit == "B":
+        return _si(value, "B")
+    if unit in ("FPS", "GFLOP/s"):
+        return f"{value:,.2f} {unit}"
+    return f"{value:,}"
+
+
+def render_comparison_page(comparison: Comparison, command: str = "") -> str:
+    """Several models on one page: every metric with its ratio to the first model, the FLOPs ratio
+    next to the measured latency ratio per engine, and each run's latency histogram."""
+    from ..version import __version__
+
+    names = [model.rsplit("/", 1)[-1] for model in comparison.models]
+    heads = "".join(f'<th data-type="text" tabindex="0">{_e(h)}</th>' for h in ("Metric", "Engine"))
+    for name in names:
+        heads += f'<th data-type="number" tabindex="0">{_e(name)}</th><th data-type="number" tabindex="0">× first</th>'
+    bodies = []
+    for row in comparison.rows:
+        cells = f"<td>{_e(row.label)}</td><td>{_e(row.engine or 'count')}</td>"
+        for value, ratio in zip(row.values, row.ratios):
+            cells += (f'<td data-v="{value if value is not None else ""}">{_e(_metric_text(value, row.unit))}</td>'
+                      f'<td data-v="{ratio if ratio is not None else ""}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
+        bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
+    table = (f'<section id="comparison"><h2>Side by side</h2><p class="note">Ratios are to the first model, '
+             f'{_e(names[0])}. Click a header to sort.</p><div class="scroll"><table id="compare-table" class="sortable">'
+             f'<thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
+
+    flops = comparison.row("flops")
+    series = [charts.Series("FLOPs", [r or 0.0 for r in flops.ratios],
+                            [f"{n}: {_metric_text(v, '')} FLOPs, {'—' if r is None else f'{r:,.3f}'} × the first"
+                             for n, v, r in zip(names, flops.values, flops.ratios)], charts.FLOPS_COLOR)]
+    colors = (charts.TIME_COLOR, *charts.MARK_COLORS)
+    for index, engine in enumerate(comparison.engines):
+        latency = comparison.row("latency_median_ns", engine)
+        series.append(charts.Series(f"{engine} median latency", [r or 0.0 for r in latency.ratios],
+                                    [f"{n} on {engine}: {_metric_text(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
+                                     for n, v, r in zip(names, latency.values, latency.ratios)], colors[index % len(colors)]))
+    ratio_chart = charts.layer_bars("chart-compare", names, series, "× the first model",
+                                    "FLOPs and measured latency, each as a ratio to the first model")
+    chart_section = ('<section id="ratios"><h2>Work against time</h2><p class="note">Fewer FLOPs do not always mean '
+                     'proportionally less time: compare the bars of each model. Hover a bar for its numbers.</p>'
+                     f'{ratio_chart}</section>')
+    bench = BenchReport(results=comparison.results, metadata=comparison.metadata, interrupted=comparison.interrupted)
+    content = ReportContent(bench=bench, command=command,
+                            notes=("interrupted (Ctrl-C): the page shows what was measured until then",)
+                            if comparison.interrupted else ())
+    latency = _latency_section(bench).replace("<h2>Latency</h2>", "<h2>Latency, model by model</h2>")
+    subtitle = f"flopbench {__version__} · compare · {', '.join(names)}"
+    return _page(" vs ".join(names), subtitle, [table, chart_section, latency, _warnings_section(content), _environment(content)])
+
+
 def render_report(content: ReportContent) -> str:
     """The whole page as one string of HTML."""
     from ..version import __version__
@@ -548,11 +616,4 @@ def render_report(content: ReportContent) -> str:
     if content.profiles:
         measured.append("profile" + ("" if all(p.complete for p in content.profiles) else " (incomplete)"))
     subtitle = f"flopbench {__version__} · {' + '.join(measured) or 'nothing measured'} · {content.model}"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{_e(name)} · flopbench report</title><style>{STYLE}</style></head><body>"
-        f'<header><h1>{_e(name)}</h1><div class="sub">{_e(subtitle)}</div></header>'
-        + "".join(parts)
-        + f"<script>{SCRIPT}</script></body></html>\n"
-    )
+    return _page(name, subtitle, parts)
