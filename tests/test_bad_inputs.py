@@ -46,6 +46,7 @@ from flopbench.measure.policy import RunPolicy
 from flopbench.render.cost import check_format
 from flopbench.measure.run import run
 from flopbench.study.compare import compare
+from flopbench.study.sweep import SweepOptions, generate_points, load_points
 from flopbench.study.convert import convert
 from flopbench.counting.memory import parse_size
 from flopbench.measure.footprint import measure_footprint
@@ -467,6 +468,17 @@ CASES = [
     Case("fleet_sweep_over_its_points_file", ["fleet", "sweep", "{points_ok}", "--json", "{points_ok}"],
          lambda c: fleet_sweep(read_points_file(c.points_ok), c.points_ok, base=c.d, protect=[c.points_ok]), OutputError,
          "is an input of this command"),
+    # study
+    Case("study_unknown_name", ["study", "resnet", "-o", "{out}/s"], lambda c: profile_command(["study", "resnet", "-o", str(c.d / "s")]),
+         OptionError, "unknown study 'resnet'"),
+    Case("study_channels_zero", ["study", "sepconv", "--channels", "0", "-o", "{out}/s"],
+         lambda c: generate_points(SweepOptions(channels=(0,))), OptionError, "--channels 0 must be whole numbers of 1 or more"),
+    Case("study_unknown_config", ["study", "sepconv", "--configs", "tensorflow:f32", "-o", "{out}/s"],
+         lambda c: generate_points(SweepOptions(configs=("tensorflow:f32",))), OptionError, "unknown engine 'tensorflow' in --configs"),
+    Case("study_points_missing", ["study", "sepconv", "--points", "{d}/missing.json", "-o", "{out}/s"],
+         lambda c: load_points(c.d / "missing.json"), OptionError, "missing.json does not exist"),
+    Case("study_kernel_larger_than_input", ["study", "sepconv", "--kernel", "9", "--size", "8", "-o", "{out}/s"],
+         lambda c: generate_points(SweepOptions(kernels=(9,), sizes=(8,))), OptionError, "kernel 9 is larger than the input (8)"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

@@ -61,3 +61,16 @@ def test_one_model_is_refused_before_measuring(zoo_dir):
 
     with pytest.raises(OptionError, match="compare needs at least two models, got 1"):
         compare([zoo_dir / "sep_cnn.xml"], policy=QUICK)
+
+
+def test_by_layer_puts_the_profiled_layers_side_by_side(zoo_dir):
+    result = compare([zoo_dir / "std_cnn.xml", zoo_dir / "sep_cnn.xml"], policy=QUICK, by="layer", profile_iterations=5)
+    by_name = {m.name: m for m in result.layers}
+    # std_cnn's conv1 and sep_cnn's sepconv1 have different names: each shows in its own model only
+    assert by_name["conv1"].types == ("Conv2D", None) and by_name["sepconv1"].types == (None, "SeparableConv2D")
+    assert by_name["fc1"].types == ("FullyConnected", "FullyConnected")
+    assert by_name["fc1"].flops == (737_280 + 128 + 128, 737_280 + 128 + 128)  # the profiler counts bias and ReLU too
+    assert all(t is not None and t >= 0 for t in by_name["fc1"].time_us)
+    assert by_name["fc1"].ratios[1] == pytest.approx(by_name["fc1"].time_us[1] / by_name["fc1"].time_us[0])
+    assert [m.engine for m in result.layers] == ["openvino"] * len(result.layers)
+    validate(json.loads(json.dumps(result.to_dict())))

@@ -15,6 +15,8 @@ def add_parser(commands) -> None:
     compare.add_argument("--shape", help="input shapes for every model: name:1x3x224x224[,name2:...]")
     compare.add_argument("-b", "--batch", type=int, help="batch size")
     add_run_flags(compare, seconds=3.0, niter=50)
+    compare.add_argument("--by", default="model", help="model (default) or layer: also profile each model and put layers of the same name side by side")
+    compare.add_argument("--profile-iterations", type=int, default=50, help="profiled inferences per model with --by layer (default 50)")
     compare.add_argument("--format", help="table (default), json, markdown or csv")
     compare.add_argument("-o", "--output", help="write the comparison to a file (format from the suffix: .json, .md, .csv)")
     compare.add_argument("--html", help="also write the comparison as one self-contained HTML page (as flopbench report)")
@@ -31,6 +33,8 @@ def run_command(args) -> int:
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
     fmt = check_format(format_for(args.output, args.format), FORMATS)
+    if args.by not in ("model", "layer"):
+        raise OptionError(f"unknown --by {args.by!r}", "choose model or layer")
     check_output(args.output, protect=[f for model in args.models for f in source_files(model)])
     check_output(args.html, protect=[f for model in args.models for f in source_files(model)])
     engines = engine_names(args.engine)
@@ -43,7 +47,7 @@ def run_command(args) -> int:
             print(f"flopbench: measuring {model} on {engine} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
 
     comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
-                         seed=args.seed, progress=on_progress)
+                         seed=args.seed, progress=on_progress, by=args.by, profile_iterations=args.profile_iterations)
     rendered = render_comparison(comparison, fmt)
     if args.output:
         from ..render.text import render_text

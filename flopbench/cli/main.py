@@ -7,13 +7,13 @@ import signal
 import sys
 
 from ..version import __version__
-from . import bench, compare, convert, demo, fleet, flops, machine, profile, quantize, report, run, zoo
+from . import bench, compare, convert, demo, fleet, flops, machine, profile, quantize, report, run, study, zoo
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
 
 DEBUG_HINT = "re-run with --debug for the traceback"
 
 # one module per command, in the order `--help` lists them
-COMMANDS = (demo, flops, run, bench, compare, profile, machine, report, quantize, zoo, convert, fleet)
+COMMANDS = (demo, flops, run, bench, compare, profile, machine, report, quantize, zoo, convert, fleet, study)
 
 
 class _Parser(argparse.ArgumentParser):

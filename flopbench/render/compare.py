@@ -66,6 +66,32 @@ def _notes(comparison: Comparison) -> list[str]:
     return notes
 
 
+def _layer_header(comparison: Comparison) -> list[str]:
+    names = _names(comparison)
+    cells = ["Layer", "Engine"]
+    for i, name in enumerate(names):
+        cells += [f"{name} type", f"{name} µs"] + ([f"{name} / {names[0]}"] if i else [])
+    return cells
+
+
+def _layer_cells(match) -> list[str]:
+    cells = [match.name, match.engine]
+    for i, (kind, time_us, ratio) in enumerate(zip(match.types, match.time_us, match.ratios)):
+        cells += [kind or "—", "—" if time_us is None else f"{time_us:,.1f}"] + ([_ratio(ratio)] if i else [])
+    return cells
+
+
+def layer_table(comparison: Comparison):
+    from rich.table import Table
+
+    table = Table(title="Layers side by side (mean time per inference, from the profiler)", title_justify="left")
+    for i, cell in enumerate(_layer_header(comparison)):
+        table.add_column(cell, justify="left" if i < 2 or cell.endswith(" type") else "right")
+    for match in comparison.layers:
+        table.add_row(*_layer_cells(match))
+    return table
+
+
 def compare_table(comparison: Comparison):
     from rich.console import Group
     from rich.table import Table
@@ -80,13 +106,18 @@ def compare_table(comparison: Comparison):
             table.add_section()
         previous = row.engine
         table.add_row(*_cells(comparison, row))
-    return Group(table, *(Text(note) for note in _notes(comparison)))
+    layers = [layer_table(comparison)] if comparison.layers else []
+    return Group(table, *layers, *(Text(note) for note in _notes(comparison)))
 
 
 def to_markdown(comparison: Comparison) -> str:
     header = _header(comparison)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(_cells(comparison, row)) + " |" for row in comparison.rows]
+    if comparison.layers:
+        header = _layer_header(comparison)
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(_layer_cells(m)) + " |" for m in comparison.layers]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in _notes(comparison)) + "\n"
 
 
@@ -101,6 +132,9 @@ def to_csv(comparison: Comparison) -> str:
     for row in comparison.rows:
         writer.writerow([row.metric, row.unit, row.engine or ""] + ["" if v is None else v for v in row.values]
                         + ["" if r is None else r for r in row.ratios[1:]])
+    for match in comparison.layers:
+        writer.writerow([f"layer_time_us:{match.name}", "us", match.engine] + ["" if t is None else t for t in match.time_us]
+                        + ["" if r is None else r for r in match.ratios[1:]])
     return out.getvalue()
 
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("count", "bench", "run", "convert", "quantize", "profile", "machine", "compare", "fleet")
+KINDS = ("count", "bench", "run", "convert", "quantize", "profile", "machine", "compare", "fleet", "study")
 
 
 @lru_cache(maxsize=None)

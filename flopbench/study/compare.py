@@ -48,6 +48,27 @@ class Row:
 
 
 @dataclass(frozen=True)
+class LayerMatch:
+    """One layer name across the models on one engine, from the profiler: its type, FLOPs and
+    mean time in each model (None where the model has no layer of that name)."""
+
+    name: str
+    engine: str
+    types: tuple[str | None, ...]
+    flops: tuple[int | None, ...]
+    time_us: tuple[float | None, ...]
+
+    @property
+    def ratios(self) -> tuple[float | None, ...]:
+        first = self.time_us[0]
+        return tuple(None if t is None or not first else t / first for t in self.time_us)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "engine": self.engine, "types": list(self.types), "flops": list(self.flops),
+                "time_us": list(self.time_us), "ratios": list(self.ratios)}
+
+
+@dataclass(frozen=True)
 class Comparison:
     models: tuple[str, ...]
     engines: tuple[str, ...]
@@ -55,6 +76,7 @@ class Comparison:
     results: tuple[BenchResult, ...]  # model by model, engine by engine, as measured
     metadata: dict[str, Any]
     interrupted: bool = False
+    layers: tuple[LayerMatch, ...] = ()  # with by="layer": matching layers side by side, per engine
 
     @property
     def complete(self) -> bool:
@@ -69,7 +91,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "flopbench/compare/1", "complete": self.complete, "metadata": self.metadata,
                 "models": list(self.models), "engines": list(self.engines), "rows": [r.to_dict() for r in self.rows],
-                "results": [r.to_dict() for r in self.results]}
+                "results": [r.to_dict() for r in self.results], "layers": [m.to_dict() for m in self.layers]}
 
 
 def _p99(result: BenchResult) -> int | None:
@@ -94,9 +116,14 @@ def _measured(result: BenchResult | None, metric: str) -> float | int | None:
 
 def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
             policy: RunPolicy | None = None, shape: str | None = None, batch: int | None = None, seed: int = 0,
-            progress: Callable[[str, str, float], None] | None = None) -> Comparison:
-    """Count and measure each model on each engine; ratios are to the first model. Ctrl-C stops
-    the measurement in progress and returns what was measured, marked incomplete."""
+            progress: Callable[[str, str, float], None] | None = None, by: str = "model",
+            profile_iterations: int = 50) -> Comparison:
+    """Count and measure each model on each engine; ratios are to the first model. With
+    `by="layer"` each model is also profiled on each engine and layers of the same name are put
+    side by side. Ctrl-C stops the measurement in progress and returns what was measured, marked
+    incomplete."""
+    if by not in ("model", "layer"):
+        raise OptionError(f"unknown --by {by!r}", "choose model or layer")
     if len(models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(models)}", "give two or more: flopbench compare A.xml B.xml")
     engines = tuple(dict.fromkeys(engines))
@@ -120,10 +147,31 @@ def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("open
     for engine in engines:
         for key, label, unit in MEASURED_METRICS:
             rows.append(Row(key, label, unit, engine, tuple(_measured(measured.get((i, engine)), key) for i in range(len(models)))))
+    layers: tuple[LayerMatch, ...] = ()
+    if by == "layer" and not interrupted:
+        layers = tuple(match for engine in engines for match in match_layers(models, engine, config, profile_iterations, shape, batch, seed))
     metadata = {**result_metadata(), "models": [str(m) for m in models]}
     return Comparison(models=tuple(str(m) for m in models), engines=engines, rows=tuple(rows),
                       results=tuple(measured[k] for k in sorted(measured, key=lambda k: (engines.index(k[1]), k[0]))),
-                      metadata=metadata, interrupted=interrupted)
+                      metadata=metadata, interrupted=interrupted, layers=layers)
+
+
+def match_layers(models: Sequence[str | os.PathLike], engine: str, config: EngineConfig | None, iterations: int,
+                 shape: str | None, batch: int | None, seed: int) -> list[LayerMatch]:
+    """Profile each model on `engine` and line up its layers by name, in the first model's order
+    (then the names only later models have)."""
+    from ..profiling.profile import profile
+
+    config = config or EngineConfig()
+    rows = []
+    for model in models:
+        result = profile(model, engine=engine, device=config.device, precision=config.precision, iterations=iterations,
+                         shape=shape, batch=batch, seed=seed)
+        rows.append({row.name: row for row in result.layers})
+    names = list(dict.fromkeys(name for by_name in rows for name in by_name))
+    return [LayerMatch(name, engine, tuple(r[name].type if name in r else None for r in rows),
+                       tuple(r[name].flops if name in r else None for r in rows),
+                       tuple(r[name].time_us if name in r else None for r in rows)) for name in names]
 
 
 def _cost(model, shape, batch) -> ModelCost | None:

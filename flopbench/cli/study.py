@@ -1,0 +1,109 @@
+"""`flopbench study sepconv`: the sweep that says when fewer FLOPs mean less time."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import EXIT_INTERRUPTED, OptionError
+
+FORMATS = ("table", "json", "markdown")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise OptionError(f"{text!r} is not a list of whole numbers", "e.g. 16,64,256") from None
+
+
+def add_parser(commands) -> None:
+    study = commands.add_parser("study", help="studies: sepconv, the sweep of standard vs separable convolutions")
+    study.add_argument("name", metavar="STUDY", help="sepconv")
+    study.add_argument("-o", "--output", default="sepconv-study",
+                       help="folder for the points, results, plot and summary (default ./sepconv-study); a re-run skips the points done")
+    study.add_argument("--points", help="a JSON file of points to run instead of the generated grid")
+    study.add_argument("--quick", action="store_true", help="a small sweep (12 points, about a minute or two here)")
+    study.add_argument("--channels", help="input channels, comma-separated (default 16,64,256)")
+    study.add_argument("--out-channels", help="output channels (default: as many as in)")
+    study.add_argument("--kernel", help="kernel sizes (default 3,5)")
+    study.add_argument("--size", help="spatial sizes (default 56,14)")
+    study.add_argument("--stride", help="strides (default 1,2)")
+    study.add_argument("--configs", help="engine:precision list (default openvino:f32,openvino:bf16,onnxruntime:f32)")
+    study.add_argument("-t", "--time", type=float, dest="seconds", help="seconds per model per repeat (default 0.2; --quick 0.15)")
+    study.add_argument("--repeats", type=int, help="repeats of each measurement, for the spread (default 3)")
+    study.add_argument("--profile-iterations", type=int, help="profiled inferences per model (default 10)")
+    study.add_argument("--format", help="what to print: table (default), json or markdown")
+    study.set_defaults(handler=run_command)
+
+
+def _options(args):
+    from dataclasses import replace
+
+    from ..study.sweep import QUICK, SweepOptions
+
+    options = QUICK if args.quick else SweepOptions()
+    changes = {}
+    for flag, field in (("channels", "channels"), ("out_channels", "out_channels"), ("kernel", "kernels"),
+                        ("size", "sizes"), ("stride", "strides")):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[field] = _ints(value)
+    if args.configs is not None:
+        changes["configs"] = tuple(c for c in args.configs.split(",") if c.strip())
+    for flag in ("seconds", "repeats", "profile_iterations"):
+        if getattr(args, flag) is not None:
+            changes[flag] = getattr(args, flag)
+    return replace(options, **changes)
+
+
+def run_command(args) -> int:
+    from pathlib import Path
+
+    from ..render.study import plot_png, study_table, summary_markdown, to_json
+    from ..render.text import check_format
+    from ..results import writing
+    from ..study.sweep import check_points, generate_points, load_points, run_sweep
+    from .output import emit
+
+    if args.name != "sepconv":
+        raise OptionError(f"unknown study {args.name!r}", "the one study is sepconv: flopbench study sepconv")
+    fmt = check_format(args.format or "table", FORMATS)
+    options = _options(args)
+    if args.points:
+        points = load_points(args.points)
+        grid_flags = [f for f in ("channels", "out_channels", "kernel", "size", "stride", "configs") if getattr(args, f) is not None]
+        if grid_flags or args.quick:
+            raise OptionError("--points gives the points: the grid options do not apply", "drop --quick and the grid options, or --points")
+        overrides = {f: getattr(args, f) for f in ("seconds", "repeats", "profile_iterations") if getattr(args, f) is not None}
+        points = check_points([{**p, **overrides} for p in points])
+    else:
+        points = generate_points(options)
+    folder = Path(args.output)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from ..errors import OutputError
+
+        raise OutputError(f"cannot create folder {folder} ({exc.strerror or exc})", "choose a folder you can write to") from None
+    writing.check_writable(folder / "results.json", protect=[args.points] if args.points else [])
+
+    def on_progress(index: int, total: int, point, record) -> None:
+        if record is None:
+            print(f"flopbench: [{index + 1}/{total}] {point['key']}", file=sys.stderr, flush=True)
+        elif record.get("status") != "ok":
+            print(f"flopbench: [{index + 1}/{total}] {point['key']} failed: {record.get('reason')}", file=sys.stderr, flush=True)
+
+    result = run_sweep(points, folder, progress=on_progress)
+    if result.skipped:
+        print(f"flopbench: {len(result.skipped)} point(s) already done in {folder / 'results.json'}, skipped", file=sys.stderr)
+    if any(r.get("status") == "ok" for r in result.records):
+        writing.write_bytes_atomic(folder / "plot.png", plot_png(result))
+    writing.write_text_atomic(folder / "summary.md", summary_markdown(result))
+    if fmt == "json":
+        emit(to_json(result), None)
+    elif fmt == "markdown":
+        emit(summary_markdown(result), None)
+    else:
+        emit(study_table(result), None)
+    print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
+          + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
+    return EXIT_INTERRUPTED if result.interrupted else 0

@@ -1,0 +1,441 @@
+"""The separable-convolution sweep: when do fewer FLOPs mean less time?
+
+A sweep is plain data: a list of points, each a dict with a stable `key`, that `run_point` turns
+into a record (a dict too). Each point is one layer geometry (input and output channels, kernel,
+spatial size, stride) on one engine at one precision: a standard k×k convolution, its separable
+twin (`study.convert`), their end-to-end times measured alternately over several repeats (the time
+ratio and its spread), and the separable layer profiled (`profiling.profile`) for the depthwise and
+pointwise shares of its time and each part's place on the measured roofline.
+
+`run_sweep` runs the points one after the other and rewrites the results file atomically after each
+one, so an interrupted sweep loses nothing and a re-run skips the points already done; another
+runner (the fleet) may spread the same points over machines with `run_point`. A point that fails
+(an engine that cannot compile it, a precision the machine lacks) is recorded as failed, with its
+reason, and the sweep goes on.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..counting import count
+from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message, one_line
+from ..measure.bench import measure
+from ..measure.engines import EngineConfig
+from ..measure.policy import RunPolicy
+from ..measure.session import open_session
+from ..results.metadata import result_metadata
+from ..results.writing import write_text_atomic
+from .convert import convert
+
+SCHEMA = "flopbench/study/1"
+POINTS_SCHEMA = "flopbench/study-points/1"
+CONFIGS = ("openvino:f32", "openvino:bf16", "onnxruntime:f32")
+ENGINES = ("openvino", "onnxruntime")
+PRECISIONS = ("f32", "bf16", "f16")
+POINT_FIELDS = ("in_channels", "out_channels", "kernel", "size", "stride", "engine", "precision")
+MAX_POINT_MACS = 50_000_000_000  # one standard layer of 50 GMACs takes seconds per inference here: a typo, not a study
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """The grid a sweep is generated from (every combination), and how each point is measured."""
+
+    channels: tuple[int, ...] = (16, 64, 256)
+    out_channels: tuple[int, ...] | None = None  # None: as many out as in
+    kernels: tuple[int, ...] = (3, 5)
+    sizes: tuple[int, ...] = (56, 14)
+    strides: tuple[int, ...] = (1, 2)
+    configs: tuple[str, ...] = CONFIGS
+    seconds: float = 0.2  # per measurement of one model in one repeat
+    repeats: int = 3
+    profile_iterations: int = 10
+    seed: int = 0
+
+
+# ≤ 16 points, about two minutes here: a first look, and what the tests run
+QUICK = SweepOptions(channels=(32, 256), kernels=(3,), sizes=(28,), strides=(1, 2), seconds=0.15, repeats=3)
+
+
+def point_key(point: dict[str, Any]) -> str:
+    """Stable across runs and machines: the geometry, the engine and the precision."""
+    return (f"c{point['in_channels']}-o{point['out_channels']}-k{point['kernel']}-s{point['size']}-st{point['stride']}"
+            f"-{point['engine']}-{point['precision']}")
+
+
+def parse_config(config: str) -> tuple[str, str]:
+    engine, _, precision = config.partition(":")
+    engine, precision = engine.strip().lower(), (precision.strip().lower() or "f32")
+    if engine not in ENGINES:
+        raise OptionError(f"unknown engine {engine!r} in --configs {config!r}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
+    if precision not in PRECISIONS or (engine == "onnxruntime" and precision != "f32"):
+        allowed = "f32" if engine == "onnxruntime" else ", ".join(PRECISIONS)
+        raise OptionError(f"unknown precision {precision!r} for {engine} in --configs {config!r}", f"choose {allowed}")
+    return engine, precision
+
+
+def _positive(name: str, values: Iterable[int]) -> tuple[int, ...]:
+    values = tuple(values)
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
+        raise OptionError(f"{name} {','.join(map(str, values)) or '(none)'} must be whole numbers of 1 or more", f"e.g. {name} 16,64")
+    return tuple(int(v) for v in values)
+
+
+def _check_measuring(seconds: float, repeats: int, iterations: int) -> None:
+    if not (isinstance(seconds, (int, float)) and 0 < seconds <= 60):
+        raise OptionError(f"-t {seconds} is out of range", "give a time above 0 and at most 60 seconds per measurement")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
+        raise OptionError(f"--repeats {repeats} is out of range", "give 1 to 100 repeats")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= 10_000:
+        raise OptionError(f"--profile-iterations {iterations} is out of range", "give 1 to 10000")
+
+
+def check_point(point: Any) -> dict[str, Any]:
+    """A point read from a file or made by hand, checked; its key filled in when missing."""
+    if not isinstance(point, dict):
+        raise OptionError(f"a sweep point must be an object, got {type(point).__name__}", "see flopbench study sepconv --help")
+    missing = [f for f in POINT_FIELDS if f not in point]
+    if missing:
+        raise OptionError(f"sweep point {point.get('key', point)!r} lacks {', '.join(missing)}",
+                          f"give each point {', '.join(POINT_FIELDS)}")
+    checked = dict(point)
+    for name in ("in_channels", "out_channels", "kernel", "size", "stride"):
+        _positive(name.replace("_", "-"), [point[name]])
+    engine, precision = parse_config(f"{point['engine']}:{point['precision']}")
+    checked.update(engine=engine, precision=precision)
+    checked.setdefault("seconds", SweepOptions.seconds)
+    checked.setdefault("repeats", SweepOptions.repeats)
+    checked.setdefault("profile_iterations", SweepOptions.profile_iterations)
+    checked.setdefault("seed", 0)
+    checked.setdefault("device", "CPU")
+    _check_measuring(checked["seconds"], checked["repeats"], checked["profile_iterations"])
+    if point["kernel"] > point["size"]:
+        raise OptionError(f"sweep point {point_key(checked)}: kernel {point['kernel']} is larger than the input ({point['size']})",
+                          "give a kernel no larger than the spatial size")
+    macs = point["in_channels"] * point["out_channels"] * point["kernel"] ** 2 * (point["size"] // point["stride"]) ** 2
+    if macs > MAX_POINT_MACS:
+        raise OptionError(f"sweep point {point_key(checked)} is a {macs / 1e9:.0f} GMAC layer", "give fewer channels or a smaller size")
+    checked["key"] = str(point.get("key") or point_key(checked))
+    return checked
+
+
+def generate_points(options: SweepOptions = SweepOptions()) -> list[dict[str, Any]]:
+    """Every combination of the options' geometries and engine configurations, as points."""
+    configs = [parse_config(c) for c in options.configs]
+    if not configs:
+        raise OptionError("--configs names no engine", "e.g. --configs openvino:f32,onnxruntime:f32")
+    channels = _positive("--channels", options.channels)
+    outs = _positive("--out-channels", options.out_channels) if options.out_channels else None
+    grid = itertools.product(channels, outs or (None,), _positive("--kernel", options.kernels), _positive("--size", options.sizes),
+                             _positive("--stride", options.strides), configs)
+    points = []
+    for cin, cout, kernel, size, stride, (engine, precision) in grid:
+        point = {"in_channels": cin, "out_channels": cout or cin, "kernel": kernel, "size": size, "stride": stride,
+                 "engine": engine, "precision": precision, "seconds": options.seconds, "repeats": options.repeats,
+                 "profile_iterations": options.profile_iterations, "seed": options.seed}
+        points.append(check_point(point))
+    return points
+
+
+def check_points(points: Sequence[Any]) -> list[dict[str, Any]]:
+    checked = [check_point(p) for p in points]
+    keys = [p["key"] for p in checked]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise OptionError(f"sweep points repeat the key {duplicates[0]!r}", "give every point its own key")
+    if not checked:
+        raise OptionError("the sweep has no points", "give at least one")
+    return checked
+
+
+def load_points(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Points from a JSON file: a list of points, or {"schema": "flopbench/study-points/1", "points": [...]}."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OptionError(f"points file {file} does not exist", "check the path, or leave --points out to generate the sweep") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise OptionError(f"points file {file} is not JSON ({one_line(exc, 120)})", "give a JSON list of points") from None
+    if isinstance(data, dict):
+        data = data.get("points")
+    if not isinstance(data, list):
+        raise OptionError(f"points file {file} holds no list of points", 'give a JSON list, or {"points": [...]}')
+    return check_points(data)
+
+
+def points_document(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"schema": POINTS_SCHEMA, "points": list(points)}
+
+
+# --- one point ----------------------------------------------------------------------------------
+
+
+def _standard_layer(path: Path, point: dict[str, Any]) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    cin, cout, k, size, stride = (point[f] for f in ("in_channels", "out_channels", "kernel", "size", "stride"))
+    rng = np.random.default_rng(point.get("seed", 0))
+    weight = rng.standard_normal((cout, cin, k, k), dtype=np.float32) * np.float32(np.sqrt(2.0 / (cin * k * k)))
+    out = (size + 2 * (k // 2) - k) // stride + 1
+    node = helper.make_node("Conv", ["input", "conv.weight"], ["output"], name="conv", kernel_shape=[k, k],
+                            strides=[stride, stride], pads=[k // 2] * 4)
+    graph = helper.make_graph([node], "standard", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, size, size])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cout, out, out])],
+                              [numpy_helper.from_array(weight, "conv.weight")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def _median_us(latencies: dict[str, np.ndarray]) -> float:
+    values = latencies.get("engine")
+    if values is None or not len(values):
+        values = latencies["call"]
+    return float(np.median(values)) / 1e3
+
+
+def _part(row) -> dict[str, Any]:
+    return {"time_us": row.time_us, "flops": row.flops, "bytes": row.bytes, "intensity": row.intensity,
+            "gflops_per_s": row.gflops_per_s, "attainable_gflops_per_s": row.attainable_gflops_per_s,
+            "percent_of_attainable": row.percent_of_attainable, "bound": row.bound, "kernel": row.kernel}
+
+
+def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> dict[str, Any]:
+    """Each part's time and roofline place, from the profiler; the reason when it cannot say."""
+    from ..profiling.profile import profile
+
+    try:
+        profiled = {}
+        for name, path in (("separable", sep), ("standard", std)):
+            profiled[name] = profile(path, engine=point["engine"], device=point.get("device", "CPU"),
+                                     precision=point["precision"] if point["engine"] == "openvino" else None,
+                                     iterations=point["profile_iterations"], warmup=2, roofline=roofline)
+    except FlopbenchError as exc:
+        return {"profile_error": str(exc)}
+    layer = next(row for row in profiled["separable"].layers if row.type == "SeparableConv2D")
+    parts = {row.role: _part(row) for row in layer.parts}
+    total = sum(p["time_us"] for p in parts.values()) or None
+    for part in parts.values():
+        part["share"] = part["time_us"] / total if total else None
+    standard = next(row for row in profiled["standard"].layers if row.type == "Conv2D")
+    flops = sum(p["flops"] for p in parts.values())
+    return {"depthwise": parts.get("depthwise"), "pointwise": parts.get("pointwise"), "standard": _part(standard),
+            "depthwise_flop_share": parts["depthwise"]["flops"] / flops if flops and "depthwise" in parts else None,
+            "roof_peak_gflops_per_s": roofline.peak(point["precision"]).gflops_per_s if roofline else None}
+
+
+def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Median latency of each model in each repeat, the models taking turns so that drift of the
+    machine lands on both alike; and the settings the engine used."""
+    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"] if point["engine"] == "openvino" else None)
+    policy = RunPolicy(warmup_iterations=2, min_duration_s=float(point["seconds"]), min_iterations=3)
+    sessions = {}
+    try:
+        for name, path in paths.items():
+            sessions[name] = open_session(path, point["engine"], config, seed=point.get("seed", 0))
+        medians: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(point["repeats"]):
+            for name, session in sessions.items():
+                record, latencies = measure(session.runner, session.inputs.arrays, policy, "latency")
+                if record.stop_reason == "interrupted":
+                    raise KeyboardInterrupt
+                medians[name].append(_median_us(latencies))
+        settings = sessions["separable"].runner.settings.to_dict()
+    finally:
+        for session in sessions.values():
+            session.close()
+    return medians, settings
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "repeats": values}
+
+
+def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
+    """Measure one point; the record says "ok" with its numbers, or "failed" with the reason.
+    Ctrl-C (KeyboardInterrupt) is not caught: the sweep stops and keeps what is done."""
+    point = check_point(point)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"key": point["key"], "point": point}
+    try:
+        with tempfile.TemporaryDirectory(prefix="flopbench-sweep-") as folder:
+            std = _standard_layer(Path(folder) / "standard.onnx", point)
+            sep = Path(folder) / "separable.onnx"
+            convert(std, "separable", sep, seed=point.get("seed", 0))
+            costs = {"standard": count(std), "separable": count(sep)}
+            medians, settings = _measure_pair({"standard": std, "separable": sep}, point)
+            if roofline is None:
+                roofline = default_roofline(point["engine"], point.get("device", "CPU"))
+            parts = _profiled_parts(sep, std, point, roofline)
+    except FlopbenchError as exc:
+        return {**record, "status": "failed", "reason": str(exc), "seconds": time.perf_counter() - started}
+    except (RuntimeError, ValueError, OSError, MemoryError) as exc:  # what an engine raises when it cannot compile or run
+        return {**record, "status": "failed", "reason": engine_message(exc), "seconds": time.perf_counter() - started}
+    ratios = [s / t for s, t in zip(medians["separable"], medians["standard"])]
+    return {
+        **record, "status": "ok",
+        "flops": {name: cost.total_flops for name, cost in costs.items()},
+        "params": {name: cost.params for name, cost in costs.items()},
+        "flop_ratio": costs["separable"].total_flops / costs["standard"].total_flops,
+        "latency_us": {name: _spread(values) for name, values in medians.items()},
+        "time_ratio": _spread(ratios),
+        "parts": parts,
+        "engine": settings,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def default_roofline(engine: str, device: str = "CPU"):
+    """The cached roofline of this machine for `engine`, else a quick measurement (cached too)."""
+    from ..profiling.machine import cached_machine, machine
+
+    return cached_machine(engine, device) or machine(engine, device, quick=True)
+
+
+# --- a whole sweep --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    points: tuple[dict[str, Any], ...]
+    records: tuple[dict[str, Any], ...]  # in the points' order; points not run yet have none
+    skipped: tuple[str, ...]  # keys already done before this run
+    interrupted: bool
+    metadata: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return not self.interrupted and len(self.records) == len(self.points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "study": "sepconv", "complete": self.complete, "metadata": self.metadata,
+                "points": len(self.points), "records": list(self.records)}
+
+
+def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Records of an earlier run of the sweep, by key; none when the file does not exist."""
+    file = Path(path)
+    if not file.exists():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ResultFileError(f"cannot read the earlier results {file} ({one_line(exc, 120)})",
+                              "move it away to start the sweep afresh") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("records"), list):
+        raise ResultFileError(f"{file} is not a {SCHEMA} results file", "move it away, or give -o another folder")
+    return {r["key"]: r for r in data["records"] if isinstance(r, dict) and "key" in r}
+
+
+def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
+              progress: Callable[[int, int, dict[str, Any], dict[str, Any] | None], None] | None = None,
+              runner: Callable[[dict[str, Any]], dict[str, Any]] = run_point) -> SweepResult:
+    """Run every point not yet done in `folder/results.json`, rewriting it atomically after each
+    point. `progress(index, total, point, record)` is called before (record None) and after each
+    point. Points that failed before are run again; Ctrl-C stops and returns what is done."""
+    points = check_points(points)
+    out = Path(folder)
+    results_path = out / "results.json"
+    earlier = read_results(results_path)
+    done = {key: r for key, r in earlier.items() if r.get("status") == "ok"}
+    records: dict[str, dict[str, Any]] = dict(earlier)
+    metadata = result_metadata()
+    interrupted = False
+
+    def ordered() -> tuple[dict[str, Any], ...]:
+        return tuple(records[p["key"]] for p in points if p["key"] in records)
+
+    def save() -> None:
+        document = SweepResult(tuple(points), ordered(), (), interrupted, metadata).to_dict()
+        write_text_atomic(results_path, json.dumps(document, indent=1) + "\n")
+
+    write_text_atomic(out / "points.json", json.dumps(points_document(points), indent=1) + "\n")
+    try:
+        for index, point in enumerate(points):
+            if point["key"] in done:
+                continue
+            if progress:
+                progress(index, len(points), point, None)
+            record = runner(point)
+            records[point["key"]] = record
+            save()
+            if progress:
+                progress(index, len(points), point, record)
+    except KeyboardInterrupt:
+        interrupted = True
+    save()
+    return SweepResult(tuple(points), ordered(), tuple(done), interrupted, metadata)
+
+
+# --- what the sweep says ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    config: str  # engine:precision asked
+    points: int
+    failed: int
+    flop_ratio_median: float | None
+    time_ratio_median: float | None
+    realized_median: float | None  # (1 − time ratio) / (1 − FLOP ratio): the share of the FLOP saving that became a time saving
+    slower: tuple[str, ...]  # keys where the separable layer took longer than the standard one
+    best: str | None
+    worst: str | None
+    depthwise_time_share_median: float | None
+    depthwise_flop_share_median: float | None
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def realized(record: dict[str, Any]) -> float | None:
+    saving = 1.0 - record["flop_ratio"]
+    return (1.0 - record["time_ratio"]["median"]) / saving if saving > 0 else None
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> tuple[ConfigSummary, ...]:
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        point = record["point"]
+        by_config.setdefault(f"{point['engine']}:{point['precision']}", []).append(record)
+    summaries = []
+    for config, group in by_config.items():
+        ok = [r for r in group if r.get("status") == "ok"]
+        ranked = sorted(ok, key=lambda r: r["time_ratio"]["median"] / r["flop_ratio"])
+        parts = [r.get("parts", {}) for r in ok]
+        summaries.append(ConfigSummary(
+            config=config, points=len(group), failed=len(group) - len(ok),
+            flop_ratio_median=_median([r["flop_ratio"] for r in ok]),
+            time_ratio_median=_median([r["time_ratio"]["median"] for r in ok]),
+            realized_median=_median([realized(r) for r in ok]),
+            slower=tuple(r["key"] for r in ok if r["time_ratio"]["median"] >= 1.0),
+            best=ranked[0]["key"] if ranked else None, worst=ranked[-1]["key"] if ranked else None,
+            depthwise_time_share_median=_median([(p.get("depthwise") or {}).get("share") for p in parts]),
+            depthwise_flop_share_median=_median([p.get("depthwise_flop_share") for p in parts]),
+        ))
+    return tuple(summaries)
+
+
+def trend(records: Sequence[dict[str, Any]], field: str) -> dict[tuple[str, int], float]:
+    """Median time ratio over FLOP ratio per (config, value of `field`): > 1 means time fell less than FLOPs."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for record in records:
+        if record.get("status") != "ok":
+            continue
+        point = record["point"]
+        groups.setdefault((f"{point['engine']}:{point['precision']}", point[field]), []).append(
+            record["time_ratio"]["median"] / record["flop_ratio"])
+    return {key: statistics.median(values) for key, values in sorted(groups.items())}

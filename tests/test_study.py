@@ -1,0 +1,120 @@
+"""The sepconv sweep: points as plain data, one point measured for real, a sweep that writes as it
+goes, skips what is done and records failures; the command's files and schema."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from flopbench.errors import OptionError
+from flopbench.results.schema import validate
+from flopbench.study import sweep
+from flopbench.study.sweep import QUICK, SweepOptions, check_point, generate_points, run_point, run_sweep
+
+# tiny and short: 8 channels of 8×8, a twentieth of a second per measurement
+TINY = {"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "stride": 1, "engine": "openvino", "precision": "f32",
+        "seconds": 0.05, "repeats": 2, "profile_iterations": 3}
+
+
+def test_points_are_plain_data_with_stable_keys():
+    points = generate_points(QUICK)
+    assert len(points) <= 16
+    assert len(generate_points(SweepOptions())) == 3 * 2 * 2 * 2 * 3
+    assert points == generate_points(QUICK)  # the same options, the same points
+    assert len({p["key"] for p in points}) == len(points)
+    assert points[0]["key"] == "c32-o32-k3-s28-st1-openvino-f32"
+    assert json.loads(json.dumps(points)) == points  # JSON as they are, for a file or another machine
+    assert {p["engine"] + ":" + p["precision"] for p in points} == set(sweep.CONFIGS)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"kernel": 0}, "kernel 0 must be whole numbers of 1 or more"),
+    ({"kernel": 9}, "kernel 9 is larger than the input (8)"),
+    ({"engine": "tensorflow"}, "unknown engine 'tensorflow'"),
+    ({"engine": "onnxruntime", "precision": "bf16"}, "unknown precision 'bf16' for onnxruntime"),
+    ({"in_channels": 4096, "out_channels": 4096, "size": 512}, "GMAC layer"),
+    ({"repeats": 0}, "--repeats 0 is out of range"),
+])
+def test_bad_points_are_refused(change, needle):
+    with pytest.raises(OptionError) as caught:
+        check_point({**TINY, **change})
+    assert needle in str(caught.value)
+
+
+def test_one_point_measured():
+    record = run_point(TINY)
+    assert record["status"] == "ok", record.get("reason")
+    # standard 8·8·9·64 MACs; separable 8·9·64 (depthwise) + 8·8·64 (pointwise)
+    assert record["flops"] == {"standard": 2 * 36_864, "separable": 2 * (4_608 + 4_096)}
+    assert record["flop_ratio"] == pytest.approx(8_704 / 36_864)
+    ratio = record["time_ratio"]
+    assert len(ratio["repeats"]) == 2 and ratio["min"] <= ratio["median"] <= ratio["max"]
+    latency = record["latency_us"]
+    assert ratio["repeats"] == [s / t for s, t in zip(latency["separable"]["repeats"], latency["standard"]["repeats"])]
+    parts = record["parts"]
+    assert "profile_error" not in parts, parts
+    assert parts["depthwise"]["share"] + parts["pointwise"]["share"] == pytest.approx(1.0)
+    assert parts["depthwise"]["flops"] >= 2 * 4_608 and parts["depthwise_flop_share"] < 0.6
+    assert parts["pointwise"]["intensity"] == pytest.approx(parts["pointwise"]["flops"] / parts["pointwise"]["bytes"])
+    assert record["engine"]["precision"] == "f32"
+
+
+def test_sweep_writes_as_it_goes_skips_what_is_done_and_records_failures(tmp_path):
+    failing = {**TINY, "device": "NOSUCHDEVICE", "key": "on-a-missing-device"}
+    points = [TINY, failing]
+    ran: list[str] = []
+
+    def counting(point):
+        ran.append(point["key"])
+        return run_point(point)
+
+    first = run_sweep(points, tmp_path, runner=counting)
+    assert ran == [check_point(TINY)["key"], "on-a-missing-device"]
+    assert [r["status"] for r in first.records] == ["ok", "failed"]
+    assert "NOSUCHDEVICE" in first.records[1]["reason"]
+    document = json.loads((tmp_path / "results.json").read_text())
+    validate(document)
+    assert document["complete"] is True and len(document["records"]) == 2
+    assert json.loads((tmp_path / "points.json").read_text())["points"] == [check_point(p) for p in points]
+
+    ran.clear()
+    again = run_sweep(points, tmp_path, runner=counting)
+    assert ran == ["on-a-missing-device"]  # the done point is skipped; the failed one is tried again
+    assert again.skipped == (check_point(TINY)["key"],)
+    assert again.records[0] == first.records[0]
+
+
+def test_an_interrupted_sweep_keeps_what_was_done(tmp_path):
+    second = {**TINY, "kernel": 5}
+
+    def interrupted_on_the_second(point):
+        if point["kernel"] == 5:
+            raise KeyboardInterrupt
+        return run_point(point)
+
+    result = run_sweep([TINY, second], tmp_path, runner=interrupted_on_the_second)
+    assert result.interrupted and not result.complete
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["complete"] is False and [r["key"] for r in document["records"]] == [check_point(TINY)["key"]]
+
+
+def test_the_command_writes_points_results_plot_and_summary(tmp_path):
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([TINY, {**TINY, "engine": "onnxruntime"}]))
+    out = tmp_path / "study"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "study", "sepconv", "--points", str(points), "-o", str(out),
+                           "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    validate(printed)
+    assert printed == json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in printed["records"]] == ["ok", "ok"]
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "openvino:f32: the separable layer needs a median 0.236× the FLOPs" in summary
+    assert "onnxruntime:f32:" in summary
+    again = subprocess.run([sys.executable, "-m", "flopbench", "study", "sepconv", "--points", str(points), "-o", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "2 point(s) already done" in again.stderr
