@@ -96,3 +96,18 @@ def test_std_cnn_by_hand(zoo_dir):
     assert cost.macs == 60_840 + 259_200 + 368_640 + 1_280 == 689_960
     assert cost.total_flops == 2 * 689_960
     assert cost.params == 100 + 455 + 368_768 + 1_290
+
+
+def test_the_study_command_prints_the_papers_tables(capfd):
+    import json
+
+    from flopbench.cli.main import main
+
+    assert main(["study", "mobilenet", "--format", "json"]) == 0
+    printed = json.loads(capfd.readouterr().out)
+    rows = {row["model"]: row for row in printed["rows"]}
+    assert len(rows) == 10 and all(abs(row["mult_adds_error"]) < 0.005 for row in rows.values())
+    assert rows["Conv 3x3, 14x14x512 → 512"]["params"] == 512 * 512 * 9  # Table 3, built and converted by the command
+    assert rows["Depthwise Separable Conv"]["params"] == 512 * 9 + 512 * 512
+    assert all(round(row["params"] / 1e6, 2 if row["table"] == "3" else 1) == row["paper_params_m"] for row in rows.values())
+    assert printed["table2_shares"]["Conv 1x1"] == pytest.approx([94.86, 74.59], abs=0.01)

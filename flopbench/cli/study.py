@@ -16,8 +16,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def add_parser(commands) -> None:
-    study = commands.add_parser("study", help="studies: sepconv, the sweep of standard vs separable convolutions")
-    study.add_argument("name", metavar="STUDY", help="sepconv")
+    study = commands.add_parser("study", help="sepconv: the sweep of standard vs separable convolutions; mobilenet: the paper's tables")
+    study.add_argument("name", metavar="STUDY", help="sepconv (the sweep) or mobilenet (the MobileNet paper's tables, counted)")
     study.add_argument("-o", "--output", default="sepconv-study",
                        help="folder for the points, results, plot and summary (default ./sepconv-study); a re-run skips the points done")
     study.add_argument("--points", help="a JSON file of points to run instead of the generated grid")
@@ -64,9 +64,11 @@ def run_command(args) -> int:
     from ..study.sweep import check_points, generate_points, load_points, run_sweep
     from .output import emit
 
-    if args.name != "sepconv":
-        raise OptionError(f"unknown study {args.name!r}", "the one study is sepconv: flopbench study sepconv")
+    if args.name not in ("sepconv", "mobilenet"):
+        raise OptionError(f"unknown study {args.name!r}", "choose sepconv (the sweep) or mobilenet (the paper's tables)")
     fmt = check_format(args.format or "table", FORMATS)
+    if args.name == "mobilenet":
+        return _mobilenet(fmt)
     options = _options(args)
     if args.points:
         points = load_points(args.points)
@@ -107,3 +109,22 @@ def run_command(args) -> int:
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _mobilenet(fmt: str) -> int:
+    import json
+    import tempfile
+
+    from ..render.study import paper_markdown, paper_table
+    from ..study.paper import paper_rows
+    from .output import emit
+
+    with tempfile.TemporaryDirectory(prefix="flopbench-mobilenet-") as folder:
+        rows, shares_of_v1 = paper_rows(folder)
+    if fmt == "json":
+        emit(json.dumps({"rows": [r.to_dict() for r in rows], "table2_shares": shares_of_v1}, indent=1) + "\n", None)
+    elif fmt == "markdown":
+        emit(paper_markdown(rows, shares_of_v1), None)
+    else:
+        emit(paper_table(rows, shares_of_v1), None)
+    return 0

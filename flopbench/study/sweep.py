@@ -181,7 +181,8 @@ def points_document(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # --- one point ----------------------------------------------------------------------------------
 
 
-def _standard_layer(path: Path, point: dict[str, Any]) -> Path:
+def standard_layer(path: Path, point: dict[str, Any]) -> Path:
+    """One standard k×k convolution (no bias, padded by k//2) of the point's geometry, as ONNX, seeded weights."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -270,7 +271,7 @@ def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
     record: dict[str, Any] = {"key": point["key"], "point": point}
     try:
         with tempfile.TemporaryDirectory(prefix="flopbench-sweep-") as folder:
-            std = _standard_layer(Path(folder) / "standard.onnx", point)
+            std = standard_layer(Path(folder) / "standard.onnx", point)
             sep = Path(folder) / "separable.onnx"
             convert(std, "separable", sep, seed=point.get("seed", 0))
             costs = {"standard": count(std), "separable": count(sep)}
