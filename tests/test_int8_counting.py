@@ -151,3 +151,14 @@ def test_dynamic_quantization_counts_like_its_float_source(sep_cnn_onnx, tmp_pat
     # the uint8 weights one byte each, plus one uint8 zero point per quantized weight
     weights = [t for t in onnx.load(str(target)).graph.initializer if t.data_type == onnx.TensorProto.UINT8]
     assert quantized.weight_bytes_by_type["u8"] == sum(numpy_helper.to_array(t).nbytes for t in weights)
+
+
+def test_onnxruntime_says_a_qdq_model_runs_int8(qdq_onnx, sep_cnn_onnx):
+    from flopbench.measure.bench import bench
+    from flopbench.measure.policy import RunPolicy
+
+    quick = RunPolicy(warmup_iterations=1, min_duration_s=0.05, min_iterations=3)
+    quantized = bench(qdq_onnx, engines=("onnxruntime",), policy=quick).results[0].settings
+    assert quantized.executed_precision == "int8 (quantized model), float ops in f32"
+    source = bench(sep_cnn_onnx, engines=("onnxruntime",), policy=quick).results[0].settings
+    assert source.executed_precision == "f32"

@@ -3,7 +3,9 @@ own, so only the call latency exists here."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import re
 import tempfile
 import threading
 import time
@@ -108,13 +110,29 @@ class OnnxRuntimeEngine:
             session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=[provider])
         except Exception as exc:
             raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
-        runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes)
+        runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes, quantized=has_quantized_ops(path))
         runner.optimized_model_path = optimized
         return runner
 
 
+# a NodeProto's op_type field (field 4, length-delimited) holding an op ONNX Runtime runs on 8-bit
+# integer kernels (QDQ pairs around a Conv or MatMul are fused into QLinearConv / QLinearMatMul)
+_QUANTIZED_OP_FIELD = re.compile(rb"\x22[\x0b-\x15](?:QuantizeLinear|DequantizeLinear|QLinearConv|QLinearMatMul|ConvInteger|"
+                                 rb"MatMulInteger|DynamicQuantizeLinear|MatMulIntegerToFloat)")
+
+
+def has_quantized_ops(path: str | os.PathLike) -> bool:
+    """Whether the ONNX file has quantization ops: one scan of its bytes (ONNX Runtime offers no
+    readback of the precision its kernels run in)."""
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _QUANTIZED_OP_FIELD.search(data) is not None
+    except (OSError, ValueError):
+        return False
+
+
 class OnnxRuntimeRunner:
-    def __init__(self, session, config: EngineConfig, version: str, provider: str, input_shapes):
+    def __init__(self, session, config: EngineConfig, version: str, provider: str, input_shapes, quantized: bool = False):
         self.session = session
         self.config = config
         requests = config.nireq or (1 if config.hint != "throughput" else (os.cpu_count() or 1))
@@ -124,6 +142,7 @@ class OnnxRuntimeRunner:
             precision="f32", hint=config.hint, streams=requests if config.hint == "throughput" else 1,
             threads=threads, requests=requests, optimal_requests=None,
             extra={"providers": list(session.get_providers())},
+            executed_precision="int8 (quantized model), float ops in f32" if quantized else "f32",
         )
         self.optimized_model_path: str | None = None
         self._output_names = [o.name for o in session.get_outputs()]
