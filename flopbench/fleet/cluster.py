@@ -125,5 +125,7 @@ def require_nodes(resource: str | None = None, measuring: bool = True) -> list[F
     raise FleetError(f"no alive node of the cluster offers a measurement slot (the Ray resource {MEASURE_SLOT})", START_FIX)
 
 
-def current_node_id() -> str:
-    return require_ray().get_runtime_context().get_node_id()
+def current_node_id() -> str | None:
+    """The Ray node this runs on; None outside Ray (asking Ray would start a local instance)."""
+    ray = require_ray()
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
