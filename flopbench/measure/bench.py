@@ -45,6 +45,7 @@ class BenchResult:
     stop_reason: str
     warnings: tuple[str, ...] = ()
     latencies: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    precision_matched: bool = False  # flopbench ran every engine of the comparison at one precision
 
     @property
     def latency(self) -> LatencyStats | None:
@@ -70,7 +71,7 @@ class BenchResult:
             "engine_latency": self.engine_latency.to_dict() if self.engine_latency else None,
             "iterations": self.iterations, "wall_s": self.wall_s, "throughput_fps": self.throughput_fps,
             "gflops_per_s": self.gflops_per_s, "complete": self.complete, "stop_reason": self.stop_reason,
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "precision_matched": self.precision_matched,
         }
         if save_latencies:
             result["latencies_ns"] = {kind: values.tolist() for kind, values in self.latencies.items()}
@@ -88,6 +89,7 @@ class BenchResult:
                    call_latency=stats(data["call_latency"]), engine_latency=stats(data["engine_latency"]),
                    iterations=data["iterations"], wall_s=data["wall_s"], throughput_fps=data["throughput_fps"],
                    complete=data["complete"], stop_reason=data["stop_reason"], warnings=tuple(data["warnings"]),
+                   precision_matched=data.get("precision_matched", False),
                    latencies={kind: np.asarray(values, dtype=np.int64) for kind, values in data.get("latencies_ns", {}).items()})
 
 
@@ -155,9 +157,10 @@ def measure(runner, inputs: dict[str, np.ndarray], policy: RunPolicy, mode: str,
     return record, latencies
 
 
-def _result(shared, mode: str, settings: EngineSettings, config: EngineConfig, policy: RunPolicy,
+def _result(sessions, mode: str, settings: EngineSettings, policy: RunPolicy,
             record: RunRecord, latencies: dict[str, np.ndarray]) -> BenchResult:
-    warnings = list(shared.warnings) + setting_differences(config, settings)
+    shared, config = sessions.model, sessions.asked
+    warnings = list(shared.warnings) + setting_differences(config, settings) + list(sessions.warnings)
     if record.iterations == 0:
         warnings.append("nothing was measured before the run stopped")
     batch = shared.batch
@@ -169,6 +172,7 @@ def _result(shared, mode: str, settings: EngineSettings, config: EngineConfig, p
         engine_latency=_stats(latencies.get("engine")), iterations=record.iterations, wall_s=record.wall_s,
         throughput_fps=throughput_fps(record, batch) if record.iterations else 0.0, complete=record.complete,
         stop_reason=record.stop_reason, warnings=tuple(warnings), latencies=latencies,
+        precision_matched=sessions.precision_matched,
     )
 
 
@@ -191,7 +195,7 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
             with engine_errors(name):
                 record, latencies = measure(session.runner, session.inputs.arrays, policy, mode, report)
             session.close()
-            results.append(_result(sessions.model, mode, session.runner.settings, config, policy, record, latencies))
+            results.append(_result(sessions, mode, session.runner.settings, policy, record, latencies))
             if record.stop_reason == "interrupted":
                 interrupted = True
                 break

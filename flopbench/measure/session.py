@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,18 @@ class Sessions:
 
     model: SessionModel
     sessions: list[Session] = field(default_factory=list)
+    asked: EngineConfig = field(default_factory=EngineConfig)  # what the caller asked; each session has its own config
+    precision_matched: bool = False  # flopbench set every engine to COMMON_PRECISION (none was asked)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What makes the engines' results not like with like."""
+        used = {s.engine.name: s.runner.settings.precision for s in self.sessions}
+        if len(set(used.values())) < 2:
+            return ()
+        named = ", ".join(f"{engine} {precision}" for engine, precision in used.items())
+        return (f"the engines infer in different precisions ({named}): their times are not like with like; "
+                f"give --precision {COMMON_PRECISION} to compare them at the same precision",)
 
     def __iter__(self):
         return iter(self.sessions)
@@ -121,6 +133,22 @@ def _read_model(path: Path, engines: list[Engine], shape: Any, batch: int | None
     return loaded, loaded.inputs, None
 
 
+COMMON_PRECISION = "f32"  # the precision every engine can run
+
+
+def engine_configs(runtimes: Sequence[Engine], config: EngineConfig) -> tuple[list[EngineConfig], bool]:
+    """Each engine's settings, and whether flopbench chose the precision. One engine alone keeps its
+    own default precision (as benchmark_app does). Engines compared side by side run like with
+    like: with no precision asked, every one runs COMMON_PRECISION; asked for one an engine cannot
+    do, that engine runs its default and `Sessions.warnings` names the difference."""
+    if len(runtimes) < 2:
+        return [config] * len(runtimes), False
+    if config.precision is None:
+        return [replace(config, precision=COMMON_PRECISION)] * len(runtimes), True
+    return [config if config.precision in runtime.precisions(config.device) else replace(config, precision=None)
+            for runtime in runtimes], False
+
+
 def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("openvino",), config: EngineConfig | None = None, *,
                   shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
                   count: bool = True) -> Sessions:
@@ -141,13 +169,14 @@ def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("
     prepared = prepare_inputs(infos, input_files, seed=seed)
     shared = SessionModel(path=loaded.path if loaded else Path(model), input_infos=infos, inputs=prepared, loaded=loaded,
                           cost=cost, count_unavailable=unavailable if count else None)
-    sessions = Sessions(model=shared)
+    configs, matched = engine_configs(runtimes, config)
+    sessions = Sessions(model=shared, asked=config, precision_matched=matched)
     input_shapes = {i.name: i.shape for i in infos}
     try:
-        for runtime in runtimes:
+        for runtime, engine_config in zip(runtimes, configs):
             with engine_errors(runtime.name):
-                runner = runtime.compile(str(shared.path), input_shapes, config)
-                sessions.sessions.append(Session(engine=runtime, config=config, runner=runner, model=shared))
+                runner = runtime.compile(str(shared.path), input_shapes, engine_config)
+                sessions.sessions.append(Session(engine=runtime, config=engine_config, runner=runner, model=shared))
                 runner.infer(prepared.arrays)
     except BaseException:
         sessions.close()

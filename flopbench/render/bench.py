@@ -56,8 +56,11 @@ def _latency_rows(result: BenchResult):
 def _settings_line(result: BenchResult) -> str:
     s = result.settings
     counts = f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"
+    used = s.executed_precision or s.precision
+    precision = (f"precision {used} for every engine (like with like; --precision to choose)" if result.precision_matched
+                 else f"precision {used}" + ("" if result.config.precision else " (the engine's default)"))
     return (f"{s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}): {result.mode} mode, "
-            f"precision {s.executed_precision or s.precision}, {counts}, batch {result.batch}")
+            f"{precision}, {counts}, batch {result.batch}")
 
 
 def bench_table(report: BenchReport):
@@ -67,8 +70,8 @@ def bench_table(report: BenchReport):
 
     unit, scale = _unit(report)
     table = Table(title=f"Latency ({unit}) and throughput", title_justify="left", header_style="bold")
-    for column in ("Engine", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"):
-        table.add_column(column, justify="left" if column in ("Engine", "Latency") else "right", no_wrap=True,
+    for column in ("Engine", "Precision", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"):
+        table.add_column(column, justify="left" if column in ("Engine", "Precision", "Latency") else "right", no_wrap=True,
                          min_width=11 if column == "Engine" else None)
     notes: list[str] = []
     too_few: dict[float, int] = {}
@@ -76,7 +79,7 @@ def bench_table(report: BenchReport):
         for index, (kind, stats) in enumerate(_latency_rows(result)):
             first = index == 0
             table.add_row(
-                result.settings.engine if first else "", kind, f"{stats.count:,}",
+                result.settings.engine if first else "", result.settings.precision if first else "", kind, f"{stats.count:,}",
                 _number(stats.min_ns, scale), _number(stats.median_ns, scale), _number(stats.mean_ns, scale),
                 *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), _number(stats.max_ns, scale),
                 _number(stats.std_ns, scale),

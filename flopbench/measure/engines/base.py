@@ -142,6 +142,10 @@ class Engine(Protocol):
         """Raise EngineError when this engine cannot run a file of this kind at all."""
         ...
 
+    def precisions(self, device: str) -> tuple[str, ...]:
+        """The inference precisions (`PRECISIONS` names) this engine can be told to use on `device`."""
+        ...
+
     def read_inputs(self, model_path: str, shapes: dict[str, tuple[int, ...]], batch: int | None) -> tuple[Any, ...]:
         """The model's real inputs (ModelInputInfo) with static shapes, read the way this engine reads the file."""
         ...

@@ -57,6 +57,9 @@ class OnnxRuntimeEngine:
             raise EngineError(f"ONNX Runtime cannot run {path.name}: it runs ONNX files only",
                               "use --engine openvino, or give the model as .onnx")
 
+    def precisions(self, device: str) -> tuple[str, ...]:
+        return ("f32",)  # the model's own precision; no engine setting changes it
+
     def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
         """The model's real inputs with static shapes, read with the `onnx` package: ONNX Runtime
         runs models (custom-domain, QOperator) that OpenVINO cannot read."""

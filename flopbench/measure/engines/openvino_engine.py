@@ -92,6 +92,14 @@ class OpenVINOEngine:
     def check_model(self, model_path: str | os.PathLike) -> None:
         """OpenVINO reads every format flopbench knows; `read_inputs` says what is wrong with a file."""
 
+    def precisions(self, device: str) -> tuple[str, ...]:
+        try:
+            capabilities = openvino_core().get_property(device.split(":")[0], "OPTIMIZATION_CAPABILITIES")
+        except Exception:  # a virtual device (AUTO ...) does not say: f32 is what every device has
+            return ("f32",)
+        names = {"FP32": "f32", "BF16": "bf16", "FP16": "f16"}
+        return tuple(names[c] for c in capabilities if c in names) or ("f32",)
+
     def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
         return load(model_path, shape=shapes, batch=batch).inputs
 
