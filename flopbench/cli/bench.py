@@ -25,6 +25,7 @@ def add_parser(commands) -> None:
     bench.add_argument("--warmup", type=int, default=5, help="warm-up runs, reported separately (default 5)")
     bench.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
     bench.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
+    bench.add_argument("-layout", "--layout", help="input layout of the -i files, as benchmark_app: input[NHWC] (transposed to the model's NCHW), input[HWC->CHW], or NHWC for every input")
     bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     bench.add_argument("--json", help="write the full result as JSON (atomically)")
     bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
@@ -94,7 +95,7 @@ def run_command(args) -> int:
         progress_bar.start()
     try:
         report = bench(model, engines=engines, config=config, policy=policy, inputs=args.input,
-                       shape=args.shape, batch=args.batch, seed=args.seed, progress=on_progress)
+                       shape=args.shape, batch=args.batch, seed=args.seed, layout=args.layout, progress=on_progress)
     finally:
         if progress_bar is not None:
             progress_bar.stop()

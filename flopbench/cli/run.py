@@ -11,6 +11,7 @@ def add_parser(commands) -> None:
     run = commands.add_parser("run", help="the exercise's Task 2: infer N times on one input and print the time")
     add_model(run)
     run.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); random if omitted")
+    run.add_argument("-layout", "--layout", help="input layout of the -i files, as benchmark_app: input[NHWC] (transposed to the model's NCHW), input[HWC->CHW], or NHWC for every input")
     run.add_argument("-niter", "--niter", type=int, default=10, help="iterations (default 10)")
     run.add_argument("-d", "--device", default="CPU")
     run.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
@@ -33,7 +34,7 @@ def run_command(args) -> int:
 
     check_output(args.json, protect=files_read(args.model, args.input))
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
-                 shape=args.shape, precision=args.precision)
+                 shape=args.shape, precision=args.precision, layout=args.layout)
     warn(result.warnings)
     print_run(result)
     if args.json:

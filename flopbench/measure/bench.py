@@ -178,7 +178,7 @@ def _result(sessions, mode: str, settings: EngineSettings, policy: RunPolicy,
 
 def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
           policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
-          batch: int | None = None, seed: int = 0,
+          batch: int | None = None, seed: int = 0, layout: str | None = None,
           progress: Callable[[str, float], None] | None = None) -> BenchReport:
     """Measure `model` on each engine in turn. Ctrl-C stops the run in progress and returns what
     was measured, marked incomplete; the engines after it are not run."""
@@ -188,7 +188,7 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False
-    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as sessions:
+    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed, layout=layout) as sessions:
         for session in sessions:
             name = session.engine.name
             report = (lambda fraction, name=name: progress(name, fraction)) if progress else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -120,8 +121,66 @@ def _nonfinite(array: np.ndarray) -> int:
     return int(array.size - np.count_nonzero(np.isfinite(array)))
 
 
-def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str) -> tuple[np.ndarray, list[str]]:
-    """Give `array` the input's shape and dtype when its elements allow it; say what was changed."""
+# the order of a channels-first model input's axes, the default target of --layout
+CHANNELS_FIRST = "NCDHW"
+_LAYOUT = re.compile(r"^(?P<name>[^\[\]]*)\[(?P<source>[A-Za-z?]+)(?:->(?P<target>[A-Za-z?]+))?\]$|^(?P<plain>[A-Za-z?]+)$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """`--layout`: the axes of the data in an -i file (`source`) and of the model input (`target`),
+    one letter per axis, as benchmark_app writes them: `input[NHWC]`, `input[HWC->CHW]`."""
+
+    source: str
+    target: str | None = None  # None: the source's letters in channels-first order (NCDHW)
+
+    def order(self, label: str) -> str:
+        if self.target is not None:
+            return self.target
+        if any(letter not in CHANNELS_FIRST for letter in self.source):
+            raise OptionError(f"--layout [{self.source}] for {label} has letters other than {CHANNELS_FIRST}, so the model's order is unknown",
+                              f"say both: --layout name[{self.source}->...] with the model input's letters")
+        return "".join(sorted(self.source, key=CHANNELS_FIRST.index))
+
+
+def parse_layouts(spec: str | None) -> dict[str | None, Layout]:
+    """`--layout` as benchmark_app takes it: `name[NHWC]`, several comma-separated, or `NHWC` for
+    every input; `name[NHWC->NCHW]` names the model input's order when it is not channels-first."""
+    layouts: dict[str | None, Layout] = {}
+    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
+        match = _LAYOUT.match(part)
+        if not match:
+            raise OptionError(f"--layout {part!r} is not a layout", "write it as benchmark_app does: input[NHWC] (or input[HWC->CHW], or NHWC for every input)")
+        source = (match["source"] or match["plain"]).upper()
+        target = match["target"].upper() if match["target"] else None
+        for letters in (source, target or source):
+            if len(set(letters)) != len(letters):
+                raise OptionError(f"--layout {part!r} names an axis twice", "give each axis one letter, e.g. input[NHWC]")
+        if target is not None and sorted(source) != sorted(target):
+            raise OptionError(f"--layout {part!r}: {source} and {target} do not name the same axes", "give the same letters on both sides, e.g. input[HWC->CHW]")
+        layouts[(match["name"] or "").strip() or None] = Layout(source, target)
+    return layouts
+
+
+def apply_layout(array: np.ndarray, layout: Layout, model_input: ModelInputInfo, label: str) -> np.ndarray:
+    """Transpose `array` from the layout the user named to the model input's."""
+    source, target = layout.source, layout.order(label)
+    if array.ndim == len(source) - 1 and source.startswith("N"):  # an image without its batch axis
+        source, target = source[1:], target.replace("N", "")
+    if array.ndim != len(source):
+        raise InputDataError(f"--layout [{layout.source}] has {len(layout.source)} axes, but {label} has {array.ndim} ({format_shape(array.shape) or 'scalar'})",
+                             f"give one letter per axis of the file, e.g. --layout {model_input.name}[{'NCHW'[:array.ndim] if array.ndim <= 4 else 'N...'}]")
+    return array.transpose([source.index(letter) for letter in target])
+
+
+def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str, layout: Layout | None = None) -> tuple[np.ndarray, list[str]]:
+    """Give `array` the input's shape and dtype; say what was changed. Only size-1 axes are added or
+    dropped (the exercise's 28x28 image into 1x1x28x28); axes in another order are transposed when
+    `layout` says how, and refused otherwise: a reshape would scramble the data."""
     if not isinstance(array, np.ndarray):
         raise InputDataError(f"{label} is a {type(array).__name__}, not a numpy array", "give a numeric numpy array")
     if array.dtype.kind not in "biuf" or array.dtype.itemsize == 0:
@@ -130,12 +189,20 @@ def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str) -> tup
     shape = tuple(int(d) for d in model_input.shape)
     dtype = numpy_dtype(model_input)
     expected = math.prod(shape)
+    if layout is not None:
+        array = apply_layout(array, layout, model_input, label)
     if array.shape != shape:
         if array.size != expected:
             raise InputDataError(
                 f"{label} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements); "
                 f"input {model_input.name!r} expects {format_shape(shape) or 'a scalar'} ({expected:,} elements)",
                 f"give an array with {expected:,} elements",
+            )
+        if _without_ones(array.shape) != _without_ones(shape):
+            raise InputDataError(
+                f"{label} has shape {format_shape(array.shape)} and input {model_input.name!r} expects {format_shape(shape)}: "
+                "the same elements in another order of axes, which a reshape would scramble",
+                f"save it in the input's order, or name the file's layout to transpose it, e.g. --layout {model_input.name}[{_guess_layout(array.shape, shape)}]",
             )
         array = array.reshape(shape)
     bad = _nonfinite(array)
@@ -153,6 +220,14 @@ def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str) -> tup
         notes.append(f"{label} has {_nonfinite(array):,} values beyond the range of {dtype}, which became Inf")
     # not np.ascontiguousarray: it turns a 0-d array (a scalar input) into shape (1,)
     return (array if array.flags.c_contiguous else np.array(array, order="C")), notes
+
+
+def _guess_layout(have: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """The file's layout in letters, for the hint: an image with its channels last."""
+    letters = CHANNELS_FIRST if len(want) == 5 else "NCHW"
+    named = dict(zip(want, letters[: len(want)]))
+    guess = "".join(named.get(d, "?") for d in have)
+    return guess if "?" not in guess and len(set(guess)) == len(guess) else ("NHWC" if len(have) == 4 else "HWC")
 
 
 def _split_spec(spec: str) -> tuple[str | None, str]:
@@ -202,8 +277,17 @@ def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generat
     return np.zeros(shape, dtype=dtype)
 
 
-def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0) -> PreparedInputs:
-    """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random."""
+def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0,
+                   layout: str | None = None) -> PreparedInputs:
+    """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random;
+    `layout` (`input[NHWC]`) says the order of a file's axes, to transpose it to the input's."""
+    layouts = parse_layouts(layout)
+    if layouts and not files:
+        raise OptionError("--layout says how the -i files' axes are ordered, but no -i file was given", "give the input with -i, or drop --layout")
+    for name in layouts:
+        if name is not None and name not in {i.name for i in inputs}:
+            raise OptionError(f"--layout names input {name!r}, which the model does not have",
+                              f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise OptionError(f"--seed {seed!r} is not allowed", "give a whole number, 0 or more")
     if isinstance(files, (str, os.PathLike)):
@@ -232,7 +316,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
             raise InputDataError(f"-i gives input {name!r} twice", "give each input once")
         array = read_npy(path)
         if name is not None:
-            arrays[name], notes = fit_array(array, by_name[name], Path(path).name)
+            arrays[name], notes = fit_array(array, by_name[name], Path(path).name, layouts.get(name, layouts.get(None)))
             warnings_ += notes
         else:
             unnamed.append((path, array))
@@ -244,7 +328,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
             raise InputDataError(f"{Path(path).name} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements), which fits no input: {wanted}",
                                  "give an array with as many elements as one of those inputs")
         target = fitting[0]
-        arrays[target.name], notes = fit_array(array, target, Path(path).name)
+        arrays[target.name], notes = fit_array(array, target, Path(path).name, layouts.get(target.name, layouts.get(None)))
         warnings_ += notes
     rng = np.random.default_rng(seed)
     made_random = []

@@ -67,8 +67,10 @@ MAX_RUN_ITERATIONS = 10_000_000
 
 
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
-        engine: str = "openvino", shape: str | None = None, precision: str | None = None) -> RunResult:
-    """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times."""
+        engine: str = "openvino", shape: str | None = None, precision: str | None = None,
+        layout: str | None = None) -> RunResult:
+    """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times; `layout`
+    (`input[NHWC]`) transposes an input file whose axes are in another order than the model's."""
     if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)):
         raise OptionError(f"-niter {niter!r} is not a whole number", "give -niter 1 or more")
     if niter < 1:
@@ -76,7 +78,7 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
     if niter > MAX_RUN_ITERATIONS:
         raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
     config = EngineConfig(device=device, hint="latency", precision=precision)
-    with open_session(model, engine, config, shape=shape, input_files=inputs, count=False) as session:
+    with open_session(model, engine, config, shape=shape, input_files=inputs, count=False, layout=layout) as session:
         runner, prepared = session.runner, session.inputs
         with engine_errors(session.engine.name):
             outputs = runner.infer(prepared.arrays)

@@ -151,7 +151,7 @@ def engine_configs(runtimes: Sequence[Engine], config: EngineConfig) -> tuple[li
 
 def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("openvino",), config: EngineConfig | None = None, *,
                   shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
-                  count: bool = True) -> Sessions:
+                  count: bool = True, layout: str | None = None) -> Sessions:
     """Set up `model` on every engine: each is compiled and has run once before this returns, so a
     model or input that one engine cannot run fails in seconds, before anything is measured."""
     config = config or EngineConfig()
@@ -166,7 +166,7 @@ def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("
     batch = check_batch(batch)
     loaded, infos, unavailable = _read_model(Path(model), runtimes, shapes, batch)
     cost = count_loaded(loaded) if loaded is not None and count else None
-    prepared = prepare_inputs(infos, input_files, seed=seed)
+    prepared = prepare_inputs(infos, input_files, seed=seed, layout=layout)
     shared = SessionModel(path=loaded.path if loaded else Path(model), input_infos=infos, inputs=prepared, loaded=loaded,
                           cost=cost, count_unavailable=unavailable if count else None)
     configs, matched = engine_configs(runtimes, config)
