@@ -131,3 +131,38 @@ def test_a_layout_that_does_not_fit_is_one_line(rgb_model, tmp_path):
     for layout, needle in (("input[HWCX]", "--layout"), ("nosuch[HWC]", "nosuch"), ("input[HW]", "--layout")):
         done = flopbench("run", rgb_model, "-i", tmp_path / "hwc.npy", "--layout", layout)
         assert done.returncode == 2 and needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# --- 3. a shared bias counted once by its source --------------------------------------------------
+
+def shared_bias_model(folder):
+    """Two convs that share one bias initializer (as exporters write identical biases once)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+                    for name, shape in (("w1", (8, 3, 3, 3)), ("w2", (8, 8, 3, 3)), ("b", (8,)))]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w1", "b"], ["c1"], pads=[1, 1, 1, 1]),
+                               helper.make_node("Conv", ["c1", "w2", "b"], ["y"], pads=[1, 1, 1, 1])], "shared",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, folder / "shared.onnx")
+    return folder / "shared.onnx"
+
+
+def test_a_shared_bias_is_counted_once(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    import flopbench
+
+    path = shared_bias_model(tmp_path)
+    held = sum(numpy_helper.to_array(i).size for i in onnx.load(path).graph.initializer)  # what the file holds
+    cost = flopbench.count(path)
+    assert held == 8 * 3 * 9 + 8 * 8 * 9 + 8 == 800
+    assert cost.params == held
+    first, second = cost.layers
+    assert (first.params, second.params) == (8 * 3 * 9 + 8, 8 * 8 * 9)  # the bias belongs to its first use

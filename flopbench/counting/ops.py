@@ -25,6 +25,20 @@ def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
     return Graph(model, weight_inputs).constants
 
 
+# ops a frontend puts between a constant and its use that only re-shape or re-type it
+RELABELLING = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Convert", "ConvertLike", "Transpose"})
+
+
+def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
+    """The constant an input's value comes from, through the reshapes and converts in between, so a
+    constant two ops share (ONNX's Conv bias becomes a Reshape per use) is counted once."""
+    record = graph.by_name.get(source[0])
+    while record is not None and record.constant and record.type in RELABELLING and record.sources:
+        source = record.sources[0]
+        record = graph.by_name.get(source[0])
+    return source
+
+
 def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[str, Any]) -> tuple[tuple[int, ...] | None, int | None]:
     if kind in CONVOLUTIONS:
         weights = inputs[2] if kind == "DeformableConvolution" else inputs[1]
@@ -87,8 +101,9 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             if source[0] in known and shape is not None and _numel(shape) > 1 \
                     and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()) \
                     and (tensor.real or (kind in MAC_OPS and input_bits(node.input_value(i), known) is not None)):
-                if source not in counted_params:
-                    counted_params.add(source)
+                origin = constant_source(graph, source)
+                if origin not in counted_params:
+                    counted_params.add(origin)
                     params += _numel(shape)
         bytes_written = sum(_numel(t.shape) * t.element_size for t in record.outputs if t.shape is not None)
         formula = formulas.get(kind)
