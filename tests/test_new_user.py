@@ -166,3 +166,49 @@ def test_a_shared_bias_is_counted_once(tmp_path):
     assert cost.params == held
     first, second = cost.layers
     assert (first.params, second.params) == (8 * 3 * 9 + 8, 8 * 8 * 9)  # the bias belongs to its first use
+
+
+# --- 4. -t and -niter mean what they mean in benchmark_app ---------------------------------------
+
+def fake_clock(step_ns):
+    """A clock the step advances by `step_ns` per inference: the stopping rule, without real time."""
+    now = [0]
+
+    def clock():
+        return now[0]
+
+    def step():
+        now[0] += step_ns
+
+    return clock, step
+
+
+def test_t_alone_stops_at_about_that_time_and_niter_alone_after_that_many():
+    from flopbench.measure.policy import RunPolicy, run_sync
+
+    clock, step = fake_clock(10_000_000)  # 10 ms an inference: 100 runs would take 1 s
+    record = run_sync(step, RunPolicy.from_flags(seconds=0.2, warmup=0), clock_ns=clock)
+    assert record.iterations == 20 and record.complete  # -t 0.2 alone: 0.2 s, not 100 runs
+    clock, step = fake_clock(10_000_000)
+    record = run_sync(step, RunPolicy.from_flags(niter=7, warmup=0), clock_ns=clock)
+    assert record.iterations == 7 and record.complete  # -niter 7 alone: 7 runs, not 10 s
+    clock, step = fake_clock(10_000_000)
+    record = run_sync(step, RunPolicy.from_flags(seconds=0.2, niter=50, warmup=0), clock_ns=clock)
+    assert record.iterations == 50  # both given: both met, as benchmark_app's loop does
+    clock, step = fake_clock(10_000_000)
+    record = run_sync(step, RunPolicy.from_flags(seconds=0.2, min_iterations=30, warmup=0), clock_ns=clock)
+    assert record.iterations == 30  # MLPerf's minimum duration and minimum count, its own option
+    assert RunPolicy.from_flags() == RunPolicy()  # neither: the default 10 s and 100 runs
+
+
+def test_niter_alone_on_the_command_line(sep_cnn_xml, tmp_path):
+    target = tmp_path / "b.json"
+    done = flopbench("bench", sep_cnn_xml, "-niter", "7", "--warmup", "1", "--json", target)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(target.read_text())["results"][0]
+    assert result["iterations"] == 7 and result["policy"]["min_duration_s"] is None
+    assert "too few runs" in done.stdout  # the verdict still says which percentiles 7 runs cannot back
+    done = flopbench("bench", sep_cnn_xml, "-t", "0.1", "--min-iterations", "40", "--json", target)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(target.read_text())["results"][0]
+    assert result["iterations"] >= 40 and result["policy"] == {**result["policy"], "min_duration_s": 0.1, "min_iterations": 40}

@@ -19,8 +19,11 @@ def add_parser(commands) -> None:
     bench.add_argument("-nstreams", "--nstreams", type=int, help="number of streams (OpenVINO)")
     bench.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
     bench.add_argument("-b", "--batch", type=int, help="batch size")
-    bench.add_argument("-t", "--time", type=float, default=10.0, dest="seconds", help="minimum measuring time in seconds (default 10)")
-    bench.add_argument("-niter", "--niter", type=int, default=100, help="minimum number of measured runs (default 100)")
+    bench.add_argument("-t", "--time", type=float, dest="seconds",
+                       help="measure for about this many seconds, as benchmark_app (default: 10 s and 100 runs when neither -t nor -niter is given)")
+    bench.add_argument("-niter", "--niter", type=int, help="measure this many runs, as benchmark_app; with -t, both are met")
+    bench.add_argument("--min-iterations", type=int,
+                       help="a minimum number of runs that -t must also meet (MLPerf's minimum duration and minimum count)")
     bench.add_argument("--max-duration", type=float, help="hard cap on the measuring time in seconds; a run stopped by it is marked incomplete")
     bench.add_argument("--warmup", type=int, default=5, help="warm-up runs, reported separately (default 5)")
     bench.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
@@ -66,10 +69,10 @@ def run_command(args) -> int:
         get_engine(name)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
-    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter,
-                       max_duration_s=args.max_duration)
+    policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, min_iterations=args.min_iterations,
+                                  warmup=args.warmup, max_duration=args.max_duration)
     err = console(stderr=True)
-    show_progress = sys.stderr.isatty() and args.seconds >= 2
+    show_progress = sys.stderr.isatty() and (policy.min_duration_s or 0) >= 2
     progress_bar = None
     if show_progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -10,8 +10,9 @@ Two drivers share one :class:`RunPolicy`:
   sessions on a thread pool) plugs in through :class:`ExecutorRequests`.
 
 The measured phase stops when **both** ``min_duration_s`` and ``min_iterations`` are met (like MLPerf
-LoadGen's min_duration and min_query_count; OpenVINO's benchmark_app stops at whichever one it was
-given), or when ``max_duration_s`` runs out, or on Ctrl-C. Whatever was measured is returned in every
+LoadGen's min_duration and min_query_count), or when ``max_duration_s`` runs out, or on Ctrl-C.
+:meth:`RunPolicy.from_flags` gives benchmark_app's flags their meaning: ``-t`` alone stops at about
+that time, ``-niter`` alone after that many runs, both given when both are met. Whatever was measured is returned in every
 case: a :class:`RunRecord` says whether the policy was met (``complete``) and why it stopped.
 
 Clocks are injectable (``clock_ns``, integer nanoseconds, monotonic) so tests can drive the loops with
@@ -77,16 +78,28 @@ class RunPolicy:
 
     * ``warmup_iterations`` -- run before measuring; their latencies are reported separately
       (the first one is the first-inference time) and never enter the statistics or the wall time.
-    * ``min_duration_s`` (``-t``) and ``min_iterations`` (``-niter``) -- the measured phase goes on
-      until both are met.
+    * ``min_duration_s`` and ``min_iterations`` -- the measured phase goes on until both are met;
+      ``min_duration_s=None``: no time minimum (``-niter`` alone).
     * ``max_duration_s`` -- optional hard cap on the measured phase; a run stopped by it is
       incomplete.
     """
 
     warmup_iterations: int = 5
-    min_duration_s: float = 10.0
+    min_duration_s: float | None = 10.0
     min_iterations: int = 100
     max_duration_s: float | None = None
+
+    @classmethod
+    def from_flags(cls, seconds: float | None = None, niter: int | None = None, min_iterations: int | None = None,
+                   warmup: int = 5, max_duration: float | None = None) -> "RunPolicy":
+        """benchmark_app's meaning of its flags: ``-t`` alone stops at about that time, ``-niter``
+        alone after that many runs, both given when both are met; neither: 10 s and 100 runs.
+        ``min_iterations`` (``--min-iterations``) is MLPerf's minimum count, met together with ``-t``."""
+        if seconds is None and niter is None:
+            return cls(warmup, 10.0, 100 if min_iterations is None else min_iterations, max_duration)
+        counts = [n for n in (niter, min_iterations) if n is not None]
+        least = max(counts, key=lambda n: n if is_int(n) else 0) if counts else 1
+        return cls(warmup, seconds, least, max_duration)
 
     def validate(self) -> None:
         """Raise :class:`~flopbench.errors.OptionError` (problem, fix) for a value that cannot work."""
@@ -108,12 +121,13 @@ class RunPolicy:
                               "no run can finish that many iterations; give at most 1e9")
 
         t = self.min_duration_s
-        if not _is_number(t) or math.isnan(t):
-            raise OptionError(f"-t {t!r} is not a number of seconds", "give a duration such as -t 10")
-        if t <= 0:
-            raise OptionError(f"-t {t:g} must be more than 0 seconds", "give a duration such as -t 10")
-        if math.isinf(t) or t > MAX_DURATION_S:
-            raise OptionError(f"-t {t:g} is too long", f"give at most {MAX_DURATION_S:g} seconds (a week)")
+        if t is not None:
+            if not _is_number(t) or math.isnan(t):
+                raise OptionError(f"-t {t!r} is not a number of seconds", "give a duration such as -t 10")
+            if t <= 0:
+                raise OptionError(f"-t {t:g} must be more than 0 seconds", "give a duration such as -t 10")
+            if math.isinf(t) or t > MAX_DURATION_S:
+                raise OptionError(f"-t {t:g} is too long", f"give at most {MAX_DURATION_S:g} seconds (a week)")
 
         m = self.max_duration_s
         if m is not None:
@@ -123,14 +137,14 @@ class RunPolicy:
             if m <= 0:
                 raise OptionError(f"--max-duration {m:g} must be more than 0 seconds",
                                   "give a duration such as --max-duration 60, or leave it out")
-            if m < t:
+            if t is not None and m < t:
                 raise OptionError(f"--max-duration {m:g} s is shorter than -t {t:g} s, so the run could never finish",
                                   f"raise --max-duration to at least {t:g} or lower -t")
 
     # -- helpers for the drivers ------------------------------------------------------------------
     @property
     def min_duration_ns(self) -> int:
-        return _seconds_to_ns(self.min_duration_s)
+        return 0 if self.min_duration_s is None else _seconds_to_ns(self.min_duration_s)
 
     @property
     def max_duration_ns(self) -> int | None:
