@@ -212,3 +212,35 @@ def test_niter_alone_on_the_command_line(sep_cnn_xml, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(target.read_text())["results"][0]
     assert result["iterations"] >= 40 and result["policy"] == {**result["policy"], "min_duration_s": 0.1, "min_iterations": 40}
+
+
+# --- 5. interrupting run keeps what it measured --------------------------------------------------
+
+def test_interrupted_run_prints_and_writes_what_it_measured(sep_cnn_xml, image_npy, tmp_path):
+    import select
+    import signal
+    import time
+
+    target = tmp_path / "r.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "run", str(sep_cnn_xml), "-i", str(image_npy), "-niter", "10000000",
+                                "--json", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, line = time.time() + 120, ""
+    while time.time() < deadline and "Ctrl-C" not in line:
+        if select.select([process.stderr], [], [], 1.0)[0]:
+            line = process.stderr.readline()
+            if not line:
+                break
+    assert "Ctrl-C" in line, line
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    data = json.loads(target.read_text())
+    from flopbench.results.schema import validate
+
+    validate(data)
+    assert data["complete"] is False and 0 < data["iterations"] < 10_000_000
+    assert f"Time taken to run {data['iterations']} iterations" in out and "INCOMPLETE" in out
+    import flopbench
+
+    assert flopbench.load_result(target).complete is False

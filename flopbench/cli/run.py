@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 
 from .arguments import add_model
+import sys
+
+from ..errors import EXIT_INTERRUPTED
 from .output import check_output, warn, write_measured
 
 
@@ -26,6 +29,8 @@ def print_run(result) -> None:
     print(f"Engine: {s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}), precision {s.executed_precision or s.precision}")
     print(f"Top class: {result.top_class} ({kind} {result.score:.4f})")
     print(f"Time taken to run {result.iterations} iterations is: {result.seconds:.6f} seconds")
+    if not result.complete:
+        print(f"The run is INCOMPLETE: interrupted after {result.iterations:,} of {result.asked_iterations:,} iterations")
 
 
 def run_command(args) -> int:
@@ -34,9 +39,13 @@ def run_command(args) -> int:
 
     check_output(args.json, protect=files_read(args.model, args.input))
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
-                 shape=args.shape, precision=args.precision, layout=args.layout)
+                 shape=args.shape, precision=args.precision, layout=args.layout, on_start=announce)
     warn(result.warnings)
     print_run(result)
     if args.json:
-        write_measured(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
-    return 0
+        write_measured(args.json, json.dumps(result.to_dict(), indent=2) + "\n", "" if result.complete else " (incomplete run)")
+    return 0 if result.complete else EXIT_INTERRUPTED
+
+
+def announce() -> None:
+    print("flopbench: running (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)

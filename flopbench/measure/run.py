@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,20 +29,24 @@ class RunResult:
     warnings: tuple[str, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    complete: bool = True  # False when Ctrl-C stopped the run: `iterations` ran in `seconds`
+    asked_iterations: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "flopbench/run/1", "model": self.model, "iterations": self.iterations, "seconds": self.seconds,
             "top_class": self.top_class, "score": self.score, "score_is_probability": self.score_is_probability,
             "output": self.output_name, "settings": self.settings.to_dict(), "warnings": list(self.warnings),
-            "metadata": self.metadata,
+            "metadata": self.metadata, "complete": self.complete,
+            "asked_iterations": self.iterations if self.asked_iterations is None else self.asked_iterations,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunResult":
         return cls(model=data["model"], iterations=data["iterations"], seconds=data["seconds"], top_class=data["top_class"],
                    score=data["score"], score_is_probability=data["score_is_probability"], output_name=data["output"],
-                   settings=EngineSettings(**data["settings"]), warnings=tuple(data["warnings"]), metadata=data.get("metadata", {}))
+                   settings=EngineSettings(**data["settings"]), warnings=tuple(data["warnings"]), metadata=data.get("metadata", {}),
+                   complete=data.get("complete", True), asked_iterations=data.get("asked_iterations"))
 
 
 result_kind("flopbench/run/1")(RunResult.from_dict)
@@ -68,9 +73,11 @@ MAX_RUN_ITERATIONS = 10_000_000
 
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
         engine: str = "openvino", shape: str | None = None, precision: str | None = None,
-        layout: str | None = None) -> RunResult:
+        layout: str | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
     """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times; `layout`
-    (`input[NHWC]`) transposes an input file whose axes are in another order than the model's."""
+    (`input[NHWC]`) transposes an input file whose axes are in another order than the model's.
+    Ctrl-C during the timed loop returns what was measured, marked incomplete; `on_start` is
+    called when the timed loop starts."""
     if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)):
         raise OptionError(f"-niter {niter!r} is not a whole number", "give -niter 1 or more")
     if niter < 1:
@@ -83,16 +90,25 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
         with engine_errors(session.engine.name):
             outputs = runner.infer(prepared.arrays)
             step, _ = runner.sync_step(prepared.arrays)
-        start = time.perf_counter()
-        with engine_errors(session.engine.name):
-            for _ in range(niter):
-                step()
-        seconds = time.perf_counter() - start
+        if on_start is not None:
+            on_start()
+        done = 0
+        start = end = time.perf_counter()
+        try:
+            with engine_errors(session.engine.name):
+                for _ in range(niter):
+                    step()
+                    end = time.perf_counter()
+                    done += 1
+        except KeyboardInterrupt:
+            pass  # what ran until now is the result; the interrupted inference is not counted
+        seconds = end - start
     path = session.model.path
     if not outputs:
         raise EngineError(f"{path.name} has no outputs", "give a model that computes something")
     name, scores = next(iter(outputs.items()))
     index, score, is_probability = top_class(scores)
-    return RunResult(model=str(path), iterations=niter, seconds=seconds, top_class=index, score=score,
+    return RunResult(model=str(path), iterations=done, seconds=seconds, top_class=index, score=score,
                      score_is_probability=is_probability, output_name=name, settings=runner.settings,
-                     warnings=prepared.warnings, outputs=outputs, metadata=result_metadata())
+                     warnings=prepared.warnings, outputs=outputs, metadata=result_metadata(), complete=done == niter,
+                     asked_iterations=niter)
