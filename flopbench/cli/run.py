@@ -39,12 +39,16 @@ def run_command(args) -> int:
 
     check_output(args.json, protect=files_read(args.model, args.input))
     result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
-                 shape=args.shape, precision=args.precision, layout=args.layout, on_start=announce)
+                 shape=args.shape, precision=args.precision, layout=args.layout,
+                 on_start=announce if args.niter >= LONG_RUN else None)
     warn(result.warnings)
     print_run(result)
     if args.json:
         write_measured(args.json, json.dumps(result.to_dict(), indent=2) + "\n", "" if result.complete else " (incomplete run)")
     return 0 if result.complete else EXIT_INTERRUPTED
+
+
+LONG_RUN = 1000  # iterations from which a run is worth interrupting, and says how
 
 
 def announce() -> None:
