@@ -25,6 +25,20 @@ def cpu_default_precision() -> str:
     return {"<Type: 'bfloat16'>": "bf16", "<Type: 'float32'>": "f32", "<Type: 'float16'>": "f16"}.get(value, value)
 
 
+def wait_for_line(process, needle: str, seconds: float = 120) -> str:
+    """The first stderr line holding `needle` (flopbench says when a measurement is under way)."""
+    import select
+    import time
+
+    deadline, line = time.time() + seconds, ""
+    while time.time() < deadline and needle not in line:
+        if select.select([process.stderr], [], [], 1.0)[0]:
+            line = process.stderr.readline()
+            if not line:
+                break
+    return line
+
+
 # --- 1. like with like ------------------------------------------------------------------------
 
 def test_two_engines_without_precision_run_the_same_precision(sep_cnn_onnx, tmp_path):
@@ -217,23 +231,20 @@ def test_niter_alone_on_the_command_line(sep_cnn_xml, tmp_path):
 # --- 5. interrupting run keeps what it measured --------------------------------------------------
 
 def test_interrupted_run_prints_and_writes_what_it_measured(sep_cnn_xml, image_npy, tmp_path):
-    import select
     import signal
     import time
 
     target = tmp_path / "r.json"
     process = subprocess.Popen([sys.executable, "-m", "flopbench", "run", str(sep_cnn_xml), "-i", str(image_npy), "-niter", "10000000",
                                 "--json", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, line = time.time() + 120, ""
-    while time.time() < deadline and "Ctrl-C" not in line:
-        if select.select([process.stderr], [], [], 1.0)[0]:
-            line = process.stderr.readline()
-            if not line:
-                break
-    assert "Ctrl-C" in line, line
-    time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    try:
+        line = wait_for_line(process, "Ctrl-C")
+        assert "Ctrl-C" in line, line
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()  # never leave a ten-million-iteration run behind a failed test
     assert process.returncode == 130, err
     data = json.loads(target.read_text())
     from flopbench.results.schema import validate
@@ -244,3 +255,97 @@ def test_interrupted_run_prints_and_writes_what_it_measured(sep_cnn_xml, image_n
     import flopbench
 
     assert flopbench.load_result(target).complete is False
+
+
+# --- 6. the smaller things ----------------------------------------------------------------------
+
+def test_debug_is_accepted_anywhere_and_a_bad_file_is_still_exit_2(sep_cnn_xml, tmp_path):
+    done = flopbench("flops", sep_cnn_xml, "--debug")
+    assert done.returncode == 0 and "926,808" in done.stdout, done.stderr
+    done = flopbench("flops", tmp_path / "missing.xml", "--debug")
+    assert done.returncode == 2 and "Traceback" in done.stderr and "does not exist" in done.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["flops", "{sep}", "-b", "8", "--shape", "input:2x1x28x28"], "-b 8"),
+    (["flops", "{sep}", "--shape", "x:1,1,28,28"], "x:1x1x28x28"),
+    (["flops", "{sep}", "{sep}"], "unrecognized arguments"),
+    (["demo", "-o", "{tmp}/demo", "-niter", "100000000"], "-niter 100000000"),
+])
+def test_small_things_refused_in_one_line_with_one_prefix(args, needle, sep_cnn_xml, tmp_path):
+    done = flopbench(*[a.format(sep=sep_cnn_xml, tmp=tmp_path) for a in args])
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and needle in line, line
+    assert line.count("flopbench:") == 1, line  # one prefix
+    assert "twice" not in line and done.stdout == ""  # nothing printed before the refusal
+
+
+def test_an_interrupted_bench_names_the_engines_never_measured(sep_cnn_onnx, tmp_path):
+    import signal
+    import time
+
+    target = tmp_path / "b.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "bench", str(sep_cnn_onnx), "--engine", "openvino,onnxruntime",
+                                "-t", "60", "--json", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = wait_for_line(process, "measuring")
+        assert "measuring openvino" in line, line
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    data = json.loads(target.read_text())
+    assert [r["engine"]["engine"] for r in data["results"]] == ["openvino"]
+    assert data["not_measured"] == ["onnxruntime"]
+    assert "onnxruntime was never measured" in out
+    import flopbench
+
+    assert flopbench.load_result(target).not_measured == ("onnxruntime",)
+
+
+def test_hint_none_and_onnxruntime_streams_are_reported_as_they_are(sep_cnn_onnx):
+    from flopbench.render.bench import bench_table
+    from flopbench.render.text import render_text
+
+    report = bench(sep_cnn_onnx, engines=["openvino", "onnxruntime"], config=EngineConfig(hint="none"), policy=QUICK)
+    ov, ort = report.results
+    assert ov.mode == "none" and ort.settings.streams is None
+    text = render_text(bench_table(report), width=400)
+    assert "latency mode" not in text and "no performance hint" in text
+    ort_line = next(line for line in text.splitlines() if line.startswith("onnxruntime") and "precision" in line)
+    assert "stream" not in ort_line
+
+
+def test_zoo_says_the_size_before_writing(tmp_path):
+    from flopbench import zoo
+
+    done = flopbench("zoo", "mobilenet_v1", "-o", tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = sum(p.stat().st_size for p in tmp_path.iterdir())
+    said = done.stderr.splitlines()[0]
+    planned = zoo.planned_bytes("mobilenet_v1")
+    assert "writing" in said and f"{planned / 1e6:.0f} MB" in said, (said, written)
+    assert abs(planned - written) < 0.01 * written  # the size said first is the size written
+
+
+def test_long_layer_names_do_not_wrap_the_table(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    long_name = "backbone.stage4.block12.attention.projection.depthwise_convolution_with_a_very_long_name" * 2
+    weights = numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], [long_name], name=long_name, group=4)], "long",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info(long_name, TensorProto.FLOAT, [1, 4, 6, 6])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "long.onnx")
+    done = flopbench("flops", tmp_path / "long.onnx")
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 2, done.stdout  # one line for the layer, one for the total
+    assert "DepthwiseConv2D" in rows[0] and "2,592" in rows[0]  # its FLOPs: 4x6x6 outputs x 9 MACs x 2
+    assert rows[0].split("│")[1].strip().startswith("backbone.stage4") and rows[0].split("│")[1].strip().endswith("very_long_name")

@@ -18,9 +18,12 @@ def add_parser(commands) -> None:
 def run_command(args) -> int:
     from .. import zoo
     from ..counting import count
-    from ..measure.run import run
+    from ..measure.engines import get_engine
+    from ..measure.run import check_iterations, run
     from ..render.cost import to_table
 
+    check_iterations(args.niter)  # refused before anything is written or printed
+    get_engine("openvino").check_device(args.device)
     out = Path(args.output)
     files = zoo.write_zoo_model("sep_cnn", out)
     print(f"Wrote the exercise's sep_cnn model to {out}/: {files.xml.name}, {files.bin.name}, {files.onnx.name}, {files.image.name}\n")

@@ -5,6 +5,7 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 
 from ..version import __version__
 from . import bench, compare, convert, demo, fleet, flops, machine, profile, quantize, report, run, study, zoo
@@ -20,7 +21,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, exit 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise OptionError(f"{self.prog}: {message}", f"see {self.prog} --help")
+        command = self.prog.removeprefix("flopbench").strip()  # the CLI's own prefix is added once, by main
+        raise OptionError(f"{command}: {message}" if command else message, f"see {self.prog} --help")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +41,10 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # --debug is taken anywhere on the line (before or after the command), as users type it
     debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
     # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
     wanted = {signal.SIGTERM: _on_sigterm, signal.SIGINT: signal.default_int_handler}
@@ -70,8 +74,8 @@ def _main(argv: list[str], debug: bool) -> int:
             return EXIT_USAGE
         return args.handler(args)
     except FlopbenchError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code of a bad input
+            traceback.print_exc()
         print(f"flopbench: error: {one_line(exc, 2000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ class BenchResult:
     """
 
     model: str
-    mode: str  # "latency" (sync, one request) or "throughput" (async, several requests)
+    mode: str  # "latency" (sync, one request), "throughput" (async, several requests), "none" (sync, no hint)
     settings: EngineSettings
     config: EngineConfig
     policy: RunPolicy
@@ -98,6 +98,7 @@ class BenchReport:
     results: tuple[BenchResult, ...]
     metadata: dict[str, Any]
     interrupted: bool = False
+    not_measured: tuple[str, ...] = ()  # engines the interruption came before
 
     @property
     def complete(self) -> bool:
@@ -105,12 +106,14 @@ class BenchReport:
 
     def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
         return {"schema": "flopbench/bench/1", "complete": self.complete, "interrupted": self.interrupted,
-                "metadata": self.metadata, "results": [r.to_dict(save_latencies) for r in self.results]}
+                "not_measured": list(self.not_measured), "metadata": self.metadata,
+                "results": [r.to_dict(save_latencies) for r in self.results]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
         return cls(results=tuple(BenchResult.from_dict(r) for r in data["results"]), metadata=data["metadata"],
-                   interrupted=data.get("interrupted", not data["complete"] and all(r["complete"] for r in data["results"])))
+                   interrupted=data.get("interrupted", not data["complete"] and all(r["complete"] for r in data["results"])),
+                   not_measured=tuple(data.get("not_measured", ())))
 
     def merge(self, *others: "BenchReport", allow_different_machines: bool = False) -> "BenchReport":
         """One report of this one's results and the others' (runs of one machine, as pyperf merges
@@ -118,7 +121,8 @@ class BenchReport:
         check_mergeable([self.metadata, *(o.metadata for o in others)], allow_different_machines)
         return BenchReport(results=self.results + tuple(r for o in others for r in o.results),
                            metadata={**self.metadata, "merged_from": [o.metadata for o in (self, *others)]},
-                           interrupted=self.interrupted or any(o.interrupted for o in others))
+                           interrupted=self.interrupted or any(o.interrupted for o in others),
+                           not_measured=self.not_measured + tuple(n for o in others for n in o.not_measured))
 
 
 result_kind("flopbench/bench/1")(BenchReport.from_dict)
@@ -128,12 +132,19 @@ def setting_differences(config: EngineConfig, settings: EngineSettings) -> list[
     """Where the engine quietly used something other than what was asked (it clamps, falls back)."""
     asked_used = (("--precision", config.precision, settings.precision), ("-nstreams", config.nstreams, settings.streams),
                   ("-nthreads", config.nthreads, settings.threads), ("-nireq", config.nireq, settings.requests))
-    return [f"asked for {flag} {asked}, but {settings.engine} on {settings.device} uses {used}"
-            for flag, asked, used in asked_used if asked is not None and used is not None and asked != used]
+    notes = [f"asked for {flag} {asked}, but {settings.engine} on {settings.device} uses {used}"
+             for flag, asked, used in asked_used if asked is not None and used is not None and asked != used]
+    if config.nstreams is not None and settings.streams is None:
+        notes.append(f"asked for -nstreams {config.nstreams}, but {settings.engine} has no streams")
+    return notes
 
 
 def _mode(config: EngineConfig) -> str:
-    return "throughput" if config.hint == "throughput" or (config.nireq or 1) > 1 else "latency"
+    """How the harness drives the engine: "throughput" keeps several requests in flight; "latency"
+    and "none" (no performance hint: the engine's defaults) run one request at a time."""
+    if config.hint == "throughput" or (config.nireq or 1) > 1:
+        return "throughput"
+    return "none" if config.hint == "none" else "latency"
 
 
 def _stats(values: np.ndarray | None) -> LatencyStats | None:
@@ -188,8 +199,9 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False
+    not_measured: tuple[str, ...] = ()
     with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed, layout=layout) as sessions:
-        for session in sessions:
+        for index, session in enumerate(sessions):
             name = session.engine.name
             report = (lambda fraction, name=name: progress(name, fraction)) if progress else None
             with engine_errors(name):
@@ -198,7 +210,8 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
             results.append(_result(sessions, mode, session.runner.settings, policy, record, latencies))
             if record.stop_reason == "interrupted":
                 interrupted = True
+                not_measured = tuple(s.engine.name for s in sessions.sessions[index + 1:])
                 break
     shared = sessions.model
     metadata = {**result_metadata(), "model": str(shared.path), "inputs": [i.to_dict() for i in shared.input_infos]}
-    return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted)
+    return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted, not_measured=not_measured)

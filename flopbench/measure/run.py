@@ -71,6 +71,16 @@ def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
 MAX_RUN_ITERATIONS = 10_000_000
 
 
+def check_iterations(niter) -> None:
+    """Refuse an iteration count `run` cannot do, before any work."""
+    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)):
+        raise OptionError(f"-niter {niter!r} is not a whole number", "give -niter 1 or more")
+    if niter < 1:
+        raise OptionError(f"-niter {niter} is not allowed", "give -niter 1 or more")
+    if niter > MAX_RUN_ITERATIONS:
+        raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
+
+
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
         engine: str = "openvino", shape: str | None = None, precision: str | None = None,
         layout: str | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
@@ -78,12 +88,7 @@ def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 
     (`input[NHWC]`) transposes an input file whose axes are in another order than the model's.
     Ctrl-C during the timed loop returns what was measured, marked incomplete; `on_start` is
     called when the timed loop starts."""
-    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)):
-        raise OptionError(f"-niter {niter!r} is not a whole number", "give -niter 1 or more")
-    if niter < 1:
-        raise OptionError(f"-niter {niter} is not allowed", "give -niter 1 or more")
-    if niter > MAX_RUN_ITERATIONS:
-        raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
+    check_iterations(niter)
     config = EngineConfig(device=device, hint="latency", precision=precision)
     with open_session(model, engine, config, shape=shape, input_files=inputs, count=False, layout=layout) as session:
         runner, prepared = session.runner, session.inputs

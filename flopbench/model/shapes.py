@@ -112,7 +112,13 @@ def parse_shape_spec(spec: str | None) -> ShapeSpec:
     if not spec.strip():
         raise ShapeError("--shape is empty", "write it as name:1x3x224x224")
     result: ShapeSpec = {}
-    for item in _split_inputs(spec):
+    items = _split_inputs(spec)
+    if len(items) > 1 and any(item.strip().isdigit() for item in items):
+        named = spec.split(":")[0] + ":" if ":" in spec else ""
+        dims = "x".join(part.strip() for part in spec.split(":")[-1].split(","))
+        raise ShapeError(f"--shape {_show(spec)} separates dimensions with commas, which separate inputs",
+                         f"write the dimensions with x: --shape {named}{dims} (or {named.rstrip(':')}[{spec.split(':')[-1]}])")
+    for item in items:
         item = item.strip()
         if not item:
             raise ShapeError(f"malformed --shape {_show(spec)}: an empty entry", "separate inputs with single commas: a:1x3x8x8,b:1x10")
@@ -184,6 +190,9 @@ def resolve_static_shapes(declared: list[DeclaredInput], shapes: ShapeSpec, batc
                 raise ShapeError(f"--shape gives input {item.names[0]!r} {len(given)} dimensions, but it has {len(item.dims)}: {item.shown}",
                                  f"give {len(item.dims)} dimensions")
             dims = tuple(given)
+            if batch is not None and dims and dims[0] != batch:
+                raise ShapeError(f"-b {batch} and --shape {item.names[0]}:{format_shape(dims)} give input {item.names[0]!r} two batch sizes ({batch} and {dims[0]})",
+                                 "give the batch once: in --shape, or with -b")
         else:
             if item.dims is None:
                 raise ShapeError(f"input {item.names[0]!r} has a dynamic rank", f"give its shape: --shape {item.names[0]}:1x3x224x224")

@@ -55,11 +55,14 @@ def _latency_rows(result: BenchResult):
 
 def _settings_line(result: BenchResult) -> str:
     s = result.settings
-    counts = f"{s.streams or '?'} stream(s), {s.threads or '?'} thread(s), {s.requests} request(s)"
+    counts = ", ".join(f"{value} {noun}(s)" for value, noun in ((s.streams, "stream"), (s.threads, "thread"), (s.requests, "request"))
+                       if value is not None)
     used = s.executed_precision or s.precision
     precision = (f"precision {used} for every engine (like with like; --precision to choose)" if result.precision_matched
                  else f"precision {used}" + ("" if result.config.precision else " (the engine's default)"))
-    return (f"{s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}): {result.mode} mode, "
+    mode = f"{result.mode} mode" if result.mode != "none" else (
+        "no performance hint (the engine's defaults" + (f", which mean {s.hint}" if s.hint not in ("none", "") else "") + "), one request at a time")
+    return (f"{s.engine} {s.engine_version.split('-')[0]} on {s.device} ({s.device_name}): {mode}, "
             f"{precision}, {counts}, batch {result.batch}")
 
 
@@ -95,6 +98,7 @@ def bench_table(report: BenchReport):
         notes.extend(f"{label}: {w}" for w in result.warnings)
         if not result.complete:
             notes.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+    notes.extend(f"{name} was never measured: the run was interrupted before it" for name in report.not_measured)
     if too_few:
         needed = ", ".join(f"p{p:g} needs {n:,}" for p, n in sorted(too_few.items()))
         notes.append(f"— : too few runs to trust that percentile at 99% confidence ({needed}); run longer with -t or -niter")

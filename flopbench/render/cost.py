@@ -10,7 +10,7 @@ from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..model.shapes import format_shape
-from .text import FORMATS, check_format, render_text
+from .text import FORMATS, check_format, render_text, short_name
 
 VIEWS = ("layer", "op")
 
@@ -170,7 +170,7 @@ def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None =
 
 
 def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:
-    name = f"  └ {layer.name}" if indent else layer.name
+    name = f"  └ {short_name(layer.name)}" if indent else short_name(layer.name)
     return [name, layer.type, _shape(layer.input_shape), _shape(layer.kernel), _n(layer.kernels), _shape(layer.output_shape),
             *([layer.precision] if precision else []), _n(layer.macs), _n(layer.flops), _n(layer.other_flops), _n(layer.params),
             *([_n(layer.weight_bytes), _n(layer.activation_bytes)] if memory else [])]
@@ -187,18 +187,18 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
     table = Table(title=title, title_justify="left", show_footer=False, header_style="bold")
     if view == "op":
         for column in ("Op", "Type", "Layer", "Inputs", "Output"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column in ("Op", "Layer"))
         for column in ("MACs", "FLOPs", "Other", "Params", "Bytes"):
             table.add_column(column, justify="right")
         for op in cost.ops:
             style = None if op.counted else "yellow"
-            table.add_row(op.name, op.type, op.layer, " ".join(_shape(s) for s in op.input_shapes),
+            table.add_row(short_name(op.name), op.type, short_name(op.layer), " ".join(_shape(s) for s in op.input_shapes),
                           " ".join(_shape(s) for s in op.output_shapes), _n(op.macs), _n(op.flops),
                           _n(op.other_flops), _n(op.params), _n(op.bytes_read + op.bytes_written), style=style)
     else:
         precision = cost.integer_macs > 0
         for column in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output", *(["Precision"] if precision else [])):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column == "Layer")
         for column in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else [])):
             table.add_column(column, justify="right")
         for layer in cost.layers:

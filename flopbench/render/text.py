@@ -30,3 +30,14 @@ def human_bytes(count: int) -> str:
             value = count / size
             return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
     return f"{count} bytes"
+
+
+NAME_WIDTH = 48  # a layer or op name longer than this is shortened in the middle in a terminal table
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """`name` kept on one table line: its start and its end, which tell layers apart (files keep it whole)."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[len(name) - (width - 1 - head):]

@@ -142,7 +142,7 @@ class OnnxRuntimeRunner:
         threads = config.nthreads if config.nthreads is not None else (1 if config.hint == "throughput" else os.cpu_count())
         self.settings = EngineSettings(
             engine="onnxruntime", engine_version=version, device=config.device, device_name=provider,
-            precision="f32", hint=config.hint, streams=requests if config.hint == "throughput" else 1,
+            precision="f32", hint=config.hint, streams=None,  # ONNX Runtime has no streams: requests run on threads
             threads=threads, requests=requests, optimal_requests=None,
             extra={"providers": list(session.get_providers())},
             executed_precision="int8 (quantized model), float ops in f32" if quantized else "f32",
