@@ -349,3 +349,31 @@ def test_long_layer_names_do_not_wrap_the_table(tmp_path):
     assert len(rows) == 2, done.stdout  # one line for the layer, one for the total
     assert "DepthwiseConv2D" in rows[0] and "2,592" in rows[0]  # its FLOPs: 4x6x6 outputs x 9 MACs x 2
     assert rows[0].split("│")[1].strip().startswith("backbone.stage4") and rows[0].split("│")[1].strip().endswith("very_long_name")
+
+
+# --- 9. bench output as files -------------------------------------------------------------------
+
+def test_bench_format_csv_markdown_json_and_o(sep_cnn_xml, tmp_path):
+    import csv
+    import io
+
+    from flopbench import load_result
+
+    done = flopbench("bench", sep_cnn_xml, "-niter", "5", "--warmup", "1", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == 1 and rows[0]["engine"] == "openvino" and int(rows[0]["runs"]) == 5
+    assert float(rows[0]["min_ms"]) <= float(rows[0]["median_ms"]) <= float(rows[0]["max_ms"])
+    assert rows[0]["flops_per_inference"] == "926808"
+    target = tmp_path / "b.md"
+    done = flopbench("bench", sep_cnn_xml, "-niter", "5", "--warmup", "1", "-o", target)
+    assert done.returncode == 0, done.stderr
+    text = target.read_text()
+    assert text.startswith("| engine | precision |") and "| openvino |" in text
+    target = tmp_path / "b.json"
+    done = flopbench("bench", sep_cnn_xml, "-niter", "5", "--warmup", "1", "-o", target)
+    assert done.returncode == 0, done.stderr
+    report = load_result(target)
+    assert report.results[0].iterations == 5
+    done = flopbench("bench", sep_cnn_xml, "-niter", "5", "--format", "yaml")
+    assert done.returncode == 2 and "unknown format" in done.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .output import check_output, console, write_measured
+from .output import check_output, console, format_for, write_measured
 
 
 def add_parser(commands) -> None:
@@ -31,6 +31,8 @@ def add_parser(commands) -> None:
     bench.add_argument("-layout", "--layout", help="input layout of the -i files, as benchmark_app: input[NHWC] (transposed to the model's NCHW), input[HWC->CHW], or NHWC for every input")
     bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     bench.add_argument("--json", help="write the full result as JSON (atomically)")
+    bench.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
+    bench.add_argument("-o", "--output", help="write the table in --format to this file (atomically) instead of the terminal")
     bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
     bench.set_defaults(handler=run_command)
 
@@ -54,16 +56,20 @@ def run_command(args) -> int:
     from ..measure.engines import EngineConfig, get_engine
     from ..measure.bench import bench
     from ..measure.policy import RunPolicy
-    from ..render.bench import bench_table
+    from ..render.bench import render_bench
 
     model = args.model_flag or args.model
     if not model:
         raise OptionError("flopbench bench needs a model", "give it: flopbench bench MODEL (or -m MODEL)")
-    if args.save_latencies and not args.json:
+    if args.save_latencies and not (args.json or args.format == "json" or (args.output or "").lower().endswith(".json")):
         raise OptionError("--save-latencies needs --json FILE", "add --json results.json, or drop --save-latencies")
     from ..measure.inputs import files_read
 
+    from ..render.text import check_format
+
+    fmt = check_format(format_for(args.output, args.format))
     check_output(args.json, protect=files_read(model, args.input))
+    check_output(args.output, protect=files_read(model, args.input))
     engines = _engines(args.engine)
     for name in engines:
         get_engine(name)  # unknown names fail before any loading
@@ -102,7 +108,17 @@ def run_command(args) -> int:
     finally:
         if progress_bar is not None:
             progress_bar.stop()
-    console().print(bench_table(report))
+    rendered = render_bench(report, fmt, save_latencies=args.save_latencies)
+    if args.output:
+        if not isinstance(rendered, str):
+            from ..render.text import render_text
+
+            rendered = render_text(rendered)
+        write_measured(args.output, rendered, "" if report.complete else " (incomplete run)")
+    elif isinstance(rendered, str):
+        sys.stdout.write(rendered)
+    else:
+        console().print(rendered)
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"
         write_measured(args.json, text, "" if report.complete else " (incomplete run)")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..results.documents import check_mergeable, result_kind
+from ..results.documents import check_mergeable, data_frame, result_kind
 from ..results.metadata import result_metadata
 from .engines import EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
@@ -103,6 +103,34 @@ class BenchReport:
     @property
     def complete(self) -> bool:
         return not self.interrupted and all(r.complete for r in self.results)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain record per engine (for CSV, a notebook, `pandas.DataFrame(report.rows())`):
+        the latency comparable with benchmark_app, in milliseconds; a percentile too few runs back is None."""
+        def ms(ns):
+            return None if ns is None else ns / 1e6
+
+        records = []
+        for result in self.results:
+            stats = result.latency
+            percentiles = {}
+            for p in (90.0, 99.0, 99.9):
+                estimate = stats.percentile(p) if stats is not None else None
+                percentiles[f"p{p:g}_ms".replace(".", "_")] = ms(estimate.value_ns) if estimate is not None and estimate.valid else None
+            records.append({
+                "engine": result.settings.engine, "precision": result.settings.precision, "mode": result.mode,
+                "device": result.settings.device, "batch": result.batch,
+                "latency": "engine" if result.engine_latency is not None else "call", "runs": stats.count if stats else 0,
+                "min_ms": ms(stats.min_ns if stats else None), "median_ms": ms(stats.median_ns if stats else None),
+                "mean_ms": ms(stats.mean_ns if stats else None), **percentiles, "max_ms": ms(stats.max_ns if stats else None),
+                "std_ms": ms(stats.std_ns if stats else None), "fps": result.throughput_fps, "gflops_per_s": result.gflops_per_s,
+                "flops_per_inference": result.flops_per_inference, "complete": result.complete, "stop_reason": result.stop_reason,
+            })
+        return records
+
+    def to_pandas(self):
+        """`rows()` as a pandas DataFrame (needs pandas)."""
+        return data_frame(self.rows())
 
     def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
         return {"schema": "flopbench/bench/1", "complete": self.complete, "interrupted": self.interrupted,

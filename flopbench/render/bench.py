@@ -1,6 +1,10 @@
 """Render benchmark results: a rich table with its notes. Rendering never computes."""
 from __future__ import annotations
 
+import csv
+import io
+import json
+
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
 from .warnings import describe
@@ -105,3 +109,44 @@ def bench_table(report: BenchReport):
     if any(result.engine_latency and result.call_latency for result in report.results):
         notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
     return Group(table, Text("\n".join(notes)))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def bench_csv(report: BenchReport) -> str:
+    buffer = io.StringIO()
+    rows = report.rows()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["engine"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def bench_markdown(report: BenchReport) -> str:
+    rows = report.rows()
+    header = list(rows[0]) if rows else ["engine"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(row[column]).replace("|", "\\|") for column in header) + " |" for row in rows]
+    notes = [_settings_line(result) for result in report.results]
+    notes += [f"{name} was never measured: the run was interrupted before it" for name in report.not_measured]
+    return "\n".join(lines + [""] + notes) + "\n"
+
+
+def render_bench(report: BenchReport, fmt: str = "table", save_latencies: bool = False):
+    """The report in a format of `render.text.FORMATS`: a rich renderable for "table", text otherwise."""
+    from .text import check_format
+
+    check_format(fmt)
+    if fmt == "json":
+        return json.dumps(report.to_dict(save_latencies=save_latencies), indent=2) + "\n"
+    if fmt == "csv":
+        return bench_csv(report)
+    if fmt == "markdown":
+        return bench_markdown(report)
+    return bench_table(report)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ResultFileError
+from ..errors import FlopbenchError, ResultFileError
 from .writing import write_text_atomic
 
 MAX_DOCUMENT_BYTES = 1 << 30
@@ -99,3 +99,12 @@ def check_mergeable(metadatas: Iterable[dict[str, Any]], allow_different_machine
             raise ResultFileError(f"the results come from different machines or engine versions ({'; '.join(differences)})",
                                   "compare them side by side instead, or merge with allow_different_machines=True "
                                   "(--allow-different-machines)")
+
+
+def data_frame(rows: list[dict[str, Any]]):
+    """A result's plain rows as a pandas DataFrame; pandas stays optional."""
+    try:
+        import pandas
+    except ImportError:
+        raise FlopbenchError("to_pandas() needs pandas, which is not installed", "pip install pandas, or use .rows() (a list of dicts)") from None
+    return pandas.DataFrame(rows)
