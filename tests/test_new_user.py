@@ -377,3 +377,68 @@ def test_bench_format_csv_markdown_json_and_o(sep_cnn_xml, tmp_path):
     assert report.results[0].iterations == 5
     done = flopbench("bench", sep_cnn_xml, "-niter", "5", "--format", "yaml")
     assert done.returncode == 2 and "unknown format" in done.stderr
+
+
+# --- 8. Python objects in, notebook output out ----------------------------------------------------
+
+def test_count_takes_an_openvino_model_and_prints_a_table(sep_cnn_xml):
+    import openvino as ov
+
+    import flopbench
+
+    model = ov.Core().read_model(str(sep_cnn_xml))
+    cost = flopbench.count(model)
+    assert cost.total_flops == 926_808 and cost.params == flopbench.count(sep_cnn_xml).params
+    printed = str(cost)
+    assert "SeparableConv2D" in printed and "926,808" in printed and "sepconv1" in printed
+    assert len(repr(cost)) < 300 and "926,808" in repr(cost)
+    html = cost._repr_html_()
+    assert html.lstrip().startswith("<") and "<table" in html and "sepconv1/depthwise" in html and "<script" not in html
+    rows = cost.rows()
+    assert [r["layer"] for r in rows][:3] == ["sepconv1", "sepconv1/depthwise", "sepconv1/pointwise"]
+    assert sum(r["flops"] for r in rows if not r["parent"]) == 926_808
+    frame = cost.to_pandas()
+    assert list(frame["layer"]) == [r["layer"] for r in rows] and int(frame["flops"][0]) == 25_688
+    assert [r["op"] for r in cost.rows(by="op")] == [op.name for op in cost.ops]
+
+
+def test_bench_takes_an_openvino_model_and_engine_settings_as_keywords(sep_cnn_xml):
+    import openvino as ov
+
+    import flopbench
+
+    model = ov.Core().read_model(str(sep_cnn_xml))
+    report = flopbench.bench(model, engines=["openvino"], precision="f32", nthreads=1, niter=4, warmup=1)
+    result = report.results[0]
+    assert result.settings.precision == "f32" and result.settings.threads == 1 and result.iterations == 4
+    assert result.flops_per_inference == 926_808
+    assert "Latency" in str(report) and "<table" in report._repr_html_() and len(repr(report)) < 300
+    assert report.to_pandas()["engine"].tolist() == ["openvino"]
+    with pytest.raises(flopbench.FlopbenchError, match="nstream"):
+        flopbench.bench(sep_cnn_xml, nstream=2, niter=2)  # a misspelt setting names the ones there are
+
+
+def test_a_torch_module_with_an_example_input(tmp_path):
+    import torch
+
+    import flopbench
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+            self.fc = torch.nn.Linear(8 * 6 * 6, 10)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+    net = Net().eval()
+    example = torch.zeros(2, 3, 8, 8)
+    cost = flopbench.count(net, example_input=example)
+    # by hand: conv 2x8x6x6 outputs x 3x3x3 MACs, linear 2x10 outputs x 288 MACs
+    assert cost.macs == 2 * 8 * 6 * 6 * 27 + 2 * 10 * 288
+    assert cost.params == sum(p.numel() for p in net.parameters())
+    report = flopbench.bench(net, example_input=example, niter=2, warmup=1)
+    assert report.results[0].batch == 2 and report.results[0].flops_per_inference == 2 * cost.macs
+    with pytest.raises(flopbench.FlopbenchError, match="example_input"):
+        flopbench.count(net)

@@ -5,11 +5,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..model.reading import ModelInputInfo
-from ..results.documents import result_kind
+from ..model.shapes import format_shape
+from ..results.display import as_html, as_text
+from ..results.documents import data_frame, result_kind
 from ..results.metadata import result_metadata
 from .memory import ActivationMemory
 
 Shape = tuple[int, ...]
+
+def _text(shape) -> str:
+    return format_shape(shape) if shape else ""
+
 
 def _shape(value) -> Shape | None:
     return tuple(value) if value is not None else None
@@ -74,6 +80,16 @@ class OpCost:
             "precision": self.precision,
             "weight_bytes": self.weight_bytes,
             "stored_weights": dict(self.stored_weights),
+        }
+
+    def record(self) -> dict[str, Any]:
+        """One flat row of plain values (CSV, a DataFrame)."""
+        return {
+            "op": self.name, "type": self.type, "layer": self.layer,
+            "inputs": " ".join(_text(s) for s in self.input_shapes), "output": " ".join(_text(s) for s in self.output_shapes),
+            "macs": self.macs, "flops": self.flops, "other_flops": self.other_flops, "params": self.params,
+            "bytes_read": self.bytes_read, "bytes_written": self.bytes_written, "counted": self.counted,
+            "precision": self.precision, "weight_bytes": self.weight_bytes,
         }
 
     @classmethod
@@ -171,6 +187,17 @@ class LayerCost:
             "parts": [p.to_dict(include_other) for p in self.parts],
         }
 
+    def record(self, parent: str = "", include_other: bool = False) -> dict[str, Any]:
+        """One flat row of plain values; a part of a separable layer names its parent."""
+        return {
+            "layer": self.name, "parent": parent, "type": self.type, "role": self.role,
+            "input": _text(self.input_shape), "kernel": _text(self.kernel), "kernels": self.kernels,
+            "output": _text(self.output_shape), "macs": self.macs, "flops": self.flops,
+            "other_flops": self.other_flops, "total_flops": self.total_flops(include_other), "params": self.params,
+            "bytes": self.bytes_read + self.bytes_written, "precision": self.precision,
+            "weight_bytes": self.weight_bytes, "activation_bytes": self.activation_bytes,
+        }
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], ops_by_name: dict[str, OpCost]) -> "LayerCost":
         return cls(name=data["name"], type=data["type"], role=data.get("role", ""), ops=tuple(ops_by_name[n] for n in data["ops"]),
@@ -179,7 +206,7 @@ class LayerCost:
                    parts=tuple(cls.from_dict(part, ops_by_name) for part in data.get("parts", ())))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ModelCost:
     """Everything counted about one model: ops, the layers they form, and the totals."""
 
@@ -301,6 +328,33 @@ class ModelCost:
             "weight_bytes": self.weight_bytes,
             "peak_activation_bytes": self.peak_activation_bytes,
         }
+
+    def rows(self, by: str = "layer") -> list[dict[str, Any]]:
+        """Plain rows for a DataFrame: one per layer and per part of a layer (`by="layer"`), or one
+        per op (`by="op"`)."""
+        if by == "op":
+            return [op.record() for op in self.ops]
+        if by != "layer":
+            raise ValueError(f"rows(by={by!r}): choose 'layer' or 'op'")
+        records = []
+        for layer in self.layers:
+            records.append(layer.record("", self.include_other))
+            records.extend(part.record(layer.name, self.include_other) for part in layer.parts)
+        return records
+
+    def to_pandas(self, by: str = "layer"):
+        """`rows(by)` as a pandas DataFrame (needs pandas)."""
+        return data_frame(self.rows(by))
+
+    def __repr__(self) -> str:
+        return (f"ModelCost({self.model!r}: {self.total_flops:,} FLOPs, {self.macs:,} MACs, {self.params:,} parameters, "
+                f"{len(self.layers)} layers; print() it for the table)")
+
+    def __str__(self) -> str:
+        return as_text(self)
+
+    def _repr_html_(self) -> str:
+        return as_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -182,16 +182,17 @@ def _count_loaded(loaded: LoadedModel, include_other: bool, formulas: Mapping[st
     )
 
 
-def count(model: str | os.PathLike | LoadedModel, shape: str | dict | None = None, include_other: bool = False,
-          batch: int | None = None, formulas: Mapping[str, Formula] | None = None) -> ModelCost:
+def count(model: str | os.PathLike | LoadedModel | Any, shape: str | dict | None = None, include_other: bool = False,
+          batch: int | None = None, formulas: Mapping[str, Formula] | None = None, example_input: Any = None) -> ModelCost:
     """Count a model's MACs, FLOPs, parameters and bytes, op by op and layer by layer.
 
-    `model` is a path (IR .xml, .onnx, .tflite ...) or a `LoadedModel`. By default the total counts
+    `model` is a path (IR .xml, .onnx, .tflite ...), a `LoadedModel`, an `openvino.Model`, or a
+    `torch.nn.Module` with `example_input` (converted by `openvino.convert_model`). By default the total counts
     multiply-accumulates of convolutions and matmuls only, as the seed exercise does;
     `include_other=True` adds bias, activation, pooling and normalization FLOPs. `formulas`
     ({op type: function(OpView) -> Work}) replaces or adds formulas for this call only.
     """
     table = formula_table(formulas)  # checked before the model is read
     with _collector_paused():
-        loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch)
+        loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch, example_input=example_input)
         return _count_loaded(loaded, include_other, table)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from ..errors import OptionError
+from ..results.display import as_html, as_text
 from ..results.documents import check_mergeable, data_frame, result_kind
 from ..results.metadata import result_metadata
 from .engines import EngineConfig, EngineSettings, engine_errors
@@ -93,7 +95,7 @@ class BenchResult:
                    latencies={kind: np.asarray(values, dtype=np.int64) for kind, values in data.get("latencies_ns", {}).items()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BenchReport:
     results: tuple[BenchResult, ...]
     metadata: dict[str, Any]
@@ -131,6 +133,16 @@ class BenchReport:
     def to_pandas(self):
         """`rows()` as a pandas DataFrame (needs pandas)."""
         return data_frame(self.rows())
+
+    def __repr__(self) -> str:
+        engines = ", ".join(f"{r.settings.engine} {r.latency.median_ns / 1e6:.3g} ms" if r.latency else r.settings.engine for r in self.results)
+        return f"BenchReport({self.metadata.get('model', '')!r}: median {engines}{'' if self.complete else ', INCOMPLETE'}; print() it for the table)"
+
+    def __str__(self) -> str:
+        return as_text(self)
+
+    def _repr_html_(self) -> str:
+        return as_html(self)
 
     def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
         return {"schema": "flopbench/bench/1", "complete": self.complete, "interrupted": self.interrupted,
@@ -204,7 +216,7 @@ def _result(sessions, mode: str, settings: EngineSettings, policy: RunPolicy,
         warnings.append("nothing was measured before the run stopped")
     batch = shared.batch
     return BenchResult(
-        model=str(shared.path), mode=mode, settings=settings, config=config, policy=policy, batch=batch,
+        model=shared.name, mode=mode, settings=settings, config=config, policy=policy, batch=batch,
         inputs=shared.inputs.source, flops_per_inference=shared.cost.total_flops if shared.cost else None,
         first_inference_ns=record.first_inference_ns,
         warmup_ns=tuple(record.warmup_ns), call_latency=_stats(latencies.get("call")),
@@ -215,20 +227,47 @@ def _result(sessions, mode: str, settings: EngineSettings, policy: RunPolicy,
     )
 
 
-def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
+CONFIG_KEYWORDS = tuple(f.name for f in fields(EngineConfig))
+POLICY_KEYWORDS = ("seconds", "niter", "min_iterations", "warmup", "max_duration")
+
+
+def settings_from_keywords(config: EngineConfig | None, policy: RunPolicy | None, keywords: dict[str, Any]) -> tuple[EngineConfig, RunPolicy]:
+    """`bench(model, precision="f32", niter=100)`: engine settings and benchmark_app's -t / -niter as
+    keyword arguments, next to (not on top of) a config or a policy object."""
+    unknown = sorted(set(keywords) - set(CONFIG_KEYWORDS) - set(POLICY_KEYWORDS))
+    if unknown:
+        raise OptionError(f"bench() has no setting {', '.join(map(repr, unknown))}",
+                          f"engine settings: {', '.join(CONFIG_KEYWORDS)}; run length: {', '.join(POLICY_KEYWORDS)}")
+    engine = {k: v for k, v in keywords.items() if k in CONFIG_KEYWORDS}
+    length = {k: v for k, v in keywords.items() if k in POLICY_KEYWORDS}
+    if engine and config is not None or length and policy is not None:
+        raise OptionError("bench() was given a config or policy object and keyword settings for it", "give one or the other")
+    config = config or EngineConfig(**engine)
+    if policy is None:
+        warmup = length.pop("warmup", RunPolicy.warmup_iterations)
+        policy = RunPolicy.from_flags(**length, warmup=warmup)
+    return config, policy
+
+
+def bench(model: str | os.PathLike | Any, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
           policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
           batch: int | None = None, seed: int = 0, layout: str | None = None,
-          progress: Callable[[str, float], None] | None = None) -> BenchReport:
+          progress: Callable[[str, float], None] | None = None, example_input: Any = None, **settings: Any) -> BenchReport:
     """Measure `model` on each engine in turn. Ctrl-C stops the run in progress and returns what
-    was measured, marked incomplete; the engines after it are not run."""
-    policy = policy or RunPolicy()
+    was measured, marked incomplete; the engines after it are not run.
+
+    `model` is a file, an `openvino.Model`, or a `torch.nn.Module` with `example_input`. Engine
+    settings (`device`, `hint`, `nstreams`, `nthreads`, `nireq`, `precision`) and the run's length
+    (`seconds`, `niter`, `min_iterations`, `warmup`, `max_duration`, meaning what benchmark_app's
+    -t and -niter mean) may be given as keywords instead of `config` and `policy`."""
+    config, policy = settings_from_keywords(config, policy, settings)
     policy.validate()
-    config = config or EngineConfig()
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False
     not_measured: tuple[str, ...] = ()
-    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed, layout=layout) as sessions:
+    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed, layout=layout,
+                       example_input=example_input) as sessions:
         for index, session in enumerate(sessions):
             name = session.engine.name
             report = (lambda fraction, name=name: progress(name, fraction)) if progress else None
@@ -241,5 +280,5 @@ def bench(model: str | os.PathLike, engines: Sequence[str] = ("openvino",), conf
                 not_measured = tuple(s.engine.name for s in sessions.sessions[index + 1:])
                 break
     shared = sessions.model
-    metadata = {**result_metadata(), "model": str(shared.path), "inputs": [i.to_dict() for i in shared.input_infos]}
+    metadata = {**result_metadata(), "model": shared.name, "inputs": [i.to_dict() for i in shared.input_infos]}
     return BenchReport(results=tuple(results), metadata=metadata, interrupted=interrupted, not_measured=not_measured)

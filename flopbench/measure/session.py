@@ -16,6 +16,7 @@ from typing import Any
 
 from ..counting import ModelCost, count_loaded
 from ..errors import ModelFileError
+from ..model.objects import ModelObjectFile, is_model_object, object_name
 from ..model.reading import LoadedModel, ModelInputInfo, load
 from ..model.shapes import check_batch, normalize_shape_spec
 from .engines import Engine, EngineConfig, Runner, engine_errors, get_engine
@@ -67,6 +68,12 @@ class SessionModel:
     loaded: LoadedModel | None  # OpenVINO's reading, for counting; None when OpenVINO cannot read the file
     cost: ModelCost | None
     count_unavailable: str | None = None  # why there is no count
+    given_as: str | None = None  # how a model given as an object is named (`path` is then its temporary IR)
+
+    @property
+    def name(self) -> str:
+        """The model as results name it: its path, or the object it was given as."""
+        return self.given_as or str(self.path)
 
     @property
     def batch(self) -> int:
@@ -89,6 +96,7 @@ class Sessions:
     sessions: list[Session] = field(default_factory=list)
     asked: EngineConfig = field(default_factory=EngineConfig)  # what the caller asked; each session has its own config
     precision_matched: bool = False  # flopbench set every engine to COMMON_PRECISION (none was asked)
+    model_file: Any = None  # the temporary IR of a model given as an object, removed on close
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -112,6 +120,8 @@ class Sessions:
     def close(self) -> None:
         for session in self.sessions:
             session.close()
+        if self.model_file is not None:
+            self.model_file.close()
 
     def __enter__(self) -> "Sessions":
         return self
@@ -151,11 +161,24 @@ def engine_configs(runtimes: Sequence[Engine], config: EngineConfig) -> tuple[li
 
 def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("openvino",), config: EngineConfig | None = None, *,
                   shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
-                  count: bool = True, layout: str | None = None) -> Sessions:
+                  count: bool = True, layout: str | None = None, example_input: Any = None) -> Sessions:
     """Set up `model` on every engine: each is compiled and has run once before this returns, so a
-    model or input that one engine cannot run fails in seconds, before anything is measured."""
+    model or input that one engine cannot run fails in seconds, before anything is measured.
+    `model` is a file, an `openvino.Model` or a `torch.nn.Module` with `example_input` (saved as
+    a temporary IR for the engines, which compile from files)."""
     config = config or EngineConfig()
     config.validate()
+    if is_model_object(model):
+        model_file = ModelObjectFile(model, example_input)
+        try:
+            sessions = open_sessions(model_file.path, engines, config, shape=shape, batch=batch, input_files=input_files,
+                                     seed=seed, count=count, layout=layout)
+        except BaseException:
+            model_file.close()
+            raise
+        sessions.model_file = model_file
+        sessions.model.given_as = object_name(model)
+        return sessions
     runtimes = [get_engine(e) if isinstance(e, str) else e for e in engines]
     if not runtimes:
         raise ValueError("open_sessions needs at least one engine")

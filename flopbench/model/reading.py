@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ModelFileError, ShapeError, engine_message, one_line
 from .core import openvino_core, quiet_native_stderr
+from .objects import is_model_object, object_name, to_openvino_model
 from .shapes import DeclaredInput, Shape, ShapeSpec, check_batch, format_shape, normalize_shape_spec, resolve_static_shapes
 
 FORMATS = {".xml": "ir", ".onnx": "onnx", ".tflite": "tflite", ".pb": "tf", ".pdmodel": "paddle"}
@@ -258,13 +259,21 @@ def _dtype_name(element_type) -> str:
         return str(element_type.get_type_name())
 
 
-def load(path: str | os.PathLike, shape: str | ShapeSpec | None = None, batch: int | None = None) -> LoadedModel:
+def load(path: str | os.PathLike | Any, shape: str | ShapeSpec | None = None, batch: int | None = None,
+         example_input: Any = None) -> LoadedModel:
     """Read a model for counting, with static shapes.
 
-    `shape` is a `--shape` string (``"input:1x3x224x224"``) or a parsed {name: dims}. Dynamic batch
-    defaults to 1; any other dynamic dimension needs a shape. `batch` overrides every input's first
-    dimension.
+    `path` is a model file, an `openvino.Model` (left as it is: a clone is counted) or a
+    `torch.nn.Module` with `example_input`. `shape` is a `--shape` string (``"input:1x3x224x224"``)
+    or a parsed {name: dims}. Dynamic batch defaults to 1; any other dynamic dimension needs a
+    shape. `batch` overrides every input's first dimension.
     """
+    if is_model_object(path):
+        batch = check_batch(batch)
+        shapes = normalize_shape_spec(shape)
+        model = to_openvino_model(path, example_input)
+        inputs = _resolve_shapes(model, frozenset(), shapes, batch)
+        return LoadedModel(path=Path(object_name(path)), format="object", ov_model=model, inputs=inputs)
     if not isinstance(path, (str, os.PathLike)):
         raise ModelFileError(f"model {path!r} is not a file path", "give the path of a model file (.xml, .onnx ...)")
     model_path = Path(path)

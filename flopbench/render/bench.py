@@ -7,6 +7,8 @@ import json
 
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
+from ..results.display import register_display
+from .text import html_table, render_text
 from .warnings import describe
 
 PERCENTILES = (90.0, 99.0, 99.9)
@@ -150,3 +152,12 @@ def render_bench(report: BenchReport, fmt: str = "table", save_latencies: bool =
     if fmt == "markdown":
         return bench_markdown(report)
     return bench_table(report)
+
+
+def _bench_html(report: BenchReport) -> str:
+    notes = [_settings_line(result) for result in report.results]
+    notes += [f"{result.settings.engine}: {w}" for result in report.results for w in result.warnings]
+    return html_table(report.rows(), "Latency (ms) and throughput", notes)
+
+
+register_display("BenchReport", text=lambda report: render_text(bench_table(report)), html=_bench_html)

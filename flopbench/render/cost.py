@@ -10,7 +10,8 @@ from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..model.shapes import format_shape
-from .text import FORMATS, check_format, render_text, short_name
+from ..results.display import register_display
+from .text import FORMATS, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
 
@@ -33,34 +34,13 @@ LAYER_COLUMNS = ("layer", "type", "input", "kernel", "kernels", "output", "macs"
 OP_COLUMNS = ("op", "type", "layer", "inputs", "output", "macs", "flops", "other_flops", "params", "bytes_read", "bytes_written", "counted")
 
 
-def _layer_record(layer: LayerCost, parent: str, include_other: bool) -> dict[str, Any]:
-    return {
-        "layer": layer.name, "parent": parent, "type": layer.type, "role": layer.role,
-        "input": _shape(layer.input_shape), "kernel": _shape(layer.kernel), "kernels": layer.kernels,
-        "output": _shape(layer.output_shape), "macs": layer.macs, "flops": layer.flops,
-        "other_flops": layer.other_flops, "total_flops": layer.total_flops(include_other), "params": layer.params,
-        "bytes": layer.bytes_read + layer.bytes_written, "precision": layer.precision,
-        "weight_bytes": layer.weight_bytes, "activation_bytes": layer.activation_bytes,
-    }
-
-
 def layer_records(cost: ModelCost) -> list[dict[str, Any]]:
     """One flat record per layer and per part of a layer (parts name their parent)."""
-    records = []
-    for layer in cost.layers:
-        records.append(_layer_record(layer, "", cost.include_other))
-        records.extend(_layer_record(part, layer.name, cost.include_other) for part in layer.parts)
-    return records
+    return cost.rows("layer")
 
 
 def _op_record(op: OpCost) -> dict[str, Any]:
-    return {
-        "op": op.name, "type": op.type, "layer": op.layer,
-        "inputs": " ".join(_shape(s) for s in op.input_shapes), "output": " ".join(_shape(s) for s in op.output_shapes),
-        "macs": op.macs, "flops": op.flops, "other_flops": op.other_flops, "params": op.params,
-        "bytes_read": op.bytes_read, "bytes_written": op.bytes_written, "counted": op.counted,
-        "precision": op.precision, "weight_bytes": op.weight_bytes,
-    }
+    return op.record()
 
 
 def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> str:
@@ -227,3 +207,12 @@ def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory
     if fmt == "markdown":
         return to_markdown(cost, view, budget, measured)
     return to_table(cost, view, memory or budget is not None, budget, measured)
+
+
+def _cost_html(cost: ModelCost) -> str:
+    columns = ("layer", "parent", "type", "input", "kernel", "kernels", "output", "macs", "flops", "other_flops", "params")
+    rows = [{c: row[c] for c in columns} for row in cost.rows()]
+    return html_table(rows, f"{cost.model} ({cost.format})", _summary_lines(cost))
+
+
+register_display("ModelCost", text=lambda cost: render_text(to_table(cost)), html=_cost_html)

@@ -41,3 +41,29 @@ def short_name(name: str, width: int = NAME_WIDTH) -> str:
         return name
     head = (width - 1) // 2
     return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
+def html_table(rows: list[dict], caption: str = "", notes: list[str] | tuple[str, ...] = ()) -> str:
+    """Plain rows as an HTML table (a notebook's view of a result); every cell escaped."""
+    from html import escape
+
+    columns = list(rows[0]) if rows else []
+
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int):
+            return f"{value:,}"
+        if isinstance(value, float):
+            return f"{value:,.4g}"
+        return escape(str(value))
+
+    numeric = {c for c in columns if any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)}
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f'<td style="text-align:right">{cell(r[c])}</td>' if c in numeric else f"<td>{cell(r[c])}</td>"
+                                    for c in columns) + "</tr>" for r in rows)
+    caption_html = f"<caption>{escape(caption)}</caption>" if caption else ""
+    notes_html = "".join(f"<p>{escape(n)}</p>" for n in notes)
+    return f"<table>{caption_html}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes_html}"
