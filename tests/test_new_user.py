@@ -442,3 +442,57 @@ def test_a_torch_module_with_an_example_input(tmp_path):
     assert report.results[0].batch == 2 and report.results[0].flops_per_inference == 2 * cost.macs
     with pytest.raises(flopbench.FlopbenchError, match="example_input"):
         flopbench.count(net)
+
+
+# --- 7. LRN, and one answer for one network on the ONNX and the IR route ------------------------------
+
+def routes_model(folder):
+    """Conv with an all-zero bias -> Clip(0, 6) -> LRN(size 5) -> 1x1 conv with a real bias: what an
+    exported AlexNet or MobileNet holds, small."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w"),
+                    numpy_helper.from_array(np.zeros(8, np.float32), "zero_bias"),
+                    numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi"),
+                    numpy_helper.from_array(rng.standard_normal((8, 8, 1, 1)).astype(np.float32), "w2"),
+                    numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "b2")]
+    nodes = [helper.make_node("Conv", ["x", "w", "zero_bias"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"], name="relu6"),
+             helper.make_node("LRN", ["r"], ["n"], size=5, alpha=1e-4, beta=0.75, bias=1.0, name="lrn"),
+             helper.make_node("Conv", ["n", "w2", "b2"], ["y"], name="conv2")]
+    graph = helper.make_graph(nodes, "routes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, folder / "routes.onnx")
+    return folder / "routes.onnx"
+
+
+def test_lrn_has_a_formula(tmp_path):
+    import flopbench
+
+    cost = flopbench.count(routes_model(tmp_path))
+    lrn = cost.op("lrn")
+    # by hand: 1x8x8x8 outputs, a window of 5 channels: 5 squares, 4 adds, then ·α/n, +k, ^β, ÷
+    assert lrn.counted and lrn.other_flops == 8 * 8 * 8 * (2 * 5 + 3)
+    assert cost.not_counted == {}
+
+
+def test_one_network_gives_one_answer_on_the_onnx_and_the_ir_route(tmp_path):
+    import openvino as ov
+
+    import flopbench
+
+    onnx_path = routes_model(tmp_path)
+    ov.save_model(ov.convert_model(str(onnx_path)), str(tmp_path / "routes.xml"), compress_to_fp16=False)
+    straight, converted = flopbench.count(onnx_path), flopbench.count(tmp_path / "routes.xml")
+    # the IR has a Clamp where the ONNX reading has Maximum + Minimum, and no Add of the zero bias
+    assert {op.type for op in converted.ops} >= {"Clamp"} and {op.type for op in straight.ops} >= {"Maximum", "Minimum"}
+    assert sum(op.type == "Add" for op in straight.ops) == sum(op.type == "Add" for op in converted.ops) + 1
+    for total in ("macs", "flops", "other_flops", "bytes_read", "bytes_written"):
+        assert getattr(straight, total) == getattr(converted, total), total
+    # parameters count what each file holds: the ONNX file holds the zero bias, the IR does not
+    assert straight.params == converted.params + 8
+    assert straight.op("conv").note and "zero" in straight.op("conv").note

@@ -208,6 +208,13 @@ def normalize_l2(op: OpView) -> Work:
     return Work(other_flops=3 * _out(op))
 
 
+@formula("LRN", doc="2·w + 3 per element, w = size^(axes): w squares and w − 1 adds over the window, then ·α/size, +bias, ^β, ÷")
+def local_response_norm(op: OpView) -> Work:
+    axes = op.input_shapes[1][0] if len(op.input_shapes) > 1 and op.input_shapes[1] else 1
+    window = int(op.attrs.get("size", 1)) ** axes
+    return Work(other_flops=(2 * window + 3) * _out(op))
+
+
 @formula("Softmax", "LogSoftmax", doc="5 per element: max, subtract, exp, sum, divide (log)")
 def softmax(op: OpView) -> Work:
     return Work(other_flops=5 * _out(op))
