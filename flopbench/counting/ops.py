@@ -11,6 +11,7 @@ from ..results.metadata import utc_now
 from .cost import NOTE_DYNAMIC, NOTE_NO_FORMULA, ModelCost, OpCost
 from .formulas import FORMULAS, Formula, OpView, Work
 from .formulas import numel as _numel
+from .conventions import constant_source, same_on_every_route
 from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
@@ -23,20 +24,6 @@ from ..model.reading import LoadedModel, load
 def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
     """Names of nodes whose outputs are known before inference (see `Graph`): not listed as ops."""
     return Graph(model, weight_inputs).constants
-
-
-# ops a frontend puts between a constant and its use that only re-shape or re-type it
-RELABELLING = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Convert", "ConvertLike", "Transpose"})
-
-
-def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
-    """The constant an input's value comes from, through the reshapes and converts in between, so a
-    constant two ops share (ONNX's Conv bias becomes a Reshape per use) is counted once."""
-    record = graph.by_name.get(source[0])
-    while record is not None and record.constant and record.type in RELABELLING and record.sources:
-        source = record.sources[0]
-        record = graph.by_name.get(source[0])
-    return source
 
 
 def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[str, Any]) -> tuple[tuple[int, ...] | None, int | None]:
@@ -173,7 +160,7 @@ def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Map
 def _count_loaded(loaded: LoadedModel, include_other: bool, formulas: Mapping[str, Formula] | None) -> ModelCost:
     table = formula_table(formulas)
     graph = Graph(loaded.ov_model, loaded.weight_inputs)
-    rows = op_rows(graph, table)
+    rows = same_on_every_route(graph, op_rows(graph, table))
     layers, ops = group_layers(rows, graph.constants)
     return ModelCost(
         model=str(loaded.path), format=loaded.format, inputs=loaded.inputs, ops=ops, layers=layers,
