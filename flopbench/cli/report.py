@@ -27,8 +27,8 @@ def add_parser(commands) -> None:
     report.add_argument("-nstreams", "--nstreams", type=int, help="number of streams (OpenVINO)")
     report.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
     report.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
-    report.add_argument("-t", "--time", type=float, dest="seconds", help="minimum measuring time per engine in seconds (default 10)")
-    report.add_argument("-niter", "--niter", type=int, help="minimum number of measured runs (default 100)")
+    report.add_argument("-t", "--time", type=float, dest="seconds", help="measure each engine for about this many seconds, as benchmark_app (default: 10 s and 100 runs when neither -t nor -niter is given)")
+    report.add_argument("-niter", "--niter", type=int, help="measure this many runs, as benchmark_app; with -t, both are met")
     report.add_argument("--warmup", type=int, help="warm-up runs (default 5)")
     report.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
     report.add_argument("--seed", type=int, help="seed of the random inputs (default 0)")
@@ -41,7 +41,7 @@ def add_parser(commands) -> None:
 
 # flag (its dest) -> the default when measuring; none of them means anything for result files
 MEASURING_FLAGS = {"shape": None, "batch": None, "engine": None, "device": "CPU", "hint": "latency", "nireq": None,
-                   "nstreams": None, "nthreads": None, "precision": None, "seconds": 10.0, "niter": 100, "warmup": 5,
+                   "nstreams": None, "nthreads": None, "precision": None, "seconds": None, "niter": None, "warmup": 5,
                    "input": None, "seed": 0, "no_profile": False, "profile_niter": 100}
 FLAG_NAMES = {"seconds": "-t", "niter": "-niter", "hint": "-hint", "nireq": "-nireq", "nstreams": "-nstreams",
               "nthreads": "-nthreads", "input": "-i", "device": "-d", "batch": "-b"}
@@ -120,7 +120,7 @@ def _measured(args, model: str):
         get_engine(name)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
-    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter)
+    policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, warmup=args.warmup)  # as bench: benchmark_app's meaning
     config.validate()
     policy.validate()
     cost = count(model, shape=args.shape, include_other=args.include_other, batch=args.batch)
