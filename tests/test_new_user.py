@@ -82,7 +82,7 @@ def test_engines_that_still_differ_are_named_in_a_warning(sep_cnn_onnx):
 
 @pytest.fixture(scope="module")
 def rgb_model(tmp_path_factory):
-    """A 1x3x8x8 image input through a 1x1 conv that keeps each channel apart (weights 1, 10, 100):
+    """A 1x3x224x224 image input through a 1x1 conv that keeps each channel apart (weights 1, 10, 100):
     a scrambled image gives other outputs than the transposed one."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -91,8 +91,8 @@ def rgb_model(tmp_path_factory):
     for c in range(3):
         weights[c, c, 0, 0] = 10.0 ** c
     graph = helper.make_graph([helper.make_node("Conv", ["input", "w"], ["y"])], "rgb",
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 224, 224])],
                               [numpy_helper.from_array(weights, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -109,19 +109,19 @@ def test_size_one_dimensions_are_fitted(sep_cnn_xml, tmp_path):
 
 
 def test_a_transposed_image_is_refused_naming_both_shapes_and_layout(rgb_model, tmp_path):
-    image = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)
+    image = np.random.default_rng(0).random((224, 224, 3), dtype=np.float32)
     np.save(tmp_path / "hwc.npy", image)
     for command in (["run"], ["bench", "-t", "0.1", "-niter", "2"]):
         done = flopbench(*command, rgb_model, "-i", tmp_path / "hwc.npy")
         assert done.returncode == 2, done.stderr
         line = done.stderr.strip()
-        assert len(line.splitlines()) == 1 and "8x8x3" in line and "1x3x8x8" in line and "--layout" in line, line
+        assert len(line.splitlines()) == 1 and "224x224x3" in line and "1x3x224x224" in line and "--layout" in line, line
 
 
 def test_layout_transposes_on_purpose(rgb_model, tmp_path):
     import onnxruntime
 
-    image = np.random.default_rng(1).random((8, 8, 3), dtype=np.float32)
+    image = np.random.default_rng(1).random((224, 224, 3), dtype=np.float32)
     np.save(tmp_path / "hwc.npy", image)
     target = tmp_path / "r.json"
     done = flopbench("run", rgb_model, "-i", tmp_path / "hwc.npy", "--layout", "input[HWC]", "--engine", "onnxruntime",
@@ -141,7 +141,7 @@ def test_layout_transposes_on_purpose(rgb_model, tmp_path):
 
 
 def test_a_layout_that_does_not_fit_is_one_line(rgb_model, tmp_path):
-    np.save(tmp_path / "hwc.npy", np.zeros((8, 8, 3), np.float32))
+    np.save(tmp_path / "hwc.npy", np.zeros((224, 224, 3), np.float32))
     for layout, needle in (("input[HWCX]", "--layout"), ("nosuch[HWC]", "nosuch"), ("input[HW]", "--layout")):
         done = flopbench("run", rgb_model, "-i", tmp_path / "hwc.npy", "--layout", layout)
         assert done.returncode == 2 and needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
