@@ -35,14 +35,14 @@ VERBS = {"Add": "adds zero", "Subtract": "subtracts zero", "Multiply": "multipli
 NOTE_CLIP = "with the {other} {where} it, a Clip (convert_model's Clamp): counted as one op reading its input once"
 
 
-def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
-    """The constant an input's value comes from, through the reshapes and converts in between, so a
-    constant two ops share (ONNX's Conv bias becomes a Reshape per use) is counted once."""
-    record = graph.by_name.get(source[0])
-    while record is not None and record.constant and record.type in RELABELLING and record.sources:
-        source = record.sources[0]
-        record = graph.by_name.get(source[0])
-    return source
+def constant_source(constants: set[str], output) -> tuple[str, int]:
+    """The constant an input (an OpenVINO Output) comes from, through the reshapes and converts in
+    between, so a constant two ops share (ONNX's Conv bias becomes a Reshape per use) is counted once."""
+    node = output.get_node()
+    while node.get_type_name() in RELABELLING and node.get_input_size() and node.get_name() in constants:
+        output = node.input_value(0)
+        node = output.get_node()
+    return node.get_name(), output.get_index()
 
 
 def _constant_values(output):

@@ -88,7 +88,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             if source[0] in known and shape is not None and _numel(shape) > 1 \
                     and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()) \
                     and (tensor.real or (kind in MAC_OPS and input_bits(node.input_value(i), known) is not None)):
-                origin = constant_source(graph, source)
+                origin = constant_source(known, node.input_value(i))
                 if origin not in counted_params:
                     counted_params.add(origin)
                     params += _numel(shape)
