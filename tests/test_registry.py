@@ -54,25 +54,36 @@ def test_an_override_is_used_in_its_call_only(sep_cnn_onnx):
     assert overridden.macs == default.macs
 
 
-def test_an_override_adds_a_formula_for_an_op_type_without_one():
+def test_an_override_adds_a_formula_for_an_op_type_without_one(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Atan", ["x"], ["y"], name="atan")], "atan",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "atan.onnx")
+    default = flopbench.count(tmp_path / "atan.onnx")
+    assert default.not_counted == {"Atan": 1}
+
+    def atan(op: OpView) -> Work:  # one per element, say
+        return Work(other_flops=math.prod(op.output_shapes[0]))
+
+    counted = flopbench.count(tmp_path / "atan.onnx", formulas={"Atan": atan})
+    assert counted.not_counted == {} and counted.other_flops == default.other_flops + 3 * 8 * 8
+    assert flopbench.count(tmp_path / "atan.onnx").not_counted == {"Atan": 1}  # the registry is unchanged
+
+
+def test_lrn_matches_a_hand_count_on_alexnet():
     alexnet = LIGHT / "light_bvlc_alexnet.onnx"
-    default = flopbench.count(alexnet)
-    assert default.not_counted == {"LRN": 2}
-
-    def lrn(op: OpView) -> Work:  # size-5 window: 5 squares + 5 adds, then scale, power, divide
-        return Work(other_flops=13 * math.prod(op.output_shapes[0]))
-
-    counted = flopbench.count(alexnet, formulas={"LRN": lrn})
-    assert counted.not_counted == {}
-    lrns = [op for op in counted.ops if op.type == "LRN"]
-    # AlexNet's two LRNs follow conv1 (96 kernels 11x11, stride 4, on 224x224) and conv2 (256
-    # kernels 5x5, pad 2, after a 3x3 stride-2 max pool)
+    lrns = [op for op in flopbench.count(alexnet).ops if op.type == "LRN"]
+    # AlexNet's two LRNs (size 5: 5 squares + 4 adds, then scale, bias, power, divide = 13 per
+    # element) follow conv1 (96 kernels 11x11, stride 4, on 224x224) and conv2 (256 kernels 5x5,
+    # pad 2, after a 3x3 stride-2 max pool)
     conv1 = (224 - 11) // 4 + 1
     conv2 = (conv1 - 3) // 2 + 1
     elements = [96 * conv1 * conv1, 256 * conv2 * conv2]
     assert sorted(op.other_flops for op in lrns) == sorted(13 * n for n in elements)
-    assert counted.other_flops == default.other_flops + 13 * sum(elements)
-    assert flopbench.count(alexnet).not_counted == {"LRN": 2}
 
 
 def test_an_override_that_returns_no_work_leaves_the_op_uncounted(sep_cnn_onnx):
