@@ -222,6 +222,8 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> di
             profiled[name] = profile(path, engine=point["engine"], device=point.get("device", "CPU"),
                                      precision=point["precision"] if point["engine"] == "openvino" else None,
                                      iterations=point["profile_iterations"], warmup=2, roofline=roofline)
+            if not profiled[name].complete:  # the profiler keeps Ctrl-C to itself: pass it on to the sweep
+                raise KeyboardInterrupt
     except FlopbenchError as exc:
         return {"profile_error": str(exc)}
     layer = next(row for row in profiled["separable"].layers if row.type == "SeparableConv2D")
