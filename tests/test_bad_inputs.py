@@ -704,3 +704,23 @@ def test_bench_result_survives_a_failing_json_write(corpus, tmp_path, monkeypatc
     saved = Path(line.split("saved to ")[1].split(" instead")[0])
     assert saved.parent == tmp_path and '"schema": "flopbench/bench/1"' in saved.read_text()
     assert not target.exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["demo", "-o", "{out}/demo", "-niter", "0"], "-niter 0"),
+    (["demo", "-o", "{out}/demo", "-d", "NO_SUCH_DEVICE"], "NO_SUCH_DEVICE"),
+    (["demo", "-o", "{file}"], "{file}"),
+])
+def test_demo_bad_input_is_one_line_and_writes_nothing(argv, needle, tmp_path, capfd):
+    """The main job refuses what cannot work before it writes the model, in one line, exit 2."""
+    out = tmp_path / "out"
+    out.mkdir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    fill = {"out": str(out), "file": str(blocker)}
+    code = main([a.format(**fill) for a in argv])
+    captured = capfd.readouterr()
+    assert code == 2
+    _check_line(captured.err, needle.format(**fill))
+    _assert_nothing_written(out)
+    assert blocker.read_text() == "not a folder"
