@@ -162,6 +162,27 @@ def test_without_ray_the_error_says_how_to_install_it(sep_cnn_onnx):
                                    'install it: pip install "flopbench[fleet]"')
 
 
+def test_study_sepconv_ray_spreads_the_study_points_over_the_nodes(cluster, tmp_path):
+    tiny = {"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "engine": "openvino", "precision": "f32",
+            "seconds": 0.05, "repeats": 1, "profile_iterations": 2}
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([{**tiny, "stride": stride} for stride in (1, 2)]))
+    out = tmp_path / "study"
+    done = _flopbench("study", "sepconv", "--points", points, "-o", out, "--format", "json", "--address", cluster.address)
+    assert done.returncode == 0, done.stderr
+    fleet = json.loads((out / "fleet.json").read_text())
+    validate(fleet)
+    assert fleet["complete"] and [r["status"] for r in fleet["points"]] == ["done", "done"]
+    _assert_no_overlap(fleet)
+    study = json.loads((out / "results.json").read_text())
+    validate(study)
+    assert json.loads(done.stdout) == study
+    assert [r["status"] for r in study["records"]] == ["ok", "ok"]
+    assert {r["node_id"] for r in study["records"]} <= {cluster.head_node.node_id, cluster.second.node_id}
+    # the separable twin of a 3×3 convolution 8→8 at 8×8, padded, stride s: (8·9 + 8·8) / (8·8·9) of the FLOPs
+    assert all(abs(r["flop_ratio"] - (8 * 9 + 8 * 8) / (8 * 8 * 9)) < 1e-9 for r in study["records"])
+
+
 def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):
     """Stays last: the second node is gone afterwards."""
     points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.5)

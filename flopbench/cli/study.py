@@ -32,6 +32,10 @@ def add_parser(commands) -> None:
     study.add_argument("--repeats", type=int, help="repeats of each measurement, for the spread (default 3)")
     study.add_argument("--profile-iterations", type=int, help="profiled inferences per model (default 10)")
     study.add_argument("--format", help="what to print: table (default), json or markdown")
+    study.add_argument("--ray", action="store_true", help="spread the points over a Ray cluster's nodes (flopbench fleet); "
+                                                          "without --address, a local Ray started for the run")
+    study.add_argument("--address", help="the Ray cluster (HOST:PORT, as ray start --head printed); implies --ray")
+    study.add_argument("--resource", help="with --ray: only the nodes carrying this Ray resource")
     study.set_defaults(handler=run_command)
 
 
@@ -94,7 +98,12 @@ def run_command(args) -> int:
         elif record.get("status") != "ok":
             print(f"flopbench: [{index + 1}/{total}] {point['key']} failed: {record.get('reason')}", file=sys.stderr, flush=True)
 
-    result = run_sweep(points, folder, progress=on_progress)
+    if args.ray or args.address:
+        result = _on_fleet(args, points, folder)
+    else:
+        if args.resource:
+            raise OptionError("--resource chooses Ray nodes", "add --ray (or --address HOST:PORT), or drop --resource")
+        result = run_sweep(points, folder, progress=on_progress)
     if result.skipped:
         print(f"flopbench: {len(result.skipped)} point(s) already done in {folder / 'results.json'}, skipped", file=sys.stderr)
     if any(r.get("status") == "ok" for r in result.records):
@@ -109,6 +118,25 @@ def run_command(args) -> int:
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _on_fleet(args, points, folder):
+    """The sweep on the cluster: fleet.json grows a record per point as each ends (a re-run skips
+    what is done); results.json is then written in the study's own form, each record with its node."""
+    import json
+
+    from ..fleet.study import study_on_fleet, study_records
+    from ..results import writing
+    from ..study.sweep import SweepResult, points_document
+    from .fleet import ProgressView
+
+    writing.write_text_atomic(folder / "points.json", json.dumps(points_document(points), indent=1) + "\n")
+    with ProgressView() as progress:
+        fleet = study_on_fleet(points, folder / "fleet.json", address=args.address, resource=args.resource, progress=progress)
+    records = study_records(fleet, points)
+    result = SweepResult(tuple(points), tuple(records), (), fleet.interrupted, {**fleet.metadata, "nodes": fleet.nodes})
+    writing.write_text_atomic(folder / "results.json", json.dumps(result.to_dict(), indent=1) + "\n")
+    return result
 
 
 def _mobilenet(fmt: str) -> int:
