@@ -99,23 +99,10 @@ class OpCost:
         return cls(**{f.name: shapes.get(f.name, lambda v: v)(data[f.name]) for f in fields(cls) if f.name in data})
 
 
-@dataclass(frozen=True)
-class LayerCost:
-    """Ops grouped the way a person reads a network: a SeparableConv2D, a FullyConnected …
+class OpSums:
+    """What a group of ops (a layer, a model) adds up to; `ops` is the group's."""
 
-    A SeparableConv2D has two `parts` (depthwise, pointwise), each a LayerCost of its own, so the
-    table can show the exercise's sub-rows; the sums of the parts are the layer's.
-    """
-
-    name: str
-    type: str
     ops: tuple[OpCost, ...]
-    input_shape: Shape | None
-    output_shape: Shape | None
-    kernel: Shape | None
-    kernels: int | None
-    parts: tuple["LayerCost", ...] = ()
-    role: str = ""  # "depthwise" / "pointwise" for the parts of a separable layer
 
     @property
     def macs(self) -> int:
@@ -140,6 +127,26 @@ class LayerCost:
     @property
     def bytes_written(self) -> int:
         return sum(op.bytes_written for op in self.ops)
+
+
+@dataclass(frozen=True)
+class LayerCost(OpSums):
+    """Ops grouped the way a person reads a network: a SeparableConv2D, a FullyConnected …
+
+    A SeparableConv2D has two `parts` (depthwise, pointwise), each a LayerCost of its own, so the
+    table can show the exercise's sub-rows; the sums of the parts are the layer's.
+    """
+
+    name: str
+    type: str
+    ops: tuple[OpCost, ...]
+    input_shape: Shape | None
+    output_shape: Shape | None
+    kernel: Shape | None
+    kernels: int | None
+    parts: tuple["LayerCost", ...] = ()
+    role: str = ""  # "depthwise" / "pointwise" for the parts of a separable layer
+
 
     @property
     def counted(self) -> bool:
@@ -207,7 +214,7 @@ class LayerCost:
 
 
 @dataclass(frozen=True, repr=False)
-class ModelCost:
+class ModelCost(OpSums):
     """Everything counted about one model: ops, the layers they form, and the totals."""
 
     model: str  # the model's file path as given
@@ -219,34 +226,11 @@ class ModelCost:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     memory: ActivationMemory | None = None  # the activation memory along the graph's order
 
-    @property
-    def macs(self) -> int:
-        return sum(op.macs for op in self.ops)
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def other_flops(self) -> int:
-        return sum(op.other_flops for op in self.ops)
 
     @property
     def total_flops(self) -> int:
         """The headline number: conv / matmul FLOPs, plus the other FLOPs when asked for."""
         return self.flops + (self.other_flops if self.include_other else 0)
-
-    @property
-    def params(self) -> int:
-        return sum(op.params for op in self.ops)
-
-    @property
-    def bytes_read(self) -> int:
-        return sum(op.bytes_read for op in self.ops)
-
-    @property
-    def bytes_written(self) -> int:
-        return sum(op.bytes_written for op in self.ops)
 
     @property
     def macs_by_precision(self) -> dict[str, int]:
