@@ -15,9 +15,13 @@ def add_run_flags(parser, seconds: float = 10.0, niter: int = 100) -> None:
     parser.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
     parser.add_argument("-nstreams", "--nstreams", type=int, help="number of streams (OpenVINO)")
     parser.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
-    parser.add_argument("-t", "--time", type=float, default=seconds, dest="seconds",
-                        help=f"minimum measuring time in seconds per model and engine (default {seconds:g})")
-    parser.add_argument("-niter", "--niter", type=int, default=niter, help=f"minimum number of measured runs (default {niter})")
+    parser.add_argument("-t", "--time", type=float, dest="seconds",
+                        help=f"measure each model and engine for about this many seconds, as benchmark_app "
+                             f"(default: {seconds:g} s and {niter} runs when neither -t nor -niter is given)")
+    parser.add_argument("-niter", "--niter", type=int, help="measure this many runs, as benchmark_app; with -t, both are met")
+    parser.add_argument("--min-iterations", type=int,
+                        help="a minimum number of runs that -t must also meet (MLPerf's minimum duration and minimum count)")
+    parser.set_defaults(default_seconds=seconds, default_niter=niter)
     parser.add_argument("--max-duration", type=float, help="hard cap on each measurement in seconds; a run stopped by it is marked incomplete")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up runs, reported separately (default 5)")
     parser.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
@@ -44,8 +48,12 @@ def run_settings(args):
 
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
-    policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.seconds, min_iterations=args.niter,
-                       max_duration_s=args.max_duration)
+    if args.seconds is None and args.niter is None:  # this command's own defaults, both to be met
+        policy = RunPolicy(warmup_iterations=args.warmup, min_duration_s=args.default_seconds,
+                           min_iterations=max(args.default_niter, args.min_iterations or 0), max_duration_s=args.max_duration)
+    else:  # the flags mean what they mean for bench and benchmark_app
+        policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, min_iterations=args.min_iterations,
+                                      warmup=args.warmup, max_duration=args.max_duration)
     config.validate()
     policy.validate()
     return config, policy
