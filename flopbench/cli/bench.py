@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .output import check_output, console, format_for, write_measured
+from .output import check_output, console, emit_measured, format_for, write_measured
 
 
 def add_parser(commands) -> None:
@@ -109,16 +109,7 @@ def run_command(args) -> int:
         if progress_bar is not None:
             progress_bar.stop()
     rendered = render_bench(report, fmt, save_latencies=args.save_latencies)
-    if args.output:
-        if not isinstance(rendered, str):
-            from ..render.text import render_text
-
-            rendered = render_text(rendered)
-        write_measured(args.output, rendered, "" if report.complete else " (incomplete run)")
-    elif isinstance(rendered, str):
-        sys.stdout.write(rendered)
-    else:
-        console().print(rendered)
+    emit_measured(rendered, args.output, report.complete)
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"
         write_measured(args.json, text, "" if report.complete else " (incomplete run)")

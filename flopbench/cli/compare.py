@@ -28,7 +28,7 @@ def run_command(args) -> int:
     from ..render.compare import render_comparison
     from ..render.text import check_format
     from ..study.compare import compare
-    from .output import check_output, emit, format_for, write_measured
+    from .output import check_output, emit_measured, format_for, write_measured
 
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
@@ -49,13 +49,7 @@ def run_command(args) -> int:
     comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
                          seed=args.seed, progress=on_progress, by=args.by, profile_iterations=args.profile_iterations)
     rendered = render_comparison(comparison, fmt)
-    if args.output:
-        from ..render.text import render_text
-
-        write_measured(args.output, rendered if isinstance(rendered, str) else render_text(rendered),
-                       "" if comparison.complete else " (incomplete run)")
-    else:
-        emit(rendered, None)
+    emit_measured(rendered, args.output, comparison.complete)
     if args.html:
         import shlex
 

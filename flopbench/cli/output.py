@@ -64,6 +64,17 @@ def write_measured(path: str, text: str, note: str = "") -> None:
     console(stderr=True).print(f"wrote {path}{note}", markup=False)
 
 
+def emit_measured(rendered, output: str | None, complete: bool = True) -> None:
+    """A measurement's rendering to the terminal, or to `output` kept even when that write fails."""
+    if not output:
+        emit(rendered, None)
+        return
+    from ..render.text import render_text
+
+    text = rendered if isinstance(rendered, str) else render_text(rendered)
+    write_measured(output, text, "" if complete else " (incomplete run)")
+
+
 def _save_elsewhere(text: str) -> str:
     for folder in (tempfile.gettempdir(), os.getcwd()):
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_model
-from .output import check_output, emit, format_for, write_measured
+from .output import check_output, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
 
@@ -49,18 +49,8 @@ def run_command(args) -> int:
                      warmup=args.warmup, shape=args.shape, batch=args.batch, inputs=args.input, seed=args.seed,
                      progress=progress)
     rendered = render_profile(result, fmt)
-    if args.output:
-        write_measured(args.output, rendered if isinstance(rendered, str) else _text(rendered),
-                       "" if result.complete else " (incomplete run)")
-    else:
-        emit(rendered, None)
+    emit_measured(rendered, args.output, result.complete)
     if args.plot:
         write_bytes_atomic(args.plot, plot_bytes(result, Path(args.plot).suffix.lower().lstrip(".")))
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0 if result.complete else EXIT_INTERRUPTED
-
-
-def _text(renderable) -> str:
-    from ..render.text import render_text
-
-    return render_text(renderable)

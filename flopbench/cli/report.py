@@ -84,7 +84,6 @@ def _command(args) -> str:
 
 
 def run_command(args) -> int:
-    from ..render.html import ReportContent, render_report
 
     model, results = split_sources(args.sources)
     if results:
