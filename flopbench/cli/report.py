@@ -84,6 +84,7 @@ def _command(args) -> str:
 
 
 def run_command(args) -> int:
+    from ..render.html import render_report
 
     model, results = split_sources(args.sources)
     if results:
