@@ -38,6 +38,7 @@ from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FleetError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ResultFileError, ShapeError)
 from flopbench.fleet.bench import fleet_bench
+from flopbench.fleet.profile import fleet_profile
 from flopbench.fleet.points import prepare_bench_points, read_points_file
 from flopbench.fleet.sweep import fleet_sweep
 from flopbench.measure.inputs import prepare_inputs, read_npy
@@ -468,6 +469,29 @@ CASES = [
     Case("fleet_sweep_over_its_points_file", ["fleet", "sweep", "{points_ok}", "--json", "{points_ok}"],
          lambda c: fleet_sweep(read_points_file(c.points_ok), c.points_ok, base=c.d, protect=[c.points_ok]), OutputError,
          "is an input of this command"),
+    Case("fleet_bench_input_wrong_size", ["fleet", "bench", "{x}", "-i", "{npy_small}", "-t", "0.1"],
+         lambda c: fleet_bench([c.x], inputs=[str(c.npy_small)]), InputDataError, "small.npy has shape 3x3 (9 elements), which fits no input"),
+    Case("fleet_bench_input_pickle", ["fleet", "bench", "{x}", "-i", "{npy_object}", "-t", "0.1"],
+         lambda c: fleet_bench([c.x], inputs=[str(c.npy_object)]), InputDataError, "object_array.npy holds Python objects (a pickle)"),
+    # fleet profile: the same refusals as profile's, before a cluster is asked for anything
+    Case("fleet_profile_missing_model", ["fleet", "profile", "{d}/missing.onnx"],
+         lambda c: fleet_profile([c.d / "missing.onnx"]), ModelFileError, "missing.onnx does not exist"),
+    Case("fleet_profile_niter_zero", ["fleet", "profile", "{x}", "-niter", "0"],
+         lambda c: fleet_profile([c.x], iterations=0), OptionError, "-niter 0 is not allowed"),
+    Case("fleet_profile_warmup_negative", ["fleet", "profile", "{x}", "--warmup", "-1"],
+         lambda c: fleet_profile([c.x], warmup=-1), OptionError, "--warmup -1 is not allowed"),
+    Case("fleet_profile_virtual_device", ["fleet", "profile", "{x}", "-d", "AUTO"],
+         lambda c: fleet_profile([c.x], device="AUTO"), ProfilingError, "device AUTO cannot profile layer by layer"),
+    Case("fleet_profile_unknown_engine", ["fleet", "profile", "{x}", "--engine", "tensorflow"],
+         lambda c: fleet_profile([c.x], engines=("tensorflow",)), EngineError, "unknown engine 'tensorflow'"),
+    Case("fleet_profile_onnxruntime_on_ir", ["fleet", "profile", "{x}", "--engine", "onnxruntime"],
+         lambda c: fleet_profile([c.x], engines=("onnxruntime",)), EngineError, "ONNX Runtime cannot run sep_cnn.xml"),
+    Case("fleet_profile_input_wrong_size", ["fleet", "profile", "{x}", "-i", "input:{npy_small}"],
+         lambda c: fleet_profile([c.x], inputs=[f"input:{c.npy_small}"]), InputDataError, "input 'input' expects 1x1x28x28 (784 elements)"),
+    Case("fleet_profile_json_over_its_model", ["fleet", "profile", "{o}", "--json", "{o}"],
+         lambda c: fleet_profile([c.o], results_path=c.o), OutputError, "is an input of this command"),
+    Case("fleet_profile_unreachable_address", ["fleet", "profile", "{x}", "--address", "127.0.0.1:9"],
+         lambda c: fleet_profile([c.x], address="127.0.0.1:9"), FleetError, "cannot reach a Ray cluster at 127.0.0.1:9"),
     # study
     Case("study_unknown_name", ["study", "resnet", "-o", "{out}/s"], lambda c: profile_command(["study", "resnet", "-o", str(c.d / "s")]),
          OptionError, "unknown study 'resnet'"),

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 from ray.cluster_utils import Cluster
@@ -28,8 +29,9 @@ SEP_CNN_FLOPS = 926_808  # the exercise's total: 25,688 + 161,280 + 737,280 + 2,
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """Two Ray nodes on this machine, each with one measurement slot and one CPU."""
+def cluster(roofline_cache):
+    """Two Ray nodes on this machine, each with one measurement slot and one CPU; started after the
+    session's roofline cache is set, so the nodes' workers find it (FLOPBENCH_CACHE_DIR)."""
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {MEASURE_SLOT: 1}, "include_dashboard": False})
     second = nodes.add_node(num_cpus=1, resources={MEASURE_SLOT: 1})
     nodes.wait_for_nodes()
@@ -78,7 +80,7 @@ def _assert_no_overlap(document: dict) -> None:
             assert start >= end, spans
 
 
-def test_fleet_bench_gathers_one_result_per_node(cluster, sep_cnn_onnx, tmp_path):
+def test_fleet_bench_gathers_one_result_per_node(cluster, sep_cnn_onnx, roofline_cache, tmp_path):
     out = tmp_path / "fleet.json"
     done = _flopbench("fleet", "bench", sep_cnn_onnx, "--address", cluster.address, "-t", "0.2", "-niter", "5",
                       "--engine", "openvino,onnxruntime", "--json", out)
@@ -97,11 +99,80 @@ def test_fleet_bench_gathers_one_result_per_node(cluster, sep_cnn_onnx, tmp_path
         assert document["nodes"][record["node_id"]]["machine"]["cpu_count"] == os.cpu_count()
         assert [r["engine"]["engine"] for r in result["results"]] == ["openvino", "onnxruntime"]
         assert all(r["flops_per_inference"] == SEP_CNN_FLOPS and r["iterations"] >= 5 for r in result["results"])
+        # the node's roofline per engine: the one cached for this machine, reused, not measured again
+        for engine, entry in result["metadata"]["rooflines"].items():
+            assert entry["source"] == "cached" and entry["machine"] == roofline_cache[engine].to_dict()
     # the table has a column per node, named by its id
     assert all(node_id[:8] in done.stdout for node_id in expected)
     loaded = flopbench.load_result(out)
     assert isinstance(loaded, FleetResult) and len(loaded.bench_reports()) == 2
     assert len(loaded.series()) == 2  # both nodes are this machine: one series
+
+
+@pytest.fixture(scope="module")
+def fleet_profile_file(cluster, sep_cnn_onnx, tmp_path_factory):
+    """`flopbench fleet profile` of sep_cnn on both nodes (OpenVINO, f32): the gathered file and the command's output."""
+    out = tmp_path_factory.mktemp("fleet-profile") / "profile.json"
+    done = _flopbench("fleet", "profile", sep_cnn_onnx, "--address", cluster.address, "-niter", "10", "--warmup", "2",
+                      "--precision", "f32", "--json", out)
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_fleet_profile_gives_each_node_its_layers_on_its_own_roofline(cluster, fleet_profile_file, sep_cnn_onnx, roofline_cache):
+    out, done = fleet_profile_file
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["complete"] and document["command"] == "profile"
+    expected = {cluster.head_node.node_id, cluster.second.node_id}
+    assert {r["node_id"] for r in document["points"]} == expected and len(document["points"]) == 2
+    layers = flopbench.count(sep_cnn_onnx).layers  # `flopbench flops`' layers, counted here on the driver
+    for record in document["points"]:
+        assert record["status"] == "done", record["error"]
+        result = record["result"]
+        validate(result)
+        assert result["metadata"]["node_id"] == record["node_id"] and result["metadata"]["cpu_count"] == os.cpu_count()
+        assert [row["name"] for row in result["layers"]] == [layer.name for layer in layers]
+        assert [row["flops"] for row in result["layers"]] == [layer.flops + layer.other_flops for layer in layers]
+        assert all(row["time_us"] > 0 for row in result["layers"] if row["name"] in ("sepconv1", "sepconv2", "fc1"))
+        # the node's roofline: the cache this machine has, reused (a node without one measures the quick one)
+        assert result["metadata"]["roofline_source"] == "cached"
+        assert result["roofline"] == roofline_cache["openvino"].to_dict()
+    assert all(node_id[:8] in done.stdout for node_id in expected)
+    assert all(f" {layer.name} " in done.stdout for layer in layers)
+    loaded = flopbench.load_result(out)
+    assert isinstance(loaded, FleetResult) and len(loaded.profile_results()) == 2
+
+
+def test_a_node_without_a_cached_roofline_measures_the_quick_one(tmp_path, monkeypatch):
+    from flopbench.fleet.roofline import CACHED, MEASURED_QUICK, node_roofline
+
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path))
+    measured, source = node_roofline("onnxruntime")
+    assert source == MEASURED_QUICK and measured.quick and measured.peaks["f32"].gflops_per_s > 0
+    again, source = node_roofline("onnxruntime")
+    assert source == CACHED and again == measured  # cached on the node: the next point reuses it
+
+
+def test_inputs_travel_to_the_nodes_by_content(cluster, zoo_dir, tmp_path):
+    """-i and the model given as paths relative to the driver's folder, which is not the folder the
+    nodes' workers run in (the cluster's): a node can only have the data by content."""
+    (tmp_path / "sep_cnn.onnx").write_bytes((zoo_dir / "sep_cnn.onnx").read_bytes())
+    data = np.random.default_rng(7).random((1, 1, 28, 28), dtype=np.float32)
+    np.save(tmp_path / "mine.npy", data)
+    assert Path.cwd() != tmp_path and not (Path.cwd() / "mine.npy").exists()
+    done = subprocess.run([sys.executable, "-m", "flopbench", "fleet", "bench", "sep_cnn.onnx", "-i", "mine.npy", "--address",
+                           cluster.address, "-t", "0.1", "-niter", "3", "--json", "out.json"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "out.json").read_text())
+    validate(document)
+    assert {r["node_id"] for r in document["points"]} == {cluster.head_node.node_id, cluster.second.node_id}
+    assert all(r["status"] == "done" for r in document["points"]), document["points"]
+    for record in document["points"]:
+        used = record["result"]["results"][0]["inputs"]
+        assert "random" not in used and Path(used).name == "mine.npy" and Path(used).parent.parent.name == "flopbench-fleet"
+        assert np.array_equal(np.load(used), data)  # the node's own copy holds the driver's array
 
 
 def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_dir, tmp_path):

@@ -1,4 +1,4 @@
-"""`flopbench fleet bench|sweep`: the command-line face of `flopbench.fleet`."""
+"""`flopbench fleet bench|profile|sweep`: the command-line face of `flopbench.fleet`."""
 from __future__ import annotations
 
 import sys
@@ -22,10 +22,28 @@ def add_parser(commands) -> None:
     bench.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
     bench.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
     bench.add_argument("-b", "--batch", type=int, help="batch size")
+    bench.add_argument("-i", "--input", action="append",
+                       help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
     add_run_flags(bench)
     _add_cluster_flags(bench)
     bench.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
     bench.set_defaults(handler=run_bench)
+
+    profile = actions.add_parser("profile", help="profile the models on every node: each layer's time on that node's own roofline")
+    profile.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
+    profile.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
+    profile.add_argument("-b", "--batch", type=int, help="batch size")
+    profile.add_argument("-i", "--input", action="append",
+                         help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
+    profile.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
+    profile.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
+    profile.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
+    profile.add_argument("-niter", "--niter", type=int, default=100, help="profiled inferences per node (default 100), after the warm-up")
+    profile.add_argument("--warmup", type=int, default=10, help="warm-up inferences, not counted (default 10)")
+    profile.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    _add_cluster_flags(profile)
+    profile.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
+    profile.set_defaults(handler=run_profile)
 
     sweep = actions.add_parser("sweep", help="spread a points file's points over the nodes; each ended point is written at once")
     sweep.add_argument("points", metavar="POINTS", help='JSON list of bench points: [{"model": "m.onnx", "engines": ["openvino"], '
@@ -39,7 +57,8 @@ def add_parser(commands) -> None:
 
 
 def _needs_action(args) -> int:
-    raise OptionError("flopbench fleet needs an action", "give one: flopbench fleet bench MODEL..., or flopbench fleet sweep POINTS --json FILE")
+    raise OptionError("flopbench fleet needs an action",
+                      "give one: flopbench fleet bench MODEL..., fleet profile MODEL..., or fleet sweep POINTS --json FILE")
 
 
 class ProgressView:
@@ -101,17 +120,37 @@ def _finish(result, path: str | None) -> int:
 
 def run_bench(args) -> int:
     from ..fleet.bench import fleet_bench
-    from ..model.reading import source_files
     from ..render.fleet import fleet_bench_table
 
-    check_output(args.json, protect=[f for model in args.models for f in source_files(model)])
+    check_output(args.json, protect=_files_read(args))
     engines = engine_names(args.engine)
     config, policy = run_settings(args)
     with ProgressView() as progress:
         result = fleet_bench(args.models, address=args.address, resource=args.resource, engines=engines, config=config,
-                             policy=policy, shape=args.shape, batch=args.batch, seed=args.seed, results_path=args.json,
-                             progress=progress)
+                             policy=policy, shape=args.shape, batch=args.batch, seed=args.seed, inputs=args.input,
+                             results_path=args.json, progress=progress)
     console().print(fleet_bench_table(result))
+    return _finish(result, args.json)
+
+
+def _files_read(args) -> list:
+    from ..measure.inputs import input_paths
+    from ..model.reading import source_files
+
+    return [f for model in args.models for f in source_files(model)] + input_paths(args.input)
+
+
+def run_profile(args) -> int:
+    from ..fleet.profile import fleet_profile
+    from ..render.fleet import fleet_profile_table
+
+    check_output(args.json, protect=_files_read(args))
+    with ProgressView() as progress:
+        result = fleet_profile(args.models, address=args.address, resource=args.resource, engines=engine_names(args.engine),
+                               device=args.device, precision=args.precision, iterations=args.niter, warmup=args.warmup,
+                               shape=args.shape, batch=args.batch, seed=args.seed, inputs=args.input, results_path=args.json,
+                               progress=progress)
+    console().print(fleet_profile_table(result))
     return _finish(result, args.json)
 
 

@@ -6,7 +6,7 @@ from .records import FLEET_SCHEMA, FleetLog, FleetResult
 from .scheduler import SweepProgress, run_points
 
 __all__ = ["MEASURE_SLOT", "connected", "require_ray", "BenchPoints", "point_key", "read_points_file", "FLEET_SCHEMA",
-           "FleetLog", "FleetResult", "SweepProgress", "run_points", "fleet_bench", "fleet_sweep"]
+           "FleetLog", "FleetResult", "SweepProgress", "run_points", "fleet_bench", "fleet_profile", "fleet_sweep"]
 
 
 def __getattr__(name: str):
@@ -15,6 +15,10 @@ def __getattr__(name: str):
         from .bench import fleet_bench
 
         return fleet_bench
+    if name == "fleet_profile":
+        from .profile import fleet_profile
+
+        return fleet_profile
     if name == "fleet_sweep":
         from .sweep import fleet_sweep
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError, ResultFileError
 from .cluster import current_node_id
-from .shipping import ModelPackage, pack_model, unpack_model
+from .shipping import ModelPackage, pack_input, pack_model, unpack_input, unpack_model
 
 # a bench point's fields: the `flopbench bench` flags, by their long names
 BENCH_FIELDS = {"model": str, "engines": list, "device": str, "hint": str, "nireq": int, "nstreams": int, "nthreads": int,
                 "precision": str, "batch": int, "shape": str, "seconds": (int, float), "niter": int, "warmup": int,
-                "max_duration": (int, float), "seed": int}
+                "max_duration": (int, float), "seed": int, "inputs": list}
 PLACEMENT_FIELDS = ("key", "node_id")
 MAX_POINTS_FILE_BYTES = 64 << 20
 
@@ -67,7 +67,28 @@ def bench_arguments(point: dict[str, Any], model_path: str | os.PathLike) -> dic
                        min_duration_s=float(point.get("seconds", defaults.min_duration_s)),
                        min_iterations=point.get("niter", defaults.min_iterations), max_duration_s=point.get("max_duration"))
     return {"model": model_path, "engines": tuple(engines), "config": config, "policy": policy, "shape": point.get("shape"),
-            "batch": point.get("batch"), "seed": point.get("seed", 0)}
+            "batch": point.get("batch"), "seed": point.get("seed", 0), "inputs": point.get("inputs") or None}
+
+
+def pack_inputs(specs: list[str] | None, base: str | os.PathLike = ".") -> dict[str, tuple[str, ModelPackage]]:
+    """The `-i` files of a point by content, keyed by the spec as given (paths relative to `base`)."""
+    from ..measure.inputs import expand_specs, input_paths
+
+    packed = {}
+    for spec in expand_specs(list(specs or [])):
+        path = input_paths([spec])[0]
+        name = spec[: -len(path) - 1] if spec != path else ""
+        packed[spec] = (name, pack_input(Path(base) / path))
+    return packed
+
+
+def node_inputs(specs: list[str] | None, packed: dict[str, tuple[str, ModelPackage]]) -> list[str] | None:
+    """The point's `-i` specs as files on this node."""
+    from ..measure.inputs import expand_specs
+
+    if not specs:
+        return None
+    return [unpack_input(*packed[spec]) for spec in expand_specs(list(specs))]
 
 
 @dataclass(frozen=True)
@@ -75,16 +96,23 @@ class BenchPoints:
     """Runs bench points on a node; carries the models by content, so it is sent once per node."""
 
     packages: dict[str, ModelPackage]
+    inputs: dict[str, tuple[str, ModelPackage]] = field(default_factory=dict)  # -i spec -> (input name, file)
     measures: bool = True  # takes the node's measurement slot
 
     def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
         from ..measure.bench import bench
+        from .roofline import roofline_entry
 
         path = unpack_model(self.packages[point["model"]])
-        report = bench(**bench_arguments(point, path))
+        arguments = bench_arguments(point, path)
+        arguments["inputs"] = node_inputs(arguments["inputs"], self.inputs)
+        report = bench(**arguments)
         document = report.to_dict()
         document["metadata"]["model"] = point["model"]  # the name the user gave, not the node's temporary copy
         document["metadata"]["node_id"] = current_node_id()
+        if not report.interrupted:  # the node's roofline, reused from its cache or measured quick once
+            document["metadata"]["rooflines"] = {engine: roofline_entry(engine, arguments["config"].device)
+                                                 for engine in arguments["engines"]}
         return document
 
 
@@ -106,6 +134,7 @@ def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike =
     from ..model.shapes import check_batch, normalize_shape_spec
 
     packages: dict[str, ModelPackage] = {}
+    inputs: dict[str, tuple[str, ModelPackage]] = {}
     for index, point in enumerate(points):
         check_bench_point(point, f"point {index + 1}")
         check_bench_settings(point)
@@ -115,7 +144,8 @@ def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike =
             engines = bench_arguments(point, path)["engines"]
             get_engine(engines[0]).read_inputs(str(path), normalize_shape_spec(point.get("shape")), check_batch(point.get("batch")))
             packages[name] = pack_model(path)
-    return BenchPoints(packages=packages)
+        inputs.update(pack_inputs(point.get("inputs"), base))
+    return BenchPoints(packages=packages, inputs=inputs)
 
 
 def read_points_file(path: str | os.PathLike) -> list[dict[str, Any]]:

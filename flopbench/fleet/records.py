@@ -26,7 +26,7 @@ STATUSES = ("done", "failed")
 class FleetResult:
     """What a fleet run gathered: per point, its status, node, times and result."""
 
-    command: str  # "bench" (one result per node) or "sweep" (points spread over the nodes)
+    command: str  # "bench" or "profile" (one result per node) or "sweep" (points spread over the nodes)
     complete: bool
     metadata: dict[str, Any]
     nodes: dict[str, dict[str, Any]]  # node_id -> {"hostname", "address", "machine"}
@@ -50,6 +50,13 @@ class FleetResult:
 
         return [(record, BenchReport.from_dict(record["result"])) for record in self.done
                 if isinstance(record.get("result"), dict) and record["result"].get("schema") == "flopbench/bench/1"]
+
+    def profile_results(self) -> list[tuple[dict[str, Any], Any]]:
+        """(record, ProfileResult) of every done profile point, each on its node's own roofline."""
+        from ..profiling.profile import ProfileResult
+
+        return [(record, ProfileResult.from_dict(record["result"])) for record in self.done
+                if isinstance(record.get("result"), dict) and record["result"].get("schema") == "flopbench/profile/1"]
 
     def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[dict[str, Any]]:
         """The done records of the named nodes (all by default) as one series: refused when their

@@ -1,9 +1,9 @@
-"""Models travel to the nodes by content, not by a path only the driver has.
+"""Models and input arrays travel to the nodes by content, not by a path only the driver has.
 
-The driver reads a model's files (an IR's .xml and .bin, an ONNX file and its external data) into a
-`ModelPackage`; Ray's object store carries it to each node once; the node writes it under its
-temporary folder, named by the content's hash, so a model is unpacked once per node however many
-points use it, and two models with one file name never collide.
+The driver reads a model's files (an IR's .xml and .bin, an ONNX file and its external data), or an
+`-i` array file, into a package; Ray's object store carries it to each node once; the node writes it
+under its temporary folder, named by the content's hash, so a file is unpacked once per node however
+many points use it, and two files with one name never collide.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelFileError
+from ..errors import InputDataError, ModelFileError
 from ..model.reading import source_files
 from ..results.writing import write_bytes_atomic
 
@@ -74,3 +74,26 @@ def unpack_model(package: ModelPackage, root: str | os.PathLike | None = None) -
         target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(target, data)
     return folder / package.name
+
+
+def pack_input(path: str | os.PathLike) -> ModelPackage:
+    """An `-i` array file by content; read as an array first, so a missing or broken file fails here."""
+    from ..measure.inputs import read_npy
+
+    file = Path(path)
+    read_npy(file)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputDataError(f"cannot read input {file} ({exc.strerror or exc})", "give a readable .npy file") from None
+    if len(data) > MAX_PACKAGE_BYTES:
+        raise ModelFileError(f"input {file.name} is {len(data) / 2**30:.1f} GiB, too large to send to the nodes by content",
+                             "give a smaller input, or copy it to every node and run flopbench bench there")
+    digest = hashlib.sha256(file.name.encode() + b"\0" + data).hexdigest()[:24]
+    return ModelPackage(files=((file.name, data),), digest=digest)
+
+
+def unpack_input(name: str, package: ModelPackage, root: str | os.PathLike | None = None) -> str:
+    """The `-i` spec of a shipped input on this node: its file written here, under the same name."""
+    path = unpack_model(package, root)
+    return f"{name}:{path}" if name else str(path)

@@ -290,6 +290,17 @@ def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
                             "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
 
 
+def check_settings(engine: str, device: str, precision: str | None, iterations: int, warmup: int) -> EngineConfig:
+    """The profiling engine's settings, or the error a bad one gets (before any model is read)."""
+    _check_iterations(iterations)
+    if not is_int(warmup) or warmup < 0:
+        raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
+    config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
+    config.validate()
+    _check_profilable(engine, device)
+    return config
+
+
 def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
             iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
             inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
@@ -299,12 +310,7 @@ def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "C
     GFLOP/s on this machine's measured roofline (`roofline`, else the cached or a new
     measurement), and the unprofiled latency of the same model. Ctrl-C keeps what was measured
     (`complete` False)."""
-    _check_iterations(iterations)
-    if not is_int(warmup) or warmup < 0:
-        raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
-    config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
-    config.validate()
-    _check_profilable(engine, device)
+    config = check_settings(engine, device, precision, iterations, warmup)
     with open_session(model, engine, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as session:
         _counted(session.cost, session.count_unavailable, model)
         name = session.engine.name

@@ -42,6 +42,7 @@ def fleet_bench_table(result: FleetResult):
     for node_id in node_ids:
         table.add_column(node_label(result, node_id), justify="right")
     cells: dict[tuple[str, str], dict[str, str]] = {}
+    roofs: dict[tuple[str, str], str] = {}
     for record in result.points:
         node_id = record["point"].get("node_id") or record["node_id"]
         model = record["point"]["model"]
@@ -49,6 +50,8 @@ def fleet_bench_table(result: FleetResult):
             for engine in record["point"].get("engines") or ["openvino"]:
                 cells.setdefault((model, engine), {})[node_id] = "failed"
             continue
+        for engine, entry in record["result"]["metadata"].get("rooflines", {}).items():
+            roofs[(node_id, engine)] = _roof_line(result, node_id, engine, entry["machine"], entry["source"])
         for row in record["result"]["results"]:
             median = _latency(row)
             text = "—" if median is None else f"{median / UNIT_NS:,.1f} · {row['throughput_fps']:,.0f}"
@@ -56,6 +59,7 @@ def fleet_bench_table(result: FleetResult):
     for (model, engine), by_node in cells.items():
         table.add_row(model, engine, *(by_node.get(node_id, "") for node_id in node_ids))
     notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes]
+    notes += [Text(line) for line in roofs.values()]
     notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']}: failed: {r['error']}")
               for r in result.failed]
     if not result.complete:
@@ -81,3 +85,58 @@ def sweep_summary(result: FleetResult, skipped: int = 0) -> str:
     for record in result.failed:
         lines.append(f"  point {record['key']} failed: {record['error']}")
     return "\n".join(lines) + "\n"
+
+
+def _roof_line(result: FleetResult, node_id: str, engine: str, roof: dict[str, Any], source: str) -> str:
+    peaks = ", ".join(f"{name} {peak['gflops_per_s']:,.0f}" for name, peak in roof["peaks"].items())
+    return (f"{node_label(result, node_id)} {engine} roofline: peak GFLOP/s {peaks}; memory {roof['bandwidth_gb_per_s']:,.1f} GB/s "
+            f"({'quick' if roof['quick'] else 'full'} measurement, {source})")
+
+
+def fleet_profile_table(result: FleetResult):
+    """Each layer's mean time (µs) and % of the attainable GFLOP/s on that node's own roofline,
+    a column per node; the end-to-end latency of the profiled and the unprofiled run below."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    node_ids = list(dict.fromkeys(p["point"].get("node_id") or p["node_id"] for p in result.points))
+    table = Table(title="Time per layer (µs) · % of attainable on the node's own roofline, per node", title_justify="left")
+    for name in ("Model", "Engine", "Layer"):
+        table.add_column(name)
+    for node_id in node_ids:
+        table.add_column(node_label(result, node_id), justify="right")
+    cells: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (model, engine) -> layer -> node -> text
+    roofs = []
+    for record in result.points:
+        node_id = record["point"].get("node_id") or record["node_id"]
+        key = (record["point"]["model"], record["point"]["engine"])
+        rows = cells.setdefault(key, {})
+        if record["status"] == "failed":
+            rows.setdefault("(end to end)", {})[node_id] = "failed"
+            continue
+        document = record["result"]
+        for layer in document["layers"]:
+            share = layer["percent_of_attainable"]
+            rows.setdefault(layer["name"], {})[node_id] = f"{layer['time_us']:,.1f} · " + ("—" if share is None else f"{share:,.0f}%")
+        rows.setdefault("(engine's own nodes)", {})[node_id] = f"{document['engine_nodes_us']:,.1f}"
+        rows.setdefault("(outside layers)", {})[node_id] = f"{document['outside_layers_us']:,.1f}"
+        rows.setdefault("(end to end)", {})[node_id] = f"{document['end_to_end_us']:,.1f}"
+        unprofiled = document["unprofiled_end_to_end_us"]
+        rows.setdefault("(end to end, unprofiled)", {})[node_id] = "—" if unprofiled is None else f"{unprofiled:,.1f}"
+        roofs.append(Text(_roof_line(result, node_id, key[1], document["roofline"], document["metadata"].get("roofline_source", "?"))))
+    first = True
+    for (model, engine), rows in cells.items():
+        if not first:
+            table.add_section()
+        first = False
+        for layer, by_node in rows.items():
+            table.add_row(model, engine, layer, *(by_node.get(node_id, "") for node_id in node_ids))
+    notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes] + roofs
+    notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']} "
+                   f"{r['point']['engine']}: failed: {r['error']}") for r in result.failed]
+    if not result.complete:
+        notes.append(Text("incomplete: the run was stopped before every node had profiled" if result.interrupted else "incomplete"))
+    notes.append(Text("each node profiled alone (one measurement slot per node); % of attainable = achieved GFLOP/s over "
+                      "min(peak, intensity × bandwidth) of that node's roofline; — where a time is under the engine's resolution"))
+    return Group(table, *notes)
