@@ -33,13 +33,18 @@ def browser():
         yield chromium
 
 
-def test_page_is_self_contained_and_has_the_exercise_numbers(measured_page, sep_cnn_onnx):
-    text = measured_page.read_text(encoding="utf-8")
+def assert_self_contained(text: str) -> None:
+    """No web address anywhere (not even an SVG namespace), and every reference is to something
+    inside the page (#id)."""
     assert not re.search(r"https?://", text)
-    # every reference is to something inside the page (#id)
     assert not re.search(r"""(?:src|href)\s*=\s*(?:"(?!#)|'(?!#)|(?!["'#]))""", text)
     assert not re.search(r"""url\(\s*["']?(?!#)""", text)
     assert re.search(r'href="#', text) and re.search(r"url\(#", text)  # the patterns above do match references
+
+
+def test_page_is_self_contained_and_has_the_exercise_numbers(measured_page, sep_cnn_onnx):
+    text = measured_page.read_text(encoding="utf-8")
+    assert_self_contained(text)
     cost = flopbench.count(sep_cnn_onnx)
     # the exercise's totals, worked out by hand in its text (25,688 + 161,280 + 737,280 + 2,560)
     assert cost.total_flops == 926_808
@@ -161,7 +166,7 @@ def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path, r
     measured = json.loads(bench_json.read_text())
     profiled = json.loads(profile_json.read_text())
     text = page.read_text(encoding="utf-8")
-    assert not re.search(r"https?://", text)
+    assert_self_contained(text)
     for result in measured["results"]:
         latency = result["engine_latency"] or result["call_latency"]
         assert fmt_ns(latency["median_ns"]) in text
@@ -226,7 +231,7 @@ def test_compare_writes_the_same_kind_of_page(zoo_dir, browser, tmp_path):
     assert main(["compare", str(zoo_dir / "sep_cnn.onnx"), str(zoo_dir / "std_cnn.onnx"), "-t", "0.2", "-niter", "50",
                  "--precision", "f32", "--html", str(page)]) == 0
     text = page.read_text(encoding="utf-8")
-    assert not re.search(r"https?://", text)
+    assert_self_contained(text)
     # the exercise's hand count, and the standard twin's: 3x3 convs 1->10 (121,680) and 10->5 (518,400) + the FCs
     assert "926,808" in text and "1,379,920" in text and "1.489" in text
     browser.open(page)
@@ -237,3 +242,99 @@ def test_compare_writes_the_same_kind_of_page(zoo_dir, browser, tmp_path):
     assert browser.evaluate("Array.from(document.querySelectorAll('svg.chart')).every(s => s.getBBox().width > 100)")
     assert browser.evaluate("document.querySelectorAll('#compare-table tbody').length") == 8  # 4 counts + 4 measured
     browser.screenshot(tmp_path / "compare.png")
+
+
+# a tiny sweep: 16 and 32 channels on OpenVINO, 16 on ONNX Runtime, a twentieth of a second per measurement
+STUDY_POINTS = [{"in_channels": channels, "out_channels": channels, "kernel": 3, "size": 16, "stride": 1, "engine": engine,
+                 "precision": "f32", "seconds": 0.05, "repeats": 2, "profile_iterations": 5}
+                for channels, engine in ((16, "openvino"), (32, "openvino"), (16, "onnxruntime"))]
+
+
+def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, capsys):
+    """flopbench study sepconv --html: the sweep's page, opened, sorted; then the same command again
+    renders the page from the results already measured, measuring nothing."""
+    import json
+
+    points, folder, page = tmp_path / "points.json", tmp_path / "study", tmp_path / "study.html"
+    points.write_text(json.dumps(STUDY_POINTS))
+    assert main(["study", "sepconv", "--points", str(points), "-o", str(folder), "--html", str(page)]) == 0
+    records = json.loads((folder / "results.json").read_text())["records"]
+    assert [r["status"] for r in records] == ["ok", "ok", "ok"]
+    text = page.read_text(encoding="utf-8")
+    assert_self_contained(text)
+    # by hand: standard C·C·9·16·16 MACs, separable C·9·16·16 (depthwise) + C·C·16·16 (pointwise); FLOPs = 2 × MACs
+    for channels in (16, 32):
+        standard, separable = 2 * channels * channels * 9 * 256, 2 * (channels * 9 * 256 + channels * channels * 256)
+        assert f">{standard:,}<" in text and f">{separable:,}<" in text
+        assert f">{separable / standard:.3f}<" in text
+    assert f"flopbench study sepconv --points {points} -o {folder} --html {page}" in text  # the command that made it
+    roofline = roofline_cache["openvino"]
+    assert f"{roofline.bandwidth_gb_per_s:,.1f} GB/s" in text  # the roofline the parts were placed on
+
+    browser.open(page)
+    assert browser.errors() == []
+    assert browser.requests() == [page.resolve().as_uri()]
+    charts = browser.evaluate("""Array.from(document.querySelectorAll('svg.chart')).map(function(svg){
+        var box = svg.getBoundingClientRect(), inner = svg.getBBox();
+        return {id: svg.id, width: box.width, height: box.height, innerWidth: inner.width, innerHeight: inner.height,
+                titles: Array.from(svg.querySelectorAll('title')).map(t => t.textContent)};
+    })""")
+    assert [c["id"] for c in charts] == ["chart-speedup", "chart-split"]
+    for chart in charts:
+        assert chart["width"] > 200 and chart["height"] > 100, chart
+        assert chart["innerWidth"] > 100 and chart["innerHeight"] > 50, chart
+    # a point per record on the speedup chart, two bars per profiled record on the split chart, each titled with its numbers
+    speedup = charts[0]["titles"]
+    assert sorted(t.split(" ")[0] for t in speedup) == sorted(r["key"] for r in records)
+    for record in records:
+        title = next(t for t in speedup if t.startswith(record["key"]))
+        assert f"{1 / record['flop_ratio']:,.2f}× fewer FLOPs, {1 / record['time_ratio']['median']:,.2f}× faster" in title
+    split = charts[1]["titles"]
+    assert len(split) == 2 * len(records)
+    for record in records:
+        share = 100 * record["parts"]["depthwise"]["share"]
+        said = f"{record['key']}: the depthwise part takes {share:.1f}% of the separable layer's time"
+        assert any(t.startswith(said) for t in split[len(records):]), (said, split)
+
+    def column(name: str) -> list[str | None]:
+        return browser.evaluate(f"""(function(){{
+            var col = Array.from(document.querySelectorAll('#points-table thead th')).findIndex(t => t.textContent === {name!r});
+            return Array.from(document.querySelectorAll('#points-table tbody')).map(b => b.rows[0].cells[col].getAttribute('data-v')
+                                                                                    || b.rows[0].cells[col].textContent);
+        }})()""")
+
+    assert column("Point") == [r["key"] for r in records]  # a row per point, in the sweep's order
+
+    def click_header(name: str) -> None:
+        box = browser.evaluate(f"""(function(){{
+            var th = Array.from(document.querySelectorAll('#points-table thead th')).find(t => t.textContent === {name!r});
+            th.scrollIntoView({{block: 'center', inline: 'center'}});
+            var r = th.getBoundingClientRect(); return {{x: r.x + r.width / 2, y: r.y + r.height / 2}};
+        }})()""")
+        browser.click(box["x"], box["y"])
+
+    click_header("Time ratio")
+    by_time = sorted(records, key=lambda r: r["time_ratio"]["median"])
+    assert column("Point") == [r["key"] for r in by_time]
+    assert [float(v) for v in column("Time ratio")] == [pytest.approx(r["time_ratio"]["median"]) for r in by_time]
+    click_header("Time ratio")
+    assert column("Point") == [r["key"] for r in reversed(by_time)]
+    click_header("Point")
+    assert column("Point") == sorted(r["key"] for r in records)
+    click_header("#")
+    assert column("Point") == [r["key"] for r in records]
+    shot = browser.screenshot(tmp_path / "study.png")
+    assert shot.read_bytes().startswith(PNG_SIGNATURE)
+    assert browser.errors() == []
+
+    # the same command again: every point is done, nothing is measured, the page shows the same points
+    capsys.readouterr()
+    again = tmp_path / "again.html"
+    assert main(["study", "sepconv", "--points", str(points), "-o", str(folder), "--html", str(again)]) == 0
+    assert "3 point(s) already done" in capsys.readouterr().err
+    assert json.loads((folder / "results.json").read_text())["records"] == records
+
+    def points_section(html_text: str) -> str:
+        return html_text[html_text.index('<section id="points">'):html_text.index('<section id="warnings">')]
+
+    assert points_section(again.read_text(encoding="utf-8")) == points_section(text)

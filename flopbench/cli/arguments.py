@@ -57,3 +57,12 @@ def run_settings(args):
     config.validate()
     policy.validate()
     return config, policy
+
+
+def command_line(args) -> str:
+    """The command as typed, for a page or result that says how it was made."""
+    import shlex
+    import sys
+
+    argv = getattr(args, "argv", None)
+    return "flopbench " + shlex.join(argv if argv is not None else sys.argv[1:])

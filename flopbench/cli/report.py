@@ -2,12 +2,12 @@
 rendered from result files measured earlier (or on another machine)."""
 from __future__ import annotations
 
-import shlex
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import EXIT_INTERRUPTED, OptionError
+from .arguments import command_line
 from .output import check_output, console
 
 DEFAULT_OUTPUT = "report.html"
@@ -76,11 +76,6 @@ def split_sources(sources: list[str]) -> tuple[str | None, list[str]]:
         raise OptionError(f"flopbench report measures one model, got {len(sources)}",
                           "give one model (flopbench compare puts several side by side)")
     return (None, results) if results else (sources[0], [])
-
-
-def _command(args) -> str:
-    argv = getattr(args, "argv", None)
-    return "flopbench " + shlex.join(argv if argv is not None else sys.argv[1:])
 
 
 def run_command(args) -> int:
@@ -153,7 +148,7 @@ def _measured(args, model: str):
         except KeyboardInterrupt:  # while the roofline was measured: the count and the bench are kept
             interrupted = True
     notes = ("interrupted (Ctrl-C): the page shows what was measured until then",) if interrupted else ()
-    return (ReportContent(cost=cost, bench=report, profiles=tuple(profiles), command=_command(args), notes=notes),
+    return (ReportContent(cost=cost, bench=report, profiles=tuple(profiles), command=command_line(args), notes=notes),
             interrupted)
 
 
@@ -202,5 +197,5 @@ def _from_results(args, paths: list[str]):
                               "add the JSON of flopbench flops MODEL -o cost.json")
     if bench is not None and not bench.complete:
         notes.append("the measurement was interrupted or stopped early: the page shows what was measured")
-    return ReportContent(cost=cost, bench=bench, profiles=tuple(profiles), command=_command(args), sources=tuple(paths),
+    return ReportContent(cost=cost, bench=bench, profiles=tuple(profiles), command=command_line(args), sources=tuple(paths),
                          notes=tuple(notes))

@@ -6,6 +6,7 @@ import sys
 from ..errors import EXIT_INTERRUPTED, OptionError
 
 FORMATS = ("table", "json", "markdown")
+STUDY_FILES = ("points.json", "results.json", "summary.md", "plot.png", "fleet.json")  # what a sweep keeps in -o DIR
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -32,6 +33,8 @@ def add_parser(commands) -> None:
     study.add_argument("--repeats", type=int, help="repeats of each measurement, for the spread (default 3)")
     study.add_argument("--profile-iterations", type=int, help="profiled inferences per model (default 10)")
     study.add_argument("--format", help="what to print: table (default), json or markdown")
+    study.add_argument("--html", metavar="FILE", help="also write the sweep as one self-contained HTML page (as flopbench report); "
+                                                      "with every point already done in -o, nothing is measured again")
     study.add_argument("--ray", action="store_true", help="spread the points over a Ray cluster's nodes (flopbench fleet); "
                                                           "without --address, a local Ray started for the run")
     study.add_argument("--address", help="the Ray cluster (HOST:PORT, as ray start --head printed); implies --ray")
@@ -72,6 +75,8 @@ def run_command(args) -> int:
         raise OptionError(f"unknown study {args.name!r}", "choose sepconv (the sweep) or mobilenet (the paper's tables)")
     fmt = check_format(args.format or "table", FORMATS)
     if args.name == "mobilenet":
+        if args.html:
+            raise OptionError("--html is for study sepconv", "drop --html; study mobilenet prints the paper's tables (--format markdown)")
         return _mobilenet(fmt)
     options = _options(args)
     if args.points:
@@ -84,13 +89,16 @@ def run_command(args) -> int:
     else:
         points = generate_points(options)
     folder = Path(args.output)
+    inputs = [args.points] if args.points else []
+    if args.html:  # refused before the sweep, and before its folder is made
+        _check_page(args.html, folder, inputs)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         from ..errors import OutputError
 
         raise OutputError(f"cannot create folder {folder} ({exc.strerror or exc})", "choose a folder you can write to") from None
-    writing.check_writable(folder / "results.json", protect=[args.points] if args.points else [])
+    writing.check_writable(folder / "results.json", protect=inputs)
 
     def on_progress(index: int, total: int, point, record) -> None:
         if record is None:
@@ -117,7 +125,31 @@ def run_command(args) -> int:
         emit(study_table(result), None)
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
+    if args.html:
+        from ..render.html import render_study_page
+        from .arguments import command_line
+        from .output import write_measured
+
+        notes = ("interrupted (Ctrl-C): the page shows the points measured until then",) if result.interrupted else ()
+        write_measured(args.html, render_study_page(result, command_line(args), notes=notes))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _check_page(page: str, folder, inputs) -> None:
+    """The page may be neither an input nor one of the files the sweep keeps in its folder. A page
+    inside a folder the sweep has not made yet is checked with that folder."""
+    import os
+    from pathlib import Path
+
+    from ..errors import OutputError
+    from ..results import writing
+
+    target, own = Path(os.path.realpath(page)), Path(os.path.realpath(folder))
+    if target.parent == own and target.name in STUDY_FILES:
+        raise OutputError(f"--html {page} is the sweep's own {target.name}; writing the page there would destroy it",
+                          "name the page otherwise, e.g. --html sepconv.html")
+    if target.parent != own or own.exists():
+        writing.check_writable(page, protect=inputs)
 
 
 def _on_fleet(args, points, folder):

@@ -235,3 +235,53 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
     axes.grid(which="major", color="#dddddd", linewidth=0.6)
     axes.legend(loc="lower right", frameon=False, fontsize=8)
     return _to_svg(figure, titles, chart_id)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One set of points: a name for the legend, each point's x, its y with the low and high ends
+    of y's spread, and its hover text."""
+
+    name: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+    lows: Sequence[float]
+    highs: Sequence[float]
+    titles: Sequence[str]
+    color: str
+
+
+def speedup(chart_id: str, series: Sequence[Spread], xlabel: str, ylabel: str, title: str) -> str:
+    """Measured against expected on log axes, one colour per series, each point with a vertical bar
+    over its spread; the diagonal where the measurement meets the expectation and the line at 1."""
+    return _build(_speedup, chart_id, series, xlabel, ylabel, title)
+
+
+def _speedup(chart_id, series, xlabel, ylabel, title) -> str:
+    figure = _figure(WIDTH_IN, 4.8)
+    axes = figure.add_subplot()
+    _log_axis(axes.xaxis)
+    _log_axis(axes.yaxis)
+    titles: dict[str, str] = {}
+    values = [1.0]
+    for s_index, s in enumerate(series):
+        axes.vlines(list(s.xs), list(s.lows), list(s.highs), color=s.color, linewidth=1.0, alpha=0.6)
+        for index, (x, y) in enumerate(zip(s.xs, s.ys)):
+            (point,) = axes.plot([x], [y], marker="o", markersize=5.5, color=s.color, alpha=0.9, linestyle="none",
+                                 label=s.name if index == 0 else None)
+            gid = f"{chart_id}-bar-{s_index}-{index}"
+            point.set_gid(gid)
+            titles[gid] = s.titles[index]
+        values += [v for v in (*s.xs, *s.lows, *s.highs) if v > 0]
+    low, high = min(values) / 1.3, max(values) * 1.3
+    axes.plot([low, high], [low, high], color="#555555", linewidth=1.0, linestyle="--", label="measured = expected")
+    axes.axhline(1.0, color="#999999", linewidth=1.0, linestyle=":", label="break-even (1×)")
+    axes.set_xlim(low, high)
+    axes.set_ylim(low, high)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, loc="left")
+    axes.grid(which="major", color="#dddddd", linewidth=0.6)
+    axes.set_axisbelow(True)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return _to_svg(figure, titles, chart_id)

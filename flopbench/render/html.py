@@ -20,9 +20,11 @@ from ..measure.stats import LatencyStats
 from ..model.shapes import format_shape
 from ..profiling.profile import LayerRow, ProfileResult
 from ..study.compare import Comparison
+from ..study.sweep import SweepResult, realized, summarize
 from . import charts
 from .bench import fmt_ns
 from .profile import warning_text
+from .study import geometry, summary_lines
 from .warnings import describe
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -126,22 +128,31 @@ def _engine_name(profile: ProfileResult) -> str:
     return str(profile.engine.get("engine", "engine"))
 
 
+def _roofline_card(engine: str, bandwidth_gb_per_s: float, peaks: dict[str, float], quick: bool, measured_at: str) -> str:
+    peak_text = " · ".join(f"{name} {gflops:,.0f}" for name, gflops in peaks.items())
+    kind = "quick measurement" if quick else "measured"
+    return _card(f"Roofline ({engine})", f"{bandwidth_gb_per_s:,.1f} GB/s",
+                 f"peak GFLOP/s {peak_text}; {kind} {measured_at[:16].replace('T', ' ')} UTC", wide=True)
+
+
 def _roof_card(profile: ProfileResult) -> str:
     roof = profile.roofline
-    peaks = " · ".join(f"{name} {peak.gflops_per_s:,.0f}" for name, peak in roof.peaks.items())
-    kind = "quick measurement" if roof.quick else "measured"
-    return _card(f"Roofline ({_engine_name(profile)})", f"{roof.bandwidth_gb_per_s:,.1f} GB/s",
-                 f"peak GFLOP/s {peaks}; {kind} {roof.measured_at[:16].replace('T', ' ')} UTC", wide=True)
+    return _roofline_card(_engine_name(profile), roof.bandwidth_gb_per_s,
+                          {name: peak.gflops_per_s for name, peak in roof.peaks.items()}, roof.quick, roof.measured_at)
+
+
+def _machine_cards(metadata: dict[str, Any]) -> list[str]:
+    if not metadata.get("cpu"):
+        return []
+    return [_card("Machine", str(metadata.get("cpu")),
+                  f"{metadata.get('cpu_count')} logical CPUs, {metadata.get('cpu_affinity')} usable")]
 
 
 def _summary(content: ReportContent) -> str:
     cards: list[str] = _model_cards(content.cost) if content.cost is not None else []
     groups: list[str] = []
     if content.bench is not None:
-        machine = content.bench.metadata
-        if machine.get("cpu"):
-            cards.append(_card("Machine", str(machine.get("cpu")),
-                               f"{machine.get('cpu_count')} logical CPUs, {machine.get('cpu_affinity')} usable"))
+        cards += _machine_cards(content.bench.metadata)
         for result in content.bench.results:
             s = result.settings
             heading = f"{s.engine} {s.engine_version.split('-')[0]}"
@@ -332,11 +343,21 @@ def _layer_cells(position: str, layer: LayerCost, total: int, include_other: boo
     ]
     for row in timed:
         cells += _timed_cells(row)
+    return _sortable_cells(cells)
+
+
+def _sortable_cells(cells: Sequence[tuple[str, Any]]) -> str:
+    """Table cells of (text, sort key): a number sorts by its key (data-v), not by its text."""
     out = []
     for text, key in cells:
         value = f' data-v="{key}"' if key is not None else ""
         out.append(f"<td{value}>{_e(text)}</td>")
     return "".join(out)
+
+
+def _sortable_heads(heads: Sequence[tuple[str, str]]) -> str:
+    """Header cells of (name, "number" or "text") that the page's script sorts by on a click."""
+    return "".join(f'<th data-type="{kind}" tabindex="0" title="sort by {_e(name)}">{_e(name)}</th>' for name, kind in heads)
 
 
 def _rows_by_name(profile: ProfileResult) -> dict[str, LayerRow]:
@@ -351,8 +372,7 @@ def _rows_by_name(profile: ProfileResult) -> dict[str, LayerRow]:
 def _layer_table(cost: ModelCost, profiles: Sequence[ProfileResult] = ()) -> str:
     total = cost.total_flops
     timed_heads = [(f"{_engine_name(p)} {what}", "number") for p in profiles for what in ("µs", "GFLOP/s", "% of roof")]
-    heads = "".join(f'<th data-type="{kind}" tabindex="0" title="sort by {_e(name)}">{_e(name)}</th>'
-                    for name, kind in (*LAYER_HEADS, *timed_heads))
+    heads = _sortable_heads((*LAYER_HEADS, *timed_heads))
     by_name = [_rows_by_name(p) for p in profiles]
     bodies = []
     for index, layer in enumerate(cost.layers, start=1):
@@ -406,7 +426,10 @@ def _warnings(content: ReportContent) -> list[str]:
 
 
 def _warnings_section(content: ReportContent) -> str:
-    found = _warnings(content)
+    return _warnings_list(_warnings(content))
+
+
+def _warnings_list(found: Sequence[str]) -> str:
     body = ("<ul>" + "".join(f"<li>{_e(w)}</li>" for w in found) + "</ul>") if found else "<p>None.</p>"
     return f'<section id="warnings"><h2>Warnings ({len(found)})</h2>{body}</section>'
 
@@ -450,12 +473,16 @@ def _environment(content: ReportContent) -> str:
                      + f"; memory {roof.bandwidth_gb_per_s:,.2f} GB/s"))
     if content.cost is not None:
         rows.extend((f"count.{k}", v) for k, v in _flatten("", content.cost.metadata))
+    return _environment_table(rows, content.command, content.sources)
+
+
+def _environment_table(rows: Sequence[tuple[str, str]], command: str, sources: Sequence[str]) -> str:
     table = ('<table class="plain env"><tbody>' + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
              + "</tbody></table>") if rows else "<p>Not recorded.</p>"
-    command = f"<pre><code>{_e(content.command)}</code></pre>" if content.command else ""
-    sources = ("<p>Rendered from: " + ", ".join(f"<code>{_e(s)}</code>" for s in content.sources) + "</p>"
-               if content.sources else "")
-    return f'<section id="environment"><h2>Environment and command</h2>{command}{sources}{table}</section>'
+    command_html = f"<pre><code>{_e(command)}</code></pre>" if command else ""
+    sources_html = ("<p>Rendered from: " + ", ".join(f"<code>{_e(s)}</code>" for s in sources) + "</p>"
+                    if sources else "")
+    return f'<section id="environment"><h2>Environment and command</h2>{command_html}{sources_html}{table}</section>'
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -617,3 +644,210 @@ def render_report(content: ReportContent) -> str:
         measured.append("profile" + ("" if all(p.complete for p in content.profiles) else " (incomplete)"))
     subtitle = f"flopbench {__version__} · {' + '.join(measured) or 'nothing measured'} · {content.model}"
     return _page(name, subtitle, parts)
+
+
+# -- the separable-convolution sweep ------------------------------------------------------------------
+
+STUDY_TITLE = "Separable vs standard convolution"
+CONFIG_COLORS = (charts.FLOPS_COLOR, charts.TIME_COLOR, *charts.MARK_COLORS)
+
+
+def _config(point: dict[str, Any]) -> str:
+    return f"{point['engine']}:{point['precision']}"
+
+
+def _ok(result: SweepResult) -> list[dict[str, Any]]:
+    return [r for r in result.records if r.get("status") == "ok"]
+
+
+def _values(points: Sequence[dict[str, Any]], field: str) -> str:
+    return ", ".join(str(v) for v in sorted({p[field] for p in points}))
+
+
+def _study_rooflines(result: SweepResult) -> dict[str, dict[str, Any]]:
+    """The roofline each engine's parts were placed on, as recorded with the points (first found)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in _ok(result):
+        roof = (record.get("parts") or {}).get("roofline")
+        if roof and roof.get("engine") not in found:
+            found[roof["engine"]] = roof
+    return found
+
+
+def _study_summary(result: SweepResult) -> str:
+    points = [dict(p) for p in result.points]
+    configs = list(dict.fromkeys(_config(p) for p in points))
+    failed = sum(1 for r in result.records if r.get("status") != "ok")
+    done = f"{len(result.records)} of {len(points)} measured" + (f", {failed} failed" if failed else "")
+    cards = [
+        _card("Points", f"{len(points):,}", done),
+        _card("Configs (engine:precision)", str(len(configs)), ", ".join(configs), wide=True),
+        _card("Geometries", f"{len({geometry(p) for p in points}):,}",
+              f"channels {_values(points, 'in_channels')} → {_values(points, 'out_channels')}; kernel "
+              f"{_values(points, 'kernel')}; size {_values(points, 'size')}; stride {_values(points, 'stride')}", wide=True),
+    ]
+    cards += _machine_cards(result.metadata)
+    for engine, roof in _study_rooflines(result).items():
+        cards.append(_roofline_card(engine, roof["bandwidth_gb_per_s"], roof["peaks_gflops_per_s"], roof["quick"],
+                                    roof["measured_at"]))
+    for s in summarize(result.records):
+        if s.time_ratio_median is None:
+            cards.append(_card(s.config, "failed", f"all {s.points} points failed"))
+            continue
+        saving = "—" if s.realized_median is None else f"{100 * s.realized_median:.0f}%"
+        cards.append(_card(s.config, f"{1 / s.time_ratio_median:,.2f}× faster",
+                           f"for {1 / s.flop_ratio_median:,.2f}× fewer FLOPs (medians over {s.points - s.failed} points); "
+                           f"{saving} of the FLOP saving became a time saving", wide=True))
+    story = "".join(f"<li>{_e(line)}</li>" for line in summary_lines(result))
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
+            f'<h3>What the sweep says</h3><ul>{story}</ul></section>')
+
+
+def _speedup_section(result: SweepResult) -> str:
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for record in _ok(result):
+        by_config.setdefault(_config(record["point"]), []).append(record)
+    series = []
+    for index, (config, records) in enumerate(by_config.items()):
+        # speedup = standard / separable: the reciprocal of the recorded ratios (separable / standard)
+        ratios = [r["time_ratio"] for r in records]
+        titles = [f"{r['key']} ({geometry(r['point'])}): {1 / r['flop_ratio']:,.2f}× fewer FLOPs, "
+                  f"{1 / t['median']:,.2f}× faster (range {1 / t['max']:,.2f}–{1 / t['min']:,.2f} over "
+                  f"{len(t['repeats'])} repeats); standard {r['latency_us']['standard']['median']:,.1f} µs, "
+                  f"separable {r['latency_us']['separable']['median']:,.1f} µs" for r, t in zip(records, ratios)]
+        series.append(charts.Spread(config, [1 / r["flop_ratio"] for r in records], [1 / t["median"] for t in ratios],
+                                    [1 / t["max"] for t in ratios], [1 / t["min"] for t in ratios], titles,
+                                    CONFIG_COLORS[index % len(CONFIG_COLORS)]))
+    if not series:
+        return '<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p>No point was measured.</p></section>'
+    svg = charts.speedup("chart-speedup", series, "expected speedup: standard FLOPs / separable FLOPs",
+                         "measured speedup: standard time / separable time",
+                         "Separable vs standard: the speedup the FLOPs promise and the one measured")
+    note = ("One point per layer geometry and engine:precision; the bar is the range over the repeats. On the dashed "
+            "line time fell exactly as much as the FLOPs; below it, less. Under the dotted line the separable layer "
+            "was slower than the standard one. Hover a point for its numbers.")
+    return f'<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p class="note">{_e(note)}</p>{svg}</section>'
+
+
+def _part_us(part: dict[str, Any] | None) -> str:
+    return "—" if not part else f"{part['time_us']:,.1f} µs"
+
+
+def _split_section(result: SweepResult) -> str:
+    profiled = [r for r in _ok(result) if (r.get("parts") or {}).get("depthwise") and r["parts"].get("depthwise_flop_share") is not None]
+    if not profiled:
+        return ""
+    labels = [f"{geometry(r['point'])} {_config(r['point'])}" for r in profiled]
+    flops = [100 * r["parts"]["depthwise_flop_share"] for r in profiled]
+    times = [100 * r["parts"]["depthwise"]["share"] for r in profiled]
+    flops_titles = [f"{r['key']}: the depthwise part does {share:.1f}% of the separable layer's FLOPs"
+                    for r, share in zip(profiled, flops)]
+    time_titles = [f"{r['key']}: the depthwise part takes {share:.1f}% of the separable layer's time "
+                   f"(depthwise {_part_us(r['parts']['depthwise'])}, pointwise {_part_us(r['parts'].get('pointwise'))})"
+                   for r, share in zip(profiled, times)]
+    series = [charts.Series("depthwise % of FLOPs", flops, flops_titles, charts.FLOPS_COLOR),
+              charts.Series("depthwise % of time", times, time_titles, charts.TIME_COLOR)]
+    svg = charts.layer_bars("chart-split", labels, series, "% of the separable layer",
+                            "The depthwise part: its share of the separable layer's FLOPs and of its profiled time")
+    note = ("The separable layer profiled part by part; the pointwise part is the rest of each bar's 100%. A depthwise "
+            "part that takes a larger share of the time than of the FLOPs runs below the machine's roof. Hover a bar "
+            "for the times.")
+    return f'<section id="split"><h2>Depthwise and pointwise</h2><p class="note">{_e(note)}</p>{svg}</section>'
+
+
+POINT_HEADS = (("#", "number"), ("Point", "text"), ("Config", "text"), ("Ran", "text"), ("In", "number"),
+               ("Out", "number"), ("Kernel", "number"), ("Size", "number"), ("Stride", "number"),
+               ("Standard FLOPs", "number"), ("Separable FLOPs", "number"), ("FLOP ratio", "number"),
+               ("Standard µs", "number"), ("Separable µs", "number"), ("Time ratio", "number"), ("Min", "number"),
+               ("Max", "number"), ("Realized %", "number"), ("DW % FLOPs", "number"), ("DW % time", "number"),
+               ("DW µs", "number"), ("PW µs", "number"), ("Std GFLOP/s", "number"), ("DW GFLOP/s", "number"),
+               ("PW GFLOP/s", "number"), ("DW % of roof", "number"), ("PW % of roof", "number"), ("DW bound", "text"),
+               ("Status", "text"))
+
+
+def _number(value: float | None, digits: int) -> tuple[str, Any]:
+    return ("", None) if value is None else (f"{value:,.{digits}f}", round(value, 6))
+
+
+def _point_cells(position: int, record: dict[str, Any]) -> list[tuple[str, Any]]:
+    point = record["point"]
+    cells = [(str(position), position), (record["key"], None), (_config(point), None),
+             (str((record.get("engine") or {}).get("precision", "")), None)]
+    cells += [(str(point[f]), point[f]) for f in ("in_channels", "out_channels", "kernel", "size", "stride")]
+    if record.get("status") != "ok":
+        return cells + [("", None)] * (len(POINT_HEADS) - len(cells) - 1) + [(f"failed: {record.get('reason', '?')}", None)]
+    parts = record.get("parts") or {}
+    depthwise, pointwise, standard = (parts.get(name) or {} for name in ("depthwise", "pointwise", "standard"))
+    ratio, latency = record["time_ratio"], record["latency_us"]
+    share = realized(record)
+    cells += [(_n(record["flops"]["standard"]), record["flops"]["standard"]),
+              (_n(record["flops"]["separable"]), record["flops"]["separable"]), _number(record["flop_ratio"], 3),
+              _number(latency["standard"]["median"], 1), _number(latency["separable"]["median"], 1),
+              _number(ratio["median"], 3), _number(ratio["min"], 3), _number(ratio["max"], 3),
+              _number(None if share is None else 100 * share, 0),
+              _number(None if parts.get("depthwise_flop_share") is None else 100 * parts["depthwise_flop_share"], 0),
+              _number(None if depthwise.get("share") is None else 100 * depthwise["share"], 0),
+              _number(depthwise.get("time_us"), 1), _number(pointwise.get("time_us"), 1),
+              _number(standard.get("gflops_per_s"), 2), _number(depthwise.get("gflops_per_s"), 2),
+              _number(pointwise.get("gflops_per_s"), 2), _number(depthwise.get("percent_of_attainable"), 0),
+              _number(pointwise.get("percent_of_attainable"), 0), (str(depthwise.get("bound") or ""), None),
+              ("ok" if "profile_error" not in parts else "ok, not profiled", None)]
+    return cells
+
+
+def _points_table(result: SweepResult) -> str:
+    bodies = "".join(f"<tbody><tr>{_sortable_cells(_point_cells(index, record))}</tr></tbody>"
+                     for index, record in enumerate(result.records, start=1))
+    note = ("Click a header to sort (again to reverse). Ratios are separable / standard: below 1 the separable layer "
+            "needs less. Times are the median end-to-end latency over the repeats (Min and Max: the time ratio's "
+            "range); Realized is the share of the FLOP saving that became a time saving; DW and PW are the "
+            "depthwise and pointwise parts, as profiled; % of roof is of the attainable GFLOP/s at the part's "
+            "arithmetic intensity on the measured roofline.")
+    return (f'<section id="points"><h2>Points ({len(result.records)})</h2><p class="note">{_e(note)}</p>'
+            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{_sortable_heads(POINT_HEADS)}</tr>'
+            f'</thead>{bodies}</table></div></section>')
+
+
+def _study_warnings(result: SweepResult, notes: Sequence[str]) -> list[str]:
+    found = list(notes)
+    if not result.complete:
+        found.append(f"INCOMPLETE: {len(result.records)} of {len(result.points)} points measured; "
+                     "running the same command again measures the rest")
+    for record in result.records:
+        point = record["point"]
+        if record.get("status") != "ok":
+            found.append(f"{record['key']}: failed: {record.get('reason', '?')}")
+            continue
+        error = (record.get("parts") or {}).get("profile_error")
+        if error:
+            found.append(f"{record['key']}: not profiled, no depthwise / pointwise split ({error})")
+        ran = (record.get("engine") or {}).get("precision")
+        if ran and ran != point["precision"]:
+            found.append(f"{record['key']}: asked for {point['precision']}, the engine ran {ran}")
+    return found
+
+
+def _study_environment(result: SweepResult, command: str, sources: Sequence[str]) -> str:
+    rows = [(k, v) for k, v in _flatten("", result.metadata)]
+    measuring = ("device", "seconds", "repeats", "profile_iterations", "seed")
+    rows.append(("points.measured", "; ".join(f"{field} {_values([dict(p) for p in result.points], field)}"
+                                              for field in measuring if all(field in p for p in result.points))))
+    seen: set[str] = set()
+    for record in _ok(result):
+        config = _config(record["point"])
+        if config not in seen and record.get("engine"):
+            seen.add(config)
+            rows.extend((f"{config}.used.{k}", v) for k, v in _flatten("", record["engine"]))
+    return _environment_table(rows, command, sources)
+
+
+def render_study_page(result: SweepResult, command: str = "", sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The sweep of `flopbench study sepconv` as one page: what it says, the speedup the FLOPs
+    promise against the one measured, the depthwise / pointwise split, every point, the warnings."""
+    from ..version import __version__
+
+    status = "" if result.complete else " (incomplete)"
+    subtitle = f"flopbench {__version__} · study sepconv · {len(result.records)} of {len(result.points)} points{status}"
+    parts = [_study_summary(result), _speedup_section(result), _split_section(result), _points_table(result),
+             _warnings_list(_study_warnings(result, notes)), _study_environment(result, command, sources)]
+    return _page(STUDY_TITLE, subtitle, parts)

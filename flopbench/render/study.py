@@ -25,7 +25,7 @@ def _gflops(part: dict[str, Any] | None) -> str:
     return "—" if not part or part.get("gflops_per_s") is None else f"{part['gflops_per_s']:.1f}"
 
 
-def _geometry(point: dict[str, Any]) -> str:
+def geometry(point: dict[str, Any]) -> str:
     k = point["kernel"]
     return f"{point['in_channels']}→{point['out_channels']} {k}x{k} @{point['size']} s{point['stride']}"
 
@@ -34,13 +34,13 @@ def record_cells(record: dict[str, Any]) -> list[str]:
     point = record["point"]
     config = f"{point['engine']} {point['precision']}"
     if record.get("status") != "ok":
-        return [_geometry(point), config, "failed: " + record.get("reason", "?")] + [""] * (len(COLUMNS) - 3)
+        return [geometry(point), config, "failed: " + record.get("reason", "?")] + [""] * (len(COLUMNS) - 3)
     ratio = record["time_ratio"]
     parts = record.get("parts") or {}
     used = (record.get("engine") or {}).get("precision")
     if used and used != point["precision"]:
         config += f" (ran {used})"
-    return [_geometry(point), config, _f(record["flop_ratio"]), _f(ratio["median"]), f"{_f(ratio['min'])}–{_f(ratio['max'])}",
+    return [geometry(point), config, _f(record["flop_ratio"]), _f(ratio["median"]), f"{_f(ratio['min'])}–{_f(ratio['max'])}",
             _pct(realized(record)), _pct((parts.get("depthwise") or {}).get("share")), _pct(parts.get("depthwise_flop_share")),
             _gflops(parts.get("standard")), _gflops(parts.get("depthwise")), _gflops(parts.get("pointwise"))]
 

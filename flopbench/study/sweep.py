@@ -235,7 +235,18 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> di
     flops = sum(p["flops"] for p in parts.values())
     return {"depthwise": parts.get("depthwise"), "pointwise": parts.get("pointwise"), "standard": _part(standard),
             "depthwise_flop_share": parts["depthwise"]["flops"] / flops if flops and "depthwise" in parts else None,
-            "roof_peak_gflops_per_s": roofline.peak(point["precision"]).gflops_per_s if roofline else None}
+            "roof_peak_gflops_per_s": roofline.peak(point["precision"]).gflops_per_s if roofline else None,
+            "roofline": _roofline_summary(roofline)}
+
+
+def _roofline_summary(roofline) -> dict[str, Any] | None:
+    """The roofline the parts were placed on, in a few numbers: a results file read elsewhere
+    still says which machine's roof its percentages are of."""
+    if roofline is None:
+        return None
+    return {"engine": roofline.engine, "bandwidth_gb_per_s": roofline.bandwidth_gb_per_s,
+            "peaks_gflops_per_s": {name: peak.gflops_per_s for name, peak in roofline.peaks.items()},
+            "quick": roofline.quick, "measured_at": roofline.measured_at}
 
 
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
