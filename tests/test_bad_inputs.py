@@ -132,6 +132,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
     c.not_a_fleet_result = d / "not_a_fleet_result.json"
     c.not_a_fleet_result.write_text('{"points": []}')
+    c.sweep_results = d / "sweep" / "results.json"  # a sweep that measured nothing yet
+    c.sweep_results.parent.mkdir()
+    c.sweep_results.write_text('{"schema": "flopbench/study/1", "study": "sepconv", "complete": false, "metadata": {}, '
+                               '"points": 1, "records": []}')
 
     c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
     c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
@@ -512,6 +516,9 @@ CASES = [
          OutputError, "is the sweep's own results.json"),
     Case("study_mobilenet_html", ["study", "mobilenet", "--html", "{out}/m.html"],
          lambda c: profile_command(["study", "mobilenet", "--html", str(c.d / "m.html")]), OptionError, "--html is for study sepconv"),
+    Case("report_sweep_with_other_results", ["report", "{sweep_results}", "{sweep_results}"],
+         lambda c: profile_command(["report", str(c.sweep_results), str(c.sweep_results), "-o", str(c.d / "r.html")]),
+         ResultFileError, "a sweep's results make a page of their own, got 2 result files"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]

@@ -279,7 +279,8 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
         return {id: svg.id, width: box.width, height: box.height, innerWidth: inner.width, innerHeight: inner.height,
                 titles: Array.from(svg.querySelectorAll('title')).map(t => t.textContent)};
     })""")
-    assert [c["id"] for c in charts] == ["chart-speedup", "chart-split"]
+    # the speedup, the depthwise share, and a roofline per engine:precision
+    assert [c["id"] for c in charts] == ["chart-speedup", "chart-split", "chart-roofline-0", "chart-roofline-1"]
     for chart in charts:
         assert chart["width"] > 200 and chart["height"] > 100, chart
         assert chart["innerWidth"] > 100 and chart["innerHeight"] > 50, chart
@@ -295,6 +296,14 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
         share = 100 * record["parts"]["depthwise"]["share"]
         said = f"{record['key']}: the depthwise part takes {share:.1f}% of the separable layer's time"
         assert any(t.startswith(said) for t in split[len(records):]), (said, split)
+
+    # each profiled part (standard, depthwise, pointwise) fast enough to rate is a point on its engine's roofline
+    for chart, engine in zip(charts[2:], ("openvino", "onnxruntime")):
+        rated = [(r["key"], part) for r in records if r["point"]["engine"] == engine
+                 for part in ("standard", "depthwise", "pointwise") if r["parts"][part]["gflops_per_s"] is not None]
+        assert len(chart["titles"]) == len(rated) >= 3
+        label = {"standard": "standard k×k", "depthwise": "depthwise k×k", "pointwise": "pointwise 1×1"}
+        assert sorted(t.split(":")[0] for t in chart["titles"]) == sorted(f"{key} {label[part]}" for key, part in rated)
 
     def column(name: str) -> list[str | None]:
         return browser.evaluate(f"""(function(){{
@@ -338,3 +347,9 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
         return html_text[html_text.index('<section id="points">'):html_text.index('<section id="warnings">')]
 
     assert points_section(again.read_text(encoding="utf-8")) == points_section(text)
+    # and flopbench report of the results file: the same points, and where they came from
+    from_results = tmp_path / "from-results.html"
+    assert main(["report", str(folder / "results.json"), "-o", str(from_results)]) == 0
+    rendered = from_results.read_text(encoding="utf-8")
+    assert points_section(rendered) == points_section(text)
+    assert f"Rendered from: <code>{folder / 'results.json'}</code>" in rendered and "3 of 3 points" in rendered

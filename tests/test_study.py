@@ -99,6 +99,10 @@ def test_an_interrupted_sweep_keeps_what_was_done(tmp_path):
     assert result.interrupted and not result.complete
     document = json.loads((tmp_path / "results.json").read_text())
     assert document["complete"] is False and [r["key"] for r in document["records"]] == [check_point(TINY)["key"]]
+    # read back, from the folder: the record done and both points planned (from points.json beside it)
+    earlier = sweep.load_sweep(tmp_path)
+    assert [p["key"] for p in earlier.points] == [check_point(TINY)["key"], check_point(second)["key"]]
+    assert earlier.records == result.records and not earlier.complete
 
 
 def test_the_command_writes_points_results_plot_and_summary(tmp_path):

@@ -83,8 +83,17 @@ def run_command(args) -> int:
 
     model, results = split_sources(args.sources)
     if results:
+        from .. import load_result
+        from ..study.sweep import SweepResult
+
         check_report_flags({name: getattr(args, name) for name in MEASURING_FLAGS})
-        content, interrupted = _from_results(args, results), False
+        # never over a result read, nor over the points a sweep's results sit beside
+        check_output(args.output, protect=[*results, *(Path(path).parent / "points.json" for path in results)])
+        loaded = [(path, load_result(path)) for path in results]
+        if any(isinstance(result, SweepResult) for _, result in loaded):
+            _write(args.output, _sweep_page(args, results))
+            return 0
+        content, interrupted = _from_results(args, loaded), False
     else:
         content, interrupted = _measured(args, model)
     _write(args.output, render_report(content))
@@ -152,20 +161,29 @@ def _measured(args, model: str):
             interrupted)
 
 
-def _from_results(args, paths: list[str]):
+def _sweep_page(args, paths: list[str]) -> str:
+    """The page of a sweep measured earlier (flopbench study sepconv's results.json), alone."""
+    from ..errors import ResultFileError
+    from ..render.html import render_study_page
+    from ..study.sweep import load_sweep
+
+    if len(paths) != 1:
+        raise ResultFileError(f"a sweep's results make a page of their own, got {len(paths)} result files",
+                              "give the study's results.json alone")
+    return render_study_page(load_sweep(paths[0]), command_line(args), sources=paths)
+
+
+def _from_results(args, loaded: list[tuple[str, object]]):
     """The page of results measured earlier: at most one count, any bench results of one machine."""
-    from .. import load_result
     from ..counting.cost import ModelCost
     from ..errors import ResultFileError
     from ..measure.bench import BenchReport
+    from ..profiling.profile import ProfileResult
     from ..render.html import ReportContent
 
-    check_output(args.output, protect=paths)
-    from ..profiling.profile import ProfileResult
-
+    paths = [path for path, _ in loaded]
     costs, benches, profiles = [], [], []
-    for path in paths:
-        result = load_result(path)
+    for path, result in loaded:
         if isinstance(result, ModelCost):
             costs.append((path, result))
         elif isinstance(result, BenchReport):

@@ -188,20 +188,27 @@ def _log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def roofline(chart_id: str, points: Sequence[tuple[float, float, str, str]], roofs: Sequence[tuple[str, float]],
-             bandwidth_gb_s: float | None, title: str) -> str:
-    """Achieved GFLOP/s against arithmetic intensity (FLOPs per byte), one point per layer, under
-    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth.
-    A point is (intensity, GFLOP/s, hover text, name); names are written beside the points of a
-    small model."""
-    return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title)
-
-
-def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
-    figure = _figure(WIDTH_IN, 4.6)
+def _log_log(width_in: float, height_in: float):
+    """A figure with one axes, both axes logarithmic."""
+    figure = _figure(width_in, height_in)
     axes = figure.add_subplot()
     _log_axis(axes.xaxis)
     _log_axis(axes.yaxis)
+    return figure, axes
+
+
+def roofline(chart_id: str, points: Sequence[tuple[float, float, str, str]], roofs: Sequence[tuple[str, float]],
+             bandwidth_gb_s: float | None, title: str, colors: Sequence[str] = (),
+             legend: Sequence[tuple[str, str]] = ()) -> str:
+    """Achieved GFLOP/s against arithmetic intensity (FLOPs per byte), one point per layer, under
+    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth.
+    A point is (intensity, GFLOP/s, hover text, name); names are written beside the points of a
+    small model. `colors` gives each point its own colour, `legend` (label, colour) says what they mean."""
+    return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title, colors, legend)
+
+
+def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) -> str:
+    figure, axes = _log_log(WIDTH_IN, 4.6)
     xs = [p[0] for p in points if p[0] > 0 and p[1] > 0]
     ys = [p[1] for p in points if p[0] > 0 and p[1] > 0]
     peaks = [peak for _, peak in roofs if peak > 0]
@@ -214,7 +221,8 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
             continue
         if named:
             axes.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color="#555555")
-        (line,) = axes.plot([x], [y], marker="o", markersize=5, color=TIME_COLOR, alpha=0.85, linestyle="none")
+        color = colors[index] if colors else TIME_COLOR
+        (line,) = axes.plot([x], [y], marker="o", markersize=5, color=color, alpha=0.85, linestyle="none")
         gid = f"{chart_id}-bar-0-{index}"
         line.set_gid(gid)
         titles[gid] = label
@@ -228,6 +236,8 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title) -> str:
         top = max(peaks)
         axes.plot([low_x, top / bandwidth_gb_s], [low_x * bandwidth_gb_s, top], color="#555555", linewidth=1.2,
                   label=f"memory {bandwidth_gb_s:,.1f} GB/s")
+    for label, color in legend:
+        axes.plot([], [], marker="o", markersize=5, color=color, linestyle="none", label=label)
     axes.set_xlim(low_x, high_x)
     axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
     axes.set_ylabel("achieved GFLOP/s")
@@ -258,10 +268,7 @@ def speedup(chart_id: str, series: Sequence[Spread], xlabel: str, ylabel: str, t
 
 
 def _speedup(chart_id, series, xlabel, ylabel, title) -> str:
-    figure = _figure(WIDTH_IN, 4.8)
-    axes = figure.add_subplot()
-    _log_axis(axes.xaxis)
-    _log_axis(axes.yaxis)
+    figure, axes = _log_log(WIDTH_IN, 4.8)
     titles: dict[str, str] = {}
     values = [1.0]
     for s_index, s in enumerate(series):

@@ -755,6 +755,44 @@ def _split_section(result: SweepResult) -> str:
     return f'<section id="split"><h2>Depthwise and pointwise</h2><p class="note">{_e(note)}</p>{svg}</section>'
 
 
+# (part, legend, short name beside a point, colour): the roofs take MARK_COLORS from the first, the parts from the last
+STUDY_PARTS = (("standard", "standard k×k", "std", charts.FLOPS_COLOR), ("depthwise", "depthwise k×k", "dw", charts.TIME_COLOR),
+               ("pointwise", "pointwise 1×1", "pw", charts.MARK_COLORS[-1]))
+
+
+def _study_roofline_chart(config: str, records: Sequence[dict[str, Any]], index: int) -> str:
+    roof = records[0]["parts"]["roofline"]
+    points, colors = [], []
+    for record in records:
+        for part, label, short, color in STUDY_PARTS:
+            row = record["parts"].get(part)
+            if not row or row.get("intensity") is None or row.get("gflops_per_s") is None:
+                continue
+            attainable = ("" if row.get("percent_of_attainable") is None else
+                          f", {row['percent_of_attainable']:,.0f}% of the attainable {row['attainable_gflops_per_s']:,.1f}")
+            points.append((row["intensity"], row["gflops_per_s"],
+                           f"{record['key']} {label}: {row['intensity']:,.2f} FLOPs/byte, {row['gflops_per_s']:,.2f} GFLOP/s"
+                           f"{attainable}; {row.get('bound')}-bound, {row['time_us']:,.1f} µs", f"{geometry(record['point'])} {short}"))
+            colors.append(color)
+    return charts.roofline(f"chart-roofline-{index}", points, list(roof["peaks_gflops_per_s"].items()),
+                           roof["bandwidth_gb_per_s"], f"{config}: each part on the machine's measured roofline",
+                           colors=colors, legend=[(label, color) for _, label, _, color in STUDY_PARTS])
+
+
+def _study_roofline_section(result: SweepResult) -> str:
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for record in _ok(result):
+        if (record.get("parts") or {}).get("roofline"):
+            by_config.setdefault(_config(record["point"]), []).append(record)
+    if not by_config:
+        return ""
+    note = ("Each profiled layer — the standard one, and the separable one's depthwise and pointwise parts — at its "
+            "arithmetic intensity (FLOPs per byte, unfused) and the GFLOP/s it achieved, under the peaks and memory "
+            "bandwidth measured on this machine with the same engine. Parts too short for the engine's timer are left out.")
+    svgs = "".join(_study_roofline_chart(config, records, index) for index, (config, records) in enumerate(by_config.items()))
+    return f'<section id="roofline"><h2>Roofline</h2><p class="note">{_e(note)}</p>{svgs}</section>'
+
+
 POINT_HEADS = (("#", "number"), ("Point", "text"), ("Config", "text"), ("Ran", "text"), ("In", "number"),
                ("Out", "number"), ("Kernel", "number"), ("Size", "number"), ("Stride", "number"),
                ("Standard FLOPs", "number"), ("Separable FLOPs", "number"), ("FLOP ratio", "number"),
@@ -848,6 +886,7 @@ def render_study_page(result: SweepResult, command: str = "", sources: Sequence[
 
     status = "" if result.complete else " (incomplete)"
     subtitle = f"flopbench {__version__} · study sepconv · {len(result.records)} of {len(result.points)} points{status}"
-    parts = [_study_summary(result), _speedup_section(result), _split_section(result), _points_table(result),
+    parts = [_study_summary(result), _speedup_section(result), _split_section(result), _study_roofline_section(result),
+             _points_table(result),
              _warnings_list(_study_warnings(result, notes)), _study_environment(result, command, sources)]
     return _page(STUDY_TITLE, subtitle, parts)

@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..measure.bench import measure
 from ..measure.engines import EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
+from ..results.documents import load_result, result_kind
 from ..results.metadata import result_metadata
 from ..results.writing import write_text_atomic
 from .convert import convert
@@ -335,6 +336,38 @@ class SweepResult:
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "study": "sepconv", "complete": self.complete, "metadata": self.metadata,
                 "points": len(self.points), "records": list(self.records)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SweepResult":
+        """The document keeps the records, not the points still to run: `load_sweep` finds those."""
+        records = tuple(data["records"])
+        return cls(points=tuple(r["point"] for r in records), records=records, skipped=(),
+                   interrupted=not data["complete"], metadata=dict(data["metadata"]))
+
+
+result_kind(SCHEMA)(SweepResult.from_dict)
+
+
+def load_sweep(path: str | os.PathLike) -> SweepResult:
+    """A sweep measured earlier, from its folder or its results.json: the records, and every point
+    planned when the points.json written beside them is there (so a sweep cut short says how many
+    points are left)."""
+    file = Path(path)
+    file = file / "results.json" if file.is_dir() else file
+    result = load_result(file)
+    if not isinstance(result, SweepResult):
+        raise ResultFileError(f"{file.name} holds a {type(result).__name__}, not a sweep",
+                              "give the results.json of flopbench study sepconv (or its folder)")
+    planned = file.parent / "points.json"
+    if planned.is_file():
+        try:
+            points = load_points(planned)
+        except OptionError:  # the points file is a convenience here: the records stand without it
+            return result
+        keys = {point["key"] for point in points}
+        if all(record["key"] in keys for record in result.records):
+            return replace(result, points=tuple(points))
+    return result
 
 
 def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
