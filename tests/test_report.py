@@ -255,11 +255,16 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
     renders the page from the results already measured, measuring nothing."""
     import json
 
+    from flopbench.results.schema import validate
+
     points, folder, page = tmp_path / "points.json", tmp_path / "study", tmp_path / "study.html"
     points.write_text(json.dumps(STUDY_POINTS))
     assert main(["study", "sepconv", "--points", str(points), "-o", str(folder), "--html", str(page)]) == 0
-    records = json.loads((folder / "results.json").read_text())["records"]
+    document = json.loads((folder / "results.json").read_text())
+    validate(document)
+    records = document["records"]
     assert [r["status"] for r in records] == ["ok", "ok", "ok"]
+    assert all(r["parts"]["roofline"]["engine"] == r["point"]["engine"] for r in records)
     text = page.read_text(encoding="utf-8")
     assert_self_contained(text)
     # by hand: standard C·C·9·16·16 MACs, separable C·9·16·16 (depthwise) + C·C·16·16 (pointwise); FLOPs = 2 × MACs

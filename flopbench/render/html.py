@@ -580,9 +580,8 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
     from ..version import __version__
 
     names = [model.rsplit("/", 1)[-1] for model in comparison.models]
-    heads = "".join(f'<th data-type="text" tabindex="0">{_e(h)}</th>' for h in ("Metric", "Engine"))
-    for name in names:
-        heads += f'<th data-type="number" tabindex="0">{_e(name)}</th><th data-type="number" tabindex="0">× first</th>'
+    heads = _sortable_heads([("Metric", "text"), ("Engine", "text")]
+                            + [(head, "number") for name in names for head in (name, "× first")])
     bodies = []
     for row in comparison.rows:
         cells = f"<td>{_e(row.label)}</td><td>{_e(row.engine or 'count')}</td>"
