@@ -38,6 +38,7 @@ from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FleetError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ResultFileError, ShapeError)
 from flopbench.fleet.bench import fleet_bench
+from flopbench.fleet.compare import side_by_side
 from flopbench.fleet.profile import fleet_profile
 from flopbench.fleet.points import prepare_bench_points, read_points_file
 from flopbench.fleet.sweep import fleet_sweep
@@ -130,6 +131,11 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.points_unknown_field.write_text('[{"model": "sep_cnn.onnx", "engines": ["openvino"], "speed": "max"}]')
     c.points_ok = d / "points_ok.json"
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
+    empty_fleet = '{"schema": "flopbench/fleet/1", "command": "%s", "complete": true, "interrupted": false, "metadata": {}, "nodes": {}, "points": []}'
+    c.fleet_empty = d / "fleet_empty.json"
+    c.fleet_empty.write_text(empty_fleet % "bench")
+    c.fleet_sweep = d / "fleet_sweep.json"
+    c.fleet_sweep.write_text(empty_fleet % "sweep")
     c.not_a_fleet_result = d / "not_a_fleet_result.json"
     c.not_a_fleet_result.write_text('{"points": []}')
     c.sweep_results = d / "sweep" / "results.json"  # a sweep that measured nothing yet
@@ -496,6 +502,25 @@ CASES = [
          lambda c: fleet_profile([c.o], results_path=c.o), OutputError, "is an input of this command"),
     Case("fleet_profile_unreachable_address", ["fleet", "profile", "{x}", "--address", "127.0.0.1:9"],
          lambda c: fleet_profile([c.x], address="127.0.0.1:9"), FleetError, "cannot reach a Ray cluster at 127.0.0.1:9"),
+    # compare and report of a gathered fleet file: nothing is measured, so nothing is asked of a cluster
+    Case("compare_two_fleet_files", ["compare", "{fleet_empty}", "{fleet_empty}"],
+         lambda c: profile_command(["compare", str(c.fleet_empty), str(c.fleet_empty)]), OptionError,
+         "compare reads one gathered fleet file, got 2 .json files"),
+    Case("compare_fleet_file_with_run_flags", ["compare", "{fleet_empty}", "-t", "1"],
+         lambda c: profile_command(["compare", str(c.fleet_empty), "-t", "1"]), OptionError, "-t: only for measuring a model"),
+    Case("compare_fleet_file_without_results", ["compare", "{fleet_empty}"], lambda c: side_by_side(flopbench.load_result(c.fleet_empty)),
+         ResultFileError, "the fleet file holds no finished result"),
+    Case("compare_fleet_sweep_file", ["compare", "{fleet_sweep}"], lambda c: side_by_side(flopbench.load_result(c.fleet_sweep)),
+         ResultFileError, "a fleet sweep file holds points spread over the nodes"),
+    Case("compare_not_a_result", ["compare", "{not_a_result}"], lambda c: flopbench.load_result(c.not_a_result), ResultFileError,
+         "package.json is not a flopbench result"),
+    Case("compare_fleet_file_over_itself", ["compare", "{fleet_empty}", "-o", "{fleet_empty}"],
+         lambda c: profile_command(["compare", str(c.fleet_empty), "-o", str(c.fleet_empty)]), OutputError, "is an input of this command"),
+    Case("report_fleet_file_with_others", ["report", "{fleet_empty}", "{fleet_sweep}"],
+         lambda c: profile_command(["report", str(c.fleet_empty), str(c.fleet_sweep), "-o", str(c.d / "r.html")]), ResultFileError,
+         "fleet_empty.json is a gathered fleet file, shown on a page of its own"),
+    Case("report_fleet_file_without_results", ["report", "{fleet_empty}"],
+         lambda c: side_by_side(flopbench.load_result(c.fleet_empty)), ResultFileError, "the fleet file holds no finished result"),
     # study
     Case("study_unknown_name", ["study", "resnet", "-o", "{out}/s"], lambda c: profile_command(["study", "resnet", "-o", str(c.d / "s")]),
          OptionError, "unknown study 'resnet'"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,11 @@ import ray
 from ray.cluster_utils import Cluster
 
 import flopbench
+from flopbench.cli.main import main
 from flopbench.fleet import MEASURE_SLOT, FleetResult
 from flopbench.results.schema import validate
+
+from chromium import Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SEP_CNN_FLOPS = 926_808  # the exercise's total: 25,688 + 161,280 + 737,280 + 2,560
@@ -80,11 +84,18 @@ def _assert_no_overlap(document: dict) -> None:
             assert start >= end, spans
 
 
-def test_fleet_bench_gathers_one_result_per_node(cluster, sep_cnn_onnx, roofline_cache, tmp_path):
-    out = tmp_path / "fleet.json"
+@pytest.fixture(scope="module")
+def fleet_bench_file(cluster, sep_cnn_onnx, tmp_path_factory):
+    """`flopbench fleet bench` of sep_cnn on both nodes and both engines: the gathered file and the command's output."""
+    out = tmp_path_factory.mktemp("fleet-bench") / "fleet.json"
     done = _flopbench("fleet", "bench", sep_cnn_onnx, "--address", cluster.address, "-t", "0.2", "-niter", "5",
                       "--engine", "openvino,onnxruntime", "--json", out)
     assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_fleet_bench_gathers_one_result_per_node(cluster, fleet_bench_file, roofline_cache):
+    out, done = fleet_bench_file
     document = json.loads(out.read_text())
     validate(document)
     assert document["complete"] and document["command"] == "bench"
@@ -152,6 +163,69 @@ def test_a_node_without_a_cached_roofline_measures_the_quick_one(tmp_path, monke
     assert source == MEASURED_QUICK and measured.quick and measured.peaks["f32"].gflops_per_s > 0
     again, source = node_roofline("onnxruntime")
     assert source == CACHED and again == measured  # cached on the node: the next point reuses it
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Chromium(width=1200, height=900) as chromium:
+        yield chromium
+
+
+def _node_of(label: str) -> str:
+    return label.rsplit(" ", 1)[-1]  # "sep_cnn.onnx @ HOST 1a2b3c4d": the node id's first 8 characters
+
+
+def test_compare_puts_the_nodes_of_a_fleet_bench_side_by_side(fleet_bench_file, tmp_path, capsys):
+    out, _ = fleet_bench_file
+    by_node = {r["node_id"][:8]: r["result"] for r in json.loads(out.read_text())["points"]}
+    target = tmp_path / "machines.json"
+    assert main(["compare", str(out), "-o", str(target)]) == 0
+    comparison = json.loads(target.read_text())
+    validate(comparison)
+    columns = [_node_of(label) for label in comparison["models"]]
+    assert sorted(columns) == sorted(by_node)  # a column per node, nothing merged
+    for engine in ("openvino", "onnxruntime"):
+        rows = {r["metric"]: r["values"] for r in comparison["rows"] if r["engine"] == engine}
+        measured = [next(m for m in by_node[node]["results"] if m["engine"]["engine"] == engine) for node in columns]
+        assert rows["latency_median_ns"] == [(m["engine_latency"] or m["call_latency"])["median_ns"] for m in measured]
+        assert rows["throughput_fps"] == [m["throughput_fps"] for m in measured]
+        assert rows["precision"] == [m["engine"]["precision"] for m in measured]
+        roofs = [by_node[node]["metadata"]["rooflines"][engine]["machine"] for node in columns]
+        assert rows["bandwidth_gb_per_s"] == [roof["bandwidth_gb_per_s"] for roof in roofs]
+    assert main(["compare", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert all(node in shown for node in by_node) and "precision" in shown
+
+
+def test_compare_and_report_show_a_fleet_profile_machine_by_machine(fleet_profile_file, sep_cnn_onnx, browser, tmp_path, capsys):
+    out, _ = fleet_profile_file
+    by_node = {r["node_id"][:8]: r["result"] for r in json.loads(out.read_text())["points"]}
+    target = tmp_path / "machines.json"
+    assert main(["compare", str(out), "-o", str(target)]) == 0
+    comparison = json.loads(target.read_text())
+    validate(comparison)
+    columns = [_node_of(label) for label in comparison["models"]]
+    assert sorted(columns) == sorted(by_node)
+    layers = flopbench.count(sep_cnn_onnx).layers
+    assert [m["name"] for m in comparison["layers"]] == [layer.name for layer in layers]
+    for match in comparison["layers"]:  # each column's time is its node's own profile's
+        assert match["time_us"] == [next(r["time_us"] for r in by_node[node]["layers"] if r["name"] == match["name"]) for node in columns]
+    assert main(["compare", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "Layers side by side" in shown and all(f" {layer.name} " in shown for layer in layers)
+
+    page = tmp_path / "machines.html"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text)
+    assert all(node in text for node in by_node)
+    browser.open(page)
+    assert browser.errors() == []
+    assert browser.requests() == [page.resolve().as_uri()]  # nothing fetched: the page is whole
+    assert browser.evaluate("document.querySelectorAll('#layers-table tbody').length") == len(layers)
+    names = browser.evaluate("Array.from(document.querySelectorAll('#layers-table tbody tr td:first-child')).map(t => t.textContent)")
+    assert names == [layer.name for layer in layers]
+    assert browser.evaluate("document.querySelectorAll('#compare-table thead th').length") == 2 + 2 * len(by_node)
 
 
 def test_inputs_travel_to_the_nodes_by_content(cluster, zoo_dir, tmp_path):

@@ -1,17 +1,19 @@
-"""`flopbench compare`: several models side by side, each as a ratio to the first."""
+"""`flopbench compare`: several models side by side, each as a ratio to the first; or the machines
+of a gathered fleet file (fleet bench / fleet profile --json) side by side, without measuring."""
 from __future__ import annotations
 
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_run_flags, engine_names, run_settings
+from .arguments import add_run_flags, command_line, engine_names, run_settings
 
 FORMATS = ("table", "json", "markdown", "csv")
 
 
 def add_parser(commands) -> None:
     compare = commands.add_parser("compare", help="count and measure several models side by side, each as a ratio to the first")
-    compare.add_argument("models", metavar="MODEL", nargs="+", help="two or more model files (IR .xml, .onnx ...)")
+    compare.add_argument("models", metavar="MODEL", nargs="+",
+                         help="two or more model files (IR .xml, .onnx ...), or one gathered fleet file (fleet bench|profile --json)")
     compare.add_argument("--shape", help="input shapes for every model: name:1x3x224x224[,name2:...]")
     compare.add_argument("-b", "--batch", type=int, help="batch size")
     add_run_flags(compare, seconds=3.0, niter=50)
@@ -23,7 +25,15 @@ def add_parser(commands) -> None:
     compare.set_defaults(handler=run_command)
 
 
+# flag (its dest) -> its value when not given; none of them means anything for a gathered file
+MEASURING_FLAGS = {"shape": None, "batch": None, "engine": None, "device": "CPU", "hint": "latency", "nireq": None,
+                   "nstreams": None, "nthreads": None, "precision": None, "seconds": None, "niter": None,
+                   "min_iterations": None, "max_duration": None, "warmup": 5, "seed": 0, "by": "model", "profile_iterations": 50}
+
+
 def run_command(args) -> int:
+    if args.models and all(str(m).lower().endswith(".json") for m in args.models):
+        return _gathered(args)
     from ..model.reading import source_files
     from ..render.compare import render_comparison
     from ..render.text import check_format
@@ -58,3 +68,36 @@ def run_command(args) -> int:
         command = "flopbench " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
         write_measured(args.html, render_comparison_page(comparison, command))
     return EXIT_INTERRUPTED if comparison.interrupted else 0
+
+
+def _gathered(args) -> int:
+    """The machines of a gathered fleet file side by side: nothing is measured."""
+    from pathlib import Path
+
+    from .. import load_result
+    from ..errors import ResultFileError
+    from ..fleet.compare import side_by_side
+    from ..fleet.records import FleetResult
+    from ..render.compare import render_comparison
+    from ..render.html import render_comparison_page
+    from ..render.text import check_format
+    from .output import check_output, emit_measured, format_for, write_measured
+    from .report import check_report_flags
+
+    if len(args.models) != 1:
+        raise OptionError(f"compare reads one gathered fleet file, got {len(args.models)} .json files",
+                          "give one: flopbench compare fleet.json (its nodes are the columns)")
+    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    check_report_flags({name: getattr(args, name) for name, default in MEASURING_FLAGS.items() if getattr(args, name) != default})
+    path = args.models[0]
+    check_output(args.output, protect=[path])
+    check_output(args.html, protect=[path])
+    result = load_result(path)
+    if not isinstance(result, FleetResult):
+        raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, not a gathered fleet file",
+                              "give the --json of flopbench fleet bench or fleet profile, or two or more models to measure now")
+    comparison = side_by_side(result)
+    emit_measured(render_comparison(comparison, fmt), args.output, comparison.complete)
+    if args.html:
+        write_measured(args.html, render_comparison_page(comparison, command_line(args)))
+    return 0

@@ -16,7 +16,8 @@ DEFAULT_OUTPUT = "report.html"
 def add_parser(commands) -> None:
     report = commands.add_parser("report", help="one self-contained HTML page: summary, charts, layer table, warnings")
     report.add_argument("sources", metavar="MODEL | RESULT.json", nargs="+",
-                        help="a model to count and measure now, or the JSON results of flops / bench to render")
+                        help="a model to count and measure now, or the JSON results of flops / bench / profile to render, "
+                             "or one gathered fleet file (its machines side by side)")
     report.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help=f"the HTML file to write (default {DEFAULT_OUTPUT})")
     report.add_argument("--shape", help="input shapes for dynamic dimensions: name:1x3x224x224[,name2:...]")
     report.add_argument("-b", "--batch", type=int, help="batch size")
@@ -84,6 +85,7 @@ def run_command(args) -> int:
     model, results = split_sources(args.sources)
     if results:
         from .. import load_result
+        from ..fleet.records import FleetResult
         from ..study.sweep import SweepResult
 
         check_report_flags({name: getattr(args, name) for name in MEASURING_FLAGS})
@@ -92,6 +94,9 @@ def run_command(args) -> int:
         loaded = [(path, load_result(path)) for path in results]
         if any(isinstance(result, SweepResult) for _, result in loaded):
             _write(args.output, _sweep_page(args, results))
+            return 0
+        if any(isinstance(result, FleetResult) for _, result in loaded):
+            _write(args.output, _fleet_page(args, loaded))
             return 0
         content, interrupted = _from_results(args, loaded), False
     else:
@@ -105,6 +110,20 @@ def _write(path: str, page: str) -> None:
 
     writing.write_text_atomic(path, page)
     console(stderr=True).print(f"wrote {path} ({len(page.encode('utf-8')) / 1e3:,.0f} kB)", markup=False)
+
+
+def _fleet_page(args, loaded: list[tuple[str, object]]) -> str:
+    """The machines of a gathered fleet file side by side, on the comparison page; the file alone."""
+    from ..errors import ResultFileError
+    from ..fleet.compare import side_by_side
+    from ..fleet.records import FleetResult
+    from ..render.html import render_comparison_page
+
+    path, fleet = next((path, result) for path, result in loaded if isinstance(result, FleetResult))
+    if len(loaded) > 1:
+        raise ResultFileError(f"{Path(path).name} is a gathered fleet file, shown on a page of its own",
+                              f"give it alone: flopbench report {path} -o page.html")
+    return render_comparison_page(side_by_side(fleet), command_line(args))
 
 
 def _measured(args, model: str):

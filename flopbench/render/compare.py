@@ -19,12 +19,16 @@ def _names(comparison: Comparison) -> list[str]:
 def _value(row: Row, value) -> str:
     if value is None:
         return "—"
+    if isinstance(value, str):
+        return value
     if row.unit == "ns":
         return f"{value / 1e3:,.1f} µs"
     if row.unit == "FPS":
         return f"{value:,.1f}"
     if row.unit == "GFLOP/s":
         return f"{value:,.2f}"
+    if row.unit in ("GB/s", "%"):
+        return f"{value:,.1f}"
     return f"{value:,}"
 
 
@@ -33,7 +37,7 @@ def _ratio(ratio) -> str:
 
 
 def _label(row: Row) -> str:
-    unit = f" ({row.unit})" if row.unit in ("FPS", "GFLOP/s") else ""
+    unit = f" ({row.unit})" if row.unit in ("FPS", "GFLOP/s", "GB/s", "%") else ""
     return f"{row.engine} {row.label.lower()}{unit}" if row.engine else row.label
 
 
@@ -97,7 +101,9 @@ def compare_table(comparison: Comparison):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Models compared (ratios to the first)", title_justify="left")
+    title = ("Machines compared: each node's own result (ratios to the first column)" if "fleet" in comparison.metadata
+             else "Models compared (ratios to the first)")
+    table = Table(title=title, title_justify="left")
     for i, cell in enumerate(_header(comparison)):
         table.add_column(cell, justify="left" if i == 0 else "right")
     previous = None

@@ -562,15 +562,19 @@ def _page(title: str, subtitle: str, parts: Sequence[str]) -> str:
     )
 
 
-def _metric_text(value: float | int | None, unit: str) -> str:
+def _metric_text(value: float | int | str | None, unit: str) -> str:
     if value is None:
         return "—"
+    if isinstance(value, str):
+        return value
     if unit == "ns":
         return fmt_ns(value)
     if unit == "B":
         return _si(value, "B")
-    if unit in ("FPS", "GFLOP/s"):
+    if unit in ("FPS", "GFLOP/s", "GB/s"):
         return f"{value:,.2f} {unit}"
+    if unit == "%":
+        return f"{value:,.1f}%"
     return f"{value:,}"
 
 
@@ -593,14 +597,16 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
              f'{_e(names[0])}. Click a header to sort.</p><div class="scroll"><table id="compare-table" class="sortable">'
              f'<thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
 
-    flops = comparison.row("flops")
+    flops = _find_row(comparison, "flops")
     series = [charts.Series("FLOPs", [r or 0.0 for r in flops.ratios],
                             [f"{n}: {_metric_text(v, '')} FLOPs, {'—' if r is None else f'{r:,.3f}'} × the first"
-                             for n, v, r in zip(names, flops.values, flops.ratios)], charts.FLOPS_COLOR)]
+                             for n, v, r in zip(names, flops.values, flops.ratios)], charts.FLOPS_COLOR)] if flops else []
     colors = (charts.TIME_COLOR, *charts.MARK_COLORS)
     for index, engine in enumerate(comparison.engines):
-        latency = comparison.row("latency_median_ns", engine)
-        series.append(charts.Series(f"{engine} median latency", [r or 0.0 for r in latency.ratios],
+        latency = _find_row(comparison, "latency_median_ns", engine) or _find_row(comparison, "latency_mean_ns", engine)
+        if latency is None:
+            continue
+        series.append(charts.Series(f"{engine} {latency.label.lower()}", [r or 0.0 for r in latency.ratios],
                                     [f"{n} on {engine}: {_metric_text(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
                                      for n, v, r in zip(names, latency.values, latency.ratios)], colors[index % len(colors)]))
     ratio_chart = charts.layer_bars("chart-compare", names, series, "× the first model",
@@ -612,9 +618,35 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
     content = ReportContent(bench=bench, command=command,
                             notes=("interrupted (Ctrl-C): the page shows what was measured until then",)
                             if comparison.interrupted else ())
-    latency = _latency_section(bench).replace("<h2>Latency</h2>", "<h2>Latency, model by model</h2>")
+    latency = (_latency_section(bench).replace("<h2>Latency</h2>", "<h2>Latency, column by column</h2>")
+               if comparison.results else "")
     subtitle = f"flopbench {__version__} · compare · {', '.join(names)}"
-    return _page(" vs ".join(names), subtitle, [table, chart_section, latency, _warnings_section(content), _environment(content)])
+    return _page(" vs ".join(names), subtitle, [table, chart_section, _layers_side_by_side(comparison, names), latency,
+                                                _warnings_section(content), _environment(content)])
+
+
+def _find_row(comparison: Comparison, metric: str, engine: str | None = None):
+    return next((row for row in comparison.rows if row.metric == metric and row.engine == engine), None)
+
+
+def _layers_side_by_side(comparison: Comparison, names: Sequence[str]) -> str:
+    """Layers of the same name per engine, each column's mean time from its profile and its ratio to the first."""
+    if not comparison.layers:
+        return ""
+    heads = "".join(f'<th data-type="text" tabindex="0">{h}</th>' for h in ("Layer", "Engine", "Type"))
+    heads += "".join(f'<th data-type="number" tabindex="0">{_e(n)} µs</th><th data-type="number" tabindex="0">× first</th>'
+                     for n in names)
+    bodies = []
+    for match in comparison.layers:
+        kind = next((t for t in match.types if t), "")
+        cells = f"<td>{_e(match.name)}</td><td>{_e(match.engine)}</td><td>{_e(kind)}</td>"
+        for time_us, ratio in zip(match.time_us, match.ratios):
+            cells += (f'<td data-v="{"" if time_us is None else time_us}">{"—" if time_us is None else f"{time_us:,.1f}"}</td>'
+                      f'<td data-v="{"" if ratio is None else ratio}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
+        bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
+    return (f'<section id="layers-side-by-side"><h2>Layers side by side</h2><p class="note">Mean time per inference of each '
+            f'layer, from the profiler, as a ratio to the first column. Click a header to sort.</p><div class="scroll">'
+            f'<table id="layers-table" class="sortable"><thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
 
 
 def render_report(content: ReportContent) -> str:

@@ -27,7 +27,8 @@ MEASURED_METRICS = (("latency_median_ns", "Latency median", "ns"), ("latency_p99
 
 @dataclass(frozen=True)
 class Row:
-    """One metric across the models; `engine` is None for counts. A value is None when it does
+    """One metric across the models (or machines); `engine` is None for counts. A value is a
+    number, or a word for a setting (a precision), which has no ratio. A value is None when it does
     not exist (p99 of too few runs, FLOPs of a model OpenVINO cannot read)."""
 
     metric: str
@@ -40,7 +41,9 @@ class Row:
     def ratios(self) -> tuple[float | None, ...]:
         """Each value over the first model's."""
         first = self.values[0]
-        return tuple(None if v is None or not first else v / first for v in self.values)
+        if not _number(first) or not first:
+            return tuple(None for _ in self.values)
+        return tuple(v / first if _number(v) else None for v in self.values)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "label": self.label, "unit": self.unit, "engine": self.engine,
@@ -102,7 +105,12 @@ def _p99(result: BenchResult) -> int | None:
     return int(estimate.value_ns) if estimate.valid else None
 
 
-def _measured(result: BenchResult | None, metric: str) -> float | int | None:
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def measured_value(result: BenchResult | None, metric: str) -> float | int | None:
+    """One of `MEASURED_METRICS` of a bench result; None when it was not measured."""
     if result is None or result.iterations == 0:
         return None
     if metric == "latency_median_ns":
@@ -146,7 +154,7 @@ def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("open
             for key, label, unit in COUNT_METRICS]
     for engine in engines:
         for key, label, unit in MEASURED_METRICS:
-            rows.append(Row(key, label, unit, engine, tuple(_measured(measured.get((i, engine)), key) for i in range(len(models)))))
+            rows.append(Row(key, label, unit, engine, tuple(measured_value(measured.get((i, engine)), key) for i in range(len(models)))))
     layers: tuple[LayerMatch, ...] = ()
     if by == "layer" and not interrupted:
         layers = tuple(match for engine in engines for match in match_layers(models, engine, config, profile_iterations, shape, batch, seed))

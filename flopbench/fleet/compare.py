@@ -1,0 +1,112 @@
+"""A gathered fleet file as a comparison: the same model on each node side by side, a column per
+node (and model), each value also as a ratio to the first column. Nothing is merged: every column
+is one node's own result, measured on that node's machine against that node's roofline."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultFileError
+from ..measure.bench import BenchReport, BenchResult
+from ..profiling.machine import Machine
+from ..profiling.profile import ProfileResult
+from ..study.compare import MEASURED_METRICS, Comparison, LayerMatch, Row, measured_value
+from .records import FleetResult
+
+SIDE_BY_SIDE = ("bench", "profile")
+
+
+def column_label(result: FleetResult, model: str, node_id: str) -> str:
+    node = result.nodes.get(node_id, {})
+    return f"{Path(model).name} @ {node.get('hostname') or '?'} {node_id[:8]}"
+
+
+def _roof_rows(engine: str, roofs: list[Machine | None], precisions: list[str | None]) -> list[Row]:
+    """The roof at the precision each column ran at, and the memory bandwidth: each node's own."""
+    return [Row("roof_gflops_per_s", "Roof (measured peak at that precision)", "GFLOP/s", engine,
+                tuple(None if r is None else r.peak(p or "f32").gflops_per_s for r, p in zip(roofs, precisions))),
+            Row("bandwidth_gb_per_s", "Memory bandwidth (measured)", "GB/s", engine,
+                tuple(None if r is None else r.bandwidth_gb_per_s for r in roofs))]
+
+
+def _bench_rows(columns: list[dict[str, Any]], engines: list[str]) -> list[Row]:
+    def result(column, engine) -> BenchResult | None:
+        return column["results"].get(engine)
+
+    def roof(column, engine) -> Machine | None:
+        entry = column["rooflines"].get(engine)
+        return Machine.from_dict(entry["machine"]) if entry else None
+
+    first_flops = [next((r.flops_per_inference for r in c["results"].values()), None) for c in columns]
+    rows = [Row("flops", "FLOPs", "", None, tuple(first_flops))]
+    for engine in engines:
+        results = [result(c, engine) for c in columns]
+        rows += [Row(key, label, unit, engine, tuple(measured_value(r, key) for r in results)) for key, label, unit in MEASURED_METRICS]
+        precisions = [None if r is None else r.settings.precision for r in results]
+        rows.append(Row("precision", "Precision", "", engine, tuple(precisions)))
+        roofs = [roof(c, engine) for c in columns]
+        rows += _roof_rows(engine, roofs, precisions)
+        achieved = [measured_value(r, "gflops_per_s") for r in results]
+        rows.append(Row("percent_of_roof", "Achieved / roof", "%", engine,
+                        tuple(None if a is None or r is None else 100 * a / r.peak(p or "f32").gflops_per_s
+                              for a, r, p in zip(achieved, roofs, precisions))))
+    return rows
+
+
+def _profile_rows(columns: list[dict[str, Any]], engines: list[str]) -> tuple[list[Row], list[LayerMatch]]:
+    rows: list[Row] = []
+    layers: list[LayerMatch] = []
+    for engine in engines:
+        profiles: list[ProfileResult | None] = [c["profiles"].get(engine) for c in columns]
+        rows.append(Row("latency_mean_ns", "Latency mean (unprofiled)", "ns", engine,
+                        tuple(None if p is None or p.unprofiled_end_to_end_us is None else p.unprofiled_end_to_end_us * 1e3
+                              for p in profiles)))
+        rows.append(Row("profiled_latency_mean_ns", "Latency mean (profiled)", "ns", engine,
+                        tuple(None if p is None else p.end_to_end_us * 1e3 for p in profiles)))
+        precisions = [None if p is None else p.engine.get("precision") for p in profiles]
+        rows.append(Row("precision", "Precision", "", engine, tuple(precisions)))
+        rows += _roof_rows(engine, [None if p is None else p.roofline for p in profiles], precisions)
+        by_name = [{} if p is None else {row.name: row for row in p.layers} for p in profiles]
+        names = list(dict.fromkeys(name for rows_ in by_name for name in rows_))
+        layers += [LayerMatch(name, engine, tuple(r[name].type if name in r else None for r in by_name),
+                              tuple(r[name].flops if name in r else None for r in by_name),
+                              tuple(r[name].time_us if name in r else None for r in by_name)) for name in names]
+    return rows, layers
+
+
+def side_by_side(result: FleetResult) -> Comparison:
+    """The nodes' results of a fleet bench or fleet profile as one comparison, a column per node
+    and model (in the order of the models, then of the nodes); failed points have no column."""
+    if result.command not in SIDE_BY_SIDE:
+        raise ResultFileError(f"a fleet {result.command} file holds points spread over the nodes, not one result per node",
+                              "compare the file of flopbench fleet bench or fleet profile")
+    columns: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in result.done:
+        model, node_id = record["point"]["model"], record["node_id"]
+        column = columns.setdefault((model, node_id), {"label": column_label(result, model, node_id), "model": model,
+                                                       "node_id": node_id, "results": {}, "rooflines": {}, "profiles": {}})
+        if result.command == "bench":
+            report = BenchReport.from_dict(record["result"])
+            column["results"].update({r.settings.engine: replace(r, model=column["label"]) for r in report.results})
+            column["rooflines"].update(record["result"]["metadata"].get("rooflines", {}))
+        else:
+            profiled = ProfileResult.from_dict(record["result"])
+            column["profiles"][record["point"]["engine"]] = profiled
+    if not columns:
+        raise ResultFileError("the fleet file holds no finished result", "run the fleet again: a re-run with the same --json finishes it")
+    models = list(result.metadata.get("models") or [])
+    order = list(result.nodes)
+    ordered = sorted(columns.values(), key=lambda c: (models.index(c["model"]) if c["model"] in models else len(models),
+                                                      order.index(c["node_id"]) if c["node_id"] in order else len(order)))
+    engines = list(dict.fromkeys(engine for c in ordered for engine in (*c["results"], *c["profiles"])))
+    if result.command == "bench":
+        rows, layers = _bench_rows(ordered, engines), []
+    else:
+        rows, layers = _profile_rows(ordered, engines)
+    metadata = {**result.metadata, "fleet": {"command": result.command, "complete": result.complete, "columns": {
+        c["label"]: {"node_id": c["node_id"], **{k: v for k, v in result.nodes.get(c["node_id"], {}).items() if k != "node_id"}}
+        for c in ordered}}}
+    return Comparison(models=tuple(c["label"] for c in ordered), engines=tuple(engines), rows=tuple(rows),
+                      results=tuple(r for engine in engines for c in ordered for e, r in c["results"].items() if e == engine),
+                      metadata=metadata, interrupted=not result.complete, layers=tuple(layers))
