@@ -172,7 +172,7 @@ def browser():
 
 
 def _node_of(label: str) -> str:
-    return label.rsplit(" ", 1)[-1]  # "sep_cnn.onnx @ HOST 1a2b3c4d": the node id's first 8 characters
+    return label.rsplit(" ", 1)[-1]  # "HOST 1a2b3c4d": the node id's first 8 characters
 
 
 def test_compare_puts_the_nodes_of_a_fleet_bench_side_by_side(fleet_bench_file, tmp_path, capsys):

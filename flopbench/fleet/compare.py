@@ -18,8 +18,11 @@ SIDE_BY_SIDE = ("bench", "profile")
 
 
 def column_label(result: FleetResult, model: str, node_id: str) -> str:
+    """HOST NODE_ID, after MODEL @ when the file holds more than one model."""
     node = result.nodes.get(node_id, {})
-    return f"{Path(model).name} @ {node.get('hostname') or '?'} {node_id[:8]}"
+    where = f"{node.get('hostname') or '?'} {node_id[:8]}"
+    models = {record["point"]["model"] for record in result.points}
+    return f"{Path(model).name} @ {where}" if len(models) > 1 else where
 
 
 def _roof_rows(engine: str, roofs: list[Machine | None], precisions: list[str | None]) -> list[Row]:

@@ -9,7 +9,7 @@ from typing import Any
 from ..profiling.machine import Machine, cached_machine, machine
 
 CACHED = "cached"
-MEASURED_QUICK = "measured now, quick (the node had no cached roofline)"
+MEASURED_QUICK = "measured now: the node had no cached roofline"
 
 
 def node_roofline(engine: str, device: str = "CPU") -> tuple[Machine, str]:

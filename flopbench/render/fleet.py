@@ -90,7 +90,7 @@ def sweep_summary(result: FleetResult, skipped: int = 0) -> str:
 def _roof_line(result: FleetResult, node_id: str, engine: str, roof: dict[str, Any], source: str) -> str:
     peaks = ", ".join(f"{name} {peak['gflops_per_s']:,.0f}" for name, peak in roof["peaks"].items())
     return (f"{node_label(result, node_id)} {engine} roofline: peak GFLOP/s {peaks}; memory {roof['bandwidth_gb_per_s']:,.1f} GB/s "
-            f"({'quick' if roof['quick'] else 'full'} measurement, {source})")
+            f"({'quick' if roof['quick'] else 'full'} measurement; {source})")
 
 
 def fleet_profile_table(result: FleetResult):
@@ -107,7 +107,10 @@ def fleet_profile_table(result: FleetResult):
     for node_id in node_ids:
         table.add_column(node_label(result, node_id), justify="right")
     cells: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (model, engine) -> layer -> node -> text
-    roofs = []
+    from ..profiling.profile import ProfileResult
+    from .profile import warning_text
+
+    roofs, warnings = [], []
     for record in result.points:
         node_id = record["point"].get("node_id") or record["node_id"]
         key = (record["point"]["model"], record["point"]["engine"])
@@ -125,6 +128,8 @@ def fleet_profile_table(result: FleetResult):
         unprofiled = document["unprofiled_end_to_end_us"]
         rows.setdefault("(end to end, unprofiled)", {})[node_id] = "—" if unprofiled is None else f"{unprofiled:,.1f}"
         roofs.append(Text(_roof_line(result, node_id, key[1], document["roofline"], document["metadata"].get("roofline_source", "?"))))
+        profiled = ProfileResult.from_dict(document)
+        warnings += [Text(f"{node_label(result, node_id)} {key[1]}: warning: {warning_text(w, profiled)}") for w in profiled.warnings]
     first = True
     for (model, engine), rows in cells.items():
         if not first:
@@ -132,7 +137,7 @@ def fleet_profile_table(result: FleetResult):
         first = False
         for layer, by_node in rows.items():
             table.add_row(model, engine, layer, *(by_node.get(node_id, "") for node_id in node_ids))
-    notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes] + roofs
+    notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes] + roofs + warnings
     notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']} "
                    f"{r['point']['engine']}: failed: {r['error']}") for r in result.failed]
     if not result.complete:

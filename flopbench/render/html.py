@@ -633,17 +633,15 @@ def _layers_side_by_side(comparison: Comparison, names: Sequence[str]) -> str:
     """Layers of the same name per engine, each column's mean time from its profile and its ratio to the first."""
     if not comparison.layers:
         return ""
-    heads = "".join(f'<th data-type="text" tabindex="0">{h}</th>' for h in ("Layer", "Engine", "Type"))
-    heads += "".join(f'<th data-type="number" tabindex="0">{_e(n)} µs</th><th data-type="number" tabindex="0">× first</th>'
-                     for n in names)
+    heads = _sortable_heads([("Layer", "text"), ("Engine", "text"), ("Type", "text")]
+                            + [(head, "number") for name in names for head in (f"{name} µs", "× first")])
     bodies = []
     for match in comparison.layers:
-        kind = next((t for t in match.types if t), "")
-        cells = f"<td>{_e(match.name)}</td><td>{_e(match.engine)}</td><td>{_e(kind)}</td>"
+        cells = [(match.name, None), (match.engine, None), (next((t for t in match.types if t), ""), None)]
         for time_us, ratio in zip(match.time_us, match.ratios):
-            cells += (f'<td data-v="{"" if time_us is None else time_us}">{"—" if time_us is None else f"{time_us:,.1f}"}</td>'
-                      f'<td data-v="{"" if ratio is None else ratio}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
-        bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
+            cells += [("—" if time_us is None else f"{time_us:,.1f}", "" if time_us is None else time_us),
+                      ("—" if ratio is None else f"{ratio:,.3f}", "" if ratio is None else ratio)]
+        bodies.append(f"<tbody><tr>{_sortable_cells(cells)}</tr></tbody>")
     return (f'<section id="layers-side-by-side"><h2>Layers side by side</h2><p class="note">Mean time per inference of each '
             f'layer, from the profiler, as a ratio to the first column. Click a header to sort.</p><div class="scroll">'
             f'<table id="layers-table" class="sortable"><thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
