@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .output import console, warn
+from .output import show, warn
 from .run import print_run
 
 
@@ -28,7 +28,7 @@ def run_command(args) -> int:
     files = zoo.write_zoo_model("sep_cnn", out)
     print(f"Wrote the exercise's sep_cnn model to {out}/: {files.xml.name}, {files.bin.name}, {files.onnx.name}, {files.image.name}\n")
     print("Task 1: FLOPs, layer by layer")
-    console().print(to_table(count(files.xml)))
+    show(to_table(count(files.xml)))
     print(f"\nTask 2: {files.xml.name} on OpenVINO, {args.niter} iterations on {files.image.name}")
     result = run(files.xml, inputs=[str(files.image)], niter=args.niter, device=args.device)
     warn(result.warnings)

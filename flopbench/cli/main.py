@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import traceback
 
 from ..version import __version__
-from . import bench, compare, convert, demo, fleet, flops, machine, profile, quantize, report, run, study, zoo
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FlopbenchError, OptionError, one_line
+from .lean_openvino import openvino_without_conversion_api
 
 DEBUG_HINT = "re-run with --debug for the traceback"
 
-# one module per command, in the order `--help` lists them
-COMMANDS = (demo, flops, run, bench, compare, profile, machine, report, quantize, zoo, convert, fleet, study)
+# one module per command (flopbench.cli.<name>), in the order `--help` lists them; a command's
+# module is imported only when the parser needs it: `flopbench flops ...` imports `flops` alone
+COMMANDS = ("demo", "flops", "run", "bench", "compare", "profile", "machine", "report", "quantize", "zoo", "convert", "fleet", "study")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,14 +27,22 @@ class _Parser(argparse.ArgumentParser):
         raise OptionError(f"{command}: {message}" if command else message, f"see {self.prog} --help")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str):
+    """The module of the command `name`: its `add_parser(commands)` and `run_command(args)`."""
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; given the command line, only the command it names when its first
+    word is one (the others' modules stay unimported), else every command, for help and errors."""
     parser = _Parser(prog="flopbench", description="How much work a neural network is, layer by layer, and how fast it really runs.")
     parser.add_argument("--version", action="version", version=f"flopbench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    for command in COMMANDS:
-        command.add_parser(commands)
+    wanted = argv[:1] if argv and argv[0] in COMMANDS else COMMANDS
+    for name in wanted:
+        command_module(name).add_parser(commands)
     return parser
 
 
@@ -55,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:  # not the main thread (tests)
             pass
     try:
-        return _main(argv, debug)
+        with openvino_without_conversion_api():
+            return _main(argv, debug)
     finally:
         for signum, handler in previous.items():  # main() called in-process leaves no handler behind
             try:
@@ -66,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str], debug: bool) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         args.argv = argv  # the command as typed, for results that record how they were made
         if not getattr(args, "handler", None):

@@ -10,14 +10,41 @@ from ..errors import OutputError, one_line
 from ..results import writing
 
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+PIPE_WIDTH = 160  # a pipe or file gets a wide table rather than rich's 80-column default
 
 
 def console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # a pipe or file gets a wide table rather than rich's 80-column default
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
+
+
+def show(renderable, stderr: bool = False) -> None:
+    """A rendering on the terminal, through rich; a `TextTable` going to a pipe or a file is
+    written as rich would print it there, without importing rich (its import and layout were a
+    tenth of a second of a `flopbench flops` process)."""
+    from ..render.text import TextTable
+
+    if isinstance(renderable, TextTable):
+        stream = sys.stderr if stderr else sys.stdout
+        plain = renderable.plain(PIPE_WIDTH) if _colourless(stream) else None
+        if plain is not None:
+            stream.write(plain)
+            return
+        renderable = renderable.rich()
+    console(stderr).print(renderable)
+
+
+def _colourless(stream) -> bool:
+    """Whether rich would print to `stream` without colour or terminal width: not a terminal, no
+    FORCE_COLOR or TTY_COMPATIBLE=1 making it one, and an encoding that keeps its box characters."""
+    if "FORCE_COLOR" in os.environ or os.environ.get("TTY_COMPATIBLE") == "1":
+        return False
+    try:
+        return not stream.isatty() and (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")
+    except (AttributeError, ValueError):
+        return False
 
 
 def format_for(output: str | None, asked: str | None) -> str:
@@ -40,7 +67,7 @@ def emit(text_or_renderable, output: str | None) -> None:
     elif isinstance(text_or_renderable, str):
         sys.stdout.write(text_or_renderable)
     else:
-        console().print(text_or_renderable)
+        show(text_or_renderable)
 
 
 def warn(messages) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..counting.cost import LayerCost, ModelCost, OpCost
@@ -11,7 +12,7 @@ from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..model.shapes import format_shape
 from ..results.display import register_display
-from .text import FORMATS, check_format, html_table, render_text, short_name
+from .text import FORMATS, TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
 
@@ -156,43 +157,34 @@ def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory
             *([_n(layer.weight_bytes), _n(layer.activation_bytes)] if memory else [])]
 
 
-def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None, measured=()):
-    """A rich renderable: the layer (or op) table with totals and notes; a Precision column when
-    some MACs run on integers, weight and activation bytes per layer with `memory`."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
+def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None, measured=()) -> TextTable:
+    """The layer (or op) table with totals and notes; a Precision column when some MACs run on
+    integers, weight and activation bytes per layer with `memory`."""
     title = f"{cost.model}  ({cost.format}, input {', '.join(f'{i.name} {_shape(i.shape)}' for i in cost.inputs)})"
-    table = Table(title=title, title_justify="left", show_footer=False, header_style="bold")
     if view == "op":
-        for column in ("Op", "Type", "Layer", "Inputs", "Output"):
-            table.add_column(column, overflow="fold", no_wrap=column in ("Op", "Layer"))
-        for column in ("MACs", "FLOPs", "Other", "Params", "Bytes"):
-            table.add_column(column, justify="right")
-        for op in cost.ops:
-            style = None if op.counted else "yellow"
-            table.add_row(short_name(op.name), op.type, short_name(op.layer), " ".join(_shape(s) for s in op.input_shapes),
+        columns = [TableColumn(c, no_wrap=c in ("Op", "Layer")) for c in ("Op", "Type", "Layer", "Inputs", "Output")]
+        columns += [TableColumn(c, right=True) for c in ("MACs", "FLOPs", "Other", "Params", "Bytes")]
+        rows = [TableRow((short_name(op.name), op.type, short_name(op.layer), " ".join(_shape(s) for s in op.input_shapes),
                           " ".join(_shape(s) for s in op.output_shapes), _n(op.macs), _n(op.flops),
-                          _n(op.other_flops), _n(op.params), _n(op.bytes_read + op.bytes_written), style=style)
+                          _n(op.other_flops), _n(op.params), _n(op.bytes_read + op.bytes_written)), None if op.counted else "yellow")
+                for op in cost.ops]
+        total = ("Total", *([""] * 4), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
+                 _n(cost.params), _n(cost.bytes_read + cost.bytes_written))
     else:
         precision = cost.integer_macs > 0
-        for column in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output", *(["Precision"] if precision else [])):
-            table.add_column(column, overflow="fold", no_wrap=column == "Layer")
-        for column in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else [])):
-            table.add_column(column, justify="right")
+        columns = [TableColumn(c, no_wrap=c == "Layer") for c in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output",
+                                                                  *(["Precision"] if precision else []))]
+        columns += [TableColumn(c, right=True) for c in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else []))]
+        rows = []
         for layer in cost.layers:
-            table.add_row(*_layer_cells(layer, False, precision, memory), style=None if layer.counted else "yellow")
-            for part in layer.parts:
-                table.add_row(*_layer_cells(part, True, precision, memory), style="dim")
-    table.add_section()
-    if view == "op":
-        table.add_row("Total", *([""] * 4), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
-                      _n(cost.params), _n(cost.bytes_read + cost.bytes_written), style="bold")
-    else:
-        table.add_row("Total", *([""] * (6 if precision else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
-                      _n(cost.params), *([_n(cost.weight_bytes), ""] if memory else []), style="bold")
-    return Group(table, Text("\n".join(_summary_lines(cost, budget, measured))))
+            rows.append(TableRow(tuple(_layer_cells(layer, False, precision, memory)), None if layer.counted else "yellow"))
+            rows.extend(TableRow(tuple(_layer_cells(part, True, precision, memory)), "dim") for part in layer.parts)
+        total = ("Total", *([""] * (6 if precision else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
+                 _n(cost.params), *([_n(cost.weight_bytes), ""] if memory else []))
+    if rows:  # a rule between the rows and their total
+        rows[-1] = replace(rows[-1], end_section=True)
+    rows.append(TableRow(total, "bold"))
+    return TextTable(title, tuple(columns), tuple(rows), "\n".join(_summary_lines(cost, budget, measured)))
 
 
 def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory: bool = False, budget: MemoryFit | None = None,

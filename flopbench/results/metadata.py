@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import sys
 from datetime import datetime, timezone
 from functools import lru_cache
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 from ..version import __version__
@@ -36,6 +34,9 @@ def cpu_flags() -> set[str]:
 
 
 def _version(package: str) -> str | None:
+    # imported here: importlib.metadata (with email) and socket cost ~10 ms of a count's process start
+    from importlib import metadata as importlib_metadata
+
     try:
         return importlib_metadata.version(package)
     except importlib_metadata.PackageNotFoundError:
@@ -62,4 +63,6 @@ def utc_now() -> str:
 
 def result_metadata() -> dict[str, Any]:
     """What every result carries: the machine, its host name, the versions, and when (UTC) it was made."""
+    import socket
+
     return {**machine_metadata(), "hostname": socket.gethostname(), "measured_at": utc_now()}
