@@ -168,15 +168,22 @@ def activation_memory(graph: Graph) -> ActivationMemory:
         live -= sum(sizes[key] for key in freed_at.get(index, []))
     peak = max(steps, key=lambda s: s.live_bytes, default=None)
     peak_bytes = peak.live_bytes if peak else input_bytes
-    lowest, exact = _lowest_peak(ops, sizes, born, readers, is_output, input_bytes, peak_bytes)
+    lowest, exact = _lowest_peak(ops, sizes, born, readers, is_output, input_bytes)
     return ActivationMemory(steps=tuple(steps), input_bytes=input_bytes, peak_bytes=peak_bytes, peak_op=peak.op if peak else "",
                             lowest_peak_bytes=lowest, lowest_peak_exact=exact)
 
 
-def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int, topological_peak: int) -> tuple[int, bool]:
+def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int) -> tuple[int, bool]:
     """The lowest peak over every order the graph allows: a search over the sets of ops already run
-    (the live bytes depend only on that set), or, past `MAX_ORDER_STATES`, the largest single op."""
+    (the live bytes depend only on that set) when there are at most `MAX_ORDER_STATES` such sets,
+    otherwise the largest single op, a bound.
+
+    The sets are counted first (`count_order_states`, cheap on the graphs networks have), so a graph
+    with too many of them gives its bound at once instead of after a search abandoned half-way; and
+    a graph whose bound is reached by the model's own order needs no search at all."""
     count = len(ops)
+    if count == 0:
+        return input_bytes, True
     outputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
     inputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
     needs = [0] * count  # bit mask of the ops that must run first
@@ -200,40 +207,172 @@ def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int, topolog
     for key, step in born.items():
         if step >= 0:
             successors[step].update(readers[key])
-    ready = sum(1 << v for v in range(count) if needs[v] == 0)
-    # ops run → (lowest peak so far, live bytes now, ops ready to run); the live bytes depend only on
-    # which ops have run, not on their order, so one entry per set is enough
-    frontier = {0: (input_bytes, input_bytes, ready)}
-    visited = 0
-    for _ in range(count):
-        following: dict[int, tuple[int, int, int]] = {}
-        for done, (peak, live, ready) in frontier.items():
-            # `following` only grows: once past the limit, this step would give up at its end anyway
-            if visited + len(following) > MAX_ORDER_STATES:
-                return bound, False
-            pending = ready
+    search = _OrderSearch(needs, successors, allocated, releasable, input_bytes)
+    states = count_order_states(needs, MAX_ORDER_STATES + 2)  # saturated: over the budget
+    if states is None:  # a graph the counting does not take apart: search within the budget as it goes
+        lowest = search.lowest(budget=MAX_ORDER_STATES)
+        return (bound, False) if lowest is None else (lowest, True)
+    if states - 1 > MAX_ORDER_STATES:  # the empty set is where the search starts, not a state it visits
+        return bound, False
+    along = search.peak_along_model_order()
+    if along <= bound:  # every order holds the bound at once: the model's own order is the best
+        return along, True
+    return search.lowest(limit=along), True
+
+
+class _OrderSearch:
+    """The dynamic programme over the sets of ops already run (bit masks), keeping per set the
+    lowest peak any order reaching it had."""
+
+    def __init__(self, needs, successors, allocated, releasable, input_bytes: int):
+        self.needs, self.successors, self.allocated, self.releasable = needs, successors, allocated, releasable
+        self.input_bytes = input_bytes
+
+    def peak_along_model_order(self) -> int:
+        """The peak of running the ops in their topological order, as the search counts live bytes."""
+        live = peak = self.input_bytes
+        done = 0
+        for v in range(len(self.needs)):
+            during = live + self.allocated[v]
+            peak = max(peak, during)
+            done |= 1 << v
+            live = during - sum(size for readers_mask, size in self.releasable[v] if readers_mask & ~done == 0)
+        return peak
+
+    def lowest(self, budget: int | None = None, limit: int | None = None) -> int | None:
+        """The lowest peak over every order; None when more than `budget` sets would be visited.
+        With `limit`, a peak some order is known to reach: sets whose peak is already there are
+        dropped (no order through them can do better), and `limit` is the answer if all are."""
+        needs, successors, allocated, releasable = self.needs, self.successors, self.allocated, self.releasable
+        count = len(needs)
+        ready = sum(1 << v for v in range(count) if needs[v] == 0)
+        # ops run → (lowest peak so far, live bytes now, ops ready to run); the live bytes depend only on
+        # which ops have run, not on their order, so one entry per set is enough
+        frontier = {0: (self.input_bytes, self.input_bytes, ready)}
+        visited = 0
+        for _ in range(count):
+            following: dict[int, tuple[int, int, int]] = {}
+            for done, (peak, live, ready) in frontier.items():
+                # `following` only grows: once past the budget, this step would give up at its end anyway
+                if budget is not None and visited + len(following) > budget:
+                    return None
+                pending = ready
+                while pending:
+                    v = (pending & -pending).bit_length() - 1
+                    pending &= pending - 1
+                    during = live + allocated[v]
+                    highest = peak if peak > during else during
+                    if limit is not None and highest >= limit:
+                        continue
+                    after = done | 1 << v
+                    known = following.get(after)
+                    if known is not None and known[0] <= highest:
+                        continue
+                    now_ready = ready & ~(1 << v)
+                    for w in successors[v]:
+                        if needs[w] & ~after == 0:
+                            now_ready |= 1 << w
+                    freed = 0  # bytes no op still to run reads, once v has run
+                    for readers_mask, size in releasable[v]:
+                        if readers_mask & ~after == 0:
+                            freed += size
+                    following[after] = (highest, during - freed, now_ready)
+            visited += len(following)
+            if budget is not None and visited > budget:
+                return None
+            frontier = following
+        if not frontier:
+            return limit if limit is not None else self.input_bytes
+        return min(peak for peak, _, _ in frontier.values())
+
+
+MAX_COUNTING_STEPS = 20_000  # subsets the counting may take apart before it leaves the graph to the search
+
+
+class _Uncountable(Exception):
+    pass
+
+
+def count_order_states(needs: list[int], cap: int) -> int | None:
+    """How many sets of ops can have run at some point of some order (the ideals of the graph's
+    partial order, the empty set and the whole included), capped at `cap`; None when the graph does
+    not come apart quickly.
+
+    A set of ops counts as the product of its parts that no dependency joins; a part in which some
+    ops come before or after every other (the ops a network's branches meet at) as the sum over the
+    stretches between them (a set of ops already run ends in exactly one stretch); any other part as
+    the sets without one of its ops plus the sets with it. A network of chains, residual blocks and
+    inception-style branches comes apart in a few steps per block, where listing the sets one by one
+    would take as many steps as there are sets."""
+    count = len(needs)
+    before = [0] * count  # every op that must run before v
+    for v in range(count):  # ops are in topological order: v's predecessors are done already
+        pending, mask = needs[v], needs[v]
+        while pending:
+            u = (pending & -pending).bit_length() - 1
+            pending &= pending - 1
+            mask |= before[u]
+        before[v] = mask
+    after = [0] * count  # every op that must run after v
+    for v in range(count - 1, -1, -1):
+        pending = needs[v]
+        while pending:
+            u = (pending & -pending).bit_length() - 1
+            pending &= pending - 1
+            after[u] |= after[v] | 1 << v
+    related = [before[v] | after[v] for v in range(count)]
+    memo: dict[int, int] = {}
+    steps = 0
+
+    def ideals(members: int) -> int:
+        nonlocal steps
+        if members == 0:
+            return 1
+        known = memo.get(members)
+        if known is not None:
+            return known
+        steps += 1
+        if steps > MAX_COUNTING_STEPS:
+            raise _Uncountable
+        parts = []
+        rest = members
+        while rest:  # the parts no dependency joins
+            part, grow = 0, rest & -rest
+            while grow:
+                part |= grow
+                reached = 0
+                while grow:
+                    v = (grow & -grow).bit_length() - 1
+                    grow &= grow - 1
+                    reached |= related[v]
+                grow = reached & members & ~part
+            parts.append(part)
+            rest &= ~part
+        if len(parts) > 1:
+            total = 1
+            for part in parts:
+                total = min(total * ideals(part), cap)
+        else:
+            size = members.bit_count()
+            pending, cuts = members, []
             while pending:
                 v = (pending & -pending).bit_length() - 1
                 pending &= pending - 1
-                during = live + allocated[v]
-                highest = peak if peak > during else during
-                after = done | 1 << v
-                known = following.get(after)
-                if known is not None and known[0] <= highest:
-                    continue
-                now_ready = ready & ~(1 << v)
-                for w in successors[v]:
-                    if needs[w] & ~after == 0:
-                        now_ready |= 1 << w
-                freed = 0  # bytes no op still to run reads, once v has run
-                for readers_mask, size in releasable[v]:
-                    if readers_mask & ~after == 0:
-                        freed += size
-                following[after] = (highest, during - freed, now_ready)
-        visited += len(following)
-        if visited > MAX_ORDER_STATES:
-            return bound, False
-        frontier = following
-    if not frontier:
-        return input_bytes, True
-    return min(peak for peak, _, _ in frontier.values()), True
+                if (related[v] & members).bit_count() == size - 1:
+                    cuts.append(v)
+            if cuts:  # in topological order, as the ops are numbered
+                total = ideals(before[cuts[0]] & members)
+                for first, second in zip(cuts, cuts[1:]):
+                    total += ideals(after[first] & before[second] & members)
+                total += ideals(after[cuts[-1]] & members)
+            else:
+                first = (members & -members).bit_length() - 1
+                total = ideals(members & ~(after[first] | 1 << first)) + ideals(members & ~(before[first] | 1 << first))
+        total = min(total, cap)
+        memo[members] = total
+        return total
+
+    try:
+        return ideals((1 << count) - 1)
+    except (_Uncountable, RecursionError):
+        return None
