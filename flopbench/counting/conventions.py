@@ -35,14 +35,18 @@ VERBS = {"Add": "adds zero", "Subtract": "subtracts zero", "Multiply": "multipli
 NOTE_CLIP = "with the {other} {where} it, a Clip (convert_model's Clamp): counted as one op reading its input once"
 
 
-def constant_source(constants: set[str], output) -> tuple[str, int]:
-    """The constant an input (an OpenVINO Output) comes from, through the reshapes and converts in
-    between, so a constant two ops share (ONNX's Conv bias becomes a Reshape per use) is counted once."""
-    node = output.get_node()
-    while node.get_type_name() in RELABELLING and node.get_input_size() and node.get_name() in constants:
-        output = node.input_value(0)
-        node = output.get_node()
-    return node.get_name(), output.get_index()
+def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
+    """The constant an op's input coming from `source` (producer name, output index) comes from,
+    through the reshapes and converts in between, so a constant two ops share (ONNX's Conv bias
+    becomes a Reshape per use) is counted once. Walked over what `graph` read."""
+    constants, nodes = graph.constants, graph.constant_nodes
+    name, index = source
+    while name in constants:
+        record = nodes[name]
+        if record.type not in RELABELLING or not record.sources:
+            break
+        name, index = record.sources[0]
+    return name, index
 
 
 def _constant_values(output):

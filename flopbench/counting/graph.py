@@ -16,25 +16,49 @@ Shape = tuple[int, ...]
 
 def static_shape(partial) -> Shape | None:
     """An OpenVINO PartialShape as a tuple of ints, or None when any dimension is dynamic."""
-    if not partial.is_static:
-        return None
-    text = str(partial)  # "[1,96,54,54]"; "[]" for a scalar
+    text = str(partial)  # "[1,96,54,54]"; "[]" for a scalar; "[?,3]", "[1..8,3]", "[...]" when dynamic
     try:
         return tuple(map(int, text[1:-1].split(","))) if len(text) > 2 else ()
-    except ValueError:  # a format this code does not know: the slow, sure way
-        return tuple(int(d) for d in partial.to_shape())
+    except ValueError:  # dynamic, or a format this code does not know: ask, and take the slow, sure way
+        return tuple(int(d) for d in partial.to_shape()) if partial.is_static else None
+
+
+class ElementFacts:
+    """What counting reads of an element type, asked of OpenVINO once per type (`element_facts`)."""
+
+    __slots__ = ("size", "real", "bitwidth", "name")
+
+    def __init__(self, element_type):
+        self.size = element_type.size
+        self.real = element_type.is_real()
+        self.bitwidth = element_type.bitwidth
+        self.name = element_type.get_type_name()  # "f32"
+
+
+_ELEMENT_FACTS: dict[Any, ElementFacts] = {}
+
+
+def element_facts(element_type) -> ElementFacts:
+    """`ElementFacts` of an openvino Type (Types hash and compare by value: f32 is f32)."""
+    facts = _ELEMENT_FACTS.get(element_type)
+    if facts is None:
+        facts = _ELEMENT_FACTS[element_type] = ElementFacts(element_type)
+    return facts
 
 
 class Tensor:
     """One output of an op: its shape (None when dynamic), its element type, the ops that read it."""
 
-    __slots__ = ("shape", "element_type", "element_size", "real", "readers", "to_result")
+    __slots__ = ("shape", "element_type", "element_size", "real", "type_name", "bitwidth", "readers", "to_result")
 
     def __init__(self, shape: Shape | None, element_type):
+        facts = element_facts(element_type)
         self.shape = shape
         self.element_type = element_type  # an openvino Type
-        self.element_size = element_type.size
-        self.real = element_type.is_real()
+        self.element_size = facts.size
+        self.real = facts.real
+        self.type_name = facts.name
+        self.bitwidth = facts.bitwidth
         self.readers: list[GraphNode] = []  # ops (not Results, not constants) reading it, once per input
         self.to_result = False  # a model output
 
@@ -42,7 +66,7 @@ class Tensor:
         """Bytes at its own element type (i4: half a byte per element); 0 when dynamic."""
         if self.shape is None:
             return 0
-        return math.ceil(math.prod(self.shape) * self.element_type.bitwidth / 8)  # as precision.stored_bytes
+        return math.ceil(math.prod(self.shape) * self.bitwidth / 8)  # as precision.stored_bytes
 
 
 class GraphNode:
@@ -62,62 +86,98 @@ class GraphNode:
         self.consumers: list[GraphNode] = []  # ops (not Results, not constants) reading output 0, once per input
 
 
+class ConstantNode:
+    """A node whose outputs are known before inference, as far as counting walks back through them
+    (to the weights behind an input): its type and where its inputs come from."""
+
+    __slots__ = ("node", "type", "sources")
+
+    def __init__(self, node, kind: str, sources: list[tuple[str, int]]):
+        self.node = node  # the openvino Node
+        self.type = kind
+        self.sources = sources  # (producer name, output index) of each input; () for Constants and ShapeOfs
+
+
 class Graph:
     """The ops of a model in topological order (`nodes`), the names of those known before
-    inference (`constants`: not in `nodes`; `stored` are those that hold values, Constants and the
-    Parameters standing in for weights), the model's inputs, and the tensors between them."""
+    inference (`constants`: not in `nodes`, described in `constant_nodes`; `stored` are those that
+    hold values, Constants and the Parameters standing in for weights), the model's inputs, and the
+    tensors between them.
+
+    Read in one walk over OpenVINO's nodes, with as few calls into its binding as the facts need:
+    a node's producers are recognised by the Python object the binding hands back for them (the
+    same object for the same node while the walk holds it), not by asking each for its name."""
 
     def __init__(self, model, weight_inputs: frozenset[str] | set[str]):
         self.nodes: list[GraphNode] = []  # every op that is not a constant, Parameters and Results too
         self.by_name: dict[str, GraphNode] = {}
         self.constants: set[str] = set()
         self.stored: set[str] = set()
+        self.constant_nodes: dict[str, ConstantNode] = {}
         self._tensors: dict[tuple[str, int], Tensor] = {}
-        constants, stored = self.constants, self.stored
+        constants, stored, constant_nodes = self.constants, self.stored, self.constant_nodes
+        name_of: dict[Any, str] = {}  # openvino Node -> its name
+        several_outputs: set[str] = set()  # nodes whose inputs' output index must be asked for
+        ops = model.get_ordered_ops()  # held until the walk ends: keeps the binding's objects alive
         # Known before inference: weights, their decompression (Convert, Multiply by a scale ...)
         # and shape arithmetic. OpenVINO folds them at compile time: they cost nothing per
         # inference, and only their names are kept.
-        for node in model.get_ordered_ops():
+        for node in ops:
             kind = node.get_type_name()
+            name = node.get_name()
+            name_of[node] = name
             if kind == "Constant":  # half the nodes of many models
-                name = node.get_name()
                 constants.add(name)
                 stored.add(name)
+                constant_nodes[name] = ConstantNode(node, kind, [])
                 continue
             if kind == "Parameter":
                 if node.get_output_tensor(0).get_names() & weight_inputs or node.get_friendly_name() in weight_inputs:
-                    name = node.get_name()
                     constants.add(name)
                     stored.add(name)
+                    constant_nodes[name] = ConstantNode(node, kind, [])
                 else:
-                    self._add(node, kind, [], [])
+                    self._add(node, name, kind, [], [])
                 continue
             if kind == "ShapeOf" and node.get_input_partial_shape(0).is_static:
-                constants.add(node.get_name())
+                constants.add(name)
+                constant_nodes[name] = ConstantNode(node, kind, [])  # reads no values: nothing to walk back to
                 continue
             sources_out = node.input_values()
-            producers = [out.get_node().get_name() for out in sources_out]
-            if kind != "Result" and producers and all(name in constants for name in producers):
-                constants.add(node.get_name())
+            sources = []
+            for out in sources_out:
+                producer = out.get_node()
+                producer_name = name_of.get(producer)
+                if producer_name is None:  # not the object seen in the walk: ask
+                    producer_name = producer.get_name()
+                sources.append((producer_name, out.get_index() if producer_name in several_outputs else 0))
+            if kind != "Result" and sources and all(source[0] in constants for source in sources):
+                constants.add(name)
+                constant_nodes[name] = ConstantNode(node, kind, sources)
+                if node.get_output_size() > 1:
+                    several_outputs.add(name)
                 continue
-            self._add(node, kind, sources_out, producers)
+            if self._add(node, name, kind, sources_out, sources) > 1:
+                several_outputs.add(name)
         by_name = self.by_name
         # the model's inputs in the model's order, not the weights' stand-ins
-        self.inputs: list[GraphNode] = [by_name[name] for name in (p.get_name() for p in model.get_parameters()) if name in by_name]
+        self.inputs: list[GraphNode] = [by_name[name] for name in (name_of.get(p) or p.get_name() for p in model.get_parameters())
+                                        if name in by_name]
 
-    def _add(self, node, kind: str, sources_out: list, producers: list[str]) -> None:
-        record = GraphNode(node, node.get_name(), kind, [(name, out.get_index()) for name, out in zip(producers, sources_out)])
+    def _add(self, node, name: str, kind: str, sources_out: list, sources: list[tuple[str, int]]) -> int:
+        """Add an op that is not a constant; returns its number of outputs."""
+        record = GraphNode(node, name, kind, sources)
         self.nodes.append(record)
-        self.by_name[record.name] = record
+        self.by_name[name] = record
         tensors = self._tensors
         if kind == "Result":
-            for key, out in zip(record.sources, sources_out):
+            for key, out in zip(sources, sources_out):
                 self._tensor(key, out).to_result = True
-            return
+            return 1
         record.friendly = node.get_friendly_name()
         by_name = self.by_name
         inputs = record.inputs
-        for key, out in zip(record.sources, sources_out):
+        for key, out in zip(sources, sources_out):
             tensor = tensors.get(key)
             if tensor is None:  # a constant's output, read the first time an op uses it
                 tensor = self._tensor(key, out)
@@ -127,16 +187,23 @@ class Graph:
                 tensor.readers.append(record)
                 if key[1] == 0:
                     producer.consumers.append(record)
-        for index in range(node.get_output_size()):
+        count = node.get_output_size()
+        for index in range(count):
             tensor = Tensor(static_shape(node.get_output_partial_shape(index)), node.get_output_element_type(index))
-            tensors[(record.name, index)] = tensor
+            tensors[(name, index)] = tensor
             record.outputs.append(tensor)
+        return count
 
     def _tensor(self, key: tuple[str, int], out) -> Tensor:
         tensor = self._tensors.get(key)
         if tensor is None:
             tensor = self._tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
         return tensor
+
+    def node_type(self, name: str) -> str:
+        """The type of any node the walk saw, constant or not."""
+        record = self.by_name.get(name)
+        return record.type if record is not None else self.constant_nodes[name].type
 
 
 class NodeAttributes(Mapping):

@@ -16,7 +16,8 @@ from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
-from .precision import MAC_OPS, QUANTIZATION_RANGE_INPUTS, counts_as_weight, input_bits, op_precision, stored_bytes, stored_sources, value_inputs
+from .precision import (MAC_INPUTS, MAC_OPS, QUANTIZATION_RANGE_INPUTS, counts_as_weight, input_bits, may_be_quantized, op_precision, stored_bytes,
+                        stored_sources, value_input_indices)
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
@@ -41,15 +42,21 @@ def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[s
     return None, None
 
 
-def _element_type_name(record: GraphNode) -> str:
-    """What an op without multiply-accumulates computes in: its output's element type ("f32")."""
-    return record.outputs[0].element_type.get_type_name() if record.outputs else ""
+def _precision(graph: Graph, record: GraphNode) -> str:
+    """`op_precision` of a MAC op, without walking back through OpenVINO's binding when an input
+    cannot be quantized (a float tensor from an op that neither quantizes nor dequantizes)."""
+    kind = record.type
+    indices = MAC_INPUTS.get(kind, tuple(range(min(len(record.inputs), 2))))
+    if indices and all(may_be_quantized(record.inputs[i], graph.node_type(record.sources[i][0])) for i in indices):
+        return op_precision(record.node, graph.constants)
+    return record.outputs[0].type_name if record.outputs else ""
 
 
 def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tuple[GraphNode, OpCost]]:
     """Every operation that is not a constant (see `Graph`) with its cost, in topological order,
     paired with its graph node; `formulas` maps op types to their formulas."""
     known = graph.constants
+    stored_nodes = graph.stored
     counted_params: set[tuple[str, int]] = set()
     stored_seen: set[str] = set()
     rows = []
@@ -58,40 +65,43 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         if kind in STRUCTURAL:
             continue
         node = record.node
-        in_shapes = tuple(t.shape for t in record.inputs)
+        inputs = record.inputs
+        in_shapes = tuple(t.shape for t in inputs)
         out_shapes = tuple(t.shape for t in record.outputs)
         attrs = NodeAttributes(node)
         params = 0
         bytes_read = 0
         stored: dict[str, int] = {}
         values = None
-        for i, (tensor, source) in enumerate(zip(record.inputs, record.sources)):
+        settings = SETTING_INPUTS.get(kind, ())
+        ranges = QUANTIZATION_RANGE_INPUTS.get(kind, ())
+        for i, (tensor, source) in enumerate(zip(inputs, record.sources)):
             shape = tensor.shape
-            if source[0] in known and i not in SETTING_INPUTS.get(kind, ()):
-                values = value_inputs(node) if values is None else values
-                if i in values and source[0] in graph.stored:  # the weights themselves, the usual case
-                    if tensor.real and source[0] not in stored_seen:
-                        stored_seen.add(source[0])
-                        precision = tensor.element_type.get_type_name()
-                        stored[precision] = stored.get(precision, 0) + tensor.stored_bytes()
-                elif i in values:
-                    # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
-                    for stored_tensor, converted in stored_sources(node.input_value(i), known):
-                        if counts_as_weight(stored_tensor, converted) and stored_tensor.get_name() not in stored_seen:
-                            stored_seen.add(stored_tensor.get_name())
-                            precision = stored_tensor.get_output_element_type(0).get_type_name()
-                            stored[precision] = stored.get(precision, 0) + stored_bytes(stored_tensor)
-            if shape is not None:
-                bytes_read += _numel(shape) * tensor.element_size
+            size = None if shape is None else _numel(shape)
+            if size is not None:
+                bytes_read += size * tensor.element_size
+            if source[0] not in known or i in settings:
+                continue
+            values = value_input_indices(kind, len(inputs)) if values is None else values
+            if i in values and source[0] in stored_nodes:  # the weights themselves, the usual case
+                if tensor.real and source[0] not in stored_seen:
+                    stored_seen.add(source[0])
+                    stored[tensor.type_name] = stored.get(tensor.type_name, 0) + tensor.stored_bytes()
+            elif i in values:
+                # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
+                for stored_tensor, converted in stored_sources(graph, source[0]):
+                    if stored_tensor.get_name() not in stored_seen and counts_as_weight(stored_tensor, converted):
+                        stored_seen.add(stored_tensor.get_name())
+                        precision = stored_tensor.get_output_element_type(0).get_type_name()
+                        stored[precision] = stored.get(precision, 0) + stored_bytes(stored_tensor)
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
-            if source[0] in known and shape is not None and _numel(shape) > 1 \
-                    and i not in SETTING_INPUTS.get(kind, ()) and i not in QUANTIZATION_RANGE_INPUTS.get(kind, ()) \
+            if size is not None and size > 1 and i not in ranges \
                     and (tensor.real or (kind in MAC_OPS and input_bits(node.input_value(i), known) is not None)):
-                origin = constant_source(known, node.input_value(i))
+                origin = constant_source(graph, source)
                 if origin not in counted_params:
                     counted_params.add(origin)
-                    params += _numel(shape)
+                    params += size
         bytes_written = sum(_numel(t.shape) * t.element_size for t in record.outputs if t.shape is not None)
         formula = formulas.get(kind)
         dynamic = None in in_shapes or None in out_shapes
@@ -117,7 +127,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes),
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
-            precision=op_precision(node, known) if kind in MAC_OPS else _element_type_name(record),
+            precision=_precision(graph, record) if kind in MAC_OPS else (record.outputs[0].type_name if record.outputs else ""),
             stored_weights=tuple(sorted(stored.items())),
         )))
     return rows

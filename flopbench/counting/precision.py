@@ -13,9 +13,12 @@ through that chain, starts at an integer tensor of ≤ 8 bits or at a FakeQuanti
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .graph import static_shape
+
+if TYPE_CHECKING:
+    from .graph import Graph
 from .optypes import CONVOLUTIONS
 
 # ops that dequantize or only re-lay a tensor: walking back through them keeps the same values
@@ -107,38 +110,53 @@ def is_integer_precision(precision: str) -> bool:
 
 def value_inputs(node) -> range | tuple[int, ...]:
     """Indices of the inputs that carry values (not shapes, axes or indices)."""
-    if node.get_type_name() in SHAPE_INPUTS_AFTER_FIRST:
+    return value_input_indices(node.get_type_name(), node.get_input_size())
+
+
+def value_input_indices(kind: str, input_count: int) -> range | tuple[int, ...]:
+    """`value_inputs` of an op of type `kind` with `input_count` inputs."""
+    if kind in SHAPE_INPUTS_AFTER_FIRST:
         return (0,)
-    if node.get_type_name() == "ShapeOf":
+    if kind == "ShapeOf":
         return ()
-    return range(node.get_input_size())
+    return range(input_count)
 
 
-def stored_sources(value, constants: set[str]) -> list[tuple[Any, bool]]:
+def stored_sources(graph: "Graph", name: str) -> list[tuple[Any, bool]]:
     """The stored tensors (Constants, or the Parameters an ONNX twin puts in place of large
-    initializers) a constant input is computed from, each with whether a Convert turned it into
-    floats on the way (an integer tensor behind a Convert is a quantized weight, zero point or bias;
-    one without is a shape or an index)."""
+    initializers) the output of the constant node `name` is computed from, each with whether a
+    Convert turned it into floats on the way (an integer tensor behind a Convert is a quantized
+    weight, zero point or bias; one without is a shape or an index). Walked over what `graph` read,
+    not through OpenVINO's binding."""
+    constants, nodes = graph.constants, graph.constant_nodes
     found: list[tuple[Any, bool]] = []
     seen: set[str] = set()
-    stack = [(value.get_node(), False)]
+    stack = [(name, False)]
     while stack:
-        node, converted = stack.pop()
-        if node.get_name() in seen:
+        name, converted = stack.pop()
+        if name in seen:
             continue
-        seen.add(node.get_name())
-        kind = node.get_type_name()
-        if node.get_name() not in constants:
+        seen.add(name)
+        if name not in constants:
             continue
+        record = nodes[name]
+        kind = record.type
         if kind in ("Constant", "Parameter"):
-            found.append((node, converted))
+            found.append((record.node, converted))
             continue
-        # a Convert to floats dequantizes; one from an 8-bit integer widens it for an integer op (ConvInteger)
+        node = record.node
         through_convert = converted or (kind == "Convert" and (node.get_output_element_type(0).is_real()
                                                                or _integer_width(node.get_input_element_type(0)) is not None))
-        for i in value_inputs(node):
-            stack.append((node.input_value(i).get_node(), through_convert))
+        for i in value_input_indices(kind, len(record.sources)):
+            stack.append((record.sources[i][0], through_convert))
     return found
+
+
+def may_be_quantized(tensor, producer_type: str) -> bool:
+    """False when `input_bits` of this input is None at its first step: a tensor that is not a
+    small integer, made by an op that neither quantizes nor dequantizes (the float model's case)."""
+    return producer_type == "FakeQuantize" or producer_type in DEQUANTIZE_CHAIN or (
+        not tensor.real and tensor.bitwidth <= 8 and tensor.type_name != "boolean")
 
 
 def stored_bytes(node) -> int:
