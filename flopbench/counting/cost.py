@@ -10,6 +10,7 @@ from ..results.display import as_html, as_text
 from ..results.documents import data_frame, result_kind
 from ..results.metadata import result_metadata
 from .memory import ActivationMemory
+from .records import quick_init
 
 Shape = tuple[int, ...]
 
@@ -25,6 +26,7 @@ NOTE_NO_FORMULA = "no formula for this op type"
 NOTE_DYNAMIC = "shapes are dynamic"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OpCost:
     """One operation of the model's graph, as OpenVINO names and types it."""
@@ -129,6 +131,7 @@ class OpSums:
         return sum(op.bytes_written for op in self.ops)
 
 
+@quick_init
 @dataclass(frozen=True)
 class LayerCost(OpSums):
     """Ops grouped the way a person reads a network: a SeparableConv2D, a FullyConnected …

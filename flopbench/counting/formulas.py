@@ -16,9 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .records import quick_init
+
 Shape = tuple[int, ...]
 
 
+@quick_init
 @dataclass(frozen=True)
 class OpView:
     """What a formula may look at: no weights, no engine objects."""
@@ -30,6 +33,7 @@ class OpView:
     name: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Work:
     macs: int = 0

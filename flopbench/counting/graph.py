@@ -66,7 +66,7 @@ class Tensor:
         """Bytes at its own element type (i4: half a byte per element); 0 when dynamic."""
         if self.shape is None:
             return 0
-        return math.ceil(math.prod(self.shape) * self.bitwidth / 8)  # as precision.stored_bytes
+        return math.ceil(math.prod(self.shape) * self.bitwidth / 8)
 
 
 class GraphNode:
@@ -198,6 +198,15 @@ class Graph:
         tensor = self._tensors.get(key)
         if tensor is None:
             tensor = self._tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
+        return tensor
+
+    def constant_output(self, name: str) -> Tensor:
+        """Output 0 of the constant node `name` (a stored tensor behind an op's input), read once."""
+        key = (name, 0)
+        tensor = self._tensors.get(key)
+        if tensor is None:
+            node = self.constant_nodes[name].node
+            tensor = self._tensors[key] = Tensor(static_shape(node.get_output_partial_shape(0)), node.get_output_element_type(0))
         return tensor
 
     def node_type(self, name: str) -> str:

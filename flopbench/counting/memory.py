@@ -21,10 +21,12 @@ from typing import Any
 
 from ..errors import OptionError
 from .graph import Graph
+from .records import quick_init
 
 MAX_ORDER_STATES = 50_000  # sets of ops already run that the exact search may visit
 
 
+@quick_init
 @dataclass(frozen=True)
 class MemoryStep:
     """One op of the order: what it allocates, what is live while it runs, what is freed after."""

@@ -16,7 +16,7 @@ from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
 from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
-from .precision import (MAC_INPUTS, MAC_OPS, QUANTIZATION_RANGE_INPUTS, counts_as_weight, input_bits, may_be_quantized, op_precision, stored_bytes,
+from .precision import (MAC_INPUTS, MAC_OPS, QUANTIZATION_RANGE_INPUTS, input_bits, may_be_quantized, op_precision,
                         stored_sources, value_input_indices)
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
@@ -89,11 +89,13 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
                     stored[tensor.type_name] = stored.get(tensor.type_name, 0) + tensor.stored_bytes()
             elif i in values:
                 # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
-                for stored_tensor, converted in stored_sources(graph, source[0]):
-                    if stored_tensor.get_name() not in stored_seen and counts_as_weight(stored_tensor, converted):
-                        stored_seen.add(stored_tensor.get_name())
-                        precision = stored_tensor.get_output_element_type(0).get_type_name()
-                        stored[precision] = stored.get(precision, 0) + stored_bytes(stored_tensor)
+                for stored_name, converted in stored_sources(graph, source[0]):
+                    if stored_name in stored_seen:
+                        continue
+                    weights = graph.constant_output(stored_name)
+                    if weights.real or converted:  # a float tensor, or integers dequantized on the way
+                        stored_seen.add(stored_name)
+                        stored[weights.type_name] = stored.get(weights.type_name, 0) + weights.stored_bytes()
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
             if size is not None and size > 1 and i not in ranges \

@@ -13,7 +13,7 @@ through that chain, starts at an integer tensor of ≤ 8 bits or at a FakeQuanti
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .graph import static_shape
 
@@ -122,14 +122,14 @@ def value_input_indices(kind: str, input_count: int) -> range | tuple[int, ...]:
     return range(input_count)
 
 
-def stored_sources(graph: "Graph", name: str) -> list[tuple[Any, bool]]:
+def stored_sources(graph: "Graph", name: str) -> list[tuple[str, bool]]:
     """The stored tensors (Constants, or the Parameters an ONNX twin puts in place of large
     initializers) the output of the constant node `name` is computed from, each with whether a
     Convert turned it into floats on the way (an integer tensor behind a Convert is a quantized
-    weight, zero point or bias; one without is a shape or an index). Walked over what `graph` read,
-    not through OpenVINO's binding."""
+    weight, zero point or bias; one without is a shape or an index), as (name, converted). Walked
+    over what `graph` read, not through OpenVINO's binding."""
     constants, nodes = graph.constants, graph.constant_nodes
-    found: list[tuple[Any, bool]] = []
+    found: list[tuple[str, bool]] = []
     seen: set[str] = set()
     stack = [(name, False)]
     while stack:
@@ -142,7 +142,7 @@ def stored_sources(graph: "Graph", name: str) -> list[tuple[Any, bool]]:
         record = nodes[name]
         kind = record.type
         if kind in ("Constant", "Parameter"):
-            found.append((record.node, converted))
+            found.append((name, converted))
             continue
         node = record.node
         through_convert = converted or (kind == "Convert" and (node.get_output_element_type(0).is_real()
@@ -157,18 +157,3 @@ def may_be_quantized(tensor, producer_type: str) -> bool:
     small integer, made by an op that neither quantizes nor dequantizes (the float model's case)."""
     return producer_type == "FakeQuantize" or producer_type in DEQUANTIZE_CHAIN or (
         not tensor.real and tensor.bitwidth <= 8 and tensor.type_name != "boolean")
-
-
-def stored_bytes(node) -> int:
-    """The bytes a stored tensor takes at its own element type (i4 = half a byte per element)."""
-    shape = static_shape(node.get_output_partial_shape(0))
-    if shape is None:
-        return 0
-    return math.ceil(math.prod(shape) * node.get_output_element_type(0).bitwidth / 8)
-
-
-def counts_as_weight(node, converted: bool) -> bool:
-    """A stored float tensor is a weight; an integer one only when it is dequantized (a Convert
-    turns it into floats on the way): an int64 reshape target is not."""
-    element = node.get_output_element_type(0)
-    return element.is_real() or converted
