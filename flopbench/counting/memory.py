@@ -130,87 +130,80 @@ def activation_memory(graph: Graph) -> ActivationMemory:
     """The activation memory of a model with static shapes, from its `Graph`: constants (folded
     at compile time) hold no activations."""
     ops = [record for record in graph.nodes if record.type not in ("Parameter", "Result")]
-    inputs = graph.inputs
+    count = end = len(ops)
     step_of = {record.name: index for index, record in enumerate(ops)}
-    end = len(ops)
 
-    # tensor → (size, producer step (-1: a model input), last step that needs it)
-    sizes: dict[tuple[str, int], int] = {}
-    names: dict[tuple[str, int], str] = {}
-    born: dict[tuple[str, int], int] = {}
-    last: dict[tuple[str, int], int] = {}
-    readers: dict[tuple[str, int], list[int]] = {}
-    is_output: dict[tuple[str, int], bool] = {}
-    for producer, step in [(record, -1) for record in inputs] + [(record, index) for index, record in enumerate(ops)]:
+    # every tensor, numbered: its size, its name, and per op the tensors it allocates, frees, reads
+    sizes: list[int] = []
+    names: list[str] = []
+    is_output: list[bool] = []
+    reader_masks: list[int] = []  # bit mask of the ops that read it
+    at_start: list[int] = []  # the model's inputs
+    allocated_at: list[list[int]] = [[] for _ in range(count)]
+    freed_at: list[list[int]] = [[] for _ in range(count)]
+    inputs_of: list[list[int]] = [[] for _ in range(count)]
+    needs = [0] * count  # bit mask of the ops that must run first
+    successors: list[set[int]] = [set() for _ in range(count)]
+    producers = [(record, -1) for record in graph.inputs] + [(record, index) for index, record in enumerate(ops)]
+    for producer, step in producers:
         single = len(producer.outputs) == 1
         for index, tensor in enumerate(producer.outputs):
-            key = (producer.name, index)
-            sizes[key] = math.prod(tensor.shape) * tensor.element_size if tensor.shape is not None else 0
-            names[key] = producer.friendly if single else f"{producer.friendly}:{index}"
-            born[key] = step
+            number = len(sizes)
+            sizes.append(math.prod(tensor.shape) * tensor.element_size if tensor.shape is not None else 0)
+            names.append(producer.friendly if single else f"{producer.friendly}:{index}")
+            is_output.append(tensor.to_result)
             reading = sorted({step_of[reader.name] for reader in tensor.readers})
-            readers[key] = reading
-            is_output[key] = tensor.to_result
-            last[key] = end if is_output[key] else max(reading, default=max(step, 0))
+            mask = 0
+            for reader in reading:
+                mask |= 1 << reader
+                inputs_of[reader].append(number)
+            reader_masks.append(mask)
+            if step >= 0:
+                allocated_at[step].append(number)
+                successors[step].update(reading)
+                for reader in reading:
+                    needs[reader] |= 1 << step
+            else:
+                at_start.append(number)
+            last = end if tensor.to_result else (reading[-1] if reading else max(step, 0))
+            if last < end:
+                freed_at[last].append(number)
 
-    allocated_at: dict[int, list[tuple[str, int]]] = {}
-    freed_at: dict[int, list[tuple[str, int]]] = {}
-    for key in sizes:
-        allocated_at.setdefault(born[key], []).append(key)
-        if last[key] < end:
-            freed_at.setdefault(last[key], []).append(key)
-    live = sum(sizes[key] for key in allocated_at.get(-1, []))
-    input_bytes = live
+    live = input_bytes = sum(sizes[t] for t in at_start)
     steps = []
+    peak_index = -1
+    peak_bytes = input_bytes
+    allocated = [0] * count
     for index, node in enumerate(ops):
-        live += sum(sizes[key] for key in allocated_at.get(index, []))
-        steps.append(MemoryStep(op=node.friendly, live_bytes=live,
-                                allocated=tuple(names[k] for k in allocated_at.get(index, [])),
-                                freed=tuple(names[k] for k in freed_at.get(index, []))))
-        live -= sum(sizes[key] for key in freed_at.get(index, []))
-    peak = max(steps, key=lambda s: s.live_bytes, default=None)
-    peak_bytes = peak.live_bytes if peak else input_bytes
-    lowest, exact = _lowest_peak(ops, sizes, born, readers, is_output, input_bytes)
-    return ActivationMemory(steps=tuple(steps), input_bytes=input_bytes, peak_bytes=peak_bytes, peak_op=peak.op if peak else "",
-                            lowest_peak_bytes=lowest, lowest_peak_exact=exact)
+        made = allocated_at[index]
+        allocated[index] = sum(sizes[t] for t in made)
+        live += allocated[index]
+        freed = freed_at[index]
+        steps.append(MemoryStep(op=node.friendly, live_bytes=live, allocated=tuple(names[t] for t in made),
+                                freed=tuple(names[t] for t in freed)))
+        if peak_index < 0 or live > peak_bytes:
+            peak_index, peak_bytes = index, live
+        live -= sum(sizes[t] for t in freed)
+    alone = [sum(sizes[t] for t in inputs_of[v]) + allocated[v] for v in range(count)]
+    # per op, the tensors it reads or writes that a later step may free: (ops reading it, size)
+    releasable = [[(reader_masks[t], sizes[t]) for t in inputs_of[v] + allocated_at[v] if not is_output[t]] for v in range(count)]
+    search = _OrderSearch(needs, successors, allocated, releasable, input_bytes)
+    lowest, exact = _lowest_peak(search, max(alone, default=input_bytes))
+    return ActivationMemory(steps=tuple(steps), input_bytes=input_bytes, peak_bytes=peak_bytes,
+                            peak_op=steps[peak_index].op if steps else "", lowest_peak_bytes=lowest, lowest_peak_exact=exact)
 
 
-def _lowest_peak(ops, sizes, born, readers, is_output, input_bytes: int) -> tuple[int, bool]:
+def _lowest_peak(search: "_OrderSearch", bound: int) -> tuple[int, bool]:
     """The lowest peak over every order the graph allows: a search over the sets of ops already run
     (the live bytes depend only on that set) when there are at most `MAX_ORDER_STATES` such sets,
-    otherwise the largest single op, a bound.
+    otherwise `bound`, the largest single op's inputs plus outputs, which every order holds at once.
 
     The sets are counted first (`count_order_states`, cheap on the graphs networks have), so a graph
     with too many of them gives its bound at once instead of after a search abandoned half-way; and
     a graph whose bound is reached by the model's own order needs no search at all."""
-    count = len(ops)
-    if count == 0:
-        return input_bytes, True
-    outputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
-    inputs_of: list[list[tuple[str, int]]] = [[] for _ in range(count)]
-    needs = [0] * count  # bit mask of the ops that must run first
-    for key, step in born.items():
-        if step >= 0:
-            outputs_of[step].append(key)
-        for reader in readers[key]:
-            inputs_of[reader].append(key)
-            if step >= 0:
-                needs[reader] |= 1 << step
-    alone = [sum(sizes[k] for k in set(inputs_of[v])) + sum(sizes[k] for k in outputs_of[v]) for v in range(count)]
-    bound = max(alone, default=input_bytes)
-    reader_mask = {key: sum(1 << r for r in readers[key]) for key in sizes}
-    allocated = [sum(sizes[k] for k in outputs_of[v]) for v in range(count)]
-
-    # per op, the tensors it reads or writes that a later step may free: (ops reading it, size)
-    releasable = [[(reader_mask[key], sizes[key]) for key in set(inputs_of[v]) | set(outputs_of[v]) if not is_output[key]]
-                  for v in range(count)]
-
-    successors: list[set[int]] = [set() for _ in range(count)]
-    for key, step in born.items():
-        if step >= 0:
-            successors[step].update(readers[key])
-    search = _OrderSearch(needs, successors, allocated, releasable, input_bytes)
-    states = count_order_states(needs, MAX_ORDER_STATES + 2)  # saturated: over the budget
+    if not search.needs:
+        return search.input_bytes, True
+    states = count_order_states(search.needs, MAX_ORDER_STATES + 2)  # saturated: over the budget
     if states is None:  # a graph the counting does not take apart: search within the budget as it goes
         lowest = search.lowest(budget=MAX_ORDER_STATES)
         return (bound, False) if lowest is None else (lowest, True)
