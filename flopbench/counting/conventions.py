@@ -49,12 +49,14 @@ def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
     return name, index
 
 
-def _constant_values(output):
-    """The values of a Constant behind an op's input (through reshapes and converts), or None."""
-    node = output.get_node()
-    while node.get_type_name() in RELABELLING and node.get_input_size():
-        node = node.input_value(0).get_node()
-    if node.get_type_name() != "Constant" or math.prod(node.get_output_shape(0)) > MAX_CHECKED_ELEMENTS:
+def _constant_values(graph: Graph, name: str):
+    """The values of the Constant behind the constant node `name` (through reshapes and converts),
+    or None."""
+    record = graph.constant_nodes[name]
+    while record.type in RELABELLING and record.sources:
+        record = graph.constant_nodes[record.sources[0][0]]
+    node = record.node
+    if record.type != "Constant" or math.prod(node.get_output_shape(0)) > MAX_CHECKED_ELEMENTS:
         return None
     try:
         return node.get_data()
@@ -62,15 +64,16 @@ def _constant_values(output):
         return None
 
 
-def _is_identity(record: GraphNode, known: set[str]) -> bool:
+def _is_identity(graph: Graph, record: GraphNode) -> bool:
     value, positions = IDENTITIES[record.type]
+    known = graph.constants
     if len(record.inputs) != 2 or not record.outputs or record.outputs[0].shape is None:
         return False
     for position in positions:
         data = 1 - position
         if record.sources[position][0] in known and record.sources[data][0] not in known \
                 and record.inputs[data].shape == record.outputs[0].shape:  # no broadcast that grows the data
-            values = _constant_values(record.node.input_value(position))
+            values = _constant_values(graph, record.sources[position][0])
             if values is not None and values.size and bool((values == value).all()):
                 return True
     return False
@@ -93,7 +96,7 @@ def same_on_every_route(graph: Graph, rows: list[tuple[GraphNode, OpCost]]) -> l
     position = {record.name: index for index, (record, _) in enumerate(rows)}
     rows = list(rows)
     for index, (record, op) in enumerate(rows):
-        if record.type in IDENTITIES and _is_identity(record, known):
+        if record.type in IDENTITIES and _is_identity(graph, record):
             rows[index] = (record, replace(op, macs=0, other_flops=0, bytes_read=0, bytes_written=0,
                                            note=NOTE_IDENTITY.format(verb=VERBS[record.type])))
         elif record.type in CLIP_PAIRS and op.counted:

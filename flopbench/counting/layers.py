@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from .cost import LayerCost, OpCost
 from .graph import GraphNode
@@ -80,7 +79,8 @@ def layer_name(op_name: str) -> str:
 
 def _generated(op: OpCost) -> bool:
     """A name OpenVINO made up (`ConvolutionBackpropData_4`), not one from the model file."""
-    return re.fullmatch(rf"{re.escape(op.type)}_\d+", op.name) is not None
+    prefix = f"{op.type}_"
+    return op.name.startswith(prefix) and op.name[len(prefix):].isdecimal()  # isdecimal: the digits \d matches
 
 
 def _group_name(ops: list[OpCost]) -> str:
