@@ -216,32 +216,58 @@ class _Tensor:
 
 def _tensor(buf, start: int, end: int) -> _Tensor:
     tensor = _Tensor(start, end)
-    for number, wire, _, vstart, vend, value in _fields(buf, start, end):
+    dims = tensor.dims
+    # the usual fields (one-byte keys, one-byte varints and lengths) are read in place; the first
+    # field that is anything else, well-formed or not, and all after it go through `_fields`
+    pos = start
+    while pos + 1 < end:
+        key, second = buf[pos], buf[pos + 1]
+        if key >= 0x80 or second >= 0x80 or key < 8:
+            break
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            pos += 2
+            if number == _TENSOR_DIMS:
+                dims.append(second)
+            elif number == _TENSOR_DATA_TYPE:
+                tensor.data_type = second
+            elif number == _TENSOR_DATA_LOCATION:
+                tensor.external = second == _LOCATION_EXTERNAL
+        elif wire == 2 and number != _TENSOR_DIMS and number != _TENSOR_EXTERNAL_DATA:  # name, or data skipped
+            vstart = pos + 2
+            if second > end - vstart:
+                break
+            pos = vstart + second
+            if number == _TENSOR_NAME:
+                tensor.name = buf[vstart:pos]
+        else:
+            break
+    for number, wire, _, vstart, vend, value in _fields(buf, pos, end):
         if number == _TENSOR_DIMS:
             if wire == 0:
-                tensor.dims.append(_signed64(value))
+                dims.append(_signed64(value))
             elif wire == 2:  # packed
                 pos = vstart
                 while pos < vend:
                     dim, pos = _varint(buf, pos, vend)
-                    tensor.dims.append(_signed64(dim))
+                    dims.append(_signed64(dim))
         elif number == _TENSOR_DATA_TYPE and wire == 0:
             tensor.data_type = _signed64(value)
         elif number == _TENSOR_NAME and wire == 2:
-            tensor.name = bytes(buf[vstart:vend])
+            tensor.name = buf[vstart:vend]
         elif number == _TENSOR_DATA_LOCATION and wire == 0:
             tensor.external = value == _LOCATION_EXTERNAL
         elif number == _TENSOR_EXTERNAL_DATA and wire == 2:
             key = val = b""
             for n2, w2, _, s2, e2, _ in _fields(buf, vstart, vend):
                 if n2 == _ENTRY_KEY and w2 == 2:
-                    key = bytes(buf[s2:e2])
+                    key = buf[s2:e2]
                 elif n2 == _ENTRY_VALUE and w2 == 2:
-                    val = bytes(buf[s2:e2])
+                    val = buf[s2:e2]
             tensor.entries[key] = val
         # raw_data and the typed data fields are skipped by their length, never read
-    if any(d < 0 for d in tensor.dims):
-        raise _Bad(f"tensor {_text(tensor.name)!r} has a negative dimension {tensor.dims}", start)
+    if any(d < 0 for d in dims):
+        raise _Bad(f"tensor {_text(tensor.name)!r} has a negative dimension {dims}", start)
     return tensor
 
 
@@ -268,8 +294,8 @@ def _one_line(text: str) -> str:
 
 
 class _Builder:
-    def __init__(self, buf, path: Path):
-        self.buf = buf
+    def __init__(self, buf: mmap.mmap, path: Path):
+        self.buf = buf  # a slice of a memory map is bytes: no copy of it is needed to keep or hash it
         self.path = path
         self.removed: dict[bytes, tuple[int, tuple[int, ...]]] = {}  # name -> (data type, dims)
         self.external_files: dict[str, None] = {}
@@ -298,9 +324,9 @@ class _Builder:
         if name and not _keep_as_constant(tensor):
             return None
         if not tensor.external:
-            return bytes(self.buf[tensor.start:tensor.end])
+            return self.buf[tensor.start:tensor.end]
         if tensor.data_type not in _DTYPES:
-            return bytes(self.buf[tensor.start:tensor.end])
+            return self.buf[tensor.start:tensor.end]
         return self._inline_external(tensor)
 
     def _inline_external(self, tensor: _Tensor) -> bytes:
@@ -333,7 +359,7 @@ class _Builder:
         if len(data) != nbytes:
             raise ModelFileError(f"ONNX external data file {relative} is truncated: tensor {name!r} needs bytes "
                                  f"{offset}..{offset + nbytes}, the file has {offset + len(data)}", "copy or re-download it again")
-        kept = [bytes(self.buf[fs:fe]) for number, _, fs, _, fe, _ in _fields(self.buf, tensor.start, tensor.end)
+        kept = [self.buf[fs:fe] for number, _, fs, _, fe, _ in _fields(self.buf, tensor.start, tensor.end)
                 if number not in (_TENSOR_RAW_DATA, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION)]
         return b"".join(kept) + _len_field(_TENSOR_RAW_DATA, data)
 
@@ -349,6 +375,16 @@ class _Builder:
         except UnicodeDecodeError as exc:
             raise ModelFileError(f"{self.path.name} has an op or tensor name that is not valid UTF-8 (byte {exc.object[exc.start:exc.start + 1]!r})",
                                  "the file is damaged; re-export or re-download the model") from None
+
+    def check_names(self, names) -> None:
+        """`check_name` of each of `names`, in one decode: a NUL between them (never part of a
+        multi-byte character) keeps a broken character from being completed by its neighbour; only
+        when that fails is each name checked, in order, to name the first bad one."""
+        try:
+            b"\0".join(names).decode("utf-8")
+        except UnicodeDecodeError:
+            for name in names:
+                self.check_name(name)
 
     def remove(self, name: bytes, tensor: _Tensor) -> None:
         try:
@@ -370,11 +406,11 @@ class _Builder:
             if wire != 2:
                 continue
             if number == _NODE_OP_TYPE:
-                op_type = bytes(buf[vs:ve])
+                op_type = buf[vs:ve]
             elif number == _NODE_DOMAIN:
-                domain = bytes(buf[vs:ve])
+                domain = buf[vs:ve]
             elif number == _NODE_OUTPUT:
-                outputs.append(bytes(buf[vs:ve]))
+                outputs.append(buf[vs:ve])
             elif number == _NODE_ATTRIBUTE:
                 attributes.append((fs, ve, vs, ve))
         if op_type != b"Constant" or domain not in (b"", b"ai.onnx") or len(outputs) != 1:
@@ -384,7 +420,7 @@ class _Builder:
             tensor_range = None
             for number, wire, _, vs, ve, _ in _fields(buf, avs, ave):
                 if number == _ATTR_NAME and wire == 2:
-                    attr_name = bytes(buf[vs:ve])
+                    attr_name = buf[vs:ve]
                 elif number == _ATTR_T and wire == 2:
                     tensor_range = (vs, ve)
             if attr_name != b"value" or tensor_range is None:
@@ -395,9 +431,9 @@ class _Builder:
                 self.remove(outputs[0], tensor)
                 return None
             if tensor.external:  # inlined: rebuild attribute and node around the new tensor
-                attr = b"".join(bytes(buf[fs:fe]) for number, _, fs, _, fe, _ in _fields(buf, avs, ave) if number != _ATTR_T)
+                attr = b"".join(buf[fs:fe] for number, _, fs, _, fe, _ in _fields(buf, avs, ave) if number != _ATTR_T)
                 attr += _len_field(_ATTR_T, kept)
-                return bytes(buf[start:afs]) + _len_field(_NODE_ATTRIBUTE, attr) + bytes(buf[afe:end])
+                return buf[start:afs] + _len_field(_NODE_ATTRIBUTE, attr) + buf[afe:end]
         return _UNCHANGED
 
     def graph(self, ranges: list[tuple[int, int]]) -> bytes:
@@ -412,7 +448,7 @@ class _Builder:
         def flush() -> None:
             nonlocal run_start
             if run_start >= 0:
-                chunks.append(bytes(buf[run_start:run_end]))
+                chunks.append(buf[run_start:run_end])
                 run_start = -1
 
         for start, end in ranges:
@@ -441,11 +477,11 @@ class _Builder:
                     name = b""
                     for n2, w2, _, s2, e2, _ in _fields(buf, vs, ve):
                         if n2 == _VALUE_INFO_NAME and w2 == 2:
-                            name = bytes(buf[s2:e2])
+                            name = buf[s2:e2]
                     self.check_name(name)
                     flush()
                     inputs.append((len(chunks), name))
-                    chunks.append(bytes(buf[fs:ve]))
+                    chunks.append(buf[fs:ve])
                     continue
                 if kept is not None:
                     flush()
@@ -471,11 +507,11 @@ class _Builder:
         self.check_acyclic(nodes)
         return b"".join(chunks)
 
-    def _edges(self, start: int, end: int) -> tuple[list[bytes], list[bytes]]:
+    def _edges(self, start: int, end: int, names: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         """A node's input and output names ("" is an omitted optional input, left out); its name
-        is checked to be UTF-8. Length-delimited fields with a one-byte key (every field of a
-        NodeProto) are read in place, lengths checked; anything else goes through `_fields`,
-        which checks it. This runs once per node."""
+        is added to `names`, to be checked to be UTF-8. Length-delimited fields with a one-byte key
+        (every field of a NodeProto) are read in place, lengths checked; anything else goes through
+        `_fields`, which checks it. This runs once per node."""
         buf = self.buf
         ins: list[bytes] = []
         outs: list[bytes] = []
@@ -493,11 +529,11 @@ class _Builder:
                 pos = vstart + length
                 if length:
                     if key == _INPUT_KEY:
-                        ins.append(bytes(buf[vstart:pos]))
+                        ins.append(buf[vstart:pos])
                     elif key == _OUTPUT_KEY:
-                        outs.append(bytes(buf[vstart:pos]))
+                        outs.append(buf[vstart:pos])
                     elif key == _NAME_KEY:
-                        self.check_name(bytes(buf[vstart:pos]))
+                        names.append(buf[vstart:pos])
                 continue
             for _, _, _, _, ve, _ in _fields(buf, pos, end):  # one field of another kind, checked
                 pos = ve
@@ -510,7 +546,9 @@ class _Builder:
         before it fails with bad_alloc."""
         # ONNX asks for nodes in topological order, and exporters write them so: when no node reads
         # a value that only a later node produces, there is no cycle and nothing more to do
-        edges = [self._edges(start, end) for start, end in nodes]
+        node_names: list[bytes] = []
+        edges = [self._edges(start, end, node_names) for start, end in nodes]
+        self.check_names(node_names)
         produced: set[bytes] = set()
         later: list[bytes] = []
         for ins, outs in edges:
@@ -518,8 +556,7 @@ class _Builder:
                 if name not in produced:
                     later.append(name)
             produced.update(outs)
-        for name in produced.union(later):
-            self.check_name(name)
+        self.check_names(list(produced.union(later)))
         if not any(name in produced for name in later):
             return
         self._find_cycle(nodes, edges)
@@ -554,11 +591,11 @@ class _Builder:
         outputs: list[bytes] = []
         for number, wire, _, vs, ve, _ in _fields(buf, *nodes[stuck]):
             if wire == 2 and number == _NODE_NAME:
-                name = bytes(buf[vs:ve])
+                name = buf[vs:ve]
             elif wire == 2 and number == _NODE_OP_TYPE:
-                op_type = bytes(buf[vs:ve])
+                op_type = buf[vs:ve]
             elif wire == 2 and number == _NODE_OUTPUT:
-                outputs.append(bytes(buf[vs:ve]))
+                outputs.append(buf[vs:ve])
         label = _one_line(_text(name or (outputs[0] if outputs else b"")))[:80]
         raise ModelFileError(f"{self.path.name} is not a valid ONNX graph: it has a cycle through {_one_line(_text(op_type))[:40]} node {label!r}, "
                              "whose input depends on its own output", _FIX)
@@ -576,7 +613,7 @@ class _Builder:
                     out.append(graph)
                     graph = b""
             else:
-                out.append(bytes(buf[fs:fe]))
+                out.append(buf[fs:fe])
         return b"".join(out)
 
 
