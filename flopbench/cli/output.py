@@ -22,8 +22,8 @@ def console(stderr: bool = False):
 
 def show(renderable, stderr: bool = False) -> None:
     """A rendering on the terminal, through rich; a `TextTable` going to a pipe or a file is
-    written as rich would print it there, without importing rich (its import and layout were a
-    tenth of a second of a `flopbench flops` process)."""
+    written as rich prints it given the room, without importing rich (its import and layout were
+    a tenth of a second of a `flopbench flops` process), at its own width when wider than 160."""
     from ..render.text import TextTable
 
     if isinstance(renderable, TextTable):

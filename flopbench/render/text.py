@@ -82,10 +82,10 @@ def html_table(rows: list[dict], caption: str = "", notes: list[str] | tuple[str
 # rich's import and its table layout took ~0.1 s of a 0.45 s `flopbench flops` process whose
 # output went to a pipe, where nothing of rich shows but box characters. So a table is kept as
 # data: a terminal gets it through rich (colours, its width), and a pipe or a file gets the same
-# characters rich would print, laid out here, whenever the layout is one this code reproduces
-# exactly (every column at its natural width within the page, cells and title free of rich
-# markup and of characters wider or narrower than one cell); any other table goes through rich.
-# tests/test_startup.py holds the two to the same bytes on real models.
+# characters rich prints given room for every column, laid out here whenever this code reproduces
+# them exactly (cells and title free of rich markup and of characters wider or narrower than one
+# cell); any other table goes through rich. tests/test_startup.py holds the two to the same bytes
+# on real models.
 
 # characters besides printable ASCII that take exactly one cell (what flopbench's tables use)
 ONE_CELL_CHARACTERS = frozenset("└…×—→µ±")
@@ -135,8 +135,10 @@ class TextTable:
         return Group(table, Text(self.notes))
 
     def plain(self, width: int = 160) -> str | None:
-        """The characters rich prints for this table at `width` columns without colour, or None
-        when the layout is one only rich makes (then render it with `rich()`)."""
+        """The characters rich prints for this table at `width` columns without colour; a table
+        wider than `width` at its own width, every cell whole (rich would fold shapes over lines
+        and crop numbers to "10,838,0…", and a pipe or a file has no width to keep to); None when
+        a cell is one only rich lays out (then render it with `rich()`)."""
         texts = [self.title, *(c.header for c in self.columns), *(cell for row in self.rows for cell in row.cells)]
         if any(_RICH_MARKUP.search(text) for text in texts):
             return None  # rich reads the title and the cells as markup (the notes are plain Text)
@@ -146,8 +148,6 @@ class TextTable:
             return None
         widths = [max([len(column.header), *(len(row.cells[i]) for row in self.rows)]) + 2 for i, column in enumerate(self.columns)]
         table_width = sum(widths) + len(widths) + 1
-        if table_width > width:
-            return None  # rich would shrink and fold columns
         lines = [line.ljust(table_width) for line in _wrap(self.title, table_width)] if self.title else []
         lines.append(_rule(_TOP, widths))
         lines.append(_cells_line(_HEAD, [c.header for c in self.columns], self.columns, widths))
