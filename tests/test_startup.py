@@ -59,6 +59,18 @@ def test_a_count_from_the_cli_imports_nothing_it_does_not_need(flops_child):
     assert report["loaded"] == []
 
 
+def test_a_count_written_to_a_file_imports_no_rich_either(sep_cnn_onnx, tmp_path):
+    out = tmp_path / "cost.json"
+    code = ("import json, sys\nfrom flopbench.cli.main import main\n"
+            f"assert main(['flops', {str(sep_cnn_onnx)!r}, '-o', {str(out)!r}]) == 0\n"
+            "print(json.dumps('rich' in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) is False
+    assert proc.stderr == f"wrote {out}\n"
+    assert json.loads(out.read_text())["totals"]["total_flops"] == flopbench.count(sep_cnn_onnx).total_flops
+
+
 def test_openvino_convert_model_still_works_after_a_count(flops_child):
     """The conversion API is deferred, not removed: openvino.convert_model imports it on first use."""
     _, report = flops_child

@@ -63,7 +63,7 @@ def emit(text_or_renderable, output: str | None) -> None:
     if output:
         text = text_or_renderable if isinstance(text_or_renderable, str) else render_text(text_or_renderable)
         writing.write_text_atomic(output, text)
-        console(stderr=True).print(f"wrote {output}", markup=False)
+        print(f"wrote {output}", file=sys.stderr)
     elif isinstance(text_or_renderable, str):
         sys.stdout.write(text_or_renderable)
     else:
@@ -88,7 +88,7 @@ def write_measured(path: str, text: str, note: str = "") -> None:
         writing.write_text_atomic(path, text)
     except OutputError as exc:
         raise OutputError(f"{exc.problem}; the measurement was saved to {_save_elsewhere(text)} instead", exc.fix) from None
-    console(stderr=True).print(f"wrote {path}{note}", markup=False)
+    print(f"wrote {path}{note}", file=sys.stderr)  # a plain line: rich is not imported for it, a long path stays whole
 
 
 def emit_measured(rendered, output: str | None, complete: bool = True) -> None:
