@@ -66,8 +66,8 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             continue
         node = record.node
         inputs = record.inputs
-        in_shapes = tuple(t.shape for t in inputs)
-        out_shapes = tuple(t.shape for t in record.outputs)
+        in_shapes = tuple([t.shape for t in inputs])
+        out_shapes = tuple([t.shape for t in record.outputs])
         attrs = NodeAttributes(node)
         params = 0
         bytes_read = 0
@@ -126,11 +126,12 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         kernel, kernels = _kernel_and_count(kind, in_shapes, out_shapes, attrs) if not dynamic else (None, None)
         rows.append((record, OpCost(
             name=name, type=kind, layer="",
-            input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes),
+            input_shapes=tuple([s or () for s in in_shapes]) if dynamic else in_shapes,
+            output_shapes=tuple([s or () for s in out_shapes]) if dynamic else out_shapes,
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
             precision=_precision(graph, record) if kind in MAC_OPS else (record.outputs[0].type_name if record.outputs else ""),
-            stored_weights=tuple(sorted(stored.items())),
+            stored_weights=tuple(sorted(stored.items())) if stored else (),
         )))
     return rows
 
