@@ -39,10 +39,10 @@ def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
     """The constant an op's input coming from `source` (producer name, output index) comes from,
     through the reshapes and converts in between, so a constant two ops share (ONNX's Conv bias
     becomes a Reshape per use) is counted once. Walked over what `graph` read."""
-    constants, nodes = graph.constants, graph.constant_nodes
+    constants = graph.constants
     name, index = source
     while name in constants:
-        record = nodes[name]
+        record = graph.constant(name)
         if record.type not in RELABELLING or not record.sources:
             break
         name, index = record.sources[0]
@@ -52,9 +52,9 @@ def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
 def _constant_values(graph: Graph, name: str):
     """The values of the Constant behind the constant node `name` (through reshapes and converts),
     or None."""
-    record = graph.constant_nodes[name]
+    record = graph.constant(name)
     while record.type in RELABELLING and record.sources:
-        record = graph.constant_nodes[record.sources[0][0]]
+        record = graph.constant(record.sources[0][0])
     node = record.node
     if record.type != "Constant" or math.prod(node.get_output_shape(0)) > MAX_CHECKED_ELEMENTS:
         return None

@@ -100,7 +100,7 @@ class ConstantNode:
 
 class Graph:
     """The ops of a model in topological order (`nodes`), the names of those known before
-    inference (`constants`: not in `nodes`, described in `constant_nodes`; `stored` are those that
+    inference (`constants`: not in `nodes`, described by `constant(name)`; `stored` are those that
     hold values, Constants and the Parameters standing in for weights), the model's inputs, and the
     tensors between them.
 
@@ -113,9 +113,10 @@ class Graph:
         self.by_name: dict[str, GraphNode] = {}
         self.constants: set[str] = set()
         self.stored: set[str] = set()
-        self.constant_nodes: dict[str, ConstantNode] = {}
+        self._constant_nodes: dict[str, ConstantNode] = {}  # Constants' are made when first asked for
+        self._constant_objects: dict[str, Any] = {}  # Constant name -> openvino Node (half the nodes of many models)
         self._tensors: dict[tuple[str, int], Tensor] = {}
-        constants, stored, constant_nodes = self.constants, self.stored, self.constant_nodes
+        constants, stored, constant_nodes, constant_objects = self.constants, self.stored, self._constant_nodes, self._constant_objects
         name_of: dict[Any, str] = {}  # openvino Node -> its name
         several_outputs: set[str] = set()  # nodes whose inputs' output index must be asked for
         ops = model.get_ordered_ops()  # held until the walk ends: keeps the binding's objects alive
@@ -129,7 +130,7 @@ class Graph:
             if kind == "Constant":  # half the nodes of many models
                 constants.add(name)
                 stored.add(name)
-                constant_nodes[name] = ConstantNode(node, kind, [])
+                constant_objects[name] = node
                 continue
             if kind == "Parameter":
                 if node.get_output_tensor(0).get_names() & weight_inputs or node.get_friendly_name() in weight_inputs:
@@ -200,19 +201,28 @@ class Graph:
             tensor = self._tensors[key] = Tensor(static_shape(out.get_partial_shape()), out.get_element_type())
         return tensor
 
+    def constant(self, name: str) -> ConstantNode:
+        """The node `name` of `constants`: its type, its openvino Node and its sources."""
+        record = self._constant_nodes.get(name)
+        if record is None:
+            record = self._constant_nodes[name] = ConstantNode(self._constant_objects[name], "Constant", [])
+        return record
+
     def constant_output(self, name: str) -> Tensor:
         """Output 0 of the constant node `name` (a stored tensor behind an op's input), read once."""
         key = (name, 0)
         tensor = self._tensors.get(key)
         if tensor is None:
-            node = self.constant_nodes[name].node
+            node = self.constant(name).node
             tensor = self._tensors[key] = Tensor(static_shape(node.get_output_partial_shape(0)), node.get_output_element_type(0))
         return tensor
 
     def node_type(self, name: str) -> str:
         """The type of any node the walk saw, constant or not."""
         record = self.by_name.get(name)
-        return record.type if record is not None else self.constant_nodes[name].type
+        if record is not None:
+            return record.type
+        return "Constant" if name in self._constant_objects else self._constant_nodes[name].type
 
 
 class NodeAttributes(Mapping):

@@ -128,7 +128,7 @@ def stored_sources(graph: "Graph", name: str) -> list[tuple[str, bool]]:
     Convert turned it into floats on the way (an integer tensor behind a Convert is a quantized
     weight, zero point or bias; one without is a shape or an index), as (name, converted). Walked
     over what `graph` read, not through OpenVINO's binding."""
-    constants, nodes = graph.constants, graph.constant_nodes
+    constants = graph.constants
     found: list[tuple[str, bool]] = []
     seen: set[str] = set()
     stack = [(name, False)]
@@ -139,7 +139,7 @@ def stored_sources(graph: "Graph", name: str) -> list[tuple[str, bool]]:
         seen.add(name)
         if name not in constants:
             continue
-        record = nodes[name]
+        record = graph.constant(name)
         kind = record.type
         if kind in ("Constant", "Parameter"):
             found.append((name, converted))
