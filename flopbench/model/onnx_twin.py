@@ -242,7 +242,7 @@ def _tensor(buf, start: int, end: int) -> _Tensor:
                 tensor.name = buf[vstart:pos]
         else:
             break
-    for number, wire, _, vstart, vend, value in _fields(buf, pos, end):
+    for number, wire, _, vstart, vend, value in _fields(buf, pos, end) if pos < end else ():
         if number == _TENSOR_DIMS:
             if wire == 0:
                 dims.append(_signed64(value))
@@ -269,6 +269,30 @@ def _tensor(buf, start: int, end: int) -> _Tensor:
     if any(d < 0 for d in dims):
         raise _Bad(f"tensor {_text(tensor.name)!r} has a negative dimension {dims}", start)
     return tensor
+
+
+def _value_info_name(buf, start: int, end: int) -> bytes:
+    """A ValueInfoProto's name (the last one given, as protobuf reads it; b"" when none). Its
+    length-delimited fields with a one-byte key and length (all of them, in files exporters write)
+    are stepped over in place, lengths checked; anything else goes through `_fields`, which checks it."""
+    name = b""
+    pos = start
+    while pos < end:
+        key = buf[pos]
+        if key & 7 == 2 and 8 <= key < 0x80 and pos + 1 < end and buf[pos + 1] < 0x80:
+            vstart = pos + 2
+            length = buf[pos + 1]
+            if length > end - vstart:
+                break  # `_fields` names the problem
+            pos = vstart + length
+            if key >> 3 == _VALUE_INFO_NAME:
+                name = buf[vstart:pos]
+            continue
+        break
+    for number, wire, _, vstart, vend, _ in _fields(buf, pos, end) if pos < end else ():
+        if number == _VALUE_INFO_NAME and wire == 2:
+            name = buf[vstart:vend]
+    return name
 
 
 def _keep_as_constant(tensor: _Tensor) -> bool:
@@ -474,10 +498,7 @@ class _Builder:
                     if node is not _UNCHANGED:
                         kept = _len_field(_GRAPH_NODE, node)
                 elif wire == 2 and number == _GRAPH_INPUT:
-                    name = b""
-                    for n2, w2, _, s2, e2, _ in _fields(buf, vs, ve):
-                        if n2 == _VALUE_INFO_NAME and w2 == 2:
-                            name = buf[s2:e2]
+                    name = _value_info_name(buf, vs, ve)
                     self.check_name(name)
                     flush()
                     inputs.append((len(chunks), name))
