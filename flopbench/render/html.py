@@ -579,7 +579,7 @@ def _metric_text(value: float | int | str | None, unit: str) -> str:
 
 
 def render_comparison_page(comparison: Comparison, command: str = "") -> str:
-    """Several models on one page: every metric with its ratio to the first model, the FLOPs ratio
+    """Several models (or one model on several machines) on one page: every metric with its ratio to the first column, the FLOPs ratio
     next to the measured latency ratio per engine, and each run's latency histogram."""
     from ..version import __version__
 
@@ -593,7 +593,7 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
             cells += (f'<td data-v="{value if value is not None else ""}">{_e(_metric_text(value, row.unit))}</td>'
                       f'<td data-v="{ratio if ratio is not None else ""}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
         bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
-    table = (f'<section id="comparison"><h2>Side by side</h2><p class="note">Ratios are to the first model, '
+    table = (f'<section id="comparison"><h2>Side by side</h2><p class="note">Ratios are to the first column, '
              f'{_e(names[0])}. Click a header to sort.</p><div class="scroll"><table id="compare-table" class="sortable">'
              f'<thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
 
@@ -609,10 +609,10 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
         series.append(charts.Series(f"{engine} {latency.label.lower()}", [r or 0.0 for r in latency.ratios],
                                     [f"{n} on {engine}: {_metric_text(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
                                      for n, v, r in zip(names, latency.values, latency.ratios)], colors[index % len(colors)]))
-    ratio_chart = charts.layer_bars("chart-compare", names, series, "× the first model",
-                                    "FLOPs and measured latency, each as a ratio to the first model")
+    ratio_chart = charts.layer_bars("chart-compare", names, series, f"× {names[0]}",
+                                    f"FLOPs and measured latency, each as a ratio to the first column ({names[0]})")
     chart_section = ('<section id="ratios"><h2>Work against time</h2><p class="note">Fewer FLOPs do not always mean '
-                     'proportionally less time: compare the bars of each model. Hover a bar for its numbers.</p>'
+                     'proportionally less time: compare the bars of each column. Hover a bar for its numbers.</p>'
                      f'{ratio_chart}</section>')
     bench = BenchReport(results=comparison.results, metadata=comparison.metadata, interrupted=comparison.interrupted)
     content = ReportContent(bench=bench, command=command,
