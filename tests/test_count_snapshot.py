@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -30,23 +29,7 @@ def counted(path: Path) -> dict:
     document = cost.to_dict()
     for key in ("model", "metadata"):  # the path and the run's metadata, not counts
         document.pop(key)
-    # OpenVINO names an op the file leaves unnamed `<Type>_<n>`, n a counter of the whole process:
-    # numbered here in graph order instead, so the names do not depend on what ran before
-    generated: dict[str, str] = {}
-    for op in cost.ops:
-        if re.fullmatch(rf"{re.escape(op.type)}_\d+", op.name):
-            generated.setdefault(op.name, f"{op.type}_#{len(generated)}")
-    return _renamed(document, generated)
-
-
-def _renamed(value, names: dict[str, str]):
-    if isinstance(value, str):
-        return names.get(value, value)
-    if isinstance(value, list):
-        return [_renamed(v, names) for v in value]
-    if isinstance(value, dict):
-        return {k: _renamed(v, names) for k, v in value.items()}
-    return value
+    return document
 
 
 def _recorded() -> dict:

@@ -77,8 +77,9 @@ def layer_name(op_name: str) -> str:
     return op_name.removesuffix("/WithoutBiases")
 
 
-def _generated(op: OpCost) -> bool:
-    """A name OpenVINO made up (`ConvolutionBackpropData_4`), not one from the model file."""
+def _numbered(op: OpCost) -> bool:
+    """A name OpenVINO made up and numbered (`ConvolutionBackpropData_4`): a model object's; a
+    file's ops are renamed after the op they feed when it is read (`model/names.py`)."""
     prefix = f"{op.type}_"
     return op.name.startswith(prefix) and op.name[len(prefix):].isdecimal()  # isdecimal: the digits \d matches
 
@@ -86,12 +87,12 @@ def _generated(op: OpCost) -> bool:
 def _group_name(ops: list[OpCost]) -> str:
     """The anchor's name, unless OpenVINO made it up and a later op of the layer kept the model's
     name (its ONNX reader gives a node's name to the op that produces the node's output: the bias
-    add after a ConvTranspose)."""
-    if _generated(ops[0]):
-        for op in ops[1:]:
-            if not _generated(op):
-                return layer_name(op.name)
-    return layer_name(ops[0].name)
+    add after a ConvTranspose, whose own op is then `deconv/ConvolutionBackpropData`)."""
+    anchor = ops[0]
+    for op in ops[1:]:
+        if (_numbered(anchor) or anchor.name.startswith(op.name + "/")) and not _numbered(op):
+            return layer_name(op.name)
+    return layer_name(anchor.name)
 
 
 def _input_shape(record: GraphNode, constants: set[str]) -> tuple[int, ...] | None:

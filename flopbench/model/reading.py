@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ModelFileError, ShapeError, engine_message, one_line
 from .core import openvino_core, quiet_native_stderr
+from .names import settle_made_up_names
 from .objects import is_model_object, object_name, to_openvino_model
 from .shapes import DeclaredInput, Shape, ShapeSpec, check_batch, format_shape, normalize_shape_spec, resolve_static_shapes
 
@@ -201,6 +202,8 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
                              "check that the file is a complete model; " + SUPPORTED_HINT, openvino_refused=True) from None
     if fmt != "onnx":  # the twin checked every name of an ONNX file as it read them
         _check_names(model, path)
+    if fmt != "ir":  # an IR names every layer itself
+        settle_made_up_names(model)
     return model, weights, weights_read
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..counting import count
 from ..errors import EngineError, ModelFileError, OptionError, OutputError, engine_message
 from ..model.core import openvino_core, quiet_native_stderr
+from ..model.names import settle_made_up_names
 from ..model.reading import load, source_files
 from ..results import writing
 from ..results.documents import result_kind
@@ -119,6 +120,8 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
     try:
         with quiet_native_stderr():
             float_model = openvino_core().read_model(str(path))
+        if path.suffix.lower() != ".xml":  # the IR written keeps the names the float model's count gave
+            settle_made_up_names(float_model)
         float_model.reshape({i.name: list(i.shape) for i in loaded.inputs})
     except Exception as exc:
         raise ModelFileError(f"OpenVINO cannot read {path.name} with its weights: {engine_message(exc)}", "check that the model is complete") from None

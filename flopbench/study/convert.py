@@ -378,8 +378,11 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
         written = (writing.save_onnx_model(proto, target, protect=protect),) if rewrites else ()
     else:
         from ..model.core import openvino_core
+        from ..model.names import settle_made_up_names
 
         ov_model = openvino_core().read_model(str(loaded.path))
+        if loaded.format != "ir":  # the model written keeps the names the count gave
+            settle_made_up_names(ov_model)
         rewrites = _ov_to_separable(ov_model, rng) if to == "separable" else _ov_to_standard(ov_model, rng)
         if rewrites:
             ov_model.validate_nodes_and_infer_types()

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...errors import EngineError, engine_message
 from ...model.core import openvino_core
+from ...model.names import settle_made_up_names
 from ...model.reading import ModelInputInfo, load
 from ...model.shapes import ShapeSpec
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
@@ -111,6 +112,8 @@ class OpenVINOEngine:
             model = core.read_model(str(model_path))
         except Exception as exc:
             raise EngineError(f"OpenVINO cannot read {Path(model_path).name}: {engine_message(exc)}", "check the model file") from None
+        if Path(model_path).suffix.lower() != ".xml":  # the names the count gave, for the profile's join
+            settle_made_up_names(model)
         shapes = {}
         for parameter in model.get_parameters():
             names = set(parameter.get_output_tensor(0).get_names()) | {parameter.get_friendly_name()}
