@@ -108,18 +108,35 @@ def test_lowest_peak_is_the_best_order_of_a_branching_graph(tmp_path, monkeypatc
     assert min(peaks) < max(peaks)  # the order matters in this graph
 
 
-def test_too_many_orders_give_a_bound(tmp_path, monkeypatch):
-    import flopbench.counting.memory as memory_module
-
-    monkeypatch.setattr(memory_module, "MAX_ORDER_STATES", 3)
+def test_too_many_orders_and_the_model_order_above_the_bound_give_a_bound(tmp_path):
+    """12 branches of a convolution (as large as x) reduced to one number, concatenated: 3^12 sets of
+    ops already run, over the search's budget. Whatever the order, the last convolution runs while x,
+    its output and the other 11 branches' results (at least their 4-byte means) are held: the lowest
+    peak is above the largest single op, which is all that can be said without the search."""
     x = ops.parameter([1, 4, 8, 8], np.float32, name="x")
-    branches = [_conv(x, 4, f"branch_{i}") for i in range(4)]
+    branches = [ops.reduce_mean(_conv(x, 4, f"conv_{i}"), [1, 2, 3], True, name=f"mean_{i}") for i in range(12)]
     joined = ops.concat(branches, 1, name="join")
     cost = flopbench.count(_save(tmp_path, ov.Model([ops.result(joined)], [x])))
+    tensor = 4 * 8 * 8 * F32
+    assert 3 ** 12 > MAX_ORDER_STATES
     assert not cost.memory.lowest_peak_exact
-    # the bound: the largest op alone, its inputs and outputs (the concat: 4 branches + the result)
-    assert cost.memory.lowest_peak_bytes == 2 * 16 * 8 * 8 * F32 <= cost.memory.peak_bytes
-    assert MAX_ORDER_STATES > 3
+    # the bound: the largest op alone, a convolution's input and output
+    assert cost.memory.lowest_peak_bytes == 2 * tensor
+    assert cost.memory.peak_bytes == 2 * tensor + 11 * F32 > cost.memory.lowest_peak_bytes
+
+
+def test_too_many_orders_and_the_model_order_at_the_bound_give_the_lowest_peak_exactly(tmp_path):
+    """17 convolutions of x, concatenated: 2^17 sets of ops already run, over the search's budget,
+    but the model's own order peaks at the concat (its 17 inputs and its output), the largest single
+    op, which every order holds at once: that peak is the lowest, exactly."""
+    x = ops.parameter([1, 4, 8, 8], np.float32, name="x")
+    branches = [_conv(x, 4, f"conv_{i}") for i in range(17)]
+    joined = ops.concat(branches, 1, name="join")
+    cost = flopbench.count(_save(tmp_path, ov.Model([ops.result(joined)], [x])))
+    tensor = 4 * 8 * 8 * F32
+    assert 2 ** 17 > MAX_ORDER_STATES
+    assert cost.memory.peak_bytes == 2 * 17 * tensor and cost.memory.peak_op == "join"
+    assert cost.memory.lowest_peak_exact and cost.memory.lowest_peak_bytes == 2 * 17 * tensor
 
 
 def test_memory_sizes_and_budget():

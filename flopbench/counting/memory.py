@@ -6,7 +6,8 @@ outputs are both held. The peak over the model's topological order is what a sim
 where the graph branches, another order can need less, so the lowest peak over every order is
 searched exactly (a dynamic programme over the sets of ops already run) when the number of such
 sets stays small, and otherwise bounded from below by the largest single op (its inputs plus its
-outputs), which every order must hold at once.
+outputs), which every order must hold at once. When the model's own order peaks at that bound, the
+bound is the lowest peak, exact whatever the number of orders.
 
 Sizes are at the element types the graph has (f32 = 4 bytes), with no buffer reuse between an op's
 input and output (in-place activations) and no fusion: an engine that fuses or works in place holds
@@ -198,20 +199,22 @@ def _lowest_peak(search: "_OrderSearch", bound: int) -> tuple[int, bool]:
     (the live bytes depend only on that set) when there are at most `MAX_ORDER_STATES` such sets,
     otherwise `bound`, the largest single op's inputs plus outputs, which every order holds at once.
 
-    The sets are counted first (`count_order_states`, cheap on the graphs networks have), so a graph
-    with too many of them gives its bound at once instead of after a search abandoned half-way; and
-    a graph whose bound is reached by the model's own order needs no search at all."""
+    A graph whose bound is reached by the model's own order needs no search at all, however many
+    orders it has: no order holds less than the bound, and that order holds no more, so the bound is
+    the lowest peak, exactly. Otherwise the sets are counted first (`count_order_states`, cheap on
+    the graphs networks have), so a graph with too many of them gives its bound at once instead of
+    after a search abandoned half-way."""
     if not search.needs:
         return search.input_bytes, True
+    along = search.peak_along_model_order()
+    if along <= bound:  # every order holds the bound at once: the model's own order is the best
+        return along, True
     states = count_order_states(search.needs, MAX_ORDER_STATES + 2)  # saturated: over the budget
     if states is None:  # a graph the counting does not take apart: search within the budget as it goes
         lowest = search.lowest(budget=MAX_ORDER_STATES)
         return (bound, False) if lowest is None else (lowest, True)
     if states - 1 > MAX_ORDER_STATES:  # the empty set is where the search starts, not a state it visits
         return bound, False
-    along = search.peak_along_model_order()
-    if along <= bound:  # every order holds the bound at once: the model's own order is the best
-        return along, True
     return search.lowest(limit=along), True
 
 
