@@ -74,8 +74,9 @@ MADE_UP = re.compile(r"^(?P<stem>.+)_(?P<number>\d+)$")
 
 def reconcile_names(cost: ModelCost, nodes: Sequence[NodeTime]) -> list[NodeTime]:
     """The engine read the model on its own, and a few names come out different from the count's:
-    the ones OpenVINO makes up are numbered afresh on every read (`Softmax_563` / `Softmax_1133`),
-    and an ONNX file read without its weights can name an op after both its node and its output
+    names OpenVINO makes up are numbered afresh on every read (`Softmax_563` / `Softmax_1133`; a file's
+    are renamed after the op they feed on both reads, `model/names.py`, but a model read another way
+    keeps them), and an ONNX file read without its weights can name an op after both its node and its output
     (`n61_r61` / `n61`). Names that match nothing are paired by their stem, in order; the rest stay
     unmatched (and are reported)."""
     counted = {op.name for op in cost.ops}
