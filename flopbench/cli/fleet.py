@@ -14,27 +14,27 @@ def _add_cluster_flags(parser) -> None:
     parser.add_argument("--resource", help="only the nodes carrying this Ray resource (ray start --resources='{\"NAME\": 1, ...}')")
 
 
+def _add_models_and_inputs(parser) -> None:
+    parser.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
+    parser.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
+    parser.add_argument("-b", "--batch", type=int, help="batch size")
+    parser.add_argument("-i", "--input", action="append",
+                        help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
+
+
 def add_parser(commands) -> None:
     fleet = commands.add_parser("fleet", help="the same measurements on every node of a Ray cluster, one measurement per node at a time")
     actions = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", parser_class=type(fleet))
 
     bench = actions.add_parser("bench", help="benchmark the models on every node: one result per node, a column per machine")
-    bench.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
-    bench.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
-    bench.add_argument("-b", "--batch", type=int, help="batch size")
-    bench.add_argument("-i", "--input", action="append",
-                       help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
+    _add_models_and_inputs(bench)
     add_run_flags(bench)
     _add_cluster_flags(bench)
     bench.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
     bench.set_defaults(handler=run_bench)
 
     profile = actions.add_parser("profile", help="profile the models on every node: each layer's time on that node's own roofline")
-    profile.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
-    profile.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
-    profile.add_argument("-b", "--batch", type=int, help="batch size")
-    profile.add_argument("-i", "--input", action="append",
-                         help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
+    _add_models_and_inputs(profile)
     profile.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
     profile.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
     profile.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")

@@ -6,16 +6,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..measure.engines import EngineConfig, get_engine
-from ..measure.inputs import expand_specs, input_paths, prepare_inputs
 from ..measure.policy import RunPolicy
-from ..model.reading import source_files
-from ..model.shapes import check_batch, normalize_shape_spec
-from ..results.metadata import result_metadata
-from .cluster import connected, require_nodes
-from .points import BenchPoints, pack_inputs
-from .records import FleetLog, FleetResult
-from .scheduler import SweepProgress, run_points
-from .shipping import pack_model
+from .every_node import pack_for_nodes, run_on_every_node
+from .points import BenchPoints
+from .records import FleetResult
+from .scheduler import SweepProgress
 
 
 def bench_settings(engines: Sequence[str], config: EngineConfig, policy: RunPolicy, shape: str | None, batch: int | None,
@@ -42,23 +37,8 @@ def fleet_bench(models: Sequence[str | os.PathLike], *, address: str | None = No
     runtimes = [get_engine(name) for name in engines]
     config.validate()
     policy.validate()
-    packages = {}
-    inputs = expand_specs([os.fspath(spec) for spec in inputs or []])
-    for model in models:  # read here first: a bad model or input fails before the cluster is asked for anything
-        for runtime in runtimes:  # each engine reads the model its own way (ONNX Runtime never needs OpenVINO)
-            runtime.check_model(str(model))
-            described = runtime.read_inputs(str(model), normalize_shape_spec(shape), check_batch(batch))
-            prepare_inputs(described, inputs, seed)
-        packages[str(model)] = pack_model(model)
-    shipped = pack_inputs(inputs)
-    settings = bench_settings(engines, config, policy, shape, batch, seed, inputs)
-    metadata = {**result_metadata(), "models": list(packages), "settings": settings}
-    protect = [f for model in models for f in source_files(model)] + input_paths(inputs)
-    log = FleetLog.open("bench", metadata, results_path, protect=protect)
-    with connected(address) as where:
-        log.metadata["address"] = where
-        nodes = require_nodes(resource)
-        points = [{"model": name, **settings, "node_id": node.node_id} for node in nodes for name in packages]
-        # a node's result is that node's: a point that its node cannot finish is failed, not moved
-        return run_points(points, BenchPoints(packages=packages, inputs=shipped), log, resource=resource, retries=0, any_machine=True,
-                          progress=progress)
+    shipment = pack_for_nodes(models, runtimes, shape, batch, seed, inputs)
+    settings = bench_settings(engines, config, policy, shape, batch, seed, shipment.input_specs)
+    runner = BenchPoints(packages=shipment.models, inputs=shipment.inputs)
+    return run_on_every_node("bench", shipment, [settings], settings, runner, address=address, resource=resource,
+                             results_path=results_path, progress=progress)

@@ -8,16 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..measure.engines import get_engine
-from ..measure.inputs import expand_specs, input_paths, prepare_inputs
-from ..model.reading import source_files
-from ..model.shapes import check_batch, normalize_shape_spec
 from ..profiling.profile import DEFAULT_ITERATIONS, check_settings
-from ..results.metadata import result_metadata
-from .cluster import connected, current_node_id, require_nodes
-from .points import node_inputs, pack_inputs
-from .records import FleetLog, FleetResult
-from .scheduler import SweepProgress, run_points
-from .shipping import ModelPackage, pack_model, unpack_model
+from .cluster import current_node_id
+from .every_node import pack_for_nodes, run_on_every_node
+from .points import node_inputs
+from .records import FleetResult
+from .scheduler import SweepProgress
+from .shipping import ModelPackage, unpack_model
 
 
 @dataclass(frozen=True)
@@ -61,23 +58,9 @@ def fleet_profile(models: Sequence[str | os.PathLike], *, address: str | None = 
     runtimes = [get_engine(name) for name in engines]
     for runtime in runtimes:
         check_settings(runtime.name, device, precision, iterations, warmup)
-    inputs = expand_specs([os.fspath(spec) for spec in inputs or []])
-    packages = {}
-    for model in models:  # read here first: a bad model or input fails before the cluster is asked for anything
-        for runtime in runtimes:
-            runtime.check_model(str(model))
-            prepare_inputs(runtime.read_inputs(str(model), normalize_shape_spec(shape), check_batch(batch)), inputs, seed)
-        packages[str(model)] = pack_model(model)
-    shipped = pack_inputs(inputs)
-    settings = [profile_settings(runtime.name, device, precision, iterations, warmup, shape, batch, seed, inputs)
+    shipment = pack_for_nodes(models, runtimes, shape, batch, seed, inputs)
+    settings = [profile_settings(runtime.name, device, precision, iterations, warmup, shape, batch, seed, shipment.input_specs)
                 for runtime in runtimes]
-    metadata = {**result_metadata(), "models": list(packages), "settings": settings}
-    protect = [f for model in models for f in source_files(model)] + input_paths(inputs)
-    log = FleetLog.open("profile", metadata, results_path, protect=protect)
-    with connected(address) as where:
-        log.metadata["address"] = where
-        nodes = require_nodes(resource)
-        points = [{"model": name, **each, "node_id": node.node_id} for node in nodes for name in packages for each in settings]
-        # a node's result is that node's: a point that its node cannot finish is failed, not moved
-        return run_points(points, ProfilePoints(packages=packages, inputs=shipped), log, resource=resource, retries=0,
-                          any_machine=True, progress=progress)
+    runner = ProfilePoints(packages=shipment.models, inputs=shipment.inputs)
+    return run_on_every_node("profile", shipment, settings, settings, runner, address=address, resource=resource,
+                             results_path=results_path, progress=progress)
