@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
+from .arguments import engine_names
 from .output import check_output, console, emit_measured, format_for, write_measured
 
 
@@ -43,17 +44,10 @@ def argparse_suppress():
     return argparse.SUPPRESS
 
 
-def _engines(values: list[str] | None) -> list[str]:
-    names: list[str] = []
-    for value in values or ["openvino"]:
-        names.extend(v.strip() for v in value.split(",") if v.strip())
-    return list(dict.fromkeys(names))
-
-
 def run_command(args) -> int:
     import json
 
-    from ..measure.engines import EngineConfig, get_engine
+    from ..measure.engines import EngineConfig
     from ..measure.bench import bench
     from ..measure.policy import RunPolicy
     from ..render.bench import render_bench
@@ -70,9 +64,7 @@ def run_command(args) -> int:
     fmt = check_format(format_for(args.output, args.format))
     check_output(args.json, protect=files_read(model, args.input))
     check_output(args.output, protect=files_read(model, args.input))
-    engines = _engines(args.engine)
-    for name in engines:
-        get_engine(name)  # unknown names fail before any loading
+    engines = engine_names(args.engine)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
     policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, min_iterations=args.min_iterations,

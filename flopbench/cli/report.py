@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import command_line
+from .arguments import command_line, engine_names
 from .output import check_output, console
 
 DEFAULT_OUTPUT = "report.html"
@@ -58,13 +58,6 @@ def check_report_flags(given: dict) -> None:
 
 def _is_result(path: str) -> bool:
     return Path(path).suffix.lower() == ".json"
-
-
-def _engines(values: list[str] | None) -> list[str]:
-    names: list[str] = []
-    for value in values or ["openvino"]:
-        names.extend(v.strip() for v in value.split(",") if v.strip())
-    return list(dict.fromkeys(names))
 
 
 def split_sources(sources: list[str]) -> tuple[str | None, list[str]]:
@@ -129,7 +122,7 @@ def _fleet_page(args, loaded: list[tuple[str, object]]) -> str:
 def _measured(args, model: str):
     from ..counting import count
     from ..measure.bench import bench
-    from ..measure.engines import EngineConfig, get_engine
+    from ..measure.engines import EngineConfig
     from ..measure.inputs import files_read
     from ..measure.policy import RunPolicy
     from ..render.html import ReportContent
@@ -138,9 +131,7 @@ def _measured(args, model: str):
         if getattr(args, name) is None:
             setattr(args, name, default)
     check_output(args.output, protect=files_read(model, args.input))
-    engines = _engines(args.engine)
-    for name in engines:
-        get_engine(name)  # unknown names fail before any loading
+    engines = engine_names(args.engine)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
     policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, warmup=args.warmup)  # as bench: benchmark_app's meaning
