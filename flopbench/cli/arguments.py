@@ -28,6 +28,15 @@ def add_run_flags(parser, seconds: float = 10.0, niter: int = 100) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
 
 
+def add_profile_flags(parser, per: str = "") -> None:
+    """profile's flags (the engine aside: one for `profile`, several for `fleet profile`)."""
+    parser.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
+    parser.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
+    parser.add_argument("-niter", "--niter", type=int, default=100, help=f"profiled inferences{per} (default 100), after the warm-up")
+    parser.add_argument("--warmup", type=int, default=10, help="warm-up inferences, not counted (default 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+
+
 def engine_names(values: list[str] | None) -> list[str]:
     """--engine a,b --engine c → [a, b, c], each once; openvino when none is given. Unknown names fail here."""
     from ..measure.engines import get_engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_run_flags, engine_names, run_settings
+from .arguments import add_profile_flags, add_run_flags, engine_names, run_settings
 from .output import check_output, console
 
 
@@ -36,11 +36,7 @@ def add_parser(commands) -> None:
     profile = actions.add_parser("profile", help="profile the models on every node: each layer's time on that node's own roofline")
     _add_models_and_inputs(profile)
     profile.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
-    profile.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
-    profile.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
-    profile.add_argument("-niter", "--niter", type=int, default=100, help="profiled inferences per node (default 100), after the warm-up")
-    profile.add_argument("--warmup", type=int, default=10, help="warm-up inferences, not counted (default 10)")
-    profile.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    add_profile_flags(profile, per=" per node")
     _add_cluster_flags(profile)
     profile.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
     profile.set_defaults(handler=run_profile)

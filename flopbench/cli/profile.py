@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_model
+from .arguments import add_model, add_profile_flags
 from .output import check_output, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
@@ -15,13 +15,9 @@ def add_parser(commands) -> None:
     profile = commands.add_parser("profile", help="time per layer joined with its FLOPs, against this machine's measured roofline")
     add_model(profile)
     profile.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
-    profile.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
-    profile.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
-    profile.add_argument("-niter", "--niter", type=int, default=100, help="profiled inferences (default 100), after the warm-up")
-    profile.add_argument("--warmup", type=int, default=10, help="warm-up inferences, not counted (default 10)")
+    add_profile_flags(profile)
     profile.add_argument("-b", "--batch", type=int, help="batch size")
     profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
-    profile.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     profile.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     profile.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     profile.add_argument("--plot", help="write the roofline plot to FILE.png or FILE.svg")
