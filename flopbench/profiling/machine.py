@@ -176,24 +176,12 @@ def _matmul_model(folder: Path, size: int, precision: str) -> Path:
     """x[size, size] · W[size, size], W constant (as a layer's weights are). For int8, quantize →
     dequantize pairs around both operands: OpenVINO runs the MatMul itself in int8."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     rng = np.random.default_rng(0)
     weights = rng.standard_normal((size, size)).astype(np.float32)
-    nodes, initializers = [], []
-    if precision == "i8":
-        initializers += [numpy_helper.from_array(np.clip(np.rint(weights * 32), -127, 127).astype(np.int8), "w_q"),
-                         numpy_helper.from_array(np.array(1 / 32, np.float32), "w_scale"),
-                         numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
-                         numpy_helper.from_array(np.array(1 / 64, np.float32), "x_scale"),
-                         numpy_helper.from_array(np.array(0, np.uint8), "x_zero")]
-        nodes += [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="x_quantize"),
-                  helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="x_dequantize"),
-                  helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="w_dequantize"),
-                  helper.make_node("MatMul", ["x_dq", "w"], [MATMUL_NAME], name=MATMUL_NAME)]
-    else:
-        initializers.append(numpy_helper.from_array(weights, "w"))
-        nodes.append(helper.make_node("MatMul", ["x", "w"], [MATMUL_NAME], name=MATMUL_NAME))
+    initializers, nodes, source = _weights_and_input(weights, precision)
+    nodes.append(helper.make_node("MatMul", [source, "w"], [MATMUL_NAME], name=MATMUL_NAME))
     graph = helper.make_graph(nodes, "peak", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [size, size])],
                               [helper.make_tensor_value_info(MATMUL_NAME, onnx.TensorProto.FLOAT, [size, size])], initializers)
     path = folder / f"matmul_{size}_{precision}.onnx"
@@ -201,29 +189,34 @@ def _matmul_model(folder: Path, size: int, precision: str) -> Path:
     return path
 
 
+def _weights_and_input(weights: np.ndarray, precision: str) -> tuple[list, list, str]:
+    """The weights "w" and the tensor the op reads: for int8, quantize → dequantize pairs on the
+    input and the weights, which OpenVINO fuses into an int8 kernel; else the f32 weights and "x"."""
+    from onnx import helper, numpy_helper
+
+    if precision != "i8":
+        return [numpy_helper.from_array(weights, "w")], [], "x"
+    initializers = [numpy_helper.from_array(np.clip(np.rint(weights * 32), -127, 127).astype(np.int8), "w_q"),
+                    numpy_helper.from_array(np.array(1 / 32, np.float32), "w_scale"),
+                    numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
+                    numpy_helper.from_array(np.array(1 / 64, np.float32), "x_scale"),
+                    numpy_helper.from_array(np.array(0, np.uint8), "x_zero")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="x_quantize"),
+             helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="x_dequantize"),
+             helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="w_dequantize")]
+    return initializers, nodes, "x_dq"
+
+
 def _conv_model(folder: Path, channels: int, side: int, kernel: int, precision: str) -> Path:
     """A k×k convolution (same padding), channels → channels: the other kernel family (JIT
     convolutions, not GEMM), in which layers may run faster than any MatMul; quantize → dequantize
     pairs for int8 as for the MatMul."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     rng = np.random.default_rng(0)
     weights = rng.standard_normal((channels, channels, kernel, kernel)).astype(np.float32)
-    nodes, initializers = [], []
-    source = "x"
-    if precision == "i8":
-        initializers += [numpy_helper.from_array(np.clip(np.rint(weights * 32), -127, 127).astype(np.int8), "w_q"),
-                         numpy_helper.from_array(np.array(1 / 32, np.float32), "w_scale"),
-                         numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
-                         numpy_helper.from_array(np.array(1 / 64, np.float32), "x_scale"),
-                         numpy_helper.from_array(np.array(0, np.uint8), "x_zero")]
-        nodes += [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="x_quantize"),
-                  helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="x_dequantize"),
-                  helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="w_dequantize")]
-        source = "x_dq"
-    else:
-        initializers.append(numpy_helper.from_array(weights, "w"))
+    initializers, nodes, source = _weights_and_input(weights, precision)
     nodes.append(helper.make_node("Conv", [source, "w"], [CONV_NAME], name=CONV_NAME, pads=[kernel // 2] * 4))
     shape = [1, channels, side, side]
     graph = helper.make_graph(nodes, "peak", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
