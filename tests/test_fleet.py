@@ -297,6 +297,42 @@ def test_ctrl_c_keeps_what_ended_and_a_rerun_finishes_the_rest(cluster, zoo_dir,
     _assert_no_overlap(document)
 
 
+def test_ctrl_c_during_fleet_profile_keeps_each_node_result_that_ended(cluster, zoo_dir, tmp_path):
+    """8 profiles (2 nodes × 2 models × 2 engines), stopped once the first is written: the file keeps
+    what ended, says it is incomplete, and the same command finishes only the rest."""
+    models = []
+    for model in ("sep_cnn", "std_cnn"):
+        models.append(tmp_path / f"{model}.onnx")
+        models[-1].write_bytes((zoo_dir / f"{model}.onnx").read_bytes())
+    out = tmp_path / "profile.json"
+    command = ["fleet", "profile", *map(str, models), "--engine", "openvino,onnxruntime", "-niter", "3000", "--warmup", "2",
+               "--precision", "f32", "--address", cluster.address, "--json", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", *command], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["complete"] is False and document["interrupted"] is True
+    kept = {(r["node_id"], r["point"]["model"], r["point"]["engine"]) for r in document["points"]}
+    assert 1 <= len(kept) < 8 and all(r["status"] == "done" for r in document["points"])
+
+    finished = _flopbench(*command)
+    assert finished.returncode == 0, finished.stderr
+    document = json.loads(out.read_text())
+    assert document["complete"]
+    every = {(r["node_id"], r["point"]["model"], r["point"]["engine"]) for r in document["points"]}
+    expected_nodes = {cluster.head_node.node_id, cluster.second.node_id}
+    assert every == {(node, str(model), engine) for node in expected_nodes for model in models
+                     for engine in ("openvino", "onnxruntime")}
+    assert len(document["points"]) == 8  # each once: what ended before Ctrl-C was not measured again
+    _assert_no_overlap(document)
+
+
 def test_without_ray_the_error_says_how_to_install_it(sep_cnn_onnx):
     # `ray` made unimportable in this one process: what a machine without the extra sees
     code = ("import sys; sys.modules['ray'] = None; from flopbench.cli.main import main; "
