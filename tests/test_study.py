@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from flopbench.errors import OptionError
+from flopbench.render.html import render_study_page
 from flopbench.results.schema import validate
 from flopbench.study import sweep
 from flopbench.study.sweep import QUICK, SweepOptions, check_point, generate_points, run_point, run_sweep
@@ -103,6 +104,15 @@ def test_an_interrupted_sweep_keeps_what_was_done(tmp_path):
     earlier = sweep.load_sweep(tmp_path)
     assert [p["key"] for p in earlier.points] == [check_point(TINY)["key"], check_point(second)["key"]]
     assert earlier.records == result.records and not earlier.complete
+    # the results file alone (sent without its points.json): still one of two points, incomplete
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "results.json").write_bytes((tmp_path / "results.json").read_bytes())
+    received = sweep.load_sweep(alone)
+    assert len(received.points) == 1 and received.planned_count == 2 and not received.complete
+    assert received.to_dict()["points"] == document["points"] == 2
+    page = render_study_page(received)
+    assert "1 of 2 points (incomplete)" in page and "INCOMPLETE: 1 of 2 points measured" in page
 
 
 def test_the_command_writes_points_results_plot_and_summary(tmp_path):

@@ -707,9 +707,9 @@ def _study_summary(result: SweepResult) -> str:
     points = [dict(p) for p in result.points]
     configs = list(dict.fromkeys(_config(p) for p in points))
     failed = sum(1 for r in result.records if r.get("status") != "ok")
-    done = f"{len(result.records)} of {len(points)} measured" + (f", {failed} failed" if failed else "")
+    done = f"{len(result.records)} of {result.planned_count} measured" + (f", {failed} failed" if failed else "")
     cards = [
-        _card("Points", f"{len(points):,}", done),
+        _card("Points", f"{result.planned_count:,}", done),
         _card("Configs (engine:precision)", str(len(configs)), ", ".join(configs), wide=True),
         _card("Geometries", f"{len({geometry(p) for p in points}):,}",
               f"channels {_values(points, 'in_channels')} → {_values(points, 'out_channels')}; kernel "
@@ -878,7 +878,7 @@ def _points_table(result: SweepResult) -> str:
 def _study_warnings(result: SweepResult, notes: Sequence[str]) -> list[str]:
     found = list(notes)
     if not result.complete:
-        found.append(f"INCOMPLETE: {len(result.records)} of {len(result.points)} points measured; "
+        found.append(f"INCOMPLETE: {len(result.records)} of {result.planned_count} points measured; "
                      "running the same command again measures the rest")
     for record in result.records:
         point = record["point"]
@@ -914,7 +914,7 @@ def render_study_page(result: SweepResult, command: str = "", sources: Sequence[
     from ..version import __version__
 
     status = "" if result.complete else " (incomplete)"
-    subtitle = f"flopbench {__version__} · study sepconv · {len(result.records)} of {len(result.points)} points{status}"
+    subtitle = f"flopbench {__version__} · study sepconv · {len(result.records)} of {result.planned_count} points{status}"
     parts = [_study_summary(result), _speedup_section(result), _split_section(result), _study_roofline_section(result),
              _points_table(result),
              _warnings_list(_study_warnings(result, notes)), _study_environment(result, command, sources)]

@@ -94,7 +94,7 @@ def summary_lines(result: SweepResult) -> list[str]:
         lines += _trend_sentence(result.records, field, label)
     done = len(result.records)
     if not result.complete:
-        lines.append(f"incomplete: {done} of {len(result.points)} points measured; run the same command again to measure the rest")
+        lines.append(f"incomplete: {done} of {result.planned_count} points measured; run the same command again to measure the rest")
     return lines
 
 

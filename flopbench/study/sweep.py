@@ -328,21 +328,27 @@ class SweepResult:
     skipped: tuple[str, ...]  # keys already done before this run
     interrupted: bool
     metadata: dict[str, Any]
+    planned: int | None = None  # read back without its points.json: how many points the document says were planned
+
+    @property
+    def planned_count(self) -> int:
+        return max(len(self.points), self.planned or 0)
 
     @property
     def complete(self) -> bool:
-        return not self.interrupted and len(self.records) == len(self.points)
+        return not self.interrupted and len(self.records) == self.planned_count
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "study": "sepconv", "complete": self.complete, "metadata": self.metadata,
-                "points": len(self.points), "records": list(self.records)}
+                "points": self.planned_count, "records": list(self.records)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SweepResult":
-        """The document keeps the records, not the points still to run: `load_sweep` finds those."""
+        """The document keeps the records and how many points were planned, not the points still
+        to run: `load_sweep` finds those."""
         records = tuple(data["records"])
         return cls(points=tuple(r["point"] for r in records), records=records, skipped=(),
-                   interrupted=not data["complete"], metadata=dict(data["metadata"]))
+                   interrupted=not data["complete"], metadata=dict(data["metadata"]), planned=data["points"])
 
 
 result_kind(SCHEMA)(SweepResult.from_dict)
