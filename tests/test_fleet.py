@@ -362,6 +362,16 @@ def test_study_sepconv_ray_spreads_the_study_points_over_the_nodes(cluster, tmp_
     assert {r["node_id"] for r in study["records"]} <= {cluster.head_node.node_id, cluster.second.node_id}
     # the separable twin of a 3×3 convolution 8→8 at 8×8, padded, stride s: (8·9 + 8·8) / (8·8·9) of the FLOPs
     assert all(abs(r["flop_ratio"] - (8 * 9 + 8 * 8) / (8 * 8 * 9)) < 1e-9 for r in study["records"])
+    # its page, from the results file: each point's row names the node it ran on
+    page = tmp_path / "study.html"
+    rendered = _flopbench("report", out / "results.json", "-o", page)
+    assert rendered.returncode == 0, rendered.stderr
+    html = page.read_text()
+    assert "<th" in html and ">Node<" in html
+    for record in study["records"]:
+        row = html[html.index(f">{record['key']}<"):]
+        row = row[: row.index("</tr>")]
+        assert f">{record['node_id'][:8]}<" in row
 
 
 def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):

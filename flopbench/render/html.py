@@ -7,7 +7,6 @@ Rendering never computes: the page shows what counting and measuring produced, i
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -836,13 +835,21 @@ def _number(value: float | None, digits: int) -> tuple[str, Any]:
     return ("", None) if value is None else (f"{value:,.{digits}f}", round(value, 6))
 
 
-def _point_cells(position: int, record: dict[str, Any]) -> list[tuple[str, Any]]:
+def _point_heads(with_nodes: bool) -> tuple[tuple[str, str], ...]:
+    """A sweep spread over a cluster (`--ray`) names the node each point ran on, after what it ran."""
+    return POINT_HEADS[:4] + (("Node", "text"),) + POINT_HEADS[4:] if with_nodes else POINT_HEADS
+
+
+def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> list[tuple[str, Any]]:
     point = record["point"]
     cells = [(str(position), position), (record["key"], None), (_config(point), None),
              (str((record.get("engine") or {}).get("precision", "")), None)]
+    if with_nodes:
+        cells.append((str(record.get("node_id") or "")[:8], None))
     cells += [(str(point[f]), point[f]) for f in ("in_channels", "out_channels", "kernel", "size", "stride")]
     if record.get("status") != "ok":
-        return cells + [("", None)] * (len(POINT_HEADS) - len(cells) - 1) + [(f"failed: {record.get('reason', '?')}", None)]
+        return (cells + [("", None)] * (len(_point_heads(with_nodes)) - len(cells) - 1)
+                + [(f"failed: {record.get('reason', '?')}", None)])
     parts = record.get("parts") or {}
     depthwise, pointwise, standard = (parts.get(name) or {} for name in ("depthwise", "pointwise", "standard"))
     ratio, latency = record["time_ratio"], record["latency_us"]
@@ -863,7 +870,8 @@ def _point_cells(position: int, record: dict[str, Any]) -> list[tuple[str, Any]]
 
 
 def _points_table(result: SweepResult) -> str:
-    bodies = "".join(f"<tbody><tr>{_sortable_cells(_point_cells(index, record))}</tr></tbody>"
+    with_nodes = any("node_id" in record for record in result.records)
+    bodies = "".join(f"<tbody><tr>{_sortable_cells(_point_cells(index, record, with_nodes))}</tr></tbody>"
                      for index, record in enumerate(result.records, start=1))
     note = ("Click a header to sort (again to reverse). Ratios are separable / standard: below 1 the separable layer "
             "needs less. Times are the median end-to-end latency over the repeats (Min and Max: the time ratio's "
@@ -871,7 +879,7 @@ def _points_table(result: SweepResult) -> str:
             "depthwise and pointwise parts, as profiled; % of roof is of the attainable GFLOP/s at the part's "
             "arithmetic intensity on the measured roofline.")
     return (f'<section id="points"><h2>Points ({len(result.records)})</h2><p class="note">{_e(note)}</p>'
-            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{_sortable_heads(POINT_HEADS)}</tr>'
+            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{_sortable_heads(_point_heads(with_nodes))}</tr>'
             f'</thead>{bodies}</table></div></section>')
 
 
