@@ -21,9 +21,7 @@ fake time.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
@@ -38,8 +36,6 @@ __all__ = [
     "run_sync",
     "run_async",
     "throughput_fps",
-    "LatencyCollector",
-    "ExecutorRequests",
     "STOP_POLICY_MET",
     "STOP_INTERRUPTED",
     "STOP_MAX_DURATION",

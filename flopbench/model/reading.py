@@ -7,7 +7,6 @@ weights counts as fast as a small one. Engines that need the weights read the fi
 from __future__ import annotations
 
 import os
-import re
 import stat
 import xml.etree.ElementTree as ElementTree
 from collections import deque
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError, ShapeError, engine_message, one_line
+from ..errors import ModelFileError, ShapeError, engine_message
 from .core import openvino_core, quiet_native_stderr
 from .names import settle_made_up_names
 from .objects import is_model_object, object_name, to_openvino_model

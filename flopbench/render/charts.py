@@ -210,7 +210,6 @@ def roofline(chart_id: str, points: Sequence[tuple[float, float, str, str]], roo
 def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) -> str:
     figure, axes = _log_log(WIDTH_IN, 4.6)
     xs = [p[0] for p in points if p[0] > 0 and p[1] > 0]
-    ys = [p[1] for p in points if p[0] > 0 and p[1] > 0]
     peaks = [peak for _, peak in roofs if peak > 0]
     low_x = min(xs + [0.1]) / 2
     high_x = max(xs + [100.0]) * 2

@@ -12,7 +12,7 @@ from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..model.shapes import format_shape
 from ..results.display import register_display
-from .text import FORMATS, TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
+from .text import TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
 

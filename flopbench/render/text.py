@@ -3,7 +3,6 @@ as data that a terminal gets through rich and a pipe or a file gets without it."
 from __future__ import annotations
 
 import io
-import os
 import re
 from dataclasses import dataclass
 

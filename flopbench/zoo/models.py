@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..results import writing
-from .families import ZOO_NAMES, check_name, check_options, describe, zoo_spec
+from .families import check_name, check_options, zoo_spec
 from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, Layer, NormLayer, PoolLayer, SoftmaxLayer,
                    lower, twin_params)
 
