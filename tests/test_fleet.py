@@ -272,20 +272,28 @@ def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_d
     assert json.loads(out.read_text())["points"] == document["points"]  # nothing measured twice
 
 
-def test_ctrl_c_keeps_what_ended_and_a_rerun_finishes_the_rest(cluster, zoo_dir, tmp_path):
-    points_file, points = _points_file(tmp_path, zoo_dir, seconds=0.5)
-    out = tmp_path / "sweep.json"
-    process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "sweep", str(points_file), "--json", str(out),
-                                "--address", cluster.address], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _interrupt_once_a_point_is_written(command: list[str], out: Path) -> dict:
+    """Run `flopbench COMMAND`, press Ctrl-C once the results file holds a point, and return the file
+    as the interrupted run left it (exit 130, valid, marked incomplete and interrupted)."""
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", *command], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
-        time.sleep(0.2)
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     document = json.loads(out.read_text())
     validate(document)
     assert document["complete"] is False and document["interrupted"] is True
+    return document
+
+
+def test_ctrl_c_keeps_what_ended_and_a_rerun_finishes_the_rest(cluster, zoo_dir, tmp_path):
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=0.5)
+    out = tmp_path / "sweep.json"
+    document = _interrupt_once_a_point_is_written(["fleet", "sweep", str(points_file), "--json", str(out),
+                                                   "--address", cluster.address], out)
     assert 1 <= len(document["points"]) < len(points)
     assert all(r["status"] == "done" for r in document["points"])
 
@@ -307,17 +315,7 @@ def test_ctrl_c_during_fleet_profile_keeps_each_node_result_that_ended(cluster, 
     out = tmp_path / "profile.json"
     command = ["fleet", "profile", *map(str, models), "--engine", "openvino,onnxruntime", "-niter", "3000", "--warmup", "2",
                "--precision", "f32", "--address", cluster.address, "--json", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "flopbench", *command], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    document = json.loads(out.read_text())
-    validate(document)
-    assert document["complete"] is False and document["interrupted"] is True
+    document = _interrupt_once_a_point_is_written(command, out)
     kept = {(r["node_id"], r["point"]["model"], r["point"]["engine"]) for r in document["points"]}
     assert 1 <= len(kept) < 8 and all(r["status"] == "done" for r in document["points"])
 
