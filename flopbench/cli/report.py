@@ -135,8 +135,6 @@ def _measured(args, model: str):
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)
     policy = RunPolicy.from_flags(seconds=args.seconds, niter=args.niter, warmup=args.warmup)  # as bench: benchmark_app's meaning
-    config.validate()
-    policy.validate()
     cost = count(model, shape=args.shape, include_other=args.include_other, batch=args.batch)
     announced: set[str] = set()
 

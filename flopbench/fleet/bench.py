@@ -35,8 +35,6 @@ def fleet_bench(models: Sequence[str | os.PathLike], *, address: str | None = No
     config = config or EngineConfig()
     policy = policy or RunPolicy()
     runtimes = [get_engine(name) for name in engines]
-    config.validate()
-    policy.validate()
     shipment = pack_for_nodes(models, runtimes, shape, batch, seed, inputs)
     settings = bench_settings(engines, config, policy, shape, batch, seed, shipment.input_specs)
     runner = BenchPoints(packages=shipment.models, inputs=shipment.inputs)

@@ -261,7 +261,6 @@ def bench(model: str | os.PathLike | Any, engines: Sequence[str] = ("openvino",)
     (`seconds`, `niter`, `min_iterations`, `warmup`, `max_duration`, meaning what benchmark_app's
     -t and -niter mean) may be given as keywords instead of `config` and `policy`."""
     config, policy = settings_from_keywords(config, policy, settings)
-    policy.validate()
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False

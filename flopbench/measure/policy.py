@@ -78,12 +78,17 @@ class RunPolicy:
       ``min_duration_s=None``: no time minimum (``-niter`` alone).
     * ``max_duration_s`` -- optional hard cap on the measured phase; a run stopped by it is
       incomplete.
+
+    A policy checks itself when made: an invalid one cannot exist.
     """
 
     warmup_iterations: int = 5
     min_duration_s: float | None = 10.0
     min_iterations: int = 100
     max_duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     @classmethod
     def from_flags(cls, seconds: float | None = None, niter: int | None = None, min_iterations: int | None = None,
@@ -226,7 +231,6 @@ def run_sync(step: Callable[[], int | None],
     completed iteration (an interrupted ``step()`` is not one), with ``complete=False`` and
     ``stop_reason="interrupted"``. Other exceptions from `step` propagate.
     """
-    policy.validate()
     warm: list[int] = []
     try:
         for _ in range(policy.warmup_iterations):
@@ -323,7 +327,6 @@ def run_async(start: Callable[[], None],
     returned, so a request submitted by an interrupted ``start()`` may add one latency more.
     Other exceptions propagate.
     """
-    policy.validate()
     warm: tuple[int, ...] = ()
     try:
         for _ in range(policy.warmup_iterations):

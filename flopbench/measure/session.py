@@ -1,7 +1,8 @@
 """The one setup path of every measurement (run, bench, profile, sweeps, fleet).
 
 Resolve the engines, check the device, read the model the way each engine needs, count it, prepare
-the inputs once, compile and run every engine once. Settings are validated here and nowhere else.
+the inputs once, compile and run every engine once. Settings need no checking here: an
+EngineConfig or RunPolicy checks itself when made, so an invalid one never reaches this far.
 Each engine reads the model itself: ONNX Runtime never needs OpenVINO to read a file; when OpenVINO
 cannot read it (a QOperator INT8 model with com.microsoft ops), the measurement goes on and the FLOP
 count is reported unavailable, with OpenVINO's reason.
@@ -167,7 +168,6 @@ def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("
     `model` is a file, an `openvino.Model` or a `torch.nn.Module` with `example_input` (saved as
     a temporary IR for the engines, which compile from files)."""
     config = config or EngineConfig()
-    config.validate()
     if is_model_object(model):
         model_file = ModelObjectFile(model, example_input)
         try:

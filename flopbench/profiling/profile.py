@@ -296,7 +296,6 @@ def check_settings(engine: str, device: str, precision: str | None, iterations: 
     if not is_int(warmup) or warmup < 0:
         raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
     config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
-    config.validate()
     _check_profilable(engine, device)
     return config
 

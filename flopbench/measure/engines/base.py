@@ -16,7 +16,8 @@ PRECISIONS = ("f32", "bf16", "f16")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """What the user asked for; `None` leaves the engine's default."""
+    """What the user asked for; `None` leaves the engine's default. A config checks itself when
+    made: an invalid one cannot exist, so nothing downstream checks it again."""
 
     device: str = "CPU"
     hint: str = "latency"
@@ -26,7 +27,11 @@ class EngineConfig:
     precision: str | None = None
     profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise :class:`~flopbench.errors.OptionError` (problem, fix) for a value that cannot work."""
         if self.hint not in HINTS:
             raise OptionError(f"unknown -hint {self.hint!r}", f"choose one of: {', '.join(HINTS)}")
         if self.precision is not None and self.precision not in PRECISIONS:
