@@ -10,7 +10,7 @@ import flopbench
 from flopbench.counting import count_loaded
 from flopbench.measure.engines import NodeTime
 from flopbench.profiling.join import join, share
-from flopbench.profiling.onnxruntime_nodes import GraphNode, covered_nodes, graph_nodes, ops_by_onnx_node, resolve
+from flopbench.profiling.onnxruntime_nodes import OnnxNode, covered_nodes, graph_nodes, ops_by_onnx_node, resolve
 
 DATA = Path(__file__).parent / "data"
 MODEL = DATA / "profile_join.onnx"
@@ -137,7 +137,7 @@ def test_an_unnamed_op_joins_a_node_of_its_own_type_upstream(cost):
 @pytest.fixture(scope="module")
 def onnxruntime_resolved(cost, loaded):
     data = recorded("onnxruntime")
-    optimized = [GraphNode.from_dict(n) for n in data["optimized_graph"]]
+    optimized = [OnnxNode.from_dict(n) for n in data["optimized_graph"]]
     original = graph_nodes(MODEL)
     ops = ops_by_onnx_node(loaded.ov_model, original, {op.name for op in cost.ops})
     return data, optimized, original, resolve(data["nodes"], optimized, original, ops)
@@ -179,8 +179,8 @@ def test_onnxruntime_join_covers_every_counted_op(cost, onnxruntime_resolved):
 def test_covered_nodes_on_a_chain_of_relaid_out_convolutions():
     """Two NCHWc convolutions in a row: the first writes no original tensor, only its name says
     which one it computes; the reorder at the end belongs to neither."""
-    original = [GraphNode("", "Conv", ("x", "w1"), ("c1",)), GraphNode("", "Relu", ("c1",), ("r1",)),
-                GraphNode("", "Conv", ("r1", "w2"), ("c2",)), GraphNode("", "Relu", ("c2",), ("r2",))]
-    optimized = [GraphNode("r1_nchwc", "Conv", ("x", "w1"), ("t0",)), GraphNode("r2_nchwc", "Conv", ("t0", "w2"), ("t1",)),
-                 GraphNode("ReorderOutput", "ReorderOutput", ("t1",), ("r2",))]
+    original = [OnnxNode("", "Conv", ("x", "w1"), ("c1",)), OnnxNode("", "Relu", ("c1",), ("r1",)),
+                OnnxNode("", "Conv", ("r1", "w2"), ("c2",)), OnnxNode("", "Relu", ("c2",), ("r2",))]
+    optimized = [OnnxNode("r1_nchwc", "Conv", ("x", "w1"), ("t0",)), OnnxNode("r2_nchwc", "Conv", ("t0", "w2"), ("t1",)),
+                 OnnxNode("ReorderOutput", "ReorderOutput", ("t1",), ("r2",))]
     assert covered_nodes(optimized, original) == {0: {0, 1}, 1: {2, 3}, 2: set()}

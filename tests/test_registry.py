@@ -110,3 +110,109 @@ def test_op_type_sets_live_in_optypes_only():
             value = getattr(module, name, None)
             assert value is None or value is getattr(optypes, name, object()), f"{module.__name__}.{name} is a second copy"
     assert {"Convolution", "GroupConvolution"} <= optypes.CONVOLUTIONS <= optypes.ANCHORS
+
+
+# --- a new op type taught through the registry alone ---------------------------------------
+
+BINARY_CONV_MACS = 16 * 16 * 16 * 8 * 3 * 3  # output elements x (C_in x K_h x K_w), counted by hand
+
+# A module a user writes to teach flopbench one conv-like op: its formula and its facts, nothing else.
+BINARY_CONVOLUTION_MODULE = '''
+from flopbench.counting.formulas import Work, formula, numel
+
+
+@formula("BinaryConvolution", kind="conv", weight_input=1, layer="BinaryConv",
+         doc="N·C_out·H_out·W_out · C_in·K_h·K_w MACs of 1-bit weights")
+def binary_convolution(op):
+    return Work(macs=numel(op.output_shapes[0]) * numel(op.input_shapes[1][1:]))
+'''
+
+TEACH_AND_PROFILE = '''
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+import binary_convolution  # noqa: F401  (registers the op)
+import flopbench
+from flopbench.measure.engines import EngineConfig, get_engine
+from flopbench.profiling.join import join
+
+cost = flopbench.count(sys.argv[1])
+runner = get_engine("openvino").compile(sys.argv[1], {}, EngineConfig(profile=True))
+nodes = runner.node_times({"x": np.random.default_rng(0).random((1, 8, 16, 16), dtype=np.float32)}, iterations=5)
+joined = join(cost, nodes)
+engine = next(n for n in nodes if n.type == "BinaryConvolution")
+timed = next(t for t in joined.layers if t.layer.name == "bconv")
+op = next(o for o in cost.ops if o.name == "bconv")
+print(json.dumps({"macs": cost.macs, "not_counted": cost.not_counted, "kernel": op.kernel, "kernels": op.kernels,
+                  "params": op.params, "precision": op.precision,
+                  "layers": [[layer.name, layer.type, [o.name for o in layer.ops]] for layer in cost.layers],
+                  "node_ns": engine.time_ns, "node_names": list(engine.original_names), "node_kernel": engine.exec_type,
+                  "layer_ns": timed.time_ns, "layer_kernels": list(timed.kernels), "untimed": list(joined.untimed_ops)}))
+'''
+
+
+@pytest.fixture(scope="module")
+def binary_conv_xml(tmp_path_factory):
+    """A 3x3 1-bit convolution on binarized data (FakeQuantize, 2 levels), then bias and ReLU: OpenVINO's
+    BinaryConvolution, an op flopbench has no formula for, built with openvino.opset and saved as IR."""
+    import openvino as ov
+    import openvino.opset1 as opset1
+    import openvino.opset13 as ops
+    import numpy as np
+
+    x = ops.parameter([1, 8, 16, 16], np.float32, name="x")
+    low, high = ops.constant(np.float32(0)), ops.constant(np.float32(1))
+    binary = ops.fake_quantize(x, low, high, low, high, 2, name="binarize")
+    kernel = ov.Tensor(ov.Type.u1, ov.Shape([16, 8, 3, 3]))
+    kernel.data[:] = 0b10110010
+    bconv = opset1.binary_convolution(binary, ops.constant(kernel), [1, 1], [1, 1], [1, 1], [1, 1], "xnor-popcount", 0.0,
+                                      name="bconv")
+    bias = ops.add(bconv, ops.constant(np.ones((1, 16, 1, 1), np.float32)), name="bias")
+    path = tmp_path_factory.mktemp("binary_conv") / "binary_conv.xml"
+    ov.save_model(ov.Model([ops.relu(bias, name="relu")], [x]), path)
+    return path
+
+
+def test_one_registration_teaches_a_conv_like_op_to_counting_layers_precision_and_the_join(binary_conv_xml, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    untaught = flopbench.count(binary_conv_xml)
+    assert untaught.not_counted == {"BinaryConvolution": 1} and untaught.macs == 0
+    assert [layer.name for layer in untaught.layers] == ["binarize", "bconv", "bias", "relu"]
+
+    (tmp_path / "binary_convolution.py").write_text(BINARY_CONVOLUTION_MODULE)
+    run = subprocess.run([sys.executable, "-c", TEACH_AND_PROFILE, str(binary_conv_xml), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    taught = json.loads(run.stdout)
+    # counting: the formula, the kernel and its count from the declared weight input, the 1-bit weights as parameters
+    assert taught["macs"] == BINARY_CONV_MACS and taught["not_counted"] == {}
+    assert taught["kernel"] == [3, 3] and taught["kernels"] == 16 and taught["params"] == 16 * 8 * 3 * 3
+    # layers: the op anchors its bias and ReLU, and names the layer type it declared
+    assert taught["layers"] == [["binarize", "FakeQuantize", ["binarize"]],
+                                ["bconv", "BinaryConv2D", ["bconv", "bias", "relu"]]]
+    # precision: binarized data and 1-bit weights make an integer op
+    assert taught["precision"].startswith("int")
+    # the join: OpenVINO ran the convolution, its bias and its ReLU as one node; the layer gets all its time
+    assert set(taught["node_names"]) == {"bconv", "bias", "relu"} and taught["node_ns"] > 0
+    assert taught["layer_ns"] == pytest.approx(taught["node_ns"])
+    assert taught["layer_kernels"] == [taught["node_kernel"]] and taught["untimed"] == []
+
+
+def test_op_facts_are_declared_only_with_their_formulas():
+    """An op type's facts (conv-like, which input holds the weights ...) are said in the formula
+    registrations, never in a second set: these op types are named in counting/formulas.py alone."""
+    package = Path(flopbench.__file__).parent
+    for op_type in ("DeformableConvolution", "GroupConvolutionBackpropData", "BatchNormInference", "Einsum"):
+        naming = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if f'"{op_type}"' in p.read_text(encoding="utf-8"))
+        assert naming == ["counting/formulas.py"], f"{op_type} is named in {naming}"
+
+
+def test_facts_declared_twice_for_one_op_type_fail():
+    from flopbench.counting.formulas import formula
+
+    with pytest.raises(DuplicateFormulaError, match="'Convolution' is already registered"):
+        formula("Convolution", kind="conv")(lambda op: Work())
+    assert optypes.op_facts("Convolution").weight_input == 1

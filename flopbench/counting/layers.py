@@ -14,7 +14,7 @@ import os
 
 from .cost import LayerCost, OpCost
 from .graph import GraphNode
-from .optypes import ANCHORS, EPILOGUE, POOLS, TRANSPOSED_CONVOLUTIONS
+from .optypes import op_facts
 
 
 def _data_inputs(record: GraphNode, constants: set[str]) -> list[str]:
@@ -47,18 +47,13 @@ def _layer_type(op: OpCost, record: GraphNode, constants: set[str]) -> str:
     rank = len(op.output_shapes[0]) - 2 if op.output_shapes and op.output_shapes[0] else 0
     dims = f"{rank}D" if rank > 0 else ""
     kind = op.type
-    if kind == "Convolution":
-        return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"Conv{dims}"
-    if kind == "GroupConvolution":
-        return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"GroupConv{dims}"
-    if kind in TRANSPOSED_CONVOLUTIONS:
-        return f"ConvTranspose{dims}"
-    if kind == "DeformableConvolution":
-        return f"DeformableConv{dims}"
-    if kind == "MatMul":
+    facts = op_facts(kind)
+    if facts.kind == "conv":
+        return f"DepthwiseConv{dims}" if _is_depthwise(op) else f"{facts.layer}{dims}"
+    if facts.kind == "matmul":
         weighted = any(name in constants for name, _ in record.sources)
-        return "FullyConnected" if weighted else "MatMul"
-    if kind in POOLS:
+        return "FullyConnected" if weighted else facts.layer or kind
+    if facts.kind == "pool":
         return f"{kind}{dims}"
     if kind in ("ReduceMean", "ReduceMax") and op.input_shapes and op.output_shapes and len(op.input_shapes[0]) > 2:
         spatial_in, spatial_out = op.input_shapes[0][2:], op.output_shapes[0][2:]
@@ -137,7 +132,7 @@ def group_layers(rows: list[tuple[GraphNode, OpCost]], constants: set[str]) -> t
             continue
         nodes, ops = [record], [op]
         assigned.add(record.name)
-        if op.type in ANCHORS:
+        if op_facts(op.type).starts_layer:
             tail = record
             while True:
                 consumers = _data_consumers(tail)
@@ -145,7 +140,7 @@ def group_layers(rows: list[tuple[GraphNode, OpCost]], constants: set[str]) -> t
                     break
                 following = consumers[0]
                 key = following.name
-                if key in assigned or key not in row_of or following.type not in EPILOGUE:
+                if key in assigned or key not in row_of or not op_facts(following.type).epilogue:
                     break
                 if _data_inputs(following, constants) != [tail.name]:
                     break

@@ -15,9 +15,8 @@ from .conventions import constant_source, same_on_every_route
 from .graph import Graph, GraphNode, NodeAttributes
 from .layers import group_layers
 from .memory import activation_memory
-from .optypes import CONVOLUTIONS, POOLS, SETTING_INPUTS, STRUCTURAL
-from .precision import (MAC_INPUTS, MAC_OPS, QUANTIZATION_RANGE_INPUTS, input_bits, may_be_quantized, op_precision,
-                        stored_sources, value_input_indices)
+from .optypes import op_facts
+from .precision import input_bits, mac_input_indices, may_be_quantized, op_precision, stored_sources, value_input_indices
 from ..errors import FormulaError
 from ..model.reading import LoadedModel, load
 
@@ -28,16 +27,17 @@ def constant_nodes(model, weight_inputs: frozenset[str]) -> set[str]:
 
 
 def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[str, Any]) -> tuple[tuple[int, ...] | None, int | None]:
-    if kind in CONVOLUTIONS:
-        weights = inputs[2] if kind == "DeformableConvolution" else inputs[1]
+    facts = op_facts(kind)
+    if facts.kind == "conv":
+        weights = inputs[facts.weight_input]
         out = outputs[0]
         if not weights or not out or len(out) < 2:
             return None, None
         spatial = len(out) - 2
         return tuple(weights[-spatial:]) if spatial else (), out[1]
-    if kind in POOLS:
+    if facts.kind == "pool":
         return tuple(int(k) for k in attrs.get("kernel", ())) or None, None
-    if kind == "MatMul" and outputs[0]:
+    if facts.kind == "matmul" and outputs[0]:
         return None, outputs[0][-1]
     return None, None
 
@@ -45,8 +45,7 @@ def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[s
 def _precision(graph: Graph, record: GraphNode) -> str:
     """`op_precision` of a MAC op, without walking back through OpenVINO's binding when an input
     cannot be quantized (a float tensor from an op that neither quantizes nor dequantizes)."""
-    kind = record.type
-    indices = MAC_INPUTS.get(kind, tuple(range(min(len(record.inputs), 2))))
+    indices = mac_input_indices(record.type, len(record.inputs))
     if indices and all(may_be_quantized(record.inputs[i], graph.node_type(record.sources[i][0])) for i in indices):
         return op_precision(record.node, graph.constants)
     return record.outputs[0].type_name if record.outputs else ""
@@ -62,7 +61,8 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
     rows = []
     for record in graph.nodes:
         kind = record.type
-        if kind in STRUCTURAL:
+        facts = op_facts(kind)
+        if facts.kind == "plumbing":
             continue
         node = record.node
         inputs = record.inputs
@@ -73,8 +73,8 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         bytes_read = 0
         stored: dict[str, int] = {}
         values = None
-        settings = SETTING_INPUTS.get(kind, ())
-        ranges = QUANTIZATION_RANGE_INPUTS.get(kind, ())
+        settings = facts.setting_inputs
+        ranges = facts.range_inputs
         for i, (tensor, source) in enumerate(zip(inputs, record.sources)):
             shape = tensor.shape
             size = None if shape is None else _numel(shape)
@@ -99,7 +99,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
             if size is not None and size > 1 and i not in ranges \
-                    and (tensor.real or (kind in MAC_OPS and input_bits(node.input_value(i), known) is not None)):
+                    and (tensor.real or (facts.multiplies and input_bits(node.input_value(i), known) is not None)):
                 origin = constant_source(graph, source)
                 if origin not in counted_params:
                     counted_params.add(origin)
@@ -130,13 +130,13 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             output_shapes=tuple([s or () for s in out_shapes]) if dynamic else out_shapes,
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
-            precision=_precision(graph, record) if kind in MAC_OPS else (record.outputs[0].type_name if record.outputs else ""),
+            precision=_precision(graph, record) if facts.multiplies else (record.outputs[0].type_name if record.outputs else ""),
             stored_weights=tuple(sorted(stored.items())) if stored else (),
         )))
     return rows
 
 
-def formula_table(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formula]:
+def formulas_with(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formula]:
     """The registered formulas with `overrides` put over them (for one count; the registry is
     never changed)."""
     if not overrides or overrides is FORMULAS:
@@ -171,7 +171,7 @@ def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Map
 
 
 def _count_loaded(loaded: LoadedModel, include_other: bool, formulas: Mapping[str, Formula] | None) -> ModelCost:
-    table = formula_table(formulas)
+    table = formulas_with(formulas)
     graph = Graph(loaded.ov_model, loaded.weight_inputs)
     rows = same_on_every_route(graph, op_rows(graph, table))
     layers, ops = group_layers(rows, graph.constants)
@@ -192,7 +192,7 @@ def count(model: str | os.PathLike | LoadedModel | Any, shape: str | dict | None
     `include_other=True` adds bias, activation, pooling and normalization FLOPs. `formulas`
     ({op type: function(OpView) -> Work}) replaces or adds formulas for this call only.
     """
-    table = formula_table(formulas)  # checked before the model is read
+    table = formulas_with(formulas)  # checked before the model is read
     with _collector_paused():
         loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch, example_input=example_input)
         return _count_loaded(loaded, include_other, table)

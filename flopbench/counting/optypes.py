@@ -1,26 +1,42 @@
-"""Op-type sets: the one place that says which OpenVINO op types are convolutions, anchors of a
-layer, epilogues, graph plumbing. Formulas, op rows and layers all read them from here."""
+"""Op facts as the stages read them: `op_facts(op_type)` and the op-type sets derived from the
+registry (`registry.py`), where each op type's facts are declared with its formula (`formulas.py`).
+Nothing here lists an op type: a set is recomputed from the registry, so an op type registered
+later (a user's own formula module) is in it."""
 from __future__ import annotations
 
-# Graph plumbing that is not an operation of the network.
-STRUCTURAL = frozenset({"Parameter", "Constant", "Result"})
+from . import formulas  # noqa: F401  (the declarations: importing them fills the registry)
+from .registry import NO_FACTS, OP_FACTS, OpFacts
 
-# Convolution-like: weights [C_out, C_in, K...] (grouped: [G, C_out/G, C_in/G, K...]), a spatial kernel.
-CONVOLUTIONS = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData",
-                          "DeformableConvolution"})
-TRANSPOSED_CONVOLUTIONS = frozenset({"ConvolutionBackpropData", "GroupConvolutionBackpropData"})
-POOLS = frozenset({"MaxPool", "AvgPool"})
 
-# An op that starts a layer and takes the epilogue that follows it; a FakeQuantize anchors the
-# dequantization that follows it (ONNX QDQ: Convert, Subtract, Multiply).
-ANCHORS = CONVOLUTIONS | {"MatMul", "Einsum", "FakeQuantize"}
-# Elementwise work with constants that joins the anchor's layer: bias add, scale, batch norm,
-# activation, (de)quantization.
-EPILOGUE = frozenset({
-    "Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "BatchNormInference", "FakeQuantize", "Convert",
-    "Relu", "Clamp", "PRelu", "Sigmoid", "Tanh", "Swish", "HSwish", "HSigmoid", "Gelu", "Mish",
-    "Elu", "Selu", "SoftPlus", "HardSigmoid",
-})
+def op_facts(op_type: str) -> OpFacts:
+    """The facts registered for `op_type`; an op type nobody registered has none."""
+    return OP_FACTS.get(op_type, NO_FACTS)
 
-# Constant inputs that configure an op rather than weigh it: Interpolate's sizes / scales / axes.
-SETTING_INPUTS: dict[str, tuple[int, ...]] = {"Interpolate": (1, 2, 3)}
+
+def op_types(test) -> frozenset[str]:
+    """Every registered op type whose facts pass `test`."""
+    return frozenset(op_type for op_type, facts in OP_FACTS.items() if test(facts))
+
+
+def mac_op_types() -> frozenset[str]:
+    """Op types whose work is multiply-accumulates: convolutions, matmuls, einsums."""
+    return op_types(lambda facts: facts.multiplies)
+
+
+# the sets by their former names, derived when asked for (module attributes, PEP 562)
+_DERIVED = {
+    "STRUCTURAL": lambda: op_types(lambda f: f.kind == "plumbing"),
+    "CONVOLUTIONS": lambda: op_types(lambda f: f.kind == "conv"),
+    "TRANSPOSED_CONVOLUTIONS": lambda: op_types(lambda f: f.transposed),
+    "POOLS": lambda: op_types(lambda f: f.kind == "pool"),
+    "ANCHORS": lambda: op_types(lambda f: f.starts_layer),
+    "EPILOGUE": lambda: op_types(lambda f: f.epilogue),
+    "MAC_OPS": mac_op_types,
+    "SETTING_INPUTS": lambda: {op_type: f.setting_inputs for op_type, f in OP_FACTS.items() if f.setting_inputs},
+}
+
+
+def __getattr__(name: str):
+    if name in _DERIVED:
+        return _DERIVED[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

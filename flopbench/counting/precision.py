@@ -17,23 +17,13 @@ from typing import TYPE_CHECKING
 
 from .graph import static_shape
 
+from .optypes import op_facts
+
 if TYPE_CHECKING:
     from .graph import Graph
-from .optypes import CONVOLUTIONS
 
-# ops that dequantize or only re-lay a tensor: walking back through them keeps the same values
-DEQUANTIZE_CHAIN = {"Convert", "Multiply", "Subtract", "Add", "Reshape", "Squeeze", "Unsqueeze", "Transpose"}
-# ops whose inputs past the first are shapes, axes or indices rather than values
-SHAPE_INPUTS_AFTER_FIRST = {
-    "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Broadcast", "Tile", "StridedSlice", "Slice", "Gather",
-    "Split", "VariadicSplit", "Pad", "Interpolate", "GatherND", "GatherElements", "ReduceMean", "ReduceSum",
-    "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-}
-# a FakeQuantize's inputs 1-4 are its ranges: stored, but quantization settings rather than parameters
-QUANTIZATION_RANGE_INPUTS = {"FakeQuantize": (1, 2, 3, 4)}
-MAC_OPS = CONVOLUTIONS | {"MatMul", "Einsum"}
-# the inputs that carry data and weights (not offsets, masks or shapes)
-MAC_INPUTS = {"DeformableConvolution": (0, 2)}
+# which ops a walk back passes (`keeps_values`), which inputs are values, which inputs of a
+# multiply-accumulate op carry its data and weights: the op facts of the registry (`optypes`)
 MAX_WALK = 12  # a dequantization chain is a handful of ops; stop early on anything longer
 
 
@@ -60,7 +50,7 @@ def _main_input(node, constants: set[str]):
     """The input a dequantization step transforms: the non-constant one on the data path, the
     largest one inside a weight's constant subgraph (the weights, not their scale)."""
     count = node.get_input_size()
-    if node.get_type_name() in SHAPE_INPUTS_AFTER_FIRST or count == 1:
+    if op_facts(node.get_type_name()).value_inputs == (0,) or count == 1:
         return node.input_value(0)
     values = [node.input_value(i) for i in range(count)]
     moving = [v for v in values if v.get_node().get_name() not in constants]
@@ -81,7 +71,7 @@ def input_bits(value, constants: set[str]) -> int | None:
         if kind == "FakeQuantize":
             levels = _levels(node)
             return integer_bits(levels) if 0 < levels <= 256 else None
-        if kind not in DEQUANTIZE_CHAIN:
+        if not op_facts(kind).keeps_values:
             return None
         following = _main_input(node, constants)
         if following is None:
@@ -95,9 +85,9 @@ def op_precision(node, constants: set[str]) -> str:
     quantized; otherwise the element type the op computes in ("f32", "f16", "bf16")."""
     kind = node.get_type_name()
     floating = node.get_output_element_type(0).get_type_name() if node.get_output_size() else ""
-    if kind not in MAC_OPS:
+    if not op_facts(kind).multiplies:
         return floating
-    indices = MAC_INPUTS.get(kind, tuple(range(min(node.get_input_size(), 2))))
+    indices = mac_input_indices(kind, node.get_input_size())
     widths = [input_bits(node.input_value(i), constants) for i in indices]
     if widths and all(w is not None for w in widths):
         return f"int{8 if max(widths) > 4 else 4}"  # type: ignore[type-var]
@@ -115,11 +105,13 @@ def value_inputs(node) -> range | tuple[int, ...]:
 
 def value_input_indices(kind: str, input_count: int) -> range | tuple[int, ...]:
     """`value_inputs` of an op of type `kind` with `input_count` inputs."""
-    if kind in SHAPE_INPUTS_AFTER_FIRST:
-        return (0,)
-    if kind == "ShapeOf":
-        return ()
-    return range(input_count)
+    declared = op_facts(kind).value_inputs
+    return range(input_count) if declared is None else declared
+
+
+def mac_input_indices(kind: str, input_count: int) -> tuple[int, ...]:
+    """The inputs of a multiply-accumulate op that carry its data and weights, of those it has."""
+    return tuple(i for i in op_facts(kind).mac_inputs if i < input_count)
 
 
 def stored_sources(graph: "Graph", name: str) -> list[tuple[str, bool]]:
@@ -155,5 +147,5 @@ def stored_sources(graph: "Graph", name: str) -> list[tuple[str, bool]]:
 def may_be_quantized(tensor, producer_type: str) -> bool:
     """False when `input_bits` of this input is None at its first step: a tensor that is not a
     small integer, made by an op that neither quantizes nor dequantizes (the float model's case)."""
-    return producer_type == "FakeQuantize" or producer_type in DEQUANTIZE_CHAIN or (
+    return producer_type == "FakeQuantize" or op_facts(producer_type).keeps_values or (
         not tensor.real and tensor.bitwidth <= 8 and tensor.type_name != "boolean")

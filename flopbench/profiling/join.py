@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..counting.cost import LayerCost, ModelCost, OpCost
+from ..counting.optypes import op_facts
 from ..measure.engines import NodeTime
 
 
@@ -217,14 +218,11 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
     return times, inserted, by_layer
 
 
-MAIN_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData",
-            "DeformableConvolution", "MatMul", "Einsum"}
-
-
 def _layer_time(layer: LayerCost, times: dict[str, OpTime]) -> LayerTime:
     parts = tuple(_layer_time(part, times) for part in layer.parts)
     timed = [times[op.name] for op in layer.ops if op.name in times]
-    main = [t for t in timed if t.op.type in MAIN_OPS] or timed
+    # a layer's kernel and precision are those of its convolution or matmul
+    main = [t for t in timed if op_facts(t.op.type).multiplies] or timed
     return LayerTime(layer=layer, time_ns=sum(t.time_ns for t in timed),
                      kernels=_unique(k for t in main for k in t.kernels),
                      precisions=_unique(p for t in main for p in t.precisions),

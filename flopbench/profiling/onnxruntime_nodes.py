@@ -22,7 +22,7 @@ UNNAMED = re.compile(r"^(?P<type>.+)_(?P<index>\d+)$")
 
 
 @dataclass(frozen=True)
-class GraphNode:
+class OnnxNode:
     """A node of an ONNX graph: enough to follow its tensors."""
 
     name: str
@@ -34,20 +34,20 @@ class GraphNode:
         return {"name": self.name, "op_type": self.op_type, "inputs": list(self.inputs), "outputs": list(self.outputs)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GraphNode":
+    def from_dict(cls, data: dict[str, Any]) -> "OnnxNode":
         return cls(data["name"], data["op_type"], tuple(data["inputs"]), tuple(data["outputs"]))
 
 
-def graph_nodes(path) -> list[GraphNode]:
+def graph_nodes(path) -> list[OnnxNode]:
     """The nodes of an ONNX file's main graph, in file order (ONNX Runtime's node index); weights
     are not read."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    return [GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output)) for n in model.graph.node]
+    return [OnnxNode(n.name, n.op_type, tuple(n.input), tuple(n.output)) for n in model.graph.node]
 
 
-def ops_by_onnx_node(ov_model, original: Sequence[GraphNode], counted: set[str] | None = None) -> dict[int, list[str]]:
+def ops_by_onnx_node(ov_model, original: Sequence[OnnxNode], counted: set[str] | None = None) -> dict[int, list[str]]:
     """Which ops of OpenVINO's reading (the counter's op names; only those in `counted` when given)
     come from which ONNX node.
 
@@ -75,7 +75,7 @@ def ops_by_onnx_node(ov_model, original: Sequence[GraphNode], counted: set[str] 
     return grouped
 
 
-def _profiled_node(time: NodeTime, optimized: Sequence[GraphNode], original: Sequence[GraphNode]) -> GraphNode | None:
+def _profiled_node(time: NodeTime, optimized: Sequence[OnnxNode], original: Sequence[OnnxNode]) -> OnnxNode | None:
     """The optimized graph's node a profile row names; an unnamed one is `<OpType>_<index>`, the
     index being the original node's, whose outputs the optimized node still writes."""
     for node in optimized:
@@ -91,7 +91,7 @@ def _profiled_node(time: NodeTime, optimized: Sequence[GraphNode], original: Seq
     return None
 
 
-def _ends(node: GraphNode, original_tensors: set[str], consumers: dict[str, list[GraphNode]]) -> set[str]:
+def _ends(node: OnnxNode, original_tensors: set[str], consumers: dict[str, list[OnnxNode]]) -> set[str]:
     """The original tensors a node of the optimized graph computes, following reorders that only
     change their layout."""
     if node.op_type in LAYOUT_OPS:
@@ -115,11 +115,11 @@ def _ends(node: GraphNode, original_tensors: set[str], consumers: dict[str, list
     return ends
 
 
-def covered_nodes(optimized: Sequence[GraphNode], original: Sequence[GraphNode]) -> dict[int, set[int]]:
+def covered_nodes(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode]) -> dict[int, set[int]]:
     """For each node of the optimized graph (by position), the original nodes (by index) it computes."""
     producer = {t: i for i, node in enumerate(original) for t in node.outputs if t}
     original_tensors = set(producer)
-    consumers: dict[str, list[GraphNode]] = {}
+    consumers: dict[str, list[OnnxNode]] = {}
     for node in optimized:
         for tensor in node.inputs:
             consumers.setdefault(tensor, []).append(node)
@@ -142,7 +142,7 @@ def covered_nodes(optimized: Sequence[GraphNode], original: Sequence[GraphNode])
     return covered
 
 
-def resolve(times: Iterable[NodeTime], optimized: Sequence[GraphNode], original: Sequence[GraphNode],
+def resolve(times: Iterable[NodeTime], optimized: Sequence[OnnxNode], original: Sequence[OnnxNode],
             ops_of_node: dict[int, list[str]]) -> list[NodeTime]:
     """ONNX Runtime's profile rows with `original_names` naming the counted ops each one computed.
 

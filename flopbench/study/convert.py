@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..counting.optypes import op_facts
 from ..errors import ModelFileError, OptionError
 from ..model.reading import load, source_files
 from ..results import writing
@@ -29,8 +30,7 @@ TARGETS = ("separable", "standard")
 # ops that act on each channel alone, so a depthwise → pointwise pair may have them in between
 _PER_CHANNEL_ONNX = {"BatchNormalization", "Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish",
                      "Elu", "Selu", "Tanh", "Add", "Mul", "Sub", "Div", "Identity"}
-_PER_CHANNEL_OV = {"BatchNormInference", "Relu", "Clamp", "PRelu", "Sigmoid", "HSigmoid", "HSwish", "Swish", "Elu", "Selu",
-                   "Tanh", "Add", "Multiply", "Subtract", "Divide", "Maximum", "Minimum"}
+# (in an OpenVINO model: the op types registered as `per_channel`)
 
 
 @dataclass(frozen=True)
@@ -322,7 +322,7 @@ def _ov_to_standard(model, rng) -> list[Rewrite]:
                 break
             others_constant = all(_ov_is_constant(nxt.input_value(i)) for i in range(nxt.get_input_size())
                                   if i != targets[0].get_index())
-            if nxt.get_type_name() not in _PER_CHANNEL_OV or not others_constant:
+            if not op_facts(nxt.get_type_name()).per_channel or not others_constant:
                 break
             chain.append(nxt)
             current = nxt

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...counting.optypes import op_facts
 from ...errors import EngineError, engine_message
 from ...model.core import openvino_core
 from ...model.names import settle_made_up_names
@@ -37,8 +38,9 @@ def _precision_name(value) -> str:
     return {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(text, text)
 
 
-# runtime node types whose work is multiply-accumulates: int8 when they run on u8/i8 data
-MAC_NODE_TYPES = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
+# runtime node types whose work is multiply-accumulates, int8 when they run on u8/i8 data: the
+# model's multiply-accumulate op types (the op registry's), and the CPU plugin's names for some of them
+RUNTIME_MAC_NODE_TYPES = {"FullyConnected", "Deconvolution"}
 INTEGER_PRECISIONS = {"i8", "u8", "i4", "u4"}
 
 
@@ -63,7 +65,7 @@ def executed_precisions(compiled, float_precision: str) -> tuple[str, dict[str, 
             continue
         for name in filter(None, _rt(info, "originalLayersNames").split(",")):
             per_op[name] = precision
-        if kind in MAC_NODE_TYPES:
+        if kind in RUNTIME_MAC_NODE_TYPES or op_facts(kind).multiplies:
             mac_nodes += 1
             integer_mac_nodes += precision in INTEGER_PRECISIONS
     if not integer_mac_nodes:
