@@ -188,6 +188,26 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         if entry.key == "location":
             entry.value = "../../outside.bin"
     onnx.save(model, str(c.onnx_escape))
+    # external data that is a symlink out of the model's folder: to a private file, to /etc/passwd,
+    # and through a symlinked subfolder; the reader must refuse each before reading a byte of it
+    c.private = d / "private.dat"
+    c.private.write_bytes(b"a secret that must never leave this machine\n" * 64)
+    c.private.chmod(0o600)
+    for attr, link, location in (("onnx_link_private", c.private, "w.bin"), ("onnx_link_passwd", Path("/etc/passwd"), "w.bin"),
+                                 ("onnx_link_folder", d, "sub/private.dat")):
+        folder = d / attr
+        folder.mkdir()
+        onnx.save(_onnx_model([helper.make_node("Mul", ["x", "w"], ["y"])], [x4], [y4], initializers=[small]), str(folder / "m.onnx"),
+                  save_as_external_data=True, location="w.bin", size_threshold=0)
+        (folder / "w.bin").unlink()
+        if "/" in location:
+            model = onnx.load(str(folder / "m.onnx"), load_external_data=False)
+            for entry in model.graph.initializer[0].external_data:
+                if entry.key == "location":
+                    entry.value = location
+            onnx.save(model, str(folder / "m.onnx"))
+        (folder / location.split("/")[0]).symlink_to(link)
+        setattr(c, attr, folder / "m.onnx")
     c.onnx_uncounted = d / "uncounted.onnx"  # one op with no formula: nothing for a profile to time
     flags_in = helper.make_tensor_value_info("x", TensorProto.BOOL, [1, 4])
     flags_out = helper.make_tensor_value_info("y", TensorProto.BOOL, [1, 4])
@@ -310,6 +330,15 @@ CASES = [
          "ONNX external data file m.weights is missing beside m.onnx"),
     Case("onnx_external_data_outside", ["flops", "{onnx_escape}"], _load("onnx_escape"), ModelFileError,
          "invalid external data location '../../outside.bin'"),
+    Case("onnx_external_data_symlink_to_private_file", ["flops", "{onnx_link_private}"], _load("onnx_link_private"), ModelFileError,
+         "external data file w.bin resolves outside the model's folder"),
+    Case("onnx_external_data_symlink_to_etc_passwd", ["flops", "{onnx_link_passwd}"], _count("onnx_link_passwd"), ModelFileError,
+         "external data file w.bin resolves outside the model's folder"),
+    Case("onnx_external_data_symlinked_folder", ["flops", "{onnx_link_folder}"], _load("onnx_link_folder"), ModelFileError,
+         "external data file sub/private.dat resolves outside the model's folder"),
+    Case("bench_external_data_symlink", ["bench", "{onnx_link_private}", "--engine", "onnxruntime", "-t", "0.01"],
+         lambda c: bench(c.onnx_link_private, engines=("onnxruntime",), policy=QUICK), ModelFileError,
+         "external data file w.bin resolves outside the model's folder"),
     # shapes
     Case("dynamic_spatial_no_shape", ["flops", "{onnx_dynamic}"], _load("onnx_dynamic"), ShapeError,
          "input 'x' has dynamic dimensions: [?,1,?,?]"),
@@ -479,6 +508,11 @@ CASES = [
     Case("fleet_sweep_over_its_points_file", ["fleet", "sweep", "{points_ok}", "--json", "{points_ok}"],
          lambda c: fleet_sweep(read_points_file(c.points_ok), c.points_ok, base=c.d, protect=[c.points_ok]), OutputError,
          "is an input of this command"),
+    Case("fleet_bench_external_data_symlink", ["fleet", "bench", "{onnx_link_private}", "-t", "0.1"],
+         lambda c: fleet_bench([c.onnx_link_private]), ModelFileError, "external data file w.bin resolves outside the model's folder"),
+    Case("fleet_bench_external_data_to_etc_passwd", ["fleet", "bench", "{onnx_link_passwd}", "--address", "127.0.0.1:9", "-t", "0.1"],
+         lambda c: fleet_bench([c.onnx_link_passwd], address="127.0.0.1:9"), ModelFileError,
+         "external data file w.bin resolves outside the model's folder"),
     Case("fleet_bench_input_wrong_size", ["fleet", "bench", "{x}", "-i", "{npy_small}", "-t", "0.1"],
          lambda c: fleet_bench([c.x], inputs=[str(c.npy_small)]), InputDataError, "small.npy has shape 3x3 (9 elements), which fits no input"),
     Case("fleet_bench_input_pickle", ["fleet", "bench", "{x}", "-i", "{npy_object}", "-t", "0.1"],

@@ -11,8 +11,10 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +25,10 @@ from ray.cluster_utils import Cluster
 
 import flopbench
 from flopbench.cli.main import main
+from flopbench.errors import FleetError
 from flopbench.fleet import MEASURE_SLOT, FleetResult
+from flopbench.fleet.points import BenchPoints
+from flopbench.fleet.shipping import ModelPackage, pack_model, private_root, unpack_model
 from flopbench.results.schema import validate
 
 from chromium import Chromium
@@ -245,8 +250,8 @@ def test_inputs_travel_to_the_nodes_by_content(cluster, zoo_dir, tmp_path):
     assert all(r["status"] == "done" for r in document["points"]), document["points"]
     for record in document["points"]:
         used = record["result"]["results"][0]["inputs"]
-        assert "random" not in used and Path(used).name == "mine.npy" and Path(used).parent.parent.name == "flopbench-fleet"
-        assert np.array_equal(np.load(used), data)  # the node's own copy holds the driver's array
+        # named as the user gave it: the node's own copy lived in the point's folder, removed when the point ended
+        assert "random" not in used and used == "mine.npy"
 
 
 def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_dir, tmp_path):
@@ -370,6 +375,96 @@ def test_study_sepconv_ray_spreads_the_study_points_over_the_nodes(cluster, tmp_
         row = html[html.index(f">{record['key']}<"):]
         row = row[: row.index("</tr>")]
         assert f">{record['node_id'][:8]}<" in row
+
+
+def _onnx_with_linked_weights(folder: Path, zoo_dir: Path, target: Path) -> Path:
+    """sep_cnn with its weights in an external file `weights.dat` that is a symlink to `target`."""
+    import onnx
+
+    folder.mkdir()
+    model = folder / "m.onnx"
+    onnx.save(onnx.load(str(zoo_dir / "sep_cnn.onnx")), str(model), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.dat", size_threshold=0)
+    (folder / "weights.dat").unlink()
+    (folder / "weights.dat").symlink_to(target)
+    return model
+
+
+def test_external_data_linked_out_of_the_models_folder_is_refused_on_the_driver(cluster, zoo_dir, tmp_path):
+    secret = tmp_path / "private.dat"
+    secret.write_bytes(b"SECRET-BYTES-" * 100_000)  # large enough to stand in for every weight
+    secret.chmod(0o600)
+    for target in (secret, Path("/etc/passwd")):
+        model = _onnx_with_linked_weights(tmp_path / f"to-{target.name}", zoo_dir, target)
+        out = model.parent / "fleet.json"
+        done = _flopbench("fleet", "bench", model, "--address", cluster.address, "-t", "0.1", "--json", out)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == ("flopbench: error: ONNX external data file weights.dat resolves outside the model's folder "
+                                       f"{model.parent}; copy the file into the model's folder: flopbench reads no file outside it, "
+                                       "symlinks included")
+        assert not out.exists()
+    # nothing of the private file reached a node's folder
+    root = Path(tempfile.gettempdir())
+    for folder in [*root.glob("flopbench-fleet*")]:
+        for file in folder.rglob("*"):
+            assert not file.is_file() or b"SECRET-BYTES-" not in file.read_bytes(), file
+
+
+def test_a_file_or_link_planted_in_the_node_folder_is_never_used(cluster, sep_cnn_onnx, tmp_path):
+    """Planted where a node would look for the model by its content's hash: a symlink to a folder
+    holding a file of the model's name and size that is not the model. The run measures the
+    driver's model, writes nothing through the link, and leaves nothing of its own behind."""
+    package = pack_model(sep_cnn_onnx)
+    root = private_root()
+    lure = tmp_path / "lure"
+    lure.mkdir()
+    decoy = lure / sep_cnn_onnx.name
+    decoy.write_bytes(b"\0" * len(package.files[0][1]))
+    planted = root / package.digest
+    planted.symlink_to(lure)
+    before = {p.name for p in root.iterdir()}
+    try:
+        out = tmp_path / "fleet.json"
+        done = _flopbench("fleet", "bench", sep_cnn_onnx, "--address", cluster.address, "-t", "0.1", "-niter", "3", "--json", out)
+        assert done.returncode == 0, done.stderr
+        document = json.loads(out.read_text())
+        assert [r["status"] for r in document["points"]] == ["done", "done"]
+        assert all(r["result"]["results"][0]["flops_per_inference"] == SEP_CNN_FLOPS for r in document["points"])
+        assert [p.name for p in lure.iterdir()] == [decoy.name] and decoy.read_bytes() == b"\0" * len(package.files[0][1])
+        assert {p.name for p in root.iterdir()} == before  # each point's folder was removed when it ended
+        assert stat.S_IMODE(root.lstat().st_mode) == 0o700 and root.lstat().st_uid == os.getuid()
+    finally:
+        planted.unlink()
+
+
+def test_a_node_folder_that_is_not_private_is_refused(sep_cnn_onnx, tmp_path, monkeypatch):
+    """The per-user folder planted by someone else (a symlink, a folder open to all, another
+    user's): a point on that node fails with the reason, and nothing is written there."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = tmp_path / f"flopbench-fleet-{os.getuid()}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runner = BenchPoints(packages={"m.onnx": pack_model(sep_cnn_onnx)})
+    point = {"model": "m.onnx", "seconds": 0.01, "niter": 1, "warmup": 0}
+    for plant, reason in ((lambda: root.symlink_to(elsewhere), "is a symlink"),
+                          (lambda: (root.mkdir(), root.chmod(0o777)), "is open to others (mode 777)"),
+                          (lambda: (root.mkdir(mode=0o700), os.chown(root, 65534, 65534)), "is owned by uid 65534")):
+        plant()
+        with pytest.raises(FleetError, match=re.escape(f"the node's folder {root} {reason}, so another user could plant files in it")):
+            runner(point)
+        assert list(elsewhere.iterdir()) == [] and (root.is_symlink() or list(root.iterdir()) == [])
+        root.unlink() if root.is_symlink() else root.rmdir()
+    # a private folder is made when there is none, and each point's files are removed when it ends
+    assert runner(point)["results"][0]["flops_per_inference"] == SEP_CNN_FLOPS
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700 and list(root.iterdir()) == []
+
+
+def test_shipped_bytes_that_do_not_match_their_hash_are_refused(sep_cnn_onnx, tmp_path):
+    package = pack_model(sep_cnn_onnx)
+    tampered = ModelPackage(files=((package.name, package.files[0][1][:-1] + b"\1"),), digest=package.digest)
+    with pytest.raises(FleetError, match="do not match their hash"):
+        unpack_model(tampered, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import OptionError, ResultFileError
 from .cluster import current_node_id
-from .shipping import ModelPackage, pack_input, pack_model, unpack_input, unpack_model
+from .shipping import ModelPackage, pack_input, pack_model, point_folder, unpack_input, unpack_model
 
 # a bench point's fields: the `flopbench bench` flags, by their long names
 BENCH_FIELDS = {"model": str, "engines": list, "device": str, "hint": str, "nireq": int, "nstreams": int, "nthreads": int,
@@ -82,13 +82,23 @@ def pack_inputs(specs: list[str] | None, base: str | os.PathLike = ".") -> dict[
     return packed
 
 
-def node_inputs(specs: list[str] | None, packed: dict[str, tuple[str, ModelPackage]]) -> list[str] | None:
-    """The point's `-i` specs as files on this node."""
+def node_inputs(specs: list[str] | None, packed: dict[str, tuple[str, ModelPackage]], folder: str | os.PathLike) -> list[str] | None:
+    """The point's `-i` specs as files on this node, written into the point's `folder`."""
     from ..measure.inputs import expand_specs
 
     if not specs:
         return None
-    return [unpack_input(*packed[spec]) for spec in expand_specs(list(specs))]
+    return [unpack_input(*packed[spec], folder) for spec in expand_specs(list(specs))]
+
+
+def as_given(text: str, node_specs: list[str] | None, specs: list[str] | None) -> str:
+    """A result's input description with the node's temporary copies (gone once the point ends)
+    named as the user gave them."""
+    from ..measure.inputs import expand_specs
+
+    for node_spec, spec in zip(node_specs or [], expand_specs(list(specs or []))):
+        text = text.replace(node_spec, spec)
+    return text
 
 
 @dataclass(frozen=True)
@@ -103,11 +113,15 @@ class BenchPoints:
         from ..measure.bench import bench
         from .roofline import roofline_entry
 
-        path = unpack_model(self.packages[point["model"]])
-        arguments = bench_arguments(point, path)
-        arguments["inputs"] = node_inputs(arguments["inputs"], self.inputs)
-        report = bench(**arguments)
+        with point_folder() as folder:
+            path = unpack_model(self.packages[point["model"]], folder)
+            arguments = bench_arguments(point, path)
+            given = arguments["inputs"]
+            arguments["inputs"] = node_inputs(given, self.inputs, folder)
+            report = bench(**arguments)
         document = report.to_dict()
+        for record in document["results"]:
+            record["inputs"] = as_given(record["inputs"], arguments["inputs"], given)
         document["metadata"]["model"] = point["model"]  # the name the user gave, not the node's temporary copy
         document["metadata"]["node_id"] = current_node_id()
         if not report.interrupted:  # the node's roofline, reused from its cache or measured quick once

@@ -11,10 +11,10 @@ from ..measure.engines import get_engine
 from ..profiling.profile import DEFAULT_ITERATIONS, check_settings
 from .cluster import current_node_id
 from .every_node import pack_for_nodes, run_on_every_node
-from .points import node_inputs
+from .points import as_given, node_inputs
 from .records import FleetResult
 from .scheduler import SweepProgress
-from .shipping import ModelPackage, unpack_model
+from .shipping import ModelPackage, point_folder, unpack_model
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,17 @@ class ProfilePoints:
         from ..profiling.profile import profile
         from .roofline import node_roofline
 
-        path = unpack_model(self.packages[point["model"]])
         roof, source = node_roofline(point["engine"], point["device"])
-        result = profile(path, engine=point["engine"], device=point["device"], precision=point["precision"],
-                         iterations=point["iterations"], warmup=point["warmup"], shape=point["shape"], batch=point["batch"],
-                         inputs=node_inputs(point.get("inputs"), self.inputs), seed=point["seed"], roofline=roof)
+        with point_folder() as folder:
+            path = unpack_model(self.packages[point["model"]], folder)
+            shipped = node_inputs(point.get("inputs"), self.inputs, folder)
+            result = profile(path, engine=point["engine"], device=point["device"], precision=point["precision"],
+                             iterations=point["iterations"], warmup=point["warmup"], shape=point["shape"], batch=point["batch"],
+                             inputs=shipped, seed=point["seed"], roofline=roof)
         document = result.to_dict()
         document["model"] = point["model"]  # the name the user gave, not the node's temporary copy
-        document["metadata"].update({"model": point["model"], "node_id": current_node_id(), "roofline_source": source})
+        document["metadata"].update({"model": point["model"], "node_id": current_node_id(), "roofline_source": source,
+                                     "input_data": as_given(document["metadata"]["input_data"], shipped, point.get("inputs"))})
         return document
 
 

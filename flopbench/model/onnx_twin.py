@@ -338,6 +338,8 @@ class _Builder:
         if not relative or "\0" in relative or os.path.isabs(relative) or os.path.normpath(relative).split(os.sep)[0] == os.pardir:
             raise ModelFileError(f"{self.path.name}: tensor {_text(tensor.name)!r} has an invalid external data location {_text(location)!r}",
                                  "external data must be a file name relative to the model's folder; " + _FIX)
+        if relative not in self.external_files:
+            check_inside_folder(self.path, relative)
         return relative
 
     def tensor_bytes(self, tensor: _Tensor, name: bytes) -> bytes | None:
@@ -636,6 +638,23 @@ class _Builder:
             else:
                 out.append(buf[fs:fe])
         return b"".join(out)
+
+
+def check_inside_folder(model: Path, relative: str) -> Path:
+    """The external data file `relative` of `model`, resolved (symlinks included); refused when it
+    lies outside the model's folder, so that no command reads, ships or copies a file from
+    elsewhere (a symlink to a private file, say) on a model's behalf."""
+    folder = model.parent
+    try:
+        home = folder.resolve()
+        target = (folder / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (before Python 3.13)
+        raise ModelFileError(f"cannot resolve ONNX external data file {_one_line(relative)} of {model.name} ({exc})",
+                             "check the file and its symlinks") from None
+    if home not in target.parents:
+        raise ModelFileError(f"ONNX external data file {_one_line(relative)} resolves outside the model's folder {_one_line(str(folder))}",
+                             "copy the file into the model's folder: flopbench reads no file outside it, symlinks included")
+    return target
 
 
 def _open(path: Path):
