@@ -154,7 +154,7 @@ def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path, r
     nothing is measured again, and the page shows the files' numbers."""
     import json
 
-    from flopbench.render.bench import fmt_ns
+    from flopbench.render.units import duration as fmt_ns
 
     cost_json, bench_json, page = tmp_path / "cost.json", tmp_path / "bench.json", tmp_path / "page.html"
     assert main(["flops", str(sep_cnn_onnx), "-o", str(cost_json)]) == 0

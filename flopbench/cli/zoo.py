@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
 
 def run_command(args) -> int:
     from .. import zoo
-    from ..render.text import human_bytes
+    from ..render.units import human_bytes
 
     if args.name is None or args.list:
         for name in zoo.ZOO_NAMES:

@@ -8,38 +8,17 @@ import json
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
 from ..results.display import register_display
+from . import units
 from .text import html_table, render_text
 from .warnings import describe
 
 PERCENTILES = (90.0, 99.0, 99.9)
 
 
-def fmt_ns(ns: float | None) -> str:
-    if ns is None:
-        return ""
-    if ns < 1e3:
-        return f"{ns:.0f} ns"
-    if ns < 1e6:
-        return f"{ns / 1e3:.1f} µs"
-    if ns < 1e9:
-        return f"{ns / 1e6:.2f} ms"
-    return f"{ns / 1e9:.2f} s"
-
-
 def _unit(report: BenchReport) -> tuple[str, float]:
     """One unit for the whole table, so the columns stay narrow and comparable."""
     medians = [stats.median_ns for result in report.results for _, stats in _latency_rows(result)]
-    smallest = min(medians, default=0)
-    if smallest >= 1e9:
-        return "s", 1e9
-    if smallest >= 1e6:
-        return "ms", 1e6
-    return "µs", 1e3
-
-
-def _number(ns: float, scale: float) -> str:
-    value = ns / scale
-    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+    return units.duration_unit(min(medians, default=0))
 
 
 def _percentile_cell(stats: LatencyStats, p: float, scale: float, too_few: dict[float, int]) -> str:
@@ -47,7 +26,7 @@ def _percentile_cell(stats: LatencyStats, p: float, scale: float, too_few: dict[
     if not estimate.valid:
         too_few[p] = estimate.min_samples
         return "—"
-    return _number(estimate.value_ns, scale)
+    return units.in_unit(estimate.value_ns, scale)
 
 
 def _gflops(result: BenchResult) -> str:
@@ -89,14 +68,14 @@ def bench_table(report: BenchReport):
             first = index == 0
             table.add_row(
                 result.settings.engine if first else "", result.settings.precision if first else "", kind, f"{stats.count:,}",
-                _number(stats.min_ns, scale), _number(stats.median_ns, scale), _number(stats.mean_ns, scale),
-                *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), _number(stats.max_ns, scale),
-                _number(stats.std_ns, scale),
+                units.in_unit(stats.min_ns, scale), units.in_unit(stats.median_ns, scale), units.in_unit(stats.mean_ns, scale),
+                *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), units.in_unit(stats.max_ns, scale),
+                units.in_unit(stats.std_ns, scale),
                 (f"{result.throughput_fps:,.1f}" if result.throughput_fps < 100 else f"{result.throughput_fps:,.0f}") if first else "", _gflops(result) if first else "",
             )
         label = result.settings.engine
         notes.append(_settings_line(result))
-        warmup = (f"first inference {fmt_ns(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
+        warmup = (f"first inference {units.duration(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
                   if result.first_inference_ns is not None else "no warm-up; ")
         notes.append(f"{label}: {warmup}measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
         for kind, stats in _latency_rows(result):
@@ -134,7 +113,7 @@ def bench_markdown(report: BenchReport) -> str:
     rows = report.rows()
     header = list(rows[0]) if rows else ["engine"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(row[column]).replace("|", "\\|") for column in header) + " |" for row in rows]
+    lines += ["| " + " | ".join(units.markdown_cell(_cell(row[column])) for column in header) + " |" for row in rows]
     notes = [_settings_line(result) for result in report.results]
     notes += [f"{name} was never measured: the run was interrupted before it" for name in report.not_measured]
     return "\n".join(lines + [""] + notes) + "\n"

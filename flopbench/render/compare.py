@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ..study.compare import Comparison, Row
+from . import units
 
 
 def _names(comparison: Comparison) -> list[str]:
@@ -16,29 +17,8 @@ def _names(comparison: Comparison) -> list[str]:
     return short if len(set(short)) == len(short) else list(comparison.models)
 
 
-def _value(row: Row, value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    if row.unit == "ns":
-        return f"{value / 1e3:,.1f} µs"
-    if row.unit == "FPS":
-        return f"{value:,.1f}"
-    if row.unit == "GFLOP/s":
-        return f"{value:,.2f}"
-    if row.unit in ("GB/s", "%"):
-        return f"{value:,.1f}"
-    return f"{value:,}"
-
-
-def _ratio(ratio) -> str:
-    return "—" if ratio is None else f"{ratio:.3f}×"
-
-
 def _label(row: Row) -> str:
-    unit = f" ({row.unit})" if row.unit in ("FPS", "GFLOP/s", "GB/s", "%") else ""
-    return f"{row.engine} {row.label.lower()}{unit}" if row.engine else row.label
+    return f"{row.engine} {row.label.lower()}" if row.engine else row.label
 
 
 def _header(comparison: Comparison) -> list[str]:
@@ -51,9 +31,9 @@ def _header(comparison: Comparison) -> list[str]:
 
 
 def _cells(comparison: Comparison, row: Row) -> list[str]:
-    cells = [_label(row), _value(row, row.values[0])]
+    cells = [_label(row), units.metric(row.values[0], row.unit)]
     for value, ratio in zip(row.values[1:], row.ratios[1:]):
-        cells += [_value(row, value), _ratio(ratio)]
+        cells += [units.metric(value, row.unit), units.ratio(ratio)]
     return cells
 
 
@@ -81,7 +61,7 @@ def _layer_header(comparison: Comparison) -> list[str]:
 def _layer_cells(match) -> list[str]:
     cells = [match.name, match.engine]
     for i, (kind, time_us, ratio) in enumerate(zip(match.types, match.time_us, match.ratios)):
-        cells += [kind or "—", "—" if time_us is None else f"{time_us:,.1f}"] + ([_ratio(ratio)] if i else [])
+        cells += [kind or "—", units.fixed(time_us, 1, units.NONE)] + ([units.ratio(ratio)] if i else [])
     return cells
 
 
@@ -139,7 +119,7 @@ def to_csv(comparison: Comparison) -> str:
         writer.writerow([row.metric, row.unit, row.engine or ""] + ["" if v is None else v for v in row.values]
                         + ["" if r is None else r for r in row.ratios[1:]])
     for match in comparison.layers:
-        writer.writerow([f"layer_time_us:{match.name}", "us", match.engine] + ["" if t is None else t for t in match.time_us]
+        writer.writerow([f"layer_time_us:{match.name}", units.MICRO, match.engine] + ["" if t is None else t for t in match.time_us]
                         + ["" if r is None else r for r in match.ratios[1:]])
     return out.getvalue()
 

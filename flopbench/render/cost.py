@@ -10,8 +10,8 @@ from typing import Any
 from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
-from ..model.shapes import format_shape
 from ..results.display import register_display
+from . import units
 from .text import TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
@@ -21,14 +21,6 @@ def check_view(view: str) -> str:
     if view not in VIEWS:
         raise OptionError(f"unknown view --by {view!r}", f"choose one of: {', '.join(VIEWS)}")
     return view
-
-
-def _shape(shape) -> str:
-    return format_shape(shape) if shape else ""
-
-
-def _n(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
 
 
 LAYER_COLUMNS = ("layer", "type", "input", "kernel", "kernels", "output", "macs", "flops", "other_flops", "params", "bytes")
@@ -53,43 +45,31 @@ def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> st
     return json.dumps(document, indent=2) + "\n"
 
 
-def _bytes(value: int) -> str:
-    """Bytes with a readable unit beside them: 6,422,528 B (6.42 MB)."""
-    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if abs(value) >= size:
-            return f"{value:,} B ({value / size:.3g} {unit})"
-    return f"{value:,} B"
-
-
 def _measured_lines(cost: ModelCost, measured) -> list[str]:
     if not measured:
         return []
     estimate = cost.weight_bytes + cost.peak_activation_bytes
-    lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {_mb(estimate)}):"]
+    lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {units.megabytes(estimate)}):"]
     for footprint in measured:
-        lines.append(f"  {footprint.engine} ({footprint.precision}): +{_mb(footprint.compile_growth_bytes)} compiling, "
-                     f"+{_mb(footprint.inference_growth_bytes)} more at the inference peak, {_mb(footprint.total_growth_bytes)} in all "
+        lines.append(f"  {footprint.engine} ({footprint.precision}): +{units.megabytes(footprint.compile_growth_bytes)} compiling, "
+                     f"+{units.megabytes(footprint.inference_growth_bytes)} more at the inference peak, {units.megabytes(footprint.total_growth_bytes)} in all "
                      f"({footprint.total_growth_bytes / estimate:.1f}× the estimate)" if estimate else "")
     return lines
 
 
-def _mb(value: int) -> str:
-    return f"{value / 1e6:,.1f} MB"
-
-
 def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
     by_type = ", ".join(f"{element} {size:,}" for element, size in cost.weight_bytes_by_type.items())
-    lines = [f"Weights: {_bytes(cost.weight_bytes)} as stored" + (f" ({by_type})" if by_type else "")]
+    lines = [f"Weights: {units.bytes_exact(cost.weight_bytes)} as stored" + (f" ({by_type})" if by_type else "")]
     memory = cost.memory
     if memory is not None:
         lowest = "the same" if memory.lowest_peak_bytes == memory.peak_bytes and memory.lowest_peak_exact else (
             f"{memory.lowest_peak_bytes:,} B" if memory.lowest_peak_exact else f"at least {memory.lowest_peak_bytes:,} B (a bound: too many orders to search)")
-        lines.append(f"Activations: peak {_bytes(memory.peak_bytes)} along the graph's order, at {memory.peak_op}; "
+        lines.append(f"Activations: peak {units.bytes_exact(memory.peak_bytes)} along the graph's order, at {memory.peak_op}; "
                      f"lowest over any order: {lowest}")
     if budget is not None:
-        verdict = (f"fits, {_bytes(budget.margin_bytes)} to spare" if budget.fits
-                   else f"does NOT fit: {_bytes(-budget.margin_bytes)} over")
-        lines.append(f"Memory budget {_bytes(budget.budget_bytes)}: weights + peak activations = {_bytes(budget.needed_bytes)}: {verdict}")
+        verdict = (f"fits, {units.bytes_exact(budget.margin_bytes)} to spare" if budget.fits
+                   else f"does NOT fit: {units.bytes_exact(-budget.margin_bytes)} over")
+        lines.append(f"Memory budget {units.bytes_exact(budget.budget_bytes)}: weights + peak activations = {units.bytes_exact(budget.needed_bytes)}: {verdict}")
     return lines
 
 
@@ -134,42 +114,41 @@ def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None, measured=()
 def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None = None, measured=()) -> str:
     if view == "op":
         header = ["Op", "Type", "Layer", "Inputs", "Output", "MACs", "FLOPs", "Other FLOPs", "Params", "Counted"]
-        rows = [[op.name, op.type, op.layer, " ".join(_shape(s) for s in op.input_shapes),
-                 " ".join(_shape(s) for s in op.output_shapes), _n(op.macs), _n(op.flops), _n(op.other_flops),
-                 _n(op.params), "yes" if op.counted else "no"] for op in cost.ops]
+        rows = [[op.name, op.type, op.layer, " ".join(units.shape(s) for s in op.input_shapes),
+                 " ".join(units.shape(s) for s in op.output_shapes), units.count(op.macs), units.count(op.flops), units.count(op.other_flops),
+                 units.count(op.params), "yes" if op.counted else "no"] for op in cost.ops]
     else:
         header = ["Layer", "Type", "Input", "Kernel", "Kernels", "Output", "MACs", "FLOPs", "Other FLOPs", "Params"]
         rows = []
         for layer in cost.layers:
             rows.append(_layer_cells(layer, indent=False))
             rows.extend(_layer_cells(part, indent=True) for part in layer.parts)
-        rows.append(["**Total**", "", "", "", "", "", _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops), _n(cost.params)])
-    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
+        rows.append(["**Total**", "", "", "", "", "", units.count(cost.macs), units.count(cost.total_flops), units.count(cost.other_flops), units.count(cost.params)])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines + [""] + _summary_lines(cost, budget, measured)) + "\n"
 
 
 def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:
     name = f"  └ {short_name(layer.name)}" if indent else short_name(layer.name)
-    return [name, layer.type, _shape(layer.input_shape), _shape(layer.kernel), _n(layer.kernels), _shape(layer.output_shape),
-            *([layer.precision] if precision else []), _n(layer.macs), _n(layer.flops), _n(layer.other_flops), _n(layer.params),
-            *([_n(layer.weight_bytes), _n(layer.activation_bytes)] if memory else [])]
+    return [name, layer.type, units.shape(layer.input_shape), units.shape(layer.kernel), units.count(layer.kernels), units.shape(layer.output_shape),
+            *([layer.precision] if precision else []), units.count(layer.macs), units.count(layer.flops), units.count(layer.other_flops), units.count(layer.params),
+            *([units.count(layer.weight_bytes), units.count(layer.activation_bytes)] if memory else [])]
 
 
 def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None, measured=()) -> TextTable:
     """The layer (or op) table with totals and notes; a Precision column when some MACs run on
     integers, weight and activation bytes per layer with `memory`."""
-    title = f"{cost.model}  ({cost.format}, input {', '.join(f'{i.name} {_shape(i.shape)}' for i in cost.inputs)})"
+    title = f"{cost.model}  ({cost.format}, input {', '.join(f'{i.name} {units.shape(i.shape)}' for i in cost.inputs)})"
     if view == "op":
         columns = [TableColumn(c, no_wrap=c in ("Op", "Layer")) for c in ("Op", "Type", "Layer", "Inputs", "Output")]
         columns += [TableColumn(c, right=True) for c in ("MACs", "FLOPs", "Other", "Params", "Bytes")]
-        rows = [TableRow((short_name(op.name), op.type, short_name(op.layer), " ".join(_shape(s) for s in op.input_shapes),
-                          " ".join(_shape(s) for s in op.output_shapes), _n(op.macs), _n(op.flops),
-                          _n(op.other_flops), _n(op.params), _n(op.bytes_read + op.bytes_written)), None if op.counted else "yellow")
+        rows = [TableRow((short_name(op.name), op.type, short_name(op.layer), " ".join(units.shape(s) for s in op.input_shapes),
+                          " ".join(units.shape(s) for s in op.output_shapes), units.count(op.macs), units.count(op.flops),
+                          units.count(op.other_flops), units.count(op.params), units.count(op.bytes_read + op.bytes_written)), None if op.counted else "yellow")
                 for op in cost.ops]
-        total = ("Total", *([""] * 4), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
-                 _n(cost.params), _n(cost.bytes_read + cost.bytes_written))
+        total = ("Total", *([""] * 4), units.count(cost.macs), units.count(cost.total_flops), units.count(cost.other_flops),
+                 units.count(cost.params), units.count(cost.bytes_read + cost.bytes_written))
     else:
         precision = cost.integer_macs > 0
         columns = [TableColumn(c, no_wrap=c == "Layer") for c in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output",
@@ -179,8 +158,8 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
         for layer in cost.layers:
             rows.append(TableRow(tuple(_layer_cells(layer, False, precision, memory)), None if layer.counted else "yellow"))
             rows.extend(TableRow(tuple(_layer_cells(part, True, precision, memory)), "dim") for part in layer.parts)
-        total = ("Total", *([""] * (6 if precision else 5)), _n(cost.macs), _n(cost.total_flops), _n(cost.other_flops),
-                 _n(cost.params), *([_n(cost.weight_bytes), ""] if memory else []))
+        total = ("Total", *([""] * (6 if precision else 5)), units.count(cost.macs), units.count(cost.total_flops), units.count(cost.other_flops),
+                 units.count(cost.params), *([units.count(cost.weight_bytes), ""] if memory else []))
     if rows:  # a rule between the rows and their total
         rows[-1] = replace(rows[-1], end_section=True)
     rows.append(TableRow(total, "bold"))

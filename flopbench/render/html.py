@@ -16,12 +16,10 @@ import numpy as np
 from ..counting.cost import LayerCost, ModelCost
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
-from ..model.shapes import format_shape
 from ..profiling.profile import LayerRow, ProfileResult
 from ..study.compare import Comparison
 from ..study.sweep import SweepResult, realized, summarize
-from . import charts
-from .bench import fmt_ns
+from . import charts, units
 from .profile import warning_text
 from .study import geometry, summary_lines
 from .warnings import describe
@@ -56,24 +54,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _n(value: int | float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
-
-
-def _shape(shape) -> str:
-    return format_shape(shape) if shape else ""
-
-
-def _si(value: float, unit: str) -> str:
-    """1,234,567 FLOPs → 1.23 MFLOPs: the card shows the magnitude; the table the exact number."""
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:,.0f} {unit}"
-
-
 # -- summary -------------------------------------------------------------------------------------
 
 def _card(label: str, value: str, detail: str = "", wide: bool = False) -> str:
@@ -86,22 +66,22 @@ def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
     estimate = stats.percentile(p)
     if not estimate.valid:
         return "—", f"needs {estimate.min_samples:,} runs, has {stats.count:,}"
-    return fmt_ns(estimate.value_ns), f"p{p:g}"
+    return units.duration(estimate.value_ns), f"p{p:g}"
 
 
 def _model_cards(cost: ModelCost) -> list[str]:
-    inputs = ", ".join(f"{i.name} {_shape(i.shape)}" for i in cost.inputs)
-    flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {_si(cost.other_flops, 'FLOPs')} other"
+    inputs = ", ".join(f"{i.name} {units.shape(i.shape)}" for i in cost.inputs)
+    flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {units.si(cost.other_flops, 'FLOPs')} other"
     return [
         _card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}", wide=True),
-        _card("FLOPs", _si(cost.total_flops, "FLOPs"), flops_detail),
-        _card("MACs", _si(cost.macs, "MACs"),
+        _card("FLOPs", units.si(cost.total_flops, "FLOPs"), flops_detail),
+        _card("MACs", units.si(cost.macs, "MACs"),
               ", ".join(f"{precision} {macs:,}" for precision, macs in cost.macs_by_precision.items()) or f"{cost.macs:,}"),
-        _card("Parameters", _si(cost.params, ""), f"{cost.params:,}"),
-        _card("Weights stored", _si(cost.weight_bytes, "B"),
-              ", ".join(f"{element} {_si(size, 'B')}" for element, size in cost.weight_bytes_by_type.items()) or "none"),
-        _card("Bytes moved", _si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
-    ] + ([_card("Peak activations", _si(cost.peak_activation_bytes, "B"), "live tensors at once, in the runtime's order")]
+        _card("Parameters", units.si(cost.params, ""), f"{cost.params:,}"),
+        _card("Weights stored", units.si(cost.weight_bytes, "B"),
+              ", ".join(f"{element} {units.si(size, 'B')}" for element, size in cost.weight_bytes_by_type.items()) or "none"),
+        _card("Bytes moved", units.si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
+    ] + ([_card("Peak activations", units.si(cost.peak_activation_bytes, "B"), "live tensors at once, in the runtime's order")]
          if cost.memory is not None else [])
 
 
@@ -116,7 +96,7 @@ def _engine_cards(result: BenchResult) -> list[str]:
     p99, p99_detail = _percentile_text(stats, 99.0)
     achieved = "FLOPs not counted" if result.gflops_per_s is None else f"{result.gflops_per_s:,.2f} GFLOP/s achieved"
     return [
-        _card("Median latency", fmt_ns(stats.median_ns), f"{kind} latency, {stats.count:,} runs"),
+        _card("Median latency", units.duration(stats.median_ns), f"{kind} latency, {stats.count:,} runs"),
         _card("p99 latency", p99, p99_detail),
         _card("Throughput", f"{result.throughput_fps:,.1f} FPS", f"{achieved}, batch {result.batch}"),
         ran,
@@ -295,10 +275,10 @@ def _latency_section(bench: BenchReport) -> str:
         for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
             if stats is None:
                 continue
-            cells = [_e(result.settings.engine), kind, _n(stats.count), fmt_ns(stats.min_ns), fmt_ns(stats.median_ns),
-                     fmt_ns(stats.mean_ns)]
+            cells = [_e(result.settings.engine), kind, units.count(stats.count), units.duration(stats.min_ns), units.duration(stats.median_ns),
+                     units.duration(stats.mean_ns)]
             cells += [_percentile_text(stats, p)[0] for p in (90.0, 99.0, 99.9)]
-            cells += [fmt_ns(stats.max_ns), fmt_ns(stats.std_ns)]
+            cells += [units.duration(stats.max_ns), units.duration(stats.std_ns)]
             rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     heads = ("Engine", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std")
     table = ('<table class="plain"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>"
@@ -334,11 +314,11 @@ def _layer_cells(position: str, layer: LayerCost, total: int, include_other: boo
     bytes_moved = layer.bytes_read + layer.bytes_written
     name = layer.name if not layer.role else f"└ {layer.name}"
     cells = [
-        (position, sort_key), (name, None), (layer.type, None), (_shape(layer.input_shape), None),
-        (_shape(layer.kernel), None), (_n(layer.kernels), layer.kernels), (_shape(layer.output_shape), None),
-        (_n(layer.macs), layer.macs), (_n(flops), flops), (f"{share:.1f}", round(share, 4)),
-        (_n(layer.other_flops), layer.other_flops), (layer.precision, None), (_n(layer.params), layer.params),
-        (_n(layer.weight_bytes), layer.weight_bytes), (_n(bytes_moved), bytes_moved),
+        (position, sort_key), (name, None), (layer.type, None), (units.shape(layer.input_shape), None),
+        (units.shape(layer.kernel), None), (units.count(layer.kernels), layer.kernels), (units.shape(layer.output_shape), None),
+        (units.count(layer.macs), layer.macs), (units.count(flops), flops), (f"{share:.1f}", round(share, 4)),
+        (units.count(layer.other_flops), layer.other_flops), (layer.precision, None), (units.count(layer.params), layer.params),
+        (units.count(layer.weight_bytes), layer.weight_bytes), (units.count(bytes_moved), bytes_moved),
     ]
     for row in timed:
         cells += _timed_cells(row)
@@ -382,9 +362,9 @@ def _layer_table(cost: ModelCost, profiles: Sequence[ProfileResult] = ()) -> str
                  for part in layer.parts]
         bodies.append(f"<tbody>{''.join(rows)}</tbody>")
     timed_totals = "".join(f"<td>{p.layers_us:,.1f}</td><td></td><td></td>" for p in profiles)
-    footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{_n(cost.macs)}</td><td>{_n(total)}</td>'
-              f'<td>100.0</td><td>{_n(cost.other_flops)}</td><td></td><td>{_n(cost.params)}</td>'
-              f'<td>{_n(cost.weight_bytes)}</td><td>{_n(cost.bytes_read + cost.bytes_written)}</td>{timed_totals}</tr></tfoot>')
+    footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{units.count(cost.macs)}</td><td>{units.count(total)}</td>'
+              f'<td>100.0</td><td>{units.count(cost.other_flops)}</td><td></td><td>{units.count(cost.params)}</td>'
+              f'<td>{units.count(cost.weight_bytes)}</td><td>{units.count(cost.bytes_read + cost.bytes_written)}</td>{timed_totals}</tr></tfoot>')
     note = ("Click a header to sort (again to reverse); the parts of a separable layer (depthwise, pointwise) stay "
             "under their layer. FLOPs = 2 × MACs of convolutions and matmuls"
             + (" + other FLOPs." if cost.include_other else "; other FLOPs (bias, activation, pooling, softmax) are "
@@ -455,7 +435,7 @@ def _environment(content: ReportContent) -> str:
             rows.append((f"{label}.asked", ", ".join(f"{k}={v}" for k, v in result.config.to_dict().items() if v is not None)))
             rows.append((f"{label}.used", f"hint {s.hint}, precision {s.precision}, {s.streams} stream(s), "
                          f"{s.threads} thread(s), {s.requests} request(s) (optimal {s.optimal_requests})"))
-            first = fmt_ns(result.first_inference_ns) if result.first_inference_ns is not None else "no warm-up"
+            first = units.duration(result.first_inference_ns) if result.first_inference_ns is not None else "no warm-up"
             rows.append((f"{label}.run", f"{result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason}); "
                          f"first inference {first}, {len(result.warmup_ns)} warm-up runs; inputs: {result.inputs}"))
     for profile in content.profiles:
@@ -561,22 +541,6 @@ def _page(title: str, subtitle: str, parts: Sequence[str]) -> str:
     )
 
 
-def _metric_text(value: float | int | str | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    if unit == "ns":
-        return fmt_ns(value)
-    if unit == "B":
-        return _si(value, "B")
-    if unit in ("FPS", "GFLOP/s", "GB/s"):
-        return f"{value:,.2f} {unit}"
-    if unit == "%":
-        return f"{value:,.1f}%"
-    return f"{value:,}"
-
-
 def render_comparison_page(comparison: Comparison, command: str = "") -> str:
     """Several models (or one model on several machines) on one page: every metric with its ratio to the first column, the FLOPs ratio
     next to the measured latency ratio per engine, and each run's latency histogram."""
@@ -589,7 +553,7 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
     for row in comparison.rows:
         cells = f"<td>{_e(row.label)}</td><td>{_e(row.engine or 'count')}</td>"
         for value, ratio in zip(row.values, row.ratios):
-            cells += (f'<td data-v="{value if value is not None else ""}">{_e(_metric_text(value, row.unit))}</td>'
+            cells += (f'<td data-v="{value if value is not None else ""}">{_e(units.metric(value, row.unit))}</td>'
                       f'<td data-v="{ratio if ratio is not None else ""}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
         bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
     table = (f'<section id="comparison"><h2>Side by side</h2><p class="note">Ratios are to the first column, '
@@ -598,7 +562,7 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
 
     flops = _find_row(comparison, "flops")
     series = [charts.Series("FLOPs", [r or 0.0 for r in flops.ratios],
-                            [f"{n}: {_metric_text(v, '')} FLOPs, {'—' if r is None else f'{r:,.3f}'} × the first"
+                            [f"{n}: {units.metric(v, '')} FLOPs, {'—' if r is None else f'{r:,.3f}'} × the first"
                              for n, v, r in zip(names, flops.values, flops.ratios)], charts.FLOPS_COLOR)] if flops else []
     colors = (charts.TIME_COLOR, *charts.MARK_COLORS)
     for index, engine in enumerate(comparison.engines):
@@ -606,7 +570,7 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
         if latency is None:
             continue
         series.append(charts.Series(f"{engine} {latency.label.lower()}", [r or 0.0 for r in latency.ratios],
-                                    [f"{n} on {engine}: {_metric_text(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
+                                    [f"{n} on {engine}: {units.metric(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
                                      for n, v, r in zip(names, latency.values, latency.ratios)], colors[index % len(colors)]))
     ratio_chart = charts.layer_bars("chart-compare", names, series, f"× {names[0]}",
                                     f"FLOPs and measured latency, each as a ratio to the first column ({names[0]})")
@@ -854,8 +818,8 @@ def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> lis
     depthwise, pointwise, standard = (parts.get(name) or {} for name in ("depthwise", "pointwise", "standard"))
     ratio, latency = record["time_ratio"], record["latency_us"]
     share = realized(record)
-    cells += [(_n(record["flops"]["standard"]), record["flops"]["standard"]),
-              (_n(record["flops"]["separable"]), record["flops"]["separable"]), _number(record["flop_ratio"], 3),
+    cells += [(units.count(record["flops"]["standard"]), record["flops"]["standard"]),
+              (units.count(record["flops"]["separable"]), record["flops"]["separable"]), _number(record["flop_ratio"], 3),
               _number(latency["standard"]["median"], 1), _number(latency["separable"]["median"], 1),
               _number(ratio["median"], 3), _number(ratio["min"], 3), _number(ratio["max"], 3),
               _number(None if share is None else 100 * share, 0),

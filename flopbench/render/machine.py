@@ -4,13 +4,10 @@ from __future__ import annotations
 import json
 
 from ..profiling.machine import Machine
+from . import units
 from .text import check_format
 
 FORMATS = ("table", "json")
-
-
-def _f(value: float | None) -> str:
-    return "" if value is None else f"{value:,.1f}"
 
 
 def machine_lines(machine: Machine) -> list[str]:
@@ -37,7 +34,7 @@ def machine_table(machine: Machine):
     for peak in machine.peaks.values():
         share = (f"{100 * peak.gflops_per_s / peak.theoretical_gflops_per_s:.0f}%"
                  if peak.theoretical_gflops_per_s else "")
-        table.add_row(peak.precision, _f(peak.gflops_per_s), _f(peak.theoretical_gflops_per_s), share,
+        table.add_row(peak.precision, units.fixed(peak.gflops_per_s), units.fixed(peak.theoretical_gflops_per_s), share,
                       peak.op, peak.kernel)
     return Group(table, Text("\n".join(machine_lines(machine))))
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from ..profiling.profile import EngineRow, Finding, LayerRow, ProfileResult
+from . import units
 from .text import check_format
 
 COLUMNS = ("layer", "type", "flops", "bytes", "intensity", "time_us", "percent", "gflops_per_s",
@@ -70,18 +71,6 @@ def to_csv(result: ProfileResult) -> str:
     return buffer.getvalue()
 
 
-def _f(value: float | None, digits: int = 1) -> str:
-    return "" if value is None else f"{value:,.{digits}f}"
-
-
-def _short(value: int) -> str:
-    """1,489,152 → 1.49M: the table stays narrow; the JSON and CSV keep every digit."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return str(value)
-
-
 def _kernel(text: str) -> str:
     return text.replace("CPUExecutionProvider", "ORT CPU")
 
@@ -89,11 +78,11 @@ def _kernel(text: str) -> str:
 def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[str]:
     name = f"  └ {row.name}" if indent else row.name
     if isinstance(row, EngineRow):
-        return [name, row.type, "", "", "", _f(row.time_us), _f(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
-    number = (lambda v: f"{v:,}") if full else _short
+        return [name, row.type, "", "", "", units.fixed(row.time_us), units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
+    number = units.count if full else units.compact
     kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
-    return [name, row.type, number(row.flops), number(row.bytes), _f(row.intensity, 2), _f(row.time_us), _f(row.percent),
-            _f(row.gflops_per_s, 2), _f(row.attainable_gflops_per_s), _f(row.percent_of_attainable), row.bound, kernel,
+    return [name, row.type, number(row.flops), number(row.bytes), units.fixed(row.intensity, 2), units.fixed(row.time_us), units.fixed(row.percent),
+            units.fixed(row.gflops_per_s, 2), units.fixed(row.attainable_gflops_per_s), units.fixed(row.percent_of_attainable), row.bound, kernel,
             row.precision]
 
 
@@ -131,11 +120,10 @@ def to_markdown(result: ProfileResult) -> str:
         rows.append(_cells(row, False))
         rows.extend(_cells(part, True) for part in row.parts)
     rows.extend(_cells(node, False) for node in result.engine_nodes)
-    rows.append(["(outside layers)", "", "", "", "", _f(result.outside_layers_us),
-                 _f(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
-    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
+    rows.append(["(outside layers)", "", "", "", "", units.fixed(result.outside_layers_us),
+                 units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
-    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines + [""] + summary_lines(result)) + "\n"
 
 
@@ -155,9 +143,9 @@ def to_table(result: ProfileResult):
     for node in result.engine_nodes:
         table.add_row(*_cells(node, False, full=False), style="cyan")
     table.add_section()
-    table.add_row("(outside layers)", "", "", "", "", _f(result.outside_layers_us),
-                  _f(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
-    table.add_row("End to end", "", "", "", "", _f(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
+    table.add_row("(outside layers)", "", "", "", "", units.fixed(result.outside_layers_us),
+                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
+    table.add_row("End to end", "", "", "", "", units.fixed(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
     return Group(table, Text("\n".join(summary_lines(result))))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .text import human_bytes
+from .units import human_bytes
 
 
 def quantize_lines(result) -> list[str]:

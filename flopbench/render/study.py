@@ -8,17 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..study.sweep import ConfigSummary, SweepResult, realized, summarize, trend
+from . import units
 
 COLUMNS = ("Point", "Engine", "FLOP ratio", "Time ratio", "Spread", "Realized", "DW share (time)", "DW share (FLOPs)",
            "Std GFLOP/s", "DW GFLOP/s", "PW GFLOP/s")
 
 
-def _f(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.0f}%"
+def _ratio(value: float | None) -> str:
+    return units.fixed(value, 3, units.NONE)
 
 
 def _gflops(part: dict[str, Any] | None) -> str:
@@ -40,8 +37,8 @@ def record_cells(record: dict[str, Any]) -> list[str]:
     used = (record.get("engine") or {}).get("precision")
     if used and used != point["precision"]:
         config += f" (ran {used})"
-    return [geometry(point), config, _f(record["flop_ratio"]), _f(ratio["median"]), f"{_f(ratio['min'])}–{_f(ratio['max'])}",
-            _pct(realized(record)), _pct((parts.get("depthwise") or {}).get("share")), _pct(parts.get("depthwise_flop_share")),
+    return [geometry(point), config, _ratio(record["flop_ratio"]), _ratio(ratio["median"]), f"{_ratio(ratio['min'])}–{_ratio(ratio['max'])}",
+            units.percent(realized(record)), units.percent((parts.get("depthwise") or {}).get("share")), units.percent(parts.get("depthwise_flop_share")),
             _gflops(parts.get("standard")), _gflops(parts.get("depthwise")), _gflops(parts.get("pointwise"))]
 
 
@@ -63,14 +60,14 @@ def _config_sentence(s: ConfigSummary) -> str:
     if s.flop_ratio_median is None:
         return f"{s.config}: every one of its {s.points} points failed."
     text = (f"{s.config}: the separable layer needs a median {s.flop_ratio_median:.3f}× the FLOPs of the standard one and takes "
-            f"{s.time_ratio_median:.3f}× its time; {_pct(s.realized_median)} of the FLOP saving became a time saving")
+            f"{s.time_ratio_median:.3f}× its time; {units.percent(s.realized_median)} of the FLOP saving became a time saving")
     if s.slower:
         text += f"; at {len(s.slower)} point(s) it was slower than the standard layer ({', '.join(s.slower)})"
     if s.best and s.worst and s.best != s.worst:
         text += f". Closest to its FLOPs: {s.best}; furthest: {s.worst}"
     if s.depthwise_time_share_median is not None and s.depthwise_flop_share_median is not None:
-        text += (f". The depthwise part is {_pct(s.depthwise_flop_share_median)} of the separable FLOPs but "
-                 f"{_pct(s.depthwise_time_share_median)} of its time")
+        text += (f". The depthwise part is {units.percent(s.depthwise_flop_share_median)} of the separable FLOPs but "
+                 f"{units.percent(s.depthwise_time_share_median)} of its time")
     if s.failed:
         text += f". {s.failed} point(s) failed"
     return text + "."

@@ -31,15 +31,6 @@ def render_text(renderable, width: int = 160) -> str:
     return console.file.getvalue()
 
 
-def human_bytes(count: int) -> str:
-    """1.1 GB, 17 MB, 12 kB (decimal units, as disk sizes are sold)."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            value = count / size
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    return f"{count} bytes"
-
-
 NAME_WIDTH = 48  # a layer or op name longer than this is shortened in the middle in a terminal table
 
 

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 from ..measure.stats import StatWarning
+from . import units
 
 
-def fmt_ns(ns: float) -> str:
-    ns = float(ns)
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if abs(ns) >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
+def _time(ns: float) -> str:
+    return units.duration_in_words(ns, ascii_micro=True)
 
 
 def describe(warning: StatWarning) -> str:
@@ -24,14 +21,14 @@ def describe(warning: StatWarning) -> str:
     if warning.rule == "outliers":
         slow, n = int(v["slow"]), int(v["samples"])
         return (f"outliers: {slow} of {n} inferences ({slow / n:.1%}) took more than {v['factor']:g}x the "
-                f"median {fmt_ns(v['median_ns'])} (the slowest {fmt_ns(v['slowest_ns'])}); something else ran at the "
+                f"median {_time(v['median_ns'])} (the slowest {_time(v['slowest_ns'])}); something else ran at the "
                 f"same time or warm-up was too short; add warm-up iterations or quiet the machine")
     if warning.rule == "bimodal":
         minimum, median = v["min_ns"], v["median_ns"]
-        return (f"the fastest inference ({fmt_ns(minimum)}) is {1 - minimum / median:.0%} below the median "
-                f"({fmt_ns(median)}): the timings are bimodal (CPU frequency scaling, caches or an engine "
+        return (f"the fastest inference ({_time(minimum)}) is {1 - minimum / median:.0%} below the median "
+                f"({_time(median)}): the timings are bimodal (CPU frequency scaling, caches or an engine "
                 f"shortcut); pin the CPU frequency or check the inputs")
     if warning.rule == "below_clock_resolution":
-        return (f"the median latency {fmt_ns(v['median_ns'])} is below {fmt_ns(v['resolution_ns'])}: it is mostly "
+        return (f"the median latency {_time(v['median_ns'])} is below {_time(v['resolution_ns'])}: it is mostly "
                 f"timer and loop overhead; give each inference more work (larger batch or model)")
     return f"{warning.rule}: " + ", ".join(f"{k} {val:g}" for k, val in v.items())
