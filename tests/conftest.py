@@ -1,4 +1,6 @@
 
+import os
+
 import pytest
 
 # the CPU plugin may pick bf16 on AVX512-BF16 machines; numeric comparisons want f32
@@ -35,8 +37,6 @@ def image_npy(zoo_dir):
 def roofline_cache(tmp_path_factory):
     """A quick roofline per engine, measured once into a cache of the test session's own
     (FLOPBENCH_CACHE_DIR, inherited by subprocesses): profiles find it, ~/.cache is never touched."""
-    import os
-
     from flopbench.profiling.machine import machine
 
     folder = tmp_path_factory.mktemp("roofline-cache")
@@ -48,3 +48,26 @@ def roofline_cache(tmp_path_factory):
         os.environ.pop("FLOPBENCH_CACHE_DIR", None)
     else:
         os.environ["FLOPBENCH_CACHE_DIR"] = previous
+
+
+# set by .ci/run: there a missing browser is a failure, not a skip
+REQUIRE_BROWSER = "FLOPBENCH_REQUIRE_BROWSER"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium, which pip cannot install: the page tests are skipped without it
+    (the reason says how to install it), except under CI, which installs it and sets
+    FLOPBENCH_REQUIRE_BROWSER=1, where its absence fails them."""
+    import shutil
+
+    from chromium import Chromium
+
+    if not shutil.which("chromium"):
+        message = ("Debian's chromium is not installed: the tests that open pages in a browser need it; "
+                   "run them after `apt-get install chromium` (.ci/run installs it)")
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{message}; {REQUIRE_BROWSER}=1 makes its absence a failure", pytrace=False)
+        pytest.skip(message)
+    with Chromium(width=1200, height=900) as chromium:
+        yield chromium

@@ -1,15 +1,30 @@
-"""The README stays in step with the code and with CI."""
+"""The README and the docs site (MkDocs, `docs/`) stay in step with the code and with CI: the site
+builds with --strict, every command they show runs, the README stays a landing page."""
+import contextlib
+import io
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from flopbench.counting.formulas import FORMULAS
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
+
+# a block the tests do not run says why on the line before its fence
+NOT_RUN = re.compile(r"<!-- not run by the tests: (.+?) -->")
+MAX_BLOCKS_NOT_RUN = 10
 
 
 def quick_start_commands():
-    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line for line in block.splitlines() if line.strip()]
 
@@ -26,5 +41,190 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_every_formula_is_documented():
-    missing = [op for op in FORMULAS if f"`{op}`" not in README]
-    assert not missing, f"document these op types in the README: {missing}"
+    counting = (DOCS / "counting.md").read_text()
+    missing = [op for op in FORMULAS if f"`{op}`" not in counting]
+    assert not missing, f"document these op types in docs/counting.md: {missing}"
+
+
+def test_readme_is_a_landing_page():
+    lines = README.read_text().splitlines()
+    assert len(lines) < 300, f"the README has {len(lines)} lines: move the detail to a page under docs/"
+
+
+def test_readme_links_point_to_files_that_exist():
+    targets = re.findall(r"\]\(([^)\s]+)\)", README.read_text())
+    local = [t.split("#", 1)[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+    assert any(t.startswith("docs/") for t in local), "the README links to no docs page"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"the README links to files that do not exist: {missing}"
+
+
+def test_the_docs_build_strict(tmp_path):
+    site = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+                            "--site-dir", str(site)], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert built.returncode == 0, built.stdout + built.stderr
+    pages = [p for p in DOCS.glob("*.md")]
+    unbuilt = [p.name for p in pages if not (site / ("index.html" if p.stem == "index" else f"{p.stem}/index.html")).exists()]
+    assert not unbuilt, f"pages not in the built site: {unbuilt}"
+    assert "601,548,544" in (site / "flops" / "index.html").read_text()  # a transcript survives the build
+
+
+# ---- every command the pages show is run -------------------------------------------------------
+
+def fenced_blocks(page: Path):
+    """(language, lines, reason it is not run or None, line number) of every fenced block."""
+    lines = page.read_text().splitlines()
+    index = 0
+    while index < len(lines):
+        opening = re.match(r"^```(\w*)", lines[index])
+        if not opening:
+            index += 1
+            continue
+        end = index + 1
+        while not lines[end].startswith("```"):
+            end += 1
+        before = next((line for line in reversed(lines[:index]) if line.strip()), "")
+        reason = NOT_RUN.search(before)
+        yield opening.group(1), lines[index + 1:end], reason.group(1) if reason else None, index + 1
+        index = end + 1
+
+
+def shown_commands(page: Path):
+    """Every `flopbench ...` command a bash block shows (a line, or a part of one between `&&`, `;`
+    or `|`) or a console block shows after `$ `, in the page's order, with the block's line."""
+    for language, body, reason, line in fenced_blocks(page):
+        if reason or language not in ("bash", "console"):
+            continue
+        typed = body if language == "bash" else [text[2:] for text in body if text.startswith("$ ")]
+        for text in typed:
+            for part in re.split(r"&&|;|\|", text.split(" #", 1)[0]):
+                if part.strip().startswith("flopbench "):
+                    yield shlex.split(part)[1:], line, body
+
+
+QUICK_VALUES = {"-t": "0.3", "-niter": "5", "--profile-niter": "5", "--profile-iterations": "5", "--samples": "3"}
+
+
+def quickly(argv: list[str]) -> list[str]:
+    """The same command with its measuring shortened: -t, -niter and the profiles' iterations capped,
+    one warm-up run, `machine` quick (the test session's cached roofline), quantize calibrated on 3 samples."""
+    argv = list(argv)
+    for index, word in enumerate(argv[:-1]):
+        if word in QUICK_VALUES and (word != "-niter" or int(argv[index + 1]) > 5):
+            argv[index + 1] = QUICK_VALUES[word]
+    measures = argv[0] in ("bench", "compare", "report") and not any(a.endswith(".json") for a in argv[1:2])
+    if measures and "-t" not in argv and "-niter" not in argv:
+        argv += ["-t", QUICK_VALUES["-t"]]
+    if (measures or argv[0] == "profile") and "--warmup" not in argv:
+        argv += ["--warmup", "1"]
+    if argv[0] == "report" and "--profile-niter" not in argv:
+        argv += ["--profile-niter", QUICK_VALUES["--profile-niter"]]
+    if argv[0] == "machine":
+        argv = [a for a in argv if a != "--remeasure"] + ["--quick"]
+    if argv[0] == "quantize" and "--samples" not in argv:
+        argv += ["--samples", QUICK_VALUES["--samples"]]
+    return argv
+
+
+@pytest.fixture(scope="session")
+def docs_workspace(tmp_path_factory, zoo_dir, roofline_cache):
+    """One folder holding the files the pages use, as `flopbench demo` and `flopbench zoo` write
+    them; the pages' commands run in it, in order, page after page."""
+    from flopbench.zoo import write_zoo_model
+
+    folder = tmp_path_factory.mktemp("docs-workspace")
+    (folder / "sep_cnn").mkdir()
+    for name in ("sep_cnn.xml", "sep_cnn.bin", "sep_cnn.onnx", "image.npy"):
+        (folder / "sep_cnn" / name).symlink_to(zoo_dir / name)
+        (folder / name).symlink_to(zoo_dir / name)
+    write_zoo_model("mobilenet_v2", folder, fmt="onnx")
+    (folder / "model.onnx").symlink_to(folder / "mobilenet_v2.onnx")
+    write_zoo_model("mobilenet_v1", folder, fmt="ir")
+    (folder / "zoo").mkdir()
+    write_zoo_model("mobilenet_v1", folder / "zoo", fmt="onnx")
+    write_zoo_model("conv_mobilenet_v1", folder / "zoo", fmt="onnx")
+    return folder
+
+
+class CommandRunner:
+    """Runs a command line in the workspace through the CLI's `main` in this process (the engines
+    are imported once for all of them), once per distinct line: pages repeat the README's examples."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.done: dict[tuple, tuple[int, str, str]] = {}
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        key = tuple(argv)
+        if key not in self.done:
+            from flopbench.cli import main
+
+            out, err = io.StringIO(), io.StringIO()
+            here = Path.cwd()
+            os.chdir(self.folder)
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    code = main(quickly(argv))
+            finally:
+                os.chdir(here)
+            self.done[key] = (code, out.getvalue(), err.getvalue())
+        return self.done[key]
+
+
+@pytest.fixture(scope="session")
+def run_shown(docs_workspace):
+    return CommandRunner(docs_workspace)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_command_a_page_shows_runs(page, run_shown):
+    for argv, line, block in shown_commands(page):
+        code, out, err = run_shown(argv)
+        where = f"{page.name}:{line}: flopbench {shlex.join(argv)}"
+        assert code == 0, f"{where} exited {code}:\n{err[-2000:]}"
+        if argv[0] == "flops":
+            # the totals a transcript shows are what the command prints now
+            shown = [text for text in block if text.startswith("Total: ")]
+            for total in shown:
+                assert total in out.splitlines(), f"{where} no longer prints {total!r}:\n{out[-1500:]}"
+
+
+def test_transcripts_are_console_blocks_and_few_are_not_run():
+    """A `$ flopbench` transcript in a block of another language would escape the run above, and
+    every block left out says why."""
+    not_run, misfiled = [], []
+    for page in PAGES:
+        for language, body, reason, line in fenced_blocks(page):
+            if reason:
+                not_run.append(f"{page.name}:{line}: {reason}")
+            elif language not in ("bash", "console") and any(text.startswith("$ flopbench") for text in body):
+                misfiled.append(f"{page.name}:{line}")
+    assert not misfiled, f"make these ```console blocks so their commands are run: {misfiled}"
+    assert len(not_run) <= MAX_BLOCKS_NOT_RUN, "\n".join(not_run)
+
+
+# ---- the README's test command passes on a machine without Debian's chromium ------------------
+
+BROWSER_TEST = '''
+def test_a_page_in_the_browser(browser):
+    pass
+'''
+
+
+@pytest.mark.parametrize("required, outcome", [(None, "1 skipped"), ("1", "1 error")])
+def test_browser_tests_skip_without_chromium_and_fail_under_ci(tmp_path, required, outcome):
+    """On a machine without chromium (none on PATH here) a test that opens a page is skipped with
+    how to install it; with FLOPBENCH_REQUIRE_BROWSER=1, as .ci/run sets, it fails."""
+    (tmp_path / "test_page.py").write_text(BROWSER_TEST)
+    env = {key: value for key, value in os.environ.items() if key != "FLOPBENCH_REQUIRE_BROWSER"}
+    env.update(PATH=str(tmp_path), PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")]))
+    if required:
+        env["FLOPBENCH_REQUIRE_BROWSER"] = required
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-rsf", "-q", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_page.py")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert outcome in ran.stdout, ran.stdout + ran.stderr
+    assert "apt-get install chromium" in ran.stdout
+    assert ran.returncode == (1 if required else 0)

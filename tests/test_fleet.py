@@ -31,7 +31,6 @@ from flopbench.fleet.points import BenchPoints
 from flopbench.fleet.shipping import ModelPackage, pack_model, private_root, unpack_model
 from flopbench.results.schema import validate
 
-from chromium import Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SEP_CNN_FLOPS = 926_808  # the exercise's total: 25,688 + 161,280 + 737,280 + 2,560
@@ -168,12 +167,6 @@ def test_a_node_without_a_cached_roofline_measures_the_quick_one(tmp_path, monke
     assert source == MEASURED_QUICK and measured.quick and measured.peaks["f32"].gflops_per_s > 0
     again, source = node_roofline("onnxruntime")
     assert source == CACHED and again == measured  # cached on the node: the next point reuses it
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with Chromium(width=1200, height=900) as chromium:
-        yield chromium
 
 
 def _node_of(label: str) -> str:

@@ -10,7 +10,6 @@ import pytest
 import flopbench
 from flopbench.cli.main import main
 
-from chromium import Chromium
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -25,12 +24,6 @@ def measured_page(tmp_path_factory, sep_cnn_onnx, roofline_cache):
                  "--profile-niter", "30", "--precision", "f32", "-o", str(page)])
     assert code == 0
     return page
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with Chromium(width=1200, height=900) as chromium:
-        yield chromium
 
 
 def assert_self_contained(text: str) -> None:
