@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..measure.engines import engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import command_line, engine_names
 from .output import check_output, console
@@ -21,7 +22,7 @@ def add_parser(commands) -> None:
     report.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help=f"the HTML file to write (default {DEFAULT_OUTPUT})")
     report.add_argument("--shape", help="input shapes for dynamic dimensions: name:1x3x224x224[,name2:...]")
     report.add_argument("-b", "--batch", type=int, help="batch size")
-    report.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
+    report.add_argument("--engine", action="append", help=engine_choices(several=True))
     report.add_argument("-d", "--device", help="device (default CPU)")
     report.add_argument("-hint", "--hint", help="latency (default), throughput or none")
     report.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")

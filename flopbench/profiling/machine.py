@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError, OutputError
-from ..measure.engines import EngineConfig, engine_errors, get_engine
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
 from ..results.documents import result_kind
 from ..results.metadata import cpu_flags, cpu_model, result_metadata
@@ -141,18 +141,6 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def precisions_offered(engine: str, flags: set[str]) -> tuple[str, ...]:
-    """f32 always; bf16 and int8 where OpenVINO's CPU plugin has the instructions for them."""
-    if engine != "openvino":
-        return ("f32",)
-    found = ["f32"]
-    if flags & {"avx512_bf16", "amx_bf16"}:
-        found.append("bf16")
-    if flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
-        found.append("i8")
-    return tuple(found)
-
-
 def theoretical_peaks(flags: set[str], cores: int, ghz: float | None) -> tuple[dict[str, float], dict[str, Any]]:
     """cores × f32 SIMD lanes × FMA units × 2 × GHz; bf16 dot products (2 per lane) double it and
     int8 VNNI (4 per lane) quadruples it. AMX tiles are not modelled."""
@@ -268,12 +256,13 @@ def _best_node_time(engine: str, device: str, path: Path, name: str, precision: 
     return best, kernel
 
 
-def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool = False,
+def measure_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool = False,
                     progress: Callable[[str], None] | None = None) -> Machine:
     """Measure this machine's roofline with `engine`: peak GFLOP/s per precision it offers here,
     and memory bandwidth."""
     runtime = get_engine(engine)
     runtime.check_device(device)
+    runtime.check_profilable(device)  # the peaks and the bandwidth are per-node times
     plan = QUICK if quick else FULL
     flags = cpu_flags()
     cores = usable_cores()
@@ -282,8 +271,8 @@ def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool =
     peaks: dict[str, Peak] = {}
     with tempfile.TemporaryDirectory(prefix="flopbench-machine-") as temp:
         folder = Path(temp)
-        for precision in precisions_offered(runtime.name, flags):
-            asked = None if runtime.name != "openvino" else ("f32" if precision == "i8" else precision)
+        for precision in runtime.roofline_precisions(flags):
+            asked = runtime.roofline_setting(precision)
             candidates = [(f"MatMul {n}×{n}×{n}", 2 * n ** 3, lambda n=n: _matmul_model(folder, n, precision), MATMUL_NAME)
                           for n in plan.matmul_sizes]
             candidates += [(f"{k}×{k} Conv {c}→{c} at {h}×{h}", 2 * c * c * h * h * k * k,
@@ -301,7 +290,7 @@ def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool =
         if progress:
             progress(f"bandwidth: Add of {plan.add_elements * 4 / 1e6:.0f} MB inputs")
         path = _add_model(folder, plan.add_elements)
-        node_ns, _ = _best_node_time(runtime.name, device, path, ADD_NAME, "f32" if runtime.name == "openvino" else None, plan)
+        node_ns, _ = _best_node_time(runtime.name, device, path, ADD_NAME, runtime.roofline_setting("f32"), plan)
     moved = 3 * 4 * plan.add_elements
     return Machine(engine=runtime.name, engine_version=runtime.version(), device=device, cpu=cpu_model(), cores=cores,
                    peaks=peaks, bandwidth_gb_per_s=moved / node_ns, bandwidth_bytes=moved, theoretical=basis, quick=quick,
@@ -328,7 +317,7 @@ def cache_path(engine: str, device: str = "CPU", quick: bool = False, folder: Pa
     return (folder or cache_dir()) / f"machine-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
 
 
-def cached_machine(engine: str = "openvino", device: str = "CPU", quick: bool | None = None) -> Machine | None:
+def cached_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool | None = None) -> Machine | None:
     """The cached roofline for this machine and engine version; `quick=None` takes the full one,
     else the quick one."""
     for kind in ((False, True) if quick is None else (quick,)):
@@ -340,7 +329,7 @@ def cached_machine(engine: str = "openvino", device: str = "CPU", quick: bool | 
     return None
 
 
-def machine(engine: str = "openvino", device: str = "CPU", remeasure: bool = False, quick: bool = False,
+def machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", remeasure: bool = False, quick: bool = False,
             progress: Callable[[str], None] | None = None) -> Machine:
     """This machine's roofline for `engine`: from the cache, or measured (and cached) when absent
     or when `remeasure` is asked."""

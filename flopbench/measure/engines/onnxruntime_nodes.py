@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..measure.engines import NodeTime
+from .base import NodeTime
 
 # nodes that change only the layout of a tensor (ONNX Runtime's NCHWc transformer inserts them)
 LAYOUT_OPS = {"ReorderInput", "ReorderOutput"}
