@@ -41,7 +41,7 @@ def _imports(path: Path, parts: tuple[str, ...]):
 def test_every_package_is_a_known_stage():
     packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     unknown = packages - set(STAGES) - ANYWHERE
-    assert not unknown, f"place the new package(s) {sorted(unknown)} in STAGES (tests/test_layout.py) and the README's tree"
+    assert not unknown, f"place the new package(s) {sorted(unknown)} in STAGES (tests/test_layout.py) and the tree in docs/architecture.md"
 
 
 def test_no_stage_imports_a_later_stage():

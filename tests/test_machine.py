@@ -1,5 +1,5 @@
 """`flopbench machine`: the roofline measured with the engine's own node times, cached per machine
-and engine version. The quick plan keeps these tests small; the full one is in the README."""
+and engine version. The quick plan keeps these tests small; the full one is in docs/machine.md."""
 import json
 import os
 import subprocess
