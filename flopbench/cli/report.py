@@ -74,7 +74,7 @@ def split_sources(sources: list[str]) -> tuple[str | None, list[str]]:
 
 
 def run_command(args) -> int:
-    from ..render.html import render_report
+    from ..render.report import render_report
 
     model, results = split_sources(args.sources)
     if results:
@@ -111,7 +111,7 @@ def _fleet_page(args, loaded: list[tuple[str, object]]) -> str:
     from ..errors import ResultFileError
     from ..fleet.compare import side_by_side
     from ..fleet.records import FleetResult
-    from ..render.html import render_comparison_page
+    from ..render.compare import render_comparison_page
 
     path, fleet = next((path, result) for path, result in loaded if isinstance(result, FleetResult))
     if len(loaded) > 1:
@@ -126,7 +126,7 @@ def _measured(args, model: str):
     from ..measure.engines import EngineConfig
     from ..measure.inputs import files_read
     from ..measure.policy import RunPolicy
-    from ..render.html import ReportContent
+    from ..render.report import ReportContent
 
     for name, default in MEASURING_FLAGS.items():
         if getattr(args, name) is None:
@@ -173,7 +173,7 @@ def _measured(args, model: str):
 def _sweep_page(args, paths: list[str]) -> str:
     """The page of a sweep measured earlier (flopbench study sepconv's results.json), alone."""
     from ..errors import ResultFileError
-    from ..render.html import render_study_page
+    from ..render.study import render_study_page
     from ..study.sweep import load_sweep
 
     if len(paths) != 1:
@@ -188,7 +188,7 @@ def _from_results(args, loaded: list[tuple[str, object]]):
     from ..errors import ResultFileError
     from ..measure.bench import BenchReport
     from ..profiling.profile import ProfileResult
-    from ..render.html import ReportContent
+    from ..render.report import ReportContent
 
     paths = [path for path, _ in loaded]
     costs, benches, profiles = [], [], []

@@ -128,7 +128,7 @@ def run_command(args) -> int:
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
     if args.html:
-        from ..render.html import render_study_page
+        from ..render.study import render_study_page
         from .arguments import command_line
         from .output import write_measured
 
@@ -177,7 +177,7 @@ def _mobilenet(fmt: str) -> int:
     import json
     import tempfile
 
-    from ..render.study import paper_markdown, paper_table
+    from ..render.paper import paper_markdown, paper_table
     from ..study.paper import paper_rows
     from .output import emit
 

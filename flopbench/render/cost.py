@@ -11,7 +11,8 @@ from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..results.display import register_display
-from . import units
+from . import charts, units
+from .page import card, escape
 from .text import TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
@@ -187,3 +188,37 @@ def _cost_html(cost: ModelCost) -> str:
 
 
 register_display("ModelCost", text=lambda cost: render_text(to_table(cost)), html=_cost_html)
+
+
+# ---- on a page: the model's cards and its work per layer -------------------------------------------
+
+def model_cards(cost: ModelCost) -> list[str]:
+    inputs = ", ".join(f"{i.name} {units.shape(i.shape)}" for i in cost.inputs)
+    flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {units.si(cost.other_flops, 'FLOPs')} other"
+    return [
+        card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}", wide=True),
+        card("FLOPs", units.si(cost.total_flops, "FLOPs"), flops_detail),
+        card("MACs", units.si(cost.macs, "MACs"),
+              ", ".join(f"{precision} {macs:,}" for precision, macs in cost.macs_by_precision.items()) or f"{cost.macs:,}"),
+        card("Parameters", units.si(cost.params, ""), f"{cost.params:,}"),
+        card("Weights stored", units.si(cost.weight_bytes, "B"),
+              ", ".join(f"{element} {units.si(size, 'B')}" for element, size in cost.weight_bytes_by_type.items()) or "none"),
+        card("Bytes moved", units.si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
+    ] + ([card("Peak activations", units.si(cost.peak_activation_bytes, "B"), "live tensors at once, in the runtime's order")]
+         if cost.memory is not None else [])
+
+
+def layer_chart_section(cost: ModelCost) -> str:
+    total = cost.total_flops
+    leaves = [leaf for layer in cost.layers for leaf in (layer.parts or (layer,))]
+    labels = [leaf.name for leaf in leaves]
+    values = [leaf.total_flops(cost.include_other) for leaf in leaves]
+    shares = [100.0 * v / total if total else 0.0 for v in values]
+    titles = [f"{leaf.name} ({leaf.type}): {v:,} FLOPs, {share:.1f}% of the model"
+              for leaf, v, share in zip(leaves, values, shares)]
+    series = [charts.Series("FLOPs", shares, titles, charts.FLOPS_COLOR)]
+    svg = charts.layer_bars("chart-layers", labels, series, "% of the model's FLOPs",
+                            "FLOPs per layer (share of the model's total)")
+    note = ("Measured time per layer needs a profile; this page has the count and the end-to-end latency. "
+            "Hover a bar for its numbers.")
+    return f'<section id="layers-chart"><h2>Work per layer</h2><p class="note">{escape(note)}</p>{svg}</section>'
