@@ -108,7 +108,7 @@ def bench_csv(report: BenchReport) -> str:
     rows = report.rows()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["engine"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(units.csv_record(row) for row in rows)
     return buffer.getvalue()
 
 
@@ -119,7 +119,7 @@ def bench_markdown(report: BenchReport) -> str:
     lines += ["| " + " | ".join(units.markdown_cell(_cell(row[column])) for column in header) + " |" for row in rows]
     notes = [_settings_line(result) for result in report.results]
     notes += [f"{name} was never measured: the run was interrupted before it" for name in report.not_measured]
-    return "\n".join(lines + [""] + notes) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(note) for note in notes]) + "\n"
 
 
 def render_bench(report: BenchReport, fmt: str = "table", save_latencies: bool = False):

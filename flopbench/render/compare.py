@@ -103,13 +103,16 @@ def compare_table(comparison: Comparison):
 
 def to_markdown(comparison: Comparison) -> str:
     header = _header(comparison)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(_cells(comparison, row)) + " |" for row in comparison.rows]
+    def cells(row) -> str:
+        return " | ".join(map(units.markdown_cell, row))
+
+    lines = ["| " + cells(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + cells(_cells(comparison, row)) + " |" for row in comparison.rows]
     if comparison.layers:
         header = _layer_header(comparison)
-        lines += ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(_layer_cells(m)) + " |" for m in comparison.layers]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in _notes(comparison)) + "\n"
+        lines += ["", "| " + cells(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + cells(_layer_cells(m)) + " |" for m in comparison.layers]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {units.markdown_text(note)}" for note in _notes(comparison)) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
@@ -119,12 +122,12 @@ def to_csv(comparison: Comparison) -> str:
     for model in comparison.models:
         header.append(model)
     header += [f"ratio:{model}" for model in comparison.models[1:]]
-    writer.writerow(header)
+    writer.writerow(map(units.safe_name, header))
     for row in comparison.rows:
         writer.writerow([row.metric, row.unit, row.engine or ""] + ["" if v is None else v for v in row.values]
                         + ["" if r is None else r for r in row.ratios[1:]])
     for match in comparison.layers:
-        writer.writerow([f"layer_time_us:{match.name}", units.MICRO, match.engine] + ["" if t is None else t for t in match.time_us]
+        writer.writerow([units.safe_name(f"layer_time_us:{match.name}"), units.MICRO, match.engine] + ["" if t is None else t for t in match.time_us]
                         + ["" if r is None else r for r in match.ratios[1:]])
     return out.getvalue()
 

@@ -89,7 +89,7 @@ def to_csv(cost: ModelCost, view: str = "layer") -> str:
         records = layer_records(cost)
     writer = csv.DictWriter(buffer, fieldnames=list(records[0].keys()) if records else ["layer"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows(units.csv_record(record) for record in records)
     return buffer.getvalue()
 
 
@@ -127,7 +127,7 @@ def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None =
         rows.append(["**Total**", "", "", "", "", "", units.count(cost.macs), units.count(cost.total_flops), units.count(cost.other_flops), units.count(cost.params)])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + _summary_lines(cost, budget, measured)) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(line) for line in _summary_lines(cost, budget, measured)]) + "\n"
 
 
 def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:

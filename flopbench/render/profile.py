@@ -69,7 +69,7 @@ def to_csv(result: ProfileResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_records(result))
+    writer.writerows(units.csv_record(record) for record in _records(result))
     return buffer.getvalue()
 
 
@@ -126,7 +126,7 @@ def to_markdown(result: ProfileResult) -> str:
                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + summary_lines(result)) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
 def to_table(result: ProfileResult):

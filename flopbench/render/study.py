@@ -98,8 +98,8 @@ def summary_lines(result: SweepResult) -> list[str]:
 
 def summary_markdown(result: SweepResult) -> str:
     header = "| " + " | ".join(COLUMNS) + " |\n|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|\n"
-    rows = "".join("| " + " | ".join(record_cells(r)) + " |\n" for r in result.records)
-    return ("# Separable vs standard convolution\n\n" + "\n".join(f"- {line}" for line in summary_lines(result)) + "\n\n"
+    rows = "".join("| " + " | ".join(map(units.markdown_cell, record_cells(r))) + " |\n" for r in result.records)
+    return ("# Separable vs standard convolution\n\n" + "\n".join(f"- {units.markdown_text(line)}" for line in summary_lines(result)) + "\n\n"
             + header + rows)
 
 

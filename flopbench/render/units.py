@@ -127,9 +127,24 @@ def safe_name(text) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
+def safe_lines(text) -> str:
+    """Text of several lines with every control character but the line breaks shown as its escape."""
+    return "\n".join(safe_name(line) for line in str(text).split("\n"))
+
+
+def markdown_text(text) -> str:
+    """Markdown prose: safe, and no HTML (a name "<script>" is shown, not run)."""
+    return safe_lines(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_cell(text) -> str:
-    """A table cell of Markdown: one safe line, its pipes escaped."""
-    return safe_name(text).replace("|", "\\|")
+    """A table cell of Markdown: one safe line without HTML, its pipes escaped."""
+    return markdown_text(safe_name(text)).replace("|", "\\|")
+
+
+def csv_record(record: dict) -> dict:
+    """A CSV row with its text cells safe (a CSV printed to a terminal is printed)."""
+    return {key: safe_name(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 def metric(value: float | int | str | None, unit: str) -> str:
