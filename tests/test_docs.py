@@ -60,6 +60,14 @@ def test_readme_links_point_to_files_that_exist():
     assert not missing, f"the README links to files that do not exist: {missing}"
 
 
+def test_every_command_has_its_page_in_the_site():
+    from flopbench.cli.main import COMMANDS
+
+    nav = (ROOT / "mkdocs.yml").read_text()
+    missing = [name for name in COMMANDS if not (DOCS / f"{name}.md").exists() or f" {name}.md" not in nav]
+    assert not missing, f"give these commands a page under docs/ and a place in mkdocs.yml's nav: {missing}"
+
+
 def test_the_docs_build_strict(tmp_path):
     site = tmp_path / "site"
     built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
