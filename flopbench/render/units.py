@@ -89,6 +89,14 @@ def bytes_exact(value: int) -> str:
     return f"{value:,} B"
 
 
+def binary_bytes(value: int) -> str:
+    """A size in the binary units caches are sold in: 48 KiB, 1 MiB, 32 MiB, 192 MiB."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value} B"
+
+
 def human_bytes(value: int) -> str:
     """1.1 GB, 17 MB, 12 kB (decimal units, as disk sizes are sold)."""
     for unit, size in DECIMAL_BYTES:

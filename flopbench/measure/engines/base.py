@@ -26,6 +26,8 @@ class EngineConfig:
     nireq: int | None = None
     precision: str | None = None
     profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
+    # every op its own node, no elementwise ops merged into one kernel (the roofline's bandwidth chain)
+    separate_nodes: bool = False
 
     def __post_init__(self) -> None:
         self.validate()

@@ -165,6 +165,8 @@ class OpenVINOEngine:
             properties["INFERENCE_PRECISION_HINT"] = config.precision
         if config.profile:
             properties["PERF_COUNT"] = True
+        if config.separate_nodes:  # snippets would compile a chain of elementwise ops into one kernel
+            properties["SNIPPETS_MODE"] = "DISABLE"
         try:
             compiled = core.compile_model(model, config.device, properties)
         except Exception as exc:
