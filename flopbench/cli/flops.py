@@ -42,7 +42,7 @@ def run_command(args) -> int:
             get_engine(name)  # an unknown engine fails before the count
     check_output(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
-    budget = fit(cost.weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
+    budget = fit(cost.materialized_weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
     measured = ()
     if args.measure_memory:
         from ..measure.footprint import measure_footprint

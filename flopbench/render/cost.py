@@ -49,7 +49,7 @@ def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> st
 def _measured_lines(cost: ModelCost, measured) -> list[str]:
     if not measured:
         return []
-    estimate = cost.weight_bytes + cost.peak_activation_bytes
+    estimate = cost.materialized_weight_bytes + cost.peak_activation_bytes
     lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {units.megabytes(estimate)}):"]
     for footprint in measured:
         lines.append(f"  {footprint.engine} ({footprint.precision}): +{units.megabytes(footprint.compile_growth_bytes)} compiling, "
@@ -61,6 +61,8 @@ def _measured_lines(cost: ModelCost, measured) -> list[str]:
 def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
     by_type = ", ".join(f"{element} {size:,}" for element, size in cost.weight_bytes_by_type.items())
     lines = [f"Weights: {units.bytes_exact(cost.weight_bytes)} as stored" + (f" ({by_type})" if by_type else "")]
+    if cost.materialized_weight_bytes != cost.weight_bytes:  # the graph computes some of its weights (ConstantOfShape ...)
+        lines[0] += f"; {units.bytes_exact(cost.materialized_weight_bytes)} once computed in the graph"
     memory = cost.memory
     if memory is not None:
         lowest = "the same" if memory.lowest_peak_bytes == memory.peak_bytes and memory.lowest_peak_exact else (
