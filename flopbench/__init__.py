@@ -4,26 +4,12 @@ from .version import __version__
 from .counting import LayerCost, ModelCost, OpCost, count  # noqa: E402
 from .errors import FlopbenchError  # noqa: E402
 from .model import LoadedModel, load  # noqa: E402
-from .results.documents import save_result  # noqa: E402
+from .results.documents import load_result, save_result  # noqa: E402
 
 # measuring is imported when first used: `flopbench flops` and `import flopbench` stay light
 _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
          "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine"}
-# every module that registers a result kind, so that load_result knows them all
-RESULT_MODULES = ("counting.cost", "measure.bench", "measure.run", "quantize.ptq", "profiling.profile", "profiling.machine",
-                  "fleet.records")
-
-
-def load_result(path):
-    """The result object a flopbench JSON file holds (ModelCost, BenchReport, RunResult, ...)."""
-    import importlib
-
-    from .results.documents import load_result as load_document
-
-    for module in RESULT_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
-    return load_document(path)
 
 
 def __getattr__(name: str):

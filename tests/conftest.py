@@ -34,6 +34,20 @@ def image_npy(zoo_dir):
 
 
 @pytest.fixture(scope="session")
+def quantized_twin(sep_cnn_xml, tmp_path_factory):
+    """`flopbench quantize sep_cnn.xml` run once for the session: the twin's .xml, its JSON report, the command's output."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("quantized")
+    report = folder / "quantize.json"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "quantize", str(sep_cnn_xml), "-o", str(folder / "q"), "--samples", "8",
+                           "--json", str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return folder / "q" / "sep_cnn.xml", report, done.stdout
+
+
+@pytest.fixture(scope="session")
 def roofline_cache(tmp_path_factory):
     """A quick roofline per engine, measured once into a cache of the test session's own
     (FLOPBENCH_CACHE_DIR, inherited by subprocesses): profiles find it, ~/.cache is never touched."""

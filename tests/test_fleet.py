@@ -124,6 +124,17 @@ def test_fleet_bench_gathers_one_result_per_node(cluster, fleet_bench_file, roof
     assert len(loaded.series()) == 2  # both nodes are this machine: one series
 
 
+def test_the_fleet_file_loads_back(fleet_bench_file, tmp_path):
+    """The fleet's results file (written point by point) reads back to what it says, and saved again to the same object."""
+    out, _ = fleet_bench_file
+    document = json.loads(out.read_text())
+    loaded = flopbench.load_result(out)
+    assert json.dumps(loaded.to_dict()) == json.dumps(document)
+    assert [report.results[0].flops_per_inference for _, report in loaded.bench_reports()] == [SEP_CNN_FLOPS] * 2
+    flopbench.save_result(loaded, tmp_path / "saved.json")
+    assert flopbench.load_result(tmp_path / "saved.json") == loaded
+
+
 @pytest.fixture(scope="module")
 def fleet_profile_file(cluster, sep_cnn_onnx, tmp_path_factory):
     """`flopbench fleet profile` of sep_cnn on both nodes (OpenVINO, f32): the gathered file and the command's output."""

@@ -15,13 +15,8 @@ INT8_WEIGHTS = 9 + 10 + 90 + 50 + 2880 * 128 + 128 * 10
 
 
 @pytest.fixture(scope="module")
-def twin(sep_cnn_xml, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("quantized")
-    report = folder / "quantize.json"
-    done = subprocess.run([sys.executable, "-m", "flopbench", "quantize", str(sep_cnn_xml), "-o", str(folder / "q"), "--samples", "8",
-                           "--json", str(report)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return folder / "q" / "sep_cnn.xml", report, done.stdout
+def twin(quantized_twin):
+    return quantized_twin
 
 
 def test_the_twin_counts_like_the_float_model(twin, sep_cnn_xml):

@@ -63,7 +63,7 @@ def run_command(args) -> int:
     if args.html:
         import shlex
 
-        from ..render.compare import render_comparison_page
+        from ..render.html import render_comparison_page
 
         command = "flopbench " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
         write_measured(args.html, render_comparison_page(comparison, command))
@@ -79,7 +79,7 @@ def _gathered(args) -> int:
     from ..fleet.compare import side_by_side
     from ..fleet.records import FleetResult
     from ..render.compare import render_comparison
-    from ..render.compare import render_comparison_page
+    from ..render.html import render_comparison_page
     from ..render.text import check_format
     from .output import check_output, emit_measured, format_for, write_measured
     from .report import check_report_flags

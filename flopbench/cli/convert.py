@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import sys
 
-from ..render.units import safe_name
-
 
 def add_parser(commands) -> None:
     convert = commands.add_parser("convert", help="rewrite k×k convolutions as depthwise + pointwise, or back (new, seeded weights)")
@@ -38,7 +36,7 @@ def run_command(args) -> int:
                 else "depthwise + pointwise pairs to standard convolutions")
         print(f"converted {len(result.rewrites)} {what}:")
         for rewrite in result.rewrites:
-            print(f"  {safe_name(_describe(rewrite))}")
+            print(f"  {_describe(rewrite)}")
         for path in result.written:
             print(path)
         print(f"the new layers' weights are seeded random (--seed {result.seed}): the model is for cost and speed, not accuracy",

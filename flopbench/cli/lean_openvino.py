@@ -15,7 +15,6 @@ import contextlib
 import sys
 
 CONVERSION_API = "openvino.tools.ovc"
-PACKAGE = CONVERSION_API.partition(".")[0]  # the package whose import this module trims
 
 
 class _DeferConversionApi:
@@ -27,7 +26,7 @@ class _DeferConversionApi:
         if fullname != CONVERSION_API:
             return None
         _remove(self)
-        package = sys.modules.get(PACKAGE)
+        package = sys.modules.get("openvino")
         if package is not None:
             _serve_conversion_api_lazily(package)
         raise ImportError(f"{CONVERSION_API} is imported when openvino.convert_model is first used")
@@ -53,7 +52,7 @@ def _serve_conversion_api_lazily(package) -> None:
             return convert_model
         if earlier is not None:
             return earlier(name)
-        raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
+        raise AttributeError(f"module 'openvino' has no attribute {name!r}")
 
     package.__getattr__ = conversion_api_attribute
 
@@ -62,7 +61,7 @@ def _serve_conversion_api_lazily(package) -> None:
 def openvino_without_conversion_api():
     """Within this block, the first `import openvino` (if it is the first of the process) skips
     the conversion API; nothing changes when openvino is already imported."""
-    if PACKAGE in sys.modules:
+    if "openvino" in sys.modules:
         yield
         return
     finder = _DeferConversionApi()

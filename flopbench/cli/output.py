@@ -14,11 +14,10 @@ PIPE_WIDTH = 160  # a pipe or file gets a wide table rather than rich's 80-colum
 
 
 def console(stderr: bool = False):
-    """rich's console for the terminal; names in what it prints are text (render.text.text_console)."""
-    from ..render.text import text_console
+    from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return text_console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
 
 
 def show(renderable, stderr: bool = False) -> None:

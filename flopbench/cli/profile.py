@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_model, add_profile_flags
 from .output import check_output, emit_measured, format_for
@@ -15,7 +14,7 @@ PLOT_FORMATS = (".png", ".svg")
 def add_parser(commands) -> None:
     profile = commands.add_parser("profile", help="time per layer joined with its FLOPs, against this machine's measured roofline")
     add_model(profile)
-    profile.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
+    profile.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
     add_profile_flags(profile)
     profile.add_argument("-b", "--batch", type=int, help="batch size")
     profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")

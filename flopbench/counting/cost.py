@@ -1,14 +1,15 @@
 """The results of counting: frozen rows that renderers print and that a profile joins by op name."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..model.reading import ModelInputInfo
 from ..model.shapes import format_shape
 from ..results.display import as_html, as_text
-from ..results.documents import data_frame, result_kind
-from ..results.metadata import result_metadata
+from ..results.codec import Derived, encoded, json_field, result_kind
+from ..results.documents import data_frame
 from .memory import ActivationMemory
 from .records import quick_init
 
@@ -18,15 +19,12 @@ def _text(shape) -> str:
     return format_shape(shape) if shape else ""
 
 
-def _shape(value) -> Shape | None:
-    return tuple(value) if value is not None else None
-
-
 NOTE_NO_FORMULA = "no formula for this op type"
 NOTE_DYNAMIC = "shapes are dynamic"
 
 
 @quick_init
+@encoded(derived=("flops", "weight_bytes"))
 @dataclass(frozen=True)
 class OpCost:
     """One operation of the model's graph, as OpenVINO names and types it."""
@@ -48,10 +46,7 @@ class OpCost:
     # what the MACs run at: "int8" when data and weights come quantized, else the float type ("f32")
     precision: str = ""
     # stored bytes of the weights this op reads first, by stored element type: (("f32", 40), ("i8", 90))
-    stored_weights: tuple[tuple[str, int], ...] = ()
-    # bytes of the weights this op reads first once the graph has computed them: as stored, except
-    # weights the graph makes (ConstantOfShape, Expand ...), at the type the op reads
-    materialized_weight_bytes: int = 0
+    stored_weights: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())
 
     @property
     def flops(self) -> int:
@@ -65,29 +60,6 @@ class OpCost:
     def integer(self) -> bool:
         return self.precision.startswith("int")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "layer": self.layer,
-            "input_shapes": [list(s) for s in self.input_shapes],
-            "output_shapes": [list(s) for s in self.output_shapes],
-            "kernel": list(self.kernel) if self.kernel else None,
-            "kernels": self.kernels,
-            "macs": self.macs,
-            "flops": self.flops,
-            "other_flops": self.other_flops,
-            "params": self.params,
-            "bytes_read": self.bytes_read,
-            "bytes_written": self.bytes_written,
-            "counted": self.counted,
-            "note": self.note,
-            "precision": self.precision,
-            "weight_bytes": self.weight_bytes,
-            "stored_weights": dict(self.stored_weights),
-            "materialized_weight_bytes": self.materialized_weight_bytes,
-        }
-
     def record(self) -> dict[str, Any]:
         """One flat row of plain values (CSV, a DataFrame)."""
         return {
@@ -97,12 +69,6 @@ class OpCost:
             "bytes_read": self.bytes_read, "bytes_written": self.bytes_written, "counted": self.counted,
             "precision": self.precision, "weight_bytes": self.weight_bytes,
         }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OpCost":
-        shapes = {"input_shapes": lambda v: tuple(tuple(s) for s in v), "output_shapes": lambda v: tuple(tuple(s) for s in v),
-                  "kernel": _shape, "stored_weights": lambda v: tuple(sorted(v.items()))}
-        return cls(**{f.name: shapes.get(f.name, lambda v: v)(data[f.name]) for f in fields(cls) if f.name in data})
 
 
 class OpSums:
@@ -135,7 +101,13 @@ class OpSums:
         return sum(op.bytes_written for op in self.ops)
 
 
+def _layer_total_flops(layer: "LayerCost", options: Mapping[str, Any]) -> int:
+    return layer.total_flops(options.get("include_other", False))
+
+
 @quick_init
+@encoded(derived=("macs", "flops", "other_flops", Derived("total_flops", _layer_total_flops), "params", "bytes_read",
+                  "bytes_written", "counted", "precision", "weight_bytes", "activation_bytes"))
 @dataclass(frozen=True)
 class LayerCost(OpSums):
     """Ops grouped the way a person reads a network: a SeparableConv2D, a FullyConnected …
@@ -146,7 +118,7 @@ class LayerCost(OpSums):
 
     name: str
     type: str
-    ops: tuple[OpCost, ...]
+    ops: tuple[OpCost, ...] = json_field(by_name="ops")  # written as the ops' names, read back from the model's ops
     input_shape: Shape | None
     output_shape: Shape | None
     kernel: Shape | None
@@ -177,30 +149,6 @@ class LayerCost(OpSums):
     def total_flops(self, include_other: bool) -> int:
         return self.flops + (self.other_flops if include_other else 0)
 
-    def to_dict(self, include_other: bool = False) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "role": self.role,
-            "input_shape": list(self.input_shape) if self.input_shape else None,
-            "output_shape": list(self.output_shape) if self.output_shape else None,
-            "kernel": list(self.kernel) if self.kernel else None,
-            "kernels": self.kernels,
-            "macs": self.macs,
-            "flops": self.flops,
-            "other_flops": self.other_flops,
-            "total_flops": self.total_flops(include_other),
-            "params": self.params,
-            "bytes_read": self.bytes_read,
-            "bytes_written": self.bytes_written,
-            "counted": self.counted,
-            "precision": self.precision,
-            "weight_bytes": self.weight_bytes,
-            "activation_bytes": self.activation_bytes,
-            "ops": [op.name for op in self.ops],
-            "parts": [p.to_dict(include_other) for p in self.parts],
-        }
-
     def record(self, parent: str = "", include_other: bool = False) -> dict[str, Any]:
         """One flat row of plain values; a part of a separable layer names its parent."""
         return {
@@ -212,14 +160,10 @@ class LayerCost(OpSums):
             "weight_bytes": self.weight_bytes, "activation_bytes": self.activation_bytes,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], ops_by_name: dict[str, OpCost]) -> "LayerCost":
-        return cls(name=data["name"], type=data["type"], role=data.get("role", ""), ops=tuple(ops_by_name[n] for n in data["ops"]),
-                   input_shape=_shape(data["input_shape"]), output_shape=_shape(data["output_shape"]),
-                   kernel=_shape(data["kernel"]), kernels=data["kernels"],
-                   parts=tuple(cls.from_dict(part, ops_by_name) for part in data.get("parts", ())))
 
-
+@result_kind("count", version=1, passes=("ops", "include_other"),
+             derived=("totals", "macs_by_precision", "weight_bytes_by_type", "not_counted", "dynamic_shapes"),
+             extras=("memory_budget", "measured_memory"))  # written by `flops --memory-budget/--measure-memory`
 @dataclass(frozen=True, repr=False)
 class ModelCost(OpSums):
     """Everything counted about one model: ops, the layers they form, and the totals."""
@@ -229,8 +173,8 @@ class ModelCost(OpSums):
     inputs: tuple[ModelInputInfo, ...]
     ops: tuple[OpCost, ...]
     layers: tuple[LayerCost, ...]
-    include_other: bool = False  # whether `total_flops` adds the "other" FLOPs
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    include_other: bool = json_field(json="include_other_flops", default=False)  # whether `total_flops` adds the "other" FLOPs
+    metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)  # stamped when the count is made
     memory: ActivationMemory | None = None  # the activation memory along the graph's order
 
 
@@ -260,12 +204,6 @@ class ModelCost(OpSums):
     def weight_bytes(self) -> int:
         """Every stored weight once, at its stored precision (quantization scales and ranges included)."""
         return sum(op.weight_bytes for op in self.ops)
-
-    @property
-    def materialized_weight_bytes(self) -> int:
-        """Every weight once, in the bytes it takes once the graph has computed it: `weight_bytes`
-        for stored weights, far more for weights the graph makes (ConstantOfShape, Expand ...)."""
-        return sum(op.materialized_weight_bytes for op in self.ops)
 
     @property
     def weight_bytes_by_type(self) -> dict[str, int]:
@@ -311,7 +249,8 @@ class ModelCost(OpSums):
                 return op
         raise KeyError(name)
 
-    def totals_dict(self) -> dict[str, int]:
+    @property
+    def totals(self) -> dict[str, int]:
         return {
             "macs": self.macs,
             "flops": self.flops,
@@ -323,7 +262,6 @@ class ModelCost(OpSums):
             "integer_macs": self.integer_macs,
             "float_macs": self.float_macs,
             "weight_bytes": self.weight_bytes,
-            "materialized_weight_bytes": self.materialized_weight_bytes,
             "peak_activation_bytes": self.peak_activation_bytes,
         }
 
@@ -353,34 +291,3 @@ class ModelCost(OpSums):
 
     def _repr_html_(self) -> str:
         return as_html(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "flopbench/count/1",
-            "model": self.model,
-            "format": self.format,
-            "include_other_flops": self.include_other,
-            "inputs": [i.to_dict() for i in self.inputs],
-            "totals": self.totals_dict(),
-            "macs_by_precision": self.macs_by_precision,
-            "weight_bytes_by_type": self.weight_bytes_by_type,
-            "memory": self.memory.to_dict() if self.memory else None,
-            "not_counted": self.not_counted,
-            "dynamic_shapes": self.dynamic_shapes,
-            "layers": [layer.to_dict(self.include_other) for layer in self.layers],
-            "ops": [op.to_dict() for op in self.ops],
-            "metadata": {**result_metadata(), **self.metadata},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelCost":
-        ops = tuple(OpCost.from_dict(op) for op in data["ops"])
-        by_name = {op.name: op for op in ops}
-        return cls(model=data["model"], format=data["format"],
-                   inputs=tuple(ModelInputInfo(name=i["name"], shape=tuple(i["shape"]), dtype=i["dtype"]) for i in data["inputs"]),
-                   ops=ops, layers=tuple(LayerCost.from_dict(layer, by_name) for layer in data["layers"]),
-                   include_other=data.get("include_other_flops", False), metadata=data.get("metadata", {}),
-                   memory=ActivationMemory.from_dict(data["memory"]) if data.get("memory") else None)
-
-
-result_kind("flopbench/count/1")(ModelCost.from_dict)

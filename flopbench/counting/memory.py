@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from ..errors import OptionError
+from ..results.codec import encoded, json_field
 from .graph import Graph
 from .records import quick_init
 
@@ -37,22 +38,16 @@ class MemoryStep:
     allocated: tuple[str, ...]
     freed: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"op": self.op, "live_bytes": self.live_bytes, "allocated": list(self.allocated), "freed": list(self.freed)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MemoryStep":
-        return cls(op=data["op"], live_bytes=data["live_bytes"], allocated=tuple(data["allocated"]), freed=tuple(data["freed"]))
-
 
 @dataclass(frozen=True)
 class ActivationMemory:
     steps: tuple[MemoryStep, ...]
     input_bytes: int  # model inputs, live from the start
-    peak_bytes: int  # the peak along the model's topological order
+    peak_bytes: int = json_field(json="peak_activation_bytes")  # the peak along the model's topological order
     peak_op: str  # the op running at that peak
-    lowest_peak_bytes: int  # the lowest peak any order reaches, or a lower bound of it
+    lowest_peak_bytes: int = json_field(json="lowest_peak_activation_bytes")  # the lowest peak any order reaches, or a lower bound of it
     lowest_peak_exact: bool  # False: `lowest_peak_bytes` is a bound (the graph has too many orders to search)
+    order: Literal["topological"] = "topological"  # the order the steps and the peak follow
 
     def step(self, op: str) -> MemoryStep:
         for step in self.steps:
@@ -60,31 +55,15 @@ class ActivationMemory:
                 return step
         raise KeyError(op)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "order": "topological",
-            "input_bytes": self.input_bytes,
-            "peak_activation_bytes": self.peak_bytes,
-            "peak_op": self.peak_op,
-            "lowest_peak_activation_bytes": self.lowest_peak_bytes,
-            "lowest_peak_exact": self.lowest_peak_exact,
-            "steps": [step.to_dict() for step in self.steps],
-        }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ActivationMemory":
-        return cls(steps=tuple(MemoryStep.from_dict(step) for step in data["steps"]), input_bytes=data["input_bytes"],
-                   peak_bytes=data["peak_activation_bytes"], peak_op=data["peak_op"],
-                   lowest_peak_bytes=data["lowest_peak_activation_bytes"], lowest_peak_exact=data["lowest_peak_exact"])
-
-
+@encoded(derived=("needed_bytes", "fits", "margin_bytes"))
 @dataclass(frozen=True)
 class MemoryFit:
     """Whether weights + peak activations fit a memory budget."""
 
     budget_bytes: int
     weight_bytes: int
-    activation_bytes: int
+    activation_bytes: int = json_field(json="peak_activation_bytes")
 
     @property
     def needed_bytes(self) -> int:
@@ -98,10 +77,6 @@ class MemoryFit:
     def margin_bytes(self) -> int:
         """Spare bytes when it fits, negative (the excess) when it does not."""
         return self.budget_bytes - self.needed_bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"budget_bytes": self.budget_bytes, "weight_bytes": self.weight_bytes, "peak_activation_bytes": self.activation_bytes,
-                "needed_bytes": self.needed_bytes, "fits": self.fits, "margin_bytes": self.margin_bytes}
 
 
 def fit(weight_bytes: int, peak_activation_bytes: int, budget: int | str) -> MemoryFit:

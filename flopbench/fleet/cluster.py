@@ -65,7 +65,9 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
             raise FleetError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
                              "check --address: it is what ray start --head printed (HOST:6379)") from None
     else:
-        ray.init(num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False, **quiet)
+        # "local": a Ray of its own, even when another cluster runs on this machine (ray.init would join that one)
+        ray.init(address="local", num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False,
+                 **quiet)
     try:
         yield address or "local"
     finally:

@@ -10,28 +10,35 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultFileError
-from ..results.documents import check_mergeable, read_document, result_kind
+from ..results.codec import encode, result_kind, schema_of
+from ..results.documents import check_mergeable, read_document
 from ..results.writing import check_writable, write_text_atomic
 
-FLEET_SCHEMA = "flopbench/fleet/1"
 STATUSES = ("done", "failed")
 
 
+@result_kind("fleet", version=1)
 @dataclass(frozen=True)
 class FleetResult:
     """What a fleet run gathered: per point, its status, node, times and result."""
 
     command: str  # "bench" or "profile" (one result per node) or "sweep" (points spread over the nodes)
     complete: bool
-    metadata: dict[str, Any]
+    metadata: Mapping[str, Any]
     nodes: dict[str, dict[str, Any]]  # node_id -> {"hostname", "address", "machine"}
-    points: tuple[dict[str, Any], ...]
     interrupted: bool = False
+    points: tuple[dict[str, Any], ...] = ()  # last in the document: `FleetLog.write` appends them as encoded
+
+    def __post_init__(self):
+        for record in self.points:
+            if record["status"] not in STATUSES or not isinstance(record["key"], str):
+                raise ValueError(f"point record {record.get('key')!r} has status {record.get('status')!r}")
 
     @property
     def done(self) -> list[dict[str, Any]]:
@@ -65,20 +72,8 @@ class FleetResult:
         check_mergeable([self.machine(node) for node in dict.fromkeys(r["node_id"] for r in chosen)], allow_different_machines)
         return chosen
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": FLEET_SCHEMA, "command": self.command, "complete": self.complete, "interrupted": self.interrupted,
-                "metadata": self.metadata, "nodes": self.nodes, "points": list(self.points)}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FleetResult":
-        for record in data["points"]:
-            if record["status"] not in STATUSES or not isinstance(record["key"], str):
-                raise ValueError(f"point record {record.get('key')!r} has status {record.get('status')!r}")
-        return cls(command=data["command"], complete=data["complete"], metadata=data["metadata"], nodes=data["nodes"],
-                   points=tuple(data["points"]), interrupted=data.get("interrupted", False))
-
-
-result_kind(FLEET_SCHEMA)(FleetResult.from_dict)
+FLEET_SCHEMA = schema_of(FleetResult)
 
 
 def _encode(value: Any) -> str:
@@ -145,7 +140,8 @@ class FleetLog:
     def write(self, complete: bool, interrupted: bool = False) -> None:
         if self.path is None:
             return
-        head = {"schema": FLEET_SCHEMA, "command": self.command, "complete": complete, "interrupted": interrupted,
-                "metadata": self.metadata, "nodes": self.nodes}
+        head = encode(FleetResult(command=self.command, complete=complete, metadata=self.metadata, nodes=self.nodes,
+                                  interrupted=interrupted))
+        del head["points"]  # the records, already encoded one by one, follow as they are
         text = json.dumps(head, indent=1)[:-2] + ',\n "points": [\n' + ",\n".join(self.encoded.values()) + "\n ]\n}\n"
         write_text_atomic(self.path, text)

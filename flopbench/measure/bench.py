@@ -2,22 +2,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import OptionError
 from ..results.display import as_html, as_text
-from ..results.documents import check_mergeable, data_frame, result_kind
+from ..results.codec import encoded, json_field, result_kind
+from ..results.documents import check_mergeable, data_frame
 from ..results.metadata import result_metadata
-from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
+from .engines import EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
 from .session import open_sessions
 from .stats import LatencyStats, summarize
 
 
+@encoded(derived=("gflops_per_s",))
 @dataclass(frozen=True)
 class BenchResult:
     """One engine's measurement of one model. Latencies are in nanoseconds.
@@ -30,8 +33,8 @@ class BenchResult:
 
     model: str
     mode: str  # "latency" (sync, one request), "throughput" (async, several requests), "none" (sync, no hint)
-    settings: EngineSettings
-    config: EngineConfig
+    settings: EngineSettings = json_field(json="engine")
+    config: EngineConfig = json_field(json="asked")
     policy: RunPolicy
     batch: int
     inputs: str
@@ -46,7 +49,9 @@ class BenchResult:
     complete: bool
     stop_reason: str
     warnings: tuple[str, ...] = ()
-    latencies: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # every latency by kind ("call", "engine"); written only when asked (`to_dict(save_latencies=True)`)
+    latencies: dict[str, NDArray[np.int64]] = json_field(json="latencies_ns", only_if="save_latencies", default_factory=dict,
+                                                         repr=False, compare=False)
     precision_matched: bool = False  # flopbench ran every engine of the comparison at one precision
 
     @property
@@ -62,43 +67,12 @@ class BenchResult:
         per_second = self.throughput_fps / max(1, self.batch)
         return self.flops_per_inference * per_second / 1e9
 
-    def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
-        result = {
-            "model": self.model, "mode": self.mode, "engine": self.settings.to_dict(), "asked": self.config.to_dict(),
-            "policy": {"warmup_iterations": self.policy.warmup_iterations, "min_duration_s": self.policy.min_duration_s,
-                       "min_iterations": self.policy.min_iterations, "max_duration_s": self.policy.max_duration_s},
-            "batch": self.batch, "inputs": self.inputs, "flops_per_inference": self.flops_per_inference,
-            "first_inference_ns": self.first_inference_ns, "warmup_ns": list(self.warmup_ns),
-            "call_latency": self.call_latency.to_dict() if self.call_latency else None,
-            "engine_latency": self.engine_latency.to_dict() if self.engine_latency else None,
-            "iterations": self.iterations, "wall_s": self.wall_s, "throughput_fps": self.throughput_fps,
-            "gflops_per_s": self.gflops_per_s, "complete": self.complete, "stop_reason": self.stop_reason,
-            "warnings": list(self.warnings), "precision_matched": self.precision_matched,
-        }
-        if save_latencies:
-            result["latencies_ns"] = {kind: values.tolist() for kind, values in self.latencies.items()}
-        return result
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
-        def stats(value):
-            return LatencyStats.from_dict(value) if value else None
-
-        return cls(model=data["model"], mode=data["mode"], settings=EngineSettings(**data["engine"]),
-                   config=EngineConfig(**data["asked"]), policy=RunPolicy(**data["policy"]), batch=data["batch"],
-                   inputs=data["inputs"], flops_per_inference=data["flops_per_inference"],
-                   first_inference_ns=data["first_inference_ns"], warmup_ns=tuple(data["warmup_ns"]),
-                   call_latency=stats(data["call_latency"]), engine_latency=stats(data["engine_latency"]),
-                   iterations=data["iterations"], wall_s=data["wall_s"], throughput_fps=data["throughput_fps"],
-                   complete=data["complete"], stop_reason=data["stop_reason"], warnings=tuple(data["warnings"]),
-                   precision_matched=data.get("precision_matched", False),
-                   latencies={kind: np.asarray(values, dtype=np.int64) for kind, values in data.get("latencies_ns", {}).items()})
-
-
+@result_kind("bench", version=1, derived=("complete",))
 @dataclass(frozen=True, repr=False)
 class BenchReport:
     results: tuple[BenchResult, ...]
-    metadata: dict[str, Any]
+    metadata: Mapping[str, Any]
     interrupted: bool = False
     not_measured: tuple[str, ...] = ()  # engines the interruption came before
 
@@ -144,17 +118,6 @@ class BenchReport:
     def _repr_html_(self) -> str:
         return as_html(self)
 
-    def to_dict(self, save_latencies: bool = False) -> dict[str, Any]:
-        return {"schema": "flopbench/bench/1", "complete": self.complete, "interrupted": self.interrupted,
-                "not_measured": list(self.not_measured), "metadata": self.metadata,
-                "results": [r.to_dict(save_latencies) for r in self.results]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
-        return cls(results=tuple(BenchResult.from_dict(r) for r in data["results"]), metadata=data["metadata"],
-                   interrupted=data.get("interrupted", not data["complete"] and all(r["complete"] for r in data["results"])),
-                   not_measured=tuple(data.get("not_measured", ())))
-
     def merge(self, *others: "BenchReport", allow_different_machines: bool = False) -> "BenchReport":
         """One report of this one's results and the others' (runs of one machine, as pyperf merges
         runs); results from different machines or engine versions are refused unless asked."""
@@ -165,7 +128,6 @@ class BenchReport:
                            not_measured=self.not_measured + tuple(n for o in others for n in o.not_measured))
 
 
-result_kind("flopbench/bench/1")(BenchReport.from_dict)
 
 
 def setting_differences(config: EngineConfig, settings: EngineSettings) -> list[str]:
@@ -249,7 +211,7 @@ def settings_from_keywords(config: EngineConfig | None, policy: RunPolicy | None
     return config, policy
 
 
-def bench(model: str | os.PathLike | Any, engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
+def bench(model: str | os.PathLike | Any, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
           policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
           batch: int | None = None, seed: int = 0, layout: str | None = None,
           progress: Callable[[str, float], None] | None = None, example_input: Any = None, **settings: Any) -> BenchReport:

@@ -14,14 +14,16 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EngineError, FlopbenchError, one_line
+from ..results.codec import encoded
 
 FOOTPRINT_TIMEOUT_S = 900
 
 
+@encoded(derived=("compile_growth_bytes", "inference_growth_bytes", "total_growth_bytes"))
 @dataclass(frozen=True)
 class Footprint:
     """RSS of a fresh process around one engine's compile and inference of one model."""
@@ -50,22 +52,13 @@ class Footprint:
     def total_growth_bytes(self) -> int:
         return max(self.after_compile_bytes, self.inference_peak_bytes) - self.before_compile_bytes
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "compile_growth_bytes": self.compile_growth_bytes,
-                "inference_growth_bytes": self.inference_growth_bytes, "total_growth_bytes": self.total_growth_bytes}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Footprint":
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
-def measure_footprint(model: str | os.PathLike, engine: str | None = None, device: str = "CPU", precision: str | None = None,
+def measure_footprint(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
                       shape: Any = None, batch: int | None = None, iterations: int = 20) -> Footprint:
-    """Compile and run `model` on `engine` (None: the default engine) in a fresh process and
-    measure its RSS (see the module)."""
-    from .engines import DEFAULT_ENGINE, get_engine
+    """Compile and run `model` on `engine` in a fresh process and measure its RSS (see the module)."""
+    from .engines import get_engine
 
-    engine = engine or DEFAULT_ENGINE
     get_engine(engine)  # an unknown name fails here, not in the child
     if iterations < 1:
         raise EngineError(f"{iterations} iterations measure no inference", "give 1 or more")

@@ -4,18 +4,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import EngineError, OptionError
-from ..results.documents import result_kind
+from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
-from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
+from .engines import EngineConfig, EngineSettings, engine_errors
 from .session import open_session
 
 
+@result_kind("run", version=1)
 @dataclass(frozen=True)
 class RunResult:
     model: str
@@ -24,32 +26,17 @@ class RunResult:
     top_class: int
     score: float
     score_is_probability: bool  # False when the output was logits and we applied softmax
-    output_name: str
+    output_name: str = json_field(json="output")
     settings: EngineSettings
     warnings: tuple[str, ...] = ()
-    outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    outputs: dict[str, Any] = json_field(default_factory=dict, repr=False, compare=False, omit=True)
+    metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
     complete: bool = True  # False when Ctrl-C stopped the run: `iterations` ran in `seconds`
-    asked_iterations: int | None = None
+    asked_iterations: int | None = None  # left out: the iterations that ran
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "flopbench/run/1", "model": self.model, "iterations": self.iterations, "seconds": self.seconds,
-            "top_class": self.top_class, "score": self.score, "score_is_probability": self.score_is_probability,
-            "output": self.output_name, "settings": self.settings.to_dict(), "warnings": list(self.warnings),
-            "metadata": self.metadata, "complete": self.complete,
-            "asked_iterations": self.iterations if self.asked_iterations is None else self.asked_iterations,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
-        return cls(model=data["model"], iterations=data["iterations"], seconds=data["seconds"], top_class=data["top_class"],
-                   score=data["score"], score_is_probability=data["score_is_probability"], output_name=data["output"],
-                   settings=EngineSettings(**data["settings"]), warnings=tuple(data["warnings"]), metadata=data.get("metadata", {}),
-                   complete=data.get("complete", True), asked_iterations=data.get("asked_iterations"))
-
-
-result_kind("flopbench/run/1")(RunResult.from_dict)
+    def __post_init__(self):
+        if self.asked_iterations is None:
+            object.__setattr__(self, "asked_iterations", self.iterations)
 
 
 def top_class(scores: np.ndarray) -> tuple[int, float, bool]:
@@ -82,7 +69,7 @@ def check_iterations(niter) -> None:
 
 
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
-        engine: str = DEFAULT_ENGINE, shape: str | None = None, precision: str | None = None,
+        engine: str = "openvino", shape: str | None = None, precision: str | None = None,
         layout: str | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
     """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times; `layout`
     (`input[NHWC]`) transposes an input file whose axes are in another order than the model's.

@@ -79,11 +79,13 @@ Modelled on ``pyperf check``. Each rule, with its threshold as a module constant
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
 import numpy as np
+
+from ..results.codec import encoded, json_field
 
 __all__ = [
     "PercentileEstimate",
@@ -223,20 +225,6 @@ class PercentileEstimate:
     min_samples: int
     bound_ns: int | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "percentile": float(self.percentile),
-            "value_ns": int(self.value_ns),
-            "valid": bool(self.valid),
-            "min_samples": int(self.min_samples),
-            "bound_ns": None if self.bound_ns is None else int(self.bound_ns),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PercentileEstimate":
-        return cls(percentile=data["percentile"], value_ns=data["value_ns"], valid=data["valid"],
-                   min_samples=data["min_samples"], bound_ns=data["bound_ns"])
-
 
 def _estimate(sorted_ns: np.ndarray, percentile: float, confidence: float) -> PercentileEstimate:
     n = int(sorted_ns.shape[0])
@@ -252,6 +240,7 @@ def _estimate(sorted_ns: np.ndarray, percentile: float, confidence: float) -> Pe
     )
 
 
+@encoded(derived=("median", "trustworthy"))
 @dataclass(frozen=True)
 class LatencyStats:
     """Summary of one run's latencies; build it with :func:`summarize`.
@@ -271,7 +260,7 @@ class LatencyStats:
     warnings: tuple[StatWarning, ...]
     confidence: float = DEFAULT_CONFIDENCE
     median_bound_ns: int | None = None
-    sorted_ns: np.ndarray | None = field(default=None, compare=False, repr=False)
+    sorted_ns: np.ndarray | None = json_field(default=None, compare=False, repr=False, omit=True)
 
     # -- the median's early-stopping view ----------------------------------------------------------
     @property
@@ -307,30 +296,6 @@ class LatencyStats:
         """No warnings and a valid median."""
         return not self.warnings and self.median_valid
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (ints, floats, strings, bools, None, lists, dicts)."""
-        return {
-            "count": int(self.count),
-            "min_ns": int(self.min_ns),
-            "max_ns": int(self.max_ns),
-            "mean_ns": float(self.mean_ns),
-            "median_ns": int(self.median_ns),
-            "std_ns": float(self.std_ns),
-            "confidence": float(self.confidence),
-            "median": self.median.to_dict(),
-            "percentiles": [e.to_dict() for e in self.percentiles],
-            "warnings": [w.to_dict() for w in self.warnings],
-            "trustworthy": bool(self.trustworthy),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LatencyStats":
-        return cls(count=data["count"], min_ns=data["min_ns"], max_ns=data["max_ns"], mean_ns=data["mean_ns"],
-                   median_ns=data["median_ns"], std_ns=data["std_ns"],
-                   percentiles=tuple(PercentileEstimate.from_dict(p) for p in data["percentiles"]),
-                   warnings=tuple(StatWarning.from_dict(w) for w in data["warnings"]),
-                   confidence=data.get("confidence", DEFAULT_CONFIDENCE), median_bound_ns=data.get("median", {}).get("bound_ns"))
-
 
 def _as_latency_array(latencies_ns: Sequence[int] | np.ndarray) -> np.ndarray:
     if isinstance(latencies_ns, np.ndarray):
@@ -356,17 +321,10 @@ class StatWarning:
     chosen when rendering (`flopbench.render.warnings.describe`)."""
 
     rule: str  # one of WARNING_RULES
-    values: tuple[tuple[str, float], ...] = ()
+    values: tuple[tuple[str, float], ...] = json_field(flatten=True, default=())  # written beside "rule"
 
     def __getitem__(self, key: str) -> float:
         return dict(self.values)[key]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, **dict(self.values)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StatWarning":
-        return cls(rule=data["rule"], values=tuple((k, v) for k, v in data.items() if k != "rule"))
 
 
 WARNING_RULES = ("too_few_samples", "noisy", "outliers", "bimodal", "below_clock_resolution")

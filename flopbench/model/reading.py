@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..results.codec import encoded
 from ..errors import ModelFileError, ShapeError, engine_message
 from .core import openvino_core, quiet_native_stderr
 from .names import settle_made_up_names
@@ -23,14 +24,12 @@ from .shapes import DeclaredInput, Shape, ShapeSpec, check_batch, format_shape, 
 FORMATS = {".xml": "ir", ".onnx": "onnx", ".tflite": "tflite", ".pb": "tf", ".pdmodel": "paddle"}
 SUPPORTED_HINT = "flopbench reads OpenVINO IR (.xml + .bin), ONNX (.onnx), TFLite (.tflite), TensorFlow (.pb or a SavedModel folder) and PaddlePaddle (.pdmodel)"
 
+@encoded
 @dataclass(frozen=True)
 class ModelInputInfo:
     name: str
     shape: Shape
     dtype: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
 @dataclass(frozen=True, eq=False)

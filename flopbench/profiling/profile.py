@@ -3,28 +3,28 @@ measured roofline, and reconciled with the end-to-end latency of the same run.""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..counting.cost import ModelCost
 from ..errors import OptionError, ProfilingError
-from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, ProfiledRun, engine_errors, get_engine
+from ..measure.engines import EngineConfig, NodeTime, ProfiledRun, engine_errors
 from ..measure.session import open_session
 from ..measure.policy import is_int
-from ..results.documents import result_kind
+from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import Join, LayerTime, join
 from .machine import Machine, cached_machine, machine
 
-SCHEMA = "flopbench/profile/1"
 DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 1_000_000
 ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
 OVERHEAD_ROOF_US = 5.0  # a layer the roofline says needs less than this is bound by fixed per-node costs
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
 
@@ -33,15 +33,7 @@ class Finding:
     """A warning as data: a rule name and the numbers behind it; the renderer puts it in words."""
 
     rule: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, **self.data}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Finding":
-        rest = dict(data)
-        return cls(rest.pop("rule"), rest)
+    data: dict[str, Any] = json_field(flatten=True, default_factory=dict)  # written beside "rule"
 
 
 @dataclass(frozen=True)
@@ -65,19 +57,6 @@ class LayerRow:
     untimed_ops: tuple[str, ...] = ()
     parts: tuple["LayerRow", ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "role": self.role, "flops": self.flops, "bytes": self.bytes,
-                "intensity": self.intensity, "time_us": self.time_us, "percent": self.percent,
-                "gflops_per_s": self.gflops_per_s, "attainable_gflops_per_s": self.attainable_gflops_per_s,
-                "percent_of_attainable": self.percent_of_attainable, "bound": self.bound, "kernel": self.kernel,
-                "precision": self.precision, "untimed_ops": list(self.untimed_ops),
-                "parts": [p.to_dict() for p in self.parts]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LayerRow":
-        return cls(**{**data, "untimed_ops": tuple(data.get("untimed_ops", ())),
-                      "parts": tuple(cls.from_dict(p) for p in data.get("parts", ()))})
-
 
 @dataclass(frozen=True)
 class EngineRow:
@@ -90,15 +69,8 @@ class EngineRow:
     time_us: float
     percent: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "kernel": self.kernel, "precision": self.precision,
-                "time_us": self.time_us, "percent": self.percent}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EngineRow":
-        return cls(**data)
-
-
+@result_kind("profile", version=1, derived=("profiling_overhead_us",))
 @dataclass(frozen=True)
 class ProfileResult:
     """Layer times, the engine's own nodes and the time outside any node: they add up to the
@@ -122,44 +94,11 @@ class ProfileResult:
     nodes: tuple[NodeTime, ...]  # the engine's own per-node rows, as joined
     warnings: tuple[Finding, ...]
     complete: bool
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
 
     @property
     def profiling_overhead_us(self) -> float | None:
         return None if self.unprofiled_end_to_end_us is None else self.end_to_end_us - self.unprofiled_end_to_end_us
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "complete": self.complete, "model": self.model, "engine": self.engine,
-                "iterations": self.iterations, "warmup": self.warmup, "latency_kind": self.latency_kind,
-                "time_resolution_us": self.time_resolution_us, "end_to_end_us": self.end_to_end_us,
-                "layers_us": self.layers_us, "engine_nodes_us": self.engine_nodes_us,
-                "outside_layers_us": self.outside_layers_us, "unprofiled_end_to_end_us": self.unprofiled_end_to_end_us,
-                "unprofiled_iterations": self.unprofiled_iterations,
-                "profiling_overhead_us": self.profiling_overhead_us,
-                "layers": [row.to_dict() for row in self.layers], "engine_nodes": [row.to_dict() for row in self.engine_nodes],
-                "roofline": self.roofline.to_dict(), "warnings": [w.to_dict() for w in self.warnings],
-                "nodes": [n.to_dict() for n in self.nodes], "metadata": self.metadata}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ProfileResult":
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not a {SCHEMA} document: {data.get('schema')!r}")
-        return cls(model=data["model"], engine=dict(data["engine"]), iterations=int(data["iterations"]),
-                   warmup=int(data["warmup"]), latency_kind=data["latency_kind"],
-                   time_resolution_us=float(data["time_resolution_us"]), end_to_end_us=float(data["end_to_end_us"]),
-                   layers_us=float(data["layers_us"]), engine_nodes_us=float(data["engine_nodes_us"]),
-                   outside_layers_us=float(data["outside_layers_us"]),
-                   unprofiled_end_to_end_us=data["unprofiled_end_to_end_us"],
-                   unprofiled_iterations=int(data["unprofiled_iterations"]),
-                   layers=tuple(LayerRow.from_dict(r) for r in data["layers"]),
-                   engine_nodes=tuple(EngineRow.from_dict(r) for r in data["engine_nodes"]),
-                   roofline=Machine.from_dict(data["roofline"]),
-                   nodes=tuple(NodeTime.from_dict(n) for n in data.get("nodes", ())),
-                   warnings=tuple(Finding.from_dict(w) for w in data["warnings"]),
-                   complete=bool(data["complete"]), metadata=dict(data.get("metadata", {})))
-
-
-result_kind(SCHEMA)(ProfileResult.from_dict)
 
 
 # ---- rows ----------------------------------------------------------------------------------------
@@ -243,6 +182,16 @@ def _check_iterations(iterations, flag: str = "-niter") -> None:
         raise OptionError(f"{flag} {iterations} is too large", f"give {flag} at most {MAX_ITERATIONS:,}")
 
 
+def _check_profilable(engine: str, device: str) -> None:
+    base = device.split(":")[0].split(".")[0].upper()
+    if base in VIRTUAL_DEVICES:
+        raise ProfilingError(f"device {device} cannot profile layer by layer: it hands the model to other devices",
+                            "give a real device, e.g. -d CPU")
+    if engine == "onnxruntime" and base != "CPU":
+        raise ProfilingError(f"ONNX Runtime's profile on {device} is not supported by flopbench",
+                            "profile on -d CPU, or use --engine openvino")
+
+
 def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.ndarray:
     """End-to-end latencies of the same model compiled without profiling, measured the same way."""
     step, engine_latencies = runner.sync_step(arrays)
@@ -262,6 +211,14 @@ def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.n
     return np.asarray(calls, dtype=np.int64)
 
 
+def _resolve_onnxruntime(nodes: tuple[NodeTime, ...], runner, loaded, cost: ModelCost) -> list[NodeTime]:
+    from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
+
+    original = graph_nodes(loaded.path)
+    optimized = graph_nodes(runner.optimized_model_path)
+    return resolve(nodes, optimized, original, ops_by_onnx_node(loaded.ov_model, original, {op.name for op in cost.ops}))
+
+
 def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
     if cost is None:
         raise ProfilingError(f"{os.path.basename(str(model))} cannot be counted, so its layers cannot be joined: {unavailable}",
@@ -277,11 +234,11 @@ def check_settings(engine: str, device: str, precision: str | None, iterations: 
     if not is_int(warmup) or warmup < 0:
         raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
     config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
-    get_engine(engine).check_profilable(device)
+    _check_profilable(engine, device)
     return config
 
 
-def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
+def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
             iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
             inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
             progress: Callable[[str], None] | None = None) -> ProfileResult:
@@ -298,9 +255,10 @@ def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
         if progress:
             progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences")
         with engine_errors(name):
-            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
-                                                           counted={op.name for op in session.cost.ops})
+            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup)
         nodes = run.nodes
+        if name == "onnxruntime":
+            nodes = tuple(_resolve_onnxruntime(nodes, session.runner, session.loaded, session.cost))
         if run.iterations and not any(node.time_ns > 0 for node in nodes):
             raise ProfilingError(f"{name} on {device} reported no per-node times",
                                 "profile on -d CPU, or use the other engine")

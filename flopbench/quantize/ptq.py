@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..model.core import openvino_core, quiet_native_stderr
 from ..model.names import settle_made_up_names
 from ..model.reading import load, source_files
 from ..results import writing
-from ..results.documents import result_kind
+from ..results.codec import result_kind
 from ..results.metadata import result_metadata
 from .calibration import folder_samples, random_samples
 
@@ -30,6 +31,7 @@ DEFAULT_SAMPLES = 300  # NNCF's own default subset size
 INSTALL_HINT = 'install it with: pip install "flopbench[int8]" (or pip install nncf)'
 
 
+@result_kind("quantize", version=1)
 @dataclass(frozen=True)
 class QuantizeResult:
     """What `quantize` wrote and what the INT8 twin counts, beside its float source."""
@@ -47,25 +49,8 @@ class QuantizeResult:
     weight_bytes: int
     source_weight_bytes: int
     seconds: float
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "flopbench/quantize/1",
-            "source": self.source, "xml": self.xml, "bin": self.bin,
-            "method": "nncf post-training quantization (INT8)",
-            "calibration": self.calibration, "samples": self.samples, "random_calibration": self.random_calibration,
-            "fake_quantize_ops": self.fake_quantize_ops, "macs": self.macs, "integer_macs": self.integer_macs,
-            "params": self.params, "weight_bytes": self.weight_bytes, "source_weight_bytes": self.source_weight_bytes,
-            "seconds": self.seconds, "metadata": {**result_metadata(), **self.metadata},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "QuantizeResult":
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
-
-
-result_kind("flopbench/quantize/1")(QuantizeResult.from_dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    method: str = "nncf post-training quantization (INT8)"
 
 
 def output_paths(model: str | os.PathLike, output: str | os.PathLike) -> tuple[Path, Path]:
@@ -145,5 +130,5 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
         random_calibration=calibration is None, fake_quantize_ops=sum(1 for op in twin.ops if op.type == "FakeQuantize"),
         macs=twin.macs, integer_macs=twin.integer_macs, params=twin.params, weight_bytes=twin.weight_bytes,
         source_weight_bytes=source_cost.weight_bytes, seconds=seconds,
-        metadata={"nncf": getattr(nncf, "__version__", "")},
+        metadata=result_metadata(nncf=getattr(nncf, "__version__", "")),
     )

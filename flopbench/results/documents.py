@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..errors import FlopbenchError, ResultFileError
+from . import codec, kinds
 from .writing import write_text_atomic
 
 MAX_DOCUMENT_BYTES = 1 << 30
-
-# schema name ("flopbench/count/1") -> the function that rebuilds the result from its dict
-_LOADERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
-
-
-def result_kind(schema: str):
-    """Register `from_dict` as the loader of documents of `schema`; a second loader is an error."""
-    def register(loader: Callable[[dict[str, Any]], Any]):
-        if schema in _LOADERS:
-            raise ValueError(f"a loader for {schema} is already registered")
-        _LOADERS[schema] = loader
-        return loader
-
-    return register
-
-
-def known_schemas() -> list[str]:
-    return sorted(_LOADERS)
 
 
 def read_document(path: str | os.PathLike) -> dict[str, Any]:
@@ -52,15 +35,26 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(schema, str) or not schema.startswith("flopbench/"):
         raise ResultFileError(f"{file.name} is not a flopbench result (no \"schema\": \"flopbench/...\")",
                               "give a JSON file written by flopbench (--json or -o FILE.json)")
-    if schema not in _LOADERS:
-        raise ResultFileError(f"{file.name} has schema {schema}, which this flopbench cannot read",
-                              f"it reads {', '.join(known_schemas())}; update flopbench")
+    try:
+        readable(schema)
+    except ResultFileError as exc:
+        raise ResultFileError(f"{file.name} has {exc.problem}", exc.fix) from None
     return document
 
 
+def readable(schema: str) -> codec.Kind:
+    """The kind that reads documents of `schema` (its module imported), or a ResultFileError saying why none does."""
+    parsed = codec.kind_of(schema)
+    if parsed is None or kinds.kind(parsed[0]) is None:
+        names = ", ".join(sorted(kinds.kind_modules()))
+        raise ResultFileError(f"schema {schema}, which this flopbench cannot read", f"it reads the kinds {names}; update flopbench")
+    return codec.readable(schema)
+
+
 def result_from_dict(document: dict[str, Any]) -> Any:
+    readable(document.get("schema"))
     try:
-        return _LOADERS[document["schema"]](document)
+        return codec.decode_document(document)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultFileError(f"result of schema {document.get('schema')} is incomplete or damaged ({type(exc).__name__}: {exc})",
                               "write it again with flopbench") from None
@@ -72,23 +66,20 @@ def load_result(path: str | os.PathLike) -> Any:
 
 
 def save_result(result: Any, path: str | os.PathLike) -> Path:
-    """Write `result.to_dict()` as JSON, atomically."""
-    return write_text_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")
+    """Write a result (any result kind) as JSON, atomically."""
+    return write_text_atomic(path, json.dumps(codec.encode(result), indent=2) + "\n")
 
 
 # what must be equal for two measurements to be one series
 MACHINE_KEYS = ("cpu", "cpu_count", "isa")
+ENGINE_PACKAGES = ("openvino", "onnxruntime")
 
 
 def machine_differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """Where two results' metadata say they come from different machines or engine versions."""
     found = [f"{key} {first.get(key)!r} vs {other.get(key)!r}" for key in MACHINE_KEYS if first.get(key) != other.get(key)]
-    from ..measure.engines import engine_packages  # results/ is read by every stage: the engines load on use
-
     a, b = first.get("versions", {}), other.get("versions", {})
-    # a file written before an engine was registered records nothing about it: nothing to differ
-    found += [f"{name} {a.get(name)} vs {b.get(name)}" for name in engine_packages()
-              if name in a and name in b and a[name] != b[name]]
+    found += [f"{name} {a.get(name)} vs {b.get(name)}" for name in ENGINE_PACKAGES if a.get(name) != b.get(name)]
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -45,7 +46,6 @@ def _version(package: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def machine_metadata() -> dict[str, Any]:
-    from ..measure.engines import engine_packages  # results/ is read by every stage: the engines load on use
     flags = cpu_flags()
     return {
         "cpu": cpu_model(),
@@ -54,7 +54,7 @@ def machine_metadata() -> dict[str, Any]:
         "isa": sorted(f for f in flags if f.startswith(("avx512", "avx2", "amx", "fma")))[:20],
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {"flopbench": __version__, **{name: _version(name) for name in (*engine_packages(), "onnx", "numpy")}},
+        "versions": {"flopbench": __version__, **{name: _version(name) for name in ("openvino", "onnxruntime", "onnx", "numpy")}},
     }
 
 
@@ -62,8 +62,37 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def result_metadata() -> dict[str, Any]:
-    """What every result carries: the machine, its host name, the versions, and when (UTC) it was made."""
-    import socket
+class ResultMetadata(Mapping):
+    """What every result carries: the machine, its host name, the versions, and when (UTC) it was made.
 
-    return {**machine_metadata(), "hostname": socket.gethostname(), "measured_at": utc_now()}
+    The host name and the time are taken when the result is made; the machine's facts (CPU, package
+    versions) are the same for the whole process, so they are read when first asked for: a count
+    printed to the terminal never pays for looking up package versions."""
+
+    def __init__(self, **extra: Any):
+        import socket
+
+        self._stamp = {"hostname": socket.gethostname(), "measured_at": utc_now(), **extra}
+        self._full: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._full is None:
+            self._full = {**machine_metadata(), **self._stamp}
+        return self._full
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return f"ResultMetadata({self._stamp!r})"
+
+
+def result_metadata(**extra: Any) -> ResultMetadata:
+    """The metadata of a result made now (`extra`: what this kind of result adds)."""
+    return ResultMetadata(**extra)

@@ -1,4 +1,5 @@
-"""The JSON schemas of flopbench's outputs, shipped in the package (flopbench/schemas/*.json)."""
+"""The JSON schemas of flopbench's outputs, shipped in the package (flopbench/results/schemas/*.json),
+one per result kind; tests/test_results_roundtrip.py checks each against its kind's dataclass."""
 from __future__ import annotations
 
 import json
@@ -6,13 +7,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("count", "bench", "run", "convert", "quantize", "profile", "machine", "compare", "fleet", "study")
+from .kinds import kind_modules
 
 
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise KeyError(f"no schema {kind!r}; have {', '.join(KINDS)}")
+    if kind not in kind_modules():
+        raise KeyError(f"no schema {kind!r}; have {', '.join(sorted(kind_modules()))}")
     return json.loads(resources.files("flopbench.results").joinpath("schemas", f"{kind}.json").read_text(encoding="utf-8"))
 
 

@@ -7,15 +7,16 @@ the machine (another program starting) spreads over all of them rather than land
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..counting import ModelCost, count
 from ..errors import ModelFileError, OptionError
 from ..measure.bench import BenchResult, bench
-from ..measure.engines import DEFAULT_ENGINE, EngineConfig
+from ..measure.engines import EngineConfig
 from ..measure.policy import RunPolicy
+from ..results.codec import encoded, result_kind
 from ..results.metadata import result_metadata
 
 # (key, label, unit); counts first, then what each engine measured
@@ -25,6 +26,7 @@ MEASURED_METRICS = (("latency_median_ns", "Latency median", "ns"), ("latency_p99
                     ("throughput_fps", "Throughput", "FPS"), ("gflops_per_s", "Achieved", "GFLOP/s"))
 
 
+@encoded(derived=("ratios",))
 @dataclass(frozen=True)
 class Row:
     """One metric across the models (or machines); `engine` is None for counts. A value is a
@@ -35,7 +37,7 @@ class Row:
     label: str
     unit: str
     engine: str | None
-    values: tuple[float | int | None, ...]
+    values: tuple[float | int | str | None, ...]
 
     @property
     def ratios(self) -> tuple[float | None, ...]:
@@ -45,11 +47,8 @@ class Row:
             return tuple(None for _ in self.values)
         return tuple(v / first if _number(v) else None for v in self.values)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "label": self.label, "unit": self.unit, "engine": self.engine,
-                "values": list(self.values), "ratios": list(self.ratios)}
 
-
+@encoded(derived=("ratios",))
 @dataclass(frozen=True)
 class LayerMatch:
     """One layer name across the models on one engine, from the profiler: its type, FLOPs and
@@ -66,18 +65,15 @@ class LayerMatch:
         first = self.time_us[0]
         return tuple(None if t is None or not first else t / first for t in self.time_us)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "engine": self.engine, "types": list(self.types), "flops": list(self.flops),
-                "time_us": list(self.time_us), "ratios": list(self.ratios)}
 
-
+@result_kind("compare", version=1, derived=("complete",))
 @dataclass(frozen=True)
 class Comparison:
     models: tuple[str, ...]
     engines: tuple[str, ...]
     rows: tuple[Row, ...]
     results: tuple[BenchResult, ...]  # model by model, engine by engine, as measured
-    metadata: dict[str, Any]
+    metadata: Mapping[str, Any]
     interrupted: bool = False
     layers: tuple[LayerMatch, ...] = ()  # with by="layer": matching layers side by side, per engine
 
@@ -90,11 +86,6 @@ class Comparison:
             if row.metric == metric and row.engine == engine:
                 return row
         raise KeyError((metric, engine))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": "flopbench/compare/1", "complete": self.complete, "metadata": self.metadata,
-                "models": list(self.models), "engines": list(self.engines), "rows": [r.to_dict() for r in self.rows],
-                "results": [r.to_dict() for r in self.results], "layers": [m.to_dict() for m in self.layers]}
 
 
 def _p99(result: BenchResult) -> int | None:
@@ -122,7 +113,7 @@ def measured_value(result: BenchResult | None, metric: str) -> float | int | Non
     return result.gflops_per_s
 
 
-def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
+def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
             policy: RunPolicy | None = None, shape: str | None = None, batch: int | None = None, seed: int = 0,
             progress: Callable[[str, str, float], None] | None = None, by: str = "model",
             profile_iterations: int = 50) -> Comparison:
@@ -158,7 +149,7 @@ def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAU
     layers: tuple[LayerMatch, ...] = ()
     if by == "layer" and not interrupted:
         layers = tuple(match for engine in engines for match in match_layers(models, engine, config, profile_iterations, shape, batch, seed))
-    metadata = {**result_metadata(), "models": [str(m) for m in models]}
+    metadata = result_metadata(models=[str(m) for m in models])
     return Comparison(models=tuple(str(m) for m in models), engines=engines, rows=tuple(rows),
                       results=tuple(measured[k] for k in sorted(measured, key=lambda k: (engines.index(k[1]), k[0]))),
                       metadata=metadata, interrupted=interrupted, layers=layers)

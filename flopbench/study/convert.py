@@ -24,6 +24,7 @@ from ..counting.optypes import op_facts
 from ..errors import ModelFileError, OptionError
 from ..model.reading import load, source_files
 from ..results import writing
+from ..results.codec import result_kind
 
 TARGETS = ("separable", "standard")
 
@@ -43,11 +44,8 @@ class Rewrite:
     output_channels: int
     kernel: tuple[int, int]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"replaced": list(self.replaced), "created": list(self.created), "input_channels": self.input_channels,
-                "output_channels": self.output_channels, "kernel": list(self.kernel)}
 
-
+@result_kind("convert", version=1)
 @dataclass(frozen=True)
 class Conversion:
     model: str
@@ -56,11 +54,7 @@ class Conversion:
     seed: int
     rewrites: tuple[Rewrite, ...]
     written: tuple[str, ...]  # empty when there was nothing to convert
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": "flopbench/convert/1", "model": self.model, "to": self.to, "format": self.format,
-                "seed": self.seed, "weights": "seeded random: for cost and speed, not accuracy",
-                "rewrites": [r.to_dict() for r in self.rewrites], "written": list(self.written)}
+    weights: str = "seeded random: for cost and speed, not accuracy"
 
 
 def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:

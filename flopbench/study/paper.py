@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..counting import ModelCost, OpCost
+from ..results.codec import encoded
 
 KINDS = ("Conv 1x1", "Conv DW 3x3", "Conv 3x3", "Fully Connected")
 
@@ -66,6 +66,7 @@ def shares(cost: ModelCost) -> dict[str, tuple[float, float]]:
     return {r.kind: (100.0 * r.mult_adds / macs, 100.0 * r.params / params) for r in rows}
 
 
+@encoded(derived=("mult_adds_error",))
 @dataclass(frozen=True)
 class PaperRow:
     """One line of the paper's tables beside flopbench's count of the same model."""
@@ -80,11 +81,6 @@ class PaperRow:
     @property
     def mult_adds_error(self) -> float:
         return self.mult_adds / 1e6 / self.paper_mult_adds_m - 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "model": self.model, "paper_mult_adds_m": self.paper_mult_adds_m,
-                "paper_params_m": self.paper_params_m, "mult_adds": self.mult_adds, "params": self.params,
-                "mult_adds_error": self.mult_adds_error}
 
 
 # (table, label, zoo name, alpha, resolution, paper mult-adds in millions, paper params in millions)

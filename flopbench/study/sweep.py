@@ -21,7 +21,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,20 +31,19 @@ import numpy as np
 from ..counting import count
 from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message, one_line
 from ..measure.bench import measure
-from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
+from ..measure.engines import EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
-from ..results.documents import load_result, result_kind
+from ..results.codec import json_field, result_kind, schema_of
+from ..results.documents import load_result
 from ..results.metadata import result_metadata
 from ..results.writing import write_text_atomic
 from .convert import convert
 
-SCHEMA = "flopbench/study/1"
 POINTS_SCHEMA = "flopbench/study-points/1"
-MODEL_SUFFIX = ".onnx"  # the sweep's layers are written as ONNX files
-# every engine that runs the sweep's files, at each precision it compares by default
-ENGINES = tuple(name for name, engine in ENGINE_REGISTRY.items() if not engine.file_kinds or MODEL_SUFFIX in engine.file_kinds)
-CONFIGS = tuple(f"{name}:{precision}" for name in ENGINES for precision in ENGINE_REGISTRY[name].compared_precisions)
+CONFIGS = ("openvino:f32", "openvino:bf16", "onnxruntime:f32")
+ENGINES = ("openvino", "onnxruntime")
+PRECISIONS = ("f32", "bf16", "f16")
 POINT_FIELDS = ("in_channels", "out_channels", "kernel", "size", "stride", "engine", "precision")
 MAX_POINT_MACS = 50_000_000_000  # one standard layer of 50 GMACs takes seconds per inference here: a typo, not a study
 
@@ -80,8 +79,8 @@ def parse_config(config: str) -> tuple[str, str]:
     engine, precision = engine.strip().lower(), (precision.strip().lower() or "f32")
     if engine not in ENGINES:
         raise OptionError(f"unknown engine {engine!r} in --configs {config!r}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
-    if precision not in ENGINE_REGISTRY[engine].precision_settings:
-        allowed = ", ".join(ENGINE_REGISTRY[engine].precision_settings)
+    if precision not in PRECISIONS or (engine == "onnxruntime" and precision != "f32"):
+        allowed = "f32" if engine == "onnxruntime" else ", ".join(PRECISIONS)
         raise OptionError(f"unknown precision {precision!r} for {engine} in --configs {config!r}", f"choose {allowed}")
     return engine, precision
 
@@ -135,7 +134,7 @@ def generate_points(options: SweepOptions = SweepOptions()) -> list[dict[str, An
     """Every combination of the options' geometries and engine configurations, as points."""
     configs = [parse_config(c) for c in options.configs]
     if not configs:
-        raise OptionError("--configs names no engine", f"e.g. --configs {','.join(name + ':f32' for name in ENGINES)}")
+        raise OptionError("--configs names no engine", "e.g. --configs openvino:f32,onnxruntime:f32")
     channels = _positive("--channels", options.channels)
     outs = _positive("--out-channels", options.out_channels) if options.out_channels else None
     grid = itertools.product(channels, outs or (None,), _positive("--kernel", options.kernels), _positive("--size", options.sizes),
@@ -222,7 +221,7 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> di
         profiled = {}
         for name, path in (("separable", sep), ("standard", std)):
             profiled[name] = profile(path, engine=point["engine"], device=point.get("device", "CPU"),
-                                     precision=point["precision"],
+                                     precision=point["precision"] if point["engine"] == "openvino" else None,
                                      iterations=point["profile_iterations"], warmup=2, roofline=roofline)
             if not profiled[name].complete:  # the profiler keeps Ctrl-C to itself: pass it on to the sweep
                 raise KeyboardInterrupt
@@ -254,7 +253,7 @@ def _roofline_summary(roofline) -> dict[str, Any] | None:
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Median latency of each model in each repeat, the models taking turns so that drift of the
     machine lands on both alike; and the settings the engine used."""
-    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"])
+    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"] if point["engine"] == "openvino" else None)
     policy = RunPolicy(warmup_iterations=2, min_duration_s=float(point["seconds"]), min_iterations=3)
     sessions = {}
     try:
@@ -286,8 +285,8 @@ def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
     record: dict[str, Any] = {"key": point["key"], "point": point}
     try:
         with tempfile.TemporaryDirectory(prefix="flopbench-sweep-") as folder:
-            std = standard_layer(Path(folder) / f"standard{MODEL_SUFFIX}", point)
-            sep = Path(folder) / f"separable{MODEL_SUFFIX}"
+            std = standard_layer(Path(folder) / "standard.onnx", point)
+            sep = Path(folder) / "separable.onnx"
             convert(std, "separable", sep, seed=point.get("seed", 0))
             costs = {"standard": count(std), "separable": count(sep)}
             medians, settings = _measure_pair({"standard": std, "separable": sep}, point)
@@ -322,37 +321,35 @@ def default_roofline(engine: str, device: str = "CPU"):
 # --- a whole sweep --------------------------------------------------------------------------------
 
 
+@result_kind("study", version=1, derived=("complete",))
 @dataclass(frozen=True)
 class SweepResult:
-    points: tuple[dict[str, Any], ...]
+    """A sweep's records. The document keeps the records and how many points were planned, not the
+    points still to run: read back, `points` are the records' own (`load_sweep` finds the rest)."""
+
     records: tuple[dict[str, Any], ...]  # in the points' order; points not run yet have none
-    skipped: tuple[str, ...]  # keys already done before this run
-    interrupted: bool
-    metadata: dict[str, Any]
-    planned: int | None = None  # read back without its points.json: how many points the document says were planned
+    metadata: Mapping[str, Any]
+    interrupted: bool = False
+    planned: int | None = json_field(json="points", default=None)  # how many points were planned (at least len(points))
+    points: tuple[dict[str, Any], ...] = json_field(omit=True, default=())
+    skipped: tuple[str, ...] = json_field(omit=True, default=())  # keys already done before this run
+    study: str = "sepconv"
+
+    def __post_init__(self):
+        if not self.points and self.records:
+            object.__setattr__(self, "points", tuple(record["point"] for record in self.records))
+        object.__setattr__(self, "planned", max(len(self.points), self.planned or 0))
 
     @property
     def planned_count(self) -> int:
-        return max(len(self.points), self.planned or 0)
+        return self.planned
 
     @property
     def complete(self) -> bool:
         return not self.interrupted and len(self.records) == self.planned_count
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "study": "sepconv", "complete": self.complete, "metadata": self.metadata,
-                "points": self.planned_count, "records": list(self.records)}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SweepResult":
-        """The document keeps the records and how many points were planned, not the points still
-        to run: `load_sweep` finds those."""
-        records = tuple(data["records"])
-        return cls(points=tuple(r["point"] for r in records), records=records, skipped=(),
-                   interrupted=not data["complete"], metadata=dict(data["metadata"]), planned=data["points"])
-
-
-result_kind(SCHEMA)(SweepResult.from_dict)
+SCHEMA = schema_of(SweepResult)
 
 
 def load_sweep(path: str | os.PathLike) -> SweepResult:
@@ -411,7 +408,7 @@ def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
         return tuple(records[p["key"]] for p in points if p["key"] in records)
 
     def save() -> None:
-        document = SweepResult(tuple(points), ordered(), (), interrupted, metadata).to_dict()
+        document = SweepResult(points=tuple(points), records=ordered(), interrupted=interrupted, metadata=metadata).to_dict()
         write_text_atomic(results_path, json.dumps(document, indent=1) + "\n")
 
     write_text_atomic(out / "points.json", json.dumps(points_document(points), indent=1) + "\n")
@@ -429,7 +426,7 @@ def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
     except KeyboardInterrupt:
         interrupted = True
     save()
-    return SweepResult(tuple(points), ordered(), tuple(done), interrupted, metadata)
+    return SweepResult(points=tuple(points), records=ordered(), skipped=tuple(done), interrupted=interrupted, metadata=metadata)
 
 
 # --- what the sweep says ----------------------------------------------------------------------------

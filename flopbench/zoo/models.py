@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..results import writing
+from ..results.codec import encoded
 from .families import check_name, check_options, zoo_spec
 from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, Layer, NormLayer, PoolLayer, SoftmaxLayer,
                    lower, twin_params)
@@ -47,6 +48,7 @@ FORMATS = ("ir", "onnx", "both")
 _IMAGE_MODELS = ("sep_cnn", "std_cnn")
 
 
+@encoded
 @dataclass(frozen=True)
 class ZooFiles:
     """Paths `write_zoo_model` wrote (None for a format not asked for)."""
@@ -60,12 +62,6 @@ class ZooFiles:
     @property
     def paths(self) -> list[Path]:
         return [p for p in (self.xml, self.bin, self.onnx, self.image) if p is not None]
-
-    def to_dict(self) -> dict:
-        """JSON-ready form, paths as strings."""
-        def text(path: Path | None) -> str | None:
-            return None if path is None else str(path)
-        return {"name": self.name, "xml": text(self.xml), "bin": text(self.bin), "onnx": text(self.onnx), "image": text(self.image)}
 
 
 def _layers(name: str, alpha: float | None, resolution: int | None) -> tuple[str, tuple[int, ...], list[Layer]]:

@@ -2,18 +2,20 @@
 report per-node times. Adding an engine is one module that implements `Engine` and `Runner`."""
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from ...errors import EngineError, FlopbenchError, OptionError
+from ...results.codec import encoded
 
 HINTS = ("latency", "throughput", "none")
 PRECISIONS = ("f32", "bf16", "f16")
 
 
+@encoded
 @dataclass(frozen=True)
 class EngineConfig:
     """What the user asked for; `None` leaves the engine's default. A config checks itself when
@@ -26,8 +28,6 @@ class EngineConfig:
     nireq: int | None = None
     precision: str | None = None
     profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
-    # every op its own node, no elementwise ops merged into one kernel (the roofline's bandwidth chain)
-    separate_nodes: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -44,10 +44,9 @@ class EngineConfig:
             if value is not None and value > 4096:
                 raise OptionError(f"{flag} {value} is too large", f"give {flag} at most 4096")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
+@encoded
 @dataclass(frozen=True)
 class EngineSettings:
     """What the engine actually used, read back from the compiled model."""
@@ -68,10 +67,8 @@ class EngineSettings:
     # the model's op name → the precision of the engine node that ran it ("u8", "i8", "bf16", "f32")
     op_precisions: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-
+@encoded
 @dataclass(frozen=True)
 class NodeTime:
     """One executed node of the engine's runtime graph and its mean time per inference."""
@@ -85,13 +82,6 @@ class NodeTime:
     precision: str = ""  # the precision the node executed in (f32, bf16, i8 ...), "" if unknown
     node_id: str = ""  # the engine's own handle when names are not unique (ONNX Runtime's node index)
     inputs: tuple[str, ...] = ()  # the nodes of the engine's graph that feed this one
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "original_names": list(self.original_names), "inputs": list(self.inputs)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "NodeTime":
-        return cls(**{**data, "original_names": tuple(data["original_names"]), "inputs": tuple(data.get("inputs", ()))})
 
 
 @dataclass(frozen=True)
@@ -129,31 +119,13 @@ class Runner(Protocol):
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int) -> list[NodeTime]: ...
 
-    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
-                     model: Any = None, counted: Collection[str] | None = None) -> ProfiledRun:
-        """`warmup` inferences, then `iterations` timed ones with per-node times. Given `model`
-        (the LoadedModel flopbench counted), each node's `original_names` name the ops of that
-        reading it computed (only those in `counted`, when given), however the engine renamed them."""
-        ...
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun: ...
 
     def close(self) -> None: ...
 
 
 class Engine(Protocol):
-    """Everything flopbench knows about one engine lives on its class: the rest of flopbench asks
-    it rather than testing its name."""
-
-    name: str  # what --engine takes
-    display_name: str  # how messages name it: "ONNX Runtime"
-    package: str  # the distribution whose version results record
-    aliases: tuple[str, ...]  # other names --engine takes
-    file_kinds: tuple[str, ...]  # the file suffixes it runs; () for every format flopbench reads
-    # whether it reads a file the way flopbench's model reader does: then the reader's refusal is its own
-    reads_as_model_reader: bool
-    # the precisions it can be told to run (--precision), and those a study compares by default
-    precision_settings: tuple[str, ...]
-    compared_precisions: tuple[str, ...]
-    error_modules: tuple[str, ...]  # the modules its own exceptions come from
+    name: str
 
     def version(self) -> str: ...
 
@@ -171,18 +143,6 @@ class Engine(Protocol):
         """The inference precisions (`PRECISIONS` names) this engine can be told to use on `device`."""
         ...
 
-    def check_profilable(self, device: str) -> None:
-        """Raise ProfilingError when this engine cannot time `device`'s nodes one by one."""
-        ...
-
-    def roofline_precisions(self, cpu_flags: set[str]) -> tuple[str, ...]:
-        """The precisions ("f32", "bf16", "i8") a roofline measures a peak for on a CPU with these flags."""
-        ...
-
-    def roofline_setting(self, precision: str) -> str | None:
-        """The --precision to compile a roofline's measuring model with for that peak (None: the engine's own)."""
-        ...
-
     def read_inputs(self, model_path: str, shapes: dict[str, tuple[int, ...]], batch: int | None) -> tuple[Any, ...]:
         """The model's real inputs (ModelInputInfo) with static shapes, read the way this engine reads the file."""
         ...
@@ -194,7 +154,7 @@ class engine_errors:
     """An engine that read the model but cannot compile or run it is a problem with the model or
     the settings (exit 2), not a flopbench bug: say so in one line."""
 
-    def __init__(self, engine: str | Engine):
+    def __init__(self, engine: str):
         self.engine = engine
 
     def __enter__(self):
@@ -203,18 +163,12 @@ class engine_errors:
     def __exit__(self, kind, exc, tb):
         if exc is None or isinstance(exc, FlopbenchError):
             return False
-        from . import ENGINES, get_engine
-        from ...errors import engine_message
-
-        modules = tuple(module for engine in ENGINES.values() for module in engine.error_modules)
-        from_engine = type(exc).__module__.startswith(modules)
-        # the engines' C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
+        from_engine = type(exc).__module__.startswith(("openvino", "onnxruntime"))
+        # OpenVINO's C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
         if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
             return False  # a Python bug of ours stays an internal error
-        try:
-            name = (get_engine(self.engine) if isinstance(self.engine, str) else self.engine).display_name
-        except EngineError:
-            name = str(self.engine)
+        name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
+        from ...errors import engine_message
 
         raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
                           "check the model, --shape and the inputs (-i), or try the other engine") from None

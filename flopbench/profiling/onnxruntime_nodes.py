@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from .base import NodeTime
+from ..measure.engines import NodeTime
+from ..results.codec import encoded
 
 # nodes that change only the layout of a tensor (ONNX Runtime's NCHWc transformer inserts them)
 LAYOUT_OPS = {"ReorderInput", "ReorderOutput"}
@@ -21,6 +21,7 @@ NCHWC_SUFFIX = "_nchwc"
 UNNAMED = re.compile(r"^(?P<type>.+)_(?P<index>\d+)$")
 
 
+@encoded
 @dataclass(frozen=True)
 class OnnxNode:
     """A node of an ONNX graph: enough to follow its tensors."""
@@ -29,13 +30,6 @@ class OnnxNode:
     op_type: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op_type": self.op_type, "inputs": list(self.inputs), "outputs": list(self.outputs)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OnnxNode":
-        return cls(data["name"], data["op_type"], tuple(data["inputs"]), tuple(data["outputs"]))
 
 
 def graph_nodes(path) -> list[OnnxNode]:
