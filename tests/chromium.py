@@ -1,5 +1,5 @@
 """A small driver for Debian's headless Chromium over the DevTools protocol (for the report tests,
-the report benchmark and the README's screenshots).
+the report benchmark and the docs' screenshots).
 
 Chromium is started with a new empty profile and `--remote-debugging-port=0`; it writes the port it
 chose to `DevToolsActivePort` in that profile. One page target is driven over a websocket

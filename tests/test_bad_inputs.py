@@ -15,6 +15,7 @@ A representative subset also runs as real subprocesses (`python -m flopbench ...
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pickle
 import re
@@ -578,25 +579,6 @@ CASES = [
     Case("report_sweep_with_other_results", ["report", "{sweep_results}", "{sweep_results}"],
          lambda c: profile_command(["report", str(c.sweep_results), str(c.sweep_results), "-o", str(c.d / "r.html")]),
          ResultFileError, "a sweep's results make a page of their own, got 2 result files"),
-    # two outputs of one command that are one file (a model's .bin included): refused before measuring
-    Case("quantize_json_is_its_models_bin", ["quantize", "{x}", "-o", "{out}/q3.xml", "--json", "{out}/q3.bin"],
-         lambda c: profile_command(["quantize", str(c.x), "-o", str(c.d / "q3.xml"), "--json", str(c.d / "q3.bin")]), OutputError,
-         "q3.bin would be written twice: by -o (the model's weights) and by --json"),
-    Case("convert_json_is_its_model", ["convert", "{o}", "--to", "separable", "-o", "{out}/c1.onnx", "--json", "{out}/c1.onnx"],
-         lambda c: profile_command(["convert", str(c.o), "--to", "separable", "-o", str(c.d / "c1.onnx"), "--json", str(c.d / "c1.onnx")]),
-         OutputError, "c1.onnx would be written twice: by -o and by --json"),
-    Case("convert_json_is_its_models_bin", ["convert", "{x}", "--to", "separable", "-o", "{out}/c2.xml", "--json", "{out}/c2.bin"],
-         lambda c: profile_command(["convert", str(c.x), "--to", "separable", "-o", str(c.d / "c2.xml"), "--json", str(c.d / "c2.bin")]),
-         OutputError, "c2.bin would be written twice: by -o (the model's weights) and by --json"),
-    Case("bench_output_is_its_json", ["bench", "{x}", "-o", "{out}/same.json", "--json", "{out}/./same.json", "-t", "0.01"],
-         lambda c: profile_command(["bench", str(c.x), "-o", str(c.d / "same.json"), "--json", str(c.d / "same.json")]), OutputError,
-         "same.json would be written twice: by -o and by --json"),
-    Case("compare_output_is_its_html", ["compare", "{x}", "{o}", "-o", "{out}/x.html", "--html", "{out}/x.html", "-t", "0.01"],
-         lambda c: profile_command(["compare", str(c.x), str(c.o), "-o", str(c.d / "x.html"), "--html", str(c.d / "x.html")]),
-         OutputError, "x.html would be written twice: by -o and by --html"),
-    Case("profile_output_is_its_plot", ["profile", "{x}", "-o", "{out}/p.svg", "--plot", "{out}/p.svg"],
-         lambda c: profile_command(["profile", str(c.x), "-o", str(c.d / "p.svg"), "--plot", str(c.d / "p.svg")]), OutputError,
-         "p.svg would be written twice: by -o and by --plot"),
     Case("bench_json_folder_missing", ["bench", "{x}", "--json", "{out}/missing/bench.json", "-t", "0.01"],
          lambda c: atomic.check_writable(c.d / "missing" / "bench.json"), OutputError, "/missing does not exist"),
 ]
@@ -842,3 +824,69 @@ def test_demo_bad_input_is_one_line_and_writes_nothing(argv, needle, tmp_path, c
     _check_line(captured.err, needle.format(**fill))
     _assert_nothing_written(out)
     assert blocker.read_text() == "not a folder"
+
+
+# --- hostile names: data, never escapes, markup or math --------------------------------------------
+# A layer name is whatever the model file says. It reaches a terminal, Markdown, CSV, a chart's
+# labels and a page: it must arrive there as text, never as a terminal escape (a title change, a
+# colour), rich markup, matplotlib math or HTML.
+
+HOSTILE_NAMES = ("r\x1b]0;PWNED\x07\x1b[31mred", "[/bold]pw", "a$\\frac{$b", "<script>alert(1)</script>|x")
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b")
+
+
+@pytest.fixture(scope="module")
+def hostile_model(tmp_path_factory) -> Path:
+    """Four convolutions in a chain, each named by one of HOSTILE_NAMES."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    weights = np.random.default_rng(0).random((4, 4, 3, 3), dtype=np.float32)
+    nodes, initializers, previous = [], [], "x"
+    for index, name in enumerate(HOSTILE_NAMES):
+        output = f"t{index}"
+        initializers.append(helper.make_tensor(f"w{index}", TensorProto.FLOAT, weights.shape, weights.tobytes(), raw=True))
+        nodes.append(helper.make_node("Conv", [previous, f"w{index}"], [output], name=name, pads=[1, 1, 1, 1]))
+        previous = output
+    nodes.append(helper.make_node("Sigmoid", [previous], ["y"], name="last"))  # the graph's output takes its node's name
+    path = tmp_path_factory.mktemp("hostile") / "hostile.onnx"
+    onnx.save(_onnx_model(nodes, [x], [y], initializers), str(path))
+    return path
+
+
+HOSTILE_COMMANDS = {  # id: (argv after the model, the file it writes or None, the format of what it prints or writes)
+    "flops_table": (["flops", "{model}"], None, "table"),
+    "flops_markdown": (["flops", "{model}", "--format", "markdown"], None, "markdown"),
+    "flops_csv": (["flops", "{model}", "--format", "csv"], None, "csv"),
+    "flops_markdown_file": (["flops", "{model}", "-o", "{out}/cost.md"], "cost.md", "markdown"),
+    "flops_json_file": (["flops", "{model}", "-o", "{out}/cost.json"], "cost.json", "json"),
+    "profile_table": (["profile", "{model}", "-niter", "2", "--warmup", "0"], None, "table"),
+    "profile_markdown_file": (["profile", "{model}", "-niter", "2", "--warmup", "0", "-o", "{out}/p.md"], "p.md", "markdown"),
+    "profile_csv_onnxruntime": (["profile", "{model}", "--engine", "onnxruntime", "-niter", "2", "--warmup", "0", "--format", "csv"],
+                                None, "csv"),
+    "convert_listing": (["convert", "{model}", "--to", "separable", "-o", "{out}/sep.onnx"], None, "text"),
+    "report_page": (["report", "{model}", "-t", "0.02", "-niter", "2", "--warmup", "0", "--profile-niter", "2", "-o", "{out}/r.html"],
+                    "r.html", "html"),
+}
+
+
+@pytest.mark.parametrize("case_id", list(HOSTILE_COMMANDS))
+def test_hostile_names_are_shown_as_text(case_id, hostile_model, tmp_path, capfd):
+    argv, written, fmt = HOSTILE_COMMANDS[case_id]
+    code = main([a.format(model=hostile_model, out=tmp_path) for a in argv])
+    captured = capfd.readouterr()
+    assert code == 0, captured.err
+    text = (tmp_path / written).read_text() if written else captured.out
+    # a page escapes its HTML where it is built; a browser shows no control character as an escape
+    for output in (captured.out, captured.err) + ((text,) if fmt != "html" else ()):
+        assert not any(c in output for c in RAW_CONTROLS), repr(output[:2000])
+    if fmt == "json":
+        layers = json.loads(text)["layers"]
+        assert [layer["name"] for layer in layers][:len(HOSTILE_NAMES)] == list(HOSTILE_NAMES)  # the data itself is exact
+        return
+    if fmt == "html":
+        assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        return
+    assert "r\\x1b]0;PWNED\\x07\\x1b[31mred" in text  # shown, as its escapes
+    assert "[/bold]pw" in text and "a$\\frac{$b" in text
+    if fmt == "markdown":
+        assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;\\|x" in text

@@ -1,6 +1,7 @@
 """The house by stage: the folder tree is the data flow. A stage imports only from the stages
 before it (errors and results/ from anywhere), and no private name crosses a module boundary."""
 import ast
+import re
 from pathlib import Path
 
 import flopbench
@@ -40,7 +41,7 @@ def _imports(path: Path, parts: tuple[str, ...]):
 def test_every_package_is_a_known_stage():
     packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     unknown = packages - set(STAGES) - ANYWHERE
-    assert not unknown, f"place the new package(s) {sorted(unknown)} in STAGES (tests/test_layout.py) and the README's tree"
+    assert not unknown, f"place the new package(s) {sorted(unknown)} in STAGES (tests/test_layout.py) and the tree in docs/architecture.md"
 
 
 def test_no_stage_imports_a_later_stage():
@@ -64,6 +65,67 @@ def test_no_private_name_crosses_a_module_boundary():
             wrong += [f"{'/'.join(parts)} imports {name} from {'.'.join(target)}" for name in names
                       if name.startswith("_") and not name.startswith("__")]
     assert not wrong, "\n".join(wrong)
+
+
+ENGINES_PACKAGE = ("measure", "engines")
+
+
+def _engine_words() -> tuple[str, ...]:
+    from flopbench.measure.engines import ALIASES, ENGINES
+
+    return tuple(sorted({*ENGINES, *ALIASES}, key=len, reverse=True))
+
+
+def _engine_word():
+    """An engine name or alias as a lowercase word, not the head of a dotted Python path."""
+    return re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, _engine_words())) + r")(?![\w-])(?!\.(?:\w|$))")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                found.add(id(first.value))
+    return found
+
+
+def test_no_engine_name_outside_the_engines():
+    """An engine is known by name only inside flopbench/measure/engines/: everything else asks the
+    engine object (`get_engine(name).display_name`, `.file_kinds`, `.precision_settings`,
+    `.check_profilable()` ...) or uses `DEFAULT_ENGINE`, so a new engine is one module there.
+
+    The rule, precisely: in every module outside flopbench/measure/engines/, no string literal
+    (f-string parts included; docstrings, which explain, excluded) holds a registered engine name or
+    alias (read from the registry, so a new engine's names are checked at once) as a lowercase word.
+    Allowed, because they name Python code rather than choose an engine:
+    - `import openvino` and other import statements (not string literals): a stage that genuinely
+      uses OpenVINO's API, as model/ reads and counts models with it;
+    - a dotted Python path, the word followed by "." and a name or the string's end
+      (`"openvino.Model"`, `"ov.save_model"`, `"openvino.tools.ovc"`, a module prefix `"openvino."`);
+    - the capitalized product names in prose ("OpenVINO cannot read ..."), which say which library
+      read a file, not which engine to run."""
+    word = _engine_word()
+    wrong = []
+    for path, parts in _modules():
+        if parts[: len(ENGINES_PACKAGE)] == ENGINES_PACKAGE:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                found = word.search(node.value)
+                if found:
+                    wrong.append(f"{'/'.join(parts)}.py:{node.lineno}: {found.group(1)!r} in {node.value[:60]!r}")
+    assert not wrong, "ask the engine (flopbench/measure/engines/) instead of naming it:\n" + "\n".join(wrong)
+
+
+def test_the_engine_name_rule_catches_a_name():
+    """The rule above finds what it must: a name, an alias, a name inside a message; not a dotted path."""
+    words, word = _engine_words(), _engine_word()
+    assert all(word.search(text) for text in (words[-1], f"use --engine {words[0]}", f"{words[0]}:f32"))
+    assert not any(word.search(text) for text in ("openvino.Model", "ov.save_model", "openvino.", "sort", "ov_model"))
 
 
 def test_no_result_kind_writes_its_json_by_hand():

@@ -1,9 +1,10 @@
 """`flopbench machine`: the roofline measured with the engine's own node times, cached per machine
-and engine version. The quick plan keeps these tests small; the full one is in the README."""
+and engine version. The quick plan keeps these tests small; the full one is in docs/machine.md."""
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +28,57 @@ def test_quick_openvino_roofline_offers_what_the_cpu_has(roofline_cache):
     if "i8" in measured.peaks:
         assert "i8" in measured.peaks["i8"].kernel.lower()  # the MatMul really ran in int8
     assert measured.bandwidth_gb_per_s > 0
-    assert measured.bandwidth_bytes == 3 * 4 * roofline.QUICK.add_elements
+    assert measured.bandwidth_bytes == max(measured.levels[-1].measured_on)  # DRAM's working set
     validate(measured.to_dict())
     assert Machine.from_dict(json.loads(json.dumps(measured.to_dict()))) == measured
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_a_plateau_per_cache_level_the_os_names(roofline_cache, engine):
+    """One level per data cache in /sys plus DRAM; each holds the working sets from the size of the
+    level before it to its own size; DRAM is measured on a working set beyond 4× the last cache
+    (never a cache plateau); a nearer level is at least as fast as DRAM."""
+    measured = roofline_cache[engine]
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        if (index / "type").read_text().strip() in ("Data", "Unified"):
+            caches.append((int((index / "level").read_text()), (index / "size").read_text().strip()))
+    assert [level.name for level in measured.levels] == [f"L{level}" for level, _ in caches] + ["DRAM"]
+    for level, (number, size) in zip(measured.levels, caches):
+        per_instance = int(size[:-1]) * {"K": 1024, "M": 1 << 20}[size[-1]]
+        assert level.holds_to_bytes % per_instance == 0 and level.holds_to_bytes >= per_instance
+        assert level.measured_on and all(level.holds(ws) for ws in level.measured_on)
+        assert level.bandwidth_gb_per_s is not None
+    for lower, upper in zip(measured.levels, measured.levels[1:]):
+        assert upper.holds_from_bytes == lower.holds_to_bytes  # contiguous ranges
+    dram, last_cache = measured.levels[-1], measured.levels[-2]
+    assert dram.holds_to_bytes is None and min(dram.measured_on) > 4 * last_cache.holds_to_bytes
+    assert measured.bandwidth_gb_per_s == dram.bandwidth_gb_per_s
+    assert measured.levels[0].bandwidth_gb_per_s >= dram.bandwidth_gb_per_s
+    assert measured.level_for(1) is measured.levels[0]
+    assert measured.level_for(10 * last_cache.holds_to_bytes) is dram
+    assert measured.node_overhead_ns > 0 and measured.call_overhead_ns >= 0
+    # every point of the sweep is a working set one Sub node of the chain touches: two inputs, one output
+    assert all(point.working_set_bytes % 12 == 0 for point in measured.sweep)
+
+
+def test_a_roofline_of_the_earlier_cache_generation_is_measured_again(roofline_cache):
+    """A document without levels (written before they existed, e.g. inside an old profile) still
+    loads, as DRAM alone; as a cache file it is not taken: the roofline is measured again."""
+    document = roofline_cache["onnxruntime"].to_dict()
+    for key in ("levels", "sweep", "node_overhead_ns", "call_overhead_ns"):
+        document.pop(key)
+    old = Machine.from_dict(document)
+    assert [level.name for level in old.memory_levels()] == ["DRAM"]
+    assert old.level_bandwidth(old.level_for(1)) == old.bandwidth_gb_per_s
+    assert "machine2-" in cache_path("onnxruntime", quick=True).name
+    path = cache_path("onnxruntime", quick=True)
+    kept = path.read_text()
+    try:
+        path.write_text(json.dumps(document))
+        assert roofline.cached_machine("onnxruntime", quick=True) is None
+    finally:
+        path.write_text(kept)
 
 
 def test_onnxruntime_roofline_is_f32(roofline_cache):

@@ -10,7 +10,7 @@ import flopbench
 from flopbench.counting import count_loaded
 from flopbench.measure.engines import NodeTime
 from flopbench.profiling.join import join, share
-from flopbench.profiling.onnxruntime_nodes import OnnxNode, covered_nodes, graph_nodes, ops_by_onnx_node, resolve
+from flopbench.measure.engines.onnxruntime_nodes import OnnxNode, covered_nodes, graph_nodes, ops_by_onnx_node, resolve
 
 DATA = Path(__file__).parent / "data"
 MODEL = DATA / "profile_join.onnx"

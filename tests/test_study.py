@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from flopbench.errors import OptionError
-from flopbench.render.html import render_study_page
+from flopbench.render.study import render_study_page
 from flopbench.results.schema import validate
 from flopbench.study import sweep
 from flopbench.study.sweep import QUICK, SweepOptions, check_point, generate_points, run_point, run_sweep

@@ -9,7 +9,9 @@ def add_model(parser) -> None:
 
 def add_run_flags(parser, seconds: float = 10.0, niter: int = 100) -> None:
     """bench's run flags (benchmark_app's names), for every command that measures."""
-    parser.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
+    from ..measure.engines import engine_choices  # here: a count's parser must not load the engines
+
+    parser.add_argument("--engine", action="append", help=engine_choices(several=True))
     parser.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
     parser.add_argument("-hint", "--hint", default="latency", help="latency (default: sync, one request), throughput (async) or none")
     parser.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
@@ -38,11 +40,11 @@ def add_profile_flags(parser, per: str = "") -> None:
 
 
 def engine_names(values: list[str] | None) -> list[str]:
-    """--engine a,b --engine c → [a, b, c], each once; openvino when none is given. Unknown names fail here."""
-    from ..measure.engines import get_engine
+    """--engine a,b --engine c → [a, b, c], each once; the default engine when none is given. Unknown names fail here."""
+    from ..measure.engines import DEFAULT_ENGINE, get_engine
 
     names: list[str] = []
-    for value in values or ["openvino"]:
+    for value in values or [DEFAULT_ENGINE]:
         names.extend(v.strip() for v in value.split(",") if v.strip())
     names = list(dict.fromkeys(names))
     for name in names:

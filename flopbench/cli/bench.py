@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from ..measure.engines import engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import engine_names
-from .output import check_outputs, console, emit_measured, format_for, write_measured
+from .output import check_output, console, emit_measured, format_for, write_measured
 
 
 def add_parser(commands) -> None:
@@ -13,7 +14,7 @@ def add_parser(commands) -> None:
     bench.add_argument("model", metavar="MODEL", nargs="?", help="model file: IR .xml, .onnx, ... (or -m MODEL, as benchmark_app)")
     bench.add_argument("-m", dest="model_flag", help=argparse_suppress(), default=None)
     bench.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
-    bench.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate for a side-by-side table")
+    bench.add_argument("--engine", action="append", help=engine_choices(several=True) + " for a side-by-side table")
     bench.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
     bench.add_argument("-hint", "--hint", default="latency", help="latency (default: sync, one request), throughput (async) or none")
     bench.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
@@ -62,7 +63,8 @@ def run_command(args) -> int:
     from ..render.text import check_format
 
     fmt = check_format(format_for(args.output, args.format))
-    check_outputs({"-o": args.output, "--json": args.json}, protect=files_read(model, args.input))
+    check_output(args.json, protect=files_read(model, args.input))
+    check_output(args.output, protect=files_read(model, args.input))
     engines = engine_names(args.engine)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)

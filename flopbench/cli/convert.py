@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..render.units import safe_name
+
 
 def add_parser(commands) -> None:
     convert = commands.add_parser("convert", help="rewrite k×k convolutions as depthwise + pointwise, or back (new, seeded weights)")
@@ -23,10 +25,10 @@ def _describe(rewrite) -> str:
 def run_command(args) -> int:
     from ..model.reading import source_files
     from ..study.convert import check_target, convert
-    from .output import check_outputs, write_measured
+    from .output import check_output, write_measured
 
     check_target(args.to)
-    check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
+    check_output(args.json, protect=source_files(args.model) + [args.output])
     result = convert(args.model, args.to, args.output, seed=args.seed)
     if not result.rewrites:
         what = "k×k standard convolution (k > 1)" if args.to == "separable" else "depthwise convolution followed by a pointwise one"
@@ -36,7 +38,7 @@ def run_command(args) -> int:
                 else "depthwise + pointwise pairs to standard convolutions")
         print(f"converted {len(result.rewrites)} {what}:")
         for rewrite in result.rewrites:
-            print(f"  {_describe(rewrite)}")
+            print(f"  {safe_name(_describe(rewrite))}")
         for path in result.written:
             print(path)
         print(f"the new layers' weights are seeded random (--seed {result.seed}): the model is for cost and speed, not accuracy",

@@ -18,18 +18,18 @@ def add_parser(commands) -> None:
 def run_command(args) -> int:
     from .. import zoo
     from ..counting import count
-    from ..measure.engines import get_engine
+    from ..measure.engines import DEFAULT_ENGINE, get_engine
     from ..measure.run import check_iterations, run
     from ..render.cost import to_table
 
     check_iterations(args.niter)  # refused before anything is written or printed
-    get_engine("openvino").check_device(args.device)
+    get_engine(DEFAULT_ENGINE).check_device(args.device)
     out = Path(args.output)
     files = zoo.write_zoo_model("sep_cnn", out)
     print(f"Wrote the exercise's sep_cnn model to {out}/: {files.xml.name}, {files.bin.name}, {files.onnx.name}, {files.image.name}\n")
     print("Task 1: FLOPs, layer by layer")
     show(to_table(count(files.xml)))
-    print(f"\nTask 2: {files.xml.name} on OpenVINO, {args.niter} iterations on {files.image.name}")
+    print(f"\nTask 2: {files.xml.name} on {get_engine(DEFAULT_ENGINE).display_name}, {args.niter} iterations on {files.image.name}")
     result = run(files.xml, inputs=[str(files.image)], niter=args.niter, device=args.device)
     warn(result.warnings)
     print_run(result)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_profile_flags, add_run_flags, engine_names, run_settings
 from .output import check_output, console
@@ -35,14 +36,14 @@ def add_parser(commands) -> None:
 
     profile = actions.add_parser("profile", help="profile the models on every node: each layer's time on that node's own roofline")
     _add_models_and_inputs(profile)
-    profile.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
+    profile.add_argument("--engine", action="append", help=engine_choices(several=True))
     add_profile_flags(profile, per=" per node")
     _add_cluster_flags(profile)
     profile.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
     profile.set_defaults(handler=run_profile)
 
     sweep = actions.add_parser("sweep", help="spread a points file's points over the nodes; each ended point is written at once")
-    sweep.add_argument("points", metavar="POINTS", help='JSON list of bench points: [{"model": "m.onnx", "engines": ["openvino"], '
+    sweep.add_argument("points", metavar="POINTS", help=f'JSON list of bench points: [{{"model": "m.onnx", "engines": ["{DEFAULT_ENGINE}"], '
                                                         '"batch": 2, "seconds": 1}, ...]; models relative to the file')
     sweep.add_argument("--json", required=True, help="the results file (flopbench/fleet/1); a re-run with it skips the points done")
     sweep.add_argument("--retries", type=int, default=2, help="tries of a point on another node after its node died (default 2)")

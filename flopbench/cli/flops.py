@@ -14,9 +14,10 @@ def add_parser(commands) -> None:
     flops.add_argument("--include-other", action="store_true", help="add bias, activation, pooling and normalization FLOPs to the total")
     flops.add_argument("--memory", action="store_true", help="show each layer's weight bytes (stored) and output bytes in the table")
     flops.add_argument("--memory-budget", metavar="SIZE", help="say whether weights + peak activations fit SIZE (64MB, 512KiB, 2GB), and by how much not")
-    flops.add_argument("--measure-memory", nargs="?", const="openvino", metavar="ENGINES",
+    # a count must not load the engines: the flag's default engine is resolved when it is given
+    flops.add_argument("--measure-memory", nargs="?", const=True, metavar="ENGINES",
                        help="also measure the memory the engine's process grows by when it compiles and runs the model, "
-                            "in a fresh process per engine (openvino, onnxruntime or both comma-separated; default openvino)")
+                            "in a fresh process per engine (the names --engine takes, comma-separated; default: bench's default engine)")
     flops.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     flops.set_defaults(handler=run_command)
 
@@ -31,15 +32,17 @@ def run_command(args) -> int:
     fmt = check_format(format_for(args.output, args.format))
     check_view(args.by)
     budget_bytes = parse_size(args.memory_budget) if args.memory_budget is not None else None
-    engines = [name.strip() for name in (args.measure_memory or "").split(",") if name.strip()]
+    engines: list[str] = []
     if args.measure_memory is not None:
-        from ..measure.engines import get_engine
+        from ..measure.engines import DEFAULT_ENGINE, get_engine
 
-        for name in engines or [args.measure_memory]:
+        asked = DEFAULT_ENGINE if args.measure_memory is True else args.measure_memory
+        engines = [name.strip() for name in asked.split(",") if name.strip()]
+        for name in engines or [asked]:
             get_engine(name)  # an unknown engine fails before the count
     check_output(args.output, protect=source_files(args.model))
     cost = count(args.model, shape=args.shape, include_other=args.include_other, batch=args.batch)
-    budget = fit(cost.weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
+    budget = fit(cost.materialized_weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
     measured = ()
     if args.measure_memory:
         from ..measure.footprint import measure_footprint

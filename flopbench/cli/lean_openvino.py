@@ -15,6 +15,7 @@ import contextlib
 import sys
 
 CONVERSION_API = "openvino.tools.ovc"
+PACKAGE = CONVERSION_API.partition(".")[0]  # the package whose import this module trims
 
 
 class _DeferConversionApi:
@@ -26,7 +27,7 @@ class _DeferConversionApi:
         if fullname != CONVERSION_API:
             return None
         _remove(self)
-        package = sys.modules.get("openvino")
+        package = sys.modules.get(PACKAGE)
         if package is not None:
             _serve_conversion_api_lazily(package)
         raise ImportError(f"{CONVERSION_API} is imported when openvino.convert_model is first used")
@@ -52,7 +53,7 @@ def _serve_conversion_api_lazily(package) -> None:
             return convert_model
         if earlier is not None:
             return earlier(name)
-        raise AttributeError(f"module 'openvino' has no attribute {name!r}")
+        raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
 
     package.__getattr__ = conversion_api_attribute
 
@@ -61,7 +62,7 @@ def _serve_conversion_api_lazily(package) -> None:
 def openvino_without_conversion_api():
     """Within this block, the first `import openvino` (if it is the first of the process) skips
     the conversion API; nothing changes when openvino is already imported."""
-    if "openvino" in sys.modules:
+    if PACKAGE in sys.modules:
         yield
         return
     finder = _DeferConversionApi()

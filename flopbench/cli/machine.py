@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import sys
 
+from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from .output import check_output, emit, format_for
 
 
 def add_parser(commands) -> None:
-    machine = commands.add_parser("machine", help="measure this machine's roofline: peak GFLOP/s per precision and memory bandwidth")
-    machine.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime: the engine that measures")
+    machine = commands.add_parser("machine", help="measure this machine's roofline: peak GFLOP/s per precision, bandwidth per cache level, fixed costs")
+    machine.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices() + ": the engine that measures")
     machine.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
     machine.add_argument("--format", help="table or json (default: from the -o file's extension, else table)")
     machine.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")

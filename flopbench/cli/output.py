@@ -14,10 +14,11 @@ PIPE_WIDTH = 160  # a pipe or file gets a wide table rather than rich's 80-colum
 
 
 def console(stderr: bool = False):
-    from rich.console import Console
+    """rich's console for the terminal; names in what it prints are text (render.text.text_console)."""
+    from ..render.text import text_console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
+    return text_console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
 
 
 def show(renderable, stderr: bool = False) -> None:
@@ -79,37 +80,6 @@ def check_output(path: str | None, protect=()) -> None:
     """Refuse an output that cannot be written, or that is one of the inputs, before any long work."""
     if path:
         writing.check_writable(path, protect=protect)
-
-
-def check_outputs(outputs: dict[str, str | None], protect=(), model: str | None = None) -> None:
-    """Every output of a command (by its flag: {"-o": path, "--json": path}) checked as
-    `check_output` does, and all distinct, before any long work: two flags naming one file (through
-    another spelling, a symlink or a hard link too), or a flag naming the weights file of the model
-    the `model` flag writes (an IR's .bin), would leave one of them lost or truncated."""
-    from ..model.reading import source_files
-
-    written: dict[str, tuple[str, str]] = {}  # the real path -> (flag, what it is)
-    for flag, path in outputs.items():
-        if not path:
-            continue
-        check_output(path, protect)
-        files = source_files(path) if flag == model else [Path(path)]
-        for index, file in enumerate(files):
-            key = _identity(file)
-            if key in written:
-                first, what = written[key]
-                raise OutputError(f"{Path(file).name} would be written twice: by {first}{what} and by {flag}",
-                                  "give each output its own file name")
-            written[key] = (flag, " (the model's weights)" if index else "")
-
-
-def _identity(path: Path) -> str:
-    """One key per file: the inode of an existing file (hard links are one file), else the real path."""
-    try:
-        info = os.stat(path)
-        return f"inode:{info.st_dev}:{info.st_ino}"
-    except OSError:
-        return os.path.normcase(os.path.realpath(path))
 
 
 def write_measured(path: str, text: str, note: str = "") -> None:

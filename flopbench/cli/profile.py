@@ -4,9 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_model, add_profile_flags
-from .output import check_outputs, emit_measured, format_for
+from .output import check_output, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
 
@@ -14,7 +15,7 @@ PLOT_FORMATS = (".png", ".svg")
 def add_parser(commands) -> None:
     profile = commands.add_parser("profile", help="time per layer joined with its FLOPs, against this machine's measured roofline")
     add_model(profile)
-    profile.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
+    profile.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
     add_profile_flags(profile)
     profile.add_argument("-b", "--batch", type=int, help="batch size")
     profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
@@ -35,7 +36,8 @@ def run_command(args) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise OptionError(f"--plot {args.plot}: unknown image type", "give a file ending in .png or .svg")
     protect = files_read(args.model, args.input)
-    check_outputs({"-o": args.output, "--plot": args.plot}, protect=protect)
+    check_output(args.output, protect=protect)
+    check_output(args.plot, protect=protect)
 
     def progress(text: str) -> None:
         print(f"flopbench: {text} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..measure.engines import engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import command_line, engine_names
 from .output import check_output, console
@@ -21,7 +22,7 @@ def add_parser(commands) -> None:
     report.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help=f"the HTML file to write (default {DEFAULT_OUTPUT})")
     report.add_argument("--shape", help="input shapes for dynamic dimensions: name:1x3x224x224[,name2:...]")
     report.add_argument("-b", "--batch", type=int, help="batch size")
-    report.add_argument("--engine", action="append", help="openvino (default) and/or onnxruntime; repeat or comma-separate")
+    report.add_argument("--engine", action="append", help=engine_choices(several=True))
     report.add_argument("-d", "--device", help="device (default CPU)")
     report.add_argument("-hint", "--hint", help="latency (default), throughput or none")
     report.add_argument("-nireq", "--nireq", type=int, help="number of infer requests in throughput mode")
@@ -73,7 +74,7 @@ def split_sources(sources: list[str]) -> tuple[str | None, list[str]]:
 
 
 def run_command(args) -> int:
-    from ..render.html import render_report
+    from ..render.report import render_report
 
     model, results = split_sources(args.sources)
     if results:
@@ -110,7 +111,7 @@ def _fleet_page(args, loaded: list[tuple[str, object]]) -> str:
     from ..errors import ResultFileError
     from ..fleet.compare import side_by_side
     from ..fleet.records import FleetResult
-    from ..render.html import render_comparison_page
+    from ..render.compare import render_comparison_page
 
     path, fleet = next((path, result) for path, result in loaded if isinstance(result, FleetResult))
     if len(loaded) > 1:
@@ -125,7 +126,7 @@ def _measured(args, model: str):
     from ..measure.engines import EngineConfig
     from ..measure.inputs import files_read
     from ..measure.policy import RunPolicy
-    from ..render.html import ReportContent
+    from ..render.report import ReportContent
 
     for name, default in MEASURING_FLAGS.items():
         if getattr(args, name) is None:
@@ -172,7 +173,7 @@ def _measured(args, model: str):
 def _sweep_page(args, paths: list[str]) -> str:
     """The page of a sweep measured earlier (flopbench study sepconv's results.json), alone."""
     from ..errors import ResultFileError
-    from ..render.html import render_study_page
+    from ..render.study import render_study_page
     from ..study.sweep import load_sweep
 
     if len(paths) != 1:
@@ -187,7 +188,7 @@ def _from_results(args, loaded: list[tuple[str, object]]):
     from ..errors import ResultFileError
     from ..measure.bench import BenchReport
     from ..profiling.profile import ProfileResult
-    from ..render.html import ReportContent
+    from ..render.report import ReportContent
 
     paths = [path for path, _ in loaded]
     costs, benches, profiles = [], [], []

@@ -6,6 +6,7 @@ import json
 from .arguments import add_model
 import sys
 
+from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED
 from .output import check_output, warn, write_measured
 
@@ -17,7 +18,7 @@ def add_parser(commands) -> None:
     run.add_argument("-layout", "--layout", help="input layout of the -i files, as benchmark_app: input[NHWC] (transposed to the model's NCHW), input[HWC->CHW], or NHWC for every input")
     run.add_argument("-niter", "--niter", type=int, default=10, help="iterations (default 10)")
     run.add_argument("-d", "--device", default="CPU")
-    run.add_argument("--engine", default="openvino", help="openvino (default) or onnxruntime")
+    run.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
     run.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16")
     run.add_argument("--json", help="also write the result as JSON (atomically)")
     run.set_defaults(handler=run_command)

@@ -28,7 +28,9 @@ def add_parser(commands) -> None:
     study.add_argument("--kernel", help="kernel sizes (default 3,5)")
     study.add_argument("--size", help="spatial sizes (default 56,14)")
     study.add_argument("--stride", help="strides (default 1,2)")
-    study.add_argument("--configs", help="engine:precision list (default openvino:f32,openvino:bf16,onnxruntime:f32)")
+    from ..study.sweep import CONFIGS
+
+    study.add_argument("--configs", help=f"engine:precision list (default {','.join(CONFIGS)})")
     study.add_argument("-t", "--time", type=float, dest="seconds", help="seconds per model per repeat (default 0.2; --quick 0.15)")
     study.add_argument("--repeats", type=int, help="repeats of each measurement, for the spread (default 3)")
     study.add_argument("--profile-iterations", type=int, help="profiled inferences per model (default 10)")
@@ -126,7 +128,7 @@ def run_command(args) -> int:
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
     if args.html:
-        from ..render.html import render_study_page
+        from ..render.study import render_study_page
         from .arguments import command_line
         from .output import write_measured
 
@@ -176,7 +178,7 @@ def _mobilenet(fmt: str) -> int:
     import json
     import tempfile
 
-    from ..render.study import paper_markdown, paper_table
+    from ..render.paper import paper_markdown, paper_table
     from ..study.paper import paper_rows
     from .output import emit
 

@@ -47,6 +47,9 @@ class OpCost:
     precision: str = ""
     # stored bytes of the weights this op reads first, by stored element type: (("f32", 40), ("i8", 90))
     stored_weights: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())
+    # bytes of the weights this op reads first once the graph has computed them: as stored, except
+    # weights the graph makes (ConstantOfShape, Expand ...), at the type the op reads
+    materialized_weight_bytes: int = 0
 
     @property
     def flops(self) -> int:
@@ -206,6 +209,12 @@ class ModelCost(OpSums):
         return sum(op.weight_bytes for op in self.ops)
 
     @property
+    def materialized_weight_bytes(self) -> int:
+        """Every weight once, in the bytes it takes once the graph has computed it: `weight_bytes`
+        for stored weights, far more for weights the graph makes (ConstantOfShape, Expand ...)."""
+        return sum(op.materialized_weight_bytes for op in self.ops)
+
+    @property
     def weight_bytes_by_type(self) -> dict[str, int]:
         found: dict[str, int] = {}
         for op in self.ops:
@@ -262,6 +271,7 @@ class ModelCost(OpSums):
             "integer_macs": self.integer_macs,
             "float_macs": self.float_macs,
             "weight_bytes": self.weight_bytes,
+            "materialized_weight_bytes": self.materialized_weight_bytes,
             "peak_activation_bytes": self.peak_activation_bytes,
         }
 

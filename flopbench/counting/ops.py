@@ -42,6 +42,21 @@ def _kernel_and_count(kind: str, inputs: tuple, outputs: tuple, attrs: Mapping[s
     return None, None
 
 
+def computed_in_graph(graph: Graph, weights, sources: list[tuple[str, bool]]) -> bool:
+    """Whether the graph makes a weight input from fewer values than it holds (ConstantOfShape,
+    Expand, Mul of a broadcast constant ...): its bytes once computed are then its own, not its
+    stored sources'. Dequantized weights (a Convert on the way) stay as stored: engines keep them
+    compressed."""
+    if weights.shape is None or not weights.real or any(converted for _, converted in sources):
+        return False
+    stored_values = 0
+    for name, _ in sources:
+        stored = graph.constant_output(name)
+        if stored.real and stored.shape is not None:
+            stored_values += _numel(stored.shape)
+    return _numel(weights.shape) > stored_values
+
+
 def _precision(graph: Graph, record: GraphNode) -> str:
     """`op_precision` of a MAC op, without walking back through OpenVINO's binding when an input
     cannot be quantized (a float tensor from an op that neither quantizes nor dequantizes)."""
@@ -58,6 +73,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
     stored_nodes = graph.stored
     counted_params: set[tuple[str, int]] = set()
     stored_seen: set[str] = set()
+    computed_seen: set[tuple[str, int]] = set()
     rows = []
     for record in graph.nodes:
         kind = record.type
@@ -70,6 +86,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         out_shapes = tuple([t.shape for t in record.outputs])
         attrs = NodeAttributes(node)
         params = 0
+        materialized = 0
         bytes_read = 0
         stored: dict[str, int] = {}
         values = None
@@ -87,15 +104,24 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
                 if tensor.real and source[0] not in stored_seen:
                     stored_seen.add(source[0])
                     stored[tensor.type_name] = stored.get(tensor.type_name, 0) + tensor.stored_bytes()
+                    materialized += tensor.stored_bytes()
             elif i in values:
                 # weights are kept at the precision they are stored in (i8 behind a Convert, f16 ...)
-                for stored_name, converted in stored_sources(graph, source[0]):
+                sources = stored_sources(graph, source[0])
+                computed = computed_in_graph(graph, tensor, sources)
+                for stored_name, converted in sources:
                     if stored_name in stored_seen:
                         continue
                     weights = graph.constant_output(stored_name)
                     if weights.real or converted:  # a float tensor, or integers dequantized on the way
                         stored_seen.add(stored_name)
                         stored[weights.type_name] = stored.get(weights.type_name, 0) + weights.stored_bytes()
+                        materialized += 0 if computed else weights.stored_bytes()
+                if computed:  # the tensor the graph makes, once however many ops read it
+                    origin = constant_source(graph, source)
+                    if origin not in computed_seen:
+                        computed_seen.add(origin)
+                        materialized += tensor.stored_bytes()
             # a weight: a constant floating-point input, counted once however many ops share it;
             # a single number (clip bound, epsilon, scale) is a hyper-parameter, not a weight
             if size is not None and size > 1 and i not in ranges \
@@ -131,7 +157,7 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
             kernel=kernel, kernels=kernels, macs=macs, other_flops=other, params=params,
             bytes_read=bytes_read, bytes_written=bytes_written, counted=counted, note=note,
             precision=_precision(graph, record) if facts.multiplies else (record.outputs[0].type_name if record.outputs else ""),
-            stored_weights=tuple(sorted(stored.items())) if stored else (),
+            stored_weights=tuple(sorted(stored.items())) if stored else (), materialized_weight_bytes=materialized,
         )))
     return rows
 

@@ -5,7 +5,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..measure.engines import EngineConfig, get_engine
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, get_engine
 from ..measure.policy import RunPolicy
 from .every_node import pack_for_nodes, run_on_every_node
 from .points import BenchPoints
@@ -23,7 +23,7 @@ def bench_settings(engines: Sequence[str], config: EngineConfig, policy: RunPoli
 
 
 def fleet_bench(models: Sequence[str | os.PathLike], *, address: str | None = None, resource: str | None = None,
-                engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None, policy: RunPolicy | None = None,
+                engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None, policy: RunPolicy | None = None,
                 shape: str | None = None, batch: int | None = None, seed: int = 0, inputs: Sequence[str] | None = None,
                 results_path: str | os.PathLike | None = None,
                 progress: Callable[[SweepProgress], None] | None = None) -> FleetResult:

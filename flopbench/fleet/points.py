@@ -36,7 +36,7 @@ def point_key(point: dict[str, Any]) -> str:
 def check_bench_point(point: Any, where: str = "a point") -> dict[str, Any]:
     """The point, with its engines as a list; a field that is unknown or of the wrong type is an error."""
     if not isinstance(point, dict):
-        raise OptionError(f"{where} is not an object", 'write each point as {"model": "m.onnx", "engines": ["openvino"], ...}')
+        raise OptionError(f"{where} is not an object", 'write each point as {"model": "m.onnx", "engines": ["ENGINE"], ...}')
     if not isinstance(point.get("model"), str) or not point["model"]:
         raise OptionError(f"{where} names no model", 'give each point a "model": "path/to/model.onnx"')
     for name, value in point.items():
@@ -54,10 +54,10 @@ def check_bench_point(point: Any, where: str = "a point") -> dict[str, Any]:
 
 def bench_arguments(point: dict[str, Any], model_path: str | os.PathLike) -> dict[str, Any]:
     """The keyword arguments of `measure.bench.bench` for a bench point."""
-    from ..measure.engines import EngineConfig
+    from ..measure.engines import DEFAULT_ENGINE, EngineConfig
     from ..measure.policy import RunPolicy
 
-    engines = point.get("engines") or ["openvino"]
+    engines = point.get("engines") or [DEFAULT_ENGINE]
     if isinstance(engines, str):
         engines = [e.strip() for e in engines.split(",") if e.strip()]
     config = EngineConfig(device=point.get("device") or "CPU", hint=point.get("hint") or "latency", nstreams=point.get("nstreams"),

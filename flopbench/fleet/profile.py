@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..measure.engines import get_engine
+from ..measure.engines import DEFAULT_ENGINE, get_engine
 from ..profiling.profile import DEFAULT_ITERATIONS, check_settings
 from .cluster import current_node_id
 from .every_node import pack_for_nodes, run_on_every_node
@@ -51,7 +51,7 @@ def profile_settings(engine: str, device: str, precision: str | None, iterations
 
 
 def fleet_profile(models: Sequence[str | os.PathLike], *, address: str | None = None, resource: str | None = None,
-                  engines: Sequence[str] = ("openvino",), device: str = "CPU", precision: str | None = None,
+                  engines: Sequence[str] = (DEFAULT_ENGINE,), device: str = "CPU", precision: str | None = None,
                   iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
                   seed: int = 0, inputs: Sequence[str] | None = None, results_path: str | os.PathLike | None = None,
                   progress: Callable[[SweepProgress], None] | None = None) -> FleetResult:

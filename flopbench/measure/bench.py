@@ -14,7 +14,7 @@ from ..results.display import as_html, as_text
 from ..results.codec import encoded, json_field, result_kind
 from ..results.documents import check_mergeable, data_frame
 from ..results.metadata import result_metadata
-from .engines import EngineConfig, EngineSettings, engine_errors
+from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
 from .session import open_sessions
 from .stats import LatencyStats, summarize
@@ -211,7 +211,7 @@ def settings_from_keywords(config: EngineConfig | None, policy: RunPolicy | None
     return config, policy
 
 
-def bench(model: str | os.PathLike | Any, engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
+def bench(model: str | os.PathLike | Any, engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
           policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
           batch: int | None = None, seed: int = 0, layout: str | None = None,
           progress: Callable[[str, float], None] | None = None, example_input: Any = None, **settings: Any) -> BenchReport:

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import EngineError, OptionError
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
-from .engines import EngineConfig, EngineSettings, engine_errors
+from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
 from .session import open_session
 
 
@@ -69,7 +69,7 @@ def check_iterations(niter) -> None:
 
 
 def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
-        engine: str = "openvino", shape: str | None = None, precision: str | None = None,
+        engine: str = DEFAULT_ENGINE, shape: str | None = None, precision: str | None = None,
         layout: str | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
     """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times; `layout`
     (`input[NHWC]`) transposes an input file whose axes are in another order than the model's.

@@ -20,7 +20,7 @@ from ..errors import ModelFileError
 from ..model.objects import ModelObjectFile, is_model_object, object_name
 from ..model.reading import LoadedModel, ModelInputInfo, load
 from ..model.shapes import check_batch, normalize_shape_spec
-from .engines import Engine, EngineConfig, Runner, engine_errors, get_engine
+from .engines import DEFAULT_ENGINE, Engine, EngineConfig, Runner, engine_errors, get_engine
 from .inputs import PreparedInputs, prepare_inputs
 
 
@@ -134,11 +134,11 @@ class Sessions:
 def _read_model(path: Path, engines: list[Engine], shape: Any, batch: int | None) -> tuple[LoadedModel | None, tuple[ModelInputInfo, ...], str | None]:
     """OpenVINO's reading (for the count and, when it reads the file, the inputs); an engine that
     reads the file itself is asked when OpenVINO cannot."""
-    needs_openvino = any(e.name == "openvino" for e in engines)
+    final = any(e.reads_as_model_reader for e in engines)
     try:
         loaded = load(path, shape=shape, batch=batch)
     except ModelFileError as exc:
-        if needs_openvino or not exc.openvino_refused:
+        if final or not exc.openvino_refused:
             raise
         return None, engines[0].read_inputs(str(path), shape, batch), f"{exc.problem}"
     return loaded, loaded.inputs, None
@@ -160,7 +160,7 @@ def engine_configs(runtimes: Sequence[Engine], config: EngineConfig) -> tuple[li
             for runtime in runtimes], False
 
 
-def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("openvino",), config: EngineConfig | None = None, *,
+def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = (DEFAULT_ENGINE,), config: EngineConfig | None = None, *,
                   shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
                   count: bool = True, layout: str | None = None, example_input: Any = None) -> Sessions:
     """Set up `model` on every engine: each is compiled and has run once before this returns, so a
@@ -207,6 +207,6 @@ def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = ("
     return sessions
 
 
-def open_session(model: str | os.PathLike, engine: str | Engine = "openvino", config: EngineConfig | None = None, **options) -> Session:
+def open_session(model: str | os.PathLike, engine: str | Engine = DEFAULT_ENGINE, config: EngineConfig | None = None, **options) -> Session:
     """One engine's session (see `open_sessions`); use it as a context manager."""
     return open_sessions(model, [engine], config, **options)[0]

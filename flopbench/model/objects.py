@@ -19,7 +19,7 @@ def is_model_object(model: Any) -> bool:
 
 
 def _is_openvino_model(model: Any) -> bool:
-    return type(model).__module__.startswith("openvino") and type(model).__name__ == "Model"
+    return type(model).__module__.startswith("openvino.") and type(model).__name__ == "Model"
 
 
 def _is_torch_module(model: Any) -> bool:

@@ -1,6 +1,7 @@
 """This machine's roofline, measured with the engine that runs the models: peak compute per
-precision (a large MatMul) and memory bandwidth (a large elementwise Add), cached per machine and
-engine version.
+precision (a large MatMul or convolution), and memory bandwidth per level of the hierarchy (L1, L2,
+L3 as the OS names them, and DRAM) with the fixed cost of one node and of one engine call
+(bandwidth.py), cached per machine and engine version.
 
 A peak is the node's own time as the engine's profiler reports it — never a timer around
 `infer()`, whose copies and dispatch would make the "peak" slower than real layers. Each size is
@@ -21,15 +22,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError, OutputError
-from ..measure.engines import EngineConfig, engine_errors, get_engine
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
 from ..results.codec import result_kind
 from ..results.metadata import cpu_flags, cpu_model, result_metadata
 from ..results.writing import write_text_atomic
+from .bandwidth import BandwidthPoint, MemoryLevel, measure_sweep
+from .caches import data_caches
 
 MATMUL_NAME = "peak_matmul"
 CONV_NAME = "peak_conv"
-ADD_NAME = "bandwidth_add"
+CACHE_MODEL = 2  # the cache file's generation: 1 had one DRAM bandwidth from a single Add; 2 has the levels
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class MeasurementPlan:
 
     matmul_sizes: tuple[int, ...]  # square M = K = N
     conv_shapes: tuple[tuple[int, int, int], ...]  # convolutions: (channels in = out, height = width, kernel)
-    add_elements: int  # float32 elements of each Add input
+    seconds_per_size: float  # per working-set size of the bandwidth sweep
     blocks: int  # short runs on fresh compiles (at least two, and up to this many while time allows); the best counts
     seconds_per_op: float  # time per candidate op: a shared machine has quiet moments, more blocks find them
     iterations: int  # measured inferences per block
@@ -48,9 +51,9 @@ class MeasurementPlan:
 # small ops too: on a busy machine a short op is preempted less often than a long one, and layers are short
 FULL = MeasurementPlan(matmul_sizes=(512, 1024, 2048),
                        conv_shapes=((256, 14, 1), (512, 28, 1), (1024, 14, 1), (64, 28, 3), (128, 56, 3), (256, 28, 3)),
-                       add_elements=16 << 20, blocks=40, seconds_per_op=1.5, iterations=3, warmup=2)
+                       seconds_per_size=2.0, blocks=40, seconds_per_op=1.5, iterations=3, warmup=2)
 QUICK = MeasurementPlan(matmul_sizes=(512,), conv_shapes=((256, 14, 1), (512, 14, 1), (64, 28, 3), (128, 28, 3)),
-                        add_elements=1 << 20, blocks=20, seconds_per_op=0.4, iterations=3, warmup=1)
+                        seconds_per_size=0.4, blocks=20, seconds_per_op=0.4, iterations=3, warmup=1)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Peak:
 @result_kind("machine", version=1)
 @dataclass(frozen=True)
 class Machine:
-    """A measured roofline: the roof per precision and the slope (bandwidth)."""
+    """A measured roofline: the roof per precision and a slope (bandwidth) per memory level."""
 
     engine: str
     engine_version: str
@@ -73,25 +76,48 @@ class Machine:
     cpu: str
     cores: int
     peaks: dict[str, Peak]
-    bandwidth_gb_per_s: float
-    bandwidth_bytes: int  # bytes one Add moved (read two inputs, write one output)
+    bandwidth_gb_per_s: float  # DRAM's
+    bandwidth_bytes: int  # the working set DRAM's bandwidth was measured on
     theoretical: dict[str, Any]  # what the theoretical peaks were computed from
     quick: bool
     measured_at: str  # UTC, ISO 8601
     seconds: float  # how long the measurement took
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    levels: tuple[MemoryLevel, ...] = ()  # L1, L2, L3 ... DRAM, each with the working sets it holds
+    sweep: tuple[BandwidthPoint, ...] = ()  # every working set measured
+    node_overhead_ns: float | None = None  # the fixed cost of one executed node
+    call_overhead_ns: float | None = None  # the fixed cost of one engine call, beyond its nodes
+
+    def memory_levels(self) -> tuple[MemoryLevel, ...]:
+        """The levels; a roofline measured before levels existed has DRAM alone."""
+        return self.levels or (MemoryLevel("DRAM", 0, None, self.bandwidth_gb_per_s, (self.bandwidth_bytes,)),)
+
+    def level_for(self, working_set_bytes: float) -> MemoryLevel:
+        """The level that holds a working set of this size: the smallest one it fits in."""
+        levels = self.memory_levels()
+        return next((level for level in levels if level.holds(working_set_bytes)), levels[-1])
+
+    def level_bandwidth(self, level: MemoryLevel) -> float:
+        """A level's bandwidth; one too fast to resolve takes the next slower level's that was measured."""
+        levels = self.memory_levels()
+        start = next((i for i, other in enumerate(levels) if other.name == level.name), len(levels) - 1)
+        found = next((other.bandwidth_gb_per_s for other in levels[start:] if other.bandwidth_gb_per_s), None)
+        return found or self.bandwidth_gb_per_s
 
     def peak(self, precision: str) -> Peak:
         """The roof for a precision; one never measured falls back to f32's."""
         return self.peaks.get(precision) or self.peaks["f32"]
 
-    def attainable_gflops_per_s(self, intensity: float, precision: str) -> float:
-        """min(peak, intensity × bandwidth): the roofline at this arithmetic intensity (FLOPs/byte)."""
-        return min(self.peak(precision).gflops_per_s, intensity * self.bandwidth_gb_per_s)
+    def attainable_gflops_per_s(self, intensity: float, precision: str, level: MemoryLevel | None = None) -> float:
+        """min(peak, intensity × bandwidth): the roofline at this arithmetic intensity (FLOPs/byte),
+        on the slope of `level` (DRAM's when not given)."""
+        bandwidth = self.level_bandwidth(level) if level is not None else self.bandwidth_gb_per_s
+        return min(self.peak(precision).gflops_per_s, intensity * bandwidth)
 
-    def ridge(self, precision: str) -> float:
+    def ridge(self, precision: str, level: MemoryLevel | None = None) -> float:
         """The intensity (FLOPs/byte) where memory stops limiting and compute starts."""
-        return self.peak(precision).gflops_per_s / self.bandwidth_gb_per_s
+        bandwidth = self.level_bandwidth(level) if level is not None else self.bandwidth_gb_per_s
+        return self.peak(precision).gflops_per_s / bandwidth
 
 
 # ---- what the CPU could do on paper ----------------------------------------------------------
@@ -115,18 +141,6 @@ def clock_ghz() -> float | None:
 
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def precisions_offered(engine: str, flags: set[str]) -> tuple[str, ...]:
-    """f32 always; bf16 and int8 where OpenVINO's CPU plugin has the instructions for them."""
-    if engine != "openvino":
-        return ("f32",)
-    found = ["f32"]
-    if flags & {"avx512_bf16", "amx_bf16"}:
-        found.append("bf16")
-    if flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
-        found.append("i8")
-    return tuple(found)
 
 
 def theoretical_peaks(flags: set[str], cores: int, ghz: float | None) -> tuple[dict[str, float], dict[str, Any]]:
@@ -202,18 +216,6 @@ def _conv_model(folder: Path, channels: int, side: int, kernel: int, precision: 
     return path
 
 
-def _add_model(folder: Path, elements: int) -> Path:
-    import onnx
-    from onnx import helper
-
-    info = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [elements]) for n in ("a", "b")]
-    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], [ADD_NAME], name=ADD_NAME)], "bandwidth", info,
-                              [helper.make_tensor_value_info(ADD_NAME, onnx.TensorProto.FLOAT, [elements])])
-    path = folder / f"add_{elements}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    return path
-
-
 def _node_of(nodes, name: str):
     """The profile row of the measuring op: the slowest node that covers it (a bf16 or int8
     MatMul comes with a conversion node in front, which is not the one)."""
@@ -244,12 +246,13 @@ def _best_node_time(engine: str, device: str, path: Path, name: str, precision: 
     return best, kernel
 
 
-def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool = False,
+def measure_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool = False,
                     progress: Callable[[str], None] | None = None) -> Machine:
     """Measure this machine's roofline with `engine`: peak GFLOP/s per precision it offers here,
-    and memory bandwidth."""
+    bandwidth per memory level, and the fixed costs of a node and of a call."""
     runtime = get_engine(engine)
     runtime.check_device(device)
+    runtime.check_profilable(device)  # the peaks and the bandwidth are per-node times
     plan = QUICK if quick else FULL
     flags = cpu_flags()
     cores = usable_cores()
@@ -258,8 +261,8 @@ def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool =
     peaks: dict[str, Peak] = {}
     with tempfile.TemporaryDirectory(prefix="flopbench-machine-") as temp:
         folder = Path(temp)
-        for precision in precisions_offered(runtime.name, flags):
-            asked = None if runtime.name != "openvino" else ("f32" if precision == "i8" else precision)
+        for precision in runtime.roofline_precisions(flags):
+            asked = runtime.roofline_setting(precision)
             candidates = [(f"MatMul {n}×{n}×{n}", 2 * n ** 3, lambda n=n: _matmul_model(folder, n, precision), MATMUL_NAME)
                           for n in plan.matmul_sizes]
             candidates += [(f"{k}×{k} Conv {c}→{c} at {h}×{h}", 2 * c * c * h * h * k * k,
@@ -274,15 +277,17 @@ def measure_machine(engine: str = "openvino", device: str = "CPU", quick: bool =
                 if best is None or rate > best.gflops_per_s:
                     best = Peak(precision, rate, label, kernel, theoretical.get(precision))
             peaks[precision] = best
-        if progress:
-            progress(f"bandwidth: Add of {plan.add_elements * 4 / 1e6:.0f} MB inputs")
-        path = _add_model(folder, plan.add_elements)
-        node_ns, _ = _best_node_time(runtime.name, device, path, ADD_NAME, "f32" if runtime.name == "openvino" else None, plan)
-    moved = 3 * 4 * plan.add_elements
+        sweep = measure_sweep(runtime.name, device, data_caches(), quick, folder, plan.seconds_per_size, progress)
+    dram = sweep.levels[-1]
+    if not dram.bandwidth_gb_per_s:
+        raise EngineError(f"{runtime.name} moved a working set beyond the caches no slower than an empty node: "
+                          "the machine was too busy to measure DRAM bandwidth", "run flopbench machine --remeasure when it is quieter")
     return Machine(engine=runtime.name, engine_version=runtime.version(), device=device, cpu=cpu_model(), cores=cores,
-                   peaks=peaks, bandwidth_gb_per_s=moved / node_ns, bandwidth_bytes=moved, theoretical=basis, quick=quick,
+                   peaks=peaks, bandwidth_gb_per_s=dram.bandwidth_gb_per_s, bandwidth_bytes=max(dram.measured_on),
+                   theoretical=basis, quick=quick,
                    measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seconds=time.perf_counter() - started,
-                   metadata=result_metadata())
+                   metadata=result_metadata(), levels=sweep.levels, sweep=sweep.points,
+                   node_overhead_ns=sweep.node_overhead_ns, call_overhead_ns=sweep.call_overhead_ns)
 
 
 # ---- the cache -------------------------------------------------------------------------------
@@ -297,26 +302,29 @@ def cache_dir() -> Path:
 
 def cache_path(engine: str, device: str = "CPU", quick: bool = False, folder: Path | None = None) -> Path:
     """One file per machine (CPU, its flags, the cores this process may use), engine version,
-    device and plan."""
+    device and plan. The name carries the cache model's generation: a file of an earlier one
+    (`machine-…json`, one DRAM bandwidth) is never read as a roofline with levels, so it is measured again."""
     runtime = get_engine(engine)
     key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version()])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return (folder or cache_dir()) / f"machine-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
+    return (folder or cache_dir()) / f"machine{CACHE_MODEL}-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
 
 
-def cached_machine(engine: str = "openvino", device: str = "CPU", quick: bool | None = None) -> Machine | None:
+def cached_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool | None = None) -> Machine | None:
     """The cached roofline for this machine and engine version; `quick=None` takes the full one,
     else the quick one."""
     for kind in ((False, True) if quick is None else (quick,)):
         path = cache_path(engine, device, kind)
         try:
-            return Machine.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            found = Machine.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if found.levels:  # else a file of an earlier generation: measured again
+            return found
     return None
 
 
-def machine(engine: str = "openvino", device: str = "CPU", remeasure: bool = False, quick: bool = False,
+def machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", remeasure: bool = False, quick: bool = False,
             progress: Callable[[str], None] | None = None) -> Machine:
     """This machine's roofline for `engine`: from the cache, or measured (and cached) when absent
     or when `remeasure` is asked."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..counting.cost import ModelCost
 from ..errors import OptionError, ProfilingError
-from ..measure.engines import EngineConfig, NodeTime, ProfiledRun, engine_errors
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, ProfiledRun, engine_errors, get_engine
 from ..measure.session import open_session
 from ..measure.policy import is_int
 from ..results.codec import json_field, result_kind
@@ -24,7 +24,6 @@ MAX_ITERATIONS = 1_000_000
 ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
 OVERHEAD_ROOF_US = 5.0  # a layer the roofline says needs less than this is bound by fixed per-node costs
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
-VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
 
@@ -182,16 +181,6 @@ def _check_iterations(iterations, flag: str = "-niter") -> None:
         raise OptionError(f"{flag} {iterations} is too large", f"give {flag} at most {MAX_ITERATIONS:,}")
 
 
-def _check_profilable(engine: str, device: str) -> None:
-    base = device.split(":")[0].split(".")[0].upper()
-    if base in VIRTUAL_DEVICES:
-        raise ProfilingError(f"device {device} cannot profile layer by layer: it hands the model to other devices",
-                            "give a real device, e.g. -d CPU")
-    if engine == "onnxruntime" and base != "CPU":
-        raise ProfilingError(f"ONNX Runtime's profile on {device} is not supported by flopbench",
-                            "profile on -d CPU, or use --engine openvino")
-
-
 def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.ndarray:
     """End-to-end latencies of the same model compiled without profiling, measured the same way."""
     step, engine_latencies = runner.sync_step(arrays)
@@ -211,14 +200,6 @@ def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.n
     return np.asarray(calls, dtype=np.int64)
 
 
-def _resolve_onnxruntime(nodes: tuple[NodeTime, ...], runner, loaded, cost: ModelCost) -> list[NodeTime]:
-    from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
-
-    original = graph_nodes(loaded.path)
-    optimized = graph_nodes(runner.optimized_model_path)
-    return resolve(nodes, optimized, original, ops_by_onnx_node(loaded.ov_model, original, {op.name for op in cost.ops}))
-
-
 def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
     if cost is None:
         raise ProfilingError(f"{os.path.basename(str(model))} cannot be counted, so its layers cannot be joined: {unavailable}",
@@ -234,11 +215,11 @@ def check_settings(engine: str, device: str, precision: str | None, iterations: 
     if not is_int(warmup) or warmup < 0:
         raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
     config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
-    _check_profilable(engine, device)
+    get_engine(engine).check_profilable(device)
     return config
 
 
-def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "CPU", precision: str | None = None,
+def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
             iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
             inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
             progress: Callable[[str], None] | None = None) -> ProfileResult:
@@ -255,10 +236,9 @@ def profile(model: str | os.PathLike, engine: str = "openvino", device: str = "C
         if progress:
             progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences")
         with engine_errors(name):
-            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup)
+            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
+                                                           counted={op.name for op in session.cost.ops})
         nodes = run.nodes
-        if name == "onnxruntime":
-            nodes = tuple(_resolve_onnxruntime(nodes, session.runner, session.loaded, session.cost))
         if run.iterations and not any(node.time_ns > 0 for node in nodes):
             raise ProfilingError(f"{name} on {device} reported no per-node times",
                                 "profile on -d CPU, or use the other engine")

@@ -5,10 +5,13 @@ import csv
 import io
 import json
 
+import numpy as np
+
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
 from ..results.display import register_display
-from . import units
+from . import charts, units
+from .page import card, escape
 from .text import html_table, render_text
 from .warnings import describe
 
@@ -105,7 +108,7 @@ def bench_csv(report: BenchReport) -> str:
     rows = report.rows()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["engine"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(units.csv_record(row) for row in rows)
     return buffer.getvalue()
 
 
@@ -116,7 +119,7 @@ def bench_markdown(report: BenchReport) -> str:
     lines += ["| " + " | ".join(units.markdown_cell(_cell(row[column])) for column in header) + " |" for row in rows]
     notes = [_settings_line(result) for result in report.results]
     notes += [f"{name} was never measured: the run was interrupted before it" for name in report.not_measured]
-    return "\n".join(lines + [""] + notes) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(note) for note in notes]) + "\n"
 
 
 def render_bench(report: BenchReport, fmt: str = "table", save_latencies: bool = False):
@@ -140,3 +143,88 @@ def _bench_html(report: BenchReport) -> str:
 
 
 register_display("BenchReport", text=lambda report: render_text(bench_table(report)), html=_bench_html)
+
+
+# ---- on a page: the summary cards of one engine and the latency section ----------------------------
+
+MARKED_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+HISTOGRAM_BINS = 60
+
+
+def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
+    estimate = stats.percentile(p)
+    if not estimate.valid:
+        return "—", f"needs {estimate.min_samples:,} runs, has {stats.count:,}"
+    return units.duration(estimate.value_ns), f"p{p:g}"
+
+
+def engine_cards(result: BenchResult) -> list[str]:
+    stats = result.latency
+    s = result.settings
+    ran = card("Ran", s.precision, f"{s.device} ({s.device_name}), {result.mode} mode, {s.streams or '?'} stream(s), "
+                f"{s.threads or '?'} thread(s), {s.requests} request(s)", wide=True)
+    if stats is None:
+        return [card("Latency", "—", "nothing was measured"), ran]
+    kind = "engine" if result.engine_latency is not None else "call"
+    p99, p99_detail = _percentile_text(stats, 99.0)
+    achieved = "FLOPs not counted" if result.gflops_per_s is None else f"{result.gflops_per_s:,.2f} GFLOP/s achieved"
+    return [
+        card("Median latency", units.duration(stats.median_ns), f"{kind} latency, {stats.count:,} runs"),
+        card("p99 latency", p99, p99_detail),
+        card("Throughput", f"{result.throughput_fps:,.1f} FPS", f"{achieved}, batch {result.batch}"),
+        ran,
+    ]
+
+
+def _latency_chart(result: BenchResult, index: int) -> str:
+    kind = "engine" if "engine" in result.latencies and len(result.latencies["engine"]) else "call"
+    latencies = result.latencies.get(kind)
+    stats = result.engine_latency if kind == "engine" else result.call_latency
+    engine = result.settings.engine
+    if latencies is None or not len(latencies) or stats is None:
+        return (f'<p class="note">{escape(engine)}: no individual latencies in this result '
+                f'(re-measure, or save them with bench --json FILE --save-latencies).</p>')
+    scale, unit = (1e3, "µs") if stats.median_ns < 1e6 else (1e6, "ms")
+    values = np.asarray(latencies, dtype=np.float64) / scale
+    # bins of equal width on a log axis: the slow tail (p99, p99.9) stays on the chart without
+    # squeezing the bulk of the runs into one bar
+    low, high = float(values.min()), float(values.max())
+    if high <= low * 1.001:
+        low, high = low * 0.99, high * 1.01 + 1e-6
+    edges = np.geomspace(low, high, HISTOGRAM_BINS + 1)
+    counts, _ = np.histogram(values, bins=edges)
+    bar_titles = [f"{edges[i]:,.1f}–{edges[i + 1]:,.1f} {unit}: {int(c):,} runs" for i, c in enumerate(counts)]
+    marks = []
+    for p in MARKED_PERCENTILES:
+        estimate = stats.percentile(p)
+        if estimate.valid:
+            marks.append(charts.Mark(f"p{p:g} {estimate.value_ns / scale:,.1f} {unit}", estimate.value_ns / scale))
+    title = f"{result.model.rsplit('/', 1)[-1]} on {engine}: {kind} latency, {stats.count:,} runs"
+    svg = charts.histogram(f"chart-latency-{index}", edges.tolist(), counts.tolist(), marks, f"latency ({unit})", title,
+                           bar_titles)
+    missing = [f"p{p:g} needs {stats.percentile(p).min_samples:,} runs" for p in MARKED_PERCENTILES if not stats.percentile(p).valid]
+    note = f'<p class="note">Not shown, too few runs to trust: {escape(", ".join(missing))}.</p>' if missing else ""
+    return svg + note
+
+
+def latency_section(bench: BenchReport) -> str:
+    parts = [_latency_chart(result, index) for index, result in enumerate(bench.results)]
+    rows = []
+    for result in bench.results:
+        for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
+            if stats is None:
+                continue
+            cells = [escape(result.settings.engine), kind, units.count(stats.count), units.duration(stats.min_ns), units.duration(stats.median_ns),
+                     units.duration(stats.mean_ns)]
+            cells += [_percentile_text(stats, p)[0] for p in (90.0, 99.0, 99.9)]
+            cells += [units.duration(stats.max_ns), units.duration(stats.std_ns)]
+            rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    heads = ("Engine", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std")
+    table = ('<table class="plain"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>"
+             + "".join(rows) + "</tbody></table>")
+    legend = ("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around "
+              "each call from Python. A percentile is shown when enough runs back it at 99% confidence.")
+    return (f'<section id="latency"><h2>Latency</h2>{"".join(parts)}{table}'
+            f'<p class="note">{escape(legend)}</p></section>')

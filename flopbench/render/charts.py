@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .units import safe_name
+
 FLOPS_COLOR = "#4c72b0"
 TIME_COLOR = "#dd8452"
 NAMED_POINTS = 24  # up to this many layers, the roofline names each point
@@ -31,6 +33,7 @@ _RC = {
     "axes.spines.right": False,
     "axes.titlesize": 10,
     "axes.titleweight": "bold",
+    "text.parse_math": False,  # a layer name is text: "a$\\frac{$b" is not math (and would not parse)
 }
 
 
@@ -75,7 +78,7 @@ def _to_svg(figure, titles: dict[str, str], chart_id: str) -> str:
 
     def titled(match: re.Match) -> str:
         gid = match.group(1)
-        return f'{match.group(0)}<title>{html.escape(titles[gid])}</title>'
+        return f'{match.group(0)}<title>{html.escape(safe_name(titles[gid]))}</title>'
 
     if titles:
         svg = re.sub(r'<g id="(' + re.escape(chart_id) + r'-bar-[0-9]+-[0-9]+)">', titled, svg)
@@ -126,7 +129,7 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     titles: dict[str, str] = {}
     for s_index, s in enumerate(series):
         offsets = [row - 0.4 + height * (s_index + 0.5) for row in range(rows)]
-        bars = axes.barh(offsets, list(s.values), height=height, color=s.color, label=s.name)
+        bars = axes.barh(offsets, list(s.values), height=height, color=s.color, label=safe_name(s.name))
         for row, bar in enumerate(bars):
             gid = f"{chart_id}-bar-{s_index}-{row}"
             bar.set_gid(gid)
@@ -134,7 +137,7 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     axes.set_yticks(range(rows), labels=[_short(label) for label in labels])
     axes.set_ylim(rows - 0.5, -0.5)  # the first layer on top, as in the table
     axes.set_xlabel(xlabel)
-    axes.set_title(title, loc="left")
+    axes.set_title(safe_name(title), loc="left")
     axes.grid(axis="x", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     axes.tick_params(axis="y", length=0, labelsize=8)
@@ -144,6 +147,7 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
 
 
 def _short(label: str, limit: int = 34) -> str:
+    label = safe_name(label)
     return label if len(label) <= limit else "…" + label[-(limit - 1):]
 
 
@@ -167,10 +171,10 @@ def _histogram(chart_id, edges, counts, marks, xlabel, title, bar_titles) -> str
         titles[gid] = bar_titles[index]
     _log_axis(axes.xaxis)
     for index, mark in enumerate(marks):
-        axes.axvline(mark.x, color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.2, linestyle="--", label=mark.label)
+        axes.axvline(mark.x, color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.2, linestyle="--", label=safe_name(mark.label))
     axes.set_xlabel(xlabel + ", log scale")
     axes.set_ylabel("runs")
-    axes.set_title(title, loc="left")
+    axes.set_title(safe_name(title), loc="left")
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     if marks:
@@ -219,7 +223,7 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) ->
         if x <= 0 or y <= 0:
             continue
         if named:
-            axes.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color="#555555")
+            axes.annotate(safe_name(name), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color="#555555")
         color = colors[index] if colors else TIME_COLOR
         (line,) = axes.plot([x], [y], marker="o", markersize=5, color=color, alpha=0.85, linestyle="none")
         gid = f"{chart_id}-bar-0-{index}"
@@ -230,17 +234,17 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) ->
             continue
         ridge = peak / bandwidth_gb_s if bandwidth_gb_s else low_x
         axes.plot([max(ridge, low_x), high_x], [peak, peak], color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.4,
-                  label=f"{name} peak {peak:,.0f} GFLOP/s")
+                  label=safe_name(f"{name} peak {peak:,.0f} GFLOP/s"))
     if bandwidth_gb_s and peaks:
         top = max(peaks)
         axes.plot([low_x, top / bandwidth_gb_s], [low_x * bandwidth_gb_s, top], color="#555555", linewidth=1.2,
                   label=f"memory {bandwidth_gb_s:,.1f} GB/s")
     for label, color in legend:
-        axes.plot([], [], marker="o", markersize=5, color=color, linestyle="none", label=label)
+        axes.plot([], [], marker="o", markersize=5, color=color, linestyle="none", label=safe_name(label))
     axes.set_xlim(low_x, high_x)
     axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
     axes.set_ylabel("achieved GFLOP/s")
-    axes.set_title(title, loc="left")
+    axes.set_title(safe_name(title), loc="left")
     axes.grid(which="major", color="#dddddd", linewidth=0.6)
     axes.legend(loc="lower right", frameon=False, fontsize=8)
     return _to_svg(figure, titles, chart_id)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..measure.bench import BenchReport
 from ..study.compare import Comparison, Row
-from . import units
+from . import charts, units
+from .bench import latency_section
+from .page import escape, sortable_cells, sortable_heads, whole_page
+from .report import ReportContent, report_environment_section, report_warnings_section
 
 
 def _names(comparison: Comparison) -> list[str]:
@@ -98,13 +103,16 @@ def compare_table(comparison: Comparison):
 
 def to_markdown(comparison: Comparison) -> str:
     header = _header(comparison)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(_cells(comparison, row)) + " |" for row in comparison.rows]
+    def cells(row) -> str:
+        return " | ".join(map(units.markdown_cell, row))
+
+    lines = ["| " + cells(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + cells(_cells(comparison, row)) + " |" for row in comparison.rows]
     if comparison.layers:
         header = _layer_header(comparison)
-        lines += ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(_layer_cells(m)) + " |" for m in comparison.layers]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in _notes(comparison)) + "\n"
+        lines += ["", "| " + cells(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + cells(_layer_cells(m)) + " |" for m in comparison.layers]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {units.markdown_text(note)}" for note in _notes(comparison)) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
@@ -114,12 +122,12 @@ def to_csv(comparison: Comparison) -> str:
     for model in comparison.models:
         header.append(model)
     header += [f"ratio:{model}" for model in comparison.models[1:]]
-    writer.writerow(header)
+    writer.writerow(map(units.safe_name, header))
     for row in comparison.rows:
         writer.writerow([row.metric, row.unit, row.engine or ""] + ["" if v is None else v for v in row.values]
                         + ["" if r is None else r for r in row.ratios[1:]])
     for match in comparison.layers:
-        writer.writerow([f"layer_time_us:{match.name}", units.MICRO, match.engine] + ["" if t is None else t for t in match.time_us]
+        writer.writerow([units.safe_name(f"layer_time_us:{match.name}"), units.MICRO, match.engine] + ["" if t is None else t for t in match.time_us]
                         + ["" if r is None else r for r in match.ratios[1:]])
     return out.getvalue()
 
@@ -136,3 +144,74 @@ def render_comparison(comparison: Comparison, fmt: str):
     if fmt == "markdown":
         return to_markdown(comparison)
     return compare_table(comparison)
+
+
+# ---- the comparison page --------------------------------------------------------------------------
+
+def render_comparison_page(comparison: Comparison, command: str = "") -> str:
+    """Several models (or one model on several machines) on one page: every metric with its ratio to the first column, the FLOPs ratio
+    next to the measured latency ratio per engine, and each run's latency histogram."""
+    from ..version import __version__
+
+    names = [model.rsplit("/", 1)[-1] for model in comparison.models]
+    heads = sortable_heads([("Metric", "text"), ("Engine", "text")]
+                            + [(head, "number") for name in names for head in (name, "× first")])
+    bodies = []
+    for row in comparison.rows:
+        cells = f"<td>{escape(row.label)}</td><td>{escape(row.engine or 'count')}</td>"
+        for value, ratio in zip(row.values, row.ratios):
+            cells += (f'<td data-v="{value if value is not None else ""}">{escape(units.metric(value, row.unit))}</td>'
+                      f'<td data-v="{ratio if ratio is not None else ""}">{"—" if ratio is None else f"{ratio:,.3f}"}</td>')
+        bodies.append(f"<tbody><tr>{cells}</tr></tbody>")
+    table = (f'<section id="comparison"><h2>Side by side</h2><p class="note">Ratios are to the first column, '
+             f'{escape(names[0])}. Click a header to sort.</p><div class="scroll"><table id="compare-table" class="sortable">'
+             f'<thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')
+
+    flops = _find_row(comparison, "flops")
+    series = [charts.Series("FLOPs", [r or 0.0 for r in flops.ratios],
+                            [f"{n}: {units.metric(v, '')} FLOPs, {'—' if r is None else f'{r:,.3f}'} × the first"
+                             for n, v, r in zip(names, flops.values, flops.ratios)], charts.FLOPS_COLOR)] if flops else []
+    colors = (charts.TIME_COLOR, *charts.MARK_COLORS)
+    for index, engine in enumerate(comparison.engines):
+        latency = _find_row(comparison, "latency_median_ns", engine) or _find_row(comparison, "latency_mean_ns", engine)
+        if latency is None:
+            continue
+        series.append(charts.Series(f"{engine} {latency.label.lower()}", [r or 0.0 for r in latency.ratios],
+                                    [f"{n} on {engine}: {units.metric(v, 'ns')}, {'—' if r is None else f'{r:,.3f}'} × the first"
+                                     for n, v, r in zip(names, latency.values, latency.ratios)], colors[index % len(colors)]))
+    ratio_chart = charts.layer_bars("chart-compare", names, series, f"× {names[0]}",
+                                    f"FLOPs and measured latency, each as a ratio to the first column ({names[0]})")
+    chart_section = ('<section id="ratios"><h2>Work against time</h2><p class="note">Fewer FLOPs do not always mean '
+                     'proportionally less time: compare the bars of each column. Hover a bar for its numbers.</p>'
+                     f'{ratio_chart}</section>')
+    bench = BenchReport(results=comparison.results, metadata=comparison.metadata, interrupted=comparison.interrupted)
+    content = ReportContent(bench=bench, command=command,
+                            notes=("interrupted (Ctrl-C): the page shows what was measured until then",)
+                            if comparison.interrupted else ())
+    latency = (latency_section(bench).replace("<h2>Latency</h2>", "<h2>Latency, column by column</h2>")
+               if comparison.results else "")
+    subtitle = f"flopbench {__version__} · compare · {', '.join(names)}"
+    return whole_page(" vs ".join(names), subtitle, [table, chart_section, _layers_side_by_side(comparison, names), latency,
+                                                report_warnings_section(content), report_environment_section(content)])
+
+
+def _find_row(comparison: Comparison, metric: str, engine: str | None = None):
+    return next((row for row in comparison.rows if row.metric == metric and row.engine == engine), None)
+
+
+def _layers_side_by_side(comparison: Comparison, names: Sequence[str]) -> str:
+    """Layers of the same name per engine, each column's mean time from its profile and its ratio to the first."""
+    if not comparison.layers:
+        return ""
+    heads = sortable_heads([("Layer", "text"), ("Engine", "text"), ("Type", "text")]
+                            + [(head, "number") for name in names for head in (f"{name} µs", "× first")])
+    bodies = []
+    for match in comparison.layers:
+        cells = [(match.name, None), (match.engine, None), (next((t for t in match.types if t), ""), None)]
+        for time_us, ratio in zip(match.time_us, match.ratios):
+            cells += [("—" if time_us is None else f"{time_us:,.1f}", "" if time_us is None else time_us),
+                      ("—" if ratio is None else f"{ratio:,.3f}", "" if ratio is None else ratio)]
+        bodies.append(f"<tbody><tr>{sortable_cells(cells)}</tr></tbody>")
+    return (f'<section id="layers-side-by-side"><h2>Layers side by side</h2><p class="note">Mean time per inference of each '
+            f'layer, from the profiler, as a ratio to the first column. Click a header to sort.</p><div class="scroll">'
+            f'<table id="layers-table" class="sortable"><thead><tr>{heads}</tr></thead>{"".join(bodies)}</table></div></section>')

@@ -11,7 +11,8 @@ from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
 from ..results.display import register_display
-from . import units
+from . import charts, units
+from .page import card, escape
 from .text import TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
 
 VIEWS = ("layer", "op")
@@ -48,7 +49,7 @@ def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> st
 def _measured_lines(cost: ModelCost, measured) -> list[str]:
     if not measured:
         return []
-    estimate = cost.weight_bytes + cost.peak_activation_bytes
+    estimate = cost.materialized_weight_bytes + cost.peak_activation_bytes
     lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {units.megabytes(estimate)}):"]
     for footprint in measured:
         lines.append(f"  {footprint.engine} ({footprint.precision}): +{units.megabytes(footprint.compile_growth_bytes)} compiling, "
@@ -60,6 +61,8 @@ def _measured_lines(cost: ModelCost, measured) -> list[str]:
 def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
     by_type = ", ".join(f"{element} {size:,}" for element, size in cost.weight_bytes_by_type.items())
     lines = [f"Weights: {units.bytes_exact(cost.weight_bytes)} as stored" + (f" ({by_type})" if by_type else "")]
+    if cost.materialized_weight_bytes != cost.weight_bytes:  # the graph computes some of its weights (ConstantOfShape ...)
+        lines[0] += f"; {units.bytes_exact(cost.materialized_weight_bytes)} once computed in the graph"
     memory = cost.memory
     if memory is not None:
         lowest = "the same" if memory.lowest_peak_bytes == memory.peak_bytes and memory.lowest_peak_exact else (
@@ -88,7 +91,7 @@ def to_csv(cost: ModelCost, view: str = "layer") -> str:
         records = layer_records(cost)
     writer = csv.DictWriter(buffer, fieldnames=list(records[0].keys()) if records else ["layer"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows(units.csv_record(record) for record in records)
     return buffer.getvalue()
 
 
@@ -126,7 +129,7 @@ def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None =
         rows.append(["**Total**", "", "", "", "", "", units.count(cost.macs), units.count(cost.total_flops), units.count(cost.other_flops), units.count(cost.params)])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + _summary_lines(cost, budget, measured)) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(line) for line in _summary_lines(cost, budget, measured)]) + "\n"
 
 
 def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory: bool = False) -> list[str]:
@@ -187,3 +190,37 @@ def _cost_html(cost: ModelCost) -> str:
 
 
 register_display("ModelCost", text=lambda cost: render_text(to_table(cost)), html=_cost_html)
+
+
+# ---- on a page: the model's cards and its work per layer -------------------------------------------
+
+def model_cards(cost: ModelCost) -> list[str]:
+    inputs = ", ".join(f"{i.name} {units.shape(i.shape)}" for i in cost.inputs)
+    flops_detail = "incl. other FLOPs" if cost.include_other else f"2 × MACs; + {units.si(cost.other_flops, 'FLOPs')} other"
+    return [
+        card("Model", cost.model.rsplit("/", 1)[-1], f"{cost.format}, input {inputs}", wide=True),
+        card("FLOPs", units.si(cost.total_flops, "FLOPs"), flops_detail),
+        card("MACs", units.si(cost.macs, "MACs"),
+              ", ".join(f"{precision} {macs:,}" for precision, macs in cost.macs_by_precision.items()) or f"{cost.macs:,}"),
+        card("Parameters", units.si(cost.params, ""), f"{cost.params:,}"),
+        card("Weights stored", units.si(cost.weight_bytes, "B"),
+              ", ".join(f"{element} {units.si(size, 'B')}" for element, size in cost.weight_bytes_by_type.items()) or "none"),
+        card("Bytes moved", units.si(cost.bytes_read + cost.bytes_written, "B"), "every op's inputs and outputs, unfused"),
+    ] + ([card("Peak activations", units.si(cost.peak_activation_bytes, "B"), "live tensors at once, in the runtime's order")]
+         if cost.memory is not None else [])
+
+
+def layer_chart_section(cost: ModelCost) -> str:
+    total = cost.total_flops
+    leaves = [leaf for layer in cost.layers for leaf in (layer.parts or (layer,))]
+    labels = [leaf.name for leaf in leaves]
+    values = [leaf.total_flops(cost.include_other) for leaf in leaves]
+    shares = [100.0 * v / total if total else 0.0 for v in values]
+    titles = [f"{leaf.name} ({leaf.type}): {v:,} FLOPs, {share:.1f}% of the model"
+              for leaf, v, share in zip(leaves, values, shares)]
+    series = [charts.Series("FLOPs", shares, titles, charts.FLOPS_COLOR)]
+    svg = charts.layer_bars("chart-layers", labels, series, "% of the model's FLOPs",
+                            "FLOPs per layer (share of the model's total)")
+    note = ("Measured time per layer needs a profile; this page has the count and the end-to-end latency. "
+            "Hover a bar for its numbers.")
+    return f'<section id="layers-chart"><h2>Work per layer</h2><p class="note">{escape(note)}</p>{svg}</section>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fleet.records import FleetResult
+from ..measure.engines import DEFAULT_ENGINE, engine_packages
 
 UNIT_NS = 1e3  # µs
 
@@ -19,7 +20,7 @@ def node_label(result: FleetResult, node_id: str | None) -> str:
 def _machine_line(result: FleetResult, node_id: str) -> str:
     machine = result.machine(node_id)
     versions = machine.get("versions", {})
-    engines = ", ".join(f"{name} {versions[name]}" for name in ("openvino", "onnxruntime") if versions.get(name))
+    engines = ", ".join(f"{name} {versions[name]}" for name in engine_packages() if versions.get(name))
     return (f"{node_label(result, node_id)}: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
             f"{result.nodes.get(node_id, {}).get('address', '?')}; {engines}")
 
@@ -47,7 +48,7 @@ def fleet_bench_table(result: FleetResult):
         node_id = record["point"].get("node_id") or record["node_id"]
         model = record["point"]["model"]
         if record["status"] == "failed":
-            for engine in record["point"].get("engines") or ["openvino"]:
+            for engine in record["point"].get("engines") or [DEFAULT_ENGINE]:
                 cells.setdefault((model, engine), {})[node_id] = "failed"
             continue
         for engine, entry in record["result"]["metadata"].get("rooflines", {}).items():

@@ -1,4 +1,5 @@
-"""Render a measured roofline: measured peaks beside the theoretical ones, and the bandwidth."""
+"""Render a measured roofline: measured peaks beside the theoretical ones, the bandwidth of each
+memory level with the working sets it holds, and the fixed costs of a node and of a call."""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,10 @@ def machine_lines(machine: Machine) -> list[str]:
              f"× 2 × {t.get('clock_ghz') or '?'} GHz (the clock the OS reports; bf16 dot products ×2, int8 VNNI ×4)")
     return [
         f"{machine.cpu}, {machine.cores} usable core(s); {machine.engine} {machine.engine_version.split('-')[0]} on {machine.device}",
-        f"memory bandwidth: {machine.bandwidth_gb_per_s:,.1f} GB/s (an Add moving {machine.bandwidth_bytes / 1e6:,.0f} MB)",
+        f"memory bandwidth (DRAM): {machine.bandwidth_gb_per_s:,.1f} GB/s, measured on a working set of "
+        f"{units.binary_bytes(machine.bandwidth_bytes)}",
+        *([f"fixed cost: {units.duration(machine.node_overhead_ns)} per executed node, "
+           f"{units.duration(machine.call_overhead_ns)} per engine call"] if machine.node_overhead_ns is not None else []),
         basis,
         f"measured {machine.measured_at} in {machine.seconds:.1f} s{' (quick plan)' if machine.quick else ''}: "
         "each peak is the best block's node time from the engine's profiler (PERF_COUNT / kernel events)",
@@ -36,7 +40,26 @@ def machine_table(machine: Machine):
                  if peak.theoretical_gflops_per_s else "")
         table.add_row(peak.precision, units.fixed(peak.gflops_per_s), units.fixed(peak.theoretical_gflops_per_s), share,
                       peak.op, peak.kernel)
-    return Group(table, Text("\n".join(machine_lines(machine))))
+    return Group(table, levels_table(machine), Text("\n".join(machine_lines(machine))))
+
+
+def level_range(level) -> str:
+    low = units.binary_bytes(level.holds_from_bytes) if level.holds_from_bytes else "0"
+    return f"above {low}" if level.holds_to_bytes is None else f"{low} – {units.binary_bytes(level.holds_to_bytes)}"
+
+
+def levels_table(machine: Machine):
+    from rich.table import Table
+
+    table = Table(title="Memory bandwidth per level (a chain of the engine's elementwise nodes)", title_justify="left",
+                  header_style="bold")
+    for column in ("Level", "Holds working sets", "GB/s", "Measured on"):
+        table.add_column(column, justify="right" if column == "GB/s" else "left")
+    for level in machine.memory_levels():
+        table.add_row(level.name, level_range(level),
+                      units.fixed(level.bandwidth_gb_per_s, missing="unresolved (the node's fixed cost)"),
+                      ", ".join(units.binary_bytes(size) for size in level.measured_on))
+    return table
 
 
 def render_machine(machine: Machine, fmt: str = "table"):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..profiling.profile import EngineRow, Finding, LayerRow, ProfileResult
-from . import units
+from . import charts, units
+from .page import escape, roofline_card
 from .text import check_format
 
 COLUMNS = ("layer", "type", "flops", "bytes", "intensity", "time_us", "percent", "gflops_per_s",
@@ -67,7 +69,7 @@ def to_csv(result: ProfileResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_records(result))
+    writer.writerows(units.csv_record(record) for record in _records(result))
     return buffer.getvalue()
 
 
@@ -124,7 +126,7 @@ def to_markdown(result: ProfileResult) -> str:
                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + summary_lines(result)) + "\n"
+    return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
 def to_table(result: ProfileResult):
@@ -210,3 +212,91 @@ def plot_bytes(result: ProfileResult, fmt: str) -> bytes:
     buffer = io.BytesIO()
     roofline_figure(result).savefig(buffer, format=fmt, bbox_inches="tight", dpi=120)
     return buffer.getvalue()
+
+
+# ---- on a page: the profiled layers' charts and the roofline --------------------------------------
+
+def engine_name(profile: ProfileResult) -> str:
+    return str(profile.engine.get("engine", "engine"))
+
+
+def roof_card(profile: ProfileResult) -> str:
+    roof = profile.roofline
+    return roofline_card(engine_name(profile), roof.bandwidth_gb_per_s,
+                          {name: peak.gflops_per_s for name, peak in roof.peaks.items()}, roof.quick, roof.measured_at)
+
+
+def _reconciliation(profile: ProfileResult) -> str:
+    parts = (f"layers {profile.layers_us:,.1f} µs + engine's own nodes {profile.engine_nodes_us:,.1f} µs "
+             f"({len(profile.engine_nodes)}) + outside layers {profile.outside_layers_us:,.1f} µs = "
+             f"{profile.end_to_end_us:,.1f} µs, the mean {profile.latency_kind} latency of {profile.iterations:,} profiled runs")
+    if profile.unprofiled_end_to_end_us is not None:
+        parts += (f"; the same model without profiling: {profile.unprofiled_end_to_end_us:,.1f} µs "
+                  f"(profiling cost {profile.profiling_overhead_us:,.1f} µs)")
+    return parts + "."
+
+
+def _profiled_layer_chart(profile: ProfileResult, index: int) -> str:
+    # a separable layer shows as its depthwise and pointwise parts: their contrast is the case study
+    rows = [leaf for row in profile.layers for leaf in (row.parts or (row,))]
+    total = sum(row.flops for row in rows)
+    labels = [row.name for row in rows]
+    flops_share = [100.0 * row.flops / total if total else 0.0 for row in rows]
+    time_share = [row.percent for row in rows]
+    flops_titles = [f"{row.name} ({row.type}): {row.flops:,} FLOPs, {share:.1f}% of the model's"
+                    for row, share in zip(rows, flops_share)]
+    time_titles = [f"{row.name}: {row.time_us:,.1f} µs, {row.percent:.1f}% of the latency; "
+                   + (f"{row.gflops_per_s:,.2f} GFLOP/s" if row.gflops_per_s is not None else "too short to rate")
+                   + f"; {row.bound}-bound; {row.kernel}" for row in rows]
+    # the time no layer accounts for, so the time bars add up to the whole latency
+    end_to_end = profile.end_to_end_us
+    for label, time_us in (("(engine's own nodes)", profile.engine_nodes_us), ("(outside layers)", profile.outside_layers_us)):
+        share = 100.0 * time_us / end_to_end if end_to_end else 0.0
+        labels.append(label)
+        flops_share.append(0.0)
+        time_share.append(share)
+        flops_titles.append(f"{label}: no counted FLOPs")
+        time_titles.append(f"{label}: {time_us:,.1f} µs, {share:.1f}% of the latency")
+    series = [charts.Series("% of FLOPs", flops_share, flops_titles, charts.FLOPS_COLOR),
+              charts.Series("% of time", time_share, time_titles, charts.TIME_COLOR)]
+    engine = engine_name(profile)
+    svg = charts.layer_bars(f"chart-layers-{index}", labels, series, "% of the model",
+                            f"{engine}: share of the FLOPs and share of the measured time, per layer")
+    return f"{svg}<p class=\"note\">{escape(engine)}: {escape(_reconciliation(profile))}</p>"
+
+
+def profiled_layers_section(profiles: Sequence[ProfileResult]) -> str:
+    note = ("A separable layer shows as its depthwise and pointwise parts. Where the two bars of a layer disagree is the story: a layer with a small share of the FLOPs and a large "
+            "share of the time runs far below the machine's roof (depthwise convolutions, memory-bound layers). "
+            "FLOPs here include the other FLOPs (bias, activation, pooling), as the roofline counts them. Hover a bar "
+            "for its numbers.")
+    charts_html = "".join(_profiled_layer_chart(profile, index) for index, profile in enumerate(profiles))
+    return f'<section id="layers-chart"><h2>Work and time per layer</h2><p class="note">{escape(note)}</p>{charts_html}</section>'
+
+
+def _roofline_chart(profile: ProfileResult, index: int) -> str:
+    roof = profile.roofline
+    points = []
+    for row in profile.layers:
+        for each in (row, *row.parts):
+            if each.intensity is None or each.gflops_per_s is None:
+                continue
+            label = (f"{each.name} ({each.type}): {each.intensity:,.2f} FLOPs/byte, {each.gflops_per_s:,.2f} GFLOP/s, "
+                     f"{each.percent_of_attainable:,.0f}% of the attainable {each.attainable_gflops_per_s:,.1f}; "
+                     f"{each.bound}-bound, {each.time_us:,.1f} µs" if each.percent_of_attainable is not None else
+                     f"{each.name}: {each.gflops_per_s:,.2f} GFLOP/s")
+            points.append((each.intensity, each.gflops_per_s, label, each.name))
+    roofs = [(name, peak.gflops_per_s) for name, peak in roof.peaks.items()]
+    engine = engine_name(profile)
+    svg = charts.roofline(f"chart-roofline-{index}", points, roofs, roof.bandwidth_gb_per_s,
+                          f"{engine}: each layer on this machine's measured roofline")
+    return svg
+
+
+def roofline_section(profiles: Sequence[ProfileResult]) -> str:
+    note = ("One point per layer and per part of a separable layer: its arithmetic intensity (FLOPs per byte, bytes "
+            "unfused) against the GFLOP/s it achieved. The flat lines are the peaks measured on this machine with the "
+            "same engine, the slope its measured memory bandwidth. Layers shorter than the engine's time resolution "
+            "are left out.")
+    return (f'<section id="roofline"><h2>Roofline</h2><p class="note">{escape(note)}</p>'
+            + "".join(_roofline_chart(p, i) for i, p in enumerate(profiles)) + "</section>")

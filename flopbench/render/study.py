@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..study.sweep import ConfigSummary, SweepResult, realized, summarize, trend
-from . import units
+from . import charts, units
+from .page import card, environment_section, escape, flatten, machine_cards, roofline_card, sortable_cells, sortable_heads, warnings_list, whole_page
 
 COLUMNS = ("Point", "Engine", "FLOP ratio", "Time ratio", "Spread", "Realized", "DW share (time)", "DW share (FLOPs)",
            "Std GFLOP/s", "DW GFLOP/s", "PW GFLOP/s")
@@ -97,8 +98,8 @@ def summary_lines(result: SweepResult) -> list[str]:
 
 def summary_markdown(result: SweepResult) -> str:
     header = "| " + " | ".join(COLUMNS) + " |\n|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|\n"
-    rows = "".join("| " + " | ".join(record_cells(r)) + " |\n" for r in result.records)
-    return ("# Separable vs standard convolution\n\n" + "\n".join(f"- {line}" for line in summary_lines(result)) + "\n\n"
+    rows = "".join("| " + " | ".join(map(units.markdown_cell, record_cells(r))) + " |\n" for r in result.records)
+    return ("# Separable vs standard convolution\n\n" + "\n".join(f"- {units.markdown_text(line)}" for line in summary_lines(result)) + "\n\n"
             + header + rows)
 
 
@@ -143,49 +144,258 @@ def plot_png(result: SweepResult) -> bytes:
     return buffer.getvalue()
 
 
-def _params(millions: float | None, table: str) -> str:
-    """As the paper rounds them: two decimals in Table 3, one elsewhere."""
-    if millions is None:
-        return "—"
-    return f"{millions:.2f} M" if table == "3" else f"{millions:.1f} M"
+# ---- the sweep's page -----------------------------------------------------------------------------
+
+STUDY_TITLE = "Separable vs standard convolution"
 
 
-def paper_table(rows, shares_of_v1):
-    """The MobileNet paper's Tables 4, 6, 7 and 2 beside flopbench's counts."""
-    from rich.console import Group
-    from rich.table import Table
-
-    from ..study.paper import PAPER_SHARES
-
-    models = Table(title="MobileNet (Howard et al. 2017): the paper's numbers and flopbench's", title_justify="left")
-    for i, name in enumerate(("Table", "Model", "Mult-adds (paper)", "Mult-adds (flopbench)", "Difference",
-                              "Params (paper)", "Params (flopbench)")):
-        models.add_column(name, justify="left" if i < 2 else "right")
-    for row in rows:
-        models.add_row(row.table, row.model, f"{row.paper_mult_adds_m:,.1f} M" if row.table == "3" else f"{row.paper_mult_adds_m:,.0f} M", f"{row.mult_adds / 1e6:,.1f} M",
-                       f"{100 * row.mult_adds_error:+.2f}%", _params(row.paper_params_m, row.table), f"{_params(row.params / 1e6, row.table)} ({row.params:,})")
-    table2 = Table(title="Table 2: share of mult-adds and parameters by layer type (1.0 MobileNet-224)", title_justify="left")
-    for i, name in enumerate(("Type", "Mult-adds (paper)", "Mult-adds (flopbench)", "Params (paper)", "Params (flopbench)")):
-        table2.add_column(name, justify="left" if i == 0 else "right")
-    for kind, (macs, params) in PAPER_SHARES.items():
-        got = shares_of_v1.get(kind, (0.0, 0.0))
-        table2.add_row(kind, f"{macs:.2f}%", f"{got[0]:.2f}%", f"{params:.2f}%", f"{got[1]:.2f}%")
-    return Group(models, table2)
+CONFIG_COLORS = (charts.FLOPS_COLOR, charts.TIME_COLOR, *charts.MARK_COLORS)
 
 
-def paper_markdown(rows, shares_of_v1) -> str:
-    from ..study.paper import PAPER_SHARES
+def _config(point: dict[str, Any]) -> str:
+    return f"{point['engine']}:{point['precision']}"
 
-    lines = ["| Table | Model | Mult-adds (paper) | Mult-adds (flopbench) | Difference | Params (paper) | Params (flopbench) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for row in rows:
-        paper = f"{row.paper_mult_adds_m:,.1f}" if row.table == "3" else f"{row.paper_mult_adds_m:,.0f}"
-        lines.append(f"| {row.table} | {row.model} | {paper} M | {row.mult_adds / 1e6:,.1f} M | "
-                     f"{100 * row.mult_adds_error:+.2f}% | {_params(row.paper_params_m, row.table)} | "
-                     f"{_params(row.params / 1e6, row.table)} ({row.params:,}) |")
-    lines += ["", "| Type (Table 2) | Mult-adds (paper) | Mult-adds (flopbench) | Params (paper) | Params (flopbench) |",
-              "|---|---:|---:|---:|---:|"]
-    for kind, (macs, params) in PAPER_SHARES.items():
-        got = shares_of_v1.get(kind, (0.0, 0.0))
-        lines.append(f"| {kind} | {macs:.2f}% | {got[0]:.2f}% | {params:.2f}% | {got[1]:.2f}% |")
-    return "\n".join(lines) + "\n"
+
+def _ok(result: SweepResult) -> list[dict[str, Any]]:
+    return [r for r in result.records if r.get("status") == "ok"]
+
+
+def _values(points: Sequence[dict[str, Any]], field: str) -> str:
+    return ", ".join(str(v) for v in sorted({p[field] for p in points}))
+
+
+def _study_rooflines(result: SweepResult) -> dict[str, dict[str, Any]]:
+    """The roofline each engine's parts were placed on, as recorded with the points (first found)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in _ok(result):
+        roof = (record.get("parts") or {}).get("roofline")
+        if roof and roof.get("engine") not in found:
+            found[roof["engine"]] = roof
+    return found
+
+
+def _study_summary(result: SweepResult) -> str:
+    points = [dict(p) for p in result.points]
+    configs = list(dict.fromkeys(_config(p) for p in points))
+    failed = sum(1 for r in result.records if r.get("status") != "ok")
+    done = f"{len(result.records)} of {result.planned_count} measured" + (f", {failed} failed" if failed else "")
+    cards = [
+        card("Points", f"{result.planned_count:,}", done),
+        card("Configs (engine:precision)", str(len(configs)), ", ".join(configs), wide=True),
+        card("Geometries", f"{len({geometry(p) for p in points}):,}",
+              f"channels {_values(points, 'in_channels')} → {_values(points, 'out_channels')}; kernel "
+              f"{_values(points, 'kernel')}; size {_values(points, 'size')}; stride {_values(points, 'stride')}", wide=True),
+    ]
+    cards += machine_cards(result.metadata)
+    for engine, roof in _study_rooflines(result).items():
+        cards.append(roofline_card(engine, roof["bandwidth_gb_per_s"], roof["peaks_gflops_per_s"], roof["quick"],
+                                    roof["measured_at"]))
+    for s in summarize(result.records):
+        if s.time_ratio_median is None:
+            cards.append(card(s.config, "failed", f"all {s.points} points failed"))
+            continue
+        saving = "—" if s.realized_median is None else f"{100 * s.realized_median:.0f}%"
+        cards.append(card(s.config, f"{1 / s.time_ratio_median:,.2f}× faster",
+                           f"for {1 / s.flop_ratio_median:,.2f}× fewer FLOPs (medians over {s.points - s.failed} points); "
+                           f"{saving} of the FLOP saving became a time saving", wide=True))
+    story = "".join(f"<li>{escape(line)}</li>" for line in summary_lines(result))
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
+            f'<h3>What the sweep says</h3><ul>{story}</ul></section>')
+
+
+def _speedup_section(result: SweepResult) -> str:
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for record in _ok(result):
+        by_config.setdefault(_config(record["point"]), []).append(record)
+    series = []
+    for index, (config, records) in enumerate(by_config.items()):
+        # speedup = standard / separable: the reciprocal of the recorded ratios (separable / standard)
+        ratios = [r["time_ratio"] for r in records]
+        titles = [f"{r['key']} ({geometry(r['point'])}): {1 / r['flop_ratio']:,.2f}× fewer FLOPs, "
+                  f"{1 / t['median']:,.2f}× faster (range {1 / t['max']:,.2f}–{1 / t['min']:,.2f} over "
+                  f"{len(t['repeats'])} repeats); standard {r['latency_us']['standard']['median']:,.1f} µs, "
+                  f"separable {r['latency_us']['separable']['median']:,.1f} µs" for r, t in zip(records, ratios)]
+        series.append(charts.Spread(config, [1 / r["flop_ratio"] for r in records], [1 / t["median"] for t in ratios],
+                                    [1 / t["max"] for t in ratios], [1 / t["min"] for t in ratios], titles,
+                                    CONFIG_COLORS[index % len(CONFIG_COLORS)]))
+    if not series:
+        return '<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p>No point was measured.</p></section>'
+    svg = charts.speedup("chart-speedup", series, "expected speedup: standard FLOPs / separable FLOPs",
+                         "measured speedup: standard time / separable time",
+                         "Separable vs standard: the speedup the FLOPs promise and the one measured")
+    note = ("One point per layer geometry and engine:precision; the bar is the range over the repeats. On the dashed "
+            "line time fell exactly as much as the FLOPs; below it, less. Under the dotted line the separable layer "
+            "was slower than the standard one. Hover a point for its numbers.")
+    return f'<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p class="note">{escape(note)}</p>{svg}</section>'
+
+
+def _part_us(part: dict[str, Any] | None) -> str:
+    return "—" if not part else f"{part['time_us']:,.1f} µs"
+
+
+def _split_section(result: SweepResult) -> str:
+    profiled = [r for r in _ok(result) if (r.get("parts") or {}).get("depthwise") and r["parts"].get("depthwise_flop_share") is not None]
+    if not profiled:
+        return ""
+    labels = [f"{geometry(r['point'])} {_config(r['point'])}" for r in profiled]
+    flops = [100 * r["parts"]["depthwise_flop_share"] for r in profiled]
+    times = [100 * r["parts"]["depthwise"]["share"] for r in profiled]
+    flops_titles = [f"{r['key']}: the depthwise part does {share:.1f}% of the separable layer's FLOPs"
+                    for r, share in zip(profiled, flops)]
+    time_titles = [f"{r['key']}: the depthwise part takes {share:.1f}% of the separable layer's time "
+                   f"(depthwise {_part_us(r['parts']['depthwise'])}, pointwise {_part_us(r['parts'].get('pointwise'))})"
+                   for r, share in zip(profiled, times)]
+    series = [charts.Series("depthwise % of FLOPs", flops, flops_titles, charts.FLOPS_COLOR),
+              charts.Series("depthwise % of time", times, time_titles, charts.TIME_COLOR)]
+    svg = charts.layer_bars("chart-split", labels, series, "% of the separable layer",
+                            "The depthwise part: its share of the separable layer's FLOPs and of its profiled time")
+    note = ("The separable layer profiled part by part; the pointwise part is the rest of each bar's 100%. A depthwise "
+            "part that takes a larger share of the time than of the FLOPs runs below the machine's roof. Hover a bar "
+            "for the times.")
+    return f'<section id="split"><h2>Depthwise and pointwise</h2><p class="note">{escape(note)}</p>{svg}</section>'
+
+
+# (part, legend, short name beside a point, colour): the roofs take MARK_COLORS from the first, the parts from the last
+STUDY_PARTS = (("standard", "standard k×k", "std", charts.FLOPS_COLOR), ("depthwise", "depthwise k×k", "dw", charts.TIME_COLOR),
+               ("pointwise", "pointwise 1×1", "pw", charts.MARK_COLORS[-1]))
+
+
+def _study_roofline_chart(config: str, records: Sequence[dict[str, Any]], index: int) -> str:
+    roof = records[0]["parts"]["roofline"]
+    points, colors = [], []
+    for record in records:
+        for part, label, short, color in STUDY_PARTS:
+            row = record["parts"].get(part)
+            if not row or row.get("intensity") is None or row.get("gflops_per_s") is None:
+                continue
+            attainable = ("" if row.get("percent_of_attainable") is None else
+                          f", {row['percent_of_attainable']:,.0f}% of the attainable {row['attainable_gflops_per_s']:,.1f}")
+            points.append((row["intensity"], row["gflops_per_s"],
+                           f"{record['key']} {label}: {row['intensity']:,.2f} FLOPs/byte, {row['gflops_per_s']:,.2f} GFLOP/s"
+                           f"{attainable}; {row.get('bound')}-bound, {row['time_us']:,.1f} µs", f"{geometry(record['point'])} {short}"))
+            colors.append(color)
+    return charts.roofline(f"chart-roofline-{index}", points, list(roof["peaks_gflops_per_s"].items()),
+                           roof["bandwidth_gb_per_s"], f"{config}: each part on the machine's measured roofline",
+                           colors=colors, legend=[(label, color) for _, label, _, color in STUDY_PARTS])
+
+
+def _study_roofline_section(result: SweepResult) -> str:
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for record in _ok(result):
+        if (record.get("parts") or {}).get("roofline"):
+            by_config.setdefault(_config(record["point"]), []).append(record)
+    if not by_config:
+        return ""
+    note = ("Each profiled layer — the standard one, and the separable one's depthwise and pointwise parts — at its "
+            "arithmetic intensity (FLOPs per byte, unfused) and the GFLOP/s it achieved, under the peaks and memory "
+            "bandwidth measured on this machine with the same engine. Parts too short for the engine's timer are left out.")
+    svgs = "".join(_study_roofline_chart(config, records, index) for index, (config, records) in enumerate(by_config.items()))
+    return f'<section id="roofline"><h2>Roofline</h2><p class="note">{escape(note)}</p>{svgs}</section>'
+
+
+POINT_HEADS = (("#", "number"), ("Point", "text"), ("Config", "text"), ("Ran", "text"), ("In", "number"),
+               ("Out", "number"), ("Kernel", "number"), ("Size", "number"), ("Stride", "number"),
+               ("Standard FLOPs", "number"), ("Separable FLOPs", "number"), ("FLOP ratio", "number"),
+               ("Standard µs", "number"), ("Separable µs", "number"), ("Time ratio", "number"), ("Min", "number"),
+               ("Max", "number"), ("Realized %", "number"), ("DW % FLOPs", "number"), ("DW % time", "number"),
+               ("DW µs", "number"), ("PW µs", "number"), ("Std GFLOP/s", "number"), ("DW GFLOP/s", "number"),
+               ("PW GFLOP/s", "number"), ("DW % of roof", "number"), ("PW % of roof", "number"), ("DW bound", "text"),
+               ("Status", "text"))
+
+
+def _number(value: float | None, digits: int) -> tuple[str, Any]:
+    return ("", None) if value is None else (f"{value:,.{digits}f}", round(value, 6))
+
+
+def _point_heads(with_nodes: bool) -> tuple[tuple[str, str], ...]:
+    """A sweep spread over a cluster (`--ray`) names the node each point ran on, after what it ran."""
+    return POINT_HEADS[:4] + (("Node", "text"),) + POINT_HEADS[4:] if with_nodes else POINT_HEADS
+
+
+def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> list[tuple[str, Any]]:
+    point = record["point"]
+    cells = [(str(position), position), (record["key"], None), (_config(point), None),
+             (str((record.get("engine") or {}).get("precision", "")), None)]
+    if with_nodes:
+        cells.append((str(record.get("node_id") or "")[:8], None))
+    cells += [(str(point[f]), point[f]) for f in ("in_channels", "out_channels", "kernel", "size", "stride")]
+    if record.get("status") != "ok":
+        return (cells + [("", None)] * (len(_point_heads(with_nodes)) - len(cells) - 1)
+                + [(f"failed: {record.get('reason', '?')}", None)])
+    parts = record.get("parts") or {}
+    depthwise, pointwise, standard = (parts.get(name) or {} for name in ("depthwise", "pointwise", "standard"))
+    ratio, latency = record["time_ratio"], record["latency_us"]
+    share = realized(record)
+    cells += [(units.count(record["flops"]["standard"]), record["flops"]["standard"]),
+              (units.count(record["flops"]["separable"]), record["flops"]["separable"]), _number(record["flop_ratio"], 3),
+              _number(latency["standard"]["median"], 1), _number(latency["separable"]["median"], 1),
+              _number(ratio["median"], 3), _number(ratio["min"], 3), _number(ratio["max"], 3),
+              _number(None if share is None else 100 * share, 0),
+              _number(None if parts.get("depthwise_flop_share") is None else 100 * parts["depthwise_flop_share"], 0),
+              _number(None if depthwise.get("share") is None else 100 * depthwise["share"], 0),
+              _number(depthwise.get("time_us"), 1), _number(pointwise.get("time_us"), 1),
+              _number(standard.get("gflops_per_s"), 2), _number(depthwise.get("gflops_per_s"), 2),
+              _number(pointwise.get("gflops_per_s"), 2), _number(depthwise.get("percent_of_attainable"), 0),
+              _number(pointwise.get("percent_of_attainable"), 0), (str(depthwise.get("bound") or ""), None),
+              ("ok" if "profile_error" not in parts else "ok, not profiled", None)]
+    return cells
+
+
+def _points_table(result: SweepResult) -> str:
+    with_nodes = any("node_id" in record for record in result.records)
+    bodies = "".join(f"<tbody><tr>{sortable_cells(_point_cells(index, record, with_nodes))}</tr></tbody>"
+                     for index, record in enumerate(result.records, start=1))
+    note = ("Click a header to sort (again to reverse). Ratios are separable / standard: below 1 the separable layer "
+            "needs less. Times are the median end-to-end latency over the repeats (Min and Max: the time ratio's "
+            "range); Realized is the share of the FLOP saving that became a time saving; DW and PW are the "
+            "depthwise and pointwise parts, as profiled; % of roof is of the attainable GFLOP/s at the part's "
+            "arithmetic intensity on the measured roofline.")
+    return (f'<section id="points"><h2>Points ({len(result.records)})</h2><p class="note">{escape(note)}</p>'
+            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{sortable_heads(_point_heads(with_nodes))}</tr>'
+            f'</thead>{bodies}</table></div></section>')
+
+
+def _study_warnings(result: SweepResult, notes: Sequence[str]) -> list[str]:
+    found = list(notes)
+    if not result.complete:
+        found.append(f"INCOMPLETE: {len(result.records)} of {result.planned_count} points measured; "
+                     "running the same command again measures the rest")
+    for record in result.records:
+        point = record["point"]
+        if record.get("status") != "ok":
+            found.append(f"{record['key']}: failed: {record.get('reason', '?')}")
+            continue
+        error = (record.get("parts") or {}).get("profile_error")
+        if error:
+            found.append(f"{record['key']}: not profiled, no depthwise / pointwise split ({error})")
+        ran = (record.get("engine") or {}).get("precision")
+        if ran and ran != point["precision"]:
+            found.append(f"{record['key']}: asked for {point['precision']}, the engine ran {ran}")
+    return found
+
+
+def _study_environment(result: SweepResult, command: str, sources: Sequence[str]) -> str:
+    rows = [(k, v) for k, v in flatten("", result.metadata)]
+    measuring = ("device", "seconds", "repeats", "profile_iterations", "seed")
+    rows.append(("points.measured", "; ".join(f"{field} {_values([dict(p) for p in result.points], field)}"
+                                              for field in measuring if all(field in p for p in result.points))))
+    seen: set[str] = set()
+    for record in _ok(result):
+        config = _config(record["point"])
+        if config not in seen and record.get("engine"):
+            seen.add(config)
+            rows.extend((f"{config}.used.{k}", v) for k, v in flatten("", record["engine"]))
+    return environment_section(rows, command, sources)
+
+
+def render_study_page(result: SweepResult, command: str = "", sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The sweep of `flopbench study sepconv` as one page: what it says, the speedup the FLOPs
+    promise against the one measured, the depthwise / pointwise split, every point, the warnings."""
+    from ..version import __version__
+
+    status = "" if result.complete else " (incomplete)"
+    subtitle = f"flopbench {__version__} · study sepconv · {len(result.records)} of {result.planned_count} points{status}"
+    parts = [_study_summary(result), _speedup_section(result), _split_section(result), _study_roofline_section(result),
+             _points_table(result),
+             warnings_list(_study_warnings(result, notes)), _study_environment(result, command, sources)]
+    return whole_page(STUDY_TITLE, subtitle, parts)

@@ -2,6 +2,7 @@
 as data that a terminal gets through rich and a pipe or a file gets without it."""
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -24,11 +25,37 @@ def render_text(renderable, width: int = 160) -> str:
         if plain is not None:
             return plain
         renderable = renderable.rich()
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console = text_console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
     console.print(renderable)
     return console.file.getvalue()
+
+
+@functools.lru_cache(maxsize=1)
+def _text_console_class():
+    from rich.console import Console
+    from rich.segment import Segment
+
+    from .units import safe_lines
+
+    class TextConsole(Console):
+        """A rich console for which a string is text: no markup or emoji codes, control characters
+        escaped before the layout (so a table stays aligned), and again in what is written (a
+        `rich.text.Text` built elsewhere skips `render_str`); rich's own cursor moves are kept."""
+
+        def render_str(self, text, **options):
+            return super().render_str(safe_lines(text), **options)
+
+        def _render_buffer(self, buffer):
+            return super()._render_buffer(segment if segment.control or segment.text.isprintable()
+                                          else Segment(safe_lines(segment.text), segment.style, segment.control) for segment in buffer)
+
+    return TextConsole
+
+
+def text_console(**options):
+    """A rich Console for which names are data: a layer named "[/bold]pw" or "\\x1b]0;title\\x07" is
+    printed as those characters (escaped), never read as markup, an emoji code or a terminal escape."""
+    return _text_console_class()(markup=False, emoji=False, **options)
 
 
 NAME_WIDTH = 48  # a layer or op name longer than this is shortened in the middle in a terminal table

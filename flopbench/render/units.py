@@ -89,6 +89,14 @@ def bytes_exact(value: int) -> str:
     return f"{value:,} B"
 
 
+def binary_bytes(value: int) -> str:
+    """A size in the binary units caches are sold in: 48 KiB, 1 MiB, 32 MiB, 192 MiB."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value} B"
+
+
 def human_bytes(value: int) -> str:
     """1.1 GB, 17 MB, 12 kB (decimal units, as disk sizes are sold)."""
     for unit, size in DECIMAL_BYTES:
@@ -127,9 +135,24 @@ def safe_name(text) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
+def safe_lines(text) -> str:
+    """Text of several lines with every control character but the line breaks shown as its escape."""
+    return "\n".join(safe_name(line) for line in str(text).split("\n"))
+
+
+def markdown_text(text) -> str:
+    """Markdown prose: safe, and no HTML (a name "<script>" is shown, not run)."""
+    return safe_lines(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_cell(text) -> str:
-    """A table cell of Markdown: one safe line, its pipes escaped."""
-    return safe_name(text).replace("|", "\\|")
+    """A table cell of Markdown: one safe line without HTML, its pipes escaped."""
+    return markdown_text(safe_name(text)).replace("|", "\\|")
+
+
+def csv_record(record: dict) -> dict:
+    """A CSV row with its text cells safe (a CSV printed to a terminal is printed)."""
+    return {key: safe_name(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 def metric(value: float | int | str | None, unit: str) -> str:

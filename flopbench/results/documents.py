@@ -72,14 +72,17 @@ def save_result(result: Any, path: str | os.PathLike) -> Path:
 
 # what must be equal for two measurements to be one series
 MACHINE_KEYS = ("cpu", "cpu_count", "isa")
-ENGINE_PACKAGES = ("openvino", "onnxruntime")
 
 
 def machine_differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """Where two results' metadata say they come from different machines or engine versions."""
     found = [f"{key} {first.get(key)!r} vs {other.get(key)!r}" for key in MACHINE_KEYS if first.get(key) != other.get(key)]
+    from ..measure.engines import engine_packages  # results/ is read by every stage: the engines load on use
+
     a, b = first.get("versions", {}), other.get("versions", {})
-    found += [f"{name} {a.get(name)} vs {b.get(name)}" for name in ENGINE_PACKAGES if a.get(name) != b.get(name)]
+    # a file written before an engine was registered records nothing about it: nothing to differ
+    found += [f"{name} {a.get(name)} vs {b.get(name)}" for name in engine_packages()
+              if name in a and name in b and a[name] != b[name]]
     return found
 
 

@@ -46,6 +46,7 @@ def _version(package: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def machine_metadata() -> dict[str, Any]:
+    from ..measure.engines import engine_packages  # results/ is read by every stage: the engines load on use
     flags = cpu_flags()
     return {
         "cpu": cpu_model(),
@@ -54,7 +55,7 @@ def machine_metadata() -> dict[str, Any]:
         "isa": sorted(f for f in flags if f.startswith(("avx512", "avx2", "amx", "fma")))[:20],
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {"flopbench": __version__, **{name: _version(name) for name in ("openvino", "onnxruntime", "onnx", "numpy")}},
+        "versions": {"flopbench": __version__, **{name: _version(name) for name in (*engine_packages(), "onnx", "numpy")}},
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..counting import ModelCost, count
 from ..errors import ModelFileError, OptionError
 from ..measure.bench import BenchResult, bench
-from ..measure.engines import EngineConfig
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig
 from ..measure.policy import RunPolicy
 from ..results.codec import encoded, result_kind
 from ..results.metadata import result_metadata
@@ -113,7 +113,7 @@ def measured_value(result: BenchResult | None, metric: str) -> float | int | Non
     return result.gflops_per_s
 
 
-def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = ("openvino",), config: EngineConfig | None = None,
+def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
             policy: RunPolicy | None = None, shape: str | None = None, batch: int | None = None, seed: int = 0,
             progress: Callable[[str, str, float], None] | None = None, by: str = "model",
             profile_iterations: int = 50) -> Comparison:

@@ -31,7 +31,7 @@ import numpy as np
 from ..counting import count
 from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message, one_line
 from ..measure.bench import measure
-from ..measure.engines import EngineConfig
+from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
 from ..results.codec import json_field, result_kind, schema_of
@@ -41,9 +41,10 @@ from ..results.writing import write_text_atomic
 from .convert import convert
 
 POINTS_SCHEMA = "flopbench/study-points/1"
-CONFIGS = ("openvino:f32", "openvino:bf16", "onnxruntime:f32")
-ENGINES = ("openvino", "onnxruntime")
-PRECISIONS = ("f32", "bf16", "f16")
+MODEL_SUFFIX = ".onnx"  # the sweep's layers are written as ONNX files
+# every engine that runs the sweep's files, at each precision it compares by default
+ENGINES = tuple(name for name, engine in ENGINE_REGISTRY.items() if not engine.file_kinds or MODEL_SUFFIX in engine.file_kinds)
+CONFIGS = tuple(f"{name}:{precision}" for name in ENGINES for precision in ENGINE_REGISTRY[name].compared_precisions)
 POINT_FIELDS = ("in_channels", "out_channels", "kernel", "size", "stride", "engine", "precision")
 MAX_POINT_MACS = 50_000_000_000  # one standard layer of 50 GMACs takes seconds per inference here: a typo, not a study
 
@@ -79,8 +80,8 @@ def parse_config(config: str) -> tuple[str, str]:
     engine, precision = engine.strip().lower(), (precision.strip().lower() or "f32")
     if engine not in ENGINES:
         raise OptionError(f"unknown engine {engine!r} in --configs {config!r}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
-    if precision not in PRECISIONS or (engine == "onnxruntime" and precision != "f32"):
-        allowed = "f32" if engine == "onnxruntime" else ", ".join(PRECISIONS)
+    if precision not in ENGINE_REGISTRY[engine].precision_settings:
+        allowed = ", ".join(ENGINE_REGISTRY[engine].precision_settings)
         raise OptionError(f"unknown precision {precision!r} for {engine} in --configs {config!r}", f"choose {allowed}")
     return engine, precision
 
@@ -134,7 +135,7 @@ def generate_points(options: SweepOptions = SweepOptions()) -> list[dict[str, An
     """Every combination of the options' geometries and engine configurations, as points."""
     configs = [parse_config(c) for c in options.configs]
     if not configs:
-        raise OptionError("--configs names no engine", "e.g. --configs openvino:f32,onnxruntime:f32")
+        raise OptionError("--configs names no engine", f"e.g. --configs {','.join(name + ':f32' for name in ENGINES)}")
     channels = _positive("--channels", options.channels)
     outs = _positive("--out-channels", options.out_channels) if options.out_channels else None
     grid = itertools.product(channels, outs or (None,), _positive("--kernel", options.kernels), _positive("--size", options.sizes),
@@ -221,7 +222,7 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> di
         profiled = {}
         for name, path in (("separable", sep), ("standard", std)):
             profiled[name] = profile(path, engine=point["engine"], device=point.get("device", "CPU"),
-                                     precision=point["precision"] if point["engine"] == "openvino" else None,
+                                     precision=point["precision"],
                                      iterations=point["profile_iterations"], warmup=2, roofline=roofline)
             if not profiled[name].complete:  # the profiler keeps Ctrl-C to itself: pass it on to the sweep
                 raise KeyboardInterrupt
@@ -253,7 +254,7 @@ def _roofline_summary(roofline) -> dict[str, Any] | None:
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Median latency of each model in each repeat, the models taking turns so that drift of the
     machine lands on both alike; and the settings the engine used."""
-    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"] if point["engine"] == "openvino" else None)
+    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"])
     policy = RunPolicy(warmup_iterations=2, min_duration_s=float(point["seconds"]), min_iterations=3)
     sessions = {}
     try:
@@ -285,8 +286,8 @@ def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
     record: dict[str, Any] = {"key": point["key"], "point": point}
     try:
         with tempfile.TemporaryDirectory(prefix="flopbench-sweep-") as folder:
-            std = standard_layer(Path(folder) / "standard.onnx", point)
-            sep = Path(folder) / "separable.onnx"
+            std = standard_layer(Path(folder) / f"standard{MODEL_SUFFIX}", point)
+            sep = Path(folder) / f"separable{MODEL_SUFFIX}"
             convert(std, "separable", sep, seed=point.get("seed", 0))
             costs = {"standard": count(std), "separable": count(sep)}
             medians, settings = _measure_pair({"standard": std, "separable": sep}, point)

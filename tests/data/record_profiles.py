@@ -62,7 +62,7 @@ def build_model(path: Path) -> None:
 
 def record() -> None:
     from flopbench.measure.engines import EngineConfig, get_engine
-    from flopbench.profiling.onnxruntime_nodes import graph_nodes
+    from flopbench.measure.engines.onnxruntime_nodes import graph_nodes
 
     build_model(MODEL)
     inputs = {"input": np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)}

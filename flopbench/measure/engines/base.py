@@ -2,7 +2,7 @@
 report per-node times. Adding an engine is one module that implements `Engine` and `Runner`."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,8 @@ class EngineConfig:
     nireq: int | None = None
     precision: str | None = None
     profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
+    # every op its own node, no elementwise ops merged into one kernel (the roofline's bandwidth chain)
+    separate_nodes: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -119,13 +121,31 @@ class Runner(Protocol):
 
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int) -> list[NodeTime]: ...
 
-    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun: ...
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
+                     model: Any = None, counted: Collection[str] | None = None) -> ProfiledRun:
+        """`warmup` inferences, then `iterations` timed ones with per-node times. Given `model`
+        (the LoadedModel flopbench counted), each node's `original_names` name the ops of that
+        reading it computed (only those in `counted`, when given), however the engine renamed them."""
+        ...
 
     def close(self) -> None: ...
 
 
 class Engine(Protocol):
-    name: str
+    """Everything flopbench knows about one engine lives on its class: the rest of flopbench asks
+    it rather than testing its name."""
+
+    name: str  # what --engine takes
+    display_name: str  # how messages name it: "ONNX Runtime"
+    package: str  # the distribution whose version results record
+    aliases: tuple[str, ...]  # other names --engine takes
+    file_kinds: tuple[str, ...]  # the file suffixes it runs; () for every format flopbench reads
+    # whether it reads a file the way flopbench's model reader does: then the reader's refusal is its own
+    reads_as_model_reader: bool
+    # the precisions it can be told to run (--precision), and those a study compares by default
+    precision_settings: tuple[str, ...]
+    compared_precisions: tuple[str, ...]
+    error_modules: tuple[str, ...]  # the modules its own exceptions come from
 
     def version(self) -> str: ...
 
@@ -143,6 +163,18 @@ class Engine(Protocol):
         """The inference precisions (`PRECISIONS` names) this engine can be told to use on `device`."""
         ...
 
+    def check_profilable(self, device: str) -> None:
+        """Raise ProfilingError when this engine cannot time `device`'s nodes one by one."""
+        ...
+
+    def roofline_precisions(self, cpu_flags: set[str]) -> tuple[str, ...]:
+        """The precisions ("f32", "bf16", "i8") a roofline measures a peak for on a CPU with these flags."""
+        ...
+
+    def roofline_setting(self, precision: str) -> str | None:
+        """The --precision to compile a roofline's measuring model with for that peak (None: the engine's own)."""
+        ...
+
     def read_inputs(self, model_path: str, shapes: dict[str, tuple[int, ...]], batch: int | None) -> tuple[Any, ...]:
         """The model's real inputs (ModelInputInfo) with static shapes, read the way this engine reads the file."""
         ...
@@ -154,7 +186,7 @@ class engine_errors:
     """An engine that read the model but cannot compile or run it is a problem with the model or
     the settings (exit 2), not a flopbench bug: say so in one line."""
 
-    def __init__(self, engine: str):
+    def __init__(self, engine: str | Engine):
         self.engine = engine
 
     def __enter__(self):
@@ -163,12 +195,18 @@ class engine_errors:
     def __exit__(self, kind, exc, tb):
         if exc is None or isinstance(exc, FlopbenchError):
             return False
-        from_engine = type(exc).__module__.startswith(("openvino", "onnxruntime"))
-        # OpenVINO's C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
+        from . import ENGINES, get_engine
+        from ...errors import engine_message
+
+        modules = tuple(module for engine in ENGINES.values() for module in engine.error_modules)
+        from_engine = type(exc).__module__.startswith(modules)
+        # the engines' C++ exceptions arrive as RuntimeError (IndexError, ValueError for some std ones)
         if not from_engine and not isinstance(exc, (RuntimeError, IndexError, ValueError, OverflowError)):
             return False  # a Python bug of ours stays an internal error
-        name = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}.get(self.engine, self.engine)
-        from ...errors import engine_message
+        try:
+            name = (get_engine(self.engine) if isinstance(self.engine, str) else self.engine).display_name
+        except EngineError:
+            name = str(self.engine)
 
         raise EngineError(f"{name} failed to run the model: {engine_message(exc)}",
                           "check the model, --shape and the inputs (-i), or try the other engine") from None

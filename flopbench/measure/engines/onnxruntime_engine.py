@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import EngineError, engine_message
+from ...errors import EngineError, ProfilingError, engine_message
 from ...model.reading import ModelInputInfo
 from ...model.shapes import DeclaredInput, ShapeSpec, resolve_static_shapes
 from ..requests import ExecutorRequests
@@ -25,6 +25,14 @@ DEVICE_PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider
 
 class OnnxRuntimeEngine:
     name = "onnxruntime"
+    display_name = "ONNX Runtime"
+    package = "onnxruntime"
+    aliases = ("ort",)
+    file_kinds = (".onnx",)
+    reads_as_model_reader = False  # it reads ONNX files OpenVINO refuses (custom domains, QOperator)
+    precision_settings = ("f32",)  # the model's own precision; no engine setting changes it
+    compared_precisions = ("f32",)
+    error_modules = ("onnxruntime",)
 
     def version(self) -> str:
         import onnxruntime
@@ -58,7 +66,18 @@ class OnnxRuntimeEngine:
                               "use --engine openvino, or give the model as .onnx")
 
     def precisions(self, device: str) -> tuple[str, ...]:
-        return ("f32",)  # the model's own precision; no engine setting changes it
+        return self.precision_settings
+
+    def check_profilable(self, device: str) -> None:
+        if device.split(":")[0].split(".")[0].upper() != "CPU":
+            raise ProfilingError(f"ONNX Runtime's profile on {device} is not supported by flopbench",
+                                 "profile on -d CPU, or use --engine openvino")
+
+    def roofline_precisions(self, cpu_flags: set[str]) -> tuple[str, ...]:
+        return ("f32",)  # no setting makes its kernels run in another precision
+
+    def roofline_setting(self, precision: str) -> str | None:
+        return None
 
     def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
         """The model's real inputs with static shapes, read with the `onnx` package: ONNX Runtime
@@ -114,7 +133,7 @@ class OnnxRuntimeEngine:
         except Exception as exc:
             raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
         runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes, quantized=has_quantized_ops(path))
-        runner.optimized_model_path = optimized
+        runner.model_path, runner.optimized_model_path = path, optimized
         return runner
 
 
@@ -147,7 +166,8 @@ class OnnxRuntimeRunner:
             extra={"providers": list(session.get_providers())},
             executed_precision="int8 (quantized model), float ops in f32" if quantized else "f32",
         )
-        self.optimized_model_path: str | None = None
+        self.model_path: Path | None = None
+        self.optimized_model_path: str | None = None  # the graph its profile names (profiling only)
         self._output_names = [o.name for o in session.get_outputs()]
         self._input_names = [i.name for i in session.get_inputs()]
 
@@ -202,10 +222,12 @@ class OnnxRuntimeRunner:
         """Mean per-node kernel time from ONNX Runtime's profiler; needs profile=True."""
         return list(self.profiled_run(inputs, iterations, warmup=0).nodes)
 
-    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun:
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
+                     model=None, counted=None) -> ProfiledRun:
         """`warmup` runs, then `iterations` measured ones: each node's mean kernel time over the
         measured runs (from the profiler's trace, which ends here: once per session) and each run's
-        call latency. Ctrl-C keeps what was run."""
+        call latency. Ctrl-C keeps what was run. The trace names the nodes of the optimized graph;
+        given `model`, each is mapped back to the counted ops it computes (onnxruntime_nodes)."""
         if not self.config.profile:
             raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
         binding = self._binding(inputs)
@@ -226,9 +248,19 @@ class OnnxRuntimeRunner:
         with open(trace, encoding="utf-8") as handle:
             events = json.load(handle)
         nodes = trace_node_times(events, len(latencies))
+        if model is not None:
+            nodes = self._model_names(nodes, model, counted)
         return ProfiledRun(nodes=tuple(nodes), iterations=len(latencies), warmup=warmup,
                            latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
                            time_resolution_ns=1000, complete=complete)
+
+    def _model_names(self, nodes: list[NodeTime], model, counted) -> list[NodeTime]:
+        from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
+
+        original = graph_nodes(self.model_path)
+        optimized = graph_nodes(self.optimized_model_path)
+        return resolve(nodes, optimized, original,
+                       ops_by_onnx_node(model.ov_model, original, set(counted) if counted is not None else None))
 
     def close(self) -> None:
         requests, self._requests = getattr(self, "_requests", None), None

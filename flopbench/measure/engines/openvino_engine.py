@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from ...counting.optypes import op_facts
-from ...errors import EngineError, engine_message
+from ...errors import EngineError, ProfilingError, engine_message
 from ...model.core import openvino_core
 from ...model.names import settle_made_up_names
 from ...model.reading import ModelInputInfo, load
 from ...model.shapes import ShapeSpec
-from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
+from .base import PRECISIONS, AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
 
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 
@@ -76,6 +76,14 @@ def executed_precisions(compiled, float_precision: str) -> tuple[str, dict[str, 
 
 class OpenVINOEngine:
     name = "openvino"
+    display_name = "OpenVINO"
+    package = "openvino"
+    aliases = ("ov",)
+    file_kinds = ()  # every format flopbench's model reader takes: it is OpenVINO's reading
+    reads_as_model_reader = True
+    precision_settings = PRECISIONS
+    compared_precisions = ("f32", "bf16")  # its CPU default where the CPU has bf16, and f32
+    error_modules = ("openvino",)
 
     def version(self) -> str:
         import openvino as ov
@@ -102,6 +110,25 @@ class OpenVINOEngine:
             return ("f32",)
         names = {"FP32": "f32", "BF16": "bf16", "FP16": "f16"}
         return tuple(names[c] for c in capabilities if c in names) or ("f32",)
+
+    def check_profilable(self, device: str) -> None:
+        base = device.split(":")[0].split(".")[0].upper()
+        if base in VIRTUAL_DEVICES:
+            raise ProfilingError(f"device {device} cannot profile layer by layer: it hands the model to other devices",
+                                 "give a real device, e.g. -d CPU")
+
+    def roofline_precisions(self, cpu_flags: set[str]) -> tuple[str, ...]:
+        """f32 always; bf16 and int8 where the CPU plugin has the instructions for them."""
+        found = ["f32"]
+        if cpu_flags & {"avx512_bf16", "amx_bf16"}:
+            found.append("bf16")
+        if cpu_flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+            found.append("i8")
+        return tuple(found)
+
+    def roofline_setting(self, precision: str) -> str | None:
+        # an int8 peak is a quantized model's: its float ops (and the f32 peaks) are asked in f32
+        return "f32" if precision == "i8" else precision
 
     def read_inputs(self, model_path: str | os.PathLike, shapes: ShapeSpec, batch: int | None) -> tuple[ModelInputInfo, ...]:
         return load(model_path, shape=shapes, batch=batch).inputs
@@ -138,6 +165,8 @@ class OpenVINOEngine:
             properties["INFERENCE_PRECISION_HINT"] = config.precision
         if config.profile:
             properties["PERF_COUNT"] = True
+        if config.separate_nodes:  # snippets would compile a chain of elementwise ops into one kernel
+            properties["SNIPPETS_MODE"] = "DISABLE"
         try:
             compiled = core.compile_model(model, config.device, properties)
         except Exception as exc:
@@ -282,9 +311,12 @@ class OpenVINORunner:
             graph[node.get_friendly_name()] = (tuple(n for n in names.split(",") if n), feeds)
         return graph
 
-    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5) -> ProfiledRun:
+    def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
+                     model=None, counted=None) -> ProfiledRun:
         """`warmup` inferences, then `iterations` measured ones: each node's mean time over the
-        measured ones, and each one's latency (InferRequest.latency). Ctrl-C keeps what was run."""
+        measured ones, and each one's latency (InferRequest.latency). Ctrl-C keeps what was run.
+        The runtime graph names the original ops each node covers, which are the counted model's
+        (the count reads the file with OpenVINO too): `model` and `counted` change nothing."""
         if not self.config.profile:
             raise EngineError("per-node times need profiling on", "compile with EngineConfig(profile=True)")
         if (self.settings.streams or 1) > 1:

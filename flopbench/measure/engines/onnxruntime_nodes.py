@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from ..measure.engines import NodeTime
-from ..results.codec import encoded
+from ...results.codec import encoded
+from .base import NodeTime
 
 # nodes that change only the layout of a tensor (ONNX Runtime's NCHWc transformer inserts them)
 LAYOUT_OPS = {"ReorderInput", "ReorderOutput"}
