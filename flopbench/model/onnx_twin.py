@@ -414,10 +414,10 @@ def check_inside_folder(model: Path, relative: str) -> Path:
         home = folder.resolve()
         target = (folder / relative).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (before Python 3.13)
-        raise ModelFileError(f"cannot resolve ONNX external data file {_one_line(relative)} of {model.name} ({exc})",
+        raise ModelFileError(f"cannot resolve ONNX external data file {one_line(relative)} of {model.name} ({exc})",
                              "check the file and its symlinks") from None
     if home not in target.parents:
-        raise ModelFileError(f"ONNX external data file {_one_line(relative)} resolves outside the model's folder {_one_line(str(folder))}",
+        raise ModelFileError(f"ONNX external data file {one_line(relative)} resolves outside the model's folder {one_line(str(folder))}",
                              "copy the file into the model's folder: flopbench reads no file outside it, symlinks included")
     return target
 
