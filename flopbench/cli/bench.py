@@ -6,7 +6,7 @@ import sys
 from ..measure.engines import engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import engine_names
-from .output import check_output, console, emit_measured, format_for, write_measured
+from .output import check_outputs, console, emit_measured, format_for, write_measured
 
 
 def add_parser(commands) -> None:
@@ -63,8 +63,7 @@ def run_command(args) -> int:
     from ..render.text import check_format
 
     fmt = check_format(format_for(args.output, args.format))
-    check_output(args.json, protect=files_read(model, args.input))
-    check_output(args.output, protect=files_read(model, args.input))
+    check_outputs({"-o": args.output, "--json": args.json}, protect=files_read(model, args.input))
     engines = engine_names(args.engine)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
                           nireq=args.nireq, precision=args.precision)

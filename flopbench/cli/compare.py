@@ -38,15 +38,14 @@ def run_command(args) -> int:
     from ..render.compare import render_comparison
     from ..render.text import check_format
     from ..study.compare import compare
-    from .output import check_output, emit_measured, format_for, write_measured
+    from .output import check_outputs, emit_measured, format_for, write_measured
 
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
     fmt = check_format(format_for(args.output, args.format), FORMATS)
     if args.by not in ("model", "layer"):
         raise OptionError(f"unknown --by {args.by!r}", "choose model or layer")
-    check_output(args.output, protect=[f for model in args.models for f in source_files(model)])
-    check_output(args.html, protect=[f for model in args.models for f in source_files(model)])
+    check_outputs({"-o": args.output, "--html": args.html}, protect=[f for model in args.models for f in source_files(model)])
     engines = engine_names(args.engine)
     config, policy = run_settings(args)
     announced: set[tuple[str, str]] = set()
@@ -81,7 +80,7 @@ def _gathered(args) -> int:
     from ..render.compare import render_comparison
     from ..render.compare import render_comparison_page
     from ..render.text import check_format
-    from .output import check_output, emit_measured, format_for, write_measured
+    from .output import check_outputs, emit_measured, format_for, write_measured
     from .report import check_report_flags
 
     if len(args.models) != 1:
@@ -90,8 +89,7 @@ def _gathered(args) -> int:
     fmt = check_format(format_for(args.output, args.format), FORMATS)
     check_report_flags({name: getattr(args, name) for name, default in MEASURING_FLAGS.items() if getattr(args, name) != default})
     path = args.models[0]
-    check_output(args.output, protect=[path])
-    check_output(args.html, protect=[path])
+    check_outputs({"-o": args.output, "--html": args.html}, protect=[path])
     result = load_result(path)
     if not isinstance(result, FleetResult):
         raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, not a gathered fleet file",

@@ -25,10 +25,10 @@ def _describe(rewrite) -> str:
 def run_command(args) -> int:
     from ..model.reading import source_files
     from ..study.convert import check_target, convert
-    from .output import check_output, write_measured
+    from .output import check_outputs, write_measured
 
     check_target(args.to)
-    check_output(args.json, protect=source_files(args.model) + [args.output])
+    check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
     result = convert(args.model, args.to, args.output, seed=args.seed)
     if not result.rewrites:
         what = "k×k standard convolution (k > 1)" if args.to == "separable" else "depthwise convolution followed by a pointwise one"

@@ -82,6 +82,37 @@ def check_output(path: str | None, protect=()) -> None:
         writing.check_writable(path, protect=protect)
 
 
+def check_outputs(outputs: dict[str, str | None], protect=(), model: str | None = None) -> None:
+    """Every output of a command (by its flag: {"-o": path, "--json": path}) checked as
+    `check_output` does, and all distinct, before any long work: two flags naming one file (through
+    another spelling, a symlink or a hard link too), or a flag naming the weights file of the model
+    the `model` flag writes (an IR's .bin), would leave one of them lost or truncated."""
+    from ..model.reading import source_files
+
+    written: dict[str, tuple[str, str]] = {}  # the real path -> (flag, what it is)
+    for flag, path in outputs.items():
+        if not path:
+            continue
+        check_output(path, protect)
+        files = source_files(path) if flag == model else [Path(path)]
+        for index, file in enumerate(files):
+            key = _identity(file)
+            if key in written:
+                first, what = written[key]
+                raise OutputError(f"{Path(file).name} would be written twice: by {first}{what} and by {flag}",
+                                  "give each output its own file name")
+            written[key] = (flag, " (the model's weights)" if index else "")
+
+
+def _identity(path: Path) -> str:
+    """One key per file: the inode of an existing file (hard links are one file), else the real path."""
+    try:
+        info = os.stat(path)
+        return f"inode:{info.st_dev}:{info.st_ino}"
+    except OSError:
+        return os.path.normcase(os.path.realpath(path))
+
+
 def write_measured(path: str, text: str, note: str = "") -> None:
     """Write a measurement's file; when the write fails after the run (a disk fills up), keep the
     measurement in the temporary folder and say where: nothing measured is ever lost."""

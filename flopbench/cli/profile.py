@@ -7,7 +7,7 @@ from pathlib import Path
 from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_model, add_profile_flags
-from .output import check_output, emit_measured, format_for
+from .output import check_outputs, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
 
@@ -36,8 +36,7 @@ def run_command(args) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise OptionError(f"--plot {args.plot}: unknown image type", "give a file ending in .png or .svg")
     protect = files_read(args.model, args.input)
-    check_output(args.output, protect=protect)
-    check_output(args.plot, protect=protect)
+    check_outputs({"-o": args.output, "--plot": args.plot}, protect=protect)
 
     def progress(text: str) -> None:
         print(f"flopbench: {text} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)

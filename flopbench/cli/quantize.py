@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .arguments import add_model
-from .output import check_output, write_measured
+from .output import check_outputs, write_measured
 
 
 def add_parser(commands) -> None:
@@ -22,7 +22,7 @@ def run_command(args) -> int:
     from ..quantize import quantize
     from ..render.quantize import quantize_json, quantize_lines
 
-    check_output(args.json, protect=source_files(args.model))
+    check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
     result = quantize(args.model, args.output, calibration=args.calibration, samples=args.samples, seed=args.seed,
                       shape=args.shape, batch=args.batch)
     print("\n".join(quantize_lines(result)))
