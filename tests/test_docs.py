@@ -214,6 +214,31 @@ def test_transcripts_are_console_blocks_and_few_are_not_run():
     assert len(not_run) <= MAX_BLOCKS_NOT_RUN, "\n".join(not_run)
 
 
+def test_the_python_the_pages_show_names_what_exists():
+    """Every python block parses, every `from flopbench... import name` imports, and every
+    `flopbench.name` it calls exists, so a renamed function cannot leave the docs behind."""
+    import ast
+    import importlib
+
+    import flopbench
+
+    wrong = []
+    for page in PAGES:
+        for language, body, _, line in fenced_blocks(page):
+            if language != "python":
+                continue
+            where = f"{page.name}:{line}"
+            tree = ast.parse("\n".join(body), filename=where)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("flopbench"):
+                    module = importlib.import_module(node.module)
+                    wrong += [f"{where}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)]
+                elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "flopbench":
+                    if not hasattr(flopbench, node.attr):
+                        wrong.append(f"{where}: flopbench.{node.attr}")
+    assert not wrong, f"the docs name what flopbench does not have: {wrong}"
+
+
 # ---- the README's test command passes on a machine without Debian's chromium ------------------
 
 BROWSER_TEST = """
