@@ -68,3 +68,72 @@ def test_the_memory_budget_counts_weights_once_materialized():
     assert budget["needed_bytes"] == weights + cost.peak_activation_bytes
     table = cli("flops", path, "--memory-budget", "16MiB").stdout
     assert "does NOT fit" in table and "fits," not in table
+
+
+def computed_weight_conv(path: Path, weights_as_input: bool = False) -> Path:
+    """x 1x3x16x16 → 3x3 Conv (3 → 8 channels, pad 1) → ReLU → 1x1 Conv (8 → 4) → out. The 3x3 conv's
+    weights are computed: ConstantOfShape([8,3,3,3], 0.5) × a per-channel scale [8,1,1,1], its bias an
+    Expand of one stored number to [8]. With `weights_as_input` the 1x1 conv's weights are a graph
+    input (no engine can fold or quantize them)."""
+    shape = numpy_helper.from_array(np.array([8, 3, 3, 3], np.int64), "w_shape")
+    scale = numpy_helper.from_array(np.linspace(0.5, 1.5, 8, dtype=np.float32).reshape(8, 1, 1, 1), "w_scale")
+    bias_value = numpy_helper.from_array(np.array([0.1], np.float32), "b_value")
+    bias_shape = numpy_helper.from_array(np.array([8], np.int64), "b_shape")
+    pointwise = numpy_helper.from_array(np.full((4, 8, 1, 1), 0.25, np.float32), "pw")
+    fill = helper.make_tensor("fill", TensorProto.FLOAT, [1], [0.5])
+    nodes = [
+        helper.make_node("ConstantOfShape", ["w_shape"], ["w_ones"], name="fill_w", value=fill),
+        helper.make_node("Mul", ["w_ones", "w_scale"], ["w"], name="scale_w"),
+        helper.make_node("Expand", ["b_value", "b_shape"], ["b"], name="expand_b"),
+        helper.make_node("Conv", ["x", "w", "b"], ["c1"], name="conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+        helper.make_node("Conv", ["r1", "pw"], ["y"], name="conv1x1", kernel_shape=[1, 1]),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])]
+    initializers = [shape, scale, bias_value, bias_shape]
+    if weights_as_input:
+        inputs.append(helper.make_tensor_value_info("pw", TensorProto.FLOAT, [4, 8, 1, 1]))
+    else:
+        initializers.append(pointwise)
+    graph = helper.make_graph(nodes, "computed_weights", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])],
+                              initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+# the 3x3 conv by hand: 16x16 outputs x 8 channels x (3 x 3 x 3); as separable: a 3x3 depthwise on 3
+# channels, then a 1x1 from 3 to 8 channels; the 1x1 conv after it: 16x16 x 4 x 8
+CONV3X3_MACS = 16 * 16 * 8 * 27
+SEPARABLE_MACS = 16 * 16 * 3 * 9 + 16 * 16 * 8 * 3
+POINTWISE_MACS = 16 * 16 * 4 * 8
+
+
+def test_convert_folds_computed_weights_then_converts(tmp_path):
+    source = computed_weight_conv(tmp_path / "computed.onnx")
+    assert flopbench.count(source).macs == CONV3X3_MACS + POINTWISE_MACS
+    done = cli("convert", "--to", "separable", source, "-o", tmp_path / "separable.onnx", "--json", tmp_path / "convert.json")
+    assert done.returncode == 0, done.stderr
+    assert "converted 1 " in done.stdout and "folded" in done.stdout
+    converted = flopbench.count(tmp_path / "separable.onnx")
+    assert converted.macs == SEPARABLE_MACS + POINTWISE_MACS
+    assert [layer.type for layer in converted.layers if layer.macs] == ["SeparableConv2D", "Conv2D"]
+    report = json.loads((tmp_path / "convert.json").read_text())
+    assert report["folded"] >= 2 and [r["replaced"] for r in report["rewrites"]] == [["conv3x3"]]
+    # the written model runs: ONNX Runtime reads the folded weights as initializers
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "separable.onnx"), providers=["CPUExecutionProvider"])
+    out = session.run(None, {"x": np.ones((1, 3, 16, 16), np.float32)})[0]
+    assert out.shape == (1, 4, 16, 16) and np.isfinite(out).all()
+
+
+def test_convert_finds_resnet50s_convolutions_behind_constant_of_shape(tmp_path):
+    done = cli("convert", "--to", "separable", LIGHT / "light_resnet50.onnx", "-o", tmp_path / "r50.onnx")
+    assert done.returncode == 0, done.stderr
+    # ResNet-50: the 7x7 stem and one 3x3 in each of its 16 bottleneck blocks
+    assert "converted 17 " in done.stdout
+    converted = flopbench.count(tmp_path / "r50.onnx")
+    assert sum(layer.type == "SeparableConv2D" for layer in converted.layers) == 17

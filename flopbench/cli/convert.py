@@ -30,6 +30,9 @@ def run_command(args) -> int:
     check_target(args.to)
     check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
     result = convert(args.model, args.to, args.output, seed=args.seed)
+    if result.folded:
+        by_type = ", ".join(f"{op_type} ×{count}" for op_type, count in sorted(result.folded_by_type, key=lambda item: -item[1]))
+        print(f"folded {result.folded} nodes that compute weights from constants ({by_type}) into stored weights first")
     if not result.rewrites:
         what = "k×k standard convolution (k > 1)" if args.to == "separable" else "depthwise convolution followed by a pointwise one"
         print(f"nothing to convert: {args.model} has no {what}; nothing written", file=sys.stderr)

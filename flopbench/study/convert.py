@@ -22,9 +22,10 @@ import numpy as np
 
 from ..counting.optypes import op_facts
 from ..errors import ModelFileError, OptionError
+from ..model.folding import Folded, fold_onnx_constants, fold_openvino_constants
 from ..model.reading import load, source_files
 from ..results import writing
-from ..results.codec import result_kind
+from ..results.codec import json_field, result_kind
 
 TARGETS = ("separable", "standard")
 
@@ -55,6 +56,9 @@ class Conversion:
     rewrites: tuple[Rewrite, ...]
     written: tuple[str, ...]  # empty when there was nothing to convert
     weights: str = "seeded random: for cost and speed, not accuracy"
+    # nodes computing weights from constants alone, folded into stored weights before converting
+    folded: int = 0
+    folded_by_type: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())  # (("ConstantOfShape", 239),)
 
 
 def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
@@ -202,16 +206,19 @@ def _onnx_to_standard(proto, rng) -> list[Rewrite]:
     return rewrites
 
 
-def _convert_onnx(path: Path, to: str, rng) -> tuple[Any, list[Rewrite]]:
+def _convert_onnx(path: Path, to: str, rng) -> tuple[Any, list[Rewrite], Folded]:
     import onnx
 
     try:
         proto = onnx.load(str(path))
     except Exception as exc:  # validated by load() already; a race with a changing file
         raise ModelFileError(f"cannot read {path.name} as ONNX ({exc})", "check the file") from None
+    # weights the graph computes (ConstantOfShape ...) become initializers first, as OpenVINO's
+    # constant folding makes them constants: a convolution is found by its weights' shape
+    folded = fold_onnx_constants(proto)
     rewrites = _onnx_to_separable(proto, rng) if to == "separable" else _onnx_to_standard(proto, rng)
     _onnx_drop_unused(proto)
-    return proto, rewrites
+    return proto, rewrites, folded
 
 
 # --- OpenVINO IR --------------------------------------------------------------------------------
@@ -367,8 +374,9 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
     loaded = load(model)  # validates the file (size, XML safety, external data) before anything else reads it
     rng = np.random.default_rng(seed)
     protect = source_files(loaded.path)
+    folded = Folded({})
     if loaded.format == "onnx":
-        proto, rewrites = _convert_onnx(loaded.path, to, rng)
+        proto, rewrites, folded = _convert_onnx(loaded.path, to, rng)
         written = (writing.save_onnx_model(proto, target, protect=protect),) if rewrites else ()
     else:
         from ..model.core import openvino_core
@@ -377,6 +385,7 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
         ov_model = openvino_core().read_model(str(loaded.path))
         if loaded.format != "ir":  # the model written keeps the names the count gave
             settle_made_up_names(ov_model)
+        fold_openvino_constants(ov_model)  # weights computed in the graph become constants first
         rewrites = _ov_to_separable(ov_model, rng) if to == "separable" else _ov_to_standard(ov_model, rng)
         if rewrites:
             ov_model.validate_nodes_and_infer_types()
@@ -384,4 +393,5 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
         else:
             written = ()
     return Conversion(model=str(loaded.path), to=to, format=loaded.format, seed=seed, rewrites=tuple(rewrites),
-                      written=tuple(str(p) for p in written))
+                      written=tuple(str(p) for p in written), folded=folded.nodes,
+                      folded_by_type=tuple(sorted(folded.by_type.items())))
