@@ -1,9 +1,12 @@
 """The join: engine nodes → the counted ops they ran → the layers of `flopbench flops`.
 
 An engine runs fused nodes (Conv + bias + ReLU as one). Each node names the original ops it covers;
-its time is shared over them in proportion to their work (FLOPs, else bytes moved, else evenly),
-and every op's time rolls up into its layer. A node that covers no counted op — a reorder or a
-layout conversion the engine inserted — keeps its own row."""
+its time, and the bytes it really moves (as executed: after fusion, in its precision), are shared
+over them in proportion to their work (FLOPs, else bytes counted, else evenly), and every op's time
+and bytes roll up into its layer. Shared alike, every op of a node has the node's own intensity and
+rate: an Add fused into a convolution is not a point of its own far above the roof. The layers a
+node ran together are a fused group, named after the one with the most work. A node that covers no
+counted op — a reorder or a layout conversion the engine inserted — keeps its own row."""
 from __future__ import annotations
 
 import re
@@ -24,6 +27,8 @@ class OpTime:
     nodes: tuple[str, ...]  # the engine nodes that ran it
     kernels: tuple[str, ...]
     precisions: tuple[str, ...]
+    executed_bytes: float = 0.0  # its share of the bytes its nodes moved as executed
+    working_set_bytes: int = 0  # the largest node that ran it: all it read and wrote
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ class LayerTime:
     precisions: tuple[str, ...]
     untimed_ops: tuple[str, ...]  # its ops that no engine node names
     parts: tuple["LayerTime", ...] = ()
+    executed_bytes: float | None = None  # bytes its nodes moved as executed (its share); None when the engine does not say
+    working_set_bytes: int | None = None  # of the largest node that ran it
+    nodes: tuple[str, ...] = ()  # the engine nodes that ran it
+    fused_into: str = ""  # the layer whose node ran this one with it (the group's main layer), if another
+    fused: tuple[str, ...] = ()  # the layers its node ran with it, when it is the group's main layer
 
 
 @dataclass(frozen=True)
@@ -56,14 +66,19 @@ def _work(op: OpCost) -> int:
     return op.flops + op.other_flops
 
 
-def share(node: NodeTime, ops: Sequence[OpCost]) -> list[float]:
-    """The node's time split over the ops it covers, in proportion to their work."""
+def fractions(ops: Sequence[OpCost]) -> list[float]:
+    """How a node's time and bytes split over the ops it covers: in proportion to their work."""
     for weigh in (_work, lambda op: op.bytes_read + op.bytes_written, lambda op: 1):
         weights = [weigh(op) for op in ops]
         if sum(weights) > 0:
             total = sum(weights)
-            return [node.time_ns * w / total for w in weights]
+            return [w / total for w in weights]
     return [0.0 for _ in ops]
+
+
+def share(node: NodeTime, ops: Sequence[OpCost]) -> list[float]:
+    """The node's time split over the ops it covers, in proportion to their work."""
+    return [node.time_ns * fraction for fraction in fractions(ops)]
 
 
 def _unique(values) -> tuple[str, ...]:
@@ -199,6 +214,7 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
     """Each counted op's time; the nodes that cover none; the ops joined through their layer."""
     by_name = {op.name: op for op in cost.ops}
     spent: dict[str, float] = {}
+    moved: dict[str, float] = {}
     ran_by: dict[str, list[NodeTime]] = {}
     inserted: list[NodeTime] = []
     named = {name for node in nodes for name in node.original_names}
@@ -207,12 +223,15 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
             if node.time_ns > 0 or node.status == "EXECUTED":
                 inserted.append(node)
             continue
-        for op, time_ns in zip(covered, share(node, covered)):
-            spent[op.name] = spent.get(op.name, 0.0) + time_ns
+        for op, fraction in zip(covered, fractions(covered)):
+            spent[op.name] = spent.get(op.name, 0.0) + node.time_ns * fraction
+            moved[op.name] = moved.get(op.name, 0.0) + (node.bytes_read + node.bytes_written) * fraction
             ran_by.setdefault(op.name, []).append(node)
     times = {name: OpTime(op=by_name[name], time_ns=spent[name], nodes=_unique(n.name for n in ran_by[name]),
                           kernels=_unique(n.exec_type for n in ran_by[name] if n.time_ns > 0),
-                          precisions=_unique(n.precision for n in ran_by[name] if n.time_ns > 0))
+                          precisions=_unique(n.precision for n in ran_by[name] if n.time_ns > 0),
+                          executed_bytes=moved[name],
+                          working_set_bytes=max(n.bytes_read + n.bytes_written for n in ran_by[name]))
              for name in spent}
     by_layer = tuple(name for name in times if name not in named)
     return times, inserted, by_layer
@@ -223,10 +242,34 @@ def _layer_time(layer: LayerCost, times: dict[str, OpTime]) -> LayerTime:
     timed = [times[op.name] for op in layer.ops if op.name in times]
     # a layer's kernel and precision are those of its convolution or matmul
     main = [t for t in timed if op_facts(t.op.type).multiplies] or timed
+    executed = sum(t.executed_bytes for t in timed)
     return LayerTime(layer=layer, time_ns=sum(t.time_ns for t in timed),
                      kernels=_unique(k for t in main for k in t.kernels),
                      precisions=_unique(p for t in main for p in t.precisions),
-                     untimed_ops=tuple(op.name for op in layer.ops if op.name not in times), parts=parts)
+                     untimed_ops=tuple(op.name for op in layer.ops if op.name not in times), parts=parts,
+                     executed_bytes=executed if executed > 0 else None,
+                     working_set_bytes=max((t.working_set_bytes for t in timed), default=0) or None,
+                     nodes=_unique(n for t in timed for n in t.nodes))
+
+
+def fused_groups(layers: Sequence[LayerTime]) -> tuple[LayerTime, ...]:
+    """Each layer marked with its fused group: layers whose time came from one engine node are one
+    group, named after the layer with the most work (`fused` on it, `fused_into` on the others)."""
+    by_node: dict[str, list[int]] = {}
+    for index, layer in enumerate(layers):
+        if len(layer.nodes) == 1:  # a layer spread over several nodes is its own point
+            by_node.setdefault(layer.nodes[0], []).append(index)
+    marked = list(layers)
+    for members in by_node.values():
+        if len(members) < 2:
+            continue
+        main = max(members, key=lambda i: (layers[i].layer.flops + layers[i].layer.other_flops, layers[i].time_ns))
+        for index in members:
+            if index == main:
+                marked[index] = replace(layers[index], fused=tuple(layers[i].layer.name for i in members if i != main))
+            else:
+                marked[index] = replace(layers[index], fused_into=layers[main].layer.name)
+    return tuple(marked)
 
 
 def join(cost: ModelCost, nodes: Sequence[NodeTime]) -> Join:
@@ -234,6 +277,6 @@ def join(cost: ModelCost, nodes: Sequence[NodeTime]) -> Join:
     apart. Ops a counted layer holds but no node names are listed (`untimed_ops`)."""
     nodes = reconcile_names(cost, nodes)
     times, inserted, by_layer = op_times(cost, nodes)
-    layers = tuple(_layer_time(layer, times) for layer in cost.layers)
+    layers = fused_groups([_layer_time(layer, times) for layer in cost.layers])
     untimed = tuple(op.name for op in cost.ops if op.name not in times)
     return Join(layers=layers, inserted=tuple(inserted), untimed_ops=untimed, joined_by_layer=by_layer)

@@ -18,11 +18,11 @@ from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import Join, LayerTime, join
 from .machine import Machine, cached_machine, machine
+from .placement import place
 
 DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 1_000_000
 ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
-OVERHEAD_ROOF_US = 5.0  # a layer the roofline says needs less than this is bound by fixed per-node costs
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
@@ -43,18 +43,23 @@ class LayerRow:
     type: str
     role: str  # "depthwise" / "pointwise" for a part
     flops: int  # conv / matmul FLOPs plus the other FLOPs: all the arithmetic the roofline counts
-    bytes: int  # read and written, unfused (an upper bound)
-    intensity: float | None  # FLOPs per byte
+    bytes: int  # read and written as counted, unfused (an upper bound)
+    intensity: float | None  # FLOPs per byte moved as executed (as counted when the engine does not say)
     time_us: float  # mean per inference
     percent: float  # of the profiled run's end-to-end latency
     gflops_per_s: float | None  # None when the time is under the engine's resolution
     attainable_gflops_per_s: float
     percent_of_attainable: float | None
-    bound: str  # compute | memory | overhead
+    bound: str  # compute | L1 | L2 | L3 | DRAM | overhead ("memory" in files of one DRAM slope)
     kernel: str
     precision: str
     untimed_ops: tuple[str, ...] = ()
     parts: tuple["LayerRow", ...] = ()
+    executed_bytes: int | None = None  # read and written by its engine nodes as executed (its share); None: not reported
+    working_set_bytes: int | None = None  # what its largest node touches: decides the level
+    level: str = ""  # the memory level that holds the working set
+    fused_into: str = ""  # the layer its engine node is named after, when that is another one
+    fused: tuple[str, ...] = ()  # the layers its engine node ran with it
 
 
 @dataclass(frozen=True)
@@ -111,30 +116,31 @@ def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
 
 def layer_row(timed: LayerTime, roof: Machine, end_to_end_us: float, default_precision: str,
               resolution_us: float = 0.0) -> LayerRow:
+    """A layer on the roofline: its intensity from the bytes its nodes really moved (after fusion),
+    held to the slope of the memory level its working set fits in."""
     layer = timed.layer
     flops = layer.flops + layer.other_flops
-    moved = layer.bytes_read + layer.bytes_written
+    counted = layer.bytes_read + layer.bytes_written
+    executed = int(round(timed.executed_bytes)) if timed.executed_bytes else None
+    moved = executed or counted
     intensity = flops / moved if moved else None
     time_us = timed.time_ns / 1e3
     precision = _roof_precision(timed.precisions, default_precision)
-    peak = roof.peak(precision).gflops_per_s
-    attainable = roof.attainable_gflops_per_s(intensity, precision) if intensity is not None else peak
+    working_set = timed.working_set_bytes or moved
+    where = place(flops, moved, working_set, precision, roof, nodes=0 if timed.fused_into else max(1, len(timed.nodes)))
     # a time under the engine's resolution is too coarse to divide by
     achieved = flops / (time_us * 1e3) if time_us > 0 and time_us >= resolution_us else None
-    compute_us = flops / (peak * 1e3)
-    memory_us = moved / (roof.bandwidth_gb_per_s * 1e3)
-    if max(compute_us, memory_us) < OVERHEAD_ROOF_US:
-        bound = "overhead"
-    else:
-        bound = "compute" if compute_us >= memory_us else "memory"
+    attainable = where.attainable_gflops_per_s
     return LayerRow(
-        name=layer.name, type=layer.type, role=layer.role, flops=flops, bytes=moved, intensity=intensity,
+        name=layer.name, type=layer.type, role=layer.role, flops=flops, bytes=counted, intensity=intensity,
         time_us=time_us, percent=100 * time_us / end_to_end_us if end_to_end_us > 0 else 0.0,
         gflops_per_s=achieved, attainable_gflops_per_s=attainable,
         percent_of_attainable=100 * achieved / attainable if attainable > 0 and achieved is not None else None,
-        bound=bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
+        bound=where.bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
         untimed_ops=timed.untimed_ops,
-        parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us) for part in timed.parts))
+        parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us) for part in timed.parts),
+        executed_bytes=executed, working_set_bytes=working_set if moved else None, level=where.level,
+        fused_into=timed.fused_into, fused=timed.fused)
 
 
 def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Machine, resolution_us: float, outside_us: float,
@@ -155,11 +161,12 @@ def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Machine, resolution
     if coarse:
         found.append(Finding("coarse_times", {"count": len(coarse), "resolution_us": resolution_us,
                                               "below_us": COARSE_FACTOR * resolution_us}))
-    above_slope = [each.name for row in rows for each in (row, *row.parts)
+    above_slope = [each for row in rows for each in (row, *row.parts)
                    if each.percent_of_attainable is not None and each.percent_of_attainable > 100 * ABOVE_ROOF
                    and each.attainable_gflops_per_s < roof.peak(_roof_precision(tuple(each.precision.split(", ")), used_precision)).gflops_per_s]
     if above_slope:
-        found.append(Finding("above_bandwidth", {"count": len(above_slope), "layers": above_slope[:20],
+        found.append(Finding("above_bandwidth", {"count": len(above_slope), "layers": [each.name for each in above_slope[:20]],
+                                                 "levels": {each.name: each.level for each in above_slope[:20]},
                                                  "bandwidth_gb_per_s": roof.bandwidth_gb_per_s}))
     if outside_us < 0:
         found.append(Finding("negative_outside", {"outside_layers_us": outside_us}))

@@ -13,8 +13,9 @@ from . import charts, units
 from .page import escape, roofline_card
 from .text import check_format
 
-COLUMNS = ("layer", "type", "flops", "bytes", "intensity", "time_us", "percent", "gflops_per_s",
-           "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision")
+COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "percent", "gflops_per_s",
+           "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
+           "fused_into")
 
 
 def warning_text(finding: Finding, result: ProfileResult) -> str:
@@ -33,6 +34,9 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
         return (f"{d['count']} layer(s) took under {d['below_us']:g} µs; the engine resolves {d['resolution_us']:g} µs "
                 "per node, so their times are coarse")
     if finding.rule == "above_bandwidth":
+        if "levels" in d:
+            return (f"{d['count']} layer(s) beat the bandwidth of the memory level their working set fits in: "
+                    + ", ".join(f"{name} ({d['levels'][name]})" for name in d["layers"]))
         return (f"{d['count']} memory-bound layer(s) beat the measured DRAM bandwidth ({d['bandwidth_gb_per_s']:.1f} GB/s): "
                 f"their data came from the caches, and the bytes counted are unfused ({', '.join(d['layers'])})")
     if finding.rule == "negative_outside":
@@ -80,17 +84,19 @@ def _kernel(text: str) -> str:
 def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[str]:
     name = f"  └ {row.name}" if indent else row.name
     if isinstance(row, EngineRow):
-        return [name, row.type, "", "", "", units.fixed(row.time_us), units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
+        return [name, row.type, "", "", "", "", units.fixed(row.time_us), units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
     number = units.count if full else units.compact
     kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
-    return [name, row.type, number(row.flops), number(row.bytes), units.fixed(row.intensity, 2), units.fixed(row.time_us), units.fixed(row.percent),
+    executed = "" if row.executed_bytes is None else number(row.executed_bytes)
+    return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us), units.fixed(row.percent),
             units.fixed(row.gflops_per_s, 2), units.fixed(row.attainable_gflops_per_s), units.fixed(row.percent_of_attainable), row.bound, kernel,
             row.precision]
 
 
-HEADER = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "Time µs", "%", "GFLOP/s", "Attainable", "% of att.", "Bound",
-          "Kernel", "Precision"]
-SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "µs", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel", "Prec."]
+HEADER = ["Layer", "Type", "FLOPs", "Bytes (unfused)", "Bytes (executed)", "FLOP/B", "Time µs", "%", "GFLOP/s", "Attainable",
+          "% of att.", "Bound", "Kernel", "Precision"]
+SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel",
+                "Prec."]
 
 
 def summary_lines(result: ProfileResult) -> list[str]:
@@ -107,8 +113,10 @@ def summary_lines(result: ProfileResult) -> list[str]:
     if result.unprofiled_end_to_end_us is not None:
         lines.append(f"Without profiling: {result.unprofiled_end_to_end_us:,.1f} µs mean over {result.unprofiled_iterations:,} "
                      f"inferences (profiling costs {result.profiling_overhead_us:+,.1f} µs)")
-    lines.append(f"Roofline ({roof.engine}, measured {roof.measured_at}): peak GFLOP/s {peaks}; bandwidth "
-                 f"{roof.bandwidth_gb_per_s:,.1f} GB/s. FLOPs here are all arithmetic (conv/matmul + other); bytes are unfused.")
+    levels = "; ".join(f"{level.name} {units.fixed(level.bandwidth_gb_per_s, missing='?')}" for level in roof.memory_levels())
+    lines.append(f"Roofline ({roof.engine}, measured {roof.measured_at}): peak GFLOP/s {peaks}; bandwidth GB/s {levels}. "
+                 "FLOPs here are all arithmetic (conv/matmul + other); FLOP/B uses the bytes each engine node moved as "
+                 "executed (after fusion) where the engine says, and each layer is held to the level its working set fits in.")
     lines.append("Node times are means over the profiled inferences; fused nodes are shared over their ops by work.")
     if not result.complete:
         lines.append("INCOMPLETE: the run was interrupted; the times cover what was measured")
@@ -122,7 +130,7 @@ def to_markdown(result: ProfileResult) -> str:
         rows.append(_cells(row, False))
         rows.extend(_cells(part, True) for part in row.parts)
     rows.extend(_cells(node, False) for node in result.engine_nodes)
-    rows.append(["(outside layers)", "", "", "", "", units.fixed(result.outside_layers_us),
+    rows.append(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us),
                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
@@ -145,9 +153,9 @@ def to_table(result: ProfileResult):
     for node in result.engine_nodes:
         table.add_row(*_cells(node, False, full=False), style="cyan")
     table.add_section()
-    table.add_row("(outside layers)", "", "", "", "", units.fixed(result.outside_layers_us),
+    table.add_row("(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us),
                   units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
-    table.add_row("End to end", "", "", "", "", units.fixed(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
+    table.add_row("End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
     return Group(table, Text("\n".join(summary_lines(result))))
 
 

@@ -84,6 +84,10 @@ class NodeTime:
     precision: str = ""  # the precision the node executed in (f32, bf16, i8 ...), "" if unknown
     node_id: str = ""  # the engine's own handle when names are not unique (ONNX Runtime's node index)
     inputs: tuple[str, ...] = ()  # the nodes of the engine's graph that feed this one
+    # what the node really moves per inference, as executed (after fusion, in its precision, weights
+    # as the kernel reads them): its inputs and weights, and its outputs; 0 when the engine does not say
+    bytes_read: int = 0
+    bytes_written: int = 0
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,24 @@ ONNX_PRECISIONS = {"float": "f32", "float16": "f16", "bfloat16": "bf16", "double
                    "int32": "i32", "int64": "i64"}
 
 
+ONNX_ELEMENT_BYTES = {"float": 4, "float16": 2, "bfloat16": 2, "double": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
+                      "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1}
+
+
+def _tensor_bytes(shapes) -> int:
+    """Bytes of a profiler event's tensors, `[{"float": [1, 3, 224, 224]}, ...]`."""
+    total = 0
+    for entry in shapes or ():
+        if not isinstance(entry, dict):
+            continue
+        for kind, dims in entry.items():
+            count = 1
+            for dim in dims:
+                count *= max(int(dim), 0)
+            total += count * ONNX_ELEMENT_BYTES.get(kind, 4)
+    return total
+
+
 def trace_node_times(events: list[dict], runs: int) -> list[NodeTime]:
     """Mean kernel time per node over the last `runs` runs of a profiler trace (earlier runs are
     warm-up). A node without a name is traced as `<OpType>_<index>`; `node_id` keeps its index."""
@@ -291,8 +309,14 @@ def trace_node_times(events: list[dict], runs: int) -> list[NodeTime]:
         args = event.get("args", {})
         shapes = args.get("input_type_shape") or [{}]
         precision = ONNX_PRECISIONS.get(next(iter(shapes[0]), ""), "") if shapes and isinstance(shapes[0], dict) else ""
-        entry = totals.setdefault(name, [args.get("op_name", ""), args.get("provider", ""), 0, precision, str(args.get("node_index", ""))])
+        # the kernel's own accounting of activations and weights read and outputs written; a weight it
+        # prepacked is no longer counted there, but is still read: the tensors' shapes count it
+        read = max(int(args.get("activation_size", 0) or 0) + int(args.get("parameter_size", 0) or 0),
+                   _tensor_bytes(args.get("input_type_shape")))
+        written = max(int(args.get("output_size", 0) or 0), _tensor_bytes(args.get("output_type_shape")))
+        entry = totals.setdefault(name, [args.get("op_name", ""), args.get("provider", ""), 0, precision, str(args.get("node_index", "")),
+                                         read, written])
         entry[2] += int(event.get("dur", 0)) * 1000  # microseconds
     return [NodeTime(name=name, type=kind, exec_type=provider, time_ns=total // len(windows), original_names=(name,),
-                     precision=precision, node_id=index)
-            for name, (kind, provider, total, precision, index) in totals.items()]
+                     precision=precision, node_id=index, bytes_read=read, bytes_written=written)
+            for name, (kind, provider, total, precision, index, read, written) in totals.items()]

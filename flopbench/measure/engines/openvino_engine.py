@@ -301,14 +301,16 @@ class OpenVINORunner:
                                  info.real_time.total_seconds() * 1e6 * self._inferences)
                 for info in request.profiling_info} if self._inferences else {}
 
-    def _runtime_graph(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-        """Per node of the compiled graph: the original ops it covers, and the nodes feeding it."""
+    def _runtime_graph(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...], int, int]]:
+        """Per node of the compiled graph: the original ops it covers, the nodes feeding it, and the
+        bytes it reads and writes as executed."""
         graph = {}
         for node in self.compiled.get_runtime_model().get_ordered_ops():
             info = node.get_rt_info()
             names = str(info["originalLayersNames"].astype(str)) if "originalLayersNames" in info else ""
             feeds = tuple(node.input_value(i).get_node().get_friendly_name() for i in range(node.get_input_size()))
-            graph[node.get_friendly_name()] = (tuple(n for n in names.split(",") if n), feeds)
+            read, written = executed_bytes(node)
+            graph[node.get_friendly_name()] = (tuple(n for n in names.split(",") if n), feeds, read, written)
         return graph
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
@@ -346,7 +348,8 @@ class OpenVINORunner:
             nodes.append(NodeTime(name=name, type=kind, exec_type=exec_type,
                                   time_ns=int(round(spent_us * 1e3 / done)) if done else 0,
                                   original_names=graph.get(name, ((), ()))[0], status=status,
-                                  precision=executed_precision(exec_type), inputs=graph.get(name, ((), ()))[1]))
+                                  precision=executed_precision(exec_type), inputs=graph.get(name, ((), ()))[1],
+                                  bytes_read=graph.get(name, ((), (), 0, 0))[2], bytes_written=graph.get(name, ((), (), 0, 0))[3]))
         return ProfiledRun(nodes=tuple(nodes), iterations=done, warmup=warmup,
                            latencies_ns=np.rint(np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64),
                            latency_kind="engine", time_resolution_ns=1000, complete=complete)
@@ -354,6 +357,46 @@ class OpenVINORunner:
     def close(self) -> None:
         self._queue = None
         self.compiled = None
+
+
+# bytes per element of the runtime graph's element types and of its nodes' runtime precisions
+ELEMENT_BYTES = {"f64": 8, "i64": 8, "u64": 8, "f32": 4, "i32": 4, "u32": 4, "bf16": 2, "f16": 2, "i16": 2, "u16": 2,
+                 "i8": 1, "u8": 1, "boolean": 1, "u1": 1, "i4": 1, "u4": 1}
+WEIGHT_PRECISIONS = {"bf16", "f16", "i8", "u8", "f32"}
+
+
+def _element_bytes(name: str) -> int:
+    return ELEMENT_BYTES.get(name.lower().replace("fp", "f").replace("int", "i"), 4)
+
+
+def executed_bytes(node) -> tuple[int, int]:
+    """(read, written) bytes of one node of the compiled graph, per inference: every input (a
+    weight in the kernel's own precision, since the plugin repacks constants into it at compile
+    time) and every output, in the element types the graph says it runs."""
+    info = node.get_rt_info()
+    runtime = str(info["runtimePrecision"].astype(str)).lower() if "runtimePrecision" in info else ""
+    runtime = runtime.replace("fp", "f").replace("int", "i")
+
+    def size(port, element: str) -> int:
+        shape = port.get_partial_shape()
+        if not shape.is_static:
+            return 0
+        count = 1
+        for dim in shape.to_shape():
+            count *= int(dim)
+        return count * _element_bytes(element)
+
+    read = 0
+    for index in range(node.get_input_size()):
+        source = node.input_value(index)
+        element = source.get_element_type().get_type_name()
+        if source.get_node().get_type_name() == "ExecutionNode" and "Const" in str(
+                source.get_node().get_rt_info()["layerType"].astype(str) if "layerType" in source.get_node().get_rt_info() else "") \
+                and runtime in WEIGHT_PRECISIONS:
+            element = runtime
+        read += size(source, element)
+    written = sum(size(output, output.get_element_type().get_type_name()) for output in node.outputs())
+    return read, written
 
 
 def _int_or_none(value) -> int | None:

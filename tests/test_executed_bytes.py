@@ -1,0 +1,63 @@
+"""Bytes after fusion: each engine node's bytes as it really ran them (inputs, weights, outputs in
+the precision executed), beside the count's unfused bytes; a fused group is one roofline point.
+Checked against a hand count of the tensors of a small residual block, run on both engines."""
+import numpy as np
+import pytest
+
+from flopbench.profiling.profile import profile
+
+CHANNELS, SIDE = 64, 28
+ACTIVATION = CHANNELS * SIDE * SIDE * 4  # one f32 activation tensor
+WEIGHTS = CHANNELS * CHANNELS * 3 * 3 * 4 + CHANNELS * 4  # the 3×3 kernel and the bias, f32
+
+
+@pytest.fixture(scope="module")
+def residual_block(tmp_path_factory):
+    """y = Relu(Conv3×3(x) + x): the residual block's Add and Relu run as one OpenVINO node."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.standard_normal((CHANNELS, CHANNELS, 3, 3)).astype(np.float32), "w"),
+                    numpy_helper.from_array(rng.standard_normal(CHANNELS).astype(np.float32), "b")]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "x"], ["r"], name="add"),
+             helper.make_node("Relu", ["r"], ["y"], name="relu")]
+    shape = [1, CHANNELS, SIDE, SIDE]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)], initializers)
+    path = tmp_path_factory.mktemp("residual") / "residual.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_executed_bytes_are_the_tensors_each_node_really_moved(residual_block, roofline_cache, engine):
+    result = profile(residual_block, engine=engine, precision="f32" if engine == "openvino" else None,
+                     iterations=5, warmup=1, roofline=roofline_cache[engine])
+    rows = {row.name: row for row in result.layers}
+    conv = rows["conv"]
+    # the convolution node reads x and its weights and writes its output once: bias and the
+    # convolution's own decomposition (the count's WithoutBiases + bias Add) are one node
+    assert conv.executed_bytes == 2 * ACTIVATION + WEIGHTS
+    assert conv.bytes > conv.executed_bytes  # the count moves the bias Add's tensor again
+    assert conv.intensity == pytest.approx(conv.flops / conv.executed_bytes)
+    assert conv.working_set_bytes == conv.executed_bytes
+    assert conv.level == result.roofline.level_for(conv.working_set_bytes).name
+    add, relu = rows["add"], rows["y"]
+    if engine == "openvino":
+        # Add and Relu are one node: it reads two tensors and writes one, shared over the two layers;
+        # one group named after the Add, both on one point (the node's)
+        assert add.executed_bytes + relu.executed_bytes == 3 * ACTIVATION
+        assert relu.fused_into == "add" and add.fused == ("y",)
+        assert add.working_set_bytes == relu.working_set_bytes == 3 * ACTIVATION
+        assert add.intensity == pytest.approx(relu.intensity)
+        assert add.gflops_per_s is None or add.gflops_per_s == pytest.approx(relu.gflops_per_s, rel=1e-6)
+    else:  # ONNX Runtime runs them apart
+        assert add.executed_bytes == 3 * ACTIVATION and relu.executed_bytes == 2 * ACTIVATION
+        assert not relu.fused_into and not add.fused
+    document = result.to_dict()
+    assert document["layers"][0]["executed_bytes"] == rows[document["layers"][0]["name"]].executed_bytes
+    from flopbench.results.schema import validate
+
+    validate(document)
