@@ -8,7 +8,7 @@ def add_parser(commands) -> None:
     zoo = commands.add_parser("zoo", help="write a reference model (sep_cnn, std_cnn, mobilenet_v1, conv_mobilenet_v1, mobilenet_v2, vgg16)")
     zoo.add_argument("name", nargs="?", help="model name; omit to list them")
     zoo.add_argument("-o", "--output", default=".", help="folder to write into (default .)")
-    zoo.add_argument("--format", default="both", help="ir, onnx or both (default both)")
+    zoo.add_argument("--format", default="both", help="ir, onnx, both (default) or tflite")
     zoo.add_argument("--alpha", type=float, help="width multiplier of the MobileNets (default 1.0)")
     zoo.add_argument("--resolution", type=int, help="input height and width of the MobileNets (default 224)")
     zoo.add_argument("--list", action="store_true", help="list the models")

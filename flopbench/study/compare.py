@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..counting import ModelCost, count
-from ..errors import ModelFileError, OptionError
+from ..errors import EngineError, ModelFileError, OptionError
 from ..measure.bench import BenchResult, bench
-from ..measure.engines import DEFAULT_ENGINE, EngineConfig
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, get_engine
+from ..measure.session import COMMON_PRECISION
 from ..measure.policy import RunPolicy
 from ..results.codec import encoded, result_kind
 from ..results.metadata import result_metadata
@@ -126,11 +127,17 @@ def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAU
     if len(models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(models)}", "give two or more: flopbench compare A.xml B.xml")
     engines = tuple(dict.fromkeys(engines))
+    runnable = _runnable(models, engines)
+    if len(engines) > 1 and (config is None or config.precision is None):
+        # engines side by side run like with like, as bench's do
+        config = replace(config or EngineConfig(), precision=COMMON_PRECISION)
     measured: dict[tuple[int, str], BenchResult] = {}
     costs = [_cost(model, shape, batch) for model in models]
     interrupted = False
     for engine in engines:
         for index, model in enumerate(models):
+            if (index, engine) not in runnable:
+                continue
             report = (lambda name, fraction, m=str(model): progress(m, name, fraction)) if progress else None
             result = bench(model, engines=(engine,), config=config, policy=policy, shape=shape, batch=batch, seed=seed,
                            progress=report)
@@ -171,6 +178,23 @@ def match_layers(models: Sequence[str | os.PathLike], engine: str, config: Engin
     return [LayerMatch(name, engine, tuple(r[name].type if name in r else None for r in rows),
                        tuple(r[name].flops if name in r else None for r in rows),
                        tuple(r[name].time_us if name in r else None for r in rows)) for name in names]
+
+
+def _runnable(models: Sequence[str | os.PathLike], engines: Sequence[str]) -> set[tuple[int, str]]:
+    """(model index, engine) of each file an engine runs: a .tflite is measured on the engines that
+    read it and left blank on the others. A file no engine runs is refused with the first one's reason."""
+    runnable = set()
+    for index, model in enumerate(models):
+        reasons = []
+        for engine in engines:
+            try:
+                get_engine(engine).check_model(str(model))
+                runnable.add((index, engine))
+            except EngineError as exc:
+                reasons.append(exc)
+        if len(reasons) == len(engines):
+            raise reasons[0]
+    return runnable
 
 
 def _cost(model, shape, batch) -> ModelCost | None:

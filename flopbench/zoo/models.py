@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..results import writing
-from ..results.codec import encoded
+from ..results.codec import encoded, json_field
 from .families import check_name, check_options, zoo_spec
 from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, Layer, NormLayer, PoolLayer, SoftmaxLayer,
                    lower, twin_params)
@@ -44,7 +44,7 @@ ONNX_IR_VERSION = 8
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
-FORMATS = ("ir", "onnx", "both")
+FORMATS = ("ir", "onnx", "both", "tflite")
 _IMAGE_MODELS = ("sep_cnn", "std_cnn")
 
 
@@ -58,10 +58,12 @@ class ZooFiles:
     bin: Path | None
     onnx: Path | None
     image: Path | None
+    # kept out of the JSON form, whose keys predate the format; `paths` lists it
+    tflite: Path | None = json_field(default=None, omit=True)
 
     @property
     def paths(self) -> list[Path]:
-        return [p for p in (self.xml, self.bin, self.onnx, self.image) if p is not None]
+        return [p for p in (self.xml, self.bin, self.onnx, self.tflite, self.image) if p is not None]
 
 
 def _layers(name: str, alpha: float | None, resolution: int | None) -> tuple[str, tuple[int, ...], list[Layer]]:
@@ -237,6 +239,14 @@ def build_onnx(name: str, alpha: float | None = None, resolution: int | None = N
     return model
 
 
+def build_tflite(name: str, alpha: float | None = None, resolution: int | None = None) -> bytes:
+    """The zoo model as a TFLite flatbuffer (FP32; see zoo/tflite_file.py for how it maps)."""
+    from .tflite_file import build_graph, serialize
+
+    model_name, input_shape, layers = _layers(name, alpha, resolution)
+    return serialize(build_graph(layers, INPUT_NAME, input_shape, OUTPUT_NAME), f"flopbench zoo {model_name}")
+
+
 def sample_image() -> np.ndarray:
     """A (28, 28) float32 handwritten-looking "7", values in 0..1, always the same."""
     # Strokes as line segments (x0, y0, x1, y1) in pixel coordinates, drawn anti-aliased so the
@@ -260,6 +270,15 @@ def planned_bytes(name: str, fmt: str = "both", alpha: float | None = None, reso
     return 4 * parameter_count(name, alpha, resolution) * formats
 
 
+def _check_tflite_writer() -> None:
+    try:
+        import flatbuffers  # noqa: F401
+        import tflite  # noqa: F401
+    except ImportError:
+        raise OptionError("writing .tflite needs the flatbuffers and tflite packages",
+                          "pip install 'flopbench[litert]'") from None
+
+
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise OptionError(f"unknown --format {fmt!r} for zoo", f"choose one of: {', '.join(FORMATS)}")
@@ -267,13 +286,16 @@ def _check_format(fmt: str) -> None:
 
 def write_zoo_model(name: str, out_dir: str | Path, fmt: str = "both", alpha: float | None = None,
                     resolution: int | None = None) -> ZooFiles:
-    """Write `<stem>.xml/.bin` (IR) and/or `<stem>.onnx` into `out_dir`, plus `image.npy` for the
-    28×28 models; every file is staged and renamed into place (`results.writing`)."""
+    """Write `<stem>.xml/.bin` (IR) and/or `<stem>.onnx`, or `<stem>.tflite`, into `out_dir`, plus
+    `image.npy` for the 28×28 models; every file is staged and renamed into place (`results.writing`)."""
     check_name(name)
     check_options(name, alpha, resolution)
     _check_format(fmt)
     import onnx  # noqa: F401 - fail on a missing dependency before creating anything
     import openvino as ov
+
+    if fmt == "tflite":
+        _check_tflite_writer()
 
     folder = Path(out_dir)
     stem = file_stem(name, alpha, resolution)
@@ -281,9 +303,10 @@ def write_zoo_model(name: str, out_dir: str | Path, fmt: str = "both", alpha: fl
     onnx_too = fmt in ("onnx", "both")
     files = ZooFiles(name=name, xml=folder / f"{stem}.xml" if ir else None, bin=folder / f"{stem}.bin" if ir else None,
                      onnx=folder / f"{stem}.onnx" if onnx_too else None,
-                     image=folder / "image.npy" if name in _IMAGE_MODELS else None)
+                     image=folder / "image.npy" if name in _IMAGE_MODELS else None,
+                     tflite=folder / f"{stem}.tflite" if fmt == "tflite" else None)
     # .bin before .xml: whoever sees the new .xml finds its new weights already in place
-    names = [p.name for p in (files.bin, files.xml, files.onnx, files.image) if p is not None]
+    names = [p.name for p in (files.bin, files.xml, files.onnx, files.tflite, files.image) if p is not None]
     with writing.staged_files(folder, names) as staged:
         if files.xml is not None:
             model = build_openvino(name, alpha, resolution)
@@ -294,6 +317,9 @@ def write_zoo_model(name: str, out_dir: str | Path, fmt: str = "both", alpha: fl
             with open(staged[files.onnx.name], "wb") as handle:
                 handle.write(proto.SerializeToString())
             del proto
+        if files.tflite is not None:
+            with open(staged[files.tflite.name], "wb") as handle:
+                handle.write(build_tflite(name, alpha, resolution))
         if files.image is not None:
             with open(staged[files.image.name], "wb") as handle:
                 np.save(handle, sample_image(), allow_pickle=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ...errors import EngineError
 from .base import AsyncHooks, Engine, EngineConfig, EngineSettings, NodeTime, ProfiledRun, Runner, engine_errors
+from .litert_engine import LiteRTEngine
 from .onnxruntime_engine import OnnxRuntimeEngine
 from .openvino_engine import OpenVINOEngine
 
-ENGINES: dict[str, type] = {engine.name: engine for engine in (OpenVINOEngine, OnnxRuntimeEngine)}
+ENGINES: dict[str, type] = {engine.name: engine for engine in (OpenVINOEngine, OnnxRuntimeEngine, LiteRTEngine)}
 ALIASES = {alias: engine.name for engine in ENGINES.values() for alias in engine.aliases}
 DEFAULT_ENGINE = OpenVINOEngine.name
 
