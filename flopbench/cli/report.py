@@ -148,7 +148,10 @@ def _measured(args, model: str):
                    batch=args.batch, seed=args.seed, progress=on_progress)
     interrupted = report.interrupted
     profiles = []
+    skipped: list[str] = []
     if not args.no_profile and not interrupted:
+        from ..errors import ProfilingError
+        from ..measure.engines import get_engine
         from ..profiling.profile import profile
 
         def on_step(text: str) -> None:
@@ -156,6 +159,11 @@ def _measured(args, model: str):
 
         try:
             for name in engines:
+                try:  # an engine that cannot time layers leaves its profile out, and the page says why
+                    get_engine(name).check_profilable(args.device)
+                except ProfilingError as exc:
+                    skipped.append(f"no per-layer profile on {name}: {exc.problem}")
+                    continue
                 profiled = profile(model, engine=name, device=args.device, precision=args.precision,
                                    iterations=args.profile_niter, shape=args.shape, batch=args.batch, inputs=args.input,
                                    seed=args.seed, progress=on_step)
@@ -165,7 +173,7 @@ def _measured(args, model: str):
                     break
         except KeyboardInterrupt:  # while the roofline was measured: the count and the bench are kept
             interrupted = True
-    notes = ("interrupted (Ctrl-C): the page shows what was measured until then",) if interrupted else ()
+    notes = (*skipped, *(("interrupted (Ctrl-C): the page shows what was measured until then",) if interrupted else ()))
     return (ReportContent(cost=cost, bench=report, profiles=tuple(profiles), command=command_line(args), notes=notes),
             interrupted)
 

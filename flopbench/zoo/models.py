@@ -276,7 +276,7 @@ def _check_tflite_writer() -> None:
         import tflite  # noqa: F401
     except ImportError:
         raise OptionError("writing .tflite needs the flatbuffers and tflite packages",
-                          "pip install 'flopbench[litert]'") from None
+                          "pip install flatbuffers tflite") from None
 
 
 def _check_format(fmt: str) -> None:
