@@ -30,46 +30,52 @@ BUFFER_ALIGNMENT = 16  # tensor data aligned for SIMD loads
 
 
 @dataclass
-class _Tensor:
+class TFLiteTensor:
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "float32" | "int32"
+    dtype: str  # a TensorType name in lower case: "float32", "int32", "int8", "float16" ...
     buffer: int  # 0: no data (an activation)
+    signature: tuple[int, ...] | None = None  # shape_signature: -1 for a dynamic dimension
+    scale: tuple[float, ...] = ()  # quantization: one scale (per tensor) or one per output channel
+    zero_point: tuple[int, ...] = ()
 
 
 @dataclass
-class _Operator:
-    code: int  # BuiltinOperator
+class TFLiteOperator:
+    code: int | str  # BuiltinOperator, or a custom op's name
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     options_type: int = 0  # BuiltinOptions; 0 for none
     options: dict[int, tuple[str, object]] = field(default_factory=dict)  # slot → (kind, value)
 
 
-class _Graph:
+class TFLiteGraph:
     """Tensors, constant buffers and operators of one subgraph, in the order they are added."""
 
     def __init__(self):
-        self.tensors: list[_Tensor] = []
+        self.tensors: list[TFLiteTensor] = []
         self.buffers: list[bytes] = [b""]  # buffer 0 is the empty one, by convention
-        self.operators: list[_Operator] = []
+        self.operators: list[TFLiteOperator] = []
         self.inputs: tuple[int, ...] = ()
         self.outputs: tuple[int, ...] = ()
 
-    def tensor(self, name: str, shape, dtype: str = "float32", data: np.ndarray | None = None) -> int:
+    def tensor(self, name: str, shape, dtype: str = "float32", data: np.ndarray | None = None, signature=None,
+               scale=(), zero_point=()) -> int:
+        """A tensor (a constant when `data` is given: stored little-endian as `dtype`); its index."""
         buffer = 0
         if data is not None:
-            self.buffers.append(np.ascontiguousarray(data, dtype="<f4" if dtype == "float32" else "<i4").tobytes())
+            self.buffers.append(np.ascontiguousarray(data, dtype=np.dtype(dtype).newbyteorder("<")).tobytes())
             buffer = len(self.buffers) - 1
-        self.tensors.append(_Tensor(name, tuple(int(d) for d in shape), dtype, buffer))
+        self.tensors.append(TFLiteTensor(name, tuple(int(d) for d in shape), dtype, buffer,
+                                         tuple(signature) if signature is not None else None, tuple(scale), tuple(zero_point)))
         return len(self.tensors) - 1
 
-    def constant(self, name: str, array: np.ndarray) -> int:
-        dtype = "int32" if np.issubdtype(array.dtype, np.integer) else "float32"
-        return self.tensor(name, array.shape, dtype, array)
+    def constant(self, name: str, array: np.ndarray, scale=(), zero_point=()) -> int:
+        dtype = "float32" if array.dtype == np.float64 else array.dtype.name
+        return self.tensor(name, array.shape, dtype, array, scale=scale, zero_point=zero_point)
 
     def op(self, code: int, inputs, outputs, options_type: int = 0, options: dict | None = None) -> None:
-        self.operators.append(_Operator(code, tuple(inputs), tuple(outputs), options_type, options or {}))
+        self.operators.append(TFLiteOperator(code, tuple(inputs), tuple(outputs), options_type, options or {}))
 
 
 def _fold(conv: ConvLayer, norm: NormLayer | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -92,12 +98,12 @@ def _activation(layers: list[Layer], index: int) -> tuple[int, int]:
     return tflite.ActivationFunctionType.NONE, 0
 
 
-def build_graph(layers: list[Layer], input_name: str, input_shape: tuple[int, ...], output_name: str) -> _Graph:
+def build_graph(layers: list[Layer], input_name: str, input_shape: tuple[int, ...], output_name: str) -> TFLiteGraph:
     """The TFLite subgraph of the zoo's lowered layers (see the module for how each maps)."""
     import tflite
 
     ops, options, padding = tflite.BuiltinOperator, tflite.BuiltinOptions, tflite.Padding
-    graph = _Graph()
+    graph = TFLiteGraph()
     batch, channels, height, width = input_shape
     x = graph.tensor(input_name, input_shape)
     nhwc = (batch, height, width, channels)
@@ -190,7 +196,7 @@ def build_graph(layers: list[Layer], input_name: str, input_shape: tuple[int, ..
     return graph
 
 
-def serialize(graph: _Graph, description: str) -> bytes:
+def serialize(graph: TFLiteGraph, description: str) -> bytes:
     """The flatbuffer bytes of a one-subgraph TFLite model (schema version 3)."""
     import flatbuffers
     import tflite
@@ -207,6 +213,18 @@ def serialize(graph: _Graph, description: str) -> bytes:
         builder.StartVector(4, len(offsets), 4)
         for offset in reversed(offsets):
             builder.PrependUOffsetTRelative(offset)
+        return builder.EndVector()
+
+    def float_vector(values) -> int:
+        builder.StartVector(4, len(values), 4)
+        for value in reversed(values):
+            builder.PrependFloat32(float(value))
+        return builder.EndVector()
+
+    def int64_vector(values) -> int:
+        builder.StartVector(8, len(values), 8)
+        for value in reversed(values):
+            builder.PrependInt64(int(value))
         return builder.EndVector()
 
     def data_vector(data: bytes) -> int:
@@ -238,12 +256,17 @@ def serialize(graph: _Graph, description: str) -> bytes:
         return builder.EndObject()
 
     buffers = [table({0: ("offset", data_vector(data))}) if data else table({}) for data in graph.buffers]
-    tensor_types = {"float32": tflite.TensorType.FLOAT32, "int32": tflite.TensorType.INT32}
     tensors = []
     for tensor in graph.tensors:
         name = builder.CreateString(tensor.name)
-        tensors.append(table({0: ("int32_vector", tensor.shape), 1: ("int8", tensor_types[tensor.dtype]),
-                              2: ("uint32", tensor.buffer), 3: ("offset", name)}))
+        fields = {0: ("int32_vector", tensor.shape), 1: ("int8", getattr(tflite.TensorType, tensor.dtype.upper())),
+                  2: ("uint32", tensor.buffer), 3: ("offset", name)}
+        if tensor.scale:
+            fields[4] = ("offset", table({2: ("offset", float_vector(tensor.scale)), 3: ("offset", int64_vector(tensor.zero_point)),
+                                          6: ("int32", 0)}))
+        if tensor.signature is not None:
+            fields[7] = ("int32_vector", tensor.signature)
+        tensors.append(table(fields))
     codes = list(dict.fromkeys(op.code for op in graph.operators))
     operators = []
     for op in graph.operators:
@@ -256,7 +279,10 @@ def serialize(graph: _Graph, description: str) -> bytes:
     subgraph = table({0: ("offset", table_vector(tensors)), 1: ("int32_vector", graph.inputs),
                       2: ("int32_vector", graph.outputs), 3: ("offset", table_vector(operators)), 4: ("offset", subgraph_name)})
     # builtin codes above 127 live only in builtin_code; every code the zoo uses fits the deprecated field too
-    operator_codes = [table({0: ("int8", code), 2: ("int32", 1), 3: ("int32", code)}) for code in codes]
+    custom = tflite.BuiltinOperator.CUSTOM
+    operator_codes = [table({0: ("int8", custom), 1: ("offset", builder.CreateString(code)), 2: ("int32", 1), 3: ("int32", custom)})
+                      if isinstance(code, str) else table({0: ("int8", code), 2: ("int32", 1), 3: ("int32", code)})
+                      for code in codes]
     text = builder.CreateString(description)
     model = table({0: ("uint32", SCHEMA_VERSION), 1: ("offset", table_vector(operator_codes)),
                    2: ("offset", table_vector([subgraph])), 3: ("offset", text), 4: ("offset", table_vector(buffers))})
