@@ -46,7 +46,7 @@ def test_the_zoo_writes_the_same_tflite_bytes_from_build_to_build(tflite_dir, tm
     again = zoo.write_zoo_model("sep_cnn", tmp_path, fmt="tflite")
     assert again.tflite.read_bytes() == (tflite_dir / "sep_cnn.tflite").read_bytes()
     assert again.tflite.read_bytes()[4:8] == b"TFL3"  # the flatbuffer's file identifier
-    assert again.to_dict()["tflite"] == str(again.tflite)
+    assert again.paths == [again.tflite, again.image]
 
 
 def test_sep_cnn_as_tflite_counts_the_exercises_flops(tflite_dir, capsys):
