@@ -61,3 +61,17 @@ def test_executed_bytes_are_the_tensors_each_node_really_moved(residual_block, r
     from flopbench.results.schema import validate
 
     validate(document)
+
+
+def test_the_roofline_draws_a_fused_group_once_under_every_level(residual_block, roofline_cache, tmp_path):
+    from flopbench.render.profile import plot_bytes, roofline_points, roofline_section
+
+    roof = roofline_cache["openvino"]
+    result = profile(residual_block, engine="openvino", precision="f32", iterations=5, warmup=1, roofline=roof)
+    drawn = [row.name for row in roofline_points(result)]
+    assert "y" not in drawn  # the ReLU ran inside the Add's node: no point of its own
+    svg = roofline_section([result])  # the report page's roofline
+    assert "add + y (Add)" in svg  # the group's point, named after its main layer, listing what was fused
+    for level in roof.levels:  # a ceiling per memory level, each labelled with its bandwidth
+        assert f"{level.name} {level.bandwidth_gb_per_s:,.1f} GB/s" in svg
+    assert plot_bytes(result, "svg").count(b"GB/s") >= len(roof.levels)

@@ -203,15 +203,16 @@ def _log_log(width_in: float, height_in: float):
 
 def roofline(chart_id: str, points: Sequence[tuple[float, float, str, str]], roofs: Sequence[tuple[str, float]],
              bandwidth_gb_s: float | None, title: str, colors: Sequence[str] = (),
-             legend: Sequence[tuple[str, str]] = ()) -> str:
+             legend: Sequence[tuple[str, str]] = (), slopes: Sequence[tuple[str, float]] = ()) -> str:
     """Achieved GFLOP/s against arithmetic intensity (FLOPs per byte), one point per layer, under
-    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth.
+    the machine's measured roofs: flat lines at peak GFLOP/s, a slope of the memory bandwidth (one
+    per level of the hierarchy when `slopes` gives them, (name, GB/s) from L1 to DRAM).
     A point is (intensity, GFLOP/s, hover text, name); names are written beside the points of a
     small model. `colors` gives each point its own colour, `legend` (label, colour) says what they mean."""
-    return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title, colors, legend)
+    return _build(_roofline, chart_id, points, roofs, bandwidth_gb_s, title, colors, legend, slopes)
 
 
-def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) -> str:
+def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend, slopes=()) -> str:
     figure, axes = _log_log(WIDTH_IN, 4.6)
     xs = [p[0] for p in points if p[0] > 0 and p[1] > 0]
     peaks = [peak for _, peak in roofs if peak > 0]
@@ -229,16 +230,22 @@ def _roofline(chart_id, points, roofs, bandwidth_gb_s, title, colors, legend) ->
         gid = f"{chart_id}-bar-0-{index}"
         line.set_gid(gid)
         titles[gid] = label
+    slopes = [(name, gb_s) for name, gb_s in slopes if gb_s and gb_s > 0] or (
+        [("memory", bandwidth_gb_s)] if bandwidth_gb_s else [])
+    fastest = max((gb_s for _, gb_s in slopes), default=None)
     for index, (name, peak) in enumerate(roofs):
         if peak <= 0:
             continue
-        ridge = peak / bandwidth_gb_s if bandwidth_gb_s else low_x
+        ridge = peak / fastest if fastest else low_x
         axes.plot([max(ridge, low_x), high_x], [peak, peak], color=MARK_COLORS[index % len(MARK_COLORS)], linewidth=1.4,
                   label=safe_name(f"{name} peak {peak:,.0f} GFLOP/s"))
-    if bandwidth_gb_s and peaks:
+    if peaks:
         top = max(peaks)
-        axes.plot([low_x, top / bandwidth_gb_s], [low_x * bandwidth_gb_s, top], color="#555555", linewidth=1.2,
-                  label=f"memory {bandwidth_gb_s:,.1f} GB/s")
+        shades = ("#bbbbbb", "#999999", "#777777", "#555555", "#333333")
+        for index, (name, gb_s) in enumerate(slopes):  # the nearest level first, DRAM darkest
+            axes.plot([low_x, top / gb_s], [low_x * gb_s, top], color=shades[max(0, len(shades) - len(slopes) + index)],
+                      linewidth=1.2, linestyle="-" if index == len(slopes) - 1 else "--",
+                      label=safe_name(f"{name} {gb_s:,.1f} GB/s"))
     for label, color in legend:
         axes.plot([], [], marker="o", markersize=5, color=color, linestyle="none", label=safe_name(label))
     axes.set_xlim(low_x, high_x)

@@ -175,6 +175,29 @@ def render_profile(result: ProfileResult, fmt: str = "table"):
 ROLE_COLOURS = {"depthwise": "tab:orange", "pointwise": "tab:green", "": "tab:blue"}
 
 
+def roofline_points(result: ProfileResult) -> list[LayerRow]:
+    """The rows a roofline draws: each timed layer (a separable one as its parts), and a fused group
+    once, as its main layer (the others ran in its node, at its very point)."""
+    points = []
+    for row in result.layers:
+        if row.fused_into:
+            continue
+        for each in (row.parts or (row,)):
+            if each.intensity and each.gflops_per_s:
+                points.append(each)
+    return points
+
+
+def group_name(row: LayerRow) -> str:
+    """A point's name: its layer, and what its engine node ran with it."""
+    return f"{row.name} + {', '.join(row.fused)}" if row.fused else row.name
+
+
+def level_slopes(roof) -> list[tuple[str, float]]:
+    """(level, GB/s) of each memory level measured, L1 first."""
+    return [(level.name, level.bandwidth_gb_per_s) for level in roof.memory_levels() if level.bandwidth_gb_per_s]
+
+
 def roofline_figure(result: ProfileResult):
     """Log-log roofline of the executed precision, one point per timed layer (separable layers as
     their depthwise and pointwise parts), sized by time share."""
@@ -186,18 +209,17 @@ def roofline_figure(result: ProfileResult):
     roof = result.roofline
     precision = result.engine.get("precision", "f32")
     peak = roof.peak({"u8": "i8"}.get(precision, precision)).gflops_per_s
-    points = []
-    for row in result.layers:
-        for each in (row.parts or (row,)):
-            if each.intensity and each.gflops_per_s:
-                points.append(each)
+    points = roofline_points(result)
     figure = Figure(figsize=(9, 6))
     axes = figure.add_subplot(1, 1, 1)
+    slopes = level_slopes(roof)
     low = min([p.intensity for p in points] + [0.05]) / 2
-    high = max([p.intensity for p in points] + [roof.ridge(precision) * 4])
-    ridge = peak / roof.bandwidth_gb_per_s
-    axes.plot([low, ridge, high], [low * roof.bandwidth_gb_per_s, peak, peak], color="black", linewidth=1.5,
-              label=f"roof: {precision} {peak:,.0f} GFLOP/s, {roof.bandwidth_gb_per_s:,.1f} GB/s")
+    high = max([p.intensity for p in points] + [peak / min(gb_s for _, gb_s in slopes) * 4])
+    for index, (name, gb_s) in enumerate(slopes):  # every level's ceiling; DRAM solid
+        ridge = peak / gb_s
+        axes.plot([low, ridge, high], [low * gb_s, peak, peak], color="black", linewidth=1.5 if index == len(slopes) - 1 else 0.9,
+                  linestyle="-" if index == len(slopes) - 1 else "--", alpha=1.0 if index == len(slopes) - 1 else 0.6,
+                  label=f"{name}: {gb_s:,.1f} GB/s" + (f"; {precision} peak {peak:,.0f} GFLOP/s" if index == len(slopes) - 1 else ""))
     for role, colour in ROLE_COLOURS.items():
         chosen = [p for p in points if p.role == role]
         if chosen:
@@ -205,7 +227,7 @@ def roofline_figure(result: ProfileResult):
                          s=[20 + 8 * p.percent for p in chosen], color=colour, alpha=0.7,
                          label={"": "layer", "depthwise": "depthwise part", "pointwise": "pointwise part"}[role])
     for p in points:
-        axes.annotate(p.name, (p.intensity, p.gflops_per_s), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        axes.annotate(group_name(p), (p.intensity, p.gflops_per_s), fontsize=7, xytext=(3, 3), textcoords="offset points")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("arithmetic intensity (FLOPs / byte)")
@@ -285,19 +307,16 @@ def profiled_layers_section(profiles: Sequence[ProfileResult]) -> str:
 def _roofline_chart(profile: ProfileResult, index: int) -> str:
     roof = profile.roofline
     points = []
-    for row in profile.layers:
-        for each in (row, *row.parts):
-            if each.intensity is None or each.gflops_per_s is None:
-                continue
-            label = (f"{each.name} ({each.type}): {each.intensity:,.2f} FLOPs/byte, {each.gflops_per_s:,.2f} GFLOP/s, "
-                     f"{each.percent_of_attainable:,.0f}% of the attainable {each.attainable_gflops_per_s:,.1f}; "
-                     f"{each.bound}-bound, {each.time_us:,.1f} µs" if each.percent_of_attainable is not None else
-                     f"{each.name}: {each.gflops_per_s:,.2f} GFLOP/s")
-            points.append((each.intensity, each.gflops_per_s, label, each.name))
+    for each in roofline_points(profile):
+        label = (f"{group_name(each)} ({each.type}): {each.intensity:,.2f} FLOPs/byte, {each.gflops_per_s:,.2f} GFLOP/s, "
+                 f"{each.percent_of_attainable:,.0f}% of the attainable {each.attainable_gflops_per_s:,.1f}; "
+                 f"{each.bound}-bound, {each.time_us:,.1f} µs" if each.percent_of_attainable is not None else
+                 f"{group_name(each)}: {each.gflops_per_s:,.2f} GFLOP/s")
+        points.append((each.intensity, each.gflops_per_s, label, each.name))
     roofs = [(name, peak.gflops_per_s) for name, peak in roof.peaks.items()]
     engine = engine_name(profile)
     svg = charts.roofline(f"chart-roofline-{index}", points, roofs, roof.bandwidth_gb_per_s,
-                          f"{engine}: each layer on this machine's measured roofline")
+                          f"{engine}: each layer on this machine's measured roofline", slopes=level_slopes(roof))
     return svg
 
 
