@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -130,6 +131,11 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.not_a_result.write_text('{"name": "something else"}\n')
     c.points_unknown_field = d / "points_unknown_field.json"
     c.points_unknown_field.write_text('[{"model": "sep_cnn.onnx", "engines": ["openvino"], "speed": "max"}]')
+    c.points_repeated_key = d / "points_repeated_key.json"  # two different points under one key
+    c.points_repeated_key.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1, "key": "k"}, '
+                                     '{"model": "zoo/sep_cnn.onnx", "seconds": 0.2, "key": "k"}]')
+    c.points_repeated = d / "points_repeated.json"  # one point twice: one content, one key
+    c.points_repeated.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}, {"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
     c.points_ok = d / "points_ok.json"
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
     empty_fleet = '{"schema": "flopbench/fleet/1", "command": "%s", "complete": true, "interrupted": false, "metadata": {}, "nodes": {}, "points": []}'
@@ -514,6 +520,12 @@ CASES = [
     Case("fleet_bench_external_data_to_etc_passwd", ["fleet", "bench", "{onnx_link_passwd}", "--address", "127.0.0.1:9", "-t", "0.1"],
          lambda c: fleet_bench([c.onnx_link_passwd], address="127.0.0.1:9"), ModelFileError,
          "external data file w.bin resolves outside the model's folder"),
+    Case("fleet_sweep_repeated_key", ["fleet", "sweep", "{points_repeated_key}", "--json", "{out}/r.json", "--address", "127.0.0.1:9"],
+         lambda c: fleet_sweep(read_points_file(c.points_repeated_key), c.d / "r.json", base=c.d, address="127.0.0.1:9"), OptionError,
+         "sweep points repeat the key 'k'"),
+    Case("fleet_sweep_repeated_point", ["fleet", "sweep", "{points_repeated}", "--json", "{out}/r.json", "--address", "127.0.0.1:9"],
+         lambda c: fleet_sweep(read_points_file(c.points_repeated), c.d / "r.json", base=c.d, address="127.0.0.1:9"), OptionError,
+         "sweep points repeat the key"),
     Case("fleet_bench_input_wrong_size", ["fleet", "bench", "{x}", "-i", "{npy_small}", "-t", "0.1"],
          lambda c: fleet_bench([c.x], inputs=[str(c.npy_small)]), InputDataError, "small.npy has shape 3x3 (9 elements), which fits no input"),
     Case("fleet_bench_input_pickle", ["fleet", "bench", "{x}", "-i", "{npy_object}", "-t", "0.1"],
@@ -909,3 +921,39 @@ def test_hostile_names_are_shown_as_text(case_id, hostile_model, tmp_path, capfd
     assert "[/bold]pw" in text and "a$\\frac{$b" in text
     if fmt == "markdown":
         assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;\\|x" in text
+
+
+# --- two runs, one output -------------------------------------------------------------------------
+
+
+def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(corpus, tmp_path):
+    """A bench writing results.json holds it from its check to its end: a second bench, or a study
+    whose folder holds that results.json, says who holds it (exit 2) and measures nothing."""
+    target = tmp_path / "results.json"
+    first = subprocess.Popen([sys.executable, "-m", "flopbench", "bench", str(corpus.x), "-t", "120", "--json", str(target)],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(tmp_path / ".results.json.lock", first)
+        for argv in (["bench", str(corpus.x), "-t", "0.01", "--json", str(target)],
+                     ["study", "sepconv", "--quick", "-o", str(tmp_path), "--format", "json"]):
+            second = subprocess.run([sys.executable, "-m", "flopbench", *argv], capture_output=True, text=True, cwd=REPO, timeout=120)
+            assert second.returncode == 2, second.stderr
+            _check_line(second.stderr, f"results.json is being written by another flopbench run (pid {first.pid}")
+            assert "measuring" not in second.stderr
+        assert first.poll() is None  # both were refused while the first still measured
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=120)
+        assert first.returncode == 130, stderr
+    finally:
+        first.kill()
+    assert json.loads(target.read_text())["schema"] == "flopbench/bench/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # the lock went with its run

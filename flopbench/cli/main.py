@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         with openvino_without_conversion_api():
             return _main(argv, debug)
     finally:
+        from .output import release_outputs
+
+        release_outputs()
         for signum, handler in previous.items():  # main() called in-process leaves no handler behind
             try:
                 signal.signal(signum, handler)

@@ -77,9 +77,35 @@ def warn(messages) -> None:
 
 
 def check_output(path: str | None, protect=()) -> None:
-    """Refuse an output that cannot be written, or that is one of the inputs, before any long work."""
+    """Refuse an output that cannot be written, or that is one of the inputs, before any long work;
+    then hold it (see `hold_output`)."""
     if path:
         writing.check_writable(path, protect=protect)
+        hold_output(path)
+
+
+_HELD: dict[str, writing.OutputLock] = {}  # the outputs this command holds, by their real path
+
+
+def hold_output(path: str | os.PathLike) -> None:
+    """Lock an output until the command ends (`release_outputs`, called by `main`): a second run
+    writing the same file or results folder meanwhile is refused, naming this one."""
+    import socket
+    import time
+
+    key = os.path.realpath(path)
+    if key in _HELD:
+        return
+    holder = (f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')}: "
+              f"flopbench {' '.join(sys.argv[1:])[:200]}")
+    lock = writing.lock_output(path, one_line(holder))
+    if lock is not None:
+        _HELD[key] = lock
+
+
+def release_outputs() -> None:
+    while _HELD:
+        _HELD.popitem()[1].release()
 
 
 def check_outputs(outputs: dict[str, str | None], protect=(), model: str | None = None) -> None:
@@ -93,7 +119,7 @@ def check_outputs(outputs: dict[str, str | None], protect=(), model: str | None 
     for flag, path in outputs.items():
         if not path:
             continue
-        check_output(path, protect)
+        writing.check_writable(path, protect=protect)
         files = source_files(path) if flag == model else [Path(path)]
         for index, file in enumerate(files):
             key = _identity(file)
@@ -102,6 +128,9 @@ def check_outputs(outputs: dict[str, str | None], protect=(), model: str | None 
                 raise OutputError(f"{Path(file).name} would be written twice: by {first}{what} and by {flag}",
                                   "give each output its own file name")
             written[key] = (flag, " (the model's weights)" if index else "")
+    for path in outputs.values():
+        if path:
+            hold_output(path)
 
 
 def _identity(path: Path) -> str:

@@ -71,7 +71,7 @@ def run_command(args) -> int:
     from ..render.text import check_format
     from ..results import writing
     from ..study.sweep import check_points, generate_points, load_points, run_sweep
-    from .output import emit
+    from .output import check_output, emit
 
     if args.name not in ("sepconv", "mobilenet"):
         raise OptionError(f"unknown study {args.name!r}", "choose sepconv (the sweep) or mobilenet (the paper's tables)")
@@ -100,7 +100,7 @@ def run_command(args) -> int:
         from ..errors import OutputError
 
         raise OutputError(f"cannot create folder {folder} ({exc.strerror or exc})", "choose a folder you can write to") from None
-    writing.check_writable(folder / "results.json", protect=inputs)
+    check_output(folder / "results.json", protect=inputs)  # held: two sweeps in one folder would disturb each other
 
     def on_progress(index: int, total: int, point, record) -> None:
         if record is None:

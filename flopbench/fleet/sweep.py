@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..results.metadata import result_metadata
+from ..study.sweep import check_unique_keys
 from .cluster import connected, require_nodes
-from .points import prepare_bench_points
+from .points import point_key, prepare_bench_points
 from .records import FleetLog, FleetResult
 from .scheduler import SweepProgress, check_retries, run_points
 
@@ -22,7 +23,8 @@ def fleet_sweep(points: list[dict[str, Any]], results_path: str | os.PathLike, *
     on the nodes; `measures = False` on it lets points share a node) defaults to bench points, whose
     models are read from `base` and sent to the nodes by content."""
     check_retries(retries)
-    runner = run_point if run_point is not None else prepare_bench_points(points, base)
+    runner = run_point if run_point is not None else prepare_bench_points(points, base)  # each point checked
+    check_unique_keys([point_key(point) for point in points])
     measuring = bool(getattr(runner, "measures", True))
     log = FleetLog.open("sweep", {**result_metadata(), **(metadata or {})}, results_path,
                         protect=protect)

@@ -77,6 +77,58 @@ def check_writable(path: str | os.PathLike, protect: Iterable[str | os.PathLike]
     return target
 
 
+class OutputLock:
+    """An exclusive lock on an output for as long as a run writes it: the hidden file `.NAME.lock`
+    beside the output, locked with flock (the kernel releases it if the process dies) and holding
+    who has it. `release()` removes the file."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        try:
+            os.unlink(self.path)  # while still locked: a run that opened it before finds it gone and retries
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = -1
+
+
+def lock_output(path: str | os.PathLike, holder: str) -> OutputLock | None:
+    """Take the output's lock, or refuse naming who holds it; None for what is no regular file
+    (a device such as /dev/null is nobody's results)."""
+    import fcntl
+
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        return None
+    lock_path = _folder(target) / f".{target.name}.lock"
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot lock output {path} ({_reason(exc)})", _WRITE_FIX) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            who = os.pread(fd, 400, 0).decode("utf-8", "replace").strip() or "a process that has not said who it is yet"
+            os.close(fd)
+            raise OutputError(f"{path} is being written by another flopbench run ({who})",
+                              "wait for that run to end, or write elsewhere") from None
+        try:
+            current = os.stat(lock_path).st_ino
+        except OSError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # its holder ended and removed it between our open and our lock: take a fresh one
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, holder.encode("utf-8", "replace"), 0)
+    return OutputLock(fd, lock_path)
+
+
 def _new_file_mode(target: Path) -> int:
     """The permissions the file would get from a plain open(): the old file's, else 0666 & ~umask
     (mkstemp's files are 0600, which would hide results from everyone else)."""

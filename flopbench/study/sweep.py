@@ -149,12 +149,20 @@ def generate_points(options: SweepOptions = SweepOptions()) -> list[dict[str, An
     return points
 
 
+def check_unique_keys(keys: Sequence[str]) -> None:
+    """The one rule of every sweep (the study's, the fleet's): a key names one point. A repeated key
+    is refused, since a results file keeps one record per key and would call the sweep complete
+    with a point never measured."""
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise OptionError(f"sweep points repeat the key {key!r}", "give every point its own key (or drop the repeated point)")
+        seen.add(key)
+
+
 def check_points(points: Sequence[Any]) -> list[dict[str, Any]]:
     checked = [check_point(p) for p in points]
-    keys = [p["key"] for p in checked]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise OptionError(f"sweep points repeat the key {duplicates[0]!r}", "give every point its own key")
+    check_unique_keys([p["key"] for p in checked])
     if not checked:
         raise OptionError("the sweep has no points", "give at least one")
     return checked
