@@ -16,7 +16,7 @@ def _add_cluster_flags(parser) -> None:
 
 
 def _add_models_and_inputs(parser) -> None:
-    parser.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx); sent to the nodes by content")
+    parser.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx, .tflite); sent to the nodes by content")
     parser.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
     parser.add_argument("-b", "--batch", type=int, help="batch size")
     parser.add_argument("-i", "--input", action="append",
