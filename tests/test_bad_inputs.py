@@ -47,7 +47,7 @@ from flopbench.fleet.sweep import fleet_sweep
 from flopbench.measure.inputs import prepare_inputs, read_npy
 from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
-from flopbench.render.cost import check_format
+from flopbench.render.registry import check_format
 from flopbench.measure.run import run
 from flopbench.study.compare import compare
 from flopbench.study.sweep import SweepOptions, generate_points, load_points
@@ -405,7 +405,7 @@ CASES = [
          lambda c: bench(c.x, config=EngineConfig(precision="f64"), policy=QUICK), OptionError, "unknown --precision 'f64'"),
     Case("unknown_hint", ["bench", "{x}", "-hint", "fastest"], lambda c: bench(c.x, config=EngineConfig(hint="fastest")),
          OptionError, "unknown -hint 'fastest'"),
-    Case("unknown_format", ["flops", "{x}", "--format", "yaml"], lambda c: check_format("yaml"), OptionError,
+    Case("unknown_format", ["flops", "{x}", "--format", "yaml"], lambda c: check_format("count", "yaml"), OptionError,
          "unknown format 'yaml'"),
     Case("onnxruntime_on_ir", ["run", "{x}", "--engine", "onnxruntime", "-niter", "1"], lambda c: run(c.x, engine="onnxruntime"),
          EngineError, "ONNX Runtime cannot run sep_cnn.xml: it runs ONNX files only"),
@@ -488,7 +488,7 @@ CASES = [
          "compare needs at least two models, got 1"),
     Case("compare_unknown_engine", ["compare", "{x}", "{o}", "--engine", "tensorflow"],
          lambda c: compare([c.x, c.o], engines=("tensorflow",), policy=QUICK), EngineError, "unknown engine 'tensorflow'"),
-    Case("compare_unknown_format", ["compare", "{x}", "{o}", "--format", "yaml"], lambda c: check_format("yaml", ("table", "json")),
+    Case("compare_unknown_format", ["compare", "{x}", "{o}", "--format", "yaml"], lambda c: check_format("compare", "yaml"),
          OptionError, "unknown format 'yaml'"),
     Case("compare_onnxruntime_on_ir", ["compare", "{o}", "{x}", "--engine", "onnxruntime", "-t", "0.01"],
          lambda c: compare([c.o, c.x], engines=("onnxruntime",), policy=QUICK), EngineError, "ONNX Runtime cannot run sep_cnn.xml"),

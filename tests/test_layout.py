@@ -137,3 +137,30 @@ def test_no_result_kind_writes_its_json_by_hand():
     wrong = [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls in held for name in ("to_dict", "from_dict")
              for klass in cls.__mro__ if klass is not object and not codec.made_by_codec(klass, name)]
     assert not wrong, "write these with flopbench.results.codec (@encoded / json_field), not by hand:\n" + "\n".join(sorted(set(wrong)))
+
+
+FORMAT_WORDS = {"table", "json", "csv", "markdown", "html"}
+
+
+def _format_literals(node) -> set[str]:
+    """The output-format names a comparison's operand spells out, alone or in a tuple, list or set."""
+    if isinstance(node, ast.Constant) and node.value in FORMAT_WORDS:
+        return {node.value}
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return {element.value for element in node.elts if isinstance(element, ast.Constant) and element.value in FORMAT_WORDS}
+    return set()
+
+
+def test_no_render_module_branches_on_a_format():
+    """Renderers register per (kind, format) in render/registry.py and the CLI asks it: a module of
+    render/ that compares a value with "json" or "csv" chooses a format by hand again."""
+    wrong = []
+    for path, parts in _modules():
+        if parts[0] != "render":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                words = set().union(*(_format_literals(operand) for operand in (node.left, *node.comparators)))
+                if words:
+                    wrong.append(f"{'/'.join(parts)}.py:{node.lineno} compares with {sorted(words)}")
+    assert not wrong, "register a renderer with @renderer(kind, format) instead:\n" + "\n".join(wrong)

@@ -51,7 +51,7 @@ def run_command(args) -> int:
     from ..measure.engines import EngineConfig
     from ..measure.bench import bench
     from ..measure.policy import RunPolicy
-    from ..render.bench import render_bench
+    from ..render.registry import check_format, render
 
     model = args.model_flag or args.model
     if not model:
@@ -60,9 +60,7 @@ def run_command(args) -> int:
         raise OptionError("--save-latencies needs --json FILE", "add --json results.json, or drop --save-latencies")
     from ..measure.inputs import files_read
 
-    from ..render.text import check_format
-
-    fmt = check_format(format_for(args.output, args.format))
+    fmt = check_format("bench", format_for(args.output, args.format))
     check_outputs({"-o": args.output, "--json": args.json}, protect=files_read(model, args.input))
     engines = engine_names(args.engine)  # unknown names fail before any loading
     config = EngineConfig(device=args.device, hint=args.hint, nstreams=args.nstreams, nthreads=args.nthreads,
@@ -100,7 +98,7 @@ def run_command(args) -> int:
     finally:
         if progress_bar is not None:
             progress_bar.stop()
-    rendered = render_bench(report, fmt, save_latencies=args.save_latencies)
+    rendered = render("bench", fmt, report, save_latencies=args.save_latencies)
     emit_measured(rendered, args.output, report.complete)
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"

@@ -7,9 +7,6 @@ import sys
 from ..errors import EXIT_INTERRUPTED, OptionError
 from .arguments import add_run_flags, command_line, engine_names, run_settings
 
-FORMATS = ("table", "json", "markdown", "csv")
-
-
 def add_parser(commands) -> None:
     compare = commands.add_parser("compare", help="count and measure several models side by side, each as a ratio to the first")
     compare.add_argument("models", metavar="MODEL", nargs="+",
@@ -35,14 +32,13 @@ def run_command(args) -> int:
     if args.models and all(str(m).lower().endswith(".json") for m in args.models):
         return _gathered(args)
     from ..model.reading import source_files
-    from ..render.compare import render_comparison
-    from ..render.text import check_format
+    from ..render.registry import check_format, render
     from ..study.compare import compare
     from .output import check_outputs, emit_measured, format_for, write_measured
 
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
-    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    fmt = check_format("compare", format_for(args.output, args.format))
     if args.by not in ("model", "layer"):
         raise OptionError(f"unknown --by {args.by!r}", "choose model or layer")
     check_outputs({"-o": args.output, "--html": args.html}, protect=[f for model in args.models for f in source_files(model)])
@@ -57,15 +53,10 @@ def run_command(args) -> int:
 
     comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
                          seed=args.seed, progress=on_progress, by=args.by, profile_iterations=args.profile_iterations)
-    rendered = render_comparison(comparison, fmt)
+    rendered = render("compare", fmt, comparison, command=command_line(args))
     emit_measured(rendered, args.output, comparison.complete)
     if args.html:
-        import shlex
-
-        from ..render.compare import render_comparison_page
-
-        command = "flopbench " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
-        write_measured(args.html, render_comparison_page(comparison, command))
+        write_measured(args.html, render("compare", "html", comparison, command=command_line(args)))
     return EXIT_INTERRUPTED if comparison.interrupted else 0
 
 
@@ -77,16 +68,14 @@ def _gathered(args) -> int:
     from ..errors import ResultFileError
     from ..fleet.compare import side_by_side
     from ..fleet.records import FleetResult
-    from ..render.compare import render_comparison
-    from ..render.compare import render_comparison_page
-    from ..render.text import check_format
+    from ..render.registry import check_format, render
     from .output import check_outputs, emit_measured, format_for, write_measured
     from .report import check_report_flags
 
     if len(args.models) != 1:
         raise OptionError(f"compare reads one gathered fleet file, got {len(args.models)} .json files",
                           "give one: flopbench compare fleet.json (its nodes are the columns)")
-    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    fmt = check_format("compare", format_for(args.output, args.format))
     check_report_flags({name: getattr(args, name) for name, default in MEASURING_FLAGS.items() if getattr(args, name) != default})
     path = args.models[0]
     check_outputs({"-o": args.output, "--html": args.html}, protect=[path])
@@ -95,7 +84,7 @@ def _gathered(args) -> int:
         raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, not a gathered fleet file",
                               "give the --json of flopbench fleet bench or fleet profile, or two or more models to measure now")
     comparison = side_by_side(result)
-    emit_measured(render_comparison(comparison, fmt), args.output, comparison.complete)
+    emit_measured(render("compare", fmt, comparison, command=command_line(args)), args.output, comparison.complete)
     if args.html:
-        write_measured(args.html, render_comparison_page(comparison, command_line(args)))
+        write_measured(args.html, render("compare", "html", comparison, command=command_line(args)))
     return 0

@@ -26,10 +26,10 @@ def run_command(args) -> int:
     from ..counting import count
     from ..counting.memory import fit, parse_size
     from ..model import source_files
-    from ..render.cost import check_view, render_cost
-    from ..render.text import check_format
+    from ..render.cost import check_view
+    from ..render.registry import check_format, render
 
-    fmt = check_format(format_for(args.output, args.format))
+    fmt = check_format("count", format_for(args.output, args.format))
     check_view(args.by)
     budget_bytes = parse_size(args.memory_budget) if args.memory_budget is not None else None
     engines: list[str] = []
@@ -48,5 +48,5 @@ def run_command(args) -> int:
         from ..measure.footprint import measure_footprint
 
         measured = tuple(measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines)
-    emit(render_cost(cost, fmt, args.by, memory=args.memory, budget=budget, measured=measured), args.output)
+    emit(render("count", fmt, cost, view=args.by, memory=args.memory, budget=budget, measured=measured), args.output)
     return 0

@@ -20,15 +20,14 @@ def add_parser(commands) -> None:
 
 def run_command(args) -> int:
     from ..profiling.machine import machine
-    from ..render.machine import FORMATS, render_machine
-    from ..render.text import check_format
+    from ..render.registry import check_format, render
 
-    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    fmt = check_format("machine", format_for(args.output, args.format))
     check_output(args.output)
 
     def progress(text: str) -> None:
         print(f"flopbench: measuring {text}", file=sys.stderr, flush=True)
 
     measured = machine(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
-    emit(render_machine(measured, fmt), args.output)
+    emit(render("machine", fmt, measured), args.output)
     return 0

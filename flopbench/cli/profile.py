@@ -28,11 +28,11 @@ def add_parser(commands) -> None:
 def run_command(args) -> int:
     from ..measure.inputs import files_read
     from ..profiling.profile import profile
-    from ..render.profile import plot_bytes, render_profile
-    from ..render.text import check_format
+    from ..render.profile import plot_bytes
+    from ..render.registry import check_format, render
     from ..results.writing import write_bytes_atomic
 
-    fmt = check_format(format_for(args.output, args.format))
+    fmt = check_format("profile", format_for(args.output, args.format))
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise OptionError(f"--plot {args.plot}: unknown image type", "give a file ending in .png or .svg")
     protect = files_read(args.model, args.input)
@@ -44,7 +44,7 @@ def run_command(args) -> int:
     result = profile(args.model, engine=args.engine, device=args.device, precision=args.precision, iterations=args.niter,
                      warmup=args.warmup, shape=args.shape, batch=args.batch, inputs=args.input, seed=args.seed,
                      progress=progress)
-    rendered = render_profile(result, fmt)
+    rendered = render("profile", fmt, result)
     emit_measured(rendered, args.output, result.complete)
     if args.plot:
         write_bytes_atomic(args.plot, plot_bytes(result, Path(args.plot).suffix.lower().lstrip(".")))

@@ -5,7 +5,6 @@ import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
 
-FORMATS = ("table", "json", "markdown")
 STUDY_FILES = ("points.json", "results.json", "summary.md", "plot.png", "fleet.json")  # what a sweep keeps in -o DIR
 
 
@@ -67,15 +66,15 @@ def _options(args):
 def run_command(args) -> int:
     from pathlib import Path
 
-    from ..render.study import plot_png, study_table, summary_markdown, to_json
-    from ..render.text import check_format
+    from ..render.registry import check_format, render
+    from ..render.study import plot_png, summary_markdown
     from ..results import writing
     from ..study.sweep import check_points, generate_points, load_points, run_sweep
     from .output import check_output, emit
 
     if args.name not in ("sepconv", "mobilenet"):
         raise OptionError(f"unknown study {args.name!r}", "choose sepconv (the sweep) or mobilenet (the paper's tables)")
-    fmt = check_format(args.format or "table", FORMATS)
+    fmt = check_format("paper" if args.name == "mobilenet" else "study", args.format or "table")
     if args.name == "mobilenet":
         if args.html:
             raise OptionError("--html is for study sepconv", "drop --html; study mobilenet prints the paper's tables (--format markdown)")
@@ -119,12 +118,7 @@ def run_command(args) -> int:
     if any(r.get("status") == "ok" for r in result.records):
         writing.write_bytes_atomic(folder / "plot.png", plot_png(result))
     writing.write_text_atomic(folder / "summary.md", summary_markdown(result))
-    if fmt == "json":
-        emit(to_json(result), None)
-    elif fmt == "markdown":
-        emit(summary_markdown(result), None)
-    else:
-        emit(study_table(result), None)
+    emit(render("study", fmt, result), None)
     print(f"flopbench: wrote {folder / 'points.json'}, {folder / 'results.json'}, {folder / 'summary.md'}"
           + (f", {folder / 'plot.png'}" if (folder / 'plot.png').exists() else ""), file=sys.stderr)
     if args.html:
@@ -175,19 +169,13 @@ def _on_fleet(args, points, folder):
 
 
 def _mobilenet(fmt: str) -> int:
-    import json
     import tempfile
 
-    from ..render.paper import paper_markdown, paper_table
-    from ..study.paper import paper_rows
+    from ..render.registry import render
+    from ..study.paper import paper_tables
     from .output import emit
 
     with tempfile.TemporaryDirectory(prefix="flopbench-mobilenet-") as folder:
-        rows, shares_of_v1 = paper_rows(folder)
-    if fmt == "json":
-        emit(json.dumps({"rows": [r.to_dict() for r in rows], "table2_shares": shares_of_v1}, indent=1) + "\n", None)
-    elif fmt == "markdown":
-        emit(paper_markdown(rows, shares_of_v1), None)
-    else:
-        emit(paper_table(rows, shares_of_v1), None)
+        tables = paper_tables(folder)
+    emit(render("paper", fmt, tables), None)
     return 0

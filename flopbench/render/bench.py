@@ -9,10 +9,10 @@ import numpy as np
 
 from ..measure.bench import BenchReport, BenchResult
 from ..measure.stats import LatencyStats
-from ..results.display import register_display
 from . import charts, units
 from .page import card, escape
-from .text import html_table, render_text
+from .registry import renderer
+from .text import html_table
 from .warnings import describe
 
 PERCENTILES = (90.0, 99.0, 99.9)
@@ -54,6 +54,7 @@ def _settings_line(result: BenchResult) -> str:
             f"{precision}, {counts}, batch {result.batch}")
 
 
+@renderer("bench", "table")
 def bench_table(report: BenchReport):
     from rich.console import Group
     from rich.table import Table
@@ -103,6 +104,7 @@ def _cell(value) -> str:
     return str(value)
 
 
+@renderer("bench", "csv")
 def bench_csv(report: BenchReport) -> str:
     buffer = io.StringIO()
     rows = report.rows()
@@ -112,6 +114,7 @@ def bench_csv(report: BenchReport) -> str:
     return buffer.getvalue()
 
 
+@renderer("bench", "markdown")
 def bench_markdown(report: BenchReport) -> str:
     rows = report.rows()
     header = list(rows[0]) if rows else ["engine"]
@@ -122,27 +125,17 @@ def bench_markdown(report: BenchReport) -> str:
     return "\n".join(lines + [""] + [units.markdown_text(note) for note in notes]) + "\n"
 
 
-def render_bench(report: BenchReport, fmt: str = "table", save_latencies: bool = False):
-    """The report in a format of `render.text.FORMATS`: a rich renderable for "table", text otherwise."""
-    from .text import check_format
-
-    check_format(fmt)
-    if fmt == "json":
-        return json.dumps(report.to_dict(save_latencies=save_latencies), indent=2) + "\n"
-    if fmt == "csv":
-        return bench_csv(report)
-    if fmt == "markdown":
-        return bench_markdown(report)
-    return bench_table(report)
+@renderer("bench", "json")
+def bench_json(report: BenchReport, save_latencies: bool = False) -> str:
+    return json.dumps(report.to_dict(save_latencies=save_latencies), indent=2) + "\n"
 
 
-def _bench_html(report: BenchReport) -> str:
+@renderer("bench", "html")
+def bench_html(report: BenchReport) -> str:
     notes = [_settings_line(result) for result in report.results]
     notes += [f"{result.settings.engine}: {w}" for result in report.results for w in result.warnings]
     return html_table(report.rows(), "Latency (ms) and throughput", notes)
 
-
-register_display("BenchReport", text=lambda report: render_text(bench_table(report)), html=_bench_html)
 
 
 # ---- on a page: the summary cards of one engine and the latency section ----------------------------

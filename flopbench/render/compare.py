@@ -13,6 +13,7 @@ from ..study.compare import Comparison, Row
 from . import charts, units
 from .bench import latency_section
 from .page import escape, sortable_cells, sortable_heads, whole_page
+from .registry import renderer
 from .report import ReportContent, report_environment_section, report_warnings_section
 
 
@@ -81,6 +82,7 @@ def layer_table(comparison: Comparison):
     return table
 
 
+@renderer("compare", "table")
 def compare_table(comparison: Comparison):
     from rich.console import Group
     from rich.table import Table
@@ -101,6 +103,7 @@ def compare_table(comparison: Comparison):
     return Group(table, *layers, *(Text(note) for note in _notes(comparison)))
 
 
+@renderer("compare", "markdown")
 def to_markdown(comparison: Comparison) -> str:
     header = _header(comparison)
     def cells(row) -> str:
@@ -115,6 +118,7 @@ def to_markdown(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {units.markdown_text(note)}" for note in _notes(comparison)) + "\n"
 
 
+@renderer("compare", "csv")
 def to_csv(comparison: Comparison) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -132,22 +136,14 @@ def to_csv(comparison: Comparison) -> str:
     return out.getvalue()
 
 
+@renderer("compare", "json")
 def to_json(comparison: Comparison) -> str:
     return json.dumps(comparison.to_dict(), indent=2) + "\n"
 
 
-def render_comparison(comparison: Comparison, fmt: str):
-    if fmt == "json":
-        return to_json(comparison)
-    if fmt == "csv":
-        return to_csv(comparison)
-    if fmt == "markdown":
-        return to_markdown(comparison)
-    return compare_table(comparison)
-
-
 # ---- the comparison page --------------------------------------------------------------------------
 
+@renderer("compare", "html")
 def render_comparison_page(comparison: Comparison, command: str = "") -> str:
     """Several models (or one model on several machines) on one page: every metric with its ratio to the first column, the FLOPs ratio
     next to the measured latency ratio per engine, and each run's latency histogram."""

@@ -10,10 +10,10 @@ from typing import Any
 from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
-from ..results.display import register_display
 from . import charts, units
 from .page import card, escape
-from .text import TableColumn, TableRow, TextTable, check_format, html_table, render_text, short_name
+from .registry import renderer
+from .text import TableColumn, TableRow, TextTable, html_table, short_name
 
 VIEWS = ("layer", "op")
 
@@ -37,6 +37,7 @@ def _op_record(op: OpCost) -> dict[str, Any]:
     return op.record()
 
 
+@renderer("count", "json")
 def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> str:
     document = cost.to_dict()
     if budget is not None:
@@ -83,6 +84,7 @@ def _precision_lines(cost: ModelCost) -> list[str]:
     return [f"MACs by precision: {split} — {2 * cost.integer_macs / 1e9:.4g} GIOPs integer, {2 * cost.float_macs / 1e9:.4g} GFLOPs float"]
 
 
+@renderer("count", "csv")
 def to_csv(cost: ModelCost, view: str = "layer") -> str:
     buffer = io.StringIO()
     if view == "op":
@@ -114,6 +116,7 @@ def _summary_lines(cost: ModelCost, budget: MemoryFit | None = None, measured=()
     return lines
 
 
+@renderer("count", "markdown")
 def to_markdown(cost: ModelCost, view: str = "layer", budget: MemoryFit | None = None, measured=()) -> str:
     if view == "op":
         header = ["Op", "Type", "Layer", "Inputs", "Output", "MACs", "FLOPs", "Other FLOPs", "Params", "Counted"]
@@ -139,9 +142,12 @@ def _layer_cells(layer: LayerCost, indent: bool, precision: bool = False, memory
             *([units.count(layer.weight_bytes), units.count(layer.activation_bytes)] if memory else [])]
 
 
+@renderer("count", "table")
 def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget: MemoryFit | None = None, measured=()) -> TextTable:
     """The layer (or op) table with totals and notes; a Precision column when some MACs run on
-    integers, weight and activation bytes per layer with `memory`."""
+    integers, weight and activation bytes per layer with `memory` or a `budget`; `measured`:
+    `Footprint`s (measure/footprint.py) said beside the memory estimate."""
+    memory = memory or budget is not None
     title = f"{cost.model}  ({cost.format}, input {', '.join(f'{i.name} {units.shape(i.shape)}' for i in cost.inputs)})"
     if view == "op":
         columns = [TableColumn(c, no_wrap=c in ("Op", "Layer")) for c in ("Op", "Type", "Layer", "Inputs", "Output")]
@@ -169,27 +175,13 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
     return TextTable(title, tuple(columns), tuple(rows), "\n".join(_summary_lines(cost, budget, measured)))
 
 
-def render_cost(cost: ModelCost, fmt: str = "table", view: str = "layer", memory: bool = False, budget: MemoryFit | None = None,
-                measured=()):
-    """`measured`: `Footprint`s (measure/footprint.py) shown beside the memory estimate."""
-    check_format(fmt)
-    check_view(view)
-    if fmt == "json":
-        return to_json(cost, budget, measured)
-    if fmt == "csv":
-        return to_csv(cost, view)
-    if fmt == "markdown":
-        return to_markdown(cost, view, budget, measured)
-    return to_table(cost, view, memory or budget is not None, budget, measured)
-
-
-def _cost_html(cost: ModelCost) -> str:
+@renderer("count", "html")
+def cost_html(cost: ModelCost) -> str:
+    """The layers as an HTML table with the totals under it, for a notebook."""
     columns = ("layer", "parent", "type", "input", "kernel", "kernels", "output", "macs", "flops", "other_flops", "params")
     rows = [{c: row[c] for c in columns} for row in cost.rows()]
     return html_table(rows, f"{cost.model} ({cost.format})", _summary_lines(cost))
 
-
-register_display("ModelCost", text=lambda cost: render_text(to_table(cost)), html=_cost_html)
 
 
 # ---- on a page: the model's cards and its work per layer -------------------------------------------

@@ -6,10 +6,7 @@ import json
 
 from ..profiling.machine import Machine
 from . import units
-from .text import check_format
-
-FORMATS = ("table", "json")
-
+from .registry import renderer
 
 def machine_lines(machine: Machine) -> list[str]:
     t = machine.theoretical
@@ -27,6 +24,7 @@ def machine_lines(machine: Machine) -> list[str]:
     ]
 
 
+@renderer("machine", "table")
 def machine_table(machine: Machine):
     from rich.console import Group
     from rich.table import Table
@@ -62,8 +60,6 @@ def levels_table(machine: Machine):
     return table
 
 
-def render_machine(machine: Machine, fmt: str = "table"):
-    check_format(fmt, FORMATS)
-    if fmt == "json":
-        return json.dumps(machine.to_dict(), indent=2) + "\n"
-    return machine_table(machine)
+@renderer("machine", "json")
+def machine_json(machine: Machine) -> str:
+    return json.dumps(machine.to_dict(), indent=2) + "\n"

@@ -2,6 +2,10 @@
 Rendering never computes: the rows and shares come from `study.paper`."""
 from __future__ import annotations
 
+import json
+
+from .registry import renderer
+
 
 def _params(millions: float | None, table: str) -> str:
     """As the paper rounds them: two decimals in Table 3, one elsewhere."""
@@ -10,8 +14,10 @@ def _params(millions: float | None, table: str) -> str:
     return f"{millions:.2f} M" if table == "3" else f"{millions:.1f} M"
 
 
-def paper_table(rows, shares_of_v1):
+@renderer("paper", "table")
+def paper_table(tables):
     """The MobileNet paper's Tables 4, 6, 7 and 2 beside flopbench's counts."""
+    rows, shares_of_v1 = tables.rows, tables.shares_of_v1
     from rich.console import Group
     from rich.table import Table
 
@@ -33,7 +39,9 @@ def paper_table(rows, shares_of_v1):
     return Group(models, table2)
 
 
-def paper_markdown(rows, shares_of_v1) -> str:
+@renderer("paper", "markdown")
+def paper_markdown(tables) -> str:
+    rows, shares_of_v1 = tables.rows, tables.shares_of_v1
     from ..study.paper import PAPER_SHARES
 
     lines = ["| Table | Model | Mult-adds (paper) | Mult-adds (flopbench) | Difference | Params (paper) | Params (flopbench) |",
@@ -49,3 +57,8 @@ def paper_markdown(rows, shares_of_v1) -> str:
         got = shares_of_v1.get(kind, (0.0, 0.0))
         lines.append(f"| {kind} | {macs:.2f}% | {got[0]:.2f}% | {params:.2f}% | {got[1]:.2f}% |")
     return "\n".join(lines) + "\n"
+
+
+@renderer("paper", "json")
+def paper_json(tables) -> str:
+    return json.dumps(tables.to_dict(), indent=1) + "\n"

@@ -11,7 +11,7 @@ from typing import Any
 from ..profiling.profile import EngineRow, Finding, LayerRow, ProfileResult
 from . import charts, units
 from .page import escape, roofline_card
-from .text import check_format
+from .registry import renderer
 
 COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "percent", "gflops_per_s",
            "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
@@ -69,6 +69,7 @@ def _records(result: ProfileResult) -> list[dict[str, Any]]:
     return records
 
 
+@renderer("profile", "csv")
 def to_csv(result: ProfileResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
@@ -124,6 +125,7 @@ def summary_lines(result: ProfileResult) -> list[str]:
     return lines
 
 
+@renderer("profile", "markdown")
 def to_markdown(result: ProfileResult) -> str:
     rows = []
     for row in result.layers:
@@ -137,6 +139,7 @@ def to_markdown(result: ProfileResult) -> str:
     return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
+@renderer("profile", "table")
 def to_table(result: ProfileResult):
     from rich.console import Group
     from rich.table import Table
@@ -159,15 +162,9 @@ def to_table(result: ProfileResult):
     return Group(table, Text("\n".join(summary_lines(result))))
 
 
-def render_profile(result: ProfileResult, fmt: str = "table"):
-    check_format(fmt)
-    if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2) + "\n"
-    if fmt == "csv":
-        return to_csv(result)
-    if fmt == "markdown":
-        return to_markdown(result)
-    return to_table(result)
+@renderer("profile", "json")
+def to_json(result: ProfileResult) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
 # ---- the roofline plot ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from .bench import engine_cards, latency_section
 from .cost import layer_chart_section, model_cards
 from .page import environment_section, escape, flatten, machine_cards, sortable_cells, sortable_heads, warnings_list, whole_page
 from .profile import engine_name, profiled_layers_section, roof_card, roofline_section, warning_text
+from .registry import renderer
 from .warnings import describe
 
 
@@ -187,6 +188,7 @@ def report_environment_section(content: ReportContent) -> str:
     return environment_section(rows, content.command, content.sources)
 
 
+@renderer("report", "html")
 def render_report(content: ReportContent) -> str:
     """The whole page as one string of HTML."""
     from ..version import __version__

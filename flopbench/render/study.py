@@ -10,6 +10,7 @@ from typing import Any
 from ..study.sweep import ConfigSummary, SweepResult, realized, summarize, trend
 from . import charts, units
 from .page import card, environment_section, escape, flatten, machine_cards, roofline_card, sortable_cells, sortable_heads, warnings_list, whole_page
+from .registry import renderer
 
 COLUMNS = ("Point", "Engine", "FLOP ratio", "Time ratio", "Spread", "Realized", "DW share (time)", "DW share (FLOPs)",
            "Std GFLOP/s", "DW GFLOP/s", "PW GFLOP/s")
@@ -43,6 +44,7 @@ def record_cells(record: dict[str, Any]) -> list[str]:
             _gflops(parts.get("standard")), _gflops(parts.get("depthwise")), _gflops(parts.get("pointwise"))]
 
 
+@renderer("study", "table")
 def study_table(result: SweepResult):
     from rich.console import Group
     from rich.table import Table
@@ -96,6 +98,7 @@ def summary_lines(result: SweepResult) -> list[str]:
     return lines
 
 
+@renderer("study", "markdown")
 def summary_markdown(result: SweepResult) -> str:
     header = "| " + " | ".join(COLUMNS) + " |\n|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|\n"
     rows = "".join("| " + " | ".join(map(units.markdown_cell, record_cells(r))) + " |\n" for r in result.records)
@@ -103,6 +106,7 @@ def summary_markdown(result: SweepResult) -> str:
             + header + rows)
 
 
+@renderer("study", "json")
 def to_json(result: SweepResult) -> str:
     return json.dumps(result.to_dict(), indent=1) + "\n"
 
@@ -388,6 +392,7 @@ def _study_environment(result: SweepResult, command: str, sources: Sequence[str]
     return environment_section(rows, command, sources)
 
 
+@renderer("study", "html")
 def render_study_page(result: SweepResult, command: str = "", sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """The sweep of `flopbench study sepconv` as one page: what it says, the speedup the FLOPs
     promise against the one measured, the depthwise / pointwise split, every point, the warnings."""

@@ -1,4 +1,4 @@
-"""What every renderer shares: the output formats, plain text from a rich renderable, and a table
+"""What every renderer shares: plain text from a rich renderable, and a table
 as data that a terminal gets through rich and a pipe or a file gets without it."""
 from __future__ import annotations
 
@@ -6,16 +6,6 @@ import functools
 import io
 import re
 from dataclasses import dataclass
-
-from ..errors import OptionError
-
-FORMATS = ("table", "json", "csv", "markdown")
-
-
-def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
-    if fmt not in allowed:
-        raise OptionError(f"unknown format {fmt!r}", f"choose one of: {', '.join(allowed)}")
-    return fmt
 
 
 def render_text(renderable, width: int = 160) -> str:

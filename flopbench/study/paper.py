@@ -98,6 +98,21 @@ PAPER_MODELS = (
 PAPER_SHARES = {"Conv 1x1": (94.86, 74.59), "Conv DW 3x3": (3.06, 1.06), "Conv 3x3": (1.19, 0.02), "Fully Connected": (0.18, 24.33)}
 
 
+@dataclass(frozen=True)
+class PaperTables:
+    """The paper's Tables 3, 4, 6 and 7 counted (`rows`) and Table 2's shares of 1.0 MobileNet-224."""
+
+    rows: tuple[PaperRow, ...]
+    shares_of_v1: dict[str, tuple[float, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [row.to_dict() for row in self.rows], "table2_shares": self.shares_of_v1}
+
+
+def paper_tables(folder) -> PaperTables:
+    return PaperTables(*paper_rows(folder))
+
+
 def paper_rows(folder) -> tuple[tuple[PaperRow, ...], dict[str, tuple[float, float]]]:
     """Tables 4, 6 and 7 (each model built from the zoo into `folder`, then counted) and Table 2's shares."""
     from ..counting import count
