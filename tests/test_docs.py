@@ -212,6 +212,8 @@ def test_transcripts_are_console_blocks_and_few_are_not_run():
                 misfiled.append(f"{page.name}:{line}")
     assert not misfiled, f"make these ```console blocks so their commands are run: {misfiled}"
     assert len(not_run) <= MAX_BLOCKS_NOT_RUN, "\n".join(not_run)
+    shown = [argv[0] for page in PAGES for argv, _, _ in shown_commands(page)]
+    assert len(shown) >= 35 and {"flops", "bench", "profile", "report", "compare", "convert", "zoo"} <= set(shown), shown
 
 
 def test_the_python_the_pages_show_names_what_exists():
