@@ -365,7 +365,7 @@ def test_study_sepconv_ray_spreads_the_study_points_over_the_nodes(cluster, tmp_
     study = json.loads((out / "results.json").read_text())
     validate(study)
     assert json.loads(done.stdout) == study
-    assert [r["status"] for r in study["records"]] == ["ok", "ok"]
+    assert [r["status"] for r in study["records"]] == ["done", "done"]
     assert {r["node_id"] for r in study["records"]} <= {cluster.head_node.node_id, cluster.second.node_id}
     # the separable twin of a 3×3 convolution 8→8 at 8×8, padded, stride s: (8·9 + 8·8) / (8·8·9) of the FLOPs
     assert all(abs(r["flop_ratio"] - (8 * 9 + 8 * 8) / (8 * 8 * 9)) < 1e-9 for r in study["records"])

@@ -256,7 +256,7 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
     document = json.loads((folder / "results.json").read_text())
     validate(document)
     records = document["records"]
-    assert [r["status"] for r in records] == ["ok", "ok", "ok"]
+    assert [r["status"] for r in records] == ["done", "done", "done"]
     assert all(r["parts"]["roofline"]["engine"] == r["point"]["engine"] for r in records)
     text = page.read_text(encoding="utf-8")
     assert_self_contained(text)

@@ -68,6 +68,7 @@ def test_run(sep_cnn_xml, image_npy, tmp_path):
 
 
 def test_profile_and_machine(sep_cnn_xml, tmp_path, roofline_cache):
+    from flopbench.profiling.machine import cached_machine
     from flopbench.profiling.profile import profile
 
     made = profile(sep_cnn_xml, iterations=5, warmup=1, roofline=roofline_cache["openvino"])
@@ -77,7 +78,7 @@ def test_profile_and_machine(sep_cnn_xml, tmp_path, roofline_cache):
     _loads_back(tmp_path / "cli.json")
     _saved_and_loaded(roofline_cache["onnxruntime"], tmp_path / "machine.json")
     assert main(["machine", "--quick", "-o", str(tmp_path / "machine-cli.json")]) == 0
-    assert _loads_back(tmp_path / "machine-cli.json") == roofline_cache["openvino"]  # the cached measurement
+    assert _loads_back(tmp_path / "machine-cli.json") == cached_machine("openvino", quick=True)  # the cached measurement
 
 
 def test_compare(zoo_dir, tmp_path):
@@ -132,18 +133,22 @@ def test_an_unknown_version_is_refused_by_name(sep_cnn_xml, tmp_path, capsys, sc
     assert needle in error and len(error.splitlines()) == 1
 
 
-def test_an_older_version_with_an_upgrade_is_read(sep_cnn_xml, tmp_path, monkeypatch):
-    """A kind that changed its shape declares how its older documents read; the codec applies it."""
-    from flopbench.counting.cost import ModelCost
+def test_an_older_version_is_read_in_todays_words(tmp_path):
+    """flopbench/study/1 said "ok" for a point measured, where the fleet says "done": read today, it is done."""
+    from flopbench.study.sweep import run_sweep
 
-    kind = codec.registered_kinds()["count"]
-    renamed = {**flopbench.count(sep_cnn_xml).to_dict(), "schema": "flopbench/count/0"}
-    renamed["include_other"] = renamed.pop("include_other_flops")
-    upgraded = dataclasses.replace(kind, upgrades={0: lambda old: {**old, "include_other_flops": old.pop("include_other")}})
-    monkeypatch.setitem(codec._KINDS, "count", upgraded)  # noqa: SLF001 - a test of the registry itself
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(renamed))
-    assert isinstance(flopbench.load_result(path), ModelCost) and flopbench.load_result(path) == flopbench.count(sep_cnn_xml)
+    point = {"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "stride": 1, "engine": "openvino", "precision": "f32",
+             "seconds": 0.02, "repeats": 1, "profile_iterations": 2}
+    made = run_sweep([point], tmp_path)
+    older = json.loads((tmp_path / "results.json").read_text())
+    assert older["schema"] == "flopbench/study/2" and older["records"][0]["status"] == "done"
+    older["schema"] = "flopbench/study/1"
+    older["records"][0]["status"] = "ok"
+    (tmp_path / "results.json").write_text(json.dumps(older))
+    loaded = flopbench.load_result(tmp_path / "results.json")
+    assert loaded.records == made.records and loaded.records[0]["status"] == "done" and loaded.complete
+    again = run_sweep([point], tmp_path, runner=lambda p: pytest.fail("a point done before is measured again"))
+    assert again.skipped == (made.records[0]["key"],)
 
 
 def test_a_kind_is_declared_once():

@@ -47,7 +47,7 @@ def test_bad_points_are_refused(change, needle):
 def test_one_point_measured():
     # big enough that each part takes several µs: OpenVINO's profiler counts whole microseconds
     record = run_point({**TINY, "in_channels": 32, "out_channels": 32, "size": 16, "profile_iterations": 10})
-    assert record["status"] == "ok", record.get("reason")
+    assert record["status"] == "done", record.get("reason")
     # standard 32·32·9·256 MACs; separable 32·9·256 (depthwise) + 32·32·256 (pointwise)
     assert record["flops"] == {"standard": 2 * 2_359_296, "separable": 2 * (73_728 + 262_144)}
     assert record["flop_ratio"] == pytest.approx(335_872 / 2_359_296)
@@ -74,7 +74,7 @@ def test_sweep_writes_as_it_goes_skips_what_is_done_and_records_failures(tmp_pat
 
     first = run_sweep(points, tmp_path, runner=counting)
     assert ran == [check_point(TINY)["key"], "on-a-missing-device"]
-    assert [r["status"] for r in first.records] == ["ok", "failed"]
+    assert [r["status"] for r in first.records] == ["done", "failed"]
     assert "NOSUCHDEVICE" in first.records[1]["reason"]
     document = json.loads((tmp_path / "results.json").read_text())
     validate(document)
@@ -125,7 +125,7 @@ def test_the_command_writes_points_results_plot_and_summary(tmp_path):
     printed = json.loads(done.stdout)
     validate(printed)
     assert printed == json.loads((out / "results.json").read_text())
-    assert [r["status"] for r in printed["records"]] == ["ok", "ok"]
+    assert [r["status"] for r in printed["records"]] == ["done", "done"]
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "openvino:f32: the separable layer needs a median 0.236× the FLOPs" in summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
+from ..results.status import DONE
 
 STUDY_FILES = ("points.json", "results.json", "summary.md", "plot.png", "fleet.json")  # what a sweep keeps in -o DIR
 
@@ -104,7 +105,7 @@ def run_command(args) -> int:
     def on_progress(index: int, total: int, point, record) -> None:
         if record is None:
             print(f"flopbench: [{index + 1}/{total}] {point['key']}", file=sys.stderr, flush=True)
-        elif record.get("status") != "ok":
+        elif record.get("status") != DONE:
             print(f"flopbench: [{index + 1}/{total}] {point['key']} failed: {record.get('reason')}", file=sys.stderr, flush=True)
 
     if args.ray or args.address:
@@ -115,7 +116,7 @@ def run_command(args) -> int:
         result = run_sweep(points, folder, progress=on_progress)
     if result.skipped:
         print(f"flopbench: {len(result.skipped)} point(s) already done in {folder / 'results.json'}, skipped", file=sys.stderr)
-    if any(r.get("status") == "ok" for r in result.records):
+    if any(r.get("status") == DONE for r in result.records):
         writing.write_bytes_atomic(folder / "plot.png", plot_png(result))
     writing.write_text_atomic(folder / "summary.md", summary_markdown(result))
     emit(render("study", fmt, result), None)

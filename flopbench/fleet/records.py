@@ -18,9 +18,9 @@ from typing import Any
 from ..errors import ResultFileError
 from ..results.codec import encode, result_kind, schema_of
 from ..results.documents import check_mergeable, read_document
+from ..results.status import DONE, FAILED, POINT_STATUSES
 from ..results.writing import check_writable, write_text_atomic
 
-STATUSES = ("done", "failed")
 
 
 @result_kind("fleet", version=1)
@@ -37,16 +37,16 @@ class FleetResult:
 
     def __post_init__(self):
         for record in self.points:
-            if record["status"] not in STATUSES or not isinstance(record["key"], str):
+            if record["status"] not in POINT_STATUSES or not isinstance(record["key"], str):
                 raise ValueError(f"point record {record.get('key')!r} has status {record.get('status')!r}")
 
     @property
     def done(self) -> list[dict[str, Any]]:
-        return [p for p in self.points if p["status"] == "done"]
+        return [p for p in self.points if p["status"] == DONE]
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [p for p in self.points if p["status"] == "failed"]
+        return [p for p in self.points if p["status"] == FAILED]
 
     def machine(self, node_id: str) -> dict[str, Any]:
         return self.nodes.get(node_id, {}).get("machine", {})
@@ -113,13 +113,13 @@ class FleetLog:
                                       "move it away and run again, or name another results file") from None
             log.nodes.update(loaded.nodes)
             for record in loaded.points:
-                if record["status"] == "done":
+                if record["status"] == DONE:
                     log.records[record["key"]] = record
                     log.encoded[record["key"]] = _encode(record)
         return log
 
     def done_keys(self) -> set[str]:
-        return {key for key, record in self.records.items() if record["status"] == "done"}
+        return {key for key, record in self.records.items() if record["status"] == DONE}
 
     def note_node(self, node_id: str, description: dict[str, Any]) -> None:
         self.nodes[node_id] = description

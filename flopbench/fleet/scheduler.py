@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import OptionError, one_line
 from ..results.documents import machine_differences
+from ..results.status import DONE, FAILED
 from .cluster import MEASURE_SLOT, FleetNode, alive_nodes, require_ray
 from .points import point_key
 from .records import FleetLog, FleetResult
@@ -251,7 +252,7 @@ class Scheduler:
 
     # -- results ----------------------------------------------------------------------------
     def _end(self, pending: _Pending, node_id: str | None, outcome: dict[str, Any] | None, error: str | None) -> None:
-        record = {"key": pending.key, "point": pending.point, "status": "failed" if error else "done", "node_id": node_id,
+        record = {"key": pending.key, "point": pending.point, "status": FAILED if error else DONE, "node_id": node_id,
                   "hostname": (outcome or {}).get("hostname"), "started_at": (outcome or {}).get("started_at"),
                   "finished_at": (outcome or {}).get("finished_at"), "attempts": pending.attempts, "error": error,
                   "result": (outcome or {}).get("result")}

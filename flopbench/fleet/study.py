@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FlopbenchError
-from ..study.sweep import run_point
+from ..results.status import DONE, FAILED
+from ..study.sweep import in_todays_words, run_point
 from .records import FleetResult
 from .scheduler import SweepProgress
 from .sweep import fleet_sweep
@@ -16,14 +17,14 @@ from .sweep import fleet_sweep
 
 @dataclass(frozen=True)
 class StudyPoints:
-    """A study point on a node: the study's record when it is "ok"; its reason as the point's
+    """A study point on a node: the study's record when it is done; its reason as the point's
     failure otherwise, so that a re-run tries it again, as the study's own runner does."""
 
     measures: bool = True
 
     def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
         record = run_point(point)
-        if record.get("status") != "ok":
+        if record.get("status") != DONE:
             raise FlopbenchError(record.get("reason") or "the point failed")
         return record
 
@@ -37,10 +38,10 @@ def study_records(result: FleetResult, points: list[dict[str, Any]]) -> list[dic
         fleet_record = by_key.get(point["key"])
         if fleet_record is None:
             continue
-        if fleet_record["status"] == "done":
-            records.append({**fleet_record["result"], "node_id": fleet_record["node_id"]})
+        if fleet_record["status"] == DONE:
+            records.append({**in_todays_words(fleet_record["result"]), "node_id": fleet_record["node_id"]})
         else:
-            records.append({"key": point["key"], "point": point, "status": "failed", "reason": fleet_record["error"],
+            records.append({"key": point["key"], "point": point, "status": FAILED, "reason": fleet_record["error"],
                             "node_id": fleet_record["node_id"]})
     return records
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fleet.records import FleetResult
+from ..results.status import DONE, FAILED
 from ..measure.engines import DEFAULT_ENGINE, engine_packages
 
 UNIT_NS = 1e3  # µs
@@ -47,7 +48,7 @@ def fleet_bench_table(result: FleetResult):
     for record in result.points:
         node_id = record["point"].get("node_id") or record["node_id"]
         model = record["point"]["model"]
-        if record["status"] == "failed":
+        if record["status"] == FAILED:
             for engine in record["point"].get("engines") or [DEFAULT_ENGINE]:
                 cells.setdefault((model, engine), {})[node_id] = "failed"
             continue
@@ -77,7 +78,7 @@ def sweep_summary(result: FleetResult, skipped: int = 0) -> str:
     per_node: dict[str, list[int]] = {}
     for record in result.points:
         counts = per_node.setdefault(record["node_id"] or "", [0, 0])
-        counts[0 if record["status"] == "done" else 1] += 1
+        counts[0 if record["status"] == DONE else 1] += 1
     state = "complete" if result.complete else ("interrupted: what ended is kept" if result.interrupted else "incomplete")
     lines.append(f"{len(result.done)} point(s) done, {len(result.failed)} failed"
                  + (f" ({skipped} already done before this run)" if skipped else "") + f"; {state}")
@@ -116,7 +117,7 @@ def fleet_profile_table(result: FleetResult):
         node_id = record["point"].get("node_id") or record["node_id"]
         key = (record["point"]["model"], record["point"]["engine"])
         rows = cells.setdefault(key, {})
-        if record["status"] == "failed":
+        if record["status"] == FAILED:
             rows.setdefault("(end to end)", {})[node_id] = "failed"
             continue
         document = record["result"]

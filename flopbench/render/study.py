@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..results.status import DONE
 from ..study.sweep import ConfigSummary, SweepResult, realized, summarize, trend
 from . import charts, units
 from .page import card, environment_section, escape, flatten, machine_cards, roofline_card, sortable_cells, sortable_heads, warnings_list, whole_page
@@ -32,7 +33,7 @@ def geometry(point: dict[str, Any]) -> str:
 def record_cells(record: dict[str, Any]) -> list[str]:
     point = record["point"]
     config = f"{point['engine']} {point['precision']}"
-    if record.get("status") != "ok":
+    if record.get("status") != DONE:
         return [geometry(point), config, "failed: " + record.get("reason", "?")] + [""] * (len(COLUMNS) - 3)
     ratio = record["time_ratio"]
     parts = record.get("parts") or {}
@@ -122,7 +123,7 @@ def plot_png(result: SweepResult) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in result.records:
-        if record.get("status") == "ok":
+        if record.get("status") == DONE:
             point = record["point"]
             groups.setdefault(f"{point['engine']} {point['precision']}", []).append(record)
     for label, records in groups.items():
@@ -161,7 +162,7 @@ def _config(point: dict[str, Any]) -> str:
 
 
 def _ok(result: SweepResult) -> list[dict[str, Any]]:
-    return [r for r in result.records if r.get("status") == "ok"]
+    return [r for r in result.records if r.get("status") == DONE]
 
 
 def _values(points: Sequence[dict[str, Any]], field: str) -> str:
@@ -181,7 +182,7 @@ def _study_rooflines(result: SweepResult) -> dict[str, dict[str, Any]]:
 def _study_summary(result: SweepResult) -> str:
     points = [dict(p) for p in result.points]
     configs = list(dict.fromkeys(_config(p) for p in points))
-    failed = sum(1 for r in result.records if r.get("status") != "ok")
+    failed = sum(1 for r in result.records if r.get("status") != DONE)
     done = f"{len(result.records)} of {result.planned_count} measured" + (f", {failed} failed" if failed else "")
     cards = [
         card("Points", f"{result.planned_count:,}", done),
@@ -323,7 +324,7 @@ def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> lis
     if with_nodes:
         cells.append((str(record.get("node_id") or "")[:8], None))
     cells += [(str(point[f]), point[f]) for f in ("in_channels", "out_channels", "kernel", "size", "stride")]
-    if record.get("status") != "ok":
+    if record.get("status") != DONE:
         return (cells + [("", None)] * (len(_point_heads(with_nodes)) - len(cells) - 1)
                 + [(f"failed: {record.get('reason', '?')}", None)])
     parts = record.get("parts") or {}
@@ -341,7 +342,7 @@ def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> lis
               _number(standard.get("gflops_per_s"), 2), _number(depthwise.get("gflops_per_s"), 2),
               _number(pointwise.get("gflops_per_s"), 2), _number(depthwise.get("percent_of_attainable"), 0),
               _number(pointwise.get("percent_of_attainable"), 0), (str(depthwise.get("bound") or ""), None),
-              ("ok" if "profile_error" not in parts else "ok, not profiled", None)]
+              ("done" if "profile_error" not in parts else "done, not profiled", None)]
     return cells
 
 
@@ -366,7 +367,7 @@ def _study_warnings(result: SweepResult, notes: Sequence[str]) -> list[str]:
                      "running the same command again measures the rest")
     for record in result.records:
         point = record["point"]
-        if record.get("status") != "ok":
+        if record.get("status") != DONE:
             found.append(f"{record['key']}: failed: {record.get('reason', '?')}")
             continue
         error = (record.get("parts") or {}).get("profile_error")

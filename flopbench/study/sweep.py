@@ -34,9 +34,10 @@ from ..measure.bench import measure
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
-from ..results.codec import json_field, result_kind, schema_of
+from ..results.codec import json_field, result_kind, schema_id, schema_of
 from ..results.documents import load_result
 from ..results.metadata import result_metadata
+from ..results.status import DONE, FAILED, point_status
 from ..results.writing import write_text_atomic
 from .convert import convert
 
@@ -287,7 +288,7 @@ def _spread(values: list[float]) -> dict[str, Any]:
 
 
 def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
-    """Measure one point; the record says "ok" with its numbers, or "failed" with the reason.
+    """Measure one point; the record says DONE with its numbers, or FAILED with the reason.
     Ctrl-C (KeyboardInterrupt) is not caught: the sweep stops and keeps what is done."""
     point = check_point(point)
     started = time.perf_counter()
@@ -303,12 +304,12 @@ def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
                 roofline = default_roofline(point["engine"], point.get("device", "CPU"))
             parts = _profiled_parts(sep, std, point, roofline)
     except FlopbenchError as exc:
-        return {**record, "status": "failed", "reason": str(exc), "seconds": time.perf_counter() - started}
+        return {**record, "status": FAILED, "reason": str(exc), "seconds": time.perf_counter() - started}
     except (RuntimeError, ValueError, OSError, MemoryError) as exc:  # what an engine raises when it cannot compile or run
-        return {**record, "status": "failed", "reason": engine_message(exc), "seconds": time.perf_counter() - started}
+        return {**record, "status": FAILED, "reason": engine_message(exc), "seconds": time.perf_counter() - started}
     ratios = [s / t for s, t in zip(medians["separable"], medians["standard"])]
     return {
-        **record, "status": "ok",
+        **record, "status": DONE,
         "flops": {name: cost.total_flops for name, cost in costs.items()},
         "params": {name: cost.params for name, cost in costs.items()},
         "flop_ratio": costs["separable"].total_flops / costs["standard"].total_flops,
@@ -330,7 +331,17 @@ def default_roofline(engine: str, device: str = "CPU"):
 # --- a whole sweep --------------------------------------------------------------------------------
 
 
-@result_kind("study", version=1, derived=("complete",))
+def in_todays_words(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with its status in today's vocabulary (a sweep of flopbench/study/1 said "ok" for done)."""
+    return {**record, "status": point_status(record["status"])} if isinstance(record, dict) and "status" in record else record
+
+
+def _from_version_1(document: dict[str, Any]) -> dict[str, Any]:
+    """flopbench/study/1 → 2: the only change is the status word of a point measured ("ok" → "done")."""
+    return {**document, "records": [in_todays_words(record) for record in document["records"]]}
+
+
+@result_kind("study", version=2, derived=("complete",), upgrades={1: _from_version_1})
 @dataclass(frozen=True)
 class SweepResult:
     """A sweep's records. The document keeps the records and how many points were planned, not the
@@ -359,6 +370,7 @@ class SweepResult:
 
 
 SCHEMA = schema_of(SweepResult)
+OLDER_SCHEMA = schema_id("study", 1)  # read: its records are put in today's words
 
 
 def load_sweep(path: str | os.PathLike) -> SweepResult:
@@ -393,9 +405,9 @@ def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ResultFileError(f"cannot read the earlier results {file} ({one_line(exc, 120)})",
                               "move it away to start the sweep afresh") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("records"), list):
+    if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, OLDER_SCHEMA) or not isinstance(data.get("records"), list):
         raise ResultFileError(f"{file} is not a {SCHEMA} results file", "move it away, or give -o another folder")
-    return {r["key"]: r for r in data["records"] if isinstance(r, dict) and "key" in r}
+    return {r["key"]: in_todays_words(r) for r in data["records"] if isinstance(r, dict) and "key" in r}
 
 
 def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
@@ -408,7 +420,7 @@ def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
     out = Path(folder)
     results_path = out / "results.json"
     earlier = read_results(results_path)
-    done = {key: r for key, r in earlier.items() if r.get("status") == "ok"}
+    done = {key: r for key, r in earlier.items() if r.get("status") == DONE}
     records: dict[str, dict[str, Any]] = dict(earlier)
     metadata = result_metadata()
     interrupted = False
@@ -473,7 +485,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> tuple[ConfigSummary, ...]:
         by_config.setdefault(f"{point['engine']}:{point['precision']}", []).append(record)
     summaries = []
     for config, group in by_config.items():
-        ok = [r for r in group if r.get("status") == "ok"]
+        ok = [r for r in group if r.get("status") == DONE]
         ranked = sorted(ok, key=lambda r: r["time_ratio"]["median"] / r["flop_ratio"])
         parts = [r.get("parts", {}) for r in ok]
         summaries.append(ConfigSummary(
@@ -493,7 +505,7 @@ def trend(records: Sequence[dict[str, Any]], field: str) -> dict[tuple[str, int]
     """Median time ratio over FLOP ratio per (config, value of `field`): > 1 means time fell less than FLOPs."""
     groups: dict[tuple[str, int], list[float]] = {}
     for record in records:
-        if record.get("status") != "ok":
+        if record.get("status") != DONE:
             continue
         point = record["point"]
         groups.setdefault((f"{point['engine']}:{point['precision']}", point[field]), []).append(
