@@ -79,6 +79,7 @@ Modelled on ``pyperf check``. Each rule, with its threshold as a module constant
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
@@ -240,7 +241,14 @@ def _estimate(sorted_ns: np.ndarray, percentile: float, confidence: float) -> Pe
     )
 
 
-@encoded(derived=("median", "trustworthy"))
+def _median_bound_of_older_documents(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Statistics written before `median_bound_ns` had a key of its own kept it only as median.bound_ns."""
+    if "median_bound_ns" in data or not isinstance(data.get("median"), Mapping):
+        return data
+    return {**data, "median_bound_ns": data["median"].get("bound_ns")}
+
+
+@encoded(derived=("median", "trustworthy"), before_read=_median_bound_of_older_documents)
 @dataclass(frozen=True)
 class LatencyStats:
     """Summary of one run's latencies; build it with :func:`summarize`.

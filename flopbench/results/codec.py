@@ -60,6 +60,8 @@ class ClassCodec:
     schema: str | None = None  # "flopbench/count/1" for a result kind
     # keys a command may write beside a result kind's own (count's memory_budget): described, not held
     extras: tuple[str, ...] = ()
+    # for a class held by a result: how a dict written before a field existed gives that field (read only)
+    before_read: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,10 +115,12 @@ def _install(cls: type, codec: ClassCodec) -> type:
     return cls
 
 
-def encoded(cls: type | None = None, *, derived: tuple[str | Derived, ...] = (), passes: tuple[str, ...] = ()):
-    """Class decorator for a dataclass held by a result that writes derived values or passes values down."""
+def encoded(cls: type | None = None, *, derived: tuple[str | Derived, ...] = (), passes: tuple[str, ...] = (),
+            before_read: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None):
+    """Class decorator for a dataclass held by a result that writes derived values, passes values
+    down, or reads what older documents wrote for it in another place (`before_read`)."""
     def wrap(klass: type) -> type:
-        return _install(klass, ClassCodec(derived=tuple(derived), passes=tuple(passes)))
+        return _install(klass, ClassCodec(derived=tuple(derived), passes=tuple(passes), before_read=before_read))
 
     return wrap(cls) if cls is not None else wrap
 
@@ -304,6 +308,8 @@ def _decode_object(cls: type, data: Mapping[str, Any], context: Mapping[str, Any
     if not isinstance(data, Mapping):
         raise TypeError(f"{cls.__name__} needs a JSON object, not {type(data).__name__}")
     codec, plan = _plan(cls)
+    if codec.before_read is not None:
+        data = codec.before_read(data)
     passed = dict(context)
     values: dict[str, Any] = {}
     flat_field = None
