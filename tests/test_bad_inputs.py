@@ -957,3 +957,19 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(cor
         first.kill()
     assert json.loads(target.read_text())["schema"] == "flopbench/bench/1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # the lock went with its run
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_outputs_are_written_is_no_signal_death(signum, corpus, tmp_path):
+    """Sent the moment the command says it wrote its file (its last words): the exit code is the
+    command's own, or 130, never a death by the signal, and the file is whole."""
+    for attempt in range(3):
+        out = tmp_path / f"cost{attempt}.json"
+        process = subprocess.Popen([sys.executable, "-m", "flopbench", "flops", str(corpus.x), "-o", str(out)], cwd=REPO,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = process.stderr.readline()
+        assert line.startswith("wrote "), line
+        process.send_signal(signum)
+        process.communicate(timeout=60)
+        assert process.returncode in (0, 130), process.returncode
+        assert json.loads(out.read_text())["schema"] == "flopbench/count/1"

@@ -281,17 +281,35 @@ def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_d
     assert json.loads(out.read_text())["points"] == document["points"]  # nothing measured twice
 
 
-def _interrupt_once_a_point_is_written(command: list[str], out: Path) -> dict:
-    """Run `flopbench COMMAND`, press Ctrl-C once the results file holds a point, and return the file
-    as the interrupted run left it (exit 130, valid, marked incomplete and interrupted)."""
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat_file.parent.name))
+    return found
+
+
+def _interrupt_once_a_point_is_written(command: list[str], out: Path, signum: int = signal.SIGINT,
+                                       started: set[int] | None = None) -> dict:
+    """Run `flopbench COMMAND`, press Ctrl-C (or send `signum`) once the results file holds a point,
+    and return the file as the interrupted run left it (exit 130, valid, marked incomplete and
+    interrupted). `started` receives the processes the command started meanwhile."""
     process = subprocess.Popen([sys.executable, "-m", "flopbench", *command], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
+        if started is not None:
+            started |= _children(process.pid)
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.rstrip().endswith("wrote " + str(out) + " (incomplete run)"), stderr
     document = json.loads(out.read_text())
     validate(document)
     assert document["complete"] is False and document["interrupted"] is True
@@ -338,6 +356,23 @@ def test_ctrl_c_during_fleet_profile_keeps_each_node_result_that_ended(cluster, 
                      for engine in ("openvino", "onnxruntime")}
     assert len(document["points"]) == 8  # each once: what ended before Ctrl-C was not measured again
     _assert_no_overlap(document)
+
+
+def test_sigterm_keeps_what_ended_and_stops_the_local_ray_it_started(zoo_dir, tmp_path):
+    """SIGTERM, as a job scheduler or `kill` sends it, is Ctrl-C: on a local Ray the command started
+    itself, the file keeps the points that ended (marked interrupted), and that Ray is gone when the
+    command exits (Ray's own SIGTERM handler would exit 1 without the file, its processes left)."""
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=0.5)
+    out = tmp_path / "sweep.json"
+    started: set[int] = set()
+    document = _interrupt_once_a_point_is_written(["fleet", "sweep", str(points_file), "--json", str(out)], out, signal.SIGTERM, started)
+    assert 1 <= len(document["points"]) < len(points) and all(r["status"] == "done" for r in document["points"])
+    assert started  # the local Ray's processes
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in started):
+        time.sleep(0.2)
+    left = [pid for pid in started if Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_text() for pid in left]
 
 
 def test_without_ray_the_error_says_how_to_install_it(sep_cnn_onnx):

@@ -51,6 +51,8 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; `argv` None is the process itself (`flopbench`, `python -m flopbench`)."""
+    whole_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     # --debug is taken anywhere on the line (before or after the command), as users type it
     debug = "--debug" in argv
@@ -67,15 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with openvino_without_conversion_api():
             return _main(argv, debug)
+    except KeyboardInterrupt:  # a signal in the last moments, after _main's own handling: its outputs are written
+        print("flopbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         from .output import release_outputs
 
-        release_outputs()
-        for signum, handler in previous.items():  # main() called in-process leaves no handler behind
+        for signum, handler in previous.items():
+            # the process: its work is done, so a signal now is ignored, not a death by it (even one
+            # already caught whose Python handler has not run yet, and during Python's shutdown,
+            # which keeps an ignored signal ignored); main() called in-process leaves no handler behind
             try:
-                signal.signal(signum, handler)
-            except (ValueError, TypeError):
+                signal.signal(signum, signal.SIG_IGN if whole_process else handler)
+            except (ValueError, TypeError):  # a handler set outside Python (None) cannot be put back
                 pass
+        release_outputs()
 
 
 def _main(argv: list[str], debug: bool) -> int:

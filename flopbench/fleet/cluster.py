@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -48,6 +50,22 @@ def _check_reachable(address: str) -> None:
 
 
 @contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """ray.init installs its own SIGTERM handling (a native dump, then an abort or exit 1, with no
+    results written); the command's own handlers are put back after it, so SIGTERM stops a fleet
+    run as Ctrl-C does: what ended is kept and written, and the local Ray is shut down."""
+    kept = {}
+    if threading.current_thread() is threading.main_thread():
+        kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+@contextmanager
 def connected(address: str | None = None, local_cpus: int | None = None) -> Iterator[str]:
     """Connected to the Ray cluster at `address`, or to a local Ray started for this run (this
     machine, one measurement slot). Already connected (a caller's own ray.init): used as it is.
@@ -57,17 +75,18 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
         yield address or ray.get_runtime_context().gcs_address
         return
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-    if address:
-        _check_reachable(address)
-        try:
-            ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise FleetError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
-                             "check --address: it is what ray start --head printed (HOST:6379)") from None
-    else:
-        # "local": a Ray of its own, even when another cluster runs on this machine (ray.init would join that one)
-        ray.init(address="local", num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False,
-                 **quiet)
+    with _signal_handlers_kept():
+        if address:
+            _check_reachable(address)
+            try:
+                ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise FleetError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                                 "check --address: it is what ray start --head printed (HOST:6379)") from None
+        else:
+            # "local": a Ray of its own, even when another cluster runs on this machine (ray.init would join that one)
+            ray.init(address="local", num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False,
+                     **quiet)
     try:
         yield address or "local"
     finally:
