@@ -258,6 +258,28 @@ def test_inputs_travel_to_the_nodes_by_content(cluster, zoo_dir, tmp_path):
         assert "random" not in used and used == "mine.npy"
 
 
+def test_fleet_bench_runs_a_tflite_on_litert_on_every_node(cluster, tmp_path):
+    """A .tflite travels like any model and runs on LiteRT on each node; LiteRT times no nodes, so
+    its results carry no roofline."""
+    pytest.importorskip("ai_edge_litert", reason="LiteRT is not installed: pip install 'flopbench[litert]'")
+    from flopbench.zoo import write_zoo_model
+
+    model = write_zoo_model("sep_cnn", tmp_path, fmt="tflite").tflite
+    out = tmp_path / "fleet.json"
+    done = _flopbench("fleet", "bench", model, "--engine", "litert", "--address", cluster.address, "-t", "0.1", "-niter", "3",
+                      "--json", out)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert {r["node_id"] for r in document["points"]} == {cluster.head_node.node_id, cluster.second.node_id}
+    for record in document["points"]:
+        assert record["status"] == "done", record["error"]
+        [result] = record["result"]["results"]
+        assert result["engine"]["engine"] == "litert" and result["engine"]["precision"] == "f32"
+        assert result["flops_per_inference"] == SEP_CNN_FLOPS and result["iterations"] >= 3
+        assert record["result"]["metadata"]["rooflines"] == {}
+
+
 def test_fleet_sweep_runs_every_point_once_one_at_a_time_per_node(cluster, zoo_dir, tmp_path):
     points_file, points = _points_file(tmp_path, zoo_dir)
     out = tmp_path / "sweep.json"

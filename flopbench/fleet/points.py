@@ -111,7 +111,7 @@ class BenchPoints:
 
     def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
         from ..measure.bench import bench
-        from .roofline import roofline_entry
+        from .roofline import roofline_entries
 
         with point_folder() as folder:
             path = unpack_model(self.packages[point["model"]], folder)
@@ -125,8 +125,7 @@ class BenchPoints:
         document["metadata"]["model"] = point["model"]  # the name the user gave, not the node's temporary copy
         document["metadata"]["node_id"] = current_node_id()
         if not report.interrupted:  # the node's roofline, reused from its cache or measured quick once
-            document["metadata"]["rooflines"] = {engine: roofline_entry(engine, arguments["config"].device)
-                                                 for engine in arguments["engines"]}
+            document["metadata"]["rooflines"] = roofline_entries(list(arguments["engines"]), arguments["config"].device)
         return document
 
 

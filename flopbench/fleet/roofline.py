@@ -20,6 +20,22 @@ def node_roofline(engine: str, device: str = "CPU") -> tuple[Machine, str]:
     return machine(engine, device, quick=True), MEASURED_QUICK
 
 
+def roofline_entries(engines: list[str], device: str = "CPU") -> dict[str, dict[str, Any]]:
+    """`roofline_entry` of each engine that can measure a roofline (it needs per-node times); an
+    engine without them has none, and its bench results need none."""
+    from ..errors import ProfilingError
+    from ..measure.engines import get_engine
+
+    entries = {}
+    for engine in engines:
+        try:
+            get_engine(engine).check_profilable(device)
+        except ProfilingError:
+            continue
+        entries[engine] = roofline_entry(engine, device)
+    return entries
+
+
 def roofline_entry(engine: str, device: str = "CPU") -> dict[str, Any]:
     """The roofline as a result records it: {"source": ..., "machine": flopbench/machine/1}."""
     roof, source = node_roofline(engine, device)
