@@ -137,3 +137,70 @@ def test_convert_finds_resnet50s_convolutions_behind_constant_of_shape(tmp_path)
     assert "converted 17 " in done.stdout
     converted = flopbench.count(tmp_path / "r50.onnx")
     assert sum(layer.type == "SeparableConv2D" for layer in converted.layers) == 17
+
+
+def test_quantize_folds_computed_weights_and_quantizes_every_convolution(tmp_path):
+    source = computed_weight_conv(tmp_path / "computed.onnx")
+    done = cli("quantize", source, "-o", tmp_path / "q", "--samples", "4")
+    assert done.returncode == 0, done.stderr
+    assert "100% of the MACs int8" in done.stdout and "warning" not in done.stderr
+    twin = flopbench.count(tmp_path / "q" / "computed.xml")
+    assert twin.macs == twin.integer_macs == CONV3X3_MACS + POINTWISE_MACS
+
+
+def test_quantize_light_resnet50_puts_every_mac_in_int8(tmp_path):
+    done = cli("quantize", LIGHT / "light_resnet50.onnx", "-o", tmp_path / "q", "--samples", "1")
+    assert done.returncode == 0, done.stderr
+    twin = flopbench.count(tmp_path / "q" / "light_resnet50.xml")
+    assert twin.macs == twin.integer_macs == 4_089_184_256
+    # every Conv and Gemm weight is stored as int8, one byte per element of its ConstantOfShape
+    model = onnx.load(LIGHT / "light_resnet50.onnx")
+    shapes = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    filled = {n.output[0]: int(np.prod(shapes[n.input[0]])) for n in model.graph.node if n.op_type == "ConstantOfShape"}
+    weights = sum(filled[n.input[1]] for n in model.graph.node if n.op_type in ("Conv", "Gemm"))
+    assert twin.weight_bytes_by_type["i8"] == weights
+
+
+def _conv_then(tmp_path: Path, second: str) -> Path:
+    """x 1x8x16x16 → 3x3 Conv (8 → 8, pad 1) → `second`: a DeformableConvolution (8 → 4, 3x3, zero
+    offsets, pad 1) or an Einsum with constant weights (8 → 4 channels): ops NNCF leaves in float."""
+    import openvino as ov
+    import openvino.opset8 as opset8
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, 8, 16, 16], np.float32, name="x")
+    conv = ops.convolution(x, ops.constant(rng.standard_normal((8, 8, 3, 3)).astype(np.float32)), [1, 1], [1, 1], [1, 1], [1, 1], name="conv")
+    if second == "deformable":
+        offsets = ops.constant(np.zeros((1, 18, 16, 16), np.float32))
+        out = opset8.deformable_convolution(conv, offsets, ops.constant(rng.standard_normal((4, 8, 3, 3)).astype(np.float32)),
+                                            [1, 1], [1, 1], [1, 1], [1, 1], name="deformable")
+        path = tmp_path / "conv_deformable.xml"
+        ov.save_model(ov.Model([out], [x]), path)
+    else:
+        out = ops.einsum([x, ops.constant(rng.standard_normal((8, 4)).astype(np.float32))], "nchw,co->nohw")
+        path = tmp_path / "einsum.xml"
+        ov.save_model(ov.Model([out], [x]), path)
+    return path
+
+
+def test_quantize_says_loudly_when_part_of_the_macs_stay_float(tmp_path):
+    source = _conv_then(tmp_path, "deformable")
+    conv, deformable = 16 * 16 * 8 * 72, 16 * 16 * 4 * 72  # by hand: outputs × (C_in × 3 × 3)
+    assert flopbench.count(source).macs == conv + deformable
+    done = cli("quantize", source, "-o", tmp_path / "q", "--samples", "2")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1, done.stderr
+    assert f"67% of the float model's convolution and matmul MACs are int8 ({conv:,} of {conv + deformable:,})" in warnings[0]
+    assert "DeformableConvolution ×1" in warnings[0]
+    assert flopbench.count(tmp_path / "q" / "conv_deformable.xml").integer_macs == conv
+
+
+def test_quantize_refuses_a_twin_with_no_int8_macs(tmp_path):
+    source = _conv_then(tmp_path, "einsum")
+    done = cli("quantize", source, "-o", tmp_path / "q", "--samples", "2")
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("flopbench: error")]
+    assert len(errors) == 1 and "none of" in errors[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "q" / "einsum.xml").exists()

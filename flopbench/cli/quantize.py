@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .arguments import add_model
-from .output import check_outputs, write_measured
+from .output import check_outputs, warn, write_measured
 
 
 def add_parser(commands) -> None:
@@ -20,12 +20,13 @@ def add_parser(commands) -> None:
 def run_command(args) -> int:
     from ..model import source_files
     from ..quantize import quantize
-    from ..render.quantize import quantize_json, quantize_lines
+    from ..render.quantize import quantize_json, quantize_lines, quantize_warnings
 
     check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
     result = quantize(args.model, args.output, calibration=args.calibration, samples=args.samples, seed=args.seed,
                       shape=args.shape, batch=args.batch)
     print("\n".join(quantize_lines(result)))
+    warn(quantize_warnings(result))
     if args.json:
         write_measured(args.json, quantize_json(result))
     return 0

@@ -142,7 +142,8 @@ def _kernel(op: OpView) -> Shape:
     return tuple(int(k) for k in op.attrs.get("kernel", ()))
 
 
-@formula("MaxPool", kind="pool", doc="K_h·K_w comparisons per output element")
+# a max picks one of its inputs: an int8 tensor pooled stays on the int8 grid (engines pool u8 data)
+@formula("MaxPool", kind="pool", keeps_values=True, doc="K_h·K_w comparisons per output element")
 def max_pool(op: OpView) -> Work:
     return Work(other_flops=_out(op) * numel(_kernel(op)))
 

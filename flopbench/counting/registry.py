@@ -36,7 +36,7 @@ class OpFacts:
     setting_inputs: constant inputs that configure the op rather than weigh it (Interpolate's sizes).
     range_inputs: inputs that are quantization ranges: stored, but settings rather than parameters.
     keeps_values: walking back through it keeps the same values up to a scale (a dequantization
-      step, a re-layout): the precision walk passes it.
+      step, a re-layout, a max pool's pick): the precision walk passes it.
     """
 
     kind: str = ""

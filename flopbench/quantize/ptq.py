@@ -20,10 +20,11 @@ from typing import Any
 from ..counting import count
 from ..errors import EngineError, ModelFileError, OptionError, OutputError, engine_message
 from ..model.core import openvino_core, quiet_native_stderr
+from ..model.folding import fold_openvino_constants
 from ..model.names import settle_made_up_names
 from ..model.reading import load, source_files
 from ..results import writing
-from ..results.codec import result_kind
+from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .calibration import folder_samples, random_samples
 
@@ -51,6 +52,13 @@ class QuantizeResult:
     seconds: float
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
     method: str = "nncf post-training quantization (INT8)"
+    # the convolutions and matmuls the twin still runs in float, by op type (("Einsum", 1),)
+    float_mac_ops: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())
+
+    @property
+    def integer_share(self) -> float:
+        """The share of the float model's convolution and matmul MACs the twin runs in int8."""
+        return self.integer_macs / self.macs if self.macs else 0.0
 
 
 def output_paths(model: str | os.PathLike, output: str | os.PathLike) -> tuple[Path, Path]:
@@ -108,6 +116,8 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
         if path.suffix.lower() != ".xml":  # the IR written keeps the names the float model's count gave
             settle_made_up_names(float_model)
         float_model.reshape({i.name: list(i.shape) for i in loaded.inputs})
+        # weights the graph computes (ConstantOfShape ...) become constants NNCF can quantize
+        fold_openvino_constants(float_model)
     except Exception as exc:
         raise ModelFileError(f"OpenVINO cannot read {path.name} with its weights: {engine_message(exc)}", "check that the model is complete") from None
     names = [i.name for i in loaded.inputs]
@@ -123,6 +133,11 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
     finally:
         nncf.set_log_level(previous or logging.INFO)
     seconds = time.perf_counter() - started
+    if source_cost.macs and not count(quantized).integer_macs:  # checked before anything is written
+        float_ops = _float_mac_ops(source_cost)
+        raise EngineError(f"NNCF quantized none of {path.name}'s convolutions and matmuls (0 of {source_cost.macs:,} MACs in int8; "
+                          f"float: {_describe_ops(float_ops)}): the twin would run as the float model does; nothing written",
+                          "NNCF quantizes Convolution, MatMul and the like with constant weights; count or bench the float model as it is")
     writing.save_openvino_model(quantized, xml, protect=protect)
     twin = count(xml)
     return QuantizeResult(
@@ -131,4 +146,18 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
         macs=twin.macs, integer_macs=twin.integer_macs, params=twin.params, weight_bytes=twin.weight_bytes,
         source_weight_bytes=source_cost.weight_bytes, seconds=seconds,
         metadata=result_metadata(nncf=getattr(nncf, "__version__", "")),
+        float_mac_ops=tuple(sorted(_float_mac_ops(twin).items())),
     )
+
+
+def _float_mac_ops(cost) -> dict[str, int]:
+    """The convolutions and matmuls (ops with MACs) that do not run in int8, by op type."""
+    found: dict[str, int] = {}
+    for op in cost.ops:
+        if op.macs and not op.integer:
+            found[op.type] = found.get(op.type, 0) + 1
+    return found
+
+
+def _describe_ops(by_type: dict[str, int]) -> str:
+    return ", ".join(f"{op_type} ×{n}" for op_type, n in sorted(by_type.items(), key=lambda item: -item[1])) or "none"

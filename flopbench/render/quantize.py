@@ -22,5 +22,14 @@ def quantize_lines(result) -> list[str]:
     return lines
 
 
+def quantize_warnings(result) -> list[str]:
+    """One line when the twin runs part of the float model's convolution and matmul MACs in float."""
+    if not result.macs or result.integer_macs >= result.macs:
+        return []
+    float_ops = ", ".join(f"{op_type} ×{n}" for op_type, n in sorted(result.float_mac_ops, key=lambda item: -item[1]))
+    return [f"only {result.integer_share:.0%} of the float model's convolution and matmul MACs are int8 "
+            f"({result.integer_macs:,} of {result.macs:,}); still float: {float_ops or 'unknown'}: the twin runs those at the float precision"]
+
+
 def quantize_json(result) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
