@@ -52,7 +52,7 @@ class QuantizeResult:
     seconds: float
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
     method: str = "nncf post-training quantization (INT8)"
-    # the convolutions and matmuls the twin still runs in float, by op type (("Einsum", 1),)
+    # the convolutions and matmuls the twin still runs in float, by op type e.g. one Einsum
     float_mac_ops: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())
 
     @property
