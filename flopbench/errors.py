@@ -73,6 +73,10 @@ class ProfilingError(FlopbenchError):
     """The device, engine or model cannot be profiled layer by layer."""
 
 
+class CalibrationError(FlopbenchError):
+    """`predict` has no calibration for these settings on this machine, or its cache is damaged."""
+
+
 class OutputError(FlopbenchError):
     """A result cannot be written where the user asked."""
 

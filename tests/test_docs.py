@@ -118,7 +118,7 @@ QUICK_VALUES = {"-t": "0.3", "-niter": "5", "--profile-niter": "5", "--profile-i
 
 def quickly(argv: list[str]) -> list[str]:
     """The same command with its measuring shortened: -t, -niter and the profiles' iterations capped,
-    one warm-up run, `machine` quick (the test session's cached roofline), quantize calibrated on 3 samples."""
+    one warm-up run, `machine` and `predict --calibrate` quick (the test session's cached roofline), quantize calibrated on 3 samples."""
     argv = list(argv)
     for index, word in enumerate(argv[:-1]):
         if word in QUICK_VALUES and (word != "-niter" or int(argv[index + 1]) > 5):
@@ -132,6 +132,8 @@ def quickly(argv: list[str]) -> list[str]:
         argv += ["--profile-niter", QUICK_VALUES["--profile-niter"]]
     if argv[0] == "machine":
         argv = [a for a in argv if a != "--remeasure"] + ["--quick"]
+    if argv[0] == "predict" and "--calibrate" in argv and "--quick" not in argv:
+        argv += ["--quick"]
     if argv[0] == "quantize" and "--samples" not in argv:
         argv += ["--samples", QUICK_VALUES["--samples"]]
     return argv

@@ -37,7 +37,8 @@ def _saved_and_loaded(result, path):
 
 
 def test_every_kind_is_found_and_registered():
-    assert set(kinds.all_kinds()) == {"count", "bench", "run", "profile", "machine", "compare", "convert", "quantize", "study", "fleet"}
+    assert set(kinds.all_kinds()) == {"count", "bench", "run", "profile", "machine", "compare", "convert", "quantize", "study", "fleet",
+                                      "predict"}
     assert {kind.schema for kind in kinds.all_kinds().values()} == {load_schema(name)["$id"] for name in kinds.all_kinds()}
 
 
@@ -130,7 +131,7 @@ def test_study(tmp_path):
 @pytest.mark.parametrize("schema, needle", [
     ("flopbench/count/2", "schema flopbench/count/2 was written by a newer flopbench; this one reads count up to version 1"),
     ("flopbench/count/0", "schema flopbench/count/0 is an older count document that this flopbench no longer reads"),
-    ("flopbench/predict/1", "schema flopbench/predict/1, which this flopbench cannot read"),
+    ("flopbench/forecast/1", "schema flopbench/forecast/1, which this flopbench cannot read"),
 ])
 def test_an_unknown_version_is_refused_by_name(sep_cnn_xml, tmp_path, capsys, schema, needle):
     document = flopbench.count(sep_cnn_xml).to_dict()

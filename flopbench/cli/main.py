@@ -16,7 +16,7 @@ DEBUG_HINT = "re-run with --debug for the traceback"
 
 # one module per command (flopbench.cli.<name>), in the order `--help` lists them; a command's
 # module is imported only when the parser needs it: `flopbench flops ...` imports `flops` alone
-COMMANDS = ("demo", "flops", "run", "bench", "compare", "profile", "machine", "report", "quantize", "zoo", "convert", "fleet", "study")
+COMMANDS = ("demo", "flops", "run", "bench", "compare", "profile", "predict", "machine", "report", "quantize", "zoo", "convert", "fleet", "study")
 
 
 class _Parser(argparse.ArgumentParser):

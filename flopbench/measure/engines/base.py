@@ -132,6 +132,12 @@ class Runner(Protocol):
         reading it computed (only those in `counted`, when given), however the engine renamed them."""
         ...
 
+    def compiled_nodes(self, model: Any = None, counted: Collection[str] | None = None) -> tuple[NodeTime, ...]:
+        """The nodes of the graph the engine compiled, without running it: their types, kernels,
+        precisions, the counted ops each covers (as `profiled_run` names them) and, where the compiled
+        graph says, the bytes each moves; `time_ns` is 0. Needs the runner compiled with profile=True."""
+        ...
+
     def close(self) -> None: ...
 
 

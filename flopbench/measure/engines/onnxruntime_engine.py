@@ -254,6 +254,20 @@ class OnnxRuntimeRunner:
                            latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
                            time_resolution_ns=1000, complete=complete)
 
+    def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
+        """The optimized graph ONNX Runtime saved when it compiled (fused, NCHWc), each node named
+        as its profile would name it and, given `model`, mapped to the counted ops it computes. Its
+        bytes are those its kernel reports only when run: 0 here."""
+        from .onnxruntime_nodes import graph_nodes
+
+        if not self.optimized_model_path:
+            raise EngineError("the compiled graph needs profiling on", "compile with EngineConfig(profile=True)")
+        provider = self.settings.device_name  # the provider that runs it
+        nodes = [NodeTime(name=node.name, type=node.op_type, exec_type=provider, time_ns=0, original_names=(node.name,),
+                          precision="f32")
+                 for node in graph_nodes(self.optimized_model_path) if node.name]
+        return tuple(self._model_names(nodes, model, counted) if model is not None else nodes)
+
     def _model_names(self, nodes: list[NodeTime], model, counted) -> list[NodeTime]:
         from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
 

@@ -313,6 +313,34 @@ class OpenVINORunner:
             graph[node.get_friendly_name()] = (tuple(n for n in names.split(",") if n), feeds, read, written)
         return graph
 
+    def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
+        """The runtime graph as compiled: each node's kernel (`primitiveType`), precision, the
+        original ops it covers and the bytes it moves. Nothing is run."""
+        found = []
+        constant: set[str] = set()  # constants, and nodes computed from constants alone (once, when compiled)
+        for node in self.compiled.get_runtime_model().get_ordered_ops():
+            info = node.get_rt_info()
+
+            def text(key: str) -> str:
+                return str(info[key].astype(str)) if key in info else ""
+
+            kind = text("layerType")
+            feeds = [node.input_value(i).get_node().get_friendly_name() for i in range(node.get_input_size())]
+            if kind == "Const" or (feeds and all(feed in constant for feed in feeds)):
+                constant.add(node.get_friendly_name())
+                continue
+            if kind in ("Input", "Output", "Parameter", "Result"):
+                continue
+            read, written = executed_bytes(node)
+            exec_type = text("primitiveType")
+            found.append(NodeTime(name=node.get_friendly_name(), type=kind, exec_type=exec_type, time_ns=0,
+                                  original_names=tuple(n for n in text("originalLayersNames").split(",") if n),
+                                  precision=executed_precision(exec_type) or text("runtimePrecision").lower(),
+                                  inputs=tuple(node.input_value(i).get_node().get_friendly_name()
+                                               for i in range(node.get_input_size())),
+                                  bytes_read=read, bytes_written=written))
+        return tuple(found)
+
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
                      model=None, counted=None) -> ProfiledRun:
         """`warmup` inferences, then `iterations` measured ones: each node's mean time over the

@@ -1,0 +1,109 @@
+"""How well `flopbench predict` foretells the latency: predict, then measure, model by model.
+
+The validation models are none of the calibration's one-layer models: the light models the `onnx`
+package ships, the zoo's mobilenet_v1 and mobilenet_v2 at 224 and 160, std_cnn and sep_cnn, and a
+MobileNetV2 exported from a torch module (when torch is installed). For each: the prediction (no
+inference), then `bench`'s median latency with the same settings, then a profile for the per-layer
+error. Prints each model's predicted / measured ratio, the share of models within ±10% and ±20%, and
+the per-layer median absolute error. Run it on a quiet machine, after `flopbench predict
+--calibrate` for the same settings; say the load beside its figures.
+
+    python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-t SECONDS]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import onnx
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+LIGHT_MODELS = ("resnet50", "densenet121", "inception_v1", "inception_v2", "shufflenet", "squeezenet", "bvlc_alexnet",
+                "zfnet512", "vgg19")
+
+
+def validation_models(folder: Path) -> list[tuple[str, Path]]:
+    from flopbench.zoo import write_zoo_model
+
+    models = [(name, LIGHT / f"light_{name}.onnx") for name in LIGHT_MODELS if (LIGHT / f"light_{name}.onnx").exists()]
+    for name, resolution in (("mobilenet_v1", 224), ("mobilenet_v1", 160), ("mobilenet_v2", 224), ("mobilenet_v2", 160)):
+        target = folder / f"{name}_{resolution}"
+        files = write_zoo_model(name, target, fmt="onnx", resolution=resolution)
+        models.append((f"{name} {resolution}", files.onnx))
+    for name in ("std_cnn", "sep_cnn"):
+        models.append((name, write_zoo_model(name, folder / name, fmt="onnx").onnx))
+    exported = torch_mobilenet_v2(folder)
+    if exported:
+        models.append(("MobileNetV2 (torch export)", exported))
+    return models
+
+
+def torch_mobilenet_v2(folder: Path) -> Path | None:
+    try:
+        import torch
+        import torchvision
+    except ImportError:
+        return None
+    model = torchvision.models.mobilenet_v2(weights=None).eval()
+    path = folder / "torch_mobilenet_v2.onnx"
+    torch.onnx.export(model, torch.randn(1, 3, 224, 224), str(path), dynamo=False)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engine", default="openvino")
+    parser.add_argument("--precision")
+    parser.add_argument("-t", "--seconds", type=float, default=5.0, help="bench time per model (default 5 s)")
+    parser.add_argument("--profile-niter", type=int, default=50)
+    args = parser.parse_args()
+
+    from flopbench.errors import FlopbenchError
+    from flopbench.measure.bench import bench
+    from flopbench.profiling.predict import predict
+    from flopbench.profiling.profile import profile
+
+    from flopbench.profiling.calibration import cached_calibration
+
+    try:
+        cached_calibration(args.engine, precision=args.precision)
+    except FlopbenchError as exc:
+        print(f"predict_accuracy: {exc}", file=sys.stderr)
+        return 2
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    ratios, layer_errors = [], []
+    with tempfile.TemporaryDirectory(prefix="flopbench-accuracy-") as temp:
+        for label, path in validation_models(Path(temp)):
+            try:
+                predicted = predict(path, engine=args.engine, precision=args.precision)
+                report = bench(path, [args.engine], precision=args.precision, seconds=args.seconds)
+                measured_us = report.results[0].latency.median_ns / 1e3
+                profiled = profile(path, engine=args.engine, precision=args.precision, iterations=args.profile_niter)
+            except FlopbenchError as exc:
+                print(f"{label:32} skipped: {exc}", flush=True)
+                continue
+            ratio = predicted.predicted_latency_us / measured_us
+            ratios.append(ratio)
+            by_name = {layer.name: layer.predicted_time_us for layer in predicted.layers}
+            errors = [abs(by_name[row.name] - row.time_us) / row.time_us for row in profiled.layers
+                      if row.name in by_name and row.time_us > 0]
+            layer_errors.extend(errors)
+            print(f"{label:32} predicted {predicted.predicted_latency_us:12,.1f} µs  measured {measured_us:12,.1f} µs  "
+                  f"ratio {ratio:5.2f}  per-layer median |error| {100 * statistics.median(errors) if errors else float('nan'):5.1f}%",
+                  flush=True)
+    if not ratios:
+        return 0
+    within = lambda share: 100 * sum(abs(r - 1) <= share for r in ratios) / len(ratios)  # noqa: E731
+    print(f"\n{args.engine} {args.precision or 'default precision'}: {len(ratios)} models; within ±10%: {within(0.10):.0f}%, "
+          f"within ±20%: {within(0.20):.0f}%; worst ratio {max(ratios, key=lambda r: max(r, 1 / r)):.2f}; "
+          f"per-layer median |error| {100 * statistics.median(layer_errors):.1f}% over {len(layer_errors)} layers")
+    print(f"load average after: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""`predict()`: each layer's time and the end-to-end latency on this machine, without running the model.
+
+The model is read, counted and compiled (the compiled graph says what the engine fused, which
+kernels and precisions it picked and, for OpenVINO, the bytes each node moves); it is never run.
+Each layer is placed on the cache-aware roofline (placement.py): the slower of its FLOPs at the
+precision's peak and its bytes (as executed) at the bandwidth of the level its working set fits in,
+plus the fixed cost of its engine nodes. That roof time times its kernel class's factor — the
+median of measured / roof time over this machine's calibration sweep (calibration.py) — is its
+predicted time. The end-to-end latency adds the nodes the engine inserted (reorders, conversions)
+and the fixed cost of one engine call."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..counting.cost import LayerCost, ModelCost
+from ..errors import ProfilingError
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, engine_errors, get_engine
+from ..results.codec import json_field, result_kind
+from ..results.metadata import result_metadata
+from .join import LayerTime, join
+from .machine import Machine
+from .placement import place
+
+OTHER = "other"
+INSERTED = "inserted"  # the nodes an engine adds: reorders, precision conversions
+KERNEL_CLASSES = ("conv", "pointwise", "depthwise", "matmul", "pool", "elementwise", OTHER, INSERTED)
+ELEMENTWISE = {"Add", "Subtract", "Multiply", "Divide", "Relu", "Clamp", "Sigmoid", "Swish", "HSwish", "Maximum", "Minimum",
+               "Elu", "Exp", "Tanh", "Gelu", "Mish", "PRelu", "Power", "Sqrt", "Concat", "BatchNorm", "BatchNormalization"}
+PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
+
+
+def kernel_class(layer: LayerCost) -> str:
+    """The family of kernel a layer runs in: dense k×k convolution, 1×1 (pointwise), depthwise,
+    matmul, pooling, elementwise, or other."""
+    kind = layer.type
+    if kind.startswith("DepthwiseConv"):
+        return "depthwise"
+    if kind.startswith(("Conv", "GroupConv")):
+        return "pointwise" if layer.kernel and all(k == 1 for k in layer.kernel) else "conv"
+    if kind in ("FullyConnected", "MatMul", "Gemm"):
+        return "matmul"
+    if "Pool" in kind:
+        return "pool"
+    if kind in ELEMENTWISE or kind.rstrip("D0123456789") in ELEMENTWISE:
+        return "elementwise"
+    return OTHER
+
+
+def roof_precision(precisions: Sequence[str], fallback: str) -> str:
+    for precision in precisions:
+        if precision in PRECISION_ROOFS:
+            return PRECISION_ROOFS[precision]
+    return PRECISION_ROOFS.get(fallback, "f32")
+
+
+def fused_layer_bytes(layer: LayerCost) -> int:
+    """A layer's bytes as one fused node would move them, from the count alone (for an engine whose
+    compiled graph does not say): what its first op reads, each later op's other inputs (weights,
+    a residual), and what its last op writes — not the tensors between its ops."""
+    ops = [op for op in layer.ops if op.bytes_read or op.bytes_written]
+    if not ops:
+        return 0
+    total = ops[0].bytes_read + ops[-1].bytes_written
+    for op in ops[1:]:
+        sizes = [_elements(shape) for shape in op.input_shapes]
+        chained = sizes[0] / sum(sizes) if sizes and sum(sizes) else 0.0
+        total += int(round(op.bytes_read * (1 - chained)))
+    return total
+
+
+def _elements(shape) -> int:
+    count = 1
+    for dim in shape or ():
+        count *= max(int(dim), 0)
+    return count
+
+
+@dataclass(frozen=True)
+class PredictedLayer:
+    name: str
+    type: str
+    kernel_class: str
+    flops: int
+    bytes: int  # as counted, unfused
+    executed_bytes: int  # as the compiled graph moves them (estimated from the count where it does not say)
+    working_set_bytes: int
+    level: str
+    bound: str
+    precision: str
+    roof_time_us: float  # the roofline's time with the fixed node cost
+    factor: float  # measured / roof time of its kernel class on this machine
+    predicted_time_us: float
+    fused_into: str = ""
+    parts: tuple["PredictedLayer", ...] = ()
+
+
+@dataclass(frozen=True)
+class PredictedNode:
+    """A node the engine inserted (a reorder, a precision conversion): its bytes at its level's bandwidth."""
+
+    name: str
+    type: str
+    bytes: int
+    level: str
+    predicted_time_us: float
+
+
+@result_kind("predict", version=1)
+@dataclass(frozen=True)
+class PredictResult:
+    """Per layer the predicted time, and the end-to-end latency: layers + inserted nodes + one call."""
+
+    model: str
+    engine: dict[str, Any]  # the settings the compiled model has
+    predicted_latency_us: float
+    layers_us: float
+    inserted_us: float  # the nodes the engine inserted
+    call_overhead_us: float
+    layers: tuple[PredictedLayer, ...]
+    inserted: tuple[PredictedNode, ...]
+    calibration: dict[str, Any]  # where the factors came from: file, when measured, the factors
+    metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
+
+
+def predicted_layer(timed: LayerTime, roof: Machine, factors: Mapping[str, float], default_precision: str,
+                    executed_known: bool) -> PredictedLayer:
+    layer = timed.layer
+    parts = tuple(predicted_layer(part, roof, factors, default_precision, executed_known) for part in timed.parts)
+    flops = layer.flops + layer.other_flops
+    counted = layer.bytes_read + layer.bytes_written
+    executed = int(round(timed.executed_bytes)) if executed_known and timed.executed_bytes else fused_layer_bytes(layer)
+    working_set = (timed.working_set_bytes if executed_known and timed.working_set_bytes else executed) or counted
+    precision = roof_precision(timed.precisions, default_precision)
+    nodes = 0 if timed.fused_into else max(1, len(timed.nodes))
+    where = place(flops, executed, working_set, precision, roof, nodes=nodes)
+    kind = kernel_class(layer)
+    factor = factor_of(factors, kind)
+    if parts:  # a separable layer is its two parts
+        predicted = sum(p.predicted_time_us for p in parts)
+        roof_time = sum(p.roof_time_us for p in parts)
+    else:
+        predicted, roof_time = where.time_us * factor, where.time_us
+    return PredictedLayer(name=layer.name, type=layer.type, kernel_class=kind, flops=flops, bytes=counted, executed_bytes=executed,
+                          working_set_bytes=working_set, level=where.level, bound=where.bound,
+                          precision=precision, roof_time_us=roof_time, factor=factor, predicted_time_us=predicted,
+                          fused_into=timed.fused_into, parts=parts)
+
+
+def factor_of(factors: Mapping[str, float], kind: str) -> float:
+    """A class's factor; a class the calibration never met takes the median of the others."""
+    if kind in factors:
+        return factors[kind]
+    known = sorted(v for k, v in factors.items() if k != INSERTED)
+    return known[len(known) // 2] if known else 1.0
+
+
+def inserted_node(node: NodeTime, roof: Machine, factors: Mapping[str, float]) -> PredictedNode:
+    moved = node.bytes_read + node.bytes_written
+    where = place(0, moved, moved, "f32", roof, nodes=1)
+    return PredictedNode(name=node.name, type=node.type, bytes=moved, level=where.level,
+                         predicted_time_us=where.time_us * factor_of(factors, INSERTED))
+
+
+def inserted_time_us(node: NodeTime, roof: Machine, factors: Mapping[str, float]) -> float:
+    return inserted_node(node, roof, factors).predicted_time_us
+
+
+def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Machine, factors: Mapping[str, float],
+             default_precision: str) -> tuple[tuple[PredictedLayer, ...], tuple[PredictedNode, ...]]:
+    """Every layer's prediction, and the inserted nodes'."""
+    joined = join(cost, nodes)
+    executed_known = any(node.bytes_read or node.bytes_written for node in nodes)
+    layers = tuple(predicted_layer(t, roof, factors, default_precision, executed_known) for t in joined.layers)
+    return layers, tuple(inserted_node(node, roof, factors) for node in joined.inserted)
+
+
+def compiled(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
+             shape: Any, batch: int | None):
+    """(loaded model, its count, the engine's settings, the compiled graph's nodes): nothing is run."""
+    from ..counting import count_loaded
+    from ..model.reading import load
+    from ..model.shapes import check_batch, normalize_shape_spec
+
+    runtime = get_engine(engine)
+    runtime.check_device(device)
+    runtime.check_model(str(model))
+    config = EngineConfig(device=device, hint="latency", precision=precision, nthreads=nthreads, profile=True)
+    loaded = load(model, shape=normalize_shape_spec(shape), batch=check_batch(batch))
+    cost = count_loaded(loaded)
+    if not any(op.counted and (op.flops or op.other_flops) for op in cost.ops):
+        raise ProfilingError(f"{os.path.basename(str(model))} has no counted ops with FLOPs: there is no layer to predict",
+                             "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
+    with engine_errors(runtime.name):
+        runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
+        try:
+            nodes = runner.compiled_nodes(loaded, {op.name for op in cost.ops})
+            settings = runner.settings
+        finally:
+            runner.close()
+    return loaded, cost, settings, nodes
+
+
+def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
+            nthreads: int | None = None, shape: Any = None, batch: int | None = None, calibration=None) -> PredictResult:
+    """Predict `model`'s per-layer times and end-to-end latency on `engine` without running it,
+    from this machine's calibration (`calibration`, else the cached one for these settings; a
+    missing one is a CalibrationError that says how to make it)."""
+    from .calibration import cached_calibration
+
+    calibration = calibration or cached_calibration(engine, device, precision, nthreads)
+    loaded, cost, settings, nodes = compiled(model, engine, device, precision, nthreads, shape, batch)
+    roof = calibration.roofline
+    layers, inserted = estimate(cost, nodes, roof, calibration.factors, settings.precision)
+    layers_us = sum(layer.predicted_time_us for layer in layers)
+    inserted_us = sum(node.predicted_time_us for node in inserted)
+    call_us = (roof.call_overhead_ns or 0.0) / 1e3
+    return PredictResult(model=str(loaded.path), engine=settings.to_dict(), predicted_latency_us=layers_us + inserted_us + call_us,
+                         layers_us=layers_us, inserted_us=inserted_us, call_overhead_us=call_us, layers=layers, inserted=inserted,
+                         calibration=calibration.summary(), metadata=result_metadata())

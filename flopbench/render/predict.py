@@ -1,0 +1,89 @@
+"""Render a prediction: per layer the predicted time, where the layer sits on the roofline, and the
+calibration it came from. Rendering never computes."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..profiling.predict import PredictedLayer, PredictResult
+from . import units
+from .text import check_format
+
+FORMATS = ("table", "json", "csv", "markdown")
+COLUMNS = ("layer", "type", "kernel_class", "flops", "bytes", "executed_bytes", "working_set_bytes", "level", "bound",
+           "precision", "roof_time_us", "factor", "predicted_time_us", "fused_into")
+HEADER = ("Layer", "Type", "Class", "FLOPs", "Exec. B", "Level", "Bound", "Roof µs", "× class", "Predicted µs")
+
+
+def _rows(result: PredictResult):
+    for layer in result.layers:
+        yield layer, ""
+        for part in layer.parts:
+            yield part, layer.name
+
+
+def _cells(layer: PredictedLayer, parent: str) -> list[str]:
+    name = f"  └ {layer.name}" if parent else layer.name
+    return [name, layer.type, layer.kernel_class, units.compact(layer.flops), units.compact(layer.executed_bytes), layer.level,
+            layer.bound, units.fixed(layer.roof_time_us), units.fixed(layer.factor, 2), units.fixed(layer.predicted_time_us)]
+
+
+def summary_lines(result: PredictResult) -> list[str]:
+    s = result.engine
+    c = result.calibration
+    factors = ", ".join(f"{k} ×{v:.2f}" for k, v in c.get("factors", {}).items())
+    return [
+        f"{s['engine']} {str(s['engine_version']).split('-')[0]} on {s['device']}, precision {s['precision']}, "
+        f"{s.get('threads') or '?'} thread(s); nothing was run: the model was read, counted and compiled",
+        f"Predicted latency {result.predicted_latency_us:,.1f} µs = layers {result.layers_us:,.1f} µs + inserted nodes "
+        f"{result.inserted_us:,.1f} µs + one engine call {result.call_overhead_us:,.1f} µs",
+        f"Each layer: max(FLOPs / peak, executed bytes / bandwidth of the level its working set fits in) + its nodes' fixed "
+        f"cost, × its kernel class's measured / roof ratio on this machine ({factors})",
+        f"Calibration {c.get('file', '')} measured {c.get('measured_at', '')}{' (quick)' if c.get('quick') else ''}, "
+        f"roofline measured {c.get('roofline_measured_at', '')}",
+    ]
+
+
+def to_csv(result: PredictResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
+    writer.writeheader()
+    for layer, parent in _rows(result):
+        record = {"layer": layer.name, "parent": parent, **{k: getattr(layer, k) for k in COLUMNS[1:]}}
+        writer.writerow(units.csv_record(record))
+    return buffer.getvalue()
+
+
+def to_markdown(result: PredictResult) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    lines += ["| " + " | ".join(units.markdown_cell(c) for c in _cells(layer, parent)) + " |" for layer, parent in _rows(result)]
+    lines.append("| **Predicted latency** | | | | | | | | | " + units.fixed(result.predicted_latency_us) + " |")
+    return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
+
+
+def to_table(result: PredictResult):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{result.model}: predicted time per layer (not run)", title_justify="left", header_style="bold")
+    for column in HEADER:
+        table.add_column(column, justify="left" if column in ("Layer", "Type", "Class", "Level", "Bound") else "right",
+                         overflow="fold", no_wrap=column != "Layer")
+    for layer, parent in _rows(result):
+        table.add_row(*_cells(layer, parent), style="dim" if parent else None)
+    table.add_section()
+    table.add_row("Predicted latency", *[""] * 8, units.fixed(result.predicted_latency_us), style="bold")
+    return Group(table, Text("\n".join(summary_lines(result))))
+
+
+def render_predict(result: PredictResult, fmt: str = "table"):
+    check_format(fmt, FORMATS)
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        return to_csv(result)
+    if fmt == "markdown":
+        return to_markdown(result)
+    return to_table(result)

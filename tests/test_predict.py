@@ -1,0 +1,164 @@
+"""`flopbench predict`: per-layer times and the latency from the model's compiled graph and this
+machine's calibration, nothing run. The prediction of a small model on recorded calibration data
+(tests/data/calibration_openvino_f32.json, written by `flopbench predict --calibrate --quick
+--precision f32` on the development machine) is checked against a hand computation from that data."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import flopbench
+from flopbench.profiling.calibration import calibration_path, read_calibration
+from flopbench.profiling.predict import predict
+from flopbench.results.schema import validate
+
+RECORDED = Path(__file__).parent / "data" / "calibration_openvino_f32.json"
+CHANNELS, SIDE = 64, 28
+ELEMENTS = CHANNELS * SIDE * SIDE
+ACTIVATION = ELEMENTS * 4
+
+
+@pytest.fixture(scope="module")
+def residual_block(tmp_path_factory):
+    """y = Relu(Conv3×3(x) + b + x): a convolution node, and an Add + Relu node."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.standard_normal((CHANNELS, CHANNELS, 3, 3)).astype(np.float32), "w"),
+                    numpy_helper.from_array(rng.standard_normal(CHANNELS).astype(np.float32), "b")]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "x"], ["r"], name="add"),
+             helper.make_node("Relu", ["r"], ["y"], name="relu")]
+    shape = [1, CHANNELS, SIDE, SIDE]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)], initializers)
+    path = tmp_path_factory.mktemp("residual") / "residual.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _roof_time_us(calibration, flops, moved, working_set, nodes):
+    """The hand computation: max(FLOPs / f32 peak, bytes / the bandwidth of the level that holds the
+    working set) + the fixed cost of the nodes, in µs, from the recorded data."""
+    roof = calibration.roofline
+    level = next(level for level in roof.levels if level.holds_from_bytes < working_set
+                 and (level.holds_to_bytes is None or working_set <= level.holds_to_bytes))
+    compute = flops / (roof.peaks["f32"].gflops_per_s * 1e3)
+    memory = moved / (level.bandwidth_gb_per_s * 1e3)
+    return max(compute, memory) + nodes * roof.node_overhead_ns / 1e3, level.name
+
+
+def test_the_prediction_on_recorded_calibration_is_the_hand_computation(residual_block):
+    calibration = read_calibration(RECORDED)
+    factors = calibration.factors
+    result = predict(residual_block, engine="openvino", precision="f32", calibration=calibration)
+    rows = {layer.name: layer for layer in result.layers}
+    # the convolution: 2 × 64·64·9 MACs per output pixel, plus the bias; its node reads x and the f32
+    # weights and bias, and writes its output
+    conv_flops = 2 * CHANNELS * CHANNELS * 9 * SIDE * SIDE + ELEMENTS
+    conv_bytes = 2 * ACTIVATION + (CHANNELS * CHANNELS * 9 + CHANNELS) * 4
+    conv_us, conv_level = _roof_time_us(calibration, conv_flops, conv_bytes, conv_bytes, nodes=1)
+    assert (rows["conv"].flops, rows["conv"].executed_bytes, rows["conv"].level) == (conv_flops, conv_bytes, conv_level)
+    assert rows["conv"].predicted_time_us == pytest.approx(conv_us * factors["conv"], rel=1e-9)
+    # Add and ReLU run as one node reading two activations and writing one: half its bytes each (one
+    # FLOP per element each), the node's fixed cost on the group's main layer (the Add)
+    add_us, add_level = _roof_time_us(calibration, ELEMENTS, 3 * ACTIVATION / 2, 3 * ACTIVATION, nodes=1)
+    relu_us, _ = _roof_time_us(calibration, ELEMENTS, 3 * ACTIVATION / 2, 3 * ACTIVATION, nodes=0)
+    assert rows["add"].level == add_level and rows["y"].fused_into == "add"
+    assert rows["add"].predicted_time_us == pytest.approx(add_us * factors["elementwise"], rel=1e-9)
+    assert rows["y"].predicted_time_us == pytest.approx(relu_us * factors["elementwise"], rel=1e-9)
+    # the reorders OpenVINO inserts around the blocked layout: each reads and writes one activation
+    assert result.inserted and all(node.bytes == 2 * ACTIVATION for node in result.inserted)
+    reorder_us, _ = _roof_time_us(calibration, 0, 2 * ACTIVATION, 2 * ACTIVATION, nodes=1)
+    for node in result.inserted:
+        assert node.predicted_time_us == pytest.approx(reorder_us * factors["inserted"], rel=1e-9)
+    expected = (conv_us * factors["conv"] + (add_us + relu_us) * factors["elementwise"]
+                + len(result.inserted) * reorder_us * factors["inserted"] + calibration.roofline.call_overhead_ns / 1e3)
+    assert result.predicted_latency_us == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.fixture()
+def recorded_cache(tmp_path, monkeypatch):
+    """A cache folder holding the recorded calibration where `predict` looks for OpenVINO f32's."""
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    target = calibration_path("openvino", precision="f32", quick=True)
+    target.parent.mkdir(parents=True)
+    shutil.copy(RECORDED, target)
+    return target
+
+
+def _flopbench(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "flopbench", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ})
+
+
+def test_cli_json_loads_back_and_every_format(residual_block, recorded_cache, tmp_path):
+    target = tmp_path / "predicted.json"
+    done = _flopbench("predict", residual_block, "--precision", "f32", "-o", target)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(target.read_text())
+    validate(document)
+    assert document["schema"] == "flopbench/predict/1" and document["predicted_latency_us"] > 0
+    assert {"name", "predicted_time_us", "bound"} <= set(document["layers"][0])
+    loaded = flopbench.load_result(target)
+    assert loaded.to_dict() == document
+    assert sum(layer["predicted_time_us"] for layer in document["layers"]) == pytest.approx(document["layers_us"])
+    for fmt, needle in (("csv", "predicted_time_us"), ("markdown", "| Layer |"), ("table", "Predicted latency")):
+        shown = _flopbench("predict", residual_block, "--precision", "f32", "--format", fmt)
+        assert shown.returncode == 0 and needle in shown.stdout, shown.stderr
+
+
+def test_bad_input_is_one_line_and_exit_2(residual_block, recorded_cache, tmp_path):
+    before = recorded_cache.read_bytes()
+    never = _flopbench("predict", residual_block, "--precision", "bf16")  # calibrated for f32 only
+    assert never.returncode == 2 and "has not been calibrated" in never.stderr and "--calibrate" in never.stderr
+    assert len(never.stderr.strip().splitlines()) == 1 and "Traceback" not in never.stderr
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="same")], "nothing",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
+    empty = tmp_path / "nothing.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(empty))
+    nothing = _flopbench("predict", empty, "--precision", "f32")
+    assert nothing.returncode == 2 and "no counted ops" in nothing.stderr and len(nothing.stderr.strip().splitlines()) == 1
+    recorded_cache.write_text('{"schema": "flopbench/calibration/1", "engine": ')  # damaged
+    damaged = recorded_cache.read_bytes()
+    broken = _flopbench("predict", residual_block, "--precision", "f32")
+    assert broken.returncode == 2 and "damaged" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
+    assert recorded_cache.read_bytes() == damaged != before  # nothing overwritten
+
+
+def test_ctrl_c_keeps_the_calibration_measured_and_the_next_run_resumes(roofline_cache):
+    """Interrupted after its first models, the calibration file says so and keeps them; the same
+    command then measures only the rest."""
+    path = calibration_path("onnxruntime", quick=True)
+    path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "flopbench", "predict", "--calibrate", "--quick", "--engine", "onnxruntime"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    started = []
+    for line in process.stderr:
+        if "calibrating" in line:
+            started.append(line)
+            if len(started) == 3:  # two models are measured and written
+                process.send_signal(signal.SIGINT)
+                break
+    process.communicate(timeout=300)
+    assert process.returncode == 130
+    kept = read_calibration(path)
+    assert not kept.complete and 2 <= len(kept.done) < 9 and kept.points
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert again.returncode == 0, again.stderr
+    measured_now = [line for line in again.stderr.splitlines() if "calibrating" in line]
+    assert not any(label in line for label in kept.done for line in measured_now)  # resumed, not redone
+    finished = read_calibration(path)
+    assert finished.complete and set(kept.done) < set(finished.done) and len(finished.done) == 9
+    assert set(kept.points) <= set(finished.points)
