@@ -26,10 +26,9 @@ def add_parser(commands) -> None:
 
 
 def run_command(args) -> int:
-    from ..render.predict import FORMATS, render_predict
-    from ..render.text import check_format
+    from ..render.registry import check_format, render
 
-    fmt = check_format(format_for(args.output, args.format), FORMATS)
+    fmt = check_format("predict", format_for(args.output, args.format))
     if args.calibrate:
         from ..profiling.calibration import calibrate
 
@@ -49,5 +48,5 @@ def run_command(args) -> int:
     check_outputs({"-o": args.output}, protect=[args.model])
     result = predict(args.model, engine=args.engine, device=args.device, precision=args.precision, nthreads=args.nthreads,
                      shape=args.shape, batch=args.batch)
-    emit(render_predict(result, fmt), args.output)
+    emit(render("predict", fmt, result), args.output)
     return 0

@@ -8,9 +8,8 @@ import json
 
 from ..profiling.predict import PredictedLayer, PredictResult
 from . import units
-from .text import check_format
+from .registry import renderer
 
-FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = ("layer", "type", "kernel_class", "flops", "bytes", "executed_bytes", "working_set_bytes", "level", "bound",
            "precision", "roof_time_us", "factor", "predicted_time_us", "fused_into")
 HEADER = ("Layer", "Type", "Class", "FLOPs", "Exec. B", "Level", "Bound", "Roof µs", "× class", "Predicted µs")
@@ -45,6 +44,7 @@ def summary_lines(result: PredictResult) -> list[str]:
     ]
 
 
+@renderer("predict", "csv")
 def to_csv(result: PredictResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["layer", "parent", *COLUMNS[1:]], lineterminator="\n")
@@ -55,6 +55,7 @@ def to_csv(result: PredictResult) -> str:
     return buffer.getvalue()
 
 
+@renderer("predict", "markdown")
 def to_markdown(result: PredictResult) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     lines += ["| " + " | ".join(units.markdown_cell(c) for c in _cells(layer, parent)) + " |" for layer, parent in _rows(result)]
@@ -62,6 +63,7 @@ def to_markdown(result: PredictResult) -> str:
     return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
+@renderer("predict", "table")
 def to_table(result: PredictResult):
     from rich.console import Group
     from rich.table import Table
@@ -78,12 +80,6 @@ def to_table(result: PredictResult):
     return Group(table, Text("\n".join(summary_lines(result))))
 
 
-def render_predict(result: PredictResult, fmt: str = "table"):
-    check_format(fmt, FORMATS)
-    if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2) + "\n"
-    if fmt == "csv":
-        return to_csv(result)
-    if fmt == "markdown":
-        return to_markdown(result)
-    return to_table(result)
+@renderer("predict", "json")
+def to_json(result: PredictResult) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"

@@ -20,6 +20,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "bench": ("flopbench.render.bench", ("BenchReport",)),
     "profile": ("flopbench.render.profile", ("ProfileResult",)),
     "machine": ("flopbench.render.machine", ("Machine",)),
+    "predict": ("flopbench.render.predict", ("PredictResult",)),
     "compare": ("flopbench.render.compare", ("Comparison",)),
     "study": ("flopbench.render.study", ("SweepResult",)),
     "paper": ("flopbench.render.paper", ("PaperTables",)),
