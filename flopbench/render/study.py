@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..results.status import DONE
-from ..study.sweep import ConfigSummary, SweepResult, realized, summarize, trend
+from ..study.summary import ConfigSummary, realized, summarize, trend
+from ..study.sweep import SweepResult
 from . import charts, units
 from .page import card, environment_section, escape, flatten, machine_cards, roofline_card, sortable_cells, sortable_heads, warnings_list, whole_page
 from .registry import renderer
