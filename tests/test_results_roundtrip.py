@@ -90,6 +90,18 @@ def test_profile_and_machine(sep_cnn_xml, tmp_path, roofline_cache):
     assert _loads_back(tmp_path / "machine-cli.json") == cached_machine("openvino", quick=True)  # the cached measurement
 
 
+def test_predict(sep_cnn_xml, tmp_path):
+    from pathlib import Path
+
+    from flopbench.profiling.calibration import read_calibration
+    from flopbench.profiling.predict import predict
+
+    calibration = read_calibration(Path(__file__).parent / "data" / "calibration_openvino_f32.json")
+    made = predict(sep_cnn_xml, engine="openvino", precision="f32", calibration=calibration)
+    loaded = _saved_and_loaded(made, tmp_path / "predict.json")
+    assert loaded.predicted_latency_us == made.predicted_latency_us > 0 and len(loaded.layers) == len(made.layers)
+
+
 def test_compare(zoo_dir, tmp_path):
     out = tmp_path / "compare.json"
     assert main(["compare", str(zoo_dir / "sep_cnn.onnx"), str(zoo_dir / "std_cnn.onnx"), "--engine", "openvino", *QUICK,
