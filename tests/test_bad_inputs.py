@@ -427,8 +427,8 @@ CASES = [
          lambda c: write_zoo_model("mobilenet_v1", c.d / "unused", alpha=0), OptionError, "--alpha 0 is out of range"),
     Case("zoo_resolution_tiny", ["zoo", "mobilenet_v2", "--resolution", "8", "-o", "{out}"],
          lambda c: write_zoo_model("mobilenet_v2", c.d / "unused", resolution=8), OptionError, "--resolution 8 is out of range"),
-    Case("zoo_unknown_format", ["zoo", "sep_cnn", "--format", "tflite", "-o", "{out}"],
-         lambda c: write_zoo_model("sep_cnn", c.d / "unused", fmt="tflite"), OptionError, "unknown --format 'tflite' for zoo"),
+    Case("zoo_unknown_format", ["zoo", "sep_cnn", "--format", "caffe", "-o", "{out}"],
+         lambda c: write_zoo_model("sep_cnn", c.d / "unused", fmt="caffe"), OptionError, "unknown --format 'caffe' for zoo"),
     # convert
     Case("convert_unknown_target", ["convert", "--to", "sideways", "{x}", "-o", "{out}/c.xml"],
          lambda c: convert(c.x, "sideways", c.d / "c.xml"), OptionError, "unknown --to 'sideways'"),
