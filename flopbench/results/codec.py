@@ -273,15 +273,25 @@ def _encode_object(obj: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _encode_value(value: Any, options: Mapping[str, Any]) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)  # the exact types first: a count writes thousands of values
+    if kind in _PLAIN:
+        return value
+    if kind is tuple or kind is list:
+        return [_encode_value(member, options) for member in value]
+    if kind is dict:
+        return {str(key): _encode_value(member, options) for key, member in value.items()}
+    if hasattr(kind, "__dataclass_fields__"):
+        return _encode_object(value, options)
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float)):
         return value if type(value) in (int, float) else (float(value) if isinstance(value, float) else int(value))
     if isinstance(value, np.generic):
         return value.item()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode_object(value, options)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Mapping):
