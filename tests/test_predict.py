@@ -162,3 +162,33 @@ def test_ctrl_c_keeps_the_calibration_measured_and_the_next_run_resumes(roofline
     finished = read_calibration(path)
     assert finished.complete and set(kept.done) < set(finished.done) and len(finished.done) == 9
     assert set(kept.points) <= set(finished.points)
+
+
+def test_profile_puts_the_prediction_beside_each_measured_layer_and_flags_the_slow_ones(residual_block):
+    from dataclasses import replace
+
+    from flopbench.profiling.profile import profile
+    from flopbench.render.profile import to_markdown
+
+    calibration = read_calibration(RECORDED)
+    predicted = {layer.name: layer.predicted_time_us for layer in predict(residual_block, engine="openvino", precision="f32",
+                                                                           calibration=calibration).layers}
+    result = profile(residual_block, engine="openvino", precision="f32", iterations=5, warmup=1,
+                     roofline=calibration.roofline, calibration=calibration)
+    for row in result.layers:  # the same model, the same compiled graph: the same prediction
+        assert row.predicted_time_us == pytest.approx(predicted[row.name], rel=1e-9)
+    flagged = [w for w in result.warnings if w.rule == "slower_than_predicted"]
+    slow = [row.name for row in result.layers if row.time_us >= 2 * row.predicted_time_us]
+    assert [x["layer"] for w in flagged for x in w.data["layers"]] == slow
+    # a calibration that expects a hundredth of the time finds every timed layer slow
+    strict = replace(calibration, factors={kind: factor / 100 for kind, factor in calibration.factors.items()})
+    result = profile(residual_block, engine="openvino", precision="f32", iterations=5, warmup=1,
+                     roofline=calibration.roofline, calibration=strict)
+    (flag,) = [w for w in result.warnings if w.rule == "slower_than_predicted"]
+    timed = [row for row in result.layers if row.time_us > 0]
+    assert [x["layer"] for x in flag.data["layers"]] == [row.name for row in timed]
+    for entry, row in zip(flag.data["layers"], timed):
+        assert entry["ratio"] == pytest.approx(row.time_us / row.predicted_time_us) and entry["ratio"] >= 2
+    text = to_markdown(result)
+    assert "slower than this machine's calibrated model predicts" in text and " !" in text
+    validate(result.to_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 1_000_000
 ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
+SLOWER_FACTOR = 2.0  # a layer this many times slower than this machine's model predicts is flagged
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
 
@@ -60,6 +61,8 @@ class LayerRow:
     level: str = ""  # the memory level that holds the working set
     fused_into: str = ""  # the layer its engine node is named after, when that is another one
     fused: tuple[str, ...] = ()  # the layers its engine node ran with it
+    predicted_time_us: float | None = None  # what this machine's calibrated model predicts (flopbench predict); None: not calibrated
+    kernel_class: str = ""  # the family of kernel the prediction calibrated it as
 
 
 @dataclass(frozen=True)
@@ -229,12 +232,13 @@ def check_settings(engine: str, device: str, precision: str | None, iterations: 
 def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
             iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
             inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
-            progress: Callable[[str], None] | None = None) -> ProfileResult:
+            progress: Callable[[str], None] | None = None, calibration=None) -> ProfileResult:
     """Profile `model` layer by layer on `engine`: every layer of `flopbench flops` with its mean
     time over `iterations` profiled inferences (after `warmup`), its achieved and attainable
     GFLOP/s on this machine's measured roofline (`roofline`, else the cached or a new
-    measurement), and the unprofiled latency of the same model. Ctrl-C keeps what was measured
-    (`complete` False)."""
+    measurement), the time this machine's calibrated model predicts for it (`calibration`, else the
+    cached one of `flopbench predict --calibrate`, if any), and the unprofiled latency of the same
+    model. Ctrl-C keeps what was measured (`complete` False)."""
     config = check_settings(engine, device, precision, iterations, warmup)
     with open_session(model, engine, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as session:
         _counted(session.cost, session.count_unavailable, model)
@@ -261,15 +265,58 @@ def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
                 unprofiled = _unprofiled(runner, session.inputs.arrays, run.iterations, warmup, run.latency_kind)
             finally:
                 runner.close()
-    return _result(session, settings, run, nodes, roof, unprofiled, precision)
+    if calibration is None:
+        calibration = _cached_calibration(session.engine.name, device, precision)
+    return _result(session, settings, run, nodes, roof, unprofiled, precision, calibration)
+
+
+def _cached_calibration(engine: str, device: str, precision: str | None):
+    """This machine's calibration for the settings, or None: a profile without one simply has no
+    predicted times."""
+    from ..errors import CalibrationError
+    from .calibration import cached_calibration
+
+    try:
+        return cached_calibration(engine, device, precision)
+    except CalibrationError:
+        return None
+
+
+def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, default_precision: str) -> tuple[LayerRow, ...]:
+    """Each row with the time the calibrated model predicts for it (its parts too)."""
+    from .predict import predicted_layer
+
+    executed_known = any(t.executed_bytes for t in joined.layers)
+    predicted = [predicted_layer(t, calibration.roofline, calibration.factors, default_precision, executed_known)
+                 for t in joined.layers]
+
+    def attach(row: LayerRow, guess) -> LayerRow:
+        parts = tuple(attach(part, each) for part, each in zip(row.parts, guess.parts))
+        return replace(row, predicted_time_us=guess.predicted_time_us, kernel_class=guess.kernel_class, parts=parts)
+
+    return tuple(attach(row, guess) for row, guess in zip(rows, predicted))
+
+
+def slower_than_predicted(rows: tuple[LayerRow, ...]) -> list[dict[str, Any]]:
+    """The layers (and parts) that ran SLOWER_FACTOR× or more slower than predicted."""
+    found = []
+    for row in rows:
+        for each in (row, *row.parts):
+            if each.predicted_time_us and each.time_us >= SLOWER_FACTOR * each.predicted_time_us:
+                found.append({"layer": each.name, "type": each.type, "kernel_class": each.kernel_class, "bound": each.bound,
+                              "level": each.level, "measured_us": each.time_us, "predicted_us": each.predicted_time_us,
+                              "ratio": each.time_us / each.predicted_time_us})
+    return found
 
 
 def _result(session, settings, run: ProfiledRun, nodes, roof: Machine, unprofiled: np.ndarray,
-            asked_precision: str | None) -> ProfileResult:
+            asked_precision: str | None, calibration=None) -> ProfileResult:
     joined = join(session.cost, nodes)
     end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0
     resolution_us = run.time_resolution_ns / 1e3
     rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us) for t in joined.layers)
+    if calibration is not None:
+        rows = with_predictions(rows, joined, calibration, settings.precision)
     engine_rows = tuple(EngineRow(name=n.name, type=n.type, kernel=n.exec_type, precision=n.precision,
                                   time_us=n.time_ns / 1e3,
                                   percent=100 * n.time_ns / 1e3 / end_to_end_us if end_to_end_us > 0 else 0.0)
@@ -279,6 +326,9 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Machine, unprofile
     outside_us = end_to_end_us - layers_us - engine_us
     warnings = [Finding("input", {"text": text}) for text in session.inputs.warnings]
     warnings += findings(rows, joined, roof, resolution_us, outside_us, asked_precision, settings.precision)
+    slow = slower_than_predicted(rows)
+    if slow:
+        warnings.append(Finding("slower_than_predicted", {"count": len(slow), "factor": SLOWER_FACTOR, "layers": slow[:20]}))
     interrupted = not run.complete or (len(unprofiled) < run.iterations and run.iterations > 0)
     return ProfileResult(
         model=str(session.loaded.path), engine=settings.to_dict(), iterations=run.iterations, warmup=run.warmup,

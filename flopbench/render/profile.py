@@ -8,12 +8,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..profiling.profile import EngineRow, Finding, LayerRow, ProfileResult
+from ..profiling.profile import SLOWER_FACTOR, EngineRow, Finding, LayerRow, ProfileResult
 from . import charts, units
 from .page import escape, roofline_card
 from .registry import renderer
 
-COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "percent", "gflops_per_s",
+COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "predicted_time_us", "percent", "gflops_per_s",
            "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
            "fused_into")
 
@@ -39,6 +39,10 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
                     + ", ".join(f"{name} ({d['levels'][name]})" for name in d["layers"]))
         return (f"{d['count']} memory-bound layer(s) beat the measured DRAM bandwidth ({d['bandwidth_gb_per_s']:.1f} GB/s): "
                 f"their data came from the caches, and the bytes counted are unfused ({', '.join(d['layers'])})")
+    if finding.rule == "slower_than_predicted":
+        return (f"{d['count']} layer(s) ran {d['factor']:g}× or more slower than this machine's calibrated model predicts: "
+                + "; ".join(f"{x['layer']} took {x['measured_us']:,.1f} µs, {x['ratio']:.1f}× the {x['predicted_us']:,.1f} µs "
+                            f"this machine does for a {x['kernel_class']} layer of its size ({x['bound']}-bound)" for x in d["layers"]))
     if finding.rule == "negative_outside":
         return f"the node times add up to more than the end-to-end latency ({d['outside_layers_us']:.1f} µs outside)"
     if finding.rule == "quick_roofline":
@@ -85,19 +89,34 @@ def _kernel(text: str) -> str:
 def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[str]:
     name = f"  └ {row.name}" if indent else row.name
     if isinstance(row, EngineRow):
-        return [name, row.type, "", "", "", "", units.fixed(row.time_us), units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
+        return [name, row.type, "", "", "", "", units.fixed(row.time_us), "", units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
     number = units.count if full else units.compact
     kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
     executed = "" if row.executed_bytes is None else number(row.executed_bytes)
-    return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us), units.fixed(row.percent),
+    slow = row.predicted_time_us and row.time_us >= SLOWER_FACTOR * row.predicted_time_us
+    predicted = units.fixed(row.predicted_time_us) + (" !" if slow else "")
+    return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us), predicted,
+            units.fixed(row.percent),
             units.fixed(row.gflops_per_s, 2), units.fixed(row.attainable_gflops_per_s), units.fixed(row.percent_of_attainable), row.bound, kernel,
             row.precision]
 
 
-HEADER = ["Layer", "Type", "FLOPs", "Bytes (unfused)", "Bytes (executed)", "FLOP/B", "Time µs", "%", "GFLOP/s", "Attainable",
+HEADER = ["Layer", "Type", "FLOPs", "Bytes (unfused)", "Bytes (executed)", "FLOP/B", "Time µs", "Predicted µs", "%", "GFLOP/s", "Attainable",
           "% of att.", "Bound", "Kernel", "Precision"]
-SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel",
+SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "Pred.", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel",
                 "Prec."]
+
+
+PREDICTED_COLUMN = HEADER.index("Predicted µs")
+
+
+def _columns(cells: list[str], predicted: bool) -> list[str]:
+    """A row's cells, the predicted column left out when nothing was predicted (not calibrated)."""
+    return cells if predicted else cells[:PREDICTED_COLUMN] + cells[PREDICTED_COLUMN + 1:]
+
+
+def _has_predictions(result: ProfileResult) -> bool:
+    return any(row.predicted_time_us is not None for row in result.layers)
 
 
 def summary_lines(result: ProfileResult) -> list[str]:
@@ -119,6 +138,11 @@ def summary_lines(result: ProfileResult) -> list[str]:
                  "FLOPs here are all arithmetic (conv/matmul + other); FLOP/B uses the bytes each engine node moved as "
                  "executed (after fusion) where the engine says, and each layer is held to the level its working set fits in.")
     lines.append("Node times are means over the profiled inferences; fused nodes are shared over their ops by work.")
+    if any(row.predicted_time_us is not None for row in result.layers):
+        lines.append(f"Pred. is what this machine's calibrated model predicts without running (flopbench predict); "
+                     f"'!' marks a layer {SLOWER_FACTOR:g}× or more slower than that.")
+    else:
+        lines.append("No predicted times: this engine and precision are not calibrated here (flopbench predict --calibrate).")
     if not result.complete:
         lines.append("INCOMPLETE: the run was interrupted; the times cover what was measured")
     lines += [f"warning: {warning_text(w, result)}" for w in result.warnings]
@@ -132,10 +156,12 @@ def to_markdown(result: ProfileResult) -> str:
         rows.append(_cells(row, False))
         rows.extend(_cells(part, True) for part in row.parts)
     rows.extend(_cells(node, False) for node in result.engine_nodes)
-    rows.append(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us),
+    rows.append(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "",
                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
-    lines += ["| " + " | ".join(units.markdown_cell(c) for c in row) + " |" for row in rows]
+    predicted = _has_predictions(result)
+    header = _columns(HEADER, predicted)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(units.markdown_cell(c) for c in _columns(row, predicted)) + " |" for row in rows]
     return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
@@ -146,19 +172,23 @@ def to_table(result: ProfileResult):
     from rich.text import Text
 
     table = Table(title=f"{result.model}: time per layer on this machine's roofline", title_justify="left", header_style="bold")
-    for column in SHORT_HEADER:
+    predicted = _has_predictions(result)
+    for column in _columns(SHORT_HEADER, predicted):
         table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Prec.") else "right",
                          overflow="fold", no_wrap=column not in ("Layer", "Kernel"))
     for row in result.layers:
-        table.add_row(*_cells(row, False, full=False), style="yellow" if row.untimed_ops and row.time_us == 0 else None)
+        table.add_row(*_columns(_cells(row, False, full=False), predicted),
+                      style="yellow" if row.untimed_ops and row.time_us == 0 else None)
         for part in row.parts:
-            table.add_row(*_cells(part, True, full=False), style="dim")
+            table.add_row(*_columns(_cells(part, True, full=False), predicted), style="dim")
     for node in result.engine_nodes:
-        table.add_row(*_cells(node, False, full=False), style="cyan")
+        table.add_row(*_columns(_cells(node, False, full=False), predicted), style="cyan")
     table.add_section()
-    table.add_row("(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us),
-                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), *[""] * 6)
-    table.add_row("End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "100.0", *[""] * 6, style="bold")
+    table.add_row(*_columns(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "",
+                             units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0),
+                             *[""] * 6], predicted))
+    table.add_row(*_columns(["End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "", "100.0", *[""] * 6], predicted),
+                  style="bold")
     return Group(table, Text("\n".join(summary_lines(result))))
 
 
