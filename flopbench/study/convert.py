@@ -14,6 +14,7 @@ timing, not for accuracy. Every other layer keeps its shapes.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from ..model.folding import Folded, fold_onnx_constants, fold_openvino_constants
 from ..model.reading import load, source_files
 from ..results import writing
 from ..results.codec import json_field, result_kind
+from ..results.metadata import result_metadata
 
 TARGETS = ("separable", "standard")
 
@@ -59,6 +61,7 @@ class Conversion:
     # nodes computing weights from constants alone, folded into stored weights before converting
     folded: int = 0
     folded_by_type: tuple[tuple[str, int], ...] = json_field(mapping=True, default=())  # (("ConstantOfShape", 239),)
+    metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)  # stamped when converted
 
 
 def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
@@ -394,4 +397,4 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
             written = ()
     return Conversion(model=str(loaded.path), to=to, format=loaded.format, seed=seed, rewrites=tuple(rewrites),
                       written=tuple(str(p) for p in written), folded=folded.nodes,
-                      folded_by_type=tuple(sorted(folded.by_type.items())))
+                      folded_by_type=tuple(sorted(folded.by_type.items())), metadata=result_metadata())
