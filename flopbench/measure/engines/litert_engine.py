@@ -2,10 +2,12 @@
 XNNPACK delegate it applies by default. It measures no latency of its own: the call latency is
 timed around `Interpreter.invoke()`.
 
-Precision: LiteRT runs a file at the precision it is stored in. Its Python interpreter has no
-setting for XNNPACK's fp16 inference (that flag exists only in the C API and `benchmark_model`),
-so f32 is the one precision it can be told; fp16 weights are dequantized to f32 when the model is
-prepared, and a quantized file runs its quantized ops on 8-bit integer kernels.
+Precision: LiteRT runs a file at the precision it is stored in. Its `Interpreter` has no setting
+for XNNPACK's fp16 inference, so f32 is the one precision it can be told; fp16 weights are
+dequantized to f32 when the model is prepared, and a quantized file runs its quantized ops on 8-bit
+integer kernels. (LiteRT's newer `CompiledModel` API takes XNNPACK's FORCE_FP16 flag and runs it,
+but its C++ side writes log lines to the process's stderr that could not be kept out of a command's
+output reliably, so flopbench does not use it yet.)
 
 Per-layer times: the interpreter exposes no op profiler (`benchmark_model --enable_op_profiling`
 has one; the Python API does not), so `profile` refuses LiteRT rather than guess.
@@ -119,7 +121,8 @@ class LiteRTEngine:
         return self.precision_settings
 
     def check_profilable(self, device: str) -> None:
-        raise ProfilingError("LiteRT cannot profile layer by layer in flopbench: its Python interpreter exposes no per-op timer",
+        raise ProfilingError("LiteRT cannot time layers one by one (profile and machine need that): its Python interpreter "
+                             "exposes no per-op timer",
                              "profile the same network as .onnx or .xml on another engine, or use LiteRT's "
                              "benchmark_model --enable_op_profiling")
 
