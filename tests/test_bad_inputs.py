@@ -136,6 +136,17 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
                                      '{"model": "zoo/sep_cnn.onnx", "seconds": 0.2, "key": "k"}]')
     c.points_repeated = d / "points_repeated.json"  # one point twice: one content, one key
     c.points_repeated.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}, {"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
+    # result and points files that are no regular file, or JSON that is hostile
+    c.fifo = d / "fifo.json"
+    os.mkfifo(c.fifo)
+    c.zero = d / "zero.json"
+    c.zero.symlink_to("/dev/zero")
+    c.deep = d / "deep.json"
+    c.deep.write_text("[" * 100_000 + "]" * 100_000)
+    c.nan_result = d / "nan_result.json"
+    c.nan_result.write_text('{"schema": "flopbench/bench/1", "complete": true, "metadata": {}, "results": [{"median": NaN}]}')
+    c.huge_number = d / "huge_number.json"
+    c.huge_number.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 1e400}]')
     c.points_ok = d / "points_ok.json"
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
     empty_fleet = '{"schema": "flopbench/fleet/1", "command": "%s", "complete": true, "interrupted": false, "metadata": {}, "nodes": {}, "points": []}'
@@ -526,6 +537,22 @@ CASES = [
     Case("fleet_sweep_repeated_point", ["fleet", "sweep", "{points_repeated}", "--json", "{out}/r.json", "--address", "127.0.0.1:9"],
          lambda c: fleet_sweep(read_points_file(c.points_repeated), c.d / "r.json", base=c.d, address="127.0.0.1:9"), OptionError,
          "sweep points repeat the key"),
+    Case("report_result_is_a_fifo", ["report", "{fifo}"], lambda c: flopbench.load_result(c.fifo), ResultFileError,
+         "fifo.json is not a regular file"),
+    Case("compare_result_is_dev_zero", ["compare", "{zero}"], lambda c: flopbench.load_result(c.zero), ResultFileError,
+         "zero.json is not a regular file"),
+    Case("report_result_nested_deeply", ["report", "{deep}"], lambda c: flopbench.load_result(c.deep), ResultFileError,
+         "deep.json is nested too deeply"),
+    Case("report_result_with_nan", ["report", "{nan_result}"], lambda c: flopbench.load_result(c.nan_result), ResultFileError,
+         "nan_result.json holds NaN"),
+    Case("study_points_fifo", ["study", "sepconv", "--points", "{fifo}", "-o", "{out}/s"], lambda c: load_points(c.fifo), OptionError,
+         "fifo.json is not a regular file"),
+    Case("fleet_sweep_points_dev_zero", ["fleet", "sweep", "{zero}", "--json", "{out}/r.json"], lambda c: read_points_file(c.zero),
+         OptionError, "zero.json is not a regular file"),
+    Case("fleet_sweep_points_fifo", ["fleet", "sweep", "{fifo}", "--json", "{out}/r.json"], lambda c: read_points_file(c.fifo),
+         OptionError, "fifo.json is not a regular file"),
+    Case("fleet_sweep_points_number_too_large", ["fleet", "sweep", "{huge_number}", "--json", "{out}/r.json"],
+         lambda c: read_points_file(c.huge_number), OptionError, "huge_number.json holds a number too large"),
     Case("fleet_bench_input_wrong_size", ["fleet", "bench", "{x}", "-i", "{npy_small}", "-t", "0.1"],
          lambda c: fleet_bench([c.x], inputs=[str(c.npy_small)]), InputDataError, "small.npy has shape 3x3 (9 elements), which fits no input"),
     Case("fleet_bench_input_pickle", ["fleet", "bench", "{x}", "-i", "{npy_object}", "-t", "0.1"],

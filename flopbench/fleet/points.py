@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OptionError, ResultFileError
+from ..errors import OptionError
 from .cluster import current_node_id
 from .shipping import ModelPackage, pack_input, pack_model, point_folder, unpack_input, unpack_model
 
@@ -22,7 +22,6 @@ BENCH_FIELDS = {"model": str, "engines": list, "device": str, "hint": str, "nire
                 "precision": str, "batch": int, "shape": str, "seconds": (int, float), "niter": int, "warmup": int,
                 "max_duration": (int, float), "seed": int, "inputs": list}
 PLACEMENT_FIELDS = ("key", "node_id")
-MAX_POINTS_FILE_BYTES = 64 << 20
 
 
 def point_key(point: dict[str, Any]) -> str:
@@ -161,15 +160,11 @@ def prepare_bench_points(points: list[dict[str, Any]], base: str | os.PathLike =
 
 def read_points_file(path: str | os.PathLike) -> list[dict[str, Any]]:
     """A points file: a JSON list of points, or {"points": [...]}."""
+    from ..results.documents import MAX_POINTS_FILE_BYTES, read_json
+
     file = Path(path)
-    try:
-        if file.stat().st_size > MAX_POINTS_FILE_BYTES:
-            raise ResultFileError(f"points file {file.name} is larger than {MAX_POINTS_FILE_BYTES >> 20} MB", "split the sweep into several files")
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OptionError(f"cannot read points file {file} ({exc.strerror or exc})", "give the path of a JSON list of points") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OptionError(f"points file {file.name} is not JSON ({exc})", 'write a JSON list of points: [{"model": "m.onnx"}, ...]') from None
+    document = read_json(file, "points file", OptionError, limit=MAX_POINTS_FILE_BYTES,
+                         fix='write a JSON list of points: [{"model": "m.onnx"}, ...] (split a larger sweep into several files)')
     points = document.get("points") if isinstance(document, dict) else document
     if not isinstance(points, list) or not points:
         raise OptionError(f"points file {file.name} holds no list of points", 'write a JSON list of points: [{"model": "m.onnx"}, ...]')

@@ -9,28 +9,60 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import FlopbenchError, ResultFileError
+from ..errors import FlopbenchError, ResultFileError, one_line
 from . import codec, kinds
 from .writing import write_text_atomic
 
 MAX_DOCUMENT_BYTES = 1 << 30
+MAX_POINTS_FILE_BYTES = 64 << 20  # a sweep's points file (study --points, fleet sweep)
+
+
+def _not_finite(text: str):
+    raise ValueError(f"holds {text}, which JSON does not have")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"holds a number too large ({text[:40]})")
+    return value
+
+
+def read_json(path: str | os.PathLike, what: str, error: type[FlopbenchError] = ResultFileError,
+              limit: int = MAX_DOCUMENT_BYTES, fix: str = "give a JSON file written by flopbench (--json or -o FILE.json)") -> Any:
+    """The JSON in the file at `path` (`what` names it: "result", "points file"), with every refusal
+    one `error` that names the file: not a regular file (a FIFO would block, /dev/zero never end),
+    larger than `limit`, not UTF-8 JSON, nested too deeply, or holding NaN, Infinity or a number no
+    float holds (10**400 as a float)."""
+    import stat
+
+    file = Path(path)
+    try:
+        info = file.stat()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise error(f"cannot read {what} {file} ({getattr(exc, 'strerror', None) or exc})", fix) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{what} {file.name} is not a regular file", fix)
+    if info.st_size > limit:
+        raise error(f"{what} {file.name} is {info.st_size:,} bytes, more than the {limit >> 20} MB a {what} may have", fix)
+    try:
+        with open(file, "rb") as handle:
+            text = handle.read(limit + 1).decode("utf-8")
+        return json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
+    except RecursionError:
+        raise error(f"{what} {file.name} is nested too deeply to be one flopbench wrote", fix) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{what} {file.name} is not JSON ({one_line(exc, 200)})", fix) from None
+    except ValueError as exc:  # from the two parse hooks
+        raise error(f"{what} {file.name} {exc}", fix) from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {file} ({exc.strerror or exc})", fix) from None
 
 
 def read_document(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON document at `path`, checked to be a flopbench result of a known schema."""
     file = Path(path)
-    try:
-        size = file.stat().st_size
-    except OSError as exc:
-        raise ResultFileError(f"cannot read result {file} ({exc.strerror or exc})", "give the path of a JSON file flopbench wrote") from None
-    if size > MAX_DOCUMENT_BYTES:
-        raise ResultFileError(f"result {file.name} is {size:,} bytes", "a flopbench result is far smaller; check the path")
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultFileError(f"{file.name} is not JSON ({exc})", "give a JSON file written by flopbench (--json or -o FILE.json)") from None
-    except OSError as exc:
-        raise ResultFileError(f"cannot read result {file} ({exc.strerror or exc})", "give the path of a JSON file flopbench wrote") from None
+    document = read_json(file, "result")
     schema = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(schema, str) or not schema.startswith("flopbench/"):
         raise ResultFileError(f"{file.name} is not a flopbench result (no \"schema\": \"flopbench/...\")",

@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from ..counting import count
-from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message, one_line
+from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message
 from ..measure.bench import measure
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
 from ..results.codec import json_field, result_kind, schema_id, schema_of
-from ..results.documents import load_result
+from ..results.documents import MAX_POINTS_FILE_BYTES, load_result, read_json
 from ..results.metadata import result_metadata
 from ..results.status import DONE, FAILED, point_status
 from ..results.writing import write_text_atomic
@@ -172,12 +172,9 @@ def check_points(points: Sequence[Any]) -> list[dict[str, Any]]:
 def load_points(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Points from a JSON file: a list of points, or {"schema": "flopbench/study-points/1", "points": [...]}."""
     file = Path(path)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OptionError(f"points file {file} does not exist", "check the path, or leave --points out to generate the sweep") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise OptionError(f"points file {file} is not JSON ({one_line(exc, 120)})", "give a JSON list of points") from None
+    if not file.exists() and not file.is_symlink():
+        raise OptionError(f"points file {file} does not exist", "check the path, or leave --points out to generate the sweep")
+    data = read_json(file, "points file", OptionError, limit=MAX_POINTS_FILE_BYTES, fix="give a JSON list of points")
     if isinstance(data, dict):
         data = data.get("points")
     if not isinstance(data, list):
@@ -400,11 +397,7 @@ def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     file = Path(path)
     if not file.exists():
         return {}
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ResultFileError(f"cannot read the earlier results {file} ({one_line(exc, 120)})",
-                              "move it away to start the sweep afresh") from None
+    data = read_json(file, "earlier results file", fix="move it away to start the sweep afresh")
     if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, OLDER_SCHEMA) or not isinstance(data.get("records"), list):
         raise ResultFileError(f"{file} is not a {SCHEMA} results file", "move it away, or give -o another folder")
     return {r["key"]: in_todays_words(r) for r in data["records"] if isinstance(r, dict) and "key" in r}
