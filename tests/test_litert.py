@@ -243,7 +243,34 @@ def test_a_quantized_file_runs_in_int8_and_says_so(tmp_path):
     np.save(tmp_path / "x.npy", x)
     result = flopbench.run(model, engine="litert", inputs=[str(tmp_path / "x.npy")], niter=2)
     assert result.settings.executed_precision == "int8 (quantized model), float ops in f32"
+    assert flopbench.count(model).macs == 4 * 4 * 5 * 3  # a 1x1 convolution: positions x inputs x outputs
     expected = x @ weights.T + bias  # the float convolution the int8 one approximates
     out = next(iter(result.outputs.values()))
     assert np.abs(out - expected).max() < 0.1  # int8 steps: inputs by 1/64, outputs by 1/16
     assert np.abs(out - expected).max() > 0  # and it did run in integers
+
+
+def test_fp16_weights_are_counted_as_stored_and_run_dequantized(tmp_path):
+    """A DEQUANTIZE of fp16 weights into a FULLY_CONNECTED, as TFLite's fp16 post-training quantization writes it."""
+    import tflite
+
+    rng = np.random.default_rng(2)
+    weights = rng.uniform(-1, 1, (3, 5)).astype(np.float16)
+    graph = TFLiteGraph()
+    x = graph.tensor("x", (1, 5))
+    stored = graph.constant("w_f16", weights)
+    dequantized = graph.tensor("w", (3, 5))
+    y = graph.tensor("y", (1, 3))
+    graph.op(tflite.BuiltinOperator.DEQUANTIZE, [stored], [dequantized])
+    graph.op(tflite.BuiltinOperator.FULLY_CONNECTED, [x, dequantized, -1], [y], tflite.BuiltinOptions.FullyConnectedOptions,
+             {0: ("int8", 0)})
+    graph.inputs, graph.outputs = (x,), (y,)
+    model = tmp_path / "fp16_weights.tflite"
+    model.write_bytes(serialize(graph, "fp16 weights"))
+    cost = flopbench.count(model)
+    assert (cost.macs, cost.params, cost.weight_bytes) == (weights.size, weights.size, weights.nbytes)
+    data = rng.uniform(-1, 1, (1, 5)).astype(np.float32)
+    np.save(tmp_path / "x.npy", data)
+    result = flopbench.run(model, engine="litert", inputs=[str(tmp_path / "x.npy")], niter=2)
+    assert result.settings.executed_precision == "f32 (fp16 weights dequantized to f32)"
+    np.testing.assert_allclose(next(iter(result.outputs.values())), data @ weights.astype(np.float32).T, rtol=1e-6)
