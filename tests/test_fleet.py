@@ -262,6 +262,7 @@ def test_fleet_bench_runs_a_tflite_on_litert_on_every_node(cluster, tmp_path):
     """A .tflite travels like any model and runs on LiteRT on each node; LiteRT times no nodes, so
     its results carry no roofline."""
     pytest.importorskip("ai_edge_litert", reason="LiteRT is not installed: pip install 'flopbench[litert]'")
+    pytest.importorskip("tflite", reason="the tflite schema package is not installed: pip install 'flopbench[litert]'")
     from flopbench.zoo import write_zoo_model
 
     model = write_zoo_model("sep_cnn", tmp_path, fmt="tflite").tflite
