@@ -67,3 +67,25 @@ def test_a_device_that_rejects_the_settings_is_a_clean_error(sep_cnn_xml):
     # the CPU plugin has no device ids: it rejects "CPU.1" when compiling
     with pytest.raises(EngineError, match="rejected"):
         get_engine("openvino").compile(str(sep_cnn_xml), {}, EngineConfig(device="CPU.1"))
+
+
+def test_every_registered_engine_declares_what_the_rest_of_flopbench_asks_it():
+    """The contract a new engine module meets (measure/engines/base.py's Engine): the registry's
+    name is the engine's own, its facts are of the kinds the callers use, and a file kind it does not
+    run is refused by check_model in one line."""
+    from flopbench.measure.engines import ALIASES, DEFAULT_ENGINE, ENGINES
+    from flopbench.measure.engines.base import PRECISIONS
+
+    assert DEFAULT_ENGINE in ENGINES
+    for name, cls in ENGINES.items():
+        engine = get_engine(name)
+        assert engine.name == name and engine.display_name and engine.package and engine.error_modules
+        assert all(ALIASES[alias] == name for alias in engine.aliases)
+        assert set(engine.compared_precisions) <= set(engine.precision_settings) <= set(PRECISIONS)
+        assert "f32" in engine.precisions("CPU") and set(engine.precisions("CPU")) <= set(PRECISIONS)
+        assert isinstance(engine.reads_as_model_reader, bool) and isinstance(engine.version(), str)
+        assert all(kind.startswith(".") for kind in engine.file_kinds)
+        assert set(engine.roofline_precisions({"avx512f", "avx512_bf16", "avx512_vnni"})) >= {"f32"}
+        if engine.file_kinds:
+            with pytest.raises(EngineError, match=engine.display_name):
+                engine.check_model("model.unknown_kind")

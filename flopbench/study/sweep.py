@@ -79,6 +79,9 @@ def point_key(point: dict[str, Any]) -> str:
 def parse_config(config: str) -> tuple[str, str]:
     engine, _, precision = config.partition(":")
     engine, precision = engine.strip().lower(), (precision.strip().lower() or "f32")
+    if engine in ENGINE_REGISTRY and engine not in ENGINES:
+        raise OptionError(f"engine {engine!r} in --configs {config!r} does not run the sweep's {MODEL_SUFFIX} files",
+                          f"use engine:precision with engine one of {', '.join(ENGINES)}")
     if engine not in ENGINES:
         raise OptionError(f"unknown engine {engine!r} in --configs {config!r}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
     if precision not in ENGINE_REGISTRY[engine].precision_settings:
