@@ -207,3 +207,26 @@ def test_interrupt_keeps_what_was_measured(sep_cnn_xml, tmp_path, roofline_cache
     assert document["complete"] is False and document["iterations"] > 0
     assert document["unprofiled_end_to_end_us"] is None
     validate(document)
+
+
+def test_onnxruntime_profiles_leave_no_temporary_folder(sep_cnn_onnx, tmp_path, roofline_cache):
+    """ONNX Runtime writes its trace and optimized graph into a temporary folder: gone when the
+    profile ends, whether it ends normally or by SIGTERM (as Ctrl-C) mid-run."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "flopbench", "profile", str(sep_cnn_onnx), "--engine", "onnxruntime", "-niter", "3",
+                           "--warmup", "0", "-o", str(tmp_path / "p.json")], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("flopbench-*"))  # (an engine library keeps a session id file, .ses, there: not flopbench's)
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "profile", str(sep_cnn_onnx), "--engine", "onnxruntime",
+                                "-niter", "1000000", "-o", str(tmp_path / "q.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("flopbench-ort-*")):
+        time.sleep(0.1)
+    assert list(tmp_path.glob("flopbench-ort-*")), "the profile never started"
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert json.loads((tmp_path / "q.json").read_text())["complete"] is False
+    assert not list(tmp_path.glob("flopbench-*")) and not list(tmp_path.glob("*.tmp"))

@@ -6,6 +6,7 @@ import json
 import mmap
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -130,9 +131,13 @@ class OnnxRuntimeEngine:
             optimized = options.optimized_model_filepath = os.path.join(folder, "optimized.onnx")
         try:
             session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=[provider])
-        except Exception as exc:
+            runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes, quantized=has_quantized_ops(path))
+        except BaseException as exc:
+            if optimized:
+                shutil.rmtree(os.path.dirname(optimized), ignore_errors=True)
+            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM
+                raise
             raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
-        runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes, quantized=has_quantized_ops(path))
         runner.model_path, runner.optimized_model_path = path, optimized
         return runner
 
@@ -281,6 +286,9 @@ class OnnxRuntimeRunner:
         if requests is not None:
             requests.close()
         self.session = None
+        if self.optimized_model_path:  # the profile's folder (its trace, the optimized graph): nothing outlives the run
+            shutil.rmtree(os.path.dirname(self.optimized_model_path), ignore_errors=True)
+            self.optimized_model_path = None
 
 
 ONNX_PRECISIONS = {"float": "f32", "float16": "f16", "bfloat16": "bf16", "double": "f64", "int8": "i8", "uint8": "u8",
