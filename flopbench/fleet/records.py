@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultFileError
-from ..results.codec import encode, result_kind, schema_of
+from ..results.codec import decode_document, encode, kind_of, result_kind, schema_of
 from ..results.documents import check_mergeable, read_document
 from ..results.status import DONE, FAILED, POINT_STATUSES
 from ..results.writing import check_writable, write_text_atomic
@@ -55,15 +55,19 @@ class FleetResult:
         """(record, BenchReport) of every done bench point, each report with its node's metadata."""
         from ..measure.bench import BenchReport
 
-        return [(record, BenchReport.from_dict(record["result"])) for record in self.done
-                if isinstance(record.get("result"), dict) and record["result"].get("schema") == "flopbench/bench/1"]
+        return self._results_of(BenchReport)
 
     def profile_results(self) -> list[tuple[dict[str, Any], Any]]:
         """(record, ProfileResult) of every done profile point, each on its node's own roofline."""
         from ..profiling.profile import ProfileResult
 
-        return [(record, ProfileResult.from_dict(record["result"])) for record in self.done
-                if isinstance(record.get("result"), dict) and record["result"].get("schema") == "flopbench/profile/1"]
+        return self._results_of(ProfileResult)
+
+    def _results_of(self, cls: type) -> list[tuple[dict[str, Any], Any]]:
+        """(record, result) of every done point whose result is of `cls`'s kind, any version it reads."""
+        kind = kind_of(schema_of(cls))[0]
+        return [(record, decode_document(record["result"])) for record in self.done
+                if isinstance(record.get("result"), dict) and (kind_of(record["result"].get("schema")) or ("",))[0] == kind]
 
     def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[dict[str, Any]]:
         """The done records of the named nodes (all by default) as one series: refused when their
