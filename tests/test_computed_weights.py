@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import flopbench
+from flopbench.results.schema import validate
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
@@ -204,3 +205,20 @@ def test_quantize_refuses_a_twin_with_no_int8_macs(tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("flopbench: error")]
     assert len(errors) == 1 and "none of" in errors[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "q" / "einsum.xml").exists()
+
+
+@pytest.mark.parametrize("model, engines", [("light_resnet50", "openvino,onnxruntime"), ("sep_cnn", "openvino,onnxruntime")])
+def test_measured_memory_is_explained_part_by_part_to_within_2x(model, engines, sep_cnn_onnx):
+    path = LIGHT / f"{model}.onnx" if model.startswith("light") else sep_cnn_onnx
+    document = json.loads(cli("flops", path, "--measure-memory", engines, "--format", "json").stdout)
+    validate(document)
+    cost = flopbench.count(path)
+    for measured in document["measured_memory"]:
+        part = measured["breakdown"]
+        # the parts: the engine's fixed cost measured on a one-op model, the count's weights and activations
+        assert 0 < part["engine_fixed_bytes"] < measured["total_growth_bytes"]
+        assert part["weight_bytes"] == cost.materialized_weight_bytes and part["activation_bytes"] == cost.peak_activation_bytes
+        assert part["estimate_bytes"] + part["rest_bytes"] == measured["total_growth_bytes"]
+        assert 0.5 <= measured["total_growth_bytes"] / part["estimate_bytes"] <= 2.0, (measured["engine"], part)
+    table = cli("flops", path, "--measure-memory", "openvino").stdout
+    assert "= engine fixed cost" in table and "estimate with the engine's costs" in table

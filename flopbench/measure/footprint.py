@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import EngineError, FlopbenchError, one_line
@@ -38,6 +40,9 @@ class Footprint:
     compile_peak_bytes: int  # the high-water mark up to the end of compiling
     inference_peak_bytes: int  # the high-water mark while the model ran
     peak_reset: bool  # False: the high-water mark could not be reset after compiling (it then includes compiling)
+    # what the same engine grows by, in a fresh process, for a one-op model: its fixed cost (the plugin
+    # and its libraries, thread pools, JIT-compiled kernels); 0 when not measured
+    engine_fixed_bytes: int = 0
 
     @property
     def compile_growth_bytes(self) -> int:
@@ -54,10 +59,58 @@ class Footprint:
 
 
 
+@encoded(derived=("estimate_bytes", "rest_bytes"))
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """A measured growth beside what accounts for it, part by part: the estimate with the engine's
+    own costs, and the rest (workspace, allocator slack; negative when the engine fused or reused
+    more than the count's per-op activations assume)."""
+
+    measured_bytes: int
+    engine_fixed_bytes: int  # measured: the same engine on a one-op model
+    weight_bytes: int  # the model's weights once computed (the count's materialized_weight_bytes)
+    weight_copy_bytes: int  # the engine's own copy of them, repacked for its kernels at the precision it runs
+    activation_bytes: int  # the count's peak activations
+    run_precision: str  # the float precision the copy is made at ("bf16", "f32")
+
+    @property
+    def estimate_bytes(self) -> int:
+        return self.engine_fixed_bytes + self.weight_bytes + self.weight_copy_bytes + self.activation_bytes
+
+    @property
+    def rest_bytes(self) -> int:
+        return self.measured_bytes - self.estimate_bytes
+
+
+# bits per element of the float element types weights are stored in
+FLOAT_BITS = {"f64": 64, "f32": 32, "f16": 16, "bf16": 16}
+
+
+def explain(cost, footprint: Footprint) -> MemoryBreakdown:
+    """What accounts for `footprint`'s growth, from `cost` (the model's `ModelCost`): the engine's
+    fixed cost (measured), the weights once computed, a second copy of them at the precision the
+    engine runs its float ops in (it repacks weights into its kernels' layout while the model's
+    own copy stays: an IR's mapped .bin, ONNX Runtime's initializers), the peak activations.
+    Integer weights are copied at their own size."""
+    precision = footprint.precision.lower()
+    run_bits = 16 if ("bf16" in precision or "f16" in precision) else 32
+    run = "bf16" if "bf16" in precision else ("f16" if run_bits == 16 else "f32")
+    copy = 0.0
+    for element, size in cost.weight_bytes_by_type.items():
+        copy += size * run_bits / FLOAT_BITS[element] if element in FLOAT_BITS else size
+    computed = cost.materialized_weight_bytes - cost.weight_bytes  # weights the graph makes: f32 once computed
+    if computed > 0:
+        copy += computed * run_bits / 32
+    return MemoryBreakdown(measured_bytes=footprint.total_growth_bytes, engine_fixed_bytes=footprint.engine_fixed_bytes,
+                           weight_bytes=cost.materialized_weight_bytes, weight_copy_bytes=int(copy),
+                           activation_bytes=cost.peak_activation_bytes, run_precision=run)
+
+
 def measure_footprint(model: str | os.PathLike, engine: str | None = None, device: str = "CPU", precision: str | None = None,
-                      shape: Any = None, batch: int | None = None, iterations: int = 20) -> Footprint:
+                      shape: Any = None, batch: int | None = None, iterations: int = 20, fixed_cost: bool = True) -> Footprint:
     """Compile and run `model` on `engine` (None: the default engine) in a fresh process and
-    measure its RSS (see the module)."""
+    measure its RSS (see the module); with `fixed_cost`, also the engine's fixed cost: the same
+    measurement of a one-op model in another fresh process."""
     from .engines import DEFAULT_ENGINE, get_engine
 
     engine = engine or DEFAULT_ENGINE
@@ -66,6 +119,29 @@ def measure_footprint(model: str | os.PathLike, engine: str | None = None, devic
         raise EngineError(f"{iterations} iterations measure no inference", "give 1 or more")
     request = {"model": os.fspath(model), "engine": engine, "device": device, "precision": precision,
                "shape": shape, "batch": batch, "iterations": iterations}
+    measured = _run_child(request, engine)
+    if not fixed_cost:
+        return measured
+    with tempfile.TemporaryDirectory(prefix="flopbench-fixed-") as folder:
+        tiny = _one_op_model(Path(folder) / "one_op.onnx")
+        fixed = _run_child({**request, "model": str(tiny), "shape": None, "batch": None}, engine)
+    return replace(measured, engine_fixed_bytes=fixed.total_growth_bytes)
+
+
+def _one_op_model(path: Path) -> Path:
+    """A model of one ReLU on 1x1x1x1: what an engine costs before any model's weights or activations."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    info = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, 1, 1]) for name in ("x", "y")]
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "one_op", [info[0]], [info[1]])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def _run_child(request: dict[str, Any], engine: str) -> Footprint:
     try:
         done = subprocess.run([sys.executable, "-m", "flopbench.measure.footprint", json.dumps(request)],
                               capture_output=True, text=True, timeout=FOOTPRINT_TIMEOUT_S)

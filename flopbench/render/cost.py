@@ -10,6 +10,7 @@ from typing import Any
 from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
+from ..measure.footprint import MemoryBreakdown, explain
 from . import charts, units
 from .page import card, escape
 from .registry import renderer
@@ -43,7 +44,8 @@ def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> st
     if budget is not None:
         document["memory_budget"] = budget.to_dict()
     if measured:
-        document["measured_memory"] = [footprint.to_dict() for footprint in measured]
+        document["measured_memory"] = [{**footprint.to_dict(), **({"breakdown": explain(cost, footprint).to_dict()}
+                                                                  if footprint.engine_fixed_bytes else {})} for footprint in measured]
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -56,7 +58,23 @@ def _measured_lines(cost: ModelCost, measured) -> list[str]:
         lines.append(f"  {footprint.engine} ({footprint.precision}): +{units.megabytes(footprint.compile_growth_bytes)} compiling, "
                      f"+{units.megabytes(footprint.inference_growth_bytes)} more at the inference peak, {units.megabytes(footprint.total_growth_bytes)} in all "
                      f"({footprint.total_growth_bytes / estimate:.1f}× the estimate)" if estimate else "")
+        if footprint.engine_fixed_bytes:
+            lines += _breakdown_lines(explain(cost, footprint))
     return lines
+
+
+def _breakdown_lines(part: MemoryBreakdown) -> list[str]:
+    """The measured growth, part by part (measure/footprint.explain)."""
+    mb = units.megabytes
+    rest = (f"+ the rest {mb(part.rest_bytes)}: workspace, allocator slack" if part.rest_bytes >= 0 else
+            f"− {mb(-part.rest_bytes)} less than that: the engine fused and reused buffers the per-op estimate keeps apart")
+    ratio = f" (the measurement is {part.measured_bytes / part.estimate_bytes:.2f}× it)" if part.estimate_bytes else ""
+    return [f"    = engine fixed cost {mb(part.engine_fixed_bytes)} (a one-op model, measured the same way)",
+            f"    + weights {mb(part.weight_bytes)} once computed",
+            f"    + the engine's copy of them at {part.run_precision} {mb(part.weight_copy_bytes)} (repacked for its kernels; the model's own copy stays)",
+            f"    + peak activations {mb(part.activation_bytes)}",
+            f"    {rest}",
+            f"    estimate with the engine's costs: {mb(part.estimate_bytes)}{ratio}"]
 
 
 def _memory_lines(cost: ModelCost, budget: MemoryFit | None) -> list[str]:
