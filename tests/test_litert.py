@@ -138,6 +138,8 @@ def test_profile_on_litert_is_refused_with_the_reason(tflite_dir):
         flopbench.profile(tflite_dir / "sep_cnn.tflite", engine="litert")
     done = _run_cli("profile", tflite_dir / "sep_cnn.tflite", "--engine", "litert")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    done = _run_cli("predict", tflite_dir / "sep_cnn.tflite", "--engine", "litert")  # calibrated from per-node times
+    assert done.returncode == 2 and "exposes no per-op timer" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = _run_cli("machine", "--engine", "litert")  # a roofline is measured from per-node times
     assert done.returncode == 2 and "exposes no per-op timer" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 

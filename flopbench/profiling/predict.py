@@ -213,6 +213,8 @@ def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
     missing one is a CalibrationError that says how to make it)."""
     from .calibration import cached_calibration
 
+    if calibration is None:  # a calibration is per-node times: an engine without them is told why, not to calibrate
+        get_engine(engine).check_profilable(device)
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
     loaded, cost, settings, nodes = compiled(model, engine, device, precision, nthreads, shape, batch)
     roof = calibration.roofline
