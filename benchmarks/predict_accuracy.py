@@ -8,7 +8,7 @@ error. Prints each model's predicted / measured ratio, the share of models withi
 the per-layer median absolute error. Run it on a quiet machine, after `flopbench predict
 --calibrate` for the same settings; say the load beside its figures.
 
-    python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-t SECONDS]
+    python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-t SECONDS] [--only a,b]
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--precision")
     parser.add_argument("-t", "--seconds", type=float, default=5.0, help="bench time per model (default 5 s)")
     parser.add_argument("--profile-niter", type=int, default=50)
+    parser.add_argument("--only", help="comma-separated labels to keep (e.g. sep_cnn,squeezenet): a quick check of the script")
     args = parser.parse_args()
 
     from flopbench.errors import FlopbenchError
@@ -77,7 +78,10 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()}", flush=True)
     ratios, layer_errors = [], []
     with tempfile.TemporaryDirectory(prefix="flopbench-accuracy-") as temp:
+        keep = set(args.only.split(",")) if args.only else None
         for label, path in validation_models(Path(temp)):
+            if keep is not None and label not in keep:
+                continue
             try:
                 predicted = predict(path, engine=args.engine, precision=args.precision)
                 report = bench(path, [args.engine], precision=args.precision, seconds=args.seconds)
