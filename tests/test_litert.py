@@ -157,6 +157,12 @@ def test_an_engine_file_kind_or_device_it_cannot_run_is_refused(tflite_dir):
         engine.check_model(str(tflite_dir / "sep_cnn.onnx"))
     with pytest.raises(EngineError, match="not a setting"):
         engine.compile(str(tflite_dir / "sep_cnn.tflite"), {}, EngineConfig(precision="bf16"))
+    runner = engine.compile(str(tflite_dir / "sep_cnn.tflite"), {}, EngineConfig(profile=True))
+    try:  # predict reads the compiled graph: LiteRT shows none, and says so
+        with pytest.raises(ProfilingError, match="does not show the graph it compiled"):
+            runner.compiled_nodes()
+    finally:
+        runner.close()
     done = _run_cli("run", tflite_dir / "sep_cnn.tflite", "--engine", "litert", "-d", "GPU")
     assert done.returncode == 2 and "device 'GPU'" in done.stderr
 

@@ -237,6 +237,10 @@ class LiteRTRunner:
         LiteRTEngine().check_profilable(self.config.device)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
+        raise ProfilingError("LiteRT does not show the graph it compiled (XNNPACK's partitions are internal), "
+                             "so flopbench cannot predict on it", "predict with another --engine")
+
     def close(self) -> None:
         requests, self._requests = self._requests, None
         if requests is not None:
