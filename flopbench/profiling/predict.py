@@ -26,6 +26,7 @@ from .placement import place
 
 OTHER = "other"
 INSERTED = "inserted"  # the nodes an engine adds: reorders, precision conversions
+FOLDED = "folded"  # the bound of a layer no compiled node runs (a Flatten, a Reshape the engine removed)
 KERNEL_CLASSES = ("conv", "pointwise", "depthwise", "matmul", "pool", "elementwise", OTHER, INSERTED)
 ELEMENTWISE = {"Add", "Subtract", "Multiply", "Divide", "Relu", "Clamp", "Sigmoid", "Swish", "HSwish", "Maximum", "Minimum",
                "Elu", "Exp", "Tanh", "Gelu", "Mish", "PRelu", "Power", "Sqrt", "Concat", "BatchNorm", "BatchNormalization"}
@@ -138,13 +139,16 @@ def predicted_layer(timed: LayerTime, roof: Machine, factors: Mapping[str, float
     where = place(flops, executed, working_set, precision, roof, nodes=nodes)
     kind = kernel_class(layer)
     factor = factor_of(factors, kind)
+    bound = where.bound
     if parts:  # a separable layer is its two parts
         predicted = sum(p.predicted_time_us for p in parts)
         roof_time = sum(p.roof_time_us for p in parts)
+    elif executed_known and not timed.nodes:  # no node of the compiled graph runs it: the engine folded it away
+        predicted, roof_time, bound = 0.0, 0.0, FOLDED
     else:
         predicted, roof_time = where.time_us * factor, where.time_us
     return PredictedLayer(name=layer.name, type=layer.type, kernel_class=kind, flops=flops, bytes=counted, executed_bytes=executed,
-                          working_set_bytes=working_set, level=where.level, bound=where.bound,
+                          working_set_bytes=working_set, level=where.level, bound=bound,
                           precision=precision, roof_time_us=roof_time, factor=factor, predicted_time_us=predicted,
                           fused_into=timed.fused_into, parts=parts)
 

@@ -110,9 +110,16 @@ SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "
 PREDICTED_COLUMN = HEADER.index("Predicted µs")
 
 
-def _columns(cells: list[str], predicted: bool) -> list[str]:
-    """A row's cells, the predicted column left out when nothing was predicted (not calibrated)."""
-    return cells if predicted else cells[:PREDICTED_COLUMN] + cells[PREDICTED_COLUMN + 1:]
+UNFUSED_COLUMN = HEADER.index("Bytes (unfused)")
+
+
+def _columns(cells: list[str], predicted: bool, narrow: bool = False) -> list[str]:
+    """A row's cells, the predicted column left out when nothing was predicted (not calibrated);
+    in a terminal (`narrow`) with predictions, the unfused bytes make room for them (the JSON, CSV
+    and markdown keep both)."""
+    if not predicted:
+        return cells[:PREDICTED_COLUMN] + cells[PREDICTED_COLUMN + 1:]
+    return cells[:UNFUSED_COLUMN] + cells[UNFUSED_COLUMN + 1:] if narrow else cells
 
 
 def _has_predictions(result: ProfileResult) -> bool:
@@ -173,21 +180,21 @@ def to_table(result: ProfileResult):
 
     table = Table(title=f"{result.model}: time per layer on this machine's roofline", title_justify="left", header_style="bold")
     predicted = _has_predictions(result)
-    for column in _columns(SHORT_HEADER, predicted):
+    for column in _columns(SHORT_HEADER, predicted, narrow=True):
         table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Prec.") else "right",
                          overflow="fold", no_wrap=column not in ("Layer", "Kernel"))
     for row in result.layers:
-        table.add_row(*_columns(_cells(row, False, full=False), predicted),
+        table.add_row(*_columns(_cells(row, False, full=False), predicted, narrow=True),
                       style="yellow" if row.untimed_ops and row.time_us == 0 else None)
         for part in row.parts:
-            table.add_row(*_columns(_cells(part, True, full=False), predicted), style="dim")
+            table.add_row(*_columns(_cells(part, True, full=False), predicted, narrow=True), style="dim")
     for node in result.engine_nodes:
-        table.add_row(*_columns(_cells(node, False, full=False), predicted), style="cyan")
+        table.add_row(*_columns(_cells(node, False, full=False), predicted, narrow=True), style="cyan")
     table.add_section()
     table.add_row(*_columns(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "",
                              units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0),
-                             *[""] * 6], predicted))
-    table.add_row(*_columns(["End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "", "100.0", *[""] * 6], predicted),
+                             *[""] * 6], predicted, narrow=True))
+    table.add_row(*_columns(["End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "", "100.0", *[""] * 6], predicted, narrow=True),
                   style="bold")
     return Group(table, Text("\n".join(summary_lines(result))))
 
