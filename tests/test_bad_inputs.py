@@ -147,6 +147,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.nan_result.write_text('{"schema": "flopbench/bench/1", "complete": true, "metadata": {}, "results": [{"median": NaN}]}')
     c.huge_number = d / "huge_number.json"
     c.huge_number.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 1e400}]')
+    c.points_bad_seed = d / "points_bad_seed.json"
+    c.points_bad_seed.write_text('[{"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "stride": 1, "engine": "openvino", '
+                                 '"precision": "f32", "seconds": 0.05, "repeats": 1, "profile_iterations": 2, "seed": "abc"}]')
     c.points_ok = d / "points_ok.json"
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
     empty_fleet = '{"schema": "flopbench/fleet/1", "command": "%s", "complete": true, "interrupted": false, "metadata": {}, "nodes": {}, "points": []}'
@@ -553,6 +556,15 @@ CASES = [
          OptionError, "fifo.json is not a regular file"),
     Case("fleet_sweep_points_number_too_large", ["fleet", "sweep", "{huge_number}", "--json", "{out}/r.json"],
          lambda c: read_points_file(c.huge_number), OptionError, "huge_number.json holds a number too large"),
+    # exit 1 that were bad input: now one line, exit 2
+    Case("output_name_too_long", ["flops", "{x}", "-o", "{out}/" + "a" * 300 + ".json"],
+         lambda c: atomic.check_writable(c.d / ("a" * 300 + ".json")), OutputError, "file name too long"),
+    Case("bench_json_name_too_long", ["bench", "{x}", "-t", "0.01", "--json", "{out}/" + "b" * 300 + ".json"],
+         lambda c: profile_command(["bench", str(c.x), "--json", str(c.d / ("b" * 300 + ".json"))]), OutputError, "file name too long"),
+    Case("convert_negative_seed", ["convert", "{o}", "--to", "separable", "-o", "{out}/c.onnx", "--seed", "-5"],
+         lambda c: convert(c.o, "separable", c.d / "c_seed.onnx", seed=-5), OptionError, "--seed -5 is not allowed"),
+    Case("study_points_seed_not_a_number", ["study", "sepconv", "--points", "{points_bad_seed}", "-o", "{out}/s"],
+         lambda c: load_points(c.points_bad_seed), OptionError, "seed 'abc' is not allowed"),
     Case("fleet_bench_input_wrong_size", ["fleet", "bench", "{x}", "-i", "{npy_small}", "-t", "0.1"],
          lambda c: fleet_bench([c.x], inputs=[str(c.npy_small)]), InputDataError, "small.npy has shape 3x3 (9 elements), which fits no input"),
     Case("fleet_bench_input_pickle", ["fleet", "bench", "{x}", "-i", "{npy_object}", "-t", "0.1"],
@@ -1000,3 +1012,9 @@ def test_a_signal_after_the_outputs_are_written_is_no_signal_death(signum, corpu
         process.communicate(timeout=60)
         assert process.returncode in (0, 130), process.returncode
         assert json.loads(out.read_text())["schema"] == "flopbench/count/1"
+
+
+def test_engines_given_as_one_name_in_the_api(corpus):
+    """bench(model, engines="openvino"): one engine named by a string, not its letters."""
+    report = bench(corpus.x, engines="openvino", policy=QUICK)
+    assert [r.settings.engine for r in report.results] == ["openvino"]

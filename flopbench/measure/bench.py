@@ -223,6 +223,8 @@ def bench(model: str | os.PathLike | Any, engines: Sequence[str] = (DEFAULT_ENGI
     (`seconds`, `niter`, `min_iterations`, `warmup`, `max_duration`, meaning what benchmark_app's
     -t and -niter mean) may be given as keywords instead of `config` and `policy`."""
     config, policy = settings_from_keywords(config, policy, settings)
+    if isinstance(engines, str):  # one engine by name ("openvino"), or a CLI-style list ("openvino,onnxruntime"), not its letters
+        engines = [name.strip() for name in engines.split(",") if name.strip()]
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False

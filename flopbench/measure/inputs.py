@@ -13,6 +13,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -277,6 +278,13 @@ def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generat
     return np.zeros(shape, dtype=dtype)
 
 
+def check_seed(seed: Any, label: str = "--seed") -> int:
+    """A random seed: a whole number, 0 or more (numpy refuses the rest with a traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError(f"{label} {seed!r} is not allowed", "give a whole number, 0 or more")
+    return int(seed)
+
+
 def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0,
                    layout: str | None = None) -> PreparedInputs:
     """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random;
@@ -288,8 +296,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
         if name is not None and name not in {i.name for i in inputs}:
             raise OptionError(f"--layout names input {name!r}, which the model does not have",
                               f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError(f"--seed {seed!r} is not allowed", "give a whole number, 0 or more")
+    check_seed(seed)
     if isinstance(files, (str, os.PathLike)):
         files = [files]
     files = [os.fspath(f) if isinstance(f, os.PathLike) else f for f in (files or [])]

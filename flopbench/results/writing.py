@@ -44,8 +44,17 @@ def check_writable(path: str | os.PathLike, protect: Iterable[str | os.PathLike]
     if not str(path):
         raise OutputError("the output path is empty", "give a file name, e.g. -o results.json")
     target = Path(path)
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))
+    if len(target.name.encode(errors="surrogateescape")) > 255:
+        raise OutputError(f"output file name {target.name[:40]}... is {len(target.name)} characters: file name too long",
+                          "give a file name of at most 255 bytes")
+    try:
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        os.stat(_folder(target))  # a name the file system refuses (too long, a NUL) is refused here, by name
+    except FileNotFoundError:
+        pass  # said below, with the fix
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot use output path {path} ({getattr(exc, 'strerror', None) or exc})", _WRITE_FIX) from None
     for source in protect:
         if _same_file(target, Path(source)):
             raise OutputError(f"output path {path} is an input of this command ({Path(source).name}); writing it would destroy the input",

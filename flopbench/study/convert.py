@@ -23,6 +23,7 @@ import numpy as np
 
 from ..counting.optypes import op_facts
 from ..errors import ModelFileError, OptionError
+from ..measure.inputs import check_seed
 from ..model.folding import Folded, fold_onnx_constants, fold_openvino_constants
 from ..model.reading import load, source_files
 from ..results import writing
@@ -373,6 +374,7 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
     """Rewrite `model`'s convolutions (see the module docstring) and write the result to `output`
     (same format). With nothing to convert nothing is written and `written` is empty."""
     check_target(to)
+    check_seed(seed)
     target = plan_output(model, output)
     loaded = load(model)  # validates the file (size, XML safety, external data) before anything else reads it
     rng = np.random.default_rng(seed)

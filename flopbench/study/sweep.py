@@ -31,6 +31,7 @@ import numpy as np
 from ..counting import count
 from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message
 from ..measure.bench import measure
+from ..measure.inputs import check_seed
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
@@ -122,7 +123,7 @@ def check_point(point: Any) -> dict[str, Any]:
     checked.setdefault("seconds", SweepOptions.seconds)
     checked.setdefault("repeats", SweepOptions.repeats)
     checked.setdefault("profile_iterations", SweepOptions.profile_iterations)
-    checked.setdefault("seed", 0)
+    checked["seed"] = check_seed(checked.get("seed", 0), "seed")
     checked.setdefault("device", "CPU")
     _check_measuring(checked["seconds"], checked["repeats"], checked["profile_iterations"])
     if point["kernel"] > point["size"]:
