@@ -46,8 +46,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+_STOPPABLE = True  # False once main's work is done: a signal that comes later stops nothing
+
+
+def _interrupt(signum, frame):
+    """SIGINT and SIGTERM: stop the run as Ctrl-C does, while there is a run to stop."""
+    if _STOPPABLE:
+        raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
     # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
-    wanted = {signal.SIGTERM: _on_sigterm, signal.SIGINT: signal.default_int_handler}
+    global _STOPPABLE
+    _STOPPABLE = True
+    wanted = {signal.SIGTERM: _interrupt, signal.SIGINT: _interrupt}
     previous = {}
     for signum, handler in wanted.items():
         try:
@@ -73,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print("flopbench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        # first, and with no call before it (a call is where Python runs a signal's handler): a
+        # signal already caught and one still to come now stop nothing
+        _STOPPABLE = not whole_process
         from .output import release_outputs
 
         for signum, handler in previous.items():
