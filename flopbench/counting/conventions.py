@@ -22,9 +22,8 @@ from dataclasses import replace
 
 from .cost import OpCost
 from .graph import Graph, GraphNode
+from .optypes import op_facts
 
-# ops a frontend puts between a constant and its use that only re-shape or re-type it
-RELABELLING = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Convert", "ConvertLike", "Transpose"})
 # the constant that leaves an op's other input as it is, and which inputs may hold it
 IDENTITIES = {"Add": (0.0, (0, 1)), "Subtract": (0.0, (1,)), "Multiply": (1.0, (0, 1)), "Divide": (1.0, (1,))}
 MAX_CHECKED_ELEMENTS = 1 << 16  # biases and scales; a larger constant is not read to look for an identity
@@ -43,7 +42,7 @@ def constant_source(graph: Graph, source: tuple[str, int]) -> tuple[str, int]:
     name, index = source
     while name in constants:
         record = graph.constant(name)
-        if record.type not in RELABELLING or not record.sources:
+        if not op_facts(record.type).relabels or not record.sources:
             break
         name, index = record.sources[0]
     return name, index
@@ -53,7 +52,7 @@ def _constant_values(graph: Graph, name: str):
     """The values of the Constant behind the constant node `name` (through reshapes and converts),
     or None."""
     record = graph.constant(name)
-    while record.type in RELABELLING and record.sources:
+    while op_facts(record.type).relabels and record.sources:
         record = graph.constant(record.sources[0][0])
     node = record.node
     if record.type != "Constant" or math.prod(node.get_output_shape(0)) > MAX_CHECKED_ELEMENTS:

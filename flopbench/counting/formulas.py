@@ -284,14 +284,15 @@ elementwise("Mish", 5, epilogue=True)  # x · tanh(softplus(x))
 # the facts of the ops that have some: re-layouts keep values (the precision walk passes them); an
 # op whose inputs past the first are shapes, axes or indices has only input 0 as a value
 _SHAPED = {"value_inputs": (0,)}
+_RELAYOUT = {**_SHAPED, "keeps_values": True, "relabels": True}
 DATA_MOVEMENT_FACTS: dict[str, dict] = {
-    "Reshape": {**_SHAPED, "keeps_values": True}, "Squeeze": {**_SHAPED, "keeps_values": True},
-    "Unsqueeze": {**_SHAPED, "keeps_values": True}, "Transpose": {**_SHAPED, "keeps_values": True},
+    "Reshape": _RELAYOUT, "Squeeze": _RELAYOUT, "Unsqueeze": _RELAYOUT, "Transpose": _RELAYOUT,
     "Broadcast": _SHAPED, "Tile": _SHAPED, "StridedSlice": _SHAPED, "Slice": _SHAPED, "Gather": _SHAPED,
     "Split": _SHAPED, "VariadicSplit": _SHAPED, "Pad": _SHAPED, "GatherND": _SHAPED, "GatherElements": _SHAPED,
     "ShapeOf": {"value_inputs": ()},  # reads only its input's shape
     # a dequantization step (i8 → f32), and part of a QDQ layer's epilogue
-    "Convert": {"keeps_values": True, "epilogue": True},
+    "Convert": {"keeps_values": True, "epilogue": True, "relabels": True},
+    "ConvertLike": {"relabels": True},
 }
 DATA_MOVEMENT = (
     "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split", "VariadicSplit", "Gather",

@@ -37,6 +37,8 @@ class OpFacts:
     range_inputs: inputs that are quantization ranges: stored, but settings rather than parameters.
     keeps_values: walking back through it keeps the same values up to a scale (a dequantization
       step, a re-layout, a max pool's pick): the precision walk passes it.
+    relabels: between a constant and its use, it only re-shapes or re-types it (a constant shared
+      through such ops is one constant).
     """
 
     kind: str = ""
@@ -52,6 +54,7 @@ class OpFacts:
     setting_inputs: tuple[int, ...] = ()
     range_inputs: tuple[int, ...] = ()
     keeps_values: bool = False
+    relabels: bool = False
 
     @property
     def multiplies(self) -> bool:
