@@ -1018,3 +1018,24 @@ def test_engines_given_as_one_name_in_the_api(corpus):
     """bench(model, engines="openvino"): one engine named by a string, not its letters."""
     report = bench(corpus.x, engines="openvino", policy=QUICK)
     assert [r.settings.engine for r in report.results] == ["openvino"]
+
+
+def test_a_page_that_fails_to_render_after_measuring_keeps_the_measurements(corpus, tmp_path, monkeypatch, capfd):
+    """The page's renderer fails (a bug) after report counted, benched and profiled: the measured
+    results are written as JSON beside the page, and the error says where and how to render them."""
+    import flopbench.render.report as report_page
+
+    def failing(content):
+        raise ValueError("a renderer bug")
+
+    monkeypatch.setattr(report_page, "render_report", failing)
+    page = tmp_path / "page.html"
+    code = main(["report", str(corpus.o), "-t", "0.02", "-niter", "2", "--warmup", "0", "--profile-niter", "2", "-o", str(page)])
+    captured = capfd.readouterr()
+    assert code == 1 and not page.exists()
+    saved_line = next(line for line in captured.err.splitlines() if "the measurements were saved" in line)
+    kept = sorted(tmp_path.glob("page.html.measured-*/*.json"))
+    assert [p.name for p in kept] == ["bench.json", "count.json", "profile-openvino.json"], captured.err
+    assert all(str(p) in saved_line for p in kept)
+    assert isinstance(flopbench.load_result(kept[1]), flopbench.ModelCost) and flopbench.load_result(kept[0]).results
+    assert "internal error: ValueError: a renderer bug" in captured.err

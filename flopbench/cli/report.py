@@ -95,8 +95,36 @@ def run_command(args) -> int:
         content, interrupted = _from_results(args, loaded), False
     else:
         content, interrupted = _measured(args, model)
-    _write(args.output, render_report(content))
+    if model is None:
+        _write(args.output, render_report(content))
+        return EXIT_INTERRUPTED if interrupted else 0
+    try:
+        page = render_report(content)
+    except Exception:  # a bug in a renderer: what was measured is kept, and the page can be made again from it
+        saved = _save_measurements(content, args.output)
+        print(f"flopbench: the measurements were saved to {', '.join(map(str, saved))}; "
+              f"flopbench report {' '.join(map(str, saved))} -o {args.output} renders them", file=sys.stderr)
+        raise
+    _write(args.output, page)
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _save_measurements(content, output: str) -> list[Path]:
+    """The count, the bench and each profile of a page that could not be rendered, as JSON in a new
+    folder beside the page (never over a file that is there)."""
+    import tempfile
+
+    from ..results.documents import save_result
+
+    target = Path(output)
+    folder = Path(tempfile.mkdtemp(prefix=f"{target.name}.measured-", dir=target.parent if str(target.parent) else "."))
+    parts = [("count", content.cost), ("bench", content.bench)]
+    parts += [(f"profile-{profile.engine.get('engine', index)}", profile) for index, profile in enumerate(content.profiles)]
+    saved = []
+    for name, result in parts:
+        if result is not None:
+            saved.append(save_result(result, folder / f"{name}.json"))
+    return saved
 
 
 def _write(path: str, page: str) -> None:
