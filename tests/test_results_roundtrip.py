@@ -167,9 +167,9 @@ def test_an_older_version_is_read_in_todays_words(tmp_path):
     older["records"][0]["status"] = "ok"
     (tmp_path / "results.json").write_text(json.dumps(older))
     loaded = flopbench.load_result(tmp_path / "results.json")
-    assert loaded.records == made.records and loaded.records[0]["status"] == "done" and loaded.complete
+    assert loaded.records == made.records and loaded.records[0].status == "done" and loaded.complete
     again = run_sweep([point], tmp_path, runner=lambda p: pytest.fail("a point done before is measured again"))
-    assert again.skipped == (made.records[0]["key"],)
+    assert again.skipped == (made.records[0].key,)
 
 
 def test_a_kind_is_declared_once():

@@ -47,20 +47,20 @@ def test_bad_points_are_refused(change, needle):
 def test_one_point_measured():
     # big enough that each part takes several µs: OpenVINO's profiler counts whole microseconds
     record = run_point({**TINY, "in_channels": 32, "out_channels": 32, "size": 16, "profile_iterations": 10})
-    assert record["status"] == "done", record.get("reason")
+    assert record.status == "done", record.reason
     # standard 32·32·9·256 MACs; separable 32·9·256 (depthwise) + 32·32·256 (pointwise)
-    assert record["flops"] == {"standard": 2 * 2_359_296, "separable": 2 * (73_728 + 262_144)}
-    assert record["flop_ratio"] == pytest.approx(335_872 / 2_359_296)
-    ratio = record["time_ratio"]
-    assert len(ratio["repeats"]) == 2 and ratio["min"] <= ratio["median"] <= ratio["max"]
-    latency = record["latency_us"]
-    assert ratio["repeats"] == [s / t for s, t in zip(latency["separable"]["repeats"], latency["standard"]["repeats"])]
-    parts = record["parts"]
-    assert "profile_error" not in parts, parts
-    assert parts["depthwise"]["share"] + parts["pointwise"]["share"] == pytest.approx(1.0)
-    assert parts["depthwise"]["flops"] >= 2 * 73_728 and parts["depthwise_flop_share"] < 0.3
-    assert parts["pointwise"]["intensity"] == pytest.approx(parts["pointwise"]["flops"] / parts["pointwise"]["bytes"])
-    assert record["engine"]["precision"] == "f32"
+    assert (record.flops.standard, record.flops.separable) == (2 * 2_359_296, 2 * (73_728 + 262_144))
+    assert record.flop_ratio == pytest.approx(335_872 / 2_359_296)
+    ratio = record.time_ratio
+    assert len(ratio.repeats) == 2 and ratio.min <= ratio.median <= ratio.max
+    latency = record.latency_us
+    assert list(ratio.repeats) == [s / t for s, t in zip(latency.separable.repeats, latency.standard.repeats)]
+    parts = record.parts
+    assert parts.profile_error is None, parts
+    assert parts.depthwise.share + parts.pointwise.share == pytest.approx(1.0)
+    assert parts.depthwise.flops >= 2 * 73_728 and parts.depthwise_flop_share < 0.3
+    assert parts.pointwise.intensity == pytest.approx(parts.pointwise.flops / parts.pointwise.bytes)
+    assert record.settings["precision"] == "f32"
 
 
 def test_sweep_writes_as_it_goes_skips_what_is_done_and_records_failures(tmp_path):
@@ -74,8 +74,8 @@ def test_sweep_writes_as_it_goes_skips_what_is_done_and_records_failures(tmp_pat
 
     first = run_sweep(points, tmp_path, runner=counting)
     assert ran == [check_point(TINY)["key"], "on-a-missing-device"]
-    assert [r["status"] for r in first.records] == ["done", "failed"]
-    assert "NOSUCHDEVICE" in first.records[1]["reason"]
+    assert [r.status for r in first.records] == ["done", "failed"]
+    assert "NOSUCHDEVICE" in first.records[1].reason
     document = json.loads((tmp_path / "results.json").read_text())
     validate(document)
     assert document["complete"] is True and len(document["records"]) == 2

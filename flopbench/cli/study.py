@@ -105,8 +105,8 @@ def run_command(args) -> int:
     def on_progress(index: int, total: int, point, record) -> None:
         if record is None:
             print(f"flopbench: [{index + 1}/{total}] {point['key']}", file=sys.stderr, flush=True)
-        elif record.get("status") != DONE:
-            print(f"flopbench: [{index + 1}/{total}] {point['key']} failed: {record.get('reason')}", file=sys.stderr, flush=True)
+        elif record.status != DONE:
+            print(f"flopbench: [{index + 1}/{total}] {point['key']} failed: {record.reason}", file=sys.stderr, flush=True)
 
     if args.ray or args.address:
         result = _on_fleet(args, points, folder)
@@ -116,7 +116,7 @@ def run_command(args) -> int:
         result = run_sweep(points, folder, progress=on_progress)
     if result.skipped:
         print(f"flopbench: {len(result.skipped)} point(s) already done in {folder / 'results.json'}, skipped", file=sys.stderr)
-    if any(r.get("status") == DONE for r in result.records):
+    if any(r.status == DONE for r in result.records):
         writing.write_bytes_atomic(folder / "plot.png", plot_png(result))
     writing.write_text_atomic(folder / "summary.md", summary_markdown(result))
     emit(render("study", fmt, result), None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import FlopbenchError
+from ..results.codec import encode
 from ..results.status import DONE, FAILED
-from ..study.sweep import in_todays_words, run_point
+from ..study.records import SweepRecord
+from ..study.sweep import read_record, run_point
 from .records import FleetResult
 from .scheduler import SweepProgress
 from .sweep import fleet_sweep
@@ -24,12 +26,18 @@ class StudyPoints:
 
     def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
         record = run_point(point)
-        if record.get("status") != DONE:
-            raise FlopbenchError(record.get("reason") or "the point failed")
-        return record
+        if record.status != DONE:
+            raise FlopbenchError(record.reason or "the point failed")
+        return encode(record)  # the fleet keeps each point's result as JSON
 
 
-def study_records(result: FleetResult, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _seconds(fleet_record: dict[str, Any]) -> float:
+    """How long the fleet tried the point (nothing when it never started): the study's records all say."""
+    started, finished = fleet_record.get("started_at"), fleet_record.get("finished_at")
+    return max(0.0, finished - started) if started is not None and finished is not None else 0.0
+
+
+def study_records(result: FleetResult, points: list[dict[str, Any]]) -> list[SweepRecord]:
     """The study's records (in the points' order) from the fleet's: each with the node it ran on;
     a point the fleet could not finish is a failed record with the fleet's reason."""
     by_key = {r["key"]: r for r in result.points}
@@ -39,10 +47,10 @@ def study_records(result: FleetResult, points: list[dict[str, Any]]) -> list[dic
         if fleet_record is None:
             continue
         if fleet_record["status"] == DONE:
-            records.append({**in_todays_words(fleet_record["result"]), "node_id": fleet_record["node_id"]})
+            records.append(replace(read_record(fleet_record["result"]), node_id=fleet_record["node_id"]))
         else:
-            records.append({"key": point["key"], "point": point, "status": FAILED, "reason": fleet_record["error"],
-                            "node_id": fleet_record["node_id"]})
+            records.append(SweepRecord(key=point["key"], point=point, status=FAILED, reason=fleet_record["error"],
+                                       seconds=_seconds(fleet_record), node_id=fleet_record["node_id"]))
     return records
 
 

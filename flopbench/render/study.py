@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..results.status import DONE
+from ..study.records import PartOnRoof, SweepRecord, SweepRoofline
 from ..study.summary import ConfigSummary, realized, summarize, trend
 from ..study.sweep import SweepResult
 from . import charts, units
@@ -22,8 +22,8 @@ def _ratio(value: float | None) -> str:
     return units.fixed(value, 3, units.NONE)
 
 
-def _gflops(part: dict[str, Any] | None) -> str:
-    return "—" if not part or part.get("gflops_per_s") is None else f"{part['gflops_per_s']:.1f}"
+def _gflops(part: PartOnRoof | None) -> str:
+    return "—" if part is None or part.gflops_per_s is None else f"{part.gflops_per_s:.1f}"
 
 
 def geometry(point: dict[str, Any]) -> str:
@@ -31,19 +31,19 @@ def geometry(point: dict[str, Any]) -> str:
     return f"{point['in_channels']}→{point['out_channels']} {k}x{k} @{point['size']} s{point['stride']}"
 
 
-def record_cells(record: dict[str, Any]) -> list[str]:
-    point = record["point"]
+def record_cells(record: SweepRecord) -> list[str]:
+    point = record.point
     config = f"{point['engine']} {point['precision']}"
-    if record.get("status") != DONE:
-        return [geometry(point), config, "failed: " + record.get("reason", "?")] + [""] * (len(COLUMNS) - 3)
-    ratio = record["time_ratio"]
-    parts = record.get("parts") or {}
-    used = (record.get("engine") or {}).get("precision")
+    if not record.done:
+        return [geometry(point), config, "failed: " + (record.reason or "?")] + [""] * (len(COLUMNS) - 3)
+    ratio = record.time_ratio
+    parts = record.parts
+    used = record.precision_used
     if used and used != point["precision"]:
         config += f" (ran {used})"
-    return [geometry(point), config, _ratio(record["flop_ratio"]), _ratio(ratio["median"]), f"{_ratio(ratio['min'])}–{_ratio(ratio['max'])}",
-            units.percent(realized(record)), units.percent((parts.get("depthwise") or {}).get("share")), units.percent(parts.get("depthwise_flop_share")),
-            _gflops(parts.get("standard")), _gflops(parts.get("depthwise")), _gflops(parts.get("pointwise"))]
+    return [geometry(point), config, _ratio(record.flop_ratio), _ratio(ratio.median), f"{_ratio(ratio.min)}–{_ratio(ratio.max)}",
+            units.percent(realized(record)), units.percent(parts.depthwise.share if parts.depthwise else None),
+            units.percent(parts.depthwise_flop_share), _gflops(parts.standard), _gflops(parts.depthwise), _gflops(parts.pointwise)]
 
 
 @renderer("study", "table")
@@ -78,7 +78,7 @@ def _config_sentence(s: ConfigSummary) -> str:
     return text + "."
 
 
-def _trend_sentence(records: Sequence[dict[str, Any]], field: str, label: str) -> list[str]:
+def _trend_sentence(records: Sequence[SweepRecord], field: str, label: str) -> list[str]:
     by = trend(records, field)
     configs = sorted({config for config, _ in by})
     lines = []
@@ -122,16 +122,14 @@ def plot_png(result: SweepResult) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in result.records:
-        if record.get("status") == DONE:
-            point = record["point"]
-            groups.setdefault(f"{point['engine']} {point['precision']}", []).append(record)
+    groups: dict[str, list[SweepRecord]] = {}
+    for record in _ok(result):
+        groups.setdefault(f"{record.point['engine']} {record.point['precision']}", []).append(record)
     for label, records in groups.items():
-        x = [r["flop_ratio"] for r in records]
-        y = [r["time_ratio"]["median"] for r in records]
-        low = [r["time_ratio"]["median"] - r["time_ratio"]["min"] for r in records]
-        high = [r["time_ratio"]["max"] - r["time_ratio"]["median"] for r in records]
+        x = [r.flop_ratio for r in records]
+        y = [r.time_ratio.median for r in records]
+        low = [r.time_ratio.median - r.time_ratio.min for r in records]
+        high = [r.time_ratio.max - r.time_ratio.median for r in records]
         ax.errorbar(x, y, yerr=[low, high], fmt="o", capsize=2, alpha=0.8, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -162,28 +160,28 @@ def _config(point: dict[str, Any]) -> str:
     return f"{point['engine']}:{point['precision']}"
 
 
-def _ok(result: SweepResult) -> list[dict[str, Any]]:
-    return [r for r in result.records if r.get("status") == DONE]
+def _ok(result: SweepResult) -> list[SweepRecord]:
+    return [r for r in result.records if r.done]
 
 
 def _values(points: Sequence[dict[str, Any]], field: str) -> str:
     return ", ".join(str(v) for v in sorted({p[field] for p in points}))
 
 
-def _study_rooflines(result: SweepResult) -> dict[str, dict[str, Any]]:
+def _study_rooflines(result: SweepResult) -> dict[str, SweepRoofline]:
     """The roofline each engine's parts were placed on, as recorded with the points (first found)."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, SweepRoofline] = {}
     for record in _ok(result):
-        roof = (record.get("parts") or {}).get("roofline")
-        if roof and roof.get("engine") not in found:
-            found[roof["engine"]] = roof
+        roof = record.parts.roofline if record.parts else None
+        if roof and roof.engine not in found:
+            found[roof.engine] = roof
     return found
 
 
 def _study_summary(result: SweepResult) -> str:
     points = [dict(p) for p in result.points]
     configs = list(dict.fromkeys(_config(p) for p in points))
-    failed = sum(1 for r in result.records if r.get("status") != DONE)
+    failed = sum(1 for r in result.records if not r.done)
     done = f"{len(result.records)} of {result.planned_count} measured" + (f", {failed} failed" if failed else "")
     cards = [
         card("Points", f"{result.planned_count:,}", done),
@@ -194,8 +192,7 @@ def _study_summary(result: SweepResult) -> str:
     ]
     cards += machine_cards(result.metadata)
     for engine, roof in _study_rooflines(result).items():
-        cards.append(roofline_card(engine, roof["bandwidth_gb_per_s"], roof["peaks_gflops_per_s"], roof["quick"],
-                                    roof["measured_at"]))
+        cards.append(roofline_card(engine, roof.bandwidth_gb_per_s, roof.peaks_gflops_per_s, roof.quick, roof.measured_at))
     for s in summarize(result.records):
         if s.time_ratio_median is None:
             cards.append(card(s.config, "failed", f"all {s.points} points failed"))
@@ -210,19 +207,19 @@ def _study_summary(result: SweepResult) -> str:
 
 
 def _speedup_section(result: SweepResult) -> str:
-    by_config: dict[str, list[dict[str, Any]]] = {}
+    by_config: dict[str, list[SweepRecord]] = {}
     for record in _ok(result):
-        by_config.setdefault(_config(record["point"]), []).append(record)
+        by_config.setdefault(record.config, []).append(record)
     series = []
     for index, (config, records) in enumerate(by_config.items()):
         # speedup = standard / separable: the reciprocal of the recorded ratios (separable / standard)
-        ratios = [r["time_ratio"] for r in records]
-        titles = [f"{r['key']} ({geometry(r['point'])}): {1 / r['flop_ratio']:,.2f}× fewer FLOPs, "
-                  f"{1 / t['median']:,.2f}× faster (range {1 / t['max']:,.2f}–{1 / t['min']:,.2f} over "
-                  f"{len(t['repeats'])} repeats); standard {r['latency_us']['standard']['median']:,.1f} µs, "
-                  f"separable {r['latency_us']['separable']['median']:,.1f} µs" for r, t in zip(records, ratios)]
-        series.append(charts.Spread(config, [1 / r["flop_ratio"] for r in records], [1 / t["median"] for t in ratios],
-                                    [1 / t["max"] for t in ratios], [1 / t["min"] for t in ratios], titles,
+        ratios = [r.time_ratio for r in records]
+        titles = [f"{r.key} ({geometry(r.point)}): {1 / r.flop_ratio:,.2f}× fewer FLOPs, "
+                  f"{1 / t.median:,.2f}× faster (range {1 / t.max:,.2f}–{1 / t.min:,.2f} over "
+                  f"{len(t.repeats)} repeats); standard {r.latency_us.standard.median:,.1f} µs, "
+                  f"separable {r.latency_us.separable.median:,.1f} µs" for r, t in zip(records, ratios)]
+        series.append(charts.Spread(config, [1 / r.flop_ratio for r in records], [1 / t.median for t in ratios],
+                                    [1 / t.max for t in ratios], [1 / t.min for t in ratios], titles,
                                     CONFIG_COLORS[index % len(CONFIG_COLORS)]))
     if not series:
         return '<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p>No point was measured.</p></section>'
@@ -235,21 +232,21 @@ def _speedup_section(result: SweepResult) -> str:
     return f'<section id="speedup"><h2>Fewer FLOPs, less time?</h2><p class="note">{escape(note)}</p>{svg}</section>'
 
 
-def _part_us(part: dict[str, Any] | None) -> str:
-    return "—" if not part else f"{part['time_us']:,.1f} µs"
+def _part_us(part: PartOnRoof | None) -> str:
+    return "—" if part is None else f"{part.time_us:,.1f} µs"
 
 
 def _split_section(result: SweepResult) -> str:
-    profiled = [r for r in _ok(result) if (r.get("parts") or {}).get("depthwise") and r["parts"].get("depthwise_flop_share") is not None]
+    profiled = [r for r in _ok(result) if r.parts and r.parts.depthwise and r.parts.depthwise_flop_share is not None]
     if not profiled:
         return ""
-    labels = [f"{geometry(r['point'])} {_config(r['point'])}" for r in profiled]
-    flops = [100 * r["parts"]["depthwise_flop_share"] for r in profiled]
-    times = [100 * r["parts"]["depthwise"]["share"] for r in profiled]
-    flops_titles = [f"{r['key']}: the depthwise part does {share:.1f}% of the separable layer's FLOPs"
+    labels = [f"{geometry(r.point)} {r.config}" for r in profiled]
+    flops = [100 * r.parts.depthwise_flop_share for r in profiled]
+    times = [100 * r.parts.depthwise.share for r in profiled]
+    flops_titles = [f"{r.key}: the depthwise part does {share:.1f}% of the separable layer's FLOPs"
                     for r, share in zip(profiled, flops)]
-    time_titles = [f"{r['key']}: the depthwise part takes {share:.1f}% of the separable layer's time "
-                   f"(depthwise {_part_us(r['parts']['depthwise'])}, pointwise {_part_us(r['parts'].get('pointwise'))})"
+    time_titles = [f"{r.key}: the depthwise part takes {share:.1f}% of the separable layer's time "
+                   f"(depthwise {_part_us(r.parts.depthwise)}, pointwise {_part_us(r.parts.pointwise)})"
                    for r, share in zip(profiled, times)]
     series = [charts.Series("depthwise % of FLOPs", flops, flops_titles, charts.FLOPS_COLOR),
               charts.Series("depthwise % of time", times, time_titles, charts.TIME_COLOR)]
@@ -266,30 +263,30 @@ STUDY_PARTS = (("standard", "standard k×k", "std", charts.FLOPS_COLOR), ("depth
                ("pointwise", "pointwise 1×1", "pw", charts.MARK_COLORS[-1]))
 
 
-def _study_roofline_chart(config: str, records: Sequence[dict[str, Any]], index: int) -> str:
-    roof = records[0]["parts"]["roofline"]
+def _study_roofline_chart(config: str, records: Sequence[SweepRecord], index: int) -> str:
+    roof = records[0].parts.roofline
     points, colors = [], []
     for record in records:
         for part, label, short, color in STUDY_PARTS:
-            row = record["parts"].get(part)
-            if not row or row.get("intensity") is None or row.get("gflops_per_s") is None:
+            row = getattr(record.parts, part)
+            if row is None or row.intensity is None or row.gflops_per_s is None:
                 continue
-            attainable = ("" if row.get("percent_of_attainable") is None else
-                          f", {row['percent_of_attainable']:,.0f}% of the attainable {row['attainable_gflops_per_s']:,.1f}")
-            points.append((row["intensity"], row["gflops_per_s"],
-                           f"{record['key']} {label}: {row['intensity']:,.2f} FLOPs/byte, {row['gflops_per_s']:,.2f} GFLOP/s"
-                           f"{attainable}; {row.get('bound')}-bound, {row['time_us']:,.1f} µs", f"{geometry(record['point'])} {short}"))
+            attainable = ("" if row.percent_of_attainable is None else
+                          f", {row.percent_of_attainable:,.0f}% of the attainable {row.attainable_gflops_per_s:,.1f}")
+            points.append((row.intensity, row.gflops_per_s,
+                           f"{record.key} {label}: {row.intensity:,.2f} FLOPs/byte, {row.gflops_per_s:,.2f} GFLOP/s"
+                           f"{attainable}; {row.bound}-bound, {row.time_us:,.1f} µs", f"{geometry(record.point)} {short}"))
             colors.append(color)
-    return charts.roofline(f"chart-roofline-{index}", points, list(roof["peaks_gflops_per_s"].items()),
-                           roof["bandwidth_gb_per_s"], f"{config}: each part on the machine's measured roofline",
+    return charts.roofline(f"chart-roofline-{index}", points, list(roof.peaks_gflops_per_s.items()),
+                           roof.bandwidth_gb_per_s, f"{config}: each part on the machine's measured roofline",
                            colors=colors, legend=[(label, color) for _, label, _, color in STUDY_PARTS])
 
 
 def _study_roofline_section(result: SweepResult) -> str:
-    by_config: dict[str, list[dict[str, Any]]] = {}
+    by_config: dict[str, list[SweepRecord]] = {}
     for record in _ok(result):
-        if (record.get("parts") or {}).get("roofline"):
-            by_config.setdefault(_config(record["point"]), []).append(record)
+        if record.parts and record.parts.roofline:
+            by_config.setdefault(record.config, []).append(record)
     if not by_config:
         return ""
     note = ("Each profiled layer — the standard one, and the separable one's depthwise and pointwise parts — at its "
@@ -318,37 +315,40 @@ def _point_heads(with_nodes: bool) -> tuple[tuple[str, str], ...]:
     return POINT_HEADS[:4] + (("Node", "text"),) + POINT_HEADS[4:] if with_nodes else POINT_HEADS
 
 
-def _point_cells(position: int, record: dict[str, Any], with_nodes: bool) -> list[tuple[str, Any]]:
-    point = record["point"]
-    cells = [(str(position), position), (record["key"], None), (_config(point), None),
-             (str((record.get("engine") or {}).get("precision", "")), None)]
+def _part_value(part: PartOnRoof | None, name: str) -> Any:
+    return None if part is None else getattr(part, name)
+
+
+def _point_cells(position: int, record: SweepRecord, with_nodes: bool) -> list[tuple[str, Any]]:
+    point = record.point
+    cells = [(str(position), position), (record.key, None), (_config(point), None), (str(record.precision_used or ""), None)]
     if with_nodes:
-        cells.append((str(record.get("node_id") or "")[:8], None))
+        cells.append((str(record.node_id or "")[:8], None))
     cells += [(str(point[f]), point[f]) for f in ("in_channels", "out_channels", "kernel", "size", "stride")]
-    if record.get("status") != DONE:
+    if not record.done:
         return (cells + [("", None)] * (len(_point_heads(with_nodes)) - len(cells) - 1)
-                + [(f"failed: {record.get('reason', '?')}", None)])
-    parts = record.get("parts") or {}
-    depthwise, pointwise, standard = (parts.get(name) or {} for name in ("depthwise", "pointwise", "standard"))
-    ratio, latency = record["time_ratio"], record["latency_us"]
-    share = realized(record)
-    cells += [(units.count(record["flops"]["standard"]), record["flops"]["standard"]),
-              (units.count(record["flops"]["separable"]), record["flops"]["separable"]), _number(record["flop_ratio"], 3),
-              _number(latency["standard"]["median"], 1), _number(latency["separable"]["median"], 1),
-              _number(ratio["median"], 3), _number(ratio["min"], 3), _number(ratio["max"], 3),
+                + [(f"failed: {record.reason or '?'}", None)])
+    parts = record.parts
+    depthwise, pointwise, standard = parts.depthwise, parts.pointwise, parts.standard
+    ratio, latency, flops = record.time_ratio, record.latency_us, record.flops
+    share, dw_share = realized(record), _part_value(depthwise, "share")
+    cells += [(units.count(flops.standard), flops.standard),
+              (units.count(flops.separable), flops.separable), _number(record.flop_ratio, 3),
+              _number(latency.standard.median, 1), _number(latency.separable.median, 1),
+              _number(ratio.median, 3), _number(ratio.min, 3), _number(ratio.max, 3),
               _number(None if share is None else 100 * share, 0),
-              _number(None if parts.get("depthwise_flop_share") is None else 100 * parts["depthwise_flop_share"], 0),
-              _number(None if depthwise.get("share") is None else 100 * depthwise["share"], 0),
-              _number(depthwise.get("time_us"), 1), _number(pointwise.get("time_us"), 1),
-              _number(standard.get("gflops_per_s"), 2), _number(depthwise.get("gflops_per_s"), 2),
-              _number(pointwise.get("gflops_per_s"), 2), _number(depthwise.get("percent_of_attainable"), 0),
-              _number(pointwise.get("percent_of_attainable"), 0), (str(depthwise.get("bound") or ""), None),
-              ("done" if "profile_error" not in parts else "done, not profiled", None)]
+              _number(None if parts.depthwise_flop_share is None else 100 * parts.depthwise_flop_share, 0),
+              _number(None if dw_share is None else 100 * dw_share, 0),
+              _number(_part_value(depthwise, "time_us"), 1), _number(_part_value(pointwise, "time_us"), 1),
+              _number(_part_value(standard, "gflops_per_s"), 2), _number(_part_value(depthwise, "gflops_per_s"), 2),
+              _number(_part_value(pointwise, "gflops_per_s"), 2), _number(_part_value(depthwise, "percent_of_attainable"), 0),
+              _number(_part_value(pointwise, "percent_of_attainable"), 0), (str(_part_value(depthwise, "bound") or ""), None),
+              ("done" if parts.profile_error is None else "done, not profiled", None)]
     return cells
 
 
 def _points_table(result: SweepResult) -> str:
-    with_nodes = any("node_id" in record for record in result.records)
+    with_nodes = any(record.node_id is not None for record in result.records)
     bodies = "".join(f"<tbody><tr>{sortable_cells(_point_cells(index, record, with_nodes))}</tr></tbody>"
                      for index, record in enumerate(result.records, start=1))
     note = ("Click a header to sort (again to reverse). Ratios are separable / standard: below 1 the separable layer "
@@ -367,16 +367,16 @@ def _study_warnings(result: SweepResult, notes: Sequence[str]) -> list[str]:
         found.append(f"INCOMPLETE: {len(result.records)} of {result.planned_count} points measured; "
                      "running the same command again measures the rest")
     for record in result.records:
-        point = record["point"]
-        if record.get("status") != DONE:
-            found.append(f"{record['key']}: failed: {record.get('reason', '?')}")
+        point = record.point
+        if not record.done:
+            found.append(f"{record.key}: failed: {record.reason or '?'}")
             continue
-        error = (record.get("parts") or {}).get("profile_error")
+        error = record.parts.profile_error if record.parts else None
         if error:
-            found.append(f"{record['key']}: not profiled, no depthwise / pointwise split ({error})")
-        ran = (record.get("engine") or {}).get("precision")
+            found.append(f"{record.key}: not profiled, no depthwise / pointwise split ({error})")
+        ran = record.precision_used
         if ran and ran != point["precision"]:
-            found.append(f"{record['key']}: asked for {point['precision']}, the engine ran {ran}")
+            found.append(f"{record.key}: asked for {point['precision']}, the engine ran {ran}")
     return found
 
 
@@ -387,10 +387,10 @@ def _study_environment(result: SweepResult, command: str, sources: Sequence[str]
                                               for field in measuring if all(field in p for p in result.points))))
     seen: set[str] = set()
     for record in _ok(result):
-        config = _config(record["point"])
-        if config not in seen and record.get("engine"):
+        config = record.config
+        if config not in seen and record.settings:
             seen.add(config)
-            rows.extend((f"{config}.used.{k}", v) for k, v in flatten("", record["engine"]))
+            rows.extend((f"{config}.used.{k}", v) for k, v in flatten("", record.settings))
     return environment_section(rows, command, sources)
 
 

@@ -10,6 +10,8 @@ What a field needs beyond its type is said where it is declared, with `json_fiel
 - `json="output"`: its key in the document, when that differs from the attribute's name;
 - `omit=True`: never written (values kept in memory only, such as raw outputs);
 - `only_if="save_latencies"`: written only when `to_dict(save_latencies=True)` asks for it;
+- `omit_none=True`: not written while it is None (a key some records have and others lack), read
+  back as its default when absent;
 - `mapping=True`: pairs ((key, value), ...) written as a JSON object;
 - `flatten=True`: a mapping whose keys sit beside the object's own ones (read back: every key that is
   not a field);
@@ -85,11 +87,12 @@ def schema_id(kind: str, version: int) -> str:
     return f"{PREFIX}/{kind}/{version}"
 
 
-def json_field(*, json: str | None = None, omit: bool = False, only_if: str | None = None, mapping: bool = False,
-               flatten: bool = False, by_name: str | None = None, default: Any = _MISSING,
+def json_field(*, json: str | None = None, omit: bool = False, only_if: str | None = None, omit_none: bool = False,
+               mapping: bool = False, flatten: bool = False, by_name: str | None = None, default: Any = _MISSING,
                default_factory: Any = _MISSING, compare: bool = True, repr: bool = True) -> Any:  # noqa: A002
     """A dataclass field with what the codec needs to know about it (see the module)."""
-    meta = {"json": json, "omit": omit, "only_if": only_if, "mapping": mapping, "flatten": flatten, "by_name": by_name}
+    meta = {"json": json, "omit": omit, "only_if": only_if, "omit_none": omit_none, "mapping": mapping, "flatten": flatten,
+            "by_name": by_name}
     return dataclasses.field(default=default, default_factory=default_factory, compare=compare, repr=repr,
                              metadata={_CODEC: {k: v for k, v in meta.items() if v}})
 
@@ -253,6 +256,8 @@ def _encode_object(obj: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         if meta.get("omit") or (meta.get("only_if") and not options.get(meta["only_if"])):
             continue
         value = getattr(obj, item.name)
+        if value is None and meta.get("omit_none"):
+            continue
         if meta.get("by_name"):
             out[item.key] = [member.name for member in value]
         elif meta.get("mapping") or meta.get("flatten"):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from ..results.status import DONE
+from .records import SweepRecord
 
 
 @dataclass(frozen=True)
@@ -30,41 +28,38 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def realized(record: dict[str, Any]) -> float | None:
-    saving = 1.0 - record["flop_ratio"]
-    return (1.0 - record["time_ratio"]["median"]) / saving if saving > 0 else None
+def realized(record: SweepRecord) -> float | None:
+    saving = 1.0 - record.flop_ratio
+    return (1.0 - record.time_ratio.median) / saving if saving > 0 else None
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> tuple[ConfigSummary, ...]:
-    by_config: dict[str, list[dict[str, Any]]] = {}
+def summarize(records: Sequence[SweepRecord]) -> tuple[ConfigSummary, ...]:
+    by_config: dict[str, list[SweepRecord]] = {}
     for record in records:
-        point = record["point"]
-        by_config.setdefault(f"{point['engine']}:{point['precision']}", []).append(record)
+        by_config.setdefault(record.config, []).append(record)
     summaries = []
     for config, group in by_config.items():
-        ok = [r for r in group if r.get("status") == DONE]
-        ranked = sorted(ok, key=lambda r: r["time_ratio"]["median"] / r["flop_ratio"])
-        parts = [r.get("parts", {}) for r in ok]
+        ok = [r for r in group if r.done]
+        ranked = sorted(ok, key=lambda r: r.time_ratio.median / r.flop_ratio)
+        parts = [r.parts for r in ok if r.parts is not None]
         summaries.append(ConfigSummary(
             config=config, points=len(group), failed=len(group) - len(ok),
-            flop_ratio_median=_median([r["flop_ratio"] for r in ok]),
-            time_ratio_median=_median([r["time_ratio"]["median"] for r in ok]),
+            flop_ratio_median=_median([r.flop_ratio for r in ok]),
+            time_ratio_median=_median([r.time_ratio.median for r in ok]),
             realized_median=_median([realized(r) for r in ok]),
-            slower=tuple(r["key"] for r in ok if r["time_ratio"]["median"] >= 1.0),
-            best=ranked[0]["key"] if ranked else None, worst=ranked[-1]["key"] if ranked else None,
-            depthwise_time_share_median=_median([(p.get("depthwise") or {}).get("share") for p in parts]),
-            depthwise_flop_share_median=_median([p.get("depthwise_flop_share") for p in parts]),
+            slower=tuple(r.key for r in ok if r.time_ratio.median >= 1.0),
+            best=ranked[0].key if ranked else None, worst=ranked[-1].key if ranked else None,
+            depthwise_time_share_median=_median([p.depthwise.share for p in parts if p.depthwise is not None]),
+            depthwise_flop_share_median=_median([p.depthwise_flop_share for p in parts]),
         ))
     return tuple(summaries)
 
 
-def trend(records: Sequence[dict[str, Any]], field: str) -> dict[tuple[str, int], float]:
+def trend(records: Sequence[SweepRecord], field: str) -> dict[tuple[str, int], float]:
     """Median time ratio over FLOP ratio per (config, value of `field`): > 1 means time fell less than FLOPs."""
     groups: dict[tuple[str, int], list[float]] = {}
     for record in records:
-        if record.get("status") != DONE:
+        if not record.done:
             continue
-        point = record["point"]
-        groups.setdefault((f"{point['engine']}:{point['precision']}", point[field]), []).append(
-            record["time_ratio"]["median"] / record["flop_ratio"])
+        groups.setdefault((record.config, record.point[field]), []).append(record.time_ratio.median / record.flop_ratio)
     return {key: statistics.median(values) for key, values in sorted(groups.items())}

@@ -1,7 +1,7 @@
 """The separable-convolution sweep: when do fewer FLOPs mean less time?
 
-A sweep is plain data: a list of points, each a dict with a stable `key`, that `run_point` turns
-into a record (a dict too). Each point is one layer geometry (input and output channels, kernel,
+A sweep's points are plain data: a list of dicts, each with a stable `key`, that `run_point` turns
+into a `SweepRecord` (`study.records`). Each point is one layer geometry (input and output channels, kernel,
 spatial size, stride) on one engine at one precision: a standard k×k convolution, its separable
 twin (`study.convert`), their end-to-end times measured alternately over several repeats (the time
 ratio and its spread), and the separable layer profiled (`profiling.profile`) for the depthwise and
@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,12 +34,13 @@ from ..measure.inputs import check_seed
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
-from ..results.codec import json_field, result_kind, schema_id, schema_of
+from ..results.codec import decode, json_field, result_kind, schema_id, schema_of
 from ..results.documents import MAX_POINTS_FILE_BYTES, load_result, read_json
 from ..results.metadata import result_metadata
 from ..results.status import DONE, FAILED, point_status
 from ..results.writing import write_text_atomic
 from .convert import convert
+from .records import Counts, Latencies, NotProfiled, PartOnRoof, ProfiledParts, SeparablePart, Spread, SweepRecord, SweepRoofline
 
 POINTS_SCHEMA = "flopbench/study-points/1"
 MODEL_SUFFIX = ".onnx"  # the sweep's layers are written as ONNX files
@@ -218,13 +218,7 @@ def _median_us(latencies: dict[str, np.ndarray]) -> float:
     return float(np.median(values)) / 1e3
 
 
-def _part(row) -> dict[str, Any]:
-    return {"time_us": row.time_us, "flops": row.flops, "bytes": row.bytes, "intensity": row.intensity,
-            "gflops_per_s": row.gflops_per_s, "attainable_gflops_per_s": row.attainable_gflops_per_s,
-            "percent_of_attainable": row.percent_of_attainable, "bound": row.bound, "kernel": row.kernel}
-
-
-def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> dict[str, Any]:
+def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> ProfiledParts | NotProfiled:
     """Each part's time and roofline place, from the profiler; the reason when it cannot say."""
     from ..profiling.profile import profile
 
@@ -237,28 +231,17 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> di
             if not profiled[name].complete:  # the profiler keeps Ctrl-C to itself: pass it on to the sweep
                 raise KeyboardInterrupt
     except FlopbenchError as exc:
-        return {"profile_error": str(exc)}
+        return NotProfiled(profile_error=str(exc))
     layer = next(row for row in profiled["separable"].layers if row.type == "SeparableConv2D")
-    parts = {row.role: _part(row) for row in layer.parts}
-    total = sum(p["time_us"] for p in parts.values()) or None
-    for part in parts.values():
-        part["share"] = part["time_us"] / total if total else None
+    rows = {row.role: row for row in layer.parts}
+    total = sum(row.time_us for row in rows.values()) or None
+    parts = {role: SeparablePart.of(row, total) for role, row in rows.items()}
     standard = next(row for row in profiled["standard"].layers if row.type == "Conv2D")
-    flops = sum(p["flops"] for p in parts.values())
-    return {"depthwise": parts.get("depthwise"), "pointwise": parts.get("pointwise"), "standard": _part(standard),
-            "depthwise_flop_share": parts["depthwise"]["flops"] / flops if flops and "depthwise" in parts else None,
-            "roof_peak_gflops_per_s": roofline.peak(point["precision"]).gflops_per_s if roofline else None,
-            "roofline": _roofline_summary(roofline)}
-
-
-def _roofline_summary(roofline) -> dict[str, Any] | None:
-    """The roofline the parts were placed on, in a few numbers: a results file read elsewhere
-    still says which machine's roof its percentages are of."""
-    if roofline is None:
-        return None
-    return {"engine": roofline.engine, "bandwidth_gb_per_s": roofline.bandwidth_gb_per_s,
-            "peaks_gflops_per_s": {name: peak.gflops_per_s for name, peak in roofline.peaks.items()},
-            "quick": roofline.quick, "measured_at": roofline.measured_at}
+    flops = sum(part.flops for part in parts.values())
+    return ProfiledParts(depthwise=parts.get("depthwise"), pointwise=parts.get("pointwise"), standard=PartOnRoof.of(standard),
+                         depthwise_flop_share=parts["depthwise"].flops / flops if flops and "depthwise" in parts else None,
+                         roof_peak_gflops_per_s=roofline.peak(point["precision"]).gflops_per_s if roofline else None,
+                         roofline=SweepRoofline.of(roofline))
 
 
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
@@ -284,16 +267,11 @@ def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[s
     return medians, settings
 
 
-def _spread(values: list[float]) -> dict[str, Any]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "repeats": values}
-
-
-def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
+def run_point(point: dict[str, Any], roofline=None) -> SweepRecord:
     """Measure one point; the record says DONE with its numbers, or FAILED with the reason.
     Ctrl-C (KeyboardInterrupt) is not caught: the sweep stops and keeps what is done."""
     point = check_point(point)
     started = time.perf_counter()
-    record: dict[str, Any] = {"key": point["key"], "point": point}
     try:
         with tempfile.TemporaryDirectory(prefix="flopbench-sweep-") as folder:
             std = standard_layer(Path(folder) / f"standard{MODEL_SUFFIX}", point)
@@ -305,21 +283,22 @@ def run_point(point: dict[str, Any], roofline=None) -> dict[str, Any]:
                 roofline = default_roofline(point["engine"], point.get("device", "CPU"))
             parts = _profiled_parts(sep, std, point, roofline)
     except FlopbenchError as exc:
-        return {**record, "status": FAILED, "reason": str(exc), "seconds": time.perf_counter() - started}
+        return SweepRecord(key=point["key"], point=point, status=FAILED, reason=str(exc), seconds=time.perf_counter() - started)
     except (RuntimeError, ValueError, OSError, MemoryError) as exc:  # what an engine raises when it cannot compile or run
-        return {**record, "status": FAILED, "reason": engine_message(exc), "seconds": time.perf_counter() - started}
+        return SweepRecord(key=point["key"], point=point, status=FAILED, reason=engine_message(exc),
+                           seconds=time.perf_counter() - started)
     ratios = [s / t for s, t in zip(medians["separable"], medians["standard"])]
-    return {
-        **record, "status": DONE,
-        "flops": {name: cost.total_flops for name, cost in costs.items()},
-        "params": {name: cost.params for name, cost in costs.items()},
-        "flop_ratio": costs["separable"].total_flops / costs["standard"].total_flops,
-        "latency_us": {name: _spread(values) for name, values in medians.items()},
-        "time_ratio": _spread(ratios),
-        "parts": parts,
-        "engine": settings,
-        "seconds": time.perf_counter() - started,
-    }
+    return SweepRecord(
+        key=point["key"], point=point, status=DONE,
+        flops=Counts(standard=costs["standard"].total_flops, separable=costs["separable"].total_flops),
+        params=Counts(standard=costs["standard"].params, separable=costs["separable"].params),
+        flop_ratio=costs["separable"].total_flops / costs["standard"].total_flops,
+        latency_us=Latencies(standard=Spread.of(medians["standard"]), separable=Spread.of(medians["separable"])),
+        time_ratio=Spread.of(ratios),
+        parts=parts,
+        settings=settings,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def default_roofline(engine: str, device: str = "CPU"):
@@ -348,7 +327,7 @@ class SweepResult:
     """A sweep's records. The document keeps the records and how many points were planned, not the
     points still to run: read back, `points` are the records' own (`load_sweep` finds the rest)."""
 
-    records: tuple[dict[str, Any], ...]  # in the points' order; points not run yet have none
+    records: tuple[SweepRecord, ...]  # in the points' order; points not run yet have none
     metadata: Mapping[str, Any]
     interrupted: bool = False
     planned: int | None = json_field(json="points", default=None)  # how many points were planned (at least len(points))
@@ -358,7 +337,7 @@ class SweepResult:
 
     def __post_init__(self):
         if not self.points and self.records:
-            object.__setattr__(self, "points", tuple(record["point"] for record in self.records))
+            object.__setattr__(self, "points", tuple(record.point for record in self.records))
         object.__setattr__(self, "planned", max(len(self.points), self.planned or 0))
 
     @property
@@ -391,12 +370,17 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
         except OptionError:  # the points file is a convenience here: the records stand without it
             return result
         keys = {point["key"] for point in points}
-        if all(record["key"] in keys for record in result.records):
+        if all(record.key in keys for record in result.records):
             return replace(result, points=tuple(points))
     return result
 
 
-def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+def read_record(data: Mapping[str, Any]) -> SweepRecord:
+    """A record as a results file (of either version) or a fleet's point holds it."""
+    return decode(SweepRecord, in_todays_words(data))
+
+
+def read_results(path: str | os.PathLike) -> dict[str, SweepRecord]:
     """Records of an earlier run of the sweep, by key; none when the file does not exist."""
     file = Path(path)
     if not file.exists():
@@ -404,12 +388,16 @@ def read_results(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     data = read_json(file, "earlier results file", fix="move it away to start the sweep afresh")
     if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, OLDER_SCHEMA) or not isinstance(data.get("records"), list):
         raise ResultFileError(f"{file} is not a {SCHEMA} results file", "move it away, or give -o another folder")
-    return {r["key"]: in_todays_words(r) for r in data["records"] if isinstance(r, dict) and "key" in r}
+    try:
+        return {r["key"]: read_record(r) for r in data["records"] if isinstance(r, dict) and "key" in r}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultFileError(f"{file} holds a damaged record ({type(exc).__name__}: {exc})",
+                              "move it away, or give -o another folder") from None
 
 
 def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
-              progress: Callable[[int, int, dict[str, Any], dict[str, Any] | None], None] | None = None,
-              runner: Callable[[dict[str, Any]], dict[str, Any]] = run_point) -> SweepResult:
+              progress: Callable[[int, int, dict[str, Any], SweepRecord | None], None] | None = None,
+              runner: Callable[[dict[str, Any]], SweepRecord] = run_point) -> SweepResult:
     """Run every point not yet done in `folder/results.json`, rewriting it atomically after each
     point. `progress(index, total, point, record)` is called before (record None) and after each
     point. Points that failed before are run again; Ctrl-C stops and returns what is done."""
@@ -417,12 +405,12 @@ def run_sweep(points: Sequence[dict[str, Any]], folder: str | os.PathLike,
     out = Path(folder)
     results_path = out / "results.json"
     earlier = read_results(results_path)
-    done = {key: r for key, r in earlier.items() if r.get("status") == DONE}
-    records: dict[str, dict[str, Any]] = dict(earlier)
+    done = {key: r for key, r in earlier.items() if r.status == DONE}
+    records: dict[str, SweepRecord] = dict(earlier)
     metadata = result_metadata()
     interrupted = False
 
-    def ordered() -> tuple[dict[str, Any], ...]:
+    def ordered() -> tuple[SweepRecord, ...]:
         return tuple(records[p["key"]] for p in points if p["key"] in records)
 
     def save() -> None:
