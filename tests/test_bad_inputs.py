@@ -1039,3 +1039,14 @@ def test_a_page_that_fails_to_render_after_measuring_keeps_the_measurements(corp
     assert all(str(p) in saved_line for p in kept)
     assert isinstance(flopbench.load_result(kept[1]), flopbench.ModelCost) and flopbench.load_result(kept[0]).results
     assert "internal error: ValueError: a renderer bug" in captured.err
+
+
+def test_the_merge_refusal_names_only_what_exists():
+    """Two machines' results refused as one series: the fix names a command and a keyword that
+    exist, not a flag no command accepts."""
+    from flopbench.results.documents import check_mergeable
+
+    with pytest.raises(ResultFileError) as caught:
+        check_mergeable([{"cpu": "A", "cpu_count": 2}, {"cpu": "B", "cpu_count": 2}])
+    assert "--allow-different-machines" not in str(caught.value)
+    assert "flopbench compare" in caught.value.fix and "allow_different_machines=True" in caught.value.fix

@@ -126,8 +126,8 @@ def check_mergeable(metadatas: Iterable[dict[str, Any]], allow_different_machine
         differences = machine_differences(items[0], other)
         if differences:
             raise ResultFileError(f"the results come from different machines or engine versions ({'; '.join(differences)})",
-                                  "compare them side by side instead, or merge with allow_different_machines=True "
-                                  "(--allow-different-machines)")
+                                  "put them side by side instead (flopbench compare A.json B.json), or, in Python, "
+                                  "merge with allow_different_machines=True")
 
 
 def data_frame(rows: list[dict[str, Any]]):
