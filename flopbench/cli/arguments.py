@@ -75,3 +75,11 @@ def command_line(args) -> str:
 
     argv = getattr(args, "argv", None)
     return "flopbench " + shlex.join(argv if argv is not None else sys.argv[1:])
+
+
+def add_table_flags(parser) -> None:
+    """--columns and --wide: which columns of the table a terminal shows."""
+    parser.add_argument("--columns", type=lambda text: tuple(c for c in text.split(",") if c.strip()), default=(),
+                        metavar="A,B,...", help="show only these columns of the table (by their headers; the first is always shown)")
+    parser.add_argument("--wide", action="store_true",
+                        help="show every column even where the terminal is too narrow (by default columns are left out by priority, and said so)")

@@ -5,7 +5,7 @@ import sys
 
 from ..measure.engines import engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import engine_names
+from .arguments import add_table_flags, engine_names
 from .output import check_outputs, console, emit_measured, format_for, write_measured
 
 
@@ -35,6 +35,7 @@ def add_parser(commands) -> None:
     bench.add_argument("--json", help="write the full result as JSON (atomically)")
     bench.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     bench.add_argument("-o", "--output", help="write the table in --format to this file (atomically) instead of the terminal")
+    add_table_flags(bench)
     bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
     bench.set_defaults(handler=run_command)
 
@@ -99,7 +100,7 @@ def run_command(args) -> int:
         if progress_bar is not None:
             progress_bar.stop()
     rendered = render("bench", fmt, report, save_latencies=args.save_latencies)
-    emit_measured(rendered, args.output, report.complete)
+    emit_measured(rendered, args.output, report.complete, args.columns, args.wide)
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"
         write_measured(args.json, text, "" if report.complete else " (incomplete run)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_run_flags, command_line, engine_names, run_settings
+from .arguments import add_run_flags, add_table_flags, command_line, engine_names, run_settings
 
 def add_parser(commands) -> None:
     compare = commands.add_parser("compare", help="count and measure several models side by side, each as a ratio to the first")
@@ -18,6 +18,7 @@ def add_parser(commands) -> None:
     compare.add_argument("--profile-iterations", type=int, default=50, help="profiled inferences per model with --by layer (default 50)")
     compare.add_argument("--format", help="table (default), json, markdown or csv")
     compare.add_argument("-o", "--output", help="write the comparison to a file (format from the suffix: .json, .md, .csv)")
+    add_table_flags(compare)
     compare.add_argument("--html", help="also write the comparison as one self-contained HTML page (as flopbench report)")
     compare.set_defaults(handler=run_command)
 
@@ -54,7 +55,7 @@ def run_command(args) -> int:
     comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
                          seed=args.seed, progress=on_progress, by=args.by, profile_iterations=args.profile_iterations)
     rendered = render("compare", fmt, comparison, command=command_line(args))
-    emit_measured(rendered, args.output, comparison.complete)
+    emit_measured(rendered, args.output, comparison.complete, args.columns, args.wide)
     if args.html:
         write_measured(args.html, render("compare", "html", comparison, command=command_line(args)))
     return EXIT_INTERRUPTED if comparison.interrupted else 0
@@ -84,7 +85,8 @@ def _gathered(args) -> int:
         raise ResultFileError(f"{Path(path).name} holds a {type(result).__name__}, not a gathered fleet file",
                               "give the --json of flopbench fleet bench or fleet profile, or two or more models to measure now")
     comparison = side_by_side(result)
-    emit_measured(render("compare", fmt, comparison, command=command_line(args)), args.output, comparison.complete)
+    emit_measured(render("compare", fmt, comparison, command=command_line(args)), args.output, comparison.complete,
+                  args.columns, args.wide)
     if args.html:
         write_measured(args.html, render("compare", "html", comparison, command=command_line(args)))
     return 0

@@ -1,7 +1,7 @@
 """`flopbench flops`: count MACs, FLOPs, parameters and bytes, by layer or by op."""
 from __future__ import annotations
 
-from .arguments import add_model
+from .arguments import add_model, add_table_flags
 from .output import check_output, emit, format_for
 
 
@@ -18,6 +18,7 @@ def add_parser(commands) -> None:
     flops.add_argument("--measure-memory", nargs="?", const=True, metavar="ENGINES",
                        help="also measure the memory the engine's process grows by when it compiles and runs the model, "
                             "in a fresh process per engine (the names --engine takes, comma-separated; default: bench's default engine)")
+    add_table_flags(flops)
     flops.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     flops.set_defaults(handler=run_command)
 
@@ -48,5 +49,6 @@ def run_command(args) -> int:
         from ..measure.footprint import measure_footprint
 
         measured = tuple(measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines)
-    emit(render("count", fmt, cost, view=args.by, memory=args.memory, budget=budget, measured=measured), args.output)
+    emit(render("count", fmt, cost, view=args.by, memory=args.memory, budget=budget, measured=measured), args.output,
+         args.columns, args.wide)
     return 0

@@ -14,27 +14,47 @@ PIPE_WIDTH = 160  # a pipe or file gets a wide table rather than rich's 80-colum
 
 
 def console(stderr: bool = False):
-    """rich's console for the terminal; names in what it prints are text (render.text.text_console)."""
-    from ..render.text import text_console
+    from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return text_console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
+    terminal = stream.isatty() or "FORCE_COLOR" in os.environ or os.environ.get("TTY_COMPATIBLE") == "1"
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if terminal else PIPE_WIDTH)
 
 
-def show(renderable, stderr: bool = False) -> None:
-    """A rendering on the terminal, through rich; a `TextTable` going to a pipe or a file is
-    written as rich prints it given the room, without importing rich (its import and layout were
-    a tenth of a second of a `flopbench flops` process), at its own width when wider than 160."""
+def show(renderable, stderr: bool = False, columns=(), wide: bool = False) -> None:
+    """A rendering on the terminal, through rich, its tables fitted to the terminal's width
+    (`TextTable.fit`: columns left out by priority, never a number cut; `wide` keeps them all,
+    `columns` chooses). A `TextTable` going to a pipe or a file is written as rich prints it given
+    the room, every column, without importing rich (its import and layout were a tenth of a
+    second of a `flopbench flops` process), at its own width when wider than 160."""
     from ..render.text import TextTable
 
-    if isinstance(renderable, TextTable):
-        stream = sys.stderr if stderr else sys.stdout
-        plain = renderable.plain(PIPE_WIDTH) if _colourless(stream) else None
-        if plain is not None:
-            stream.write(plain)
+    parts = renderable if isinstance(renderable, tuple) else (renderable,)
+    stream = sys.stderr if stderr else sys.stdout
+    if all(isinstance(part, TextTable) for part in parts) and _colourless(stream):
+        plains = [part.fit(None, columns).plain(PIPE_WIDTH) for part in parts]
+        if all(plain is not None for plain in plains):
+            stream.write("".join(plains))
             return
-        renderable = renderable.rich()
-    console(stderr).print(renderable)
+    print_fitted(parts, console(stderr), columns, wide)
+
+
+def print_fitted(parts, to, columns=(), wide: bool = False) -> None:
+    """Each part on the rich console `to`; a table fitted to its width when it is a terminal, and
+    given the room of its every column when it is not (a pipe or a file is never cut)."""
+    from ..render.text import TextTable, table_width
+
+    for part in parts:
+        if not isinstance(part, TextTable):
+            to.print(part)
+            continue
+        part = part.fit(to.width if to.is_terminal else None, columns, wide)
+        width = to.width
+        to.width = max(width, table_width(part))  # a table wider than the room (--wide) is drawn whole; the terminal wraps its lines
+        try:
+            to.print(part.rich())
+        finally:
+            to.width = width
 
 
 def _colourless(stream) -> bool:
@@ -57,18 +77,27 @@ def format_for(output: str | None, asked: str | None) -> str:
     return "table"
 
 
-def emit(text_or_renderable, output: str | None) -> None:
-    """Print to the terminal, or write the file atomically."""
+def emit(text_or_renderable, output: str | None, columns=(), wide: bool = False) -> None:
+    """Print to the terminal, or write the file atomically (a table's `columns` chosen there too)."""
     from ..render.text import render_text
 
     if output:
-        text = text_or_renderable if isinstance(text_or_renderable, str) else render_text(text_or_renderable)
+        text = text_or_renderable if isinstance(text_or_renderable, str) else render_text(_chosen(text_or_renderable, columns))
         writing.write_text_atomic(output, text)
         print(f"wrote {output}", file=sys.stderr)
     elif isinstance(text_or_renderable, str):
         sys.stdout.write(text_or_renderable)
     else:
-        show(text_or_renderable)
+        show(text_or_renderable, columns=columns, wide=wide)
+
+
+def _chosen(renderable, columns):
+    """The tables of `renderable` with only the `columns` asked for (all when none are)."""
+    from ..render.text import TextTable
+
+    if isinstance(renderable, tuple):
+        return tuple(_chosen(part, columns) for part in renderable)
+    return renderable.fit(None, columns) if isinstance(renderable, TextTable) and columns else renderable
 
 
 def warn(messages) -> None:
@@ -152,14 +181,14 @@ def write_measured(path: str, text: str, note: str = "") -> None:
     print(f"wrote {path}{note}", file=sys.stderr)  # a plain line: rich is not imported for it, a long path stays whole
 
 
-def emit_measured(rendered, output: str | None, complete: bool = True) -> None:
+def emit_measured(rendered, output: str | None, complete: bool = True, columns=(), wide: bool = False) -> None:
     """A measurement's rendering to the terminal, or to `output` kept even when that write fails."""
     if not output:
-        emit(rendered, None)
+        emit(rendered, None, columns, wide)
         return
     from ..render.text import render_text
 
-    text = rendered if isinstance(rendered, str) else render_text(rendered)
+    text = rendered if isinstance(rendered, str) else render_text(_chosen(rendered, columns))
     write_measured(output, text, "" if complete else " (incomplete run)")
 
 

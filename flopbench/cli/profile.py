@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_model, add_profile_flags
+from .arguments import add_model, add_profile_flags, add_table_flags
 from .output import check_outputs, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
@@ -21,6 +21,7 @@ def add_parser(commands) -> None:
     profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
     profile.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     profile.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
+    add_table_flags(profile)
     profile.add_argument("--plot", help="write the roofline plot to FILE.png or FILE.svg")
     profile.set_defaults(handler=run_command)
 
@@ -45,7 +46,7 @@ def run_command(args) -> int:
                      warmup=args.warmup, shape=args.shape, batch=args.batch, inputs=args.input, seed=args.seed,
                      progress=progress)
     rendered = render("profile", fmt, result)
-    emit_measured(rendered, args.output, result.complete)
+    emit_measured(rendered, args.output, result.complete, args.columns, args.wide)
     if args.plot:
         write_bytes_atomic(args.plot, plot_bytes(result, Path(args.plot).suffix.lower().lstrip(".")))
         print(f"wrote {args.plot}", file=sys.stderr)

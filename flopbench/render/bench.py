@@ -12,7 +12,7 @@ from ..measure.stats import LatencyStats
 from . import charts, units
 from .page import card, escape
 from .registry import renderer
-from .text import html_table
+from .text import TableColumn, TableRow, TextTable, html_table
 from .warnings import describe
 
 PERCENTILES = (90.0, 99.0, 99.9)
@@ -54,29 +54,29 @@ def _settings_line(result: BenchResult) -> str:
             f"{precision}, {counts}, batch {result.batch}")
 
 
-@renderer("bench", "table")
-def bench_table(report: BenchReport):
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+# in a narrow terminal, the highest leave first; the engine, the kind of latency, the median and FPS stay
+TABLE_DROP = {"Runs": 10, "p90": 9, "p99.9": 8, "Min": 7, "Max": 6, "Std": 5, "Mean": 4, "Precision": 3, "GFLOP/s": 2, "p99": 1}
+LEFT = ("Engine", "Precision", "Latency")
 
+
+@renderer("bench", "table")
+def bench_table(report: BenchReport) -> TextTable:
     unit, scale = _unit(report)
-    table = Table(title=f"Latency ({unit}) and throughput", title_justify="left", header_style="bold")
-    for column in ("Engine", "Precision", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"):
-        table.add_column(column, justify="left" if column in ("Engine", "Precision", "Latency") else "right", no_wrap=True,
-                         min_width=11 if column == "Engine" else None)
+    columns = tuple(TableColumn(c, right=c not in LEFT, no_wrap=True, drop=TABLE_DROP.get(c, 0))
+                    for c in ("Engine", "Precision", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"))
+    rows = []
     notes: list[str] = []
     too_few: dict[float, int] = {}
     for result in report.results:
         for index, (kind, stats) in enumerate(_latency_rows(result)):
             first = index == 0
-            table.add_row(
+            rows.append(TableRow((
                 result.settings.engine if first else "", result.settings.precision if first else "", kind, f"{stats.count:,}",
                 units.in_unit(stats.min_ns, scale), units.in_unit(stats.median_ns, scale), units.in_unit(stats.mean_ns, scale),
                 *(_percentile_cell(stats, p, scale, too_few) for p in PERCENTILES), units.in_unit(stats.max_ns, scale),
                 units.in_unit(stats.std_ns, scale),
                 (f"{result.throughput_fps:,.1f}" if result.throughput_fps < 100 else f"{result.throughput_fps:,.0f}") if first else "", _gflops(result) if first else "",
-            )
+            )))
         label = result.settings.engine
         notes.append(_settings_line(result))
         warmup = (f"first inference {units.duration(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
@@ -93,7 +93,7 @@ def bench_table(report: BenchReport):
         notes.append(f"— : too few runs to trust that percentile at 99% confidence ({needed}); run longer with -t or -niter")
     if any(result.engine_latency and result.call_latency for result in report.results):
         notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
-    return Group(table, Text("\n".join(notes)))
+    return TextTable(f"Latency ({unit}) and throughput", columns, tuple(rows), "\n".join(notes))
 
 
 def _cell(value) -> str:

@@ -14,6 +14,7 @@ from . import charts, units
 from .bench import latency_section
 from .page import escape, sortable_cells, sortable_heads, whole_page
 from .registry import renderer
+from .text import TableColumn, TableRow, TextTable, short_name
 from .report import ReportContent, report_environment_section, report_warnings_section
 
 
@@ -64,6 +65,17 @@ def _layer_header(comparison: Comparison) -> list[str]:
     return cells
 
 
+def _layer_columns(comparison: Comparison) -> tuple[TableColumn, ...]:
+    names = _names(comparison)
+    columns = [TableColumn("Layer", no_wrap=True, names=True), TableColumn("Engine", no_wrap=True, drop=3)]
+    for i, name in enumerate(names):
+        short = short_name(name, MODEL_HEADER)
+        columns += [TableColumn(f"{name} type", no_wrap=True, drop=5, short=f"{short} type"),
+                    TableColumn(f"{name} µs", right=True, short=f"{short} µs")]
+        columns += [TableColumn(f"{name} / {names[0]}", right=True, short="ratio")] if i else []
+    return tuple(columns)
+
+
 def _layer_cells(match) -> list[str]:
     cells = [match.name, match.engine]
     for i, (kind, time_us, ratio) in enumerate(zip(match.types, match.time_us, match.ratios)):
@@ -71,36 +83,30 @@ def _layer_cells(match) -> list[str]:
     return cells
 
 
-def layer_table(comparison: Comparison):
-    from rich.table import Table
-
-    table = Table(title="Layers side by side (mean time per inference, from the profiler)", title_justify="left")
-    for i, cell in enumerate(_layer_header(comparison)):
-        table.add_column(cell, justify="left" if i < 2 or cell.endswith(" type") else "right")
-    for match in comparison.layers:
-        table.add_row(*_layer_cells(match))
-    return table
+MODEL_HEADER = 16  # where room is short, a model's column is headed by its name shortened to this
 
 
 @renderer("compare", "table")
 def compare_table(comparison: Comparison):
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
+    """The metrics side by side, and with --by layer the layers side by side, then the notes."""
     title = ("Machines compared: each node's own result (ratios to the first column)" if "fleet" in comparison.metadata
              else "Models compared (ratios to the first)")
-    table = Table(title=title, title_justify="left")
-    for i, cell in enumerate(_header(comparison)):
-        table.add_column(cell, justify="left" if i == 0 else "right")
-    previous = None
-    for row in comparison.rows:
-        if previous is not None and row.engine != previous:
-            table.add_section()
-        previous = row.engine
-        table.add_row(*_cells(comparison, row))
-    layers = [layer_table(comparison)] if comparison.layers else []
-    return Group(table, *layers, *(Text(note) for note in _notes(comparison)))
+    names = _names(comparison)
+    columns = [TableColumn("Metric", no_wrap=True, names=True), TableColumn(names[0], right=True, short=short_name(names[0], MODEL_HEADER))]
+    for name in names[1:]:
+        columns += [TableColumn(name, right=True, short=short_name(name, MODEL_HEADER)),
+                    TableColumn(f"{name} / {names[0]}", right=True, short="ratio")]
+    rows = []
+    for index, row in enumerate(comparison.rows):
+        last_of_engine = index + 1 < len(comparison.rows) and comparison.rows[index + 1].engine != row.engine
+        rows.append(TableRow(tuple(_cells(comparison, row)), end_section=last_of_engine))
+    notes = "\n".join(_notes(comparison))
+    metrics = TextTable(title, tuple(columns), tuple(rows), "" if comparison.layers else notes)
+    if not comparison.layers:
+        return metrics
+    layers = TextTable("Layers side by side (mean time per inference, from the profiler)", _layer_columns(comparison),
+                       tuple(TableRow(tuple(_layer_cells(match))) for match in comparison.layers), notes)
+    return (metrics, layers)
 
 
 @renderer("compare", "markdown")

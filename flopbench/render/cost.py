@@ -27,6 +27,10 @@ def check_view(view: str) -> str:
 
 LAYER_COLUMNS = ("layer", "type", "input", "kernel", "kernels", "output", "macs", "flops", "other_flops", "params", "bytes")
 OP_COLUMNS = ("op", "type", "layer", "inputs", "output", "macs", "flops", "other_flops", "params", "bytes_read", "bytes_written", "counted")
+# in a narrow terminal, the highest leave first: shapes and kernels, then the rarer counts; FLOPs and names stay
+LAYER_DROP = {"Input": 12, "Output": 11, "Kernel": 10, "Kernels": 9, "Other": 8, "Output B": 7, "Weight B": 6, "Precision": 5,
+              "Type": 3, "Params": 2, "MACs": 1}
+OP_DROP = {"Inputs": 12, "Output": 11, "Other": 8, "Layer": 6, "Bytes": 4, "Type": 3, "Params": 2, "MACs": 1}
 
 
 def layer_records(cost: ModelCost) -> list[dict[str, Any]]:
@@ -168,8 +172,9 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
     memory = memory or budget is not None
     title = f"{cost.model}  ({cost.format}, input {', '.join(f'{i.name} {units.shape(i.shape)}' for i in cost.inputs)})"
     if view == "op":
-        columns = [TableColumn(c, no_wrap=c in ("Op", "Layer")) for c in ("Op", "Type", "Layer", "Inputs", "Output")]
-        columns += [TableColumn(c, right=True) for c in ("MACs", "FLOPs", "Other", "Params", "Bytes")]
+        columns = [TableColumn(c, no_wrap=c in ("Op", "Layer"), drop=OP_DROP.get(c, 0), names=c in ("Op", "Layer"))
+                   for c in ("Op", "Type", "Layer", "Inputs", "Output")]
+        columns += [TableColumn(c, right=True, drop=OP_DROP.get(c, 0)) for c in ("MACs", "FLOPs", "Other", "Params", "Bytes")]
         rows = [TableRow((short_name(op.name), op.type, short_name(op.layer), " ".join(units.shape(s) for s in op.input_shapes),
                           " ".join(units.shape(s) for s in op.output_shapes), units.count(op.macs), units.count(op.flops),
                           units.count(op.other_flops), units.count(op.params), units.count(op.bytes_read + op.bytes_written)), None if op.counted else "yellow")
@@ -178,9 +183,10 @@ def to_table(cost: ModelCost, view: str = "layer", memory: bool = False, budget:
                  units.count(cost.params), units.count(cost.bytes_read + cost.bytes_written))
     else:
         precision = cost.integer_macs > 0
-        columns = [TableColumn(c, no_wrap=c == "Layer") for c in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output",
-                                                                  *(["Precision"] if precision else []))]
-        columns += [TableColumn(c, right=True) for c in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else []))]
+        columns = [TableColumn(c, no_wrap=c == "Layer", drop=LAYER_DROP.get(c, 0), names=c == "Layer")
+                   for c in ("Layer", "Type", "Input", "Kernel", "Kernels", "Output", *(["Precision"] if precision else []))]
+        columns += [TableColumn(c, right=True, drop=LAYER_DROP.get(c, 0))
+                    for c in ("MACs", "FLOPs", "Other", "Params", *(["Weight B", "Output B"] if memory else []))]
         rows = []
         for layer in cost.layers:
             rows.append(TableRow(tuple(_layer_cells(layer, False, precision, memory)), None if layer.counted else "yellow"))

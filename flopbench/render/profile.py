@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from ..profiling.profile import SLOWER_FACTOR, EngineRow, Finding, LayerRow, Pro
 from . import charts, units
 from .page import escape, roofline_card
 from .registry import renderer
+from .text import TableColumn, TableRow, TextTable
 
 COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "predicted_time_us", "percent", "gflops_per_s",
            "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
@@ -172,31 +174,30 @@ def to_markdown(result: ProfileResult) -> str:
     return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
-@renderer("profile", "table")
-def to_table(result: ProfileResult):
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+# in a narrow terminal, the highest leave first: the kernel, then what the time and rate already say
+TABLE_DROP = {"Kernel": 13, "Attain.": 12, "Prec.": 11, "Exec. B": 10, "Bytes": 9, "FLOP/B": 8, "Bound": 7, "Pred.": 6, "Type": 4,
+              "FLOPs": 3, "% att.": 2, "GFLOP/s": 1}
+LEFT = ("Layer", "Type", "Bound", "Kernel", "Prec.")
 
-    table = Table(title=f"{result.model}: time per layer on this machine's roofline", title_justify="left", header_style="bold")
+
+@renderer("profile", "table")
+def to_table(result: ProfileResult) -> TextTable:
     predicted = _has_predictions(result)
-    for column in _columns(SHORT_HEADER, predicted, narrow=True):
-        table.add_column(column, justify="left" if column in ("Layer", "Type", "Bound", "Kernel", "Prec.") else "right",
-                         overflow="fold", no_wrap=column not in ("Layer", "Kernel"))
+    columns = tuple(TableColumn(c, right=c not in LEFT, no_wrap=True, drop=TABLE_DROP.get(c, 0), names=c == "Layer")
+                    for c in _columns(SHORT_HEADER, predicted, narrow=True))
+    rows = []
     for row in result.layers:
-        table.add_row(*_columns(_cells(row, False, full=False), predicted, narrow=True),
-                      style="yellow" if row.untimed_ops and row.time_us == 0 else None)
-        for part in row.parts:
-            table.add_row(*_columns(_cells(part, True, full=False), predicted, narrow=True), style="dim")
-    for node in result.engine_nodes:
-        table.add_row(*_columns(_cells(node, False, full=False), predicted, narrow=True), style="cyan")
-    table.add_section()
-    table.add_row(*_columns(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "",
-                             units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0),
-                             *[""] * 6], predicted, narrow=True))
-    table.add_row(*_columns(["End to end", "", "", "", "", "", units.fixed(result.end_to_end_us), "", "100.0", *[""] * 6], predicted, narrow=True),
-                  style="bold")
-    return Group(table, Text("\n".join(summary_lines(result))))
+        rows.append(TableRow(tuple(_columns(_cells(row, False, full=False), predicted, narrow=True)),
+                             "yellow" if row.untimed_ops and row.time_us == 0 else None))
+        rows.extend(TableRow(tuple(_columns(_cells(part, True, full=False), predicted, narrow=True)), "dim") for part in row.parts)
+    rows.extend(TableRow(tuple(_columns(_cells(node, False, full=False), predicted, narrow=True)), "cyan") for node in result.engine_nodes)
+    if rows:
+        rows[-1] = replace(rows[-1], end_section=True)
+    before, after = [""] * 5, [""] * 6  # the time and its share sit under µs and %
+    share = units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0)
+    rows.append(TableRow(tuple(_columns(["(outside layers)", *before, units.fixed(result.outside_layers_us), "", share, *after], predicted, narrow=True))))
+    rows.append(TableRow(tuple(_columns(["End to end", *before, units.fixed(result.end_to_end_us), "", "100.0", *after], predicted, narrow=True)), "bold"))
+    return TextTable(f"{result.model}: time per layer on this machine's roofline", columns, tuple(rows), "\n".join(summary_lines(result)))
 
 
 @renderer("profile", "json")

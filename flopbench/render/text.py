@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .units import safe_name
 
 
 def render_text(renderable, width: int = 160) -> str:
-    """Plain text of a rich renderable (or a `TextTable`), for files and pipes."""
+    """Plain text of a rich renderable (or a `TextTable`, or a tuple of them), for files and pipes."""
+    if isinstance(renderable, tuple):
+        return "".join(render_text(each, width) for each in renderable)
     if isinstance(renderable, TextTable):
         plain = renderable.plain(width)
         if plain is not None:
@@ -107,6 +111,19 @@ class TableColumn:
     header: str
     right: bool = False  # numbers are right-aligned
     no_wrap: bool = False  # rich folds a long cell over lines unless told not to (names stay on one line)
+    drop: int = 0  # in a narrow terminal, columns are left out highest first (shapes and kernels); 0: always shown
+    short: str = ""  # the header where room is short ("µs" for "Time µs")
+    names: bool = False  # a column of names, shortened in the middle where room is short (numbers never are)
+
+
+NARROWEST_NAME = 12  # a name column is never shortened below this
+SHORTEN_NAMES_BELOW = 5  # before leaving out a column of drop rank below this, names are shortened to 24
+
+
+def table_width(table: "TextTable") -> int:
+    """The columns a table takes with every cell whole (rich's box and one space of padding a side)."""
+    widths = [max([len(column.header), *(len(row.cells[i]) for row in table.rows)]) + 2 for i, column in enumerate(table.columns)]
+    return sum(widths) + len(widths) + 1
 
 
 @dataclass(frozen=True)
@@ -126,19 +143,91 @@ class TextTable:
     notes: str = ""
     header_style: str = "bold"
 
+    def columns_named(self, names) -> tuple[list[int], list[str]]:
+        """The indexes of the columns `names` chooses (header or short header, any case; the first
+        column always), and the names that match no column."""
+        wanted = [name.strip().lower() for name in names if name.strip()]
+        known = {text.lower(): i for i, c in enumerate(self.columns) for text in (c.header, c.short) if text}
+        return sorted({0, *(known[name] for name in wanted if name in known)}), [name for name in wanted if name not in known]
+
+    def select(self, indexes, note: str = "") -> "TextTable":
+        """The table with only the columns at `indexes`, and `note` said under it."""
+        columns = tuple(self.columns[i] for i in indexes)
+        rows = tuple(TableRow(tuple(row.cells[i] for i in indexes), row.style, row.end_section) for row in self.rows)
+        return TextTable(self.title, columns, rows, "\n".join(text for text in (note, self.notes) if text), self.header_style)
+
+    def fit(self, width: int | None, chosen=(), wide: bool = False) -> "TextTable":
+        """The table for a terminal `width` columns wide: short headers first, then the columns of
+        the highest `drop` left out (names shortened in the middle on the way) until every cell
+        fits whole; a line under it says what was left out. A number is never cut: rather than
+        that, a column goes. `chosen` names the columns to show; `wide` leaves every column in."""
+        table, said = self, []
+        if chosen:
+            indexes, unknown = self.columns_named(chosen)
+            if unknown:
+                said.append(f"--columns: no column {', '.join(unknown)}; this table has {', '.join(c.header for c in self.columns)}")
+            table = table.select(indexes)
+        if not (wide or width is None or table_width(table) <= width):
+            headers = [c.header for c in table.columns]
+            base = replace(table, columns=tuple(replace(c, header=c.short or c.header) for c in table.columns))
+            kept, dropped = list(range(len(headers))), []
+            table = base
+            while table_width(table) > width:
+                ranks = [c.drop for c in table.columns]
+                top = max(ranks)
+                shorter = table._shorten_names(width, 24 if top else NARROWEST_NAME)
+                if shorter is not table and top < SHORTEN_NAMES_BELOW:
+                    table = shorter
+                elif top:
+                    dropped.append(headers[kept.pop(ranks.index(top))])
+                    table = base.select(kept)
+                else:
+                    break  # as narrow as it goes without cutting a number: the terminal wraps the lines
+            if dropped:  # names as long as the room left allows
+                table = base.select(kept)._shorten_names(width, NARROWEST_NAME)
+                said.append(f"not shown at {width} columns: {', '.join(dropped)} (--wide shows every column, --columns chooses)")
+        return table.select(range(len(table.columns)), "; ".join(said)) if said else table
+
+    def _shorten_names(self, width: int, floor: int) -> "TextTable":
+        """The name columns shortened in the middle, as far as `width` needs and no shorter than
+        `floor`; this table itself when none can shorten."""
+        excess = table_width(self) - width
+        rows, columns = [list(row.cells) for row in self.rows], list(self.columns)
+        for i, column in enumerate(self.columns):
+            longest = max([len(column.header), *(len(row.cells[i]) for row in self.rows)])
+            target = max(floor, len(column.header), longest - excess)
+            if column.names and target < longest:
+                for cells in rows:
+                    cells[i] = short_name(cells[i], target)
+                excess -= longest - target
+        if all(tuple(cells) == row.cells for cells, row in zip(rows, self.rows)):
+            return self
+        return replace(self, rows=tuple(replace(row, cells=tuple(cells)) for cells, row in zip(rows, self.rows)), columns=tuple(columns))
+
+    def printable(self) -> "TextTable":
+        """The table with every name read from a file made one printable line (units.safe_name):
+        a layer named with a terminal escape sequence is shown as its escapes, never run."""
+        rows = tuple(replace(row, cells=tuple(safe_name(cell) for cell in row.cells)) for row in self.rows)
+        notes = "\n".join(safe_name(line) for line in self.notes.split("\n"))
+        return replace(self, title=safe_name(self.title), rows=rows, notes=notes)
+
     def rich(self):
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=self.title, title_justify="left", show_footer=False, header_style=self.header_style)
-        for column in self.columns:
-            if column.right:
-                table.add_column(column.header, justify="right")
+        self = self.printable()
+
+        table = Table(title=Text(self.title), title_justify="left", show_footer=False, header_style=self.header_style)
+        for i, column in enumerate(self.columns):
+            if column.right:  # a number keeps its room: rich would rather crop it to "10,838,0…"
+                longest = max([len(column.header), *(len(row.cells[i]) for row in self.rows)])
+                table.add_column(column.header, justify="right", no_wrap=True, min_width=longest)
             else:
                 table.add_column(column.header, overflow="fold", no_wrap=column.no_wrap)
         for row in self.rows:
-            table.add_row(*row.cells, style=row.style, end_section=row.end_section)
+            # cells are Text, never read as markup: a layer named "[/bold]" is shown as it is
+            table.add_row(*(Text(cell) for cell in row.cells), style=row.style, end_section=row.end_section)
         return Group(table, Text(self.notes))
 
     def plain(self, width: int = 160) -> str | None:
@@ -146,6 +235,7 @@ class TextTable:
         wider than `width` at its own width, every cell whole (rich would fold shapes over lines
         and crop numbers to "10,838,0…", and a pipe or a file has no width to keep to); None when
         a cell is one only rich lays out (then render it with `rich()`)."""
+        self = self.printable()
         texts = [self.title, *(c.header for c in self.columns), *(cell for row in self.rows for cell in row.cells)]
         if any(_RICH_MARKUP.search(text) for text in texts):
             return None  # rich reads the title and the cells as markup (the notes are plain Text)
