@@ -166,7 +166,8 @@ class TextTable:
             indexes, unknown = self.columns_named(chosen)
             if unknown:
                 said.append(f"--columns: no column {', '.join(unknown)}; this table has {', '.join(c.header for c in self.columns)}")
-            table = table.select(indexes)
+            table = table.select(indexes)  # the columns asked for are kept; only names shorten to fit
+            table = replace(table, columns=tuple(replace(c, drop=0) for c in table.columns))
         if not (wide or width is None or table_width(table) <= width):
             headers = [c.header for c in table.columns]
             base = replace(table, columns=tuple(replace(c, header=c.short or c.header) for c in table.columns))
@@ -235,7 +236,6 @@ class TextTable:
         wider than `width` at its own width, every cell whole (rich would fold shapes over lines
         and crop numbers to "10,838,0…", and a pipe or a file has no width to keep to); None when
         a cell is one only rich lays out (then render it with `rich()`)."""
-        self = self.printable()
         texts = [self.title, *(c.header for c in self.columns), *(cell for row in self.rows for cell in row.cells)]
         if any(_RICH_MARKUP.search(text) for text in texts):
             return None  # rich reads the title and the cells as markup (the notes are plain Text)
@@ -243,6 +243,7 @@ class TextTable:
             return None
         if any(len(row.cells) != len(self.columns) for row in self.rows):
             return None
+        self = self.printable()  # the checks above saw the raw names: one with a control character goes through rich
         widths = [max([len(column.header), *(len(row.cells[i]) for row in self.rows)]) + 2 for i, column in enumerate(self.columns)]
         table_width = sum(widths) + len(widths) + 1
         lines = [line.ljust(table_width) for line in _wrap(self.title, table_width)] if self.title else []
