@@ -9,7 +9,9 @@ from .results.documents import load_result, save_result  # noqa: E402
 # measuring is imported when first used: `flopbench flops` and `import flopbench` stay light
 _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
-         "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine"}
+         "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine",
+         "ModelSpec": "model.spec", "EngineConfig": "measure.engines", "RunPolicy": "measure.policy",
+         "compare": "study.compare", "Comparison": "study.compare"}
 
 
 def __getattr__(name: str):
@@ -21,4 +23,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["count", "load", "bench", "run", "load_result", "save_result", "LoadedModel", "ModelCost", "LayerCost", "OpCost",
-           "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "machine", "Machine", "FlopbenchError", "__version__"]
+           "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "machine", "Machine", "ModelSpec", "EngineConfig", "RunPolicy",
+           "compare", "Comparison", "FlopbenchError", "__version__"]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..measure.engines import DEFAULT_ENGINE, get_engine
+from ..measure.engines import DEFAULT_ENGINE, EngineConfig, get_engine
 from ..profiling.profile import DEFAULT_ITERATIONS, check_settings
 from .cluster import current_node_id
 from .every_node import pack_for_nodes, run_on_every_node
@@ -59,8 +59,9 @@ def fleet_profile(models: Sequence[str | os.PathLike], *, address: str | None = 
     `resource`, when named), one measurement per node at a time: per node and engine, each layer's
     time against that node's own measured roofline, with its node_id and machine metadata."""
     runtimes = [get_engine(name) for name in engines]
+    config = EngineConfig(device=device, precision=precision)
     for runtime in runtimes:
-        check_settings(runtime.name, device, precision, iterations, warmup)
+        check_settings(runtime.name, config, iterations, warmup)
     shipment = pack_for_nodes(models, runtimes, shape, batch, seed, inputs)
     settings = [profile_settings(runtime.name, device, precision, iterations, warmup, shape, batch, seed, shipment.input_specs)
                 for runtime in runtimes]

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import OptionError
+from ..model.spec import ModelSpec
 from ..results.display import as_html, as_text
 from ..results.codec import encoded, json_field, result_kind
 from ..results.documents import check_mergeable, data_frame
@@ -17,6 +17,7 @@ from ..results.metadata import result_metadata
 from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
 from .policy import RunPolicy, RunRecord, run_async, run_sync, throughput_fps
 from .session import open_sessions
+from .settings import measurement_settings
 from .stats import LatencyStats, summarize
 
 
@@ -189,48 +190,25 @@ def _result(sessions, mode: str, settings: EngineSettings, policy: RunPolicy,
     )
 
 
-CONFIG_KEYWORDS = tuple(f.name for f in fields(EngineConfig))
-POLICY_KEYWORDS = ("seconds", "niter", "min_iterations", "warmup", "max_duration")
-
-
-def settings_from_keywords(config: EngineConfig | None, policy: RunPolicy | None, keywords: dict[str, Any]) -> tuple[EngineConfig, RunPolicy]:
-    """`bench(model, precision="f32", niter=100)`: engine settings and benchmark_app's -t / -niter as
-    keyword arguments, next to (not on top of) a config or a policy object."""
-    unknown = sorted(set(keywords) - set(CONFIG_KEYWORDS) - set(POLICY_KEYWORDS))
-    if unknown:
-        raise OptionError(f"bench() has no setting {', '.join(map(repr, unknown))}",
-                          f"engine settings: {', '.join(CONFIG_KEYWORDS)}; run length: {', '.join(POLICY_KEYWORDS)}")
-    engine = {k: v for k, v in keywords.items() if k in CONFIG_KEYWORDS}
-    length = {k: v for k, v in keywords.items() if k in POLICY_KEYWORDS}
-    if engine and config is not None or length and policy is not None:
-        raise OptionError("bench() was given a config or policy object and keyword settings for it", "give one or the other")
-    config = config or EngineConfig(**engine)
-    if policy is None:
-        warmup = length.pop("warmup", RunPolicy.warmup_iterations)
-        policy = RunPolicy.from_flags(**length, warmup=warmup)
-    return config, policy
-
-
-def bench(model: str | os.PathLike | Any, engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
-          policy: RunPolicy | None = None, inputs: list[str] | None = None, shape: str | None = None,
-          batch: int | None = None, seed: int = 0, layout: str | None = None,
-          progress: Callable[[str, float], None] | None = None, example_input: Any = None, **settings: Any) -> BenchReport:
-    """Measure `model` on each engine in turn. Ctrl-C stops the run in progress and returns what
+def bench(model: ModelSpec | str | os.PathLike | Any, engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
+          policy: RunPolicy | None = None, *, progress: Callable[[str, float], None] | None = None, **settings: Any) -> BenchReport:
+    """Measure a model on each engine in turn. Ctrl-C stops the run in progress and returns what
     was measured, marked incomplete; the engines after it are not run.
 
-    `model` is a file, an `openvino.Model`, or a `torch.nn.Module` with `example_input`. Engine
+    `model` is a `ModelSpec` (the model, its shapes, batch, input files and seed), or the model
+    itself -- a file, an `openvino.Model`, or a `torch.nn.Module` with `example_input` -- with
+    those as keywords (`shape`, `batch`, `inputs`, `seed`, `layout`, `example_input`). Engine
     settings (`device`, `hint`, `nstreams`, `nthreads`, `nireq`, `precision`) and the run's length
     (`seconds`, `niter`, `min_iterations`, `warmup`, `max_duration`, meaning what benchmark_app's
-    -t and -niter mean) may be given as keywords instead of `config` and `policy`."""
-    config, policy = settings_from_keywords(config, policy, settings)
+    -t and -niter mean) may likewise be given as keywords instead of `config` and `policy`."""
+    spec, config, policy = measurement_settings("bench()", model, config, settings, policy)
     if isinstance(engines, str):  # one engine by name ("openvino"), or a CLI-style list ("openvino,onnxruntime"), not its letters
         engines = [name.strip() for name in engines.split(",") if name.strip()]
     mode = _mode(config)
     results: list[BenchResult] = []
     interrupted = False
     not_measured: tuple[str, ...] = ()
-    with open_sessions(model, engines, config, shape=shape, batch=batch, input_files=inputs, seed=seed, layout=layout,
-                       example_input=example_input) as sessions:
+    with open_sessions(spec, engines, config) as sessions:
         for index, session in enumerate(sessions):
             name = session.engine.name
             report = (lambda fraction, name=name: progress(name, fraction)) if progress else None

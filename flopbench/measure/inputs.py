@@ -13,7 +13,6 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from ..model.reading import ModelInputInfo
 from ..errors import InputDataError, OptionError, one_line
 from ..model.reading import source_files
 from ..model.shapes import format_shape
+from ..model.spec import check_seed, input_specs
 
 NPY_MAGIC = b"\x93NUMPY"
 MAX_HEADER_SIZE = 10_000  # numpy's own default: the header is parsed with ast.literal_eval
@@ -278,13 +278,6 @@ def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generat
     return np.zeros(shape, dtype=dtype)
 
 
-def check_seed(seed: Any, label: str = "--seed") -> int:
-    """A random seed: a whole number, 0 or more (numpy refuses the rest with a traceback)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError(f"{label} {seed!r} is not allowed", "give a whole number, 0 or more")
-    return int(seed)
-
-
 def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0,
                    layout: str | None = None) -> PreparedInputs:
     """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random;
@@ -297,13 +290,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
             raise OptionError(f"--layout names input {name!r}, which the model does not have",
                               f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
     check_seed(seed)
-    if isinstance(files, (str, os.PathLike)):
-        files = [files]
-    files = [os.fspath(f) if isinstance(f, os.PathLike) else f for f in (files or [])]
-    for spec in files:
-        if not isinstance(spec, str):
-            raise InputDataError(f"input {spec!r} is not a file path", "give .npy file paths (or name:path)")
-    files = expand_specs(files)
+    files = expand_specs(list(input_specs(files) or ()))
     by_name = {i.name: i for i in inputs}
     dtypes = {i.name: numpy_dtype(i) for i in inputs}
     total = sum(math.prod(i.shape) * dtypes[i.name].itemsize for i in inputs)

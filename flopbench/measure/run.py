@@ -5,7 +5,7 @@ import os
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,10 @@ import numpy as np
 from ..errors import EngineError, OptionError
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
+from ..model.spec import ModelSpec
 from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
 from .session import open_session
+from .settings import measurement_settings
 
 
 @result_kind("run", version=1)
@@ -68,16 +70,18 @@ def check_iterations(niter) -> None:
         raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
 
 
-def run(model: str | os.PathLike, inputs: list[str] | None = None, niter: int = 10, device: str = "CPU",
-        engine: str = DEFAULT_ENGINE, shape: str | None = None, precision: str | None = None,
-        layout: str | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
-    """Load `model`, feed it the given .npy inputs (random if none), infer `niter` times; `layout`
-    (`input[NHWC]`) transposes an input file whose axes are in another order than the model's.
+def run(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None, niter: int = 10, *,
+        on_start: Callable[[], None] | None = None, **settings: Any) -> RunResult:
+    """Load a model, feed it its inputs, infer `niter` times. `model` is a `ModelSpec` or the model
+    itself with its settings as keywords (`inputs`: .npy files, random if none; `shape`; `layout`
+    (`input[NHWC]`): an input file's axes in another order than the model's); the engine's
+    settings are `config` or keywords (`device`, `precision` ...). One request at a time, always.
     Ctrl-C during the timed loop returns what was measured, marked incomplete; `on_start` is
     called when the timed loop starts."""
     check_iterations(niter)
-    config = EngineConfig(device=device, hint="latency", precision=precision)
-    with open_session(model, engine, config, shape=shape, input_files=inputs, count=False, layout=layout) as session:
+    spec, config, _ = measurement_settings("run()", model, config, settings, timed=False)
+    config = replace(config, hint="latency")
+    with open_session(spec, engine, config, count=False) as session:
         runner, prepared = session.runner, session.inputs
         with engine_errors(session.engine.name):
             outputs = runner.infer(prepared.arrays)

@@ -19,7 +19,8 @@ from ..counting import ModelCost, count_loaded
 from ..errors import ModelFileError
 from ..model.objects import ModelObjectFile, is_model_object, object_name
 from ..model.reading import LoadedModel, ModelInputInfo, load
-from ..model.shapes import check_batch, normalize_shape_spec
+from ..model.shapes import normalize_shape_spec
+from ..model.spec import ModelSpec
 from .engines import DEFAULT_ENGINE, Engine, EngineConfig, Runner, engine_errors, get_engine
 from .inputs import PreparedInputs, prepare_inputs
 
@@ -160,36 +161,35 @@ def engine_configs(runtimes: Sequence[Engine], config: EngineConfig) -> tuple[li
             for runtime in runtimes], False
 
 
-def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = (DEFAULT_ENGINE,), config: EngineConfig | None = None, *,
-                  shape: Any = None, batch: int | None = None, input_files: list[str] | None = None, seed: int = 0,
-                  count: bool = True, layout: str | None = None, example_input: Any = None) -> Sessions:
-    """Set up `model` on every engine: each is compiled and has run once before this returns, so a
-    model or input that one engine cannot run fails in seconds, before anything is measured.
-    `model` is a file, an `openvino.Model` or a `torch.nn.Module` with `example_input` (saved as
-    a temporary IR for the engines, which compile from files)."""
+def open_sessions(model: ModelSpec | str | os.PathLike, engines: Sequence[str | Engine] = (DEFAULT_ENGINE,),
+                  config: EngineConfig | None = None, *, count: bool = True) -> Sessions:
+    """Set up a model (a `ModelSpec`, or a bare file with no settings) on every engine: each is
+    compiled and has run once before this returns, so a model or input that one engine cannot run
+    fails in seconds, before anything is measured. A model object (an `openvino.Model`, a
+    `torch.nn.Module` with the spec's `example_input`) is saved as a temporary IR for the engines,
+    which compile from files."""
+    spec = model if isinstance(model, ModelSpec) else ModelSpec(model)
     config = config or EngineConfig()
-    if is_model_object(model):
-        model_file = ModelObjectFile(model, example_input)
+    if is_model_object(spec.model):
+        model_file = ModelObjectFile(spec.model, spec.example_input)
         try:
-            sessions = open_sessions(model_file.path, engines, config, shape=shape, batch=batch, input_files=input_files,
-                                     seed=seed, count=count, layout=layout)
+            sessions = open_sessions(replace(spec, model=model_file.path, example_input=None), engines, config, count=count)
         except BaseException:
             model_file.close()
             raise
         sessions.model_file = model_file
-        sessions.model.given_as = object_name(model)
+        sessions.model.given_as = object_name(spec.model)
         return sessions
+    model = spec.model
     runtimes = [get_engine(e) if isinstance(e, str) else e for e in engines]
     if not runtimes:
         raise ValueError("open_sessions needs at least one engine")
     for runtime in runtimes:  # impossible combinations are refused before reading anything
         runtime.check_device(config.device)
         runtime.check_model(str(model))
-    shapes = normalize_shape_spec(shape)
-    batch = check_batch(batch)
-    loaded, infos, unavailable = _read_model(Path(model), runtimes, shapes, batch)
+    loaded, infos, unavailable = _read_model(Path(model), runtimes, normalize_shape_spec(spec.shape), spec.batch)
     cost = count_loaded(loaded) if loaded is not None and count else None
-    prepared = prepare_inputs(infos, input_files, seed=seed, layout=layout)
+    prepared = prepare_inputs(infos, spec.input_files, seed=spec.seed, layout=spec.layout)
     shared = SessionModel(path=loaded.path if loaded else Path(model), input_infos=infos, inputs=prepared, loaded=loaded,
                           cost=cost, count_unavailable=unavailable if count else None)
     configs, matched = engine_configs(runtimes, config)
@@ -207,6 +207,7 @@ def open_sessions(model: str | os.PathLike, engines: Sequence[str | Engine] = (D
     return sessions
 
 
-def open_session(model: str | os.PathLike, engine: str | Engine = DEFAULT_ENGINE, config: EngineConfig | None = None, **options) -> Session:
+def open_session(model: ModelSpec | str | os.PathLike, engine: str | Engine = DEFAULT_ENGINE, config: EngineConfig | None = None, *,
+                 count: bool = True) -> Session:
     """One engine's session (see `open_sessions`); use it as a context manager."""
-    return open_sessions(model, [engine], config, **options)[0]
+    return open_sessions(model, [engine], config, count=count)[0]

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import EngineError, OutputError
 from ..measure.engines import DEFAULT_ENGINE, EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
+from ..model.spec import ModelSpec
 from ..results.codec import result_kind
 from ..results.metadata import cpu_flags, cpu_model, result_metadata
 from ..results.writing import write_text_atomic
@@ -233,7 +234,7 @@ def _best_node_time(engine: str, device: str, path: Path, name: str, precision: 
     block = 0
     while block < 2 or (time.perf_counter() - started < plan.seconds_per_op and block < plan.blocks):
         block += 1
-        with open_session(path, engine, config, seed=block, count=False) as session:
+        with open_session(ModelSpec(path, seed=block), engine, config, count=False) as session:
             with engine_errors(engine):
                 run = session.runner.profiled_run(session.inputs.arrays, plan.iterations, warmup=plan.warmup)
         if not run.complete:

@@ -13,6 +13,8 @@ from ..counting.cost import ModelCost
 from ..errors import OptionError, ProfilingError
 from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, ProfiledRun, engine_errors, get_engine
 from ..measure.session import open_session
+from ..measure.settings import measurement_settings
+from ..model.spec import ModelSpec
 from ..measure.policy import is_int
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
@@ -219,29 +221,34 @@ def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
                             "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
 
 
-def check_settings(engine: str, device: str, precision: str | None, iterations: int, warmup: int) -> EngineConfig:
-    """The profiling engine's settings, or the error a bad one gets (before any model is read)."""
+def check_settings(engine: str, config: EngineConfig, iterations: int, warmup: int) -> EngineConfig:
+    """The profiling engine's settings (one request at a time, per-node timing on), or the error a
+    bad count or an unprofilable device gets (before any model is read)."""
     _check_iterations(iterations)
     if not is_int(warmup) or warmup < 0:
         raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
-    config = EngineConfig(device=device, hint="latency", precision=precision, profile=True)
-    get_engine(engine).check_profilable(device)
-    return config
+    get_engine(engine).check_profilable(config.device)
+    return replace(config, hint="latency", nireq=None, profile=True)
 
 
-def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
-            iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, shape: str | None = None, batch: int | None = None,
-            inputs: list[str] | None = None, seed: int = 0, roofline: Machine | None = None,
-            progress: Callable[[str], None] | None = None, calibration=None) -> ProfileResult:
-    """Profile `model` layer by layer on `engine`: every layer of `flopbench flops` with its mean
+def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None,
+            iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, *, roofline: Machine | None = None,
+            progress: Callable[[str], None] | None = None, calibration=None, **keywords: Any) -> ProfileResult:
+    """Profile a model layer by layer on `engine`: every layer of `flopbench flops` with its mean
     time over `iterations` profiled inferences (after `warmup`), its achieved and attainable
     GFLOP/s on this machine's measured roofline (`roofline`, else the cached or a new
     measurement), the time this machine's calibrated model predicts for it (`calibration`, else the
     cached one of `flopbench predict --calibrate`, if any), and the unprofiled latency of the same
-    model. Ctrl-C keeps what was measured (`complete` False)."""
-    config = check_settings(engine, device, precision, iterations, warmup)
-    with open_session(model, engine, config, shape=shape, batch=batch, input_files=inputs, seed=seed) as session:
-        _counted(session.cost, session.count_unavailable, model)
+    model. Ctrl-C keeps what was measured (`complete` False).
+
+    `model` is a `ModelSpec` or the model itself with its settings as keywords (`shape`, `batch`,
+    `inputs`, `seed`); the engine's settings are `config` (as bench takes it) or keywords
+    (`device`, `precision` ...). Profiling runs one request at a time, whatever the hint."""
+    spec, asked, _ = measurement_settings("profile()", model, config, keywords, timed=False)
+    config = check_settings(engine, asked, iterations, warmup)
+    device, precision = config.device, config.precision
+    with open_session(spec, engine, config) as session:
+        _counted(session.cost, session.count_unavailable, spec.model)
         name = session.engine.name
         roof = roofline or cached_machine(name, device) or machine(name, device, progress=progress)
         if progress:
@@ -258,7 +265,7 @@ def profile(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
     if run.complete and run.iterations:
         if progress:
             progress("the same model without profiling, for the overhead")
-        plain = EngineConfig(device=device, hint="latency", precision=precision)
+        plain = replace(config, profile=False)
         with engine_errors(session.engine.name):
             runner = session.engine.compile(str(session.loaded.path), session.loaded.input_shapes(), plain)
             try:

@@ -18,6 +18,8 @@ from ..measure.engines import DEFAULT_ENGINE, EngineConfig, get_engine
 from ..measure.session import COMMON_PRECISION
 from ..measure.policy import RunPolicy
 from ..results.codec import encoded, result_kind
+from ..measure.settings import measurement_settings
+from ..model.spec import ModelSpec
 from ..results.metadata import result_metadata
 
 # (key, label, unit); counts first, then what each engine measured
@@ -114,33 +116,37 @@ def measured_value(result: BenchResult | None, metric: str) -> float | int | Non
     return result.gflops_per_s
 
 
-def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
-            policy: RunPolicy | None = None, shape: str | None = None, batch: int | None = None, seed: int = 0,
-            progress: Callable[[str, str, float], None] | None = None, by: str = "model",
-            profile_iterations: int = 50) -> Comparison:
+def compare(models: Sequence[ModelSpec | str | os.PathLike], engines: Sequence[str] = (DEFAULT_ENGINE,), config: EngineConfig | None = None,
+            policy: RunPolicy | None = None, *, progress: Callable[[str, str, float], None] | None = None, by: str = "model",
+            profile_iterations: int = 50, **settings: Any) -> Comparison:
     """Count and measure each model on each engine; ratios are to the first model. With
     `by="layer"` each model is also profiled on each engine and layers of the same name are put
     side by side. Ctrl-C stops the measurement in progress and returns what was measured, marked
-    incomplete."""
+    incomplete.
+
+    Each model is a `ModelSpec`, or a model whose settings (`shape`, `batch`, `inputs`, `seed`)
+    are given once as keywords for all; `config` and `policy` (or their keywords) are bench's."""
     if by not in ("model", "layer"):
         raise OptionError(f"unknown --by {by!r}", "choose model or layer")
     if len(models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(models)}", "give two or more: flopbench compare A.xml B.xml")
+    made = [measurement_settings("compare()", model, config, settings, policy) for model in models]
+    specs = [spec for spec, _, _ in made]
+    _, config, policy = made[0]
     engines = tuple(dict.fromkeys(engines))
-    runnable = _runnable(models, engines)
+    runnable = _runnable([spec.model for spec in specs], engines)
     if len(engines) > 1 and (config is None or config.precision is None):
         # engines side by side run like with like, as bench's do
         config = replace(config or EngineConfig(), precision=COMMON_PRECISION)
     measured: dict[tuple[int, str], BenchResult] = {}
-    costs = [_cost(model, shape, batch) for model in models]
+    costs = [_cost(spec) for spec in specs]
     interrupted = False
     for engine in engines:
-        for index, model in enumerate(models):
+        for index, spec in enumerate(specs):
             if (index, engine) not in runnable:
                 continue
-            report = (lambda name, fraction, m=str(model): progress(m, name, fraction)) if progress else None
-            result = bench(model, engines=(engine,), config=config, policy=policy, shape=shape, batch=batch, seed=seed,
-                           progress=report)
+            report = (lambda name, fraction, m=_name(spec): progress(m, name, fraction)) if progress else None
+            result = bench(spec, engines=(engine,), config=config, policy=policy, progress=report)
             if result.results:
                 measured[(index, engine)] = result.results[0]
             if result.interrupted:
@@ -155,15 +161,16 @@ def compare(models: Sequence[str | os.PathLike], engines: Sequence[str] = (DEFAU
             rows.append(Row(key, label, unit, engine, tuple(measured_value(measured.get((i, engine)), key) for i in range(len(models)))))
     layers: tuple[LayerMatch, ...] = ()
     if by == "layer" and not interrupted:
-        layers = tuple(match for engine in engines for match in match_layers(models, engine, config, profile_iterations, shape, batch, seed))
-    metadata = result_metadata(models=[str(m) for m in models])
-    return Comparison(models=tuple(str(m) for m in models), engines=engines, rows=tuple(rows),
+        layers = tuple(match for engine in engines for match in match_layers(specs, engine, config, profile_iterations))
+    names = [_name(spec) for spec in specs]
+    metadata = result_metadata(models=names)
+    return Comparison(models=tuple(names), engines=engines, rows=tuple(rows),
                       results=tuple(measured[k] for k in sorted(measured, key=lambda k: (engines.index(k[1]), k[0]))),
                       metadata=metadata, interrupted=interrupted, layers=layers)
 
 
-def match_layers(models: Sequence[str | os.PathLike], engine: str, config: EngineConfig | None, iterations: int,
-                 shape: str | None, batch: int | None, seed: int) -> list[LayerMatch]:
+def match_layers(models: Sequence[ModelSpec | str | os.PathLike], engine: str, config: EngineConfig | None,
+                 iterations: int) -> list[LayerMatch]:
     """Profile each model on `engine` and line up its layers by name, in the first model's order
     (then the names only later models have)."""
     from ..profiling.profile import profile
@@ -171,8 +178,7 @@ def match_layers(models: Sequence[str | os.PathLike], engine: str, config: Engin
     config = config or EngineConfig()
     rows = []
     for model in models:
-        result = profile(model, engine=engine, device=config.device, precision=config.precision, iterations=iterations,
-                         shape=shape, batch=batch, seed=seed)
+        result = profile(model, engine, config, iterations=iterations)
         rows.append({row.name: row for row in result.layers})
     names = list(dict.fromkeys(name for by_name in rows for name in by_name))
     return [LayerMatch(name, engine, tuple(r[name].type if name in r else None for r in rows),
@@ -197,10 +203,14 @@ def _runnable(models: Sequence[str | os.PathLike], engines: Sequence[str]) -> se
     return runnable
 
 
-def _cost(model, shape, batch) -> ModelCost | None:
+def _name(spec: ModelSpec) -> str:
+    return str(spec.model)
+
+
+def _cost(spec: ModelSpec) -> ModelCost | None:
     """The model's count; None when OpenVINO cannot read it (ONNX Runtime may still run it)."""
     try:
-        return count(model, shape=shape, batch=batch)
+        return count(spec.model, shape=spec.shape, batch=spec.batch)
     except ModelFileError as exc:
         if getattr(exc, "openvino_refused", False):
             return None

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..counting.optypes import op_facts
 from ..errors import ModelFileError, OptionError
-from ..measure.inputs import check_seed
+from ..model.spec import check_seed
 from ..model.folding import Folded, fold_onnx_constants, fold_openvino_constants
 from ..model.reading import load, source_files
 from ..results import writing

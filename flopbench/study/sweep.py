@@ -30,10 +30,10 @@ import numpy as np
 from ..counting import count
 from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message
 from ..measure.bench import measure
-from ..measure.inputs import check_seed
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
 from ..measure.session import open_session
+from ..model.spec import ModelSpec, check_seed
 from ..results.codec import decode, json_field, result_kind, schema_id, schema_of
 from ..results.documents import MAX_POINTS_FILE_BYTES, load_result, read_json
 from ..results.metadata import result_metadata
@@ -225,9 +225,8 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> Pr
     try:
         profiled = {}
         for name, path in (("separable", sep), ("standard", std)):
-            profiled[name] = profile(path, engine=point["engine"], device=point.get("device", "CPU"),
-                                     precision=point["precision"],
-                                     iterations=point["profile_iterations"], warmup=2, roofline=roofline)
+            profiled[name] = profile(path, point["engine"], _engine_config(point), iterations=point["profile_iterations"],
+                                     warmup=2, roofline=roofline)
             if not profiled[name].complete:  # the profiler keeps Ctrl-C to itself: pass it on to the sweep
                 raise KeyboardInterrupt
     except FlopbenchError as exc:
@@ -244,15 +243,20 @@ def _profiled_parts(sep: Path, std: Path, point: dict[str, Any], roofline) -> Pr
                          roofline=SweepRoofline.of(roofline))
 
 
+def _engine_config(point: dict[str, Any]) -> EngineConfig:
+    """The engine settings of a point, for its timing and its profile alike."""
+    return EngineConfig(device=point.get("device", "CPU"), precision=point["precision"])
+
+
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Median latency of each model in each repeat, the models taking turns so that drift of the
     machine lands on both alike; and the settings the engine used."""
-    config = EngineConfig(device=point.get("device", "CPU"), precision=point["precision"])
+    config = _engine_config(point)
     policy = RunPolicy(warmup_iterations=2, min_duration_s=float(point["seconds"]), min_iterations=3)
     sessions = {}
     try:
         for name, path in paths.items():
-            sessions[name] = open_session(path, point["engine"], config, seed=point.get("seed", 0))
+            sessions[name] = open_session(ModelSpec(path, seed=point.get("seed", 0)), point["engine"], config)
         medians: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(point["repeats"]):
             for name, session in sessions.items():
