@@ -11,7 +11,7 @@ _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult"
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
          "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine",
          "ModelSpec": "model.spec", "EngineConfig": "measure.engines", "RunPolicy": "measure.policy",
-         "compare": "study.compare", "Comparison": "study.compare"}
+         "compare": "study.compare", "Comparison": "study.compare", "report": "reporting.report", "Report": "reporting.report"}
 
 
 def __getattr__(name: str):
@@ -24,4 +24,4 @@ def __getattr__(name: str):
 
 __all__ = ["count", "load", "bench", "run", "load_result", "save_result", "LoadedModel", "ModelCost", "LayerCost", "OpCost",
            "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "machine", "Machine", "ModelSpec", "EngineConfig", "RunPolicy",
-           "compare", "Comparison", "FlopbenchError", "__version__"]
+           "compare", "Comparison", "report", "Report", "FlopbenchError", "__version__"]

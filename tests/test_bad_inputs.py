@@ -35,7 +35,8 @@ from onnx import TensorProto, helper
 import flopbench
 from flopbench.results import writing as atomic
 from flopbench.cli.main import main
-from flopbench.cli.report import check_report_flags, split_sources
+from flopbench.cli.arguments import refuse_measuring_flags
+from flopbench.reporting.report import split_sources
 from flopbench.measure.engines import EngineConfig
 from flopbench.errors import (EngineError, FleetError, FlopbenchError, InputDataError, ModelFileError, OptionError, OutputError,
                               ResultFileError, ShapeError)
@@ -474,7 +475,7 @@ CASES = [
     Case("report_result_missing", ["report", "{d}/missing.json"], lambda c: flopbench.load_result(c.d / "missing.json"),
          ResultFileError, "cannot read result"),
     Case("report_measuring_flag_on_results", ["report", "{not_a_result}", "-t", "3"],
-         lambda c: check_report_flags({"seconds": 3.0}), OptionError, "-t: only for measuring a model"),
+         lambda c: refuse_measuring_flags({"seconds": 3.0}), OptionError, "-t: only for measuring a model"),
     Case("compare_html_over_the_model", ["compare", "{x}", "{x}", "--html", "{x}"],
          lambda c: atomic.check_writable(c.x, protect=[c.x]), OutputError, "is an input of this command"),
     Case("report_two_models", ["report", "{x}", "{x}"], lambda c: split_sources([str(c.x), str(c.x)]), OptionError,

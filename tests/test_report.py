@@ -26,6 +26,13 @@ def measured_page(tmp_path_factory, sep_cnn_onnx, roofline_cache):
     return page
 
 
+@pytest.fixture(scope="module")
+def python_page(sep_cnn_onnx, roofline_cache):
+    """The same page made from Python, with the same model and settings as `measured_page`."""
+    return flopbench.report(sep_cnn_onnx, engines=("openvino", "onnxruntime"), precision="f32", seconds=0.2, niter=50,
+                            profile_iterations=30)
+
+
 def assert_self_contained(text: str) -> None:
     """No web address anywhere (not even an SVG namespace), and every reference is to something
     inside the page (#id)."""
@@ -131,6 +138,61 @@ def test_the_page_in_a_real_browser(measured_page, browser, sep_cnn_onnx, tmp_pa
     assert browser.errors() == []
 
 
+# what a page shows that does not depend on the run's timing: its sections, headings, card labels,
+# the model's cards, the charts, and every counted column of the layer table
+PAGE_CONTENT = """(function(){
+    var text = el => el.textContent;
+    var heads = Array.from(document.querySelectorAll('#layer-table thead th')).map(text);
+    var counted = %s.map(h => heads.indexOf(h));
+    var cards = Array.from(document.querySelectorAll('.card')).map(c => [c.querySelector('.label').textContent,
+                                                                        c.querySelector('.value').textContent]);
+    var model = %s;
+    return {sections: Array.from(document.querySelectorAll('section')).map(s => s.id),
+            headings: Array.from(document.querySelectorAll('h1, h2, h3')).map(text).filter(t => !t.startsWith('Warnings')),
+            cardLabels: cards.map(c => c[0]),
+            modelCards: cards.filter(c => model.indexOf(c[0]) >= 0),
+            charts: Array.from(document.querySelectorAll('svg.chart')).map(s => s.id),
+            layerFlopsTitles: Array.from(document.querySelectorAll('#chart-layers-0 title')).map(text)
+                              .filter(t => t.indexOf(' µs, ') < 0),
+            heads: heads,
+            layers: Array.from(document.querySelectorAll('#layer-table tbody tr')).map(r => counted.map(i => r.cells[i].textContent))};
+})()"""
+COUNTED_HEADS = ["#", "Layer", "Type", "Input", "Kernel", "Kernels", "Output", "MACs", "FLOPs", "% FLOPs", "Other FLOPs",
+                 "Precision", "Params", "Weight bytes", "Bytes moved"]
+MODEL_CARDS = ["FLOPs", "MACs", "Parameters", "Weights stored", "Bytes moved", "Peak activations"]
+
+
+def test_the_page_made_from_python_is_the_page_the_command_makes(measured_page, python_page, browser, sep_cnn_onnx, tmp_path):
+    """flopbench.report(...) makes the page flopbench report writes: the same model and settings
+    give the same sections, charts, cards and layer table (the times aside, measured twice)."""
+    import html
+    import json
+
+    assert python_page.complete
+    page = python_page.save(tmp_path / "python.html")
+    assert page.read_text(encoding="utf-8") == python_page.html
+    assert_self_contained(python_page.html)
+    assert html.escape(f"flopbench.report({str(sep_cnn_onnx)!r})") in python_page.html  # how it was made, as the CLI's page says
+    script = PAGE_CONTENT % (json.dumps(COUNTED_HEADS), json.dumps(MODEL_CARDS))
+    contents = []
+    for path in (measured_page, page):
+        browser.open(path)
+        assert browser.errors() == []
+        contents.append(browser.evaluate(script))
+    from_cli, from_python = contents
+    assert from_python == from_cli
+    cost = flopbench.count(sep_cnn_onnx)
+    assert len(from_python["layers"]) == sum(1 + len(layer.parts) for layer in cost.layers)
+    flops = {row[COUNTED_HEADS.index("Layer")]: row[COUNTED_HEADS.index("FLOPs")] for row in from_python["layers"]}
+    assert flops["fc1"] == "737,280" and flops["fc2"] == "2,560"  # the exercise's hand count
+    assert from_python["charts"] == ["chart-layers-0", "chart-layers-1", "chart-roofline-0", "chart-roofline-1",
+                                     "chart-latency-0", "chart-latency-1"]
+    assert ["FLOPs", "927 kFLOPs"] in from_python["modelCards"] and ["MACs", "463 kMACs"] in from_python["modelCards"]
+    # a page never lands over the model it was made from
+    with pytest.raises(flopbench.FlopbenchError):
+        python_page.save(sep_cnn_onnx)
+
+
 def test_the_browser_check_sees_console_errors(browser, tmp_path):
     """The check above can fail: a page that logs an error, or fetches something, is caught."""
     page = tmp_path / "broken.html"
@@ -164,6 +226,11 @@ def test_a_page_from_results_measured_earlier(sep_cnn_onnx, browser, tmp_path, r
         latency = result["engine_latency"] or result["call_latency"]
         assert fmt_ns(latency["median_ns"]) in text
     assert str(cost_json) in text and str(bench_json) in text  # where the numbers came from
+    # the same files through flopbench.report make the same page; only the line that made it differs
+    made = flopbench.report([cost_json, bench_json, profile_json])
+    command = re.compile(r"<pre><code>[^<]*</code></pre>")
+    assert len(command.findall(text)) == 1 and "flopbench.report(" in command.search(made.html).group(0)
+    assert command.sub("", made.html) == command.sub("", text)
 
     browser.open(page)
     assert browser.errors() == []

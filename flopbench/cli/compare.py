@@ -5,28 +5,27 @@ from __future__ import annotations
 import sys
 
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_run_flags, add_table_flags, command_line, engine_names, run_settings
+from .arguments import (add_model_flags, add_run_flags, add_table_flags, command_line, engine_names, measuring_flags,
+                        model_spec, refuse_measuring_flags, run_settings)
+
+PROFILE_ITERATIONS = 50  # profiled inferences per model with --by layer
+# compare's own measuring flags (their dests), refused with a gathered fleet file as the run flags are
+COMPARE_FLAGS = {"by": "--by", "profile_iterations": "--profile-iterations"}
+
 
 def add_parser(commands) -> None:
     compare = commands.add_parser("compare", help="count and measure several models side by side, each as a ratio to the first")
     compare.add_argument("models", metavar="MODEL", nargs="+",
                          help="two or more model files (IR .xml, .onnx ...), or one gathered fleet file (fleet bench|profile --json)")
-    compare.add_argument("--shape", help="input shapes for every model: name:1x3x224x224[,name2:...]")
-    compare.add_argument("-b", "--batch", type=int, help="batch size")
+    add_model_flags(compare, shape=True, inputs=False)
     add_run_flags(compare, seconds=3.0, niter=50)
-    compare.add_argument("--by", default="model", help="model (default) or layer: also profile each model and put layers of the same name side by side")
-    compare.add_argument("--profile-iterations", type=int, default=50, help="profiled inferences per model with --by layer (default 50)")
+    compare.add_argument("--by", help="model (default) or layer: also profile each model and put layers of the same name side by side")
+    compare.add_argument("--profile-iterations", type=int, help="profiled inferences per model with --by layer (default 50)")
     compare.add_argument("--format", help="table (default), json, markdown or csv")
     compare.add_argument("-o", "--output", help="write the comparison to a file (format from the suffix: .json, .md, .csv)")
     add_table_flags(compare)
     compare.add_argument("--html", help="also write the comparison as one self-contained HTML page (as flopbench report)")
     compare.set_defaults(handler=run_command)
-
-
-# flag (its dest) -> its value when not given; none of them means anything for a gathered file
-MEASURING_FLAGS = {"shape": None, "batch": None, "engine": None, "device": "CPU", "hint": "latency", "nireq": None,
-                   "nstreams": None, "nthreads": None, "precision": None, "seconds": None, "niter": None,
-                   "min_iterations": None, "max_duration": None, "warmup": 5, "seed": 0, "by": "model", "profile_iterations": 50}
 
 
 def run_command(args) -> int:
@@ -40,10 +39,9 @@ def run_command(args) -> int:
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}", "give two or more: flopbench compare A.xml B.xml")
     fmt = check_format("compare", format_for(args.output, args.format))
-    if args.by not in ("model", "layer"):
-        raise OptionError(f"unknown --by {args.by!r}", "choose model or layer")
     check_outputs({"-o": args.output, "--html": args.html}, protect=[f for model in args.models for f in source_files(model)])
     engines = engine_names(args.engine)
+    specs = [model_spec(args, model) for model in args.models]
     config, policy = run_settings(args)
     announced: set[tuple[str, str]] = set()
 
@@ -52,8 +50,8 @@ def run_command(args) -> int:
             announced.add((model, engine))
             print(f"flopbench: measuring {model} on {engine} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
 
-    comparison = compare(args.models, engines=engines, config=config, policy=policy, shape=args.shape, batch=args.batch,
-                         seed=args.seed, progress=on_progress, by=args.by, profile_iterations=args.profile_iterations)
+    comparison = compare(specs, engines, config, policy, progress=on_progress, by=args.by or "model",
+                         profile_iterations=PROFILE_ITERATIONS if args.profile_iterations is None else args.profile_iterations)
     rendered = render("compare", fmt, comparison, command=command_line(args))
     emit_measured(rendered, args.output, comparison.complete, args.columns, args.wide)
     if args.html:
@@ -71,13 +69,12 @@ def _gathered(args) -> int:
     from ..fleet.records import FleetResult
     from ..render.registry import check_format, render
     from .output import check_outputs, emit_measured, format_for, write_measured
-    from .report import check_report_flags
 
     if len(args.models) != 1:
         raise OptionError(f"compare reads one gathered fleet file, got {len(args.models)} .json files",
                           "give one: flopbench compare fleet.json (its nodes are the columns)")
     fmt = check_format("compare", format_for(args.output, args.format))
-    check_report_flags({name: getattr(args, name) for name, default in MEASURING_FLAGS.items() if getattr(args, name) != default})
+    refuse_measuring_flags(measuring_flags(args, COMPARE_FLAGS), COMPARE_FLAGS)
     path = args.models[0]
     check_outputs({"-o": args.output, "--html": args.html}, protect=[path])
     result = load_result(path)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import sys
 
-from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_profile_flags, add_run_flags, engine_names, run_settings
+from ..measure.engines import DEFAULT_ENGINE
+from .arguments import (add_engine_flags, add_model_flags, add_profile_length, add_run_flags, engine_config, engine_names,
+                        model_spec, run_settings)
 from .output import check_output, console
 
 
@@ -17,10 +18,8 @@ def _add_cluster_flags(parser) -> None:
 
 def _add_models_and_inputs(parser) -> None:
     parser.add_argument("models", metavar="MODEL", nargs="+", help="model files (IR .xml with its .bin, .onnx, .tflite); sent to the nodes by content")
-    parser.add_argument("--shape", help="input shapes: name:1x3x224x224[,name2:...]")
-    parser.add_argument("-b", "--batch", type=int, help="batch size")
-    parser.add_argument("-i", "--input", action="append",
-                        help="input .npy (one per input, or name:file.npy), sent to the nodes by content; seeded random if omitted")
+    add_model_flags(parser, shape=True, inputs_help="input .npy (one per input, or name:file.npy), sent to the nodes by content; "
+                                                    "seeded random if omitted")
 
 
 def add_parser(commands) -> None:
@@ -36,8 +35,8 @@ def add_parser(commands) -> None:
 
     profile = actions.add_parser("profile", help="profile the models on every node: each layer's time on that node's own roofline")
     _add_models_and_inputs(profile)
-    profile.add_argument("--engine", action="append", help=engine_choices(several=True))
-    add_profile_flags(profile, per=" per node")
+    add_engine_flags(profile, requests=False, tuning=False)
+    add_profile_length(profile, per=" per node")
     _add_cluster_flags(profile)
     profile.add_argument("--json", help="write the gathered results (flopbench/fleet/1) as each node finishes; an existing file resumes")
     profile.set_defaults(handler=run_profile)
@@ -121,10 +120,10 @@ def run_bench(args) -> int:
 
     check_output(args.json, protect=_files_read(args))
     engines = engine_names(args.engine)
-    config, policy = run_settings(args)
+    spec, (config, policy) = model_spec(args, args.models[0]), run_settings(args)  # the settings every model shares
     with ProgressView() as progress:
         result = fleet_bench(args.models, address=args.address, resource=args.resource, engines=engines, config=config,
-                             policy=policy, shape=args.shape, batch=args.batch, seed=args.seed, inputs=args.input,
+                             policy=policy, shape=spec.shape, batch=spec.batch, seed=spec.seed, inputs=spec.input_files,
                              results_path=args.json, progress=progress)
     console().print(fleet_bench_table(result))
     return _finish(result, args.json)
@@ -143,9 +142,10 @@ def run_profile(args) -> int:
 
     check_output(args.json, protect=_files_read(args))
     with ProgressView() as progress:
+        spec, config = model_spec(args, args.models[0]), engine_config(args)  # the settings every model shares
         result = fleet_profile(args.models, address=args.address, resource=args.resource, engines=engine_names(args.engine),
-                               device=args.device, precision=args.precision, iterations=args.niter, warmup=args.warmup,
-                               shape=args.shape, batch=args.batch, seed=args.seed, inputs=args.input, results_path=args.json,
+                               device=config.device, precision=config.precision, iterations=args.niter, warmup=args.warmup,
+                               shape=spec.shape, batch=spec.batch, seed=spec.seed, inputs=spec.input_files, results_path=args.json,
                                progress=progress)
     console().print(fleet_profile_table(result))
     return _finish(result, args.json)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED, OptionError
-from .arguments import add_model, add_profile_flags, add_table_flags
+from ..measure.engines import DEFAULT_ENGINE
+from .arguments import add_engine_flags, add_model, add_model_flags, add_profile_length, add_table_flags, engine_config, model_spec
 from .output import check_outputs, emit_measured, format_for
 
 PLOT_FORMATS = (".png", ".svg")
@@ -15,10 +15,9 @@ PLOT_FORMATS = (".png", ".svg")
 def add_parser(commands) -> None:
     profile = commands.add_parser("profile", help="time per layer joined with its FLOPs, against this machine's measured roofline")
     add_model(profile)
-    profile.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
-    add_profile_flags(profile)
-    profile.add_argument("-b", "--batch", type=int, help="batch size")
-    profile.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); seeded random if omitted")
+    add_model_flags(profile)
+    add_engine_flags(profile, several=False, requests=False)
+    add_profile_length(profile)
     profile.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     profile.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     add_table_flags(profile)
@@ -42,8 +41,7 @@ def run_command(args) -> int:
     def progress(text: str) -> None:
         print(f"flopbench: {text} (Ctrl-C stops and keeps what was measured)", file=sys.stderr, flush=True)
 
-    result = profile(args.model, engine=args.engine, device=args.device, precision=args.precision, iterations=args.niter,
-                     warmup=args.warmup, shape=args.shape, batch=args.batch, inputs=args.input, seed=args.seed,
+    result = profile(model_spec(args), args.engine or DEFAULT_ENGINE, engine_config(args), args.niter, args.warmup,
                      progress=progress)
     rendered = render("profile", fmt, result)
     emit_measured(rendered, args.output, result.complete, args.columns, args.wide)

@@ -2,24 +2,20 @@
 from __future__ import annotations
 
 import json
-
-from .arguments import add_model
 import sys
 
-from ..measure.engines import DEFAULT_ENGINE, engine_choices
 from ..errors import EXIT_INTERRUPTED
+from ..measure.engines import DEFAULT_ENGINE
+from .arguments import add_engine_flags, add_model, add_model_flags, engine_config, model_spec
 from .output import check_output, warn, write_measured
 
 
 def add_parser(commands) -> None:
     run = commands.add_parser("run", help="the exercise's Task 2: infer N times on one input and print the time")
     add_model(run)
-    run.add_argument("-i", "--input", action="append", help="input .npy (one per input, or name:file.npy); random if omitted")
-    run.add_argument("-layout", "--layout", help="input layout of the -i files, as benchmark_app: input[NHWC] (transposed to the model's NCHW), input[HWC->CHW], or NHWC for every input")
+    add_model_flags(run, layout=True, inputs_help="input .npy (one per input, or name:file.npy); random if omitted")
     run.add_argument("-niter", "--niter", type=int, default=10, help="iterations (default 10)")
-    run.add_argument("-d", "--device", default="CPU")
-    run.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
-    run.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16")
+    add_engine_flags(run, several=False, requests=False)
     run.add_argument("--json", help="also write the result as JSON (atomically)")
     run.set_defaults(handler=run_command)
 
@@ -39,8 +35,7 @@ def run_command(args) -> int:
     from ..measure.run import run
 
     check_output(args.json, protect=files_read(args.model, args.input))
-    result = run(args.model, inputs=args.input, niter=args.niter, device=args.device, engine=args.engine,
-                 shape=args.shape, precision=args.precision, layout=args.layout,
+    result = run(model_spec(args), args.engine or DEFAULT_ENGINE, engine_config(args), args.niter,
                  on_start=announce if args.niter >= LONG_RUN else None)
     warn(result.warnings)
     print_run(result)

@@ -92,12 +92,14 @@ class RunPolicy:
 
     @classmethod
     def from_flags(cls, seconds: float | None = None, niter: int | None = None, min_iterations: int | None = None,
-                   warmup: int = 5, max_duration: float | None = None) -> "RunPolicy":
+                   warmup: int = 5, max_duration: float | None = None, default_seconds: float = 10.0,
+                   default_niter: int = 100) -> "RunPolicy":
         """benchmark_app's meaning of its flags: ``-t`` alone stops at about that time, ``-niter``
-        alone after that many runs, both given when both are met; neither: 10 s and 100 runs.
-        ``min_iterations`` (``--min-iterations``) is MLPerf's minimum count, met together with ``-t``."""
+        alone after that many runs, both given when both are met; neither: the command's default
+        (10 s and 100 runs for bench). ``min_iterations`` (``--min-iterations``) is MLPerf's
+        minimum count, met together with ``-t``."""
         if seconds is None and niter is None:
-            return cls(warmup, 10.0, 100 if min_iterations is None else min_iterations, max_duration)
+            return cls(warmup, default_seconds, default_niter if min_iterations is None else min_iterations, max_duration)
         counts = [n for n in (niter, min_iterations) if n is not None]
         least = max(counts, key=lambda n: n if is_int(n) else 0) if counts else 1
         return cls(warmup, seconds, least, max_duration)
