@@ -9,7 +9,7 @@ from .results.documents import load_result, save_result  # noqa: E402
 # measuring is imported when first used: `flopbench flops` and `import flopbench` stay light
 _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult": "measure.bench",
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
-         "ProfileResult": "profiling.profile", "machine": "profiling.machine", "Machine": "profiling.machine",
+         "ProfileResult": "profiling.profile", "roofline": "profiling.roofline", "Roofline": "profiling.roofline",
          "ModelSpec": "model.spec", "EngineConfig": "measure.engines", "RunPolicy": "measure.policy",
          "compare": "study.compare", "Comparison": "study.compare", "report": "reporting.report", "Report": "reporting.report"}
 
@@ -23,5 +23,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["count", "load", "bench", "run", "load_result", "save_result", "LoadedModel", "ModelCost", "LayerCost", "OpCost",
-           "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "machine", "Machine", "ModelSpec", "EngineConfig", "RunPolicy",
+           "BenchReport", "BenchResult", "RunResult", "profile", "ProfileResult", "roofline", "Roofline", "ModelSpec", "EngineConfig", "RunPolicy",
            "compare", "Comparison", "report", "Report", "FlopbenchError", "__version__"]

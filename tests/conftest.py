@@ -51,12 +51,12 @@ def quantized_twin(sep_cnn_xml, tmp_path_factory):
 def roofline_cache(tmp_path_factory):
     """A quick roofline per engine, measured once into a cache of the test session's own
     (FLOPBENCH_CACHE_DIR, inherited by subprocesses): profiles find it, ~/.cache is never touched."""
-    from flopbench.profiling.machine import machine
+    from flopbench.profiling.roofline import roofline
 
     folder = tmp_path_factory.mktemp("roofline-cache")
     previous = os.environ.get("FLOPBENCH_CACHE_DIR")
     os.environ["FLOPBENCH_CACHE_DIR"] = str(folder)
-    roofs = {engine: machine(engine, quick=True) for engine in ("openvino", "onnxruntime")}
+    roofs = {engine: roofline(engine, quick=True) for engine in ("openvino", "onnxruntime")}
     yield roofs
     if previous is None:
         os.environ.pop("FLOPBENCH_CACHE_DIR", None)

@@ -58,7 +58,7 @@ from flopbench.measure.footprint import measure_footprint
 from flopbench.quantize import quantize
 from flopbench.zoo import write_zoo_model
 from flopbench.errors import ProfilingError
-from flopbench.profiling.machine import machine
+from flopbench.profiling.roofline import roofline
 from flopbench.profiling.profile import profile
 
 
@@ -496,7 +496,7 @@ CASES = [
     Case("profile_plot_type", ["profile", "{x}", "--plot", "{out}/roofline.txt"],
          lambda c: profile_command(["profile", str(c.x), "--plot", str(c.d / "roofline.txt")]), OptionError,
          "roofline.txt: unknown image type"),
-    Case("machine_unknown_engine", ["machine", "--engine", "tensorflow"], lambda c: machine("tensorflow"), EngineError,
+    Case("machine_unknown_engine", ["machine", "--engine", "tensorflow"], lambda c: roofline("tensorflow"), EngineError,
          "unknown engine 'tensorflow'"),
     # compare
     Case("compare_one_model", ["compare", "{x}", "-t", "0.01"], lambda c: compare([c.x], policy=QUICK), OptionError,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flopbench.profiling import machine as roofline
-from flopbench.profiling.machine import Machine, cache_path, machine, measure_machine, theoretical_peaks
+from flopbench.profiling.roofline import Roofline, cache_dir, cache_path, cached_roofline, measure_roofline, roofline, theoretical_peaks
 from flopbench.results.metadata import cpu_flags
 from flopbench.results.schema import validate
 
@@ -30,7 +29,7 @@ def test_quick_openvino_roofline_offers_what_the_cpu_has(roofline_cache):
     assert measured.bandwidth_gb_per_s > 0
     assert measured.bandwidth_bytes == max(measured.levels[-1].measured_on)  # DRAM's working set
     validate(measured.to_dict())
-    assert Machine.from_dict(json.loads(json.dumps(measured.to_dict()))) == measured
+    assert Roofline.from_dict(json.loads(json.dumps(measured.to_dict()))) == measured
 
 
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
@@ -68,7 +67,7 @@ def test_a_roofline_of_the_earlier_cache_generation_is_measured_again(roofline_c
     document = roofline_cache["onnxruntime"].to_dict()
     for key in ("levels", "sweep", "node_overhead_ns", "call_overhead_ns"):
         document.pop(key)
-    old = Machine.from_dict(document)
+    old = Roofline.from_dict(document)
     assert [level.name for level in old.memory_levels()] == ["DRAM"]
     assert old.level_bandwidth(old.level_for(1)) == old.bandwidth_gb_per_s
     assert "machine2-" in cache_path("onnxruntime", quick=True).name
@@ -76,7 +75,7 @@ def test_a_roofline_of_the_earlier_cache_generation_is_measured_again(roofline_c
     kept = path.read_text()
     try:
         path.write_text(json.dumps(document))
-        assert roofline.cached_machine("onnxruntime", quick=True) is None
+        assert cached_roofline("onnxruntime", quick=True) is None
     finally:
         path.write_text(kept)
 
@@ -95,13 +94,13 @@ def test_theoretical_peak_is_the_formula():
 
 def test_the_cache_is_read_back_and_remeasured_on_demand(roofline_cache):
     path = cache_path("onnxruntime", quick=True)
-    assert path.parent == roofline.cache_dir() and path.exists()
-    assert machine("onnxruntime", quick=True) == roofline_cache["onnxruntime"]  # from the cache: same measurement
-    again = machine("onnxruntime", quick=True, remeasure=True)
+    assert path.parent == cache_dir() and path.exists()
+    assert roofline("onnxruntime", quick=True) == roofline_cache["onnxruntime"]  # from the cache: same measurement
+    again = roofline("onnxruntime", quick=True, remeasure=True)
     assert again.measured_at >= roofline_cache["onnxruntime"].measured_at
-    assert Machine.from_dict(json.loads(path.read_text())) == again
+    assert Roofline.from_dict(json.loads(path.read_text())) == again
     path.write_text("{ broken")  # a broken cache is measured again, not an error
-    assert machine("onnxruntime", quick=True).peaks["f32"].gflops_per_s > 0
+    assert roofline("onnxruntime", quick=True).peaks["f32"].gflops_per_s > 0
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # atomic writes leave no temp file
 
 
@@ -124,4 +123,4 @@ def test_an_unknown_engine_is_refused():
     from flopbench.errors import EngineError
 
     with pytest.raises(EngineError):
-        measure_machine("tensorflow", quick=True)
+        measure_roofline("tensorflow", quick=True)

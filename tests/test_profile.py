@@ -63,7 +63,7 @@ def assert_under_the_roof(result: ProfileResult) -> None:
     A peak is a maximum, and a busy moment of a shared machine can only lower one measurement of
     it; when a layer beats the roof, the peak is measured once more and the higher of the two is
     the roof (the model's own timings are never re-run or loosened)."""
-    from flopbench.profiling.machine import measure_machine
+    from flopbench.profiling.roofline import measure_roofline
 
     def precision_of(row):
         first = row.precision.split(",")[0].strip()
@@ -75,7 +75,7 @@ def assert_under_the_roof(result: ProfileResult) -> None:
 
     if not over(result.roofline):
         return
-    again = measure_machine(result.roofline.engine, quick=True)
+    again = measure_roofline(result.roofline.engine, quick=True)
     best = {name: max(peak.gflops_per_s, again.peaks[name].gflops_per_s) if name in again.peaks else peak.gflops_per_s
             for name, peak in result.roofline.peaks.items()}
     still = [(name, rate, peak) for name, rate, peak in over(result.roofline)

@@ -77,7 +77,7 @@ def test_run(sep_cnn_xml, image_npy, tmp_path):
 
 
 def test_profile_and_machine(sep_cnn_xml, tmp_path, roofline_cache):
-    from flopbench.profiling.machine import cached_machine
+    from flopbench.profiling.roofline import cached_roofline
     from flopbench.profiling.profile import profile
 
     made = profile(sep_cnn_xml, iterations=5, warmup=1, roofline=roofline_cache["openvino"])
@@ -87,7 +87,7 @@ def test_profile_and_machine(sep_cnn_xml, tmp_path, roofline_cache):
     _loads_back(tmp_path / "cli.json")
     _saved_and_loaded(roofline_cache["onnxruntime"], tmp_path / "machine.json")
     assert main(["machine", "--quick", "-o", str(tmp_path / "machine-cli.json")]) == 0
-    assert _loads_back(tmp_path / "machine-cli.json") == cached_machine("openvino", quick=True)  # the cached measurement
+    assert _loads_back(tmp_path / "machine-cli.json") == cached_roofline("openvino", quick=True)  # the cached measurement
 
 
 def test_predict(sep_cnn_xml, tmp_path):

@@ -19,7 +19,7 @@ def add_parser(commands) -> None:
 
 
 def run_command(args) -> int:
-    from ..profiling.machine import machine
+    from ..profiling.roofline import roofline
     from ..render.registry import check_format, render
 
     fmt = check_format("machine", format_for(args.output, args.format))
@@ -28,6 +28,6 @@ def run_command(args) -> int:
     def progress(text: str) -> None:
         print(f"flopbench: measuring {text}", file=sys.stderr, flush=True)
 
-    measured = machine(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
+    measured = roofline(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
     emit(render("machine", fmt, measured), args.output)
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ResultFileError
 from ..measure.bench import BenchReport, BenchResult
-from ..profiling.machine import Machine
+from ..profiling.roofline import Roofline
 from ..profiling.profile import ProfileResult
 from ..study.compare import MEASURED_METRICS, Comparison, LayerMatch, Row, measured_value
 from .records import FleetResult
@@ -25,7 +25,7 @@ def column_label(result: FleetResult, model: str, node_id: str) -> str:
     return f"{Path(model).name} @ {where}" if len(models) > 1 else where
 
 
-def _roof_rows(engine: str, roofs: list[Machine | None], precisions: list[str | None]) -> list[Row]:
+def _roof_rows(engine: str, roofs: list[Roofline | None], precisions: list[str | None]) -> list[Row]:
     """The roof at the precision each column ran at, and the memory bandwidth: each node's own."""
     return [Row("roof_gflops_per_s", "Roof (measured peak at that precision)", "GFLOP/s", engine,
                 tuple(None if r is None else r.peak(p or "f32").gflops_per_s for r, p in zip(roofs, precisions))),
@@ -37,9 +37,9 @@ def _bench_rows(columns: list[dict[str, Any]], engines: list[str]) -> list[Row]:
     def result(column, engine) -> BenchResult | None:
         return column["results"].get(engine)
 
-    def roof(column, engine) -> Machine | None:
+    def roof(column, engine) -> Roofline | None:
         entry = column["rooflines"].get(engine)
-        return Machine.from_dict(entry["machine"]) if entry else None
+        return Roofline.from_dict(entry["machine"]) if entry else None
 
     first_flops = [next((r.flops_per_inference for r in c["results"].values()), None) for c in columns]
     rows = [Row("flops", "FLOPs", "", None, tuple(first_flops))]

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..profiling.machine import Machine, cached_machine, machine
+from ..profiling.roofline import Roofline, cached_roofline, roofline
 
 CACHED = "cached"
 MEASURED_QUICK = "measured now: the node had no cached roofline"
 
 
-def node_roofline(engine: str, device: str = "CPU") -> tuple[Machine, str]:
+def node_roofline(engine: str, device: str = "CPU") -> tuple[Roofline, str]:
     """This node's roofline for `engine` on `device`, and where it came from (`CACHED` or `MEASURED_QUICK`)."""
-    found = cached_machine(engine, device)
+    found = cached_roofline(engine, device)
     if found is not None:
         return found, CACHED
-    return machine(engine, device, quick=True), MEASURED_QUICK
+    return roofline(engine, device, quick=True), MEASURED_QUICK
 
 
 def roofline_entries(engines: list[str], device: str = "CPU") -> dict[str, dict[str, Any]]:

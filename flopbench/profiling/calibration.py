@@ -29,7 +29,7 @@ from ..results.codec import decode, encode
 from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
 from .join import join
-from .machine import Machine, cache_dir, machine, usable_cores
+from .roofline import Roofline, cache_dir, roofline, usable_cores
 from .predict import INSERTED, compiled, estimate, inserted_time_us
 
 SCHEMA = "flopbench/calibration/1"
@@ -52,7 +52,7 @@ class Calibration:
     precision: str | None  # as asked (None: the engine's default)
     nthreads: int | None
     executed_precision: str  # what the engine ran
-    roofline: Machine
+    roofline: Roofline
     factors: dict[str, float]  # kernel class -> median measured / roof time
     points: tuple[CalibrationPoint, ...]
     done: tuple[str, ...]  # the sweep's models measured so far
@@ -273,7 +273,7 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
     previous = read_calibration(path) if path.exists() else None
     if previous is not None and previous.complete:
         previous = None  # asked to calibrate: measured afresh
-    roof = previous.roofline if previous else machine(runtime.name, device, quick=quick, progress=progress)
+    roof = previous.roofline if previous else roofline(runtime.name, device, quick=quick, progress=progress)
     points = list(previous.points) if previous else []
     done = list(previous.done) if previous else []
     executed = previous.executed_precision if previous else ""

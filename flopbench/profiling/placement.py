@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .machine import Machine
+from .roofline import Roofline
 
 OVERHEAD_ROOF_US = 5.0  # a roofline without a measured node cost: below this the layer counts as overhead-bound
 
@@ -31,7 +31,7 @@ class Placement:
         return max(self.compute_us, self.memory_us) + self.overhead_us
 
 
-def place(flops: float, moved_bytes: float, working_set_bytes: float, precision: str, roof: Machine,
+def place(flops: float, moved_bytes: float, working_set_bytes: float, precision: str, roof: Roofline,
           nodes: float = 1.0) -> Placement:
     """A layer of `flops` moving `moved_bytes`, whose nodes touch `working_set_bytes`, run as
     `nodes` engine nodes, on `roof` at `precision` ("f32", "bf16", "i8")."""

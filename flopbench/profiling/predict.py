@@ -21,7 +21,7 @@ from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, engine_err
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import LayerTime, join
-from .machine import Machine
+from .roofline import Roofline
 from .placement import place
 
 OTHER = "other"
@@ -126,7 +126,7 @@ class PredictResult:
     metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
 
 
-def predicted_layer(timed: LayerTime, roof: Machine, factors: Mapping[str, float], default_precision: str,
+def predicted_layer(timed: LayerTime, roof: Roofline, factors: Mapping[str, float], default_precision: str,
                     executed_known: bool) -> PredictedLayer:
     layer = timed.layer
     parts = tuple(predicted_layer(part, roof, factors, default_precision, executed_known) for part in timed.parts)
@@ -161,18 +161,18 @@ def factor_of(factors: Mapping[str, float], kind: str) -> float:
     return known[len(known) // 2] if known else 1.0
 
 
-def inserted_node(node: NodeTime, roof: Machine, factors: Mapping[str, float]) -> PredictedNode:
+def inserted_node(node: NodeTime, roof: Roofline, factors: Mapping[str, float]) -> PredictedNode:
     moved = node.bytes_read + node.bytes_written
     where = place(0, moved, moved, "f32", roof, nodes=1)
     return PredictedNode(name=node.name, type=node.type, bytes=moved, level=where.level,
                          predicted_time_us=where.time_us * factor_of(factors, INSERTED))
 
 
-def inserted_time_us(node: NodeTime, roof: Machine, factors: Mapping[str, float]) -> float:
+def inserted_time_us(node: NodeTime, roof: Roofline, factors: Mapping[str, float]) -> float:
     return inserted_node(node, roof, factors).predicted_time_us
 
 
-def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Machine, factors: Mapping[str, float],
+def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, factors: Mapping[str, float],
              default_precision: str) -> tuple[tuple[PredictedLayer, ...], tuple[PredictedNode, ...]]:
     """Every layer's prediction, and the inserted nodes'."""
     joined = join(cost, nodes)

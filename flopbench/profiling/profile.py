@@ -19,7 +19,8 @@ from ..measure.policy import is_int
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import Join, LayerTime, join
-from .machine import Machine, cached_machine, machine
+from .roofline import Roofline, cached_roofline
+from .roofline import roofline as machine_roofline  # `roofline` is profile()'s argument
 from .placement import place
 
 DEFAULT_ITERATIONS = 100
@@ -99,7 +100,7 @@ class ProfileResult:
     unprofiled_iterations: int
     layers: tuple[LayerRow, ...]
     engine_nodes: tuple[EngineRow, ...]
-    roofline: Machine
+    roofline: Roofline
     nodes: tuple[NodeTime, ...]  # the engine's own per-node rows, as joined
     warnings: tuple[Finding, ...]
     complete: bool
@@ -119,7 +120,7 @@ def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
     return PRECISION_ROOFS.get(fallback, "f32")
 
 
-def layer_row(timed: LayerTime, roof: Machine, end_to_end_us: float, default_precision: str,
+def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_precision: str,
               resolution_us: float = 0.0) -> LayerRow:
     """A layer on the roofline: its intensity from the bytes its nodes really moved (after fusion),
     held to the slope of the memory level its working set fits in."""
@@ -148,7 +149,7 @@ def layer_row(timed: LayerTime, roof: Machine, end_to_end_us: float, default_pre
         fused_into=timed.fused_into, fused=timed.fused)
 
 
-def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Machine, resolution_us: float, outside_us: float,
+def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolution_us: float, outside_us: float,
              asked_precision: str | None, used_precision: str) -> list[Finding]:
     found: list[Finding] = []
     for row in rows:
@@ -232,7 +233,7 @@ def check_settings(engine: str, config: EngineConfig, iterations: int, warmup: i
 
 
 def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None,
-            iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, *, roofline: Machine | None = None,
+            iterations: int = DEFAULT_ITERATIONS, warmup: int = 10, *, roofline: Roofline | None = None,
             progress: Callable[[str], None] | None = None, calibration=None, **keywords: Any) -> ProfileResult:
     """Profile a model layer by layer on `engine`: every layer of `flopbench flops` with its mean
     time over `iterations` profiled inferences (after `warmup`), its achieved and attainable
@@ -250,7 +251,7 @@ def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
     with open_session(spec, engine, config) as session:
         _counted(session.cost, session.count_unavailable, spec.model)
         name = session.engine.name
-        roof = roofline or cached_machine(name, device) or machine(name, device, progress=progress)
+        roof = roofline or cached_roofline(name, device) or machine_roofline(name, device, progress=progress)
         if progress:
             progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences")
         with engine_errors(name):
@@ -316,7 +317,7 @@ def slower_than_predicted(rows: tuple[LayerRow, ...]) -> list[dict[str, Any]]:
     return found
 
 
-def _result(session, settings, run: ProfiledRun, nodes, roof: Machine, unprofiled: np.ndarray,
+def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofiled: np.ndarray,
             asked_precision: str | None, calibration=None) -> ProfileResult:
     joined = join(session.cost, nodes)
     end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ..profiling.machine import Machine
+from ..profiling.roofline import Roofline
 from . import units
 from .registry import renderer
 
-def machine_lines(machine: Machine) -> list[str]:
+def machine_lines(machine: Roofline) -> list[str]:
     t = machine.theoretical
     basis = (f"theoretical = {t.get('cores')} cores × {t.get('f32_simd_lanes')} f32 SIMD lanes × {t.get('fma_units')} FMA units "
              f"× 2 × {t.get('clock_ghz') or '?'} GHz (the clock the OS reports; bf16 dot products ×2, int8 VNNI ×4)")
@@ -25,7 +25,7 @@ def machine_lines(machine: Machine) -> list[str]:
 
 
 @renderer("machine", "table")
-def machine_table(machine: Machine):
+def machine_table(machine: Roofline):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -46,7 +46,7 @@ def level_range(level) -> str:
     return f"above {low}" if level.holds_to_bytes is None else f"{low} – {units.binary_bytes(level.holds_to_bytes)}"
 
 
-def levels_table(machine: Machine):
+def levels_table(machine: Roofline):
     from rich.table import Table
 
     table = Table(title="Memory bandwidth per level (a chain of the engine's elementwise nodes)", title_justify="left",
@@ -61,5 +61,5 @@ def levels_table(machine: Machine):
 
 
 @renderer("machine", "json")
-def machine_json(machine: Machine) -> str:
+def machine_json(machine: Roofline) -> str:
     return json.dumps(machine.to_dict(), indent=2) + "\n"

@@ -307,9 +307,9 @@ def run_point(point: dict[str, Any], roofline=None) -> SweepRecord:
 
 def default_roofline(engine: str, device: str = "CPU"):
     """The cached roofline of this machine for `engine`, else a quick measurement (cached too)."""
-    from ..profiling.machine import cached_machine, machine
+    from ..profiling.roofline import cached_roofline, roofline
 
-    return cached_machine(engine, device) or machine(engine, device, quick=True)
+    return cached_roofline(engine, device) or roofline(engine, device, quick=True)
 
 
 # --- a whole sweep --------------------------------------------------------------------------------

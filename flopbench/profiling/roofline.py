@@ -68,7 +68,7 @@ class Peak:
 
 @result_kind("machine", version=1)
 @dataclass(frozen=True)
-class Machine:
+class Roofline:
     """A measured roofline: the roof per precision and a slope (bandwidth) per memory level."""
 
     engine: str
@@ -247,8 +247,8 @@ def _best_node_time(engine: str, device: str, path: Path, name: str, precision: 
     return best, kernel
 
 
-def measure_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool = False,
-                    progress: Callable[[str], None] | None = None) -> Machine:
+def measure_roofline(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool = False,
+                    progress: Callable[[str], None] | None = None) -> Roofline:
     """Measure this machine's roofline with `engine`: peak GFLOP/s per precision it offers here,
     bandwidth per memory level, and the fixed costs of a node and of a call."""
     runtime = get_engine(engine)
@@ -283,7 +283,7 @@ def measure_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bo
     if not dram.bandwidth_gb_per_s:
         raise EngineError(f"{runtime.name} moved a working set beyond the caches no slower than an empty node: "
                           "the machine was too busy to measure DRAM bandwidth", "run flopbench machine --remeasure when it is quieter")
-    return Machine(engine=runtime.name, engine_version=runtime.version(), device=device, cpu=cpu_model(), cores=cores,
+    return Roofline(engine=runtime.name, engine_version=runtime.version(), device=device, cpu=cpu_model(), cores=cores,
                    peaks=peaks, bandwidth_gb_per_s=dram.bandwidth_gb_per_s, bandwidth_bytes=max(dram.measured_on),
                    theoretical=basis, quick=quick,
                    measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seconds=time.perf_counter() - started,
@@ -311,13 +311,13 @@ def cache_path(engine: str, device: str = "CPU", quick: bool = False, folder: Pa
     return (folder or cache_dir()) / f"machine{CACHE_MODEL}-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
 
 
-def cached_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool | None = None) -> Machine | None:
+def cached_roofline(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bool | None = None) -> Roofline | None:
     """The cached roofline for this machine and engine version; `quick=None` takes the full one,
     else the quick one."""
     for kind in ((False, True) if quick is None else (quick,)):
         path = cache_path(engine, device, kind)
         try:
-            found = Machine.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            found = Roofline.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if found.levels:  # else a file of an earlier generation: measured again
@@ -325,15 +325,15 @@ def cached_machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: boo
     return None
 
 
-def machine(engine: str = DEFAULT_ENGINE, device: str = "CPU", remeasure: bool = False, quick: bool = False,
-            progress: Callable[[str], None] | None = None) -> Machine:
+def roofline(engine: str = DEFAULT_ENGINE, device: str = "CPU", remeasure: bool = False, quick: bool = False,
+            progress: Callable[[str], None] | None = None) -> Roofline:
     """This machine's roofline for `engine`: from the cache, or measured (and cached) when absent
     or when `remeasure` is asked."""
     if not remeasure:
-        found = cached_machine(engine, device, quick)
+        found = cached_roofline(engine, device, quick)
         if found is not None:
             return found
-    measured = measure_machine(engine, device, quick=quick, progress=progress)
+    measured = measure_roofline(engine, device, quick=quick, progress=progress)
     path = cache_path(engine, device, quick)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
