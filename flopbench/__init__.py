@@ -11,7 +11,7 @@ _LAZY = {"bench": "measure.bench", "BenchReport": "measure.bench", "BenchResult"
          "run": "measure.run", "RunResult": "measure.run", "profile": "profiling.profile",
          "ProfileResult": "profiling.profile", "roofline": "profiling.roofline", "Roofline": "profiling.roofline",
          "ModelSpec": "model.spec", "EngineConfig": "measure.engines", "RunPolicy": "measure.policy",
-         "compare": "study.compare", "Comparison": "study.compare", "report": "reporting.report", "Report": "reporting.report"}
+         "compare": "comparing.compare", "Comparison": "comparing.compare", "report": "reporting.report", "Report": "reporting.report"}
 
 
 def __getattr__(name: str):

@@ -50,9 +50,9 @@ from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
 from flopbench.render.registry import check_format
 from flopbench.measure.run import run
-from flopbench.study.compare import compare
+from flopbench.comparing.compare import compare
 from flopbench.study.sweep import SweepOptions, generate_points, load_points
-from flopbench.study.convert import convert
+from flopbench.converting.convert import convert
 from flopbench.counting.memory import parse_size
 from flopbench.measure.footprint import measure_footprint
 from flopbench.quantize import quantize

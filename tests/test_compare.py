@@ -10,7 +10,7 @@ import pytest
 from flopbench.cli.main import main
 from flopbench.measure.policy import RunPolicy
 from flopbench.results.schema import validate
-from flopbench.study.compare import compare
+from flopbench.comparing.compare import compare
 
 QUICK = RunPolicy(warmup_iterations=1, min_duration_s=0.1, min_iterations=5)
 

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 import flopbench
 from flopbench.cli.main import main
 from flopbench.results.schema import validate
-from flopbench.study.convert import convert
+from flopbench.converting.convert import convert
 from flopbench.zoo import write_zoo_model
 
 from conftest import F32

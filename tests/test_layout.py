@@ -8,7 +8,7 @@ import flopbench
 
 PACKAGE = Path(flopbench.__file__).parent
 # the stages in data-flow order; a new capability is a new folder, placed here
-STAGES = ("model", "zoo", "counting", "measure", "profiling", "quantize", "study", "fleet", "render", "reporting", "cli")
+STAGES = ("model", "zoo", "counting", "measure", "profiling", "quantize", "converting", "comparing", "study", "fleet", "render", "reporting", "cli")
 ANYWHERE = {"errors", "results", "version", "__init__", "__main__"}
 
 

@@ -120,7 +120,7 @@ def test_three_engines_on_a_tflite_refuse_onnx_runtime_in_one_line(tflite_dir):
 
 def test_compare_measures_each_file_on_the_engines_that_run_it_at_f32(tflite_dir):
     from flopbench.measure.policy import RunPolicy
-    from flopbench.study.compare import compare
+    from flopbench.comparing.compare import compare
 
     models = [tflite_dir / "sep_cnn.tflite", tflite_dir / "sep_cnn.onnx", tflite_dir / "sep_cnn.xml"]
     result = compare(models, engines=("openvino", "onnxruntime", "litert"),

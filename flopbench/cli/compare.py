@@ -32,8 +32,8 @@ def run_command(args) -> int:
     if args.models and all(str(m).lower().endswith(".json") for m in args.models):
         return _gathered(args)
     from ..model.reading import source_files
+    from ..comparing.compare import compare
     from ..render.registry import check_format, render
-    from ..study.compare import compare
     from .output import check_outputs, emit_measured, format_for, write_measured
 
     if len(args.models) < 2:

@@ -24,7 +24,7 @@ def _describe(rewrite) -> str:
 
 def run_command(args) -> int:
     from ..model.reading import source_files
-    from ..study.convert import check_target, convert
+    from ..converting.convert import check_target, convert
     from .output import check_outputs, write_measured
 
     check_target(args.to)

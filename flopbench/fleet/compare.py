@@ -11,7 +11,7 @@ from ..errors import ResultFileError
 from ..measure.bench import BenchReport, BenchResult
 from ..profiling.roofline import Roofline
 from ..profiling.profile import ProfileResult
-from ..study.compare import MEASURED_METRICS, Comparison, LayerMatch, Row, measured_value
+from ..comparing.compare import MEASURED_METRICS, Comparison, LayerMatch, Row, measured_value
 from .records import FleetResult
 
 SIDE_BY_SIDE = ("bench", "profile")

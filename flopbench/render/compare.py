@@ -1,5 +1,5 @@
 """Render a comparison of models: one column per model, each followed by its ratio to the first.
-Rendering never computes: the values and ratios come from `study.compare`."""
+Rendering never computes: the values and ratios come from `comparing.compare`."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..measure.bench import BenchReport
-from ..study.compare import Comparison, Row
+from ..comparing.compare import Comparison, Row
 from . import charts, units
 from .bench import latency_section
 from .page import escape, sortable_cells, sortable_heads, whole_page

@@ -133,7 +133,7 @@ def paper_rows(folder) -> tuple[tuple[PaperRow, ...], dict[str, tuple[float, flo
 def _table_3(folder: Path) -> list[PaperRow]:
     """Table 3: one 14×14×512 → 512 3×3 layer, standard and (through `convert`) separable."""
     from ..counting import count
-    from .convert import convert
+    from ..converting.convert import convert
     from .sweep import standard_layer
 
     point = {"in_channels": 512, "out_channels": 512, "kernel": 3, "size": 14, "stride": 1, "seed": 0}

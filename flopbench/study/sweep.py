@@ -3,7 +3,7 @@
 A sweep's points are plain data: a list of dicts, each with a stable `key`, that `run_point` turns
 into a `SweepRecord` (`study.records`). Each point is one layer geometry (input and output channels, kernel,
 spatial size, stride) on one engine at one precision: a standard k×k convolution, its separable
-twin (`study.convert`), their end-to-end times measured alternately over several repeats (the time
+twin (`converting.convert`), their end-to-end times measured alternately over several repeats (the time
 ratio and its spread), and the separable layer profiled (`profiling.profile`) for the depthwise and
 pointwise shares of its time and each part's place on the measured roofline.
 
@@ -39,7 +39,7 @@ from ..results.documents import MAX_POINTS_FILE_BYTES, load_result, read_json
 from ..results.metadata import result_metadata
 from ..results.status import DONE, FAILED, point_status
 from ..results.writing import write_text_atomic
-from .convert import convert
+from ..converting.convert import convert
 from .records import Counts, Latencies, NotProfiled, PartOnRoof, ProfiledParts, SeparablePart, Spread, SweepRecord, SweepRoofline
 
 POINTS_SCHEMA = "flopbench/study-points/1"
