@@ -188,6 +188,9 @@ def test_the_page_made_from_python_is_the_page_the_command_makes(measured_page, 
     assert from_python["charts"] == ["chart-layers-0", "chart-layers-1", "chart-roofline-0", "chart-roofline-1",
                                      "chart-latency-0", "chart-latency-1"]
     assert ["FLOPs", "927 kFLOPs"] in from_python["modelCards"] and ["MACs", "463 kMACs"] in from_python["modelCards"]
+    # in a notebook the page shows in a frame of its own, whole
+    frame = re.fullmatch(r'<iframe srcdoc="([^"]*)" style="[^"]*"></iframe>', python_page._repr_html_())
+    assert frame and html.unescape(frame.group(1)) == python_page.html
     # a page never lands over the model it was made from
     with pytest.raises(flopbench.FlopbenchError):
         python_page.save(sep_cnn_onnx)

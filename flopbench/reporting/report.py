@@ -37,6 +37,12 @@ class Report:
     def __str__(self) -> str:
         return self.html
 
+    def _repr_html_(self) -> str:
+        """In a notebook, the page itself, in a frame of its own (its styles and scripts stay inside)."""
+        import html
+
+        return f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:720px;border:0"></iframe>'
+
 
 def is_result_file(source: Any) -> bool:
     return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json"
