@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import CalibrationError, OutputError
 from ..measure.engines import EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
+from ..model.spec import ModelSpec
 from ..results.codec import decode, encode
 from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
@@ -181,7 +182,7 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
     layers: dict[str, float] = {}
     inserted: dict[str, float] = {}
     for block in range(blocks):
-        with open_session(model, engine, config, seed=block) as session:
+        with open_session(ModelSpec(model, seed=block), engine, config) as session:
             with engine_errors(session.engine.name):
                 run = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=2, model=session.loaded,
                                                   counted={op.name for op in session.cost.ops})
