@@ -46,9 +46,11 @@ def run_command(args) -> int:
     budget = fit(cost.materialized_weight_bytes, cost.peak_activation_bytes, budget_bytes) if budget_bytes is not None else None
     measured = ()
     if args.measure_memory:
-        from ..measure.footprint import measure_footprint
+        from ..measure.footprint import explain, measure_footprint
 
-        measured = tuple(measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines)
+        footprints = [measure_footprint(args.model, engine, shape=args.shape, batch=args.batch) for engine in engines]
+        # each measurement with what accounts for it (render shows, never computes)
+        measured = tuple((footprint, explain(cost, footprint) if footprint.engine_fixed_bytes else None) for footprint in footprints)
     emit(render("count", fmt, cost, view=args.by, memory=args.memory, budget=budget, measured=measured), args.output,
          args.columns, args.wide)
     return 0

@@ -10,7 +10,6 @@ from typing import Any
 from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.memory import MemoryFit
 from ..errors import OptionError
-from ..measure.footprint import MemoryBreakdown, explain
 from . import charts, units
 from .page import card, escape
 from .registry import renderer
@@ -48,8 +47,8 @@ def to_json(cost: ModelCost, budget: MemoryFit | None = None, measured=()) -> st
     if budget is not None:
         document["memory_budget"] = budget.to_dict()
     if measured:
-        document["measured_memory"] = [{**footprint.to_dict(), **({"breakdown": explain(cost, footprint).to_dict()}
-                                                                  if footprint.engine_fixed_bytes else {})} for footprint in measured]
+        document["measured_memory"] = [{**footprint.to_dict(), **({"breakdown": breakdown.to_dict()} if breakdown else {})}
+                                       for footprint, breakdown in measured]
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -58,16 +57,16 @@ def _measured_lines(cost: ModelCost, measured) -> list[str]:
         return []
     estimate = cost.materialized_weight_bytes + cost.peak_activation_bytes
     lines = [f"Measured memory (RSS of a fresh process; estimate: weights + peak activations = {units.megabytes(estimate)}):"]
-    for footprint in measured:
+    for footprint, breakdown in measured:
         lines.append(f"  {footprint.engine} ({footprint.precision}): +{units.megabytes(footprint.compile_growth_bytes)} compiling, "
                      f"+{units.megabytes(footprint.inference_growth_bytes)} more at the inference peak, {units.megabytes(footprint.total_growth_bytes)} in all "
                      f"({footprint.total_growth_bytes / estimate:.1f}× the estimate)" if estimate else "")
-        if footprint.engine_fixed_bytes:
-            lines += _breakdown_lines(explain(cost, footprint))
+        if breakdown is not None:
+            lines += _breakdown_lines(breakdown)
     return lines
 
 
-def _breakdown_lines(part: MemoryBreakdown) -> list[str]:
+def _breakdown_lines(part) -> list[str]:
     """The measured growth, part by part (measure/footprint.explain)."""
     mb = units.megabytes
     rest = (f"+ the rest {mb(part.rest_bytes)}: workspace, allocator slack" if part.rest_bytes >= 0 else
