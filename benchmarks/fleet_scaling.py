@@ -43,8 +43,8 @@ def timed_sweep(points: list[dict], folder: Path, results: Path) -> tuple[float,
     result = fleet_sweep(points, results, base=folder)
     wall = time.perf_counter() - start
     if len(result.done) != len(points):
-        raise SystemExit(f"only {len(result.done)} of {len(points)} points done: {[r['error'] for r in result.failed]}")
-    inside = sum(r["finished_at"] - r["started_at"] for r in result.done)
+        raise SystemExit(f"only {len(result.done)} of {len(points)} points done: {[r.error for r in result.failed]}")
+    inside = sum(r.seconds for r in result.done)
     return wall, inside
 
 

@@ -134,11 +134,13 @@ def test_no_result_kind_writes_its_json_by_hand():
     from flopbench.results import codec, kinds
 
     held = {cls for kind in kinds.all_kinds().values() for cls in codec.held_classes(kind.cls)}
-    # the records a sweep keeps per point are typed too, so the rule reaches them through their kind
+    # the records a sweep and a fleet keep per point are typed too, so the rule reaches them through their kinds
+    from flopbench.fleet.records import Attempt, FleetPointRecord
     from flopbench.study import records as sweep_records
 
     record_classes = {cls for cls in vars(sweep_records).values() if isinstance(cls, type) and cls.__module__ == sweep_records.__name__}
-    assert len(record_classes) >= 9 and record_classes <= held, sorted(c.__name__ for c in record_classes - held)
+    record_classes |= {FleetPointRecord, Attempt}
+    assert len(record_classes) >= 11 and record_classes <= held, sorted(c.__name__ for c in record_classes - held)
     wrong = [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls in held for name in ("to_dict", "from_dict")
              for klass in cls.__mro__ if klass is not object and not codec.made_by_codec(klass, name)]
     assert not wrong, "write these with flopbench.results.codec (@encoded / json_field), not by hand:\n" + "\n".join(sorted(set(wrong)))

@@ -172,6 +172,27 @@ def test_an_older_version_is_read_in_todays_words(tmp_path):
     assert again.skipped == (made.records[0].key,)
 
 
+def test_a_sweep_written_by_an_older_flopbench_loads_record_for_record():
+    """The sweep shipped with the docs (flopbench/study/1, written before the parts' roofline was
+    recorded) loads; each typed record writes back the JSON it was read from, in today's status word."""
+    from pathlib import Path
+
+    from flopbench.study.summary import summarize
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "sepconv-study" / "results.json"
+    document = json.loads(path.read_text())
+    assert document["schema"] == "flopbench/study/1"
+    loaded = flopbench.load_result(path)
+    written = loaded.to_dict()["records"]
+    assert len(written) == len(document["records"]) > 0
+    for before, after in zip(document["records"], written):
+        assert before["status"] in ("ok", "failed")
+        assert json.dumps({**before, "status": "done" if before["status"] == "ok" else "failed"}) == json.dumps(after)
+    depthwise = [r.parts.depthwise.share for r in loaded.records if r.status == "done" and r.parts.depthwise]
+    assert len(depthwise) == sum(1 for r in document["records"] if (r.get("parts") or {}).get("depthwise"))
+    assert sum(s.points for s in summarize(loaded.records)) == len(document["records"])
+
+
 def test_a_kind_is_declared_once():
     from flopbench.counting.cost import ModelCost
 

@@ -21,7 +21,7 @@ def column_label(result: FleetResult, model: str, node_id: str) -> str:
     """HOST NODE_ID, after MODEL @ when the file holds more than one model."""
     node = result.nodes.get(node_id, {})
     where = f"{node.get('hostname') or '?'} {node_id[:8]}"
-    models = {record["point"]["model"] for record in result.points}
+    models = {record.point["model"] for record in result.points}
     return f"{Path(model).name} @ {where}" if len(models) > 1 else where
 
 
@@ -86,16 +86,16 @@ def side_by_side(result: FleetResult) -> Comparison:
                               "compare the file of flopbench fleet bench or fleet profile")
     columns: dict[tuple[str, str], dict[str, Any]] = {}
     for record in result.done:
-        model, node_id = record["point"]["model"], record["node_id"]
+        model, node_id = record.point["model"], record.node_id
         column = columns.setdefault((model, node_id), {"label": column_label(result, model, node_id), "model": model,
                                                        "node_id": node_id, "results": {}, "rooflines": {}, "profiles": {}})
         if result.command == "bench":
-            report = BenchReport.from_dict(record["result"])
+            report = BenchReport.from_dict(record.result)
             column["results"].update({r.settings.engine: replace(r, model=column["label"]) for r in report.results})
-            column["rooflines"].update(record["result"]["metadata"].get("rooflines", {}))
+            column["rooflines"].update(record.result["metadata"].get("rooflines", {}))
         else:
-            profiled = ProfileResult.from_dict(record["result"])
-            column["profiles"][record["point"]["engine"]] = profiled
+            profiled = ProfileResult.from_dict(record.result)
+            column["profiles"][record.point["engine"]] = profiled
     if not columns:
         raise ResultFileError("the fleet file holds no finished result", "run the fleet again: a re-run with the same --json finishes it")
     models = list(result.metadata.get("models") or [])

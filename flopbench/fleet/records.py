@@ -2,9 +2,11 @@
 
 The document (`flopbench/fleet/1`) holds the driver's metadata, every node that ran a point with its
 own machine metadata, and the points in the order they ended. A record is "done" with its result,
-or "failed" with the reason; `attempts` lists the tries that a dying node or worker cut short. The
-file is rewritten whole (a temporary file renamed into place), so a crash or Ctrl-C leaves the last
-complete version; records are kept as encoded JSON, so a rewrite costs a join, not a re-encoding.
+or "failed" with the reason; `attempts` lists the tries that a dying node or worker cut short. A
+record is a `FleetPointRecord`, typed and frozen; its result is kept as the document the node
+returned (of the kind its command makes: `FleetResult.bench_reports()` reads them). The file is
+rewritten whole (a temporary file renamed into place), so a crash or Ctrl-C leaves the last complete
+version; records are kept as encoded JSON, so a rewrite costs a join, not a re-encoding.
 """
 from __future__ import annotations
 
@@ -16,11 +18,55 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultFileError
-from ..results.codec import decode_document, encode, kind_of, result_kind, schema_of
+from ..results.codec import decode_document, encode, json_field, kind_of, result_kind, schema_of
 from ..results.documents import check_mergeable, read_document
 from ..results.status import DONE, FAILED, POINT_STATUSES
 from ..results.writing import check_writable, write_text_atomic
 
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """A try of a point that a node or worker dying cut short."""
+
+    node_id: str
+    hostname: str | None = json_field(omit_none=True, default=None)
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPointRecord:
+    """One point that ended: DONE with the result its node returned, or FAILED with the reason."""
+
+    key: str
+    point: Mapping[str, Any]  # as given (a bench point, a study point)
+    status: str  # DONE or FAILED (results.status)
+    node_id: str | None  # the node that ran it (None: it never reached one)
+    hostname: str | None
+    started_at: float | None  # seconds since the epoch, on the node's clock
+    finished_at: float | None
+    attempts: tuple[Attempt, ...] = ()
+    error: str | None = None
+    result: Mapping[str, Any] | None = None  # the point's result document (flopbench/bench/1 for bench points)
+
+    def __post_init__(self):
+        if self.status not in POINT_STATUSES:
+            raise ValueError(f"point record {self.key!r} has status {self.status!r}")
+
+    @property
+    def done(self) -> bool:
+        return self.status == DONE
+
+    @property
+    def on_node(self) -> str | None:
+        """The node the point was for: the one it was pinned to (fleet bench, fleet profile), else the one that ran it."""
+        return self.point.get("node_id") or self.node_id
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the node took (None when the point never ran on one)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
 
 
 @result_kind("fleet", version=1)
@@ -33,55 +79,50 @@ class FleetResult:
     metadata: Mapping[str, Any]
     nodes: dict[str, dict[str, Any]]  # node_id -> {"hostname", "address", "machine"}
     interrupted: bool = False
-    points: tuple[dict[str, Any], ...] = ()  # last in the document: `FleetLog.write` appends them as encoded
-
-    def __post_init__(self):
-        for record in self.points:
-            if record["status"] not in POINT_STATUSES or not isinstance(record["key"], str):
-                raise ValueError(f"point record {record.get('key')!r} has status {record.get('status')!r}")
+    points: tuple[FleetPointRecord, ...] = ()  # last in the document: `FleetLog.write` appends them as encoded
 
     @property
-    def done(self) -> list[dict[str, Any]]:
-        return [p for p in self.points if p["status"] == DONE]
+    def done(self) -> list[FleetPointRecord]:
+        return [p for p in self.points if p.status == DONE]
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [p for p in self.points if p["status"] == FAILED]
+    def failed(self) -> list[FleetPointRecord]:
+        return [p for p in self.points if p.status == FAILED]
 
     def machine(self, node_id: str) -> dict[str, Any]:
         return self.nodes.get(node_id, {}).get("machine", {})
 
-    def bench_reports(self) -> list[tuple[dict[str, Any], Any]]:
+    def bench_reports(self) -> list[tuple[FleetPointRecord, Any]]:
         """(record, BenchReport) of every done bench point, each report with its node's metadata."""
         from ..measure.bench import BenchReport
 
         return self._results_of(BenchReport)
 
-    def profile_results(self) -> list[tuple[dict[str, Any], Any]]:
+    def profile_results(self) -> list[tuple[FleetPointRecord, Any]]:
         """(record, ProfileResult) of every done profile point, each on its node's own roofline."""
         from ..profiling.profile import ProfileResult
 
         return self._results_of(ProfileResult)
 
-    def _results_of(self, cls: type) -> list[tuple[dict[str, Any], Any]]:
+    def _results_of(self, cls: type) -> list[tuple[FleetPointRecord, Any]]:
         """(record, result) of every done point whose result is of `cls`'s kind, any version it reads."""
         kind = kind_of(schema_of(cls))[0]
-        return [(record, decode_document(record["result"])) for record in self.done
-                if isinstance(record.get("result"), dict) and (kind_of(record["result"].get("schema")) or ("",))[0] == kind]
+        return [(record, decode_document(record.result)) for record in self.done
+                if isinstance(record.result, Mapping) and (kind_of(record.result.get("schema")) or ("",))[0] == kind]
 
-    def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[dict[str, Any]]:
+    def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[FleetPointRecord]:
         """The done records of the named nodes (all by default) as one series: refused when their
         machines differ, unless asked (the results package's merge rule)."""
-        chosen = [r for r in self.done if node_ids is None or r["node_id"] in node_ids]
-        check_mergeable([self.machine(node) for node in dict.fromkeys(r["node_id"] for r in chosen)], allow_different_machines)
+        chosen = [r for r in self.done if node_ids is None or r.node_id in node_ids]
+        check_mergeable([self.machine(node) for node in dict.fromkeys(r.node_id for r in chosen)], allow_different_machines)
         return chosen
 
 
 FLEET_SCHEMA = schema_of(FleetResult)
 
 
-def _encode(value: Any) -> str:
-    return json.dumps(value, separators=(",", ": "))
+def _encode(record: FleetPointRecord) -> str:
+    return json.dumps(encode(record), separators=(",", ": "))
 
 
 @dataclass
@@ -93,7 +134,7 @@ class FleetLog:
     path: Path | None = None
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     encoded: dict[str, str] = field(default_factory=dict)  # key -> the record's JSON, in the order points ended
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, FleetPointRecord] = field(default_factory=dict)
 
     @classmethod
     def open(cls, command: str, metadata: dict[str, Any], path: str | os.PathLike | None = None,
@@ -117,20 +158,20 @@ class FleetLog:
                                       "move it away and run again, or name another results file") from None
             log.nodes.update(loaded.nodes)
             for record in loaded.points:
-                if record["status"] == DONE:
-                    log.records[record["key"]] = record
-                    log.encoded[record["key"]] = _encode(record)
+                if record.status == DONE:
+                    log.records[record.key] = record
+                    log.encoded[record.key] = _encode(record)
         return log
 
     def done_keys(self) -> set[str]:
-        return {key for key, record in self.records.items() if record["status"] == DONE}
+        return {key for key, record in self.records.items() if record.status == DONE}
 
     def note_node(self, node_id: str, description: dict[str, Any]) -> None:
         self.nodes[node_id] = description
 
-    def record(self, record: dict[str, Any]) -> None:
+    def record(self, record: FleetPointRecord) -> None:
         """Keep one ended point (replacing an earlier record of the same key) and write the file."""
-        key = record["key"]
+        key = record.key
         self.records.pop(key, None)
         self.encoded.pop(key, None)
         self.records[key] = record

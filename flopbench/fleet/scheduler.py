@@ -20,7 +20,7 @@ from ..results.documents import machine_differences
 from ..results.status import DONE, FAILED
 from .cluster import MEASURE_SLOT, FleetNode, alive_nodes, require_ray
 from .points import point_key
-from .records import FleetLog, FleetResult
+from .records import Attempt, FleetLog, FleetPointRecord, FleetResult
 from .tasks import describe_node, run_point_on_node
 
 REFRESH_S = 2.0          # how often the driver looks for nodes that joined or died
@@ -67,7 +67,7 @@ class _Node:
 class _Pending:
     point: dict[str, Any]
     key: str
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
 
     @property
     def pinned(self) -> str | None:
@@ -75,7 +75,7 @@ class _Pending:
 
     @property
     def tried_on(self) -> set[str]:
-        return {a["node_id"] for a in self.attempts}
+        return {a.node_id for a in self.attempts}
 
 
 def _system_errors(ray) -> tuple[type, ...]:
@@ -124,7 +124,7 @@ class Scheduler:
     def _kind_from_log(self) -> dict[str, Any] | None:
         """A resumed sweep goes on with the machine kind its done points were measured on."""
         for record in self.log.records.values():
-            machine = self.log.nodes.get(record.get("node_id"), {}).get("machine")
+            machine = self.log.nodes.get(record.node_id, {}).get("machine")
             if machine:
                 return machine
         return None
@@ -252,11 +252,11 @@ class Scheduler:
 
     # -- results ----------------------------------------------------------------------------
     def _end(self, pending: _Pending, node_id: str | None, outcome: dict[str, Any] | None, error: str | None) -> None:
-        record = {"key": pending.key, "point": pending.point, "status": FAILED if error else DONE, "node_id": node_id,
-                  "hostname": (outcome or {}).get("hostname"), "started_at": (outcome or {}).get("started_at"),
-                  "finished_at": (outcome or {}).get("finished_at"), "attempts": pending.attempts, "error": error,
-                  "result": (outcome or {}).get("result")}
-        self.log.record(record)
+        outcome = outcome or {}
+        self.log.record(FleetPointRecord(key=pending.key, point=pending.point, status=FAILED if error else DONE, node_id=node_id,
+                                         hostname=outcome.get("hostname"), started_at=outcome.get("started_at"),
+                                         finished_at=outcome.get("finished_at"), attempts=tuple(pending.attempts), error=error,
+                                         result=outcome.get("result")))
         progress = self.state.nodes.get(node_id) if node_id else None
         if error:
             self.state.failed += 1
@@ -282,13 +282,13 @@ class Scheduler:
         try:
             outcome = self.ray.get(ref)
         except self.system_errors as exc:
-            pending.attempts.append({"node_id": node_id, "hostname": state.node.hostname, "error": _short(exc)})
+            pending.attempts.append(Attempt(node_id=node_id, hostname=state.node.hostname, error=_short(exc)))
             self.refresh_nodes()
             if len(pending.attempts) <= self.retries and not pending.pinned:
                 self.todo.appendleft(pending)
                 self._note(f"point {pending.key} lost on {state.node.short_id} ({_short(exc)}): trying it again elsewhere")
             else:
-                tries = "; ".join(f"{a['node_id'][:8]}: {a['error']}" for a in pending.attempts)
+                tries = "; ".join(f"{a.node_id[:8]}: {a.error}" for a in pending.attempts)
                 self._end(pending, node_id, None, f"the node or its worker died ({len(pending.attempts)} tries: {tries})")
             return
         except self.ray.exceptions.RayTaskError as exc:  # the task itself broke before running the point

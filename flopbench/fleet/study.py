@@ -31,26 +31,20 @@ class StudyPoints:
         return encode(record)  # the fleet keeps each point's result as JSON
 
 
-def _seconds(fleet_record: dict[str, Any]) -> float:
-    """How long the fleet tried the point (nothing when it never started): the study's records all say."""
-    started, finished = fleet_record.get("started_at"), fleet_record.get("finished_at")
-    return max(0.0, finished - started) if started is not None and finished is not None else 0.0
-
-
 def study_records(result: FleetResult, points: list[dict[str, Any]]) -> list[SweepRecord]:
     """The study's records (in the points' order) from the fleet's: each with the node it ran on;
     a point the fleet could not finish is a failed record with the fleet's reason."""
-    by_key = {r["key"]: r for r in result.points}
+    by_key = {r.key: r for r in result.points}
     records = []
     for point in points:
         fleet_record = by_key.get(point["key"])
         if fleet_record is None:
             continue
-        if fleet_record["status"] == DONE:
-            records.append(replace(read_record(fleet_record["result"]), node_id=fleet_record["node_id"]))
-        else:
-            records.append(SweepRecord(key=point["key"], point=point, status=FAILED, reason=fleet_record["error"],
-                                       seconds=_seconds(fleet_record), node_id=fleet_record["node_id"]))
+        if fleet_record.status == DONE:
+            records.append(replace(read_record(fleet_record.result), node_id=fleet_record.node_id))
+        else:  # how long the fleet tried it: every study record says (nothing when it never reached a node)
+            records.append(SweepRecord(key=point["key"], point=point, status=FAILED, reason=fleet_record.error,
+                                       seconds=max(0.0, fleet_record.seconds or 0.0), node_id=fleet_record.node_id))
     return records
 
 

@@ -37,7 +37,7 @@ def fleet_bench_table(result: FleetResult):
     from rich.table import Table
     from rich.text import Text
 
-    node_ids = list(dict.fromkeys(p["point"].get("node_id") or p["node_id"] for p in result.points))
+    node_ids = list(dict.fromkeys(p.on_node for p in result.points))
     table = Table(title="Median latency (µs) · throughput (FPS), per node", title_justify="left")
     table.add_column("Model")
     table.add_column("Engine")
@@ -46,15 +46,15 @@ def fleet_bench_table(result: FleetResult):
     cells: dict[tuple[str, str], dict[str, str]] = {}
     roofs: dict[tuple[str, str], str] = {}
     for record in result.points:
-        node_id = record["point"].get("node_id") or record["node_id"]
-        model = record["point"]["model"]
-        if record["status"] == FAILED:
-            for engine in record["point"].get("engines") or [DEFAULT_ENGINE]:
+        node_id = record.on_node
+        model = record.point["model"]
+        if record.status == FAILED:
+            for engine in record.point.get("engines") or [DEFAULT_ENGINE]:
                 cells.setdefault((model, engine), {})[node_id] = "failed"
             continue
-        for engine, entry in record["result"]["metadata"].get("rooflines", {}).items():
+        for engine, entry in record.result["metadata"].get("rooflines", {}).items():
             roofs[(node_id, engine)] = _roof_line(result, node_id, engine, entry["machine"], entry["source"])
-        for row in record["result"]["results"]:
+        for row in record.result["results"]:
             median = _latency(row)
             text = "—" if median is None else f"{median / UNIT_NS:,.1f} · {row['throughput_fps']:,.0f}"
             cells.setdefault((model, row["engine"]["engine"]), {})[node_id] = text
@@ -62,8 +62,7 @@ def fleet_bench_table(result: FleetResult):
         table.add_row(model, engine, *(by_node.get(node_id, "") for node_id in node_ids))
     notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes]
     notes += [Text(line) for line in roofs.values()]
-    notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']}: failed: {r['error']}")
-              for r in result.failed]
+    notes += [Text(f"{node_label(result, r.on_node)} {r.point['model']}: failed: {r.error}") for r in result.failed]
     if not result.complete:
         notes.append(Text("incomplete: the run was stopped before every node had measured" if result.interrupted
                           else "incomplete"))
@@ -77,15 +76,15 @@ def sweep_summary(result: FleetResult, skipped: int = 0) -> str:
     lines = []
     per_node: dict[str, list[int]] = {}
     for record in result.points:
-        counts = per_node.setdefault(record["node_id"] or "", [0, 0])
-        counts[0 if record["status"] == DONE else 1] += 1
+        counts = per_node.setdefault(record.node_id or "", [0, 0])
+        counts[0 if record.status == DONE else 1] += 1
     state = "complete" if result.complete else ("interrupted: what ended is kept" if result.interrupted else "incomplete")
     lines.append(f"{len(result.done)} point(s) done, {len(result.failed)} failed"
                  + (f" ({skipped} already done before this run)" if skipped else "") + f"; {state}")
     for node_id, (done, failed) in per_node.items():
         lines.append(f"  {node_label(result, node_id)}: {done} done, {failed} failed")
     for record in result.failed:
-        lines.append(f"  point {record['key']} failed: {record['error']}")
+        lines.append(f"  point {record.key} failed: {record.error}")
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +101,7 @@ def fleet_profile_table(result: FleetResult):
     from rich.table import Table
     from rich.text import Text
 
-    node_ids = list(dict.fromkeys(p["point"].get("node_id") or p["node_id"] for p in result.points))
+    node_ids = list(dict.fromkeys(p.on_node for p in result.points))
     table = Table(title="Time per layer (µs) · % of attainable on the node's own roofline, per node", title_justify="left")
     for name in ("Model", "Engine", "Layer"):
         table.add_column(name)
@@ -114,13 +113,13 @@ def fleet_profile_table(result: FleetResult):
 
     roofs, warnings = [], []
     for record in result.points:
-        node_id = record["point"].get("node_id") or record["node_id"]
-        key = (record["point"]["model"], record["point"]["engine"])
+        node_id = record.on_node
+        key = (record.point["model"], record.point["engine"])
         rows = cells.setdefault(key, {})
-        if record["status"] == FAILED:
+        if record.status == FAILED:
             rows.setdefault("(end to end)", {})[node_id] = "failed"
             continue
-        document = record["result"]
+        document = record.result
         for layer in document["layers"]:
             share = layer["percent_of_attainable"]
             rows.setdefault(layer["name"], {})[node_id] = f"{layer['time_us']:,.1f} · " + ("—" if share is None else f"{share:,.0f}%")
@@ -140,8 +139,8 @@ def fleet_profile_table(result: FleetResult):
         for layer, by_node in rows.items():
             table.add_row(model, engine, layer, *(by_node.get(node_id, "") for node_id in node_ids))
     notes = [Text(_machine_line(result, node_id)) for node_id in node_ids if node_id in result.nodes] + roofs + warnings
-    notes += [Text(f"{node_label(result, r['point'].get('node_id') or r['node_id'])} {r['point']['model']} "
-                   f"{r['point']['engine']}: failed: {r['error']}") for r in result.failed]
+    notes += [Text(f"{node_label(result, r.on_node)} {r.point['model']} {r.point['engine']}: failed: {r.error}")
+              for r in result.failed]
     if not result.complete:
         notes.append(Text("incomplete: the run was stopped before every node had profiled" if result.interrupted else "incomplete"))
     notes.append(Text("each node profiled alone (one measurement slot per node); % of attainable = achieved GFLOP/s over "

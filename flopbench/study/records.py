@@ -110,7 +110,7 @@ class ProfiledParts:
     standard: PartOnRoof
     depthwise_flop_share: float | None = None
     roof_peak_gflops_per_s: float | None = None
-    roofline: SweepRoofline | None = None  # absent in results written before it was recorded
+    roofline: SweepRoofline | None = json_field(omit_none=True, default=None)  # absent in results written before it was recorded
 
     profile_error = None  # a profiled point has no profile error: readers ask either kind of parts
 
