@@ -133,3 +133,19 @@ def test_the_command_writes_points_results_plot_and_summary(tmp_path):
     again = subprocess.run([sys.executable, "-m", "flopbench", "study", "sepconv", "--points", str(points), "-o", str(out)],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "2 point(s) already done" in again.stderr
+
+
+def test_a_part_too_short_to_time_leaves_its_point_out_of_the_split():
+    """Parts timed at 0 µs (an 8×8 layer on a busy node) have no share of the time: the page still
+    renders, without that point's bar in the depthwise / pointwise split."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    import flopbench
+
+    result = flopbench.load_result(Path(__file__).resolve().parent.parent / "docs" / "sepconv-study" / "results.json")
+    first, second = result.records[:2]
+    assert first.parts.depthwise.share is not None and second.parts.depthwise.share is not None
+    untimed = replace(first.parts.depthwise, time_us=0.0, share=None)
+    page = render_study_page(replace(result, records=(replace(first, parts=replace(first.parts, depthwise=untimed)), *result.records[1:])))
+    assert f"{first.key}: the depthwise part takes" not in page and f"{second.key}: the depthwise part takes" in page

@@ -237,7 +237,9 @@ def _part_us(part: PartOnRoof | None) -> str:
 
 
 def _split_section(result: SweepResult) -> str:
-    profiled = [r for r in _ok(result) if r.parts and r.parts.depthwise and r.parts.depthwise_flop_share is not None]
+    # a part too short for the engine's timer has no share of the time: its point has no bar
+    profiled = [r for r in _ok(result) if r.parts and r.parts.depthwise and r.parts.depthwise.share is not None
+                and r.parts.depthwise_flop_share is not None]
     if not profiled:
         return ""
     labels = [f"{geometry(r.point)} {r.config}" for r in profiled]
