@@ -16,7 +16,7 @@ from flopbench.cli.output import print_fitted, show
 from flopbench.measure.policy import RunPolicy
 from flopbench.render import units
 from flopbench.render.registry import render
-from flopbench.study.compare import compare
+from flopbench.comparing.compare import compare
 
 WIDTHS = (80, 100, 160)
 QUICK = RunPolicy(warmup_iterations=1, min_duration_s=0.05, min_iterations=5)
