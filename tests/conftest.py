@@ -85,3 +85,32 @@ def browser():
         pytest.skip(message)
     with Chromium(width=1200, height=900) as chromium:
         yield chromium
+
+
+@pytest.fixture(scope="session")
+def write_residual_block(tmp_path_factory):
+    """Writes y = Relu(Conv3×3(x) + b + x) as ONNX for a channel count and side, once per size: the
+    block whose Add and Relu an engine fuses into one node after the convolution."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    written = {}
+
+    def write(channels: int, side: int):
+        if (channels, side) not in written:
+            rng = np.random.default_rng(0)
+            initializers = [numpy_helper.from_array(rng.standard_normal((channels, channels, 3, 3)).astype(np.float32), "w"),
+                            numpy_helper.from_array(rng.standard_normal(channels).astype(np.float32), "b")]
+            nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                     helper.make_node("Add", ["c", "x"], ["r"], name="add"),
+                     helper.make_node("Relu", ["r"], ["y"], name="relu")]
+            shape = [1, channels, side, side]
+            graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                                      [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)], initializers)
+            path = tmp_path_factory.mktemp("residual") / "residual.onnx"
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+            written[channels, side] = path
+        return written[channels, side]
+
+    return write

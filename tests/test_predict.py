@@ -25,23 +25,9 @@ ACTIVATION = ELEMENTS * 4
 
 
 @pytest.fixture(scope="module")
-def residual_block(tmp_path_factory):
-    """y = Relu(Conv3×3(x) + b + x): a convolution node, and an Add + Relu node."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    initializers = [numpy_helper.from_array(rng.standard_normal((CHANNELS, CHANNELS, 3, 3)).astype(np.float32), "w"),
-                    numpy_helper.from_array(rng.standard_normal(CHANNELS).astype(np.float32), "b")]
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-             helper.make_node("Add", ["c", "x"], ["r"], name="add"),
-             helper.make_node("Relu", ["r"], ["y"], name="relu")]
-    shape = [1, CHANNELS, SIDE, SIDE]
-    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)], initializers)
-    path = tmp_path_factory.mktemp("residual") / "residual.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    return path
+def residual_block(write_residual_block):
+    """y = Relu(Conv3×3(x) + b + x): the residual block's Add and Relu run as one OpenVINO node."""
+    return write_residual_block(CHANNELS, SIDE)
 
 
 def _roof_time_us(calibration, flops, moved, working_set, nodes):
