@@ -1,7 +1,6 @@
 """Bytes after fusion: each engine node's bytes as it really ran them (inputs, weights, outputs in
 the precision executed), beside the count's unfused bytes; a fused group is one roofline point.
 Checked against a hand count of the tensors of a small residual block, run on both engines."""
-import numpy as np
 import pytest
 
 from flopbench.profiling.profile import profile
