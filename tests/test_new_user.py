@@ -108,6 +108,24 @@ def test_size_one_dimensions_are_fitted(sep_cnn_xml, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def test_each_input_message_is_true_of_the_array_it_is_about(sep_cnn_xml, tmp_path):
+    """A wrong-size array is told the shape to give, and an array of that shape then runs; a flat
+    array of the right size is told it is flat, not that its axes are in another order."""
+    np.save(tmp_path / "wrong.npy", np.zeros(100, dtype=np.float32))
+    done = flopbench("run", sep_cnn_xml, "-i", tmp_path / "wrong.npy", "-niter", "1")
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "1x1x28x28" in line and "as many elements" not in line, line
+    np.save(tmp_path / "flat.npy", np.zeros(28 * 28, dtype=np.float32))
+    done = flopbench("run", sep_cnn_xml, "-i", tmp_path / "flat.npy", "-niter", "1")
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "flat" in line and "another order of axes" not in line and "1x1x28x28" in line, line
+    np.save(tmp_path / "shaped.npy", np.zeros((1, 1, 28, 28), dtype=np.float32))  # what both messages ask for
+    done = flopbench("run", sep_cnn_xml, "-i", tmp_path / "shaped.npy", "-niter", "1")
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_transposed_image_is_refused_naming_both_shapes_and_layout(rgb_model, tmp_path):
     image = np.random.default_rng(0).random((224, 224, 3), dtype=np.float32)
     np.save(tmp_path / "hwc.npy", image)

@@ -197,7 +197,14 @@ def fit_array(array: np.ndarray, model_input: ModelInputInfo, label: str, layout
             raise InputDataError(
                 f"{label} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements); "
                 f"input {model_input.name!r} expects {format_shape(shape) or 'a scalar'} ({expected:,} elements)",
-                f"give an array with {expected:,} elements",
+                f"give an array of shape {format_shape(shape) or 'scalar'} (axes of size 1 may be added or left out)",
+            )
+        if array.ndim == 1 and len(_without_ones(shape)) > 1:
+            # a flat array has no order of axes to name: which axis each element belongs to is not in the file
+            raise InputDataError(
+                f"{label} is a flat array of {array.size:,} elements and input {model_input.name!r} expects {format_shape(shape)}: "
+                "the file does not say how its elements fill those axes",
+                f"save it with the input's shape, e.g. np.save(path, a.reshape({', '.join(map(str, shape))}))",
             )
         if _without_ones(array.shape) != _without_ones(shape):
             raise InputDataError(
@@ -320,7 +327,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
         if not fitting:
             wanted = ", ".join(f"{i.name} ({format_shape(i.shape)})" for i in free) or "none left"
             raise InputDataError(f"{Path(path).name} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements), which fits no input: {wanted}",
-                                 "give an array with as many elements as one of those inputs")
+                                 "give an array of one of those shapes (axes of size 1 may be added or left out)")
         target = fitting[0]
         arrays[target.name], notes = fit_array(array, target, Path(path).name, layouts.get(target.name, layouts.get(None)))
         warnings_ += notes
