@@ -98,6 +98,21 @@ def test_sep_cnn_ir_on_openvino(sep_cnn_xml, roofline_cache):
     assert_under_the_roof(result)
 
 
+def test_a_profile_as_a_data_frame(sep_cnn_xml, roofline_cache):
+    """One row per layer and per part of a SeparableConv2D, in the order `flopbench flops` lists
+    them, each with its FLOPs as counted and its time as measured."""
+    result = profile(sep_cnn_xml, iterations=10, warmup=2, precision="f32")
+    frame = result.to_pandas()
+    cost = flopbench.count(sep_cnn_xml)
+    expected = []
+    for layer in cost.layers:
+        expected.append((layer.name, "", layer.flops + layer.other_flops))
+        expected += [(part.name, layer.name, part.flops + part.other_flops) for part in layer.parts]
+    assert list(zip(frame["layer"], frame["parent"], frame["flops"])) == expected
+    assert list(frame["time_us"]) == [row.time_us for row in _rows(result)]
+    assert sum(frame.loc[frame["parent"] == "", "time_us"]) == pytest.approx(result.layers_us)
+
+
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
 def test_sep_cnn_onnx_on_both_engines(sep_cnn_onnx, roofline_cache, engine):
     result = profile(sep_cnn_onnx, engine=engine, iterations=30, warmup=3, precision="f32" if engine == "openvino" else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from ..measure.settings import measurement_settings
 from ..model.spec import ModelSpec
 from ..measure.policy import is_int
 from ..results.codec import json_field, result_kind
+from ..results.documents import data_frame
 from ..results.metadata import result_metadata
 from .join import Join, LayerTime, join
 from .roofline import Roofline, cached_roofline
@@ -109,6 +110,23 @@ class ProfileResult:
     @property
     def profiling_overhead_us(self) -> float | None:
         return None if self.unprofiled_end_to_end_us is None else self.end_to_end_us - self.unprofiled_end_to_end_us
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Plain rows for a DataFrame: one per layer and per part of a SeparableConv2D (`parent`
+        names the layer a part belongs to), with the layer's time, roofline place and kernel."""
+        records = []
+        for layer in self.layers:
+            for row, parent in ((layer, ""), *((part, layer.name) for part in layer.parts)):
+                record = {"layer": row.name, "parent": parent}
+                record.update({f.name: getattr(row, f.name) for f in fields(LayerRow) if f.name not in ("name", "parts")})
+                record["untimed_ops"] = ", ".join(row.untimed_ops)
+                record["fused"] = ", ".join(row.fused)
+                records.append(record)
+        return records
+
+    def to_pandas(self):
+        """`rows()` as a pandas DataFrame (needs pandas)."""
+        return data_frame(self.rows())
 
 
 # ---- rows ----------------------------------------------------------------------------------------
