@@ -67,6 +67,14 @@ def test_run_is_the_exercise_task_2(sep_cnn_xml, image_npy):
     assert "Top class:" in result.stdout
 
 
+def test_run_without_an_input_file_says_the_input_was_random(sep_cnn_xml, image_npy):
+    random = flopbench("run", sep_cnn_xml, "-niter", "1")
+    assert random.returncode == 0, random.stderr
+    assert "seeded random data (seed 0)" in random.stderr and "-i FILE.npy" in random.stderr
+    given = flopbench("run", sep_cnn_xml, "-i", image_npy, "-niter", "1")
+    assert given.returncode == 0 and "random" not in given.stderr, given.stderr
+
+
 def test_run_on_onnxruntime(sep_cnn_onnx, image_npy):
     result = flopbench("run", sep_cnn_onnx, "-i", image_npy, "--engine", "onnxruntime", "-niter", "3")
     assert result.returncode == 0, result.stderr

@@ -70,6 +70,14 @@ def check_iterations(niter) -> None:
         raise OptionError(f"-niter {niter} is too large", f"give at most {MAX_RUN_ITERATIONS:,}; use flopbench bench -t SECONDS for long runs")
 
 
+def random_input_warning(spec: ModelSpec) -> tuple[str, ...]:
+    """The top class of random data names nothing: say the input was random when no file was given."""
+    if spec.inputs or spec.example_input is not None:
+        return ()
+    return (f"no -i file given: the input is seeded random data (seed {spec.seed}), so the top class means nothing; "
+            "give -i FILE.npy for a real answer",)
+
+
 def run(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None, niter: int = 10, *,
         on_start: Callable[[], None] | None = None, **settings: Any) -> RunResult:
     """Load a model, feed it its inputs, infer `niter` times. `model` is a `ModelSpec` or the model
@@ -106,5 +114,6 @@ def run(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, conf
     index, score, is_probability = top_class(scores)
     return RunResult(model=str(path), iterations=done, seconds=seconds, top_class=index, score=score,
                      score_is_probability=is_probability, output_name=name, settings=runner.settings,
-                     warnings=prepared.warnings, outputs=outputs, metadata=result_metadata(), complete=done == niter,
+                     warnings=prepared.warnings + random_input_warning(spec), outputs=outputs, metadata=result_metadata(),
+                     complete=done == niter,
                      asked_iterations=niter)
