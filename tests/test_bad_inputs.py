@@ -45,6 +45,7 @@ from flopbench.fleet.compare import side_by_side
 from flopbench.fleet.profile import fleet_profile
 from flopbench.fleet.points import prepare_bench_points, read_points_file
 from flopbench.fleet.sweep import fleet_sweep
+from flopbench.profiling.predict import predict
 from flopbench.measure.inputs import prepare_inputs, read_npy
 from flopbench.measure.bench import bench
 from flopbench.measure.policy import RunPolicy
@@ -405,6 +406,15 @@ CASES = [
     # options
     Case("run_niter_huge", ["run", "{x}", "-niter", "100000000000"], lambda c: run(c.x, niter=10**11), OptionError,
          "-niter 100000000000 is too large"),
+    # predict: what is wrong with the request is said before the calibration is looked up
+    Case("predict_garbage_model", ["predict", "{onnx_garbage}"], lambda c: predict(c.onnx_garbage), ModelFileError,
+         "garbage.onnx is not a valid ONNX file"),
+    Case("predict_unknown_precision", ["predict", "{x}", "--precision", "f64"], lambda c: predict(c.x, precision="f64"),
+         OptionError, "unknown --precision 'f64'"),
+    Case("predict_zero_threads", ["predict", "{x}", "-nthreads", "0"], lambda c: predict(c.x, nthreads=0), OptionError,
+         "-nthreads 0 is not allowed"),
+    Case("predict_unknown_engine", ["predict", "{x}", "--engine", "nope"], lambda c: predict(c.x, engine="nope"), EngineError,
+         "unknown engine 'nope'"),
     Case("run_niter_zero", ["run", "{x}", "-niter", "0"], lambda c: run(c.x, niter=0), OptionError, "-niter 0 is not allowed"),
     Case("bench_niter_huge", ["bench", "{x}", "-niter", "100000000000"],
          lambda c: bench(c.x, policy=RunPolicy(min_iterations=10**11)), OptionError, "-niter 100000000000 is too large"),

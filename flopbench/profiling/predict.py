@@ -184,6 +184,15 @@ def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, factors
 def compiled(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
              shape: Any, batch: int | None):
     """(loaded model, its count, the engine's settings, the compiled graph's nodes): nothing is run."""
+    runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch)
+    settings, nodes = compile_nodes(runtime, config, loaded, cost)
+    return loaded, cost, settings, nodes
+
+
+def read_and_count(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
+                   shape: Any, batch: int | None):
+    """(the engine, its config, the loaded model, its count), every argument checked: what is wrong
+    with the request is said before anything is looked up or compiled."""
     from ..counting import count_loaded
     from ..model.reading import load
     from ..model.shapes import check_batch, normalize_shape_spec
@@ -197,6 +206,11 @@ def compiled(model: str | os.PathLike, engine: str, device: str, precision: str 
     if not any(op.counted and (op.flops or op.other_flops) for op in cost.ops):
         raise ProfilingError(f"{os.path.basename(str(model))} has no counted ops with FLOPs: there is no layer to predict",
                              "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
+    return runtime, config, loaded, cost
+
+
+def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost):
+    """(the engine's settings, the compiled graph's nodes named after the model's ops)."""
     with engine_errors(runtime.name):
         runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
         try:
@@ -204,7 +218,7 @@ def compiled(model: str | os.PathLike, engine: str, device: str, precision: str 
             settings = runner.settings
         finally:
             runner.close()
-    return loaded, cost, settings, nodes
+    return settings, nodes
 
 
 def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
@@ -216,8 +230,9 @@ def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
 
     if calibration is None:  # a calibration is per-node times: an engine without them is told why, not to calibrate
         get_engine(engine).check_profilable(device)
+    runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch)
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
-    loaded, cost, settings, nodes = compiled(model, engine, device, precision, nthreads, shape, batch)
+    settings, nodes = compile_nodes(runtime, config, loaded, cost)
     roof = calibration.roofline
     layers, inserted = estimate(cost, nodes, roof, calibration.factors, settings.precision)
     layers_us = sum(layer.predicted_time_us for layer in layers)
