@@ -47,6 +47,7 @@ class TFLiteOperator:
     outputs: tuple[int, ...]
     options_type: int = 0  # BuiltinOptions; 0 for none
     options: dict[int, tuple[str, object]] = field(default_factory=dict)  # slot → (kind, value)
+    custom_options: bytes = b""  # a custom op's own settings, as its kernel reads them
 
 
 class TFLiteGraph:
@@ -74,8 +75,9 @@ class TFLiteGraph:
         dtype = "float32" if array.dtype == np.float64 else array.dtype.name
         return self.tensor(name, array.shape, dtype, array, scale=scale, zero_point=zero_point)
 
-    def op(self, code: int, inputs, outputs, options_type: int = 0, options: dict | None = None) -> None:
-        self.operators.append(TFLiteOperator(code, tuple(inputs), tuple(outputs), options_type, options or {}))
+    def op(self, code: int | str, inputs, outputs, options_type: int = 0, options: dict | None = None,
+           custom_options: bytes = b"") -> None:
+        self.operators.append(TFLiteOperator(code, tuple(inputs), tuple(outputs), options_type, options or {}, custom_options))
 
 
 def _fold(conv: ConvLayer, norm: NormLayer | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -274,6 +276,8 @@ def serialize(graph: TFLiteGraph, description: str) -> bytes:
         fields = {0: ("uint32", codes.index(op.code)), 1: ("int32_vector", op.inputs), 2: ("int32_vector", op.outputs)}
         if options is not None:
             fields.update({3: ("uint8", op.options_type), 4: ("offset", options)})
+        if op.custom_options:  # format 0: FLEXBUFFERS by name, but a kernel may read its own struct
+            fields[5] = ("offset", data_vector(op.custom_options))
         operators.append(table(fields))
     subgraph_name = builder.CreateString("main")
     subgraph = table({0: ("offset", table_vector(tensors)), 1: ("int32_vector", graph.inputs),
