@@ -26,7 +26,12 @@ from .placement import place
 
 DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 1_000_000
-ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this means the peak is wrong
+ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this: the peak or the join is wrong
+# A layer this many times faster than the higher of the measured and the theoretical peak is beyond
+# any roof: the measured peak is a rate this machine really reached, and the theoretical one is
+# taken at the clock the OS reports, which can be the base clock (a boost clock runs up to ~1.5×
+# faster). So the time joined to it is too short, whatever a re-measured roofline would say.
+JOIN_FACTOR = 1.5
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
 SLOWER_FACTOR = 2.0  # a layer this many times slower than this machine's model predicts is flagged
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
@@ -167,16 +172,32 @@ def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_pr
         fused_into=timed.fused_into, fused=timed.fused)
 
 
+def above_roof_cause(rate: float, measured: float, theoretical: float | None) -> str:
+    """Why a layer ran faster than the measured peak: "roofline" when the machine can do it on
+    paper (the peak was measured while the machine was busier), "join" when it is beyond JOIN_FACTOR×
+    the higher of the two peaks (its time is too short: the join gave it to another layer), else
+    "either" (above both, by less than a boost clock could explain; a re-measure tells which)."""
+    if theoretical and rate <= ABOVE_ROOF * theoretical:
+        return "roofline"
+    if rate > JOIN_FACTOR * max(measured, theoretical or 0.0):
+        return "join"
+    return "either"
+
+
 def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolution_us: float, outside_us: float,
              asked_precision: str | None, used_precision: str) -> list[Finding]:
     found: list[Finding] = []
     for row in rows:
         for each in (row, *row.parts):
             precision = _roof_precision(tuple(p.strip() for p in each.precision.split(",")), used_precision)
-            peak = roof.peak(precision).gflops_per_s
-            if each.gflops_per_s is not None and each.gflops_per_s > ABOVE_ROOF * peak:
+            peak = roof.peak(precision)
+            if each.gflops_per_s is not None and each.gflops_per_s > ABOVE_ROOF * peak.gflops_per_s:
                 found.append(Finding("above_roof", {"layer": each.name, "gflops_per_s": each.gflops_per_s,
-                                                    "peak_gflops_per_s": peak, "precision": precision}))
+                                                    "peak_gflops_per_s": peak.gflops_per_s,
+                                                    "theoretical_gflops_per_s": peak.theoretical_gflops_per_s,
+                                                    "precision": precision,
+                                                    "cause": above_roof_cause(each.gflops_per_s, peak.gflops_per_s,
+                                                                              peak.theoretical_gflops_per_s)}))
     if joined.joined_by_layer:
         found.append(Finding("joined_by_layer", {"count": len(joined.joined_by_layer), "ops": list(joined.joined_by_layer[:20])}))
     if joined.untimed_ops:

@@ -20,12 +20,34 @@ COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "ti
            "fused_into")
 
 
+def _above_roof_text(d: dict[str, Any]) -> str:
+    ran = f"layer {d['layer']} ran at {d['gflops_per_s']:,.1f} GFLOP/s"
+    measured = f"the measured {d['precision']} peak ({d['peak_gflops_per_s']:,.1f})"
+    theoretical = d.get("theoretical_gflops_per_s")
+    on_paper = (f"the theoretical one ({theoretical:,.1f}, at the clock the OS reports)" if theoretical
+                else "no theoretical peak known")
+    cause = d.get("cause")
+    if cause == "roofline":
+        return (f"{ran}, above {measured} but within what this machine can do on paper ({theoretical:,.1f}): "
+                "the roofline was measured while the machine was busier; run flopbench machine --remeasure")
+    if cause == "join":
+        return (f"{ran}, {d['gflops_per_s'] / max(d['peak_gflops_per_s'], theoretical or 0.0):.1f}× the higher of "
+                f"{measured} and {on_paper}: no re-measured roofline explains that; the join is wrong: this layer "
+                "was given too little of the engine's time (the rest went to a layer near it)")
+    if cause == "either":
+        return (f"{ran}, above {measured} and {on_paper}: either the join gave it too little of the engine's time, "
+                "or the peak was measured while the machine was busier; run flopbench machine --remeasure: "
+                "if the layer is still above the new peak, the join is wrong")
+    # written before the cause was recorded: only the measured peak is known
+    return (f"{ran}, above {measured}: either the peak was measured while the machine was busier "
+            "(flopbench machine --remeasure) or the join gave this layer too little of the engine's time")
+
+
 def warning_text(finding: Finding, result: ProfileResult) -> str:
     """One warning in words, from its rule and numbers."""
     d = finding.data
     if finding.rule == "above_roof":
-        return (f"layer {d['layer']} ran at {d['gflops_per_s']:.1f} GFLOP/s, above the measured {d['precision']} peak "
-                f"({d['peak_gflops_per_s']:.1f}): the roofline was measured on a busier machine; run flopbench machine --remeasure")
+        return _above_roof_text(d)
     if finding.rule == "untimed_ops":
         return (f"{d['count']} counted op(s) ran in no engine node (removed or folded by the engine): "
                 f"{', '.join(d['ops'])}")
