@@ -173,6 +173,7 @@ class OnnxRuntimeRunner:
         )
         self.model_path: Path | None = None
         self.optimized_model_path: str | None = None  # the graph its profile names (profiling only)
+        self._input_shapes = dict(input_shapes or {})
         self._output_names = [o.name for o in session.get_outputs()]
         self._input_names = [i.name for i in session.get_inputs()]
 
@@ -261,16 +262,30 @@ class OnnxRuntimeRunner:
 
     def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
         """The optimized graph ONNX Runtime saved when it compiled (fused, NCHWc), each node named
-        as its profile would name it and, given `model`, mapped to the counted ops it computes. Its
-        bytes are those its kernel reports only when run: 0 here."""
-        from .onnxruntime_nodes import graph_nodes
+        as its profile would name it (an unnamed one `<OpType>_<index>`) and, given `model`, mapped
+        to the counted ops it computes. Each node's bytes are its tensors in that graph: its inputs
+        (a fused residual sum read again), its weights as stored for its kernel, its outputs, the
+        blocked layout's padded channels included (onnxruntime_nodes.executed_bytes)."""
+        from .onnxruntime_nodes import compiled_graph, executed_bytes, graph_nodes, inferred_tensor_sizes, model_tensor_sizes
 
         if not self.optimized_model_path:
             raise EngineError("the compiled graph needs profiling on", "compile with EngineConfig(profile=True)")
         provider = self.settings.device_name  # the provider that runs it
-        nodes = [NodeTime(name=node.name, type=node.op_type, exec_type=provider, time_ns=0, original_names=(node.name,),
-                          precision="f32")
-                 for node in graph_nodes(self.optimized_model_path) if node.name]
+        optimized, stored = compiled_graph(self.optimized_model_path)
+        original = graph_nodes(self.model_path)
+        sizes = model_tensor_sizes(model.ov_model) if model is not None else inferred_tensor_sizes(self.model_path, self._input_shapes)
+        moved = executed_bytes(optimized, stored, original, sizes, nchwc_block())
+        nodes = []
+        for node, (read, written) in zip(optimized, moved):
+            name, index = node.name, ""
+            if not name:  # the profile calls it after its type and the index of the model's node it still is
+                index = next((str(i) for i, each in enumerate(original)
+                              if each.op_type == node.op_type and set(each.outputs) & set(node.outputs)), "")
+                if not index:
+                    continue
+                name = f"{node.op_type}_{index}"
+            nodes.append(NodeTime(name=name, type=node.op_type, exec_type=provider, time_ns=0, original_names=(name,),
+                                  precision="f32", node_id=index, bytes_read=read, bytes_written=written))
         return tuple(self._model_names(nodes, model, counted) if model is not None else nodes)
 
     def _model_names(self, nodes: list[NodeTime], model, counted) -> list[NodeTime]:
@@ -289,6 +304,14 @@ class OnnxRuntimeRunner:
         if self.optimized_model_path:  # the profile's folder (its trace, the optimized graph): nothing outlives the run
             shutil.rmtree(os.path.dirname(self.optimized_model_path), ignore_errors=True)
             self.optimized_model_path = None
+
+
+def nchwc_block() -> int:
+    """The channels of one block of ONNX Runtime's NCHWc layout on this CPU (its MLAS kernels: 16
+    floats with AVX-512, else 8)."""
+    from ...results.metadata import cpu_flags
+
+    return 16 if "avx512f" in cpu_flags() else 8
 
 
 ONNX_PRECISIONS = {"float": "f32", "float16": "f16", "bfloat16": "bf16", "double": "f64", "int8": "i8", "uint8": "u8",

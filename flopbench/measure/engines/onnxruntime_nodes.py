@@ -18,6 +18,7 @@ from .base import NodeTime
 # nodes that change only the layout of a tensor (ONNX Runtime's NCHWc transformer inserts them)
 LAYOUT_OPS = {"ReorderInput", "ReorderOutput"}
 NCHWC_SUFFIX = "_nchwc"
+NCHWC_DOMAIN = "com.microsoft.nchwc"
 UNNAMED = re.compile(r"^(?P<type>.+)_(?P<index>\d+)$")
 
 
@@ -30,15 +31,138 @@ class OnnxNode:
     op_type: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    domain: str = ""  # "com.microsoft.nchwc" for a node that works in ONNX Runtime's blocked layout
 
 
 def graph_nodes(path) -> list[OnnxNode]:
     """The nodes of an ONNX file's main graph, in file order (ONNX Runtime's node index); weights
     are not read."""
+    return compiled_graph(path)[0]
+
+
+def compiled_graph(path) -> tuple[list[OnnxNode], dict[str, int]]:
+    """(the nodes of an ONNX file's main graph in file order, the bytes of each of its stored
+    tensors — for the graph ONNX Runtime saved, its weights as its kernels read them)."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    return [OnnxNode(n.name, n.op_type, tuple(n.input), tuple(n.output)) for n in model.graph.node]
+    nodes = [OnnxNode(n.name, n.op_type, tuple(n.input), tuple(n.output), n.domain) for n in model.graph.node]
+    stored = {tensor.name: _elements(tensor.dims) * _item_size(tensor.data_type) for tensor in model.graph.initializer}
+    return nodes, stored
+
+
+def _elements(dims) -> int:
+    count = 1
+    for dim in dims:
+        count *= max(int(dim), 0)
+    return count
+
+
+def _item_size(data_type: int) -> int:
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    try:
+        return tensor_dtype_to_np_dtype(data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        return 4
+
+
+def model_tensor_sizes(ov_model) -> dict[str, tuple[tuple[int, ...], int]]:
+    """(shape, bytes per element) of every tensor of the model as flopbench read it (static
+    shapes), by the ONNX names its ops' outputs keep."""
+    sizes = {}
+    for op in ov_model.get_ordered_ops():
+        for output in op.outputs():
+            shape = output.get_partial_shape()
+            if not shape.is_static:
+                continue
+            dims = tuple(int(d) for d in shape.to_shape())
+            for name in output.get_names():
+                sizes[name] = (dims, output.get_element_type().size)
+    return sizes
+
+
+def inferred_tensor_sizes(path, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[tuple[int, ...], int]]:
+    """The same from ONNX's shape inference on the file, its inputs set to `input_shapes` (when
+    flopbench's reading of the model is not at hand)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for value in model.graph.input:
+        if value.name in input_shapes and value.type.HasField("tensor_type"):
+            dims = value.type.tensor_type.shape.dim
+            del dims[:]
+            for size in input_shapes[value.name]:
+                dims.add().dim_value = int(size)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True).graph
+    sizes = {}
+    for value in (*inferred.input, *inferred.value_info, *inferred.output):
+        tensor = value.type.tensor_type
+        if value.type.HasField("tensor_type") and tensor.HasField("shape") and all(d.HasField("dim_value") for d in tensor.shape.dim):
+            sizes[value.name] = (tuple(d.dim_value for d in tensor.shape.dim), _item_size(tensor.elem_type))
+    return sizes
+
+
+def executed_bytes(optimized: Sequence[OnnxNode], stored: dict[str, int], original: Sequence[OnnxNode],
+                   sizes: dict[str, tuple[tuple[int, ...], int]], block: int) -> list[tuple[int, int]]:
+    """(read, written) bytes of each node of the optimized graph, per inference: every input as
+    often as it is read (a fused residual sum reads its tensor again), weights as the compiled graph
+    stores them, every output.
+
+    A tensor of the original model has its shape from `sizes`. A tensor ONNX Runtime made up (a
+    reordered copy, a fused node's output in the blocked NCHWc layout) has the shape of the
+    original tensor it stands for, found through the reorders around it, with its channels padded
+    to the kernels' `block` when it is in the blocked layout."""
+    original_tensors = {t for node in original for t in (*node.inputs, *node.outputs) if t}
+    producer = {t: node for node in optimized for t in node.outputs if t}
+    consumers: dict[str, list[OnnxNode]] = {}
+    for node in optimized:
+        for tensor in node.inputs:
+            consumers.setdefault(tensor, []).append(node)
+
+    def stands_for(tensor: str, seen: frozenset = frozenset()) -> str | None:
+        """The original tensor a made-up one holds (in another layout)."""
+        if tensor in sizes:
+            return tensor
+        if tensor in seen:
+            return None
+        seen = seen | {tensor}
+        made_by = producer.get(tensor)
+        if made_by is not None and made_by.op_type in LAYOUT_OPS and made_by.inputs:  # a reordered copy of its input
+            found = stands_for(made_by.inputs[0], seen)
+            if found:
+                return found
+        for reader in consumers.get(tensor, ()):  # reordered back into an original tensor
+            if reader.op_type in LAYOUT_OPS and reader.outputs:
+                found = stands_for(reader.outputs[0], seen)
+                if found:
+                    return found
+        if made_by is not None:  # a relaid-out node computes the original tensor it is named after
+            ends = _ends(made_by, original_tensors, consumers)
+            if made_by.op_type not in LAYOUT_OPS:
+                found = next((t for t in sorted(ends) if t in sizes), None)
+                if found:
+                    return found
+        return None
+
+    def blocked(tensor: str) -> bool:
+        made_by = producer.get(tensor)
+        return made_by is not None and made_by.domain == NCHWC_DOMAIN and made_by.op_type != "ReorderOutput"
+
+    def size(tensor: str) -> int:
+        if not tensor:
+            return 0
+        if tensor in stored:
+            return stored[tensor]
+        found = stands_for(tensor)
+        if found is None:
+            return 0
+        dims, item = sizes[found]
+        if tensor not in sizes and blocked(tensor) and len(dims) >= 3:
+            dims = (dims[0], -(-dims[1] // block) * block, *dims[2:])
+        return _elements(dims) * item
+
+    return [(sum(size(t) for t in node.inputs), sum(size(t) for t in node.outputs)) for node in optimized]
 
 
 def ops_by_onnx_node(ov_model, original: Sequence[OnnxNode], counted: set[str] | None = None) -> dict[int, list[str]]:
