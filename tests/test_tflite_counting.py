@@ -158,3 +158,70 @@ def test_fp16_weights_are_counted_at_two_bytes_each(tmp_path):
     assert cost.macs == 3 * 3 * cout * k * k * cin
     assert cost.params == weights.size + bias.size
     assert cost.weight_bytes_by_type == {"f16": weights.nbytes + bias.nbytes}
+
+
+# ---- custom ops: counted from the file's own shapes, or named and left out ----------------------
+
+def _transpose_conv_bias_file(path, rng) -> tuple[str, np.ndarray, np.ndarray]:
+    """MediaPipe's Convolution2DTransposeBias (a custom op: weights [C_out, kh, kw, C_in], bias, and
+    padding, stride_w, stride_h as three int32 in its options), SAME, stride 2, then a RELU."""
+    import struct
+
+    weights = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(2).astype(np.float32)
+    graph = TFLiteGraph()
+    x = graph.tensor("image", (1, 4, 4, 3))
+    w = graph.constant("up/weights", weights)
+    b = graph.constant("up/bias", bias)
+    y = graph.tensor("up/output", (1, 8, 8, 2))
+    graph.op("Convolution2DTransposeBias", [x, w, b], [y], custom_options=struct.pack("<iii", 1, 2, 2))
+    z = graph.tensor("up/relu", (1, 8, 8, 2))
+    graph.op(OPS.RELU, [y], [z])
+    return _save(graph, x, z, path), weights, bias
+
+
+def test_mediapipes_transpose_conv_bias_is_counted_from_its_shapes_and_runs_on_openvino(tmp_path):
+    rng = np.random.default_rng(5)
+    model, weights, bias = _transpose_conv_bias_file(tmp_path / "upsample.tflite", rng)
+    x = rng.standard_normal((1, 4, 4, 3)).astype(np.float32)
+    macs, full = _transpose_conv_macs(x, weights, stride=2)  # 9x9 before SAME crops it to 8x8 (the odd row at the end)
+    cost = flopbench.count(model)
+    assert cost.macs == macs == 1 * 3 * 4 * 4 * 2 * 3 * 3
+    assert (cost.params, cost.weight_bytes) == (weights.size + bias.size, weights.nbytes + bias.nbytes)
+    assert cost.not_counted == {}
+    deconv = next(layer for layer in cost.layers if layer.macs)
+    assert (deconv.type, deconv.name) == ("ConvTranspose2D", "up/output")  # the name of the file's op (its output tensor)
+    np.save(tmp_path / "x.npy", x)
+    ran = flopbench.run(model, inputs=[str(tmp_path / "x.npy")], precision="f32", niter=1)
+    np.testing.assert_allclose(next(iter(ran.outputs.values())), np.maximum(full[:, :8, :8] + bias, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_a_custom_op_nobody_knows_is_named_and_left_out_of_the_count(tmp_path, capsys):
+    graph = TFLiteGraph()
+    x = graph.tensor("x", (1, 4))
+    y = graph.tensor("y", (1, 4))
+    w = graph.constant("fc/weights", np.ones((3, 4), np.float32))
+    z = graph.tensor("z", (1, 3))
+    graph.op("MyPostprocess", [x], [y])
+    graph.op(OPS.FULLY_CONNECTED, [y, w, -1], [z], OPTIONS.FullyConnectedOptions, {0: ("int8", 0)})
+    model = _save(graph, x, z, tmp_path / "custom.tflite")
+    cost = flopbench.count(model)
+    assert cost.macs == 4 * 3  # what follows the custom op is counted, from the shapes the file gives it
+    assert cost.not_counted == {"MyPostprocess": 1}
+    assert main(["flops", model]) == 0
+    assert "Not counted (no formula): MyPostprocess ×1" in capsys.readouterr().out
+
+
+# ---- the file's own names ----------------------------------------------------------------------
+
+def test_layers_of_a_tflite_file_have_the_files_names(tmp_path):
+    from flopbench import zoo
+
+    zoo.write_zoo_model("sep_cnn", tmp_path, fmt="tflite")
+    cost = flopbench.count(tmp_path / "sep_cnn.tflite")
+    assert [layer.name for layer in cost.layers] == ["sepconv1", "sepconv2", "flatten", "fc1/bias/MatMul/Reshape", "fc1/bias",
+                                                     "fc2/bias/MatMul/Reshape", "fc2/bias", "probabilities"]
+    assert [part.name for part in cost.layers[0].parts] == ["sepconv1/depthwise", "sepconv1/bias"]  # the ops' output tensors
+    again = flopbench.count(tmp_path / "sep_cnn.tflite")
+    assert [op.name for op in again.ops] == [op.name for op in cost.ops]
+    assert len({op.name for op in cost.ops}) == len(cost.ops)

@@ -384,12 +384,9 @@ def convert(model: str | os.PathLike, to: str, output: str | os.PathLike, seed: 
         proto, rewrites, folded = _convert_onnx(loaded.path, to, rng)
         written = (writing.save_onnx_model(proto, target, protect=protect),) if rewrites else ()
     else:
-        from ..model.core import openvino_core
-        from ..model.names import settle_made_up_names
+        from ..model.reading import read_openvino_model
 
-        ov_model = openvino_core().read_model(str(loaded.path))
-        if loaded.format != "ir":  # the model written keeps the names the count gave
-            settle_made_up_names(ov_model)
+        ov_model = read_openvino_model(loaded.path)  # the model written keeps the names the count gave
         fold_openvino_constants(ov_model)  # weights computed in the graph become constants first
         rewrites = _ov_to_separable(ov_model, rng) if to == "separable" else _ov_to_standard(ov_model, rng)
         if rewrites:

@@ -19,10 +19,9 @@ from typing import Any
 
 from ..counting import count
 from ..errors import EngineError, ModelFileError, OptionError, OutputError, engine_message
-from ..model.core import openvino_core, quiet_native_stderr
+from ..model.core import quiet_native_stderr
 from ..model.folding import fold_openvino_constants
-from ..model.names import settle_made_up_names
-from ..model.reading import load, source_files
+from ..model.reading import load, read_openvino_model, source_files
 from ..results import writing
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
@@ -112,9 +111,7 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
     started = time.perf_counter()
     try:
         with quiet_native_stderr():
-            float_model = openvino_core().read_model(str(path))
-        if path.suffix.lower() != ".xml":  # the IR written keeps the names the float model's count gave
-            settle_made_up_names(float_model)
+            float_model = read_openvino_model(path)  # the IR written keeps the names the float model's count gave
         float_model.reshape({i.name: list(i.shape) for i in loaded.inputs})
         # weights the graph computes (ConstantOfShape ...) become constants NNCF can quantize
         fold_openvino_constants(float_model)

@@ -190,6 +190,10 @@ class LiteRTRunner:
         except EngineError:
             raise
         except Exception as exc:
+            if "custom op" in str(exc):  # LiteRT reads the file and fails only when preparing the op
+                raise EngineError(f"LiteRT cannot run {self.path.name}: {engine_message(exc)}",
+                                  "the custom op must be registered with LiteRT, which flopbench cannot do; "
+                                  "flopbench flops counts the model, and --engine openvino runs it if OpenVINO knows the op") from None
             raise EngineError(f"LiteRT cannot prepare {self.path.name}: {engine_message(exc)}",
                               "check --shape / -b against the model's inputs") from None
         return interpreter
