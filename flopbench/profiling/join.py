@@ -44,6 +44,7 @@ class LayerTime:
     nodes: tuple[str, ...] = ()  # the engine nodes that ran it
     fused_into: str = ""  # the layer whose node ran this one with it (the group's main layer), if another
     fused: tuple[str, ...] = ()  # the layers its node ran with it, when it is the group's main layer
+    merged_into: str = ""  # the layer whose op the engine ran in place of this one's (equal ops, run once)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Join:
     inserted: tuple[NodeTime, ...]  # nodes the engine added (reorders, conversions): their own rows
     untimed_ops: tuple[str, ...]  # counted ops no engine node runs (the engine removed or folded them)
     joined_by_layer: tuple[str, ...] = ()  # ops no node names, timed with the node that runs their layer
+    merged: tuple[tuple[str, str], ...] = ()  # (op, the op the engine ran in its place): computed once for both
 
     @property
     def layers_ns(self) -> float:
@@ -237,19 +239,25 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
     return times, inserted, by_layer
 
 
-def _layer_time(layer: LayerCost, times: dict[str, OpTime]) -> LayerTime:
-    parts = tuple(_layer_time(part, times) for part in layer.parts)
+def _layer_time(layer: LayerCost, times: dict[str, OpTime], merged_into: dict[str, str] | None = None) -> LayerTime:
+    """A layer's time from its ops'. `merged_into` maps an op the engine merged into an equal one
+    to that one's layer: a layer all of whose untimed ops were merged says into which."""
+    merged_into = merged_into or {}
+    parts = tuple(_layer_time(part, times, merged_into) for part in layer.parts)
     timed = [times[op.name] for op in layer.ops if op.name in times]
+    untimed = [op.name for op in layer.ops if op.name not in times]
+    into = _unique(merged_into.get(name, "") for name in untimed)
     # a layer's kernel and precision are those of its convolution or matmul
     main = [t for t in timed if op_facts(t.op.type).multiplies] or timed
     executed = sum(t.executed_bytes for t in timed)
     return LayerTime(layer=layer, time_ns=sum(t.time_ns for t in timed),
                      kernels=_unique(k for t in main for k in t.kernels),
                      precisions=_unique(p for t in main for p in t.precisions),
-                     untimed_ops=tuple(op.name for op in layer.ops if op.name not in times), parts=parts,
+                     untimed_ops=tuple(name for name in untimed if name not in merged_into), parts=parts,
                      executed_bytes=executed if executed > 0 else None,
                      working_set_bytes=max((t.working_set_bytes for t in timed), default=0) or None,
-                     nodes=_unique(n for t in timed for n in t.nodes))
+                     nodes=_unique(n for t in timed for n in t.nodes),
+                     merged_into=", ".join(into) if untimed and all(name in merged_into for name in untimed) and not timed else "")
 
 
 def fused_groups(layers: Sequence[LayerTime]) -> tuple[LayerTime, ...]:
@@ -272,11 +280,16 @@ def fused_groups(layers: Sequence[LayerTime]) -> tuple[LayerTime, ...]:
     return tuple(marked)
 
 
-def join(cost: ModelCost, nodes: Sequence[NodeTime]) -> Join:
+def join(cost: ModelCost, nodes: Sequence[NodeTime], merged: Sequence[tuple[str, str]] = ()) -> Join:
     """Every layer of `cost` with the time the engine spent on its ops; nodes of no counted op
-    apart. Ops a counted layer holds but no node names are listed (`untimed_ops`)."""
+    apart. Ops a counted layer holds but no node names are listed (`untimed_ops`), but for those
+    the engine `merged` into an equal op it ran once for both: those are named with it (`merged`),
+    and the time stays with the op it ran."""
     nodes = reconcile_names(cost, nodes)
     times, inserted, by_layer = op_times(cost, nodes)
-    layers = fused_groups([_layer_time(layer, times) for layer in cost.layers])
-    untimed = tuple(op.name for op in cost.ops if op.name not in times)
-    return Join(layers=layers, inserted=tuple(inserted), untimed_ops=untimed, joined_by_layer=by_layer)
+    ops = {op.name: op for op in cost.ops}
+    merged = tuple((op, into) for op, into in merged if op in ops and into in ops and op not in times)
+    layer_of = {op: ops[into].layer or into for op, into in merged}
+    layers = fused_groups([_layer_time(layer, times, layer_of) for layer in cost.layers])
+    untimed = tuple(op.name for op in cost.ops if op.name not in times and op.name not in layer_of)
+    return Join(layers=layers, inserted=tuple(inserted), untimed_ops=untimed, joined_by_layer=by_layer, merged=merged)

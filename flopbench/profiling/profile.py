@@ -72,6 +72,7 @@ class LayerRow:
     fused: tuple[str, ...] = ()  # the layers its engine node ran with it
     predicted_time_us: float | None = None  # what this machine's calibrated model predicts (flopbench predict); None: not calibrated
     kernel_class: str = ""  # the family of kernel the prediction calibrated it as
+    merged_into: str = ""  # the layer the engine ran in its place (it computes the same: run once for both)
 
 
 @dataclass(frozen=True)
@@ -165,11 +166,11 @@ def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_pr
         time_us=time_us, percent=100 * time_us / end_to_end_us if end_to_end_us > 0 else 0.0,
         gflops_per_s=achieved, attainable_gflops_per_s=attainable,
         percent_of_attainable=100 * achieved / attainable if attainable > 0 and achieved is not None else None,
-        bound=where.bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
+        bound="merged" if timed.merged_into else where.bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
         untimed_ops=timed.untimed_ops,
         parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us) for part in timed.parts),
         executed_bytes=executed, working_set_bytes=working_set if moved else None, level=where.level,
-        fused_into=timed.fused_into, fused=timed.fused)
+        fused_into=timed.fused_into, fused=timed.fused, merged_into=timed.merged_into)
 
 
 def above_roof_cause(rate: float, measured: float, theoretical: float | None) -> str:
@@ -202,6 +203,9 @@ def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolutio
         found.append(Finding("joined_by_layer", {"count": len(joined.joined_by_layer), "ops": list(joined.joined_by_layer[:20])}))
     if joined.untimed_ops:
         found.append(Finding("untimed_ops", {"count": len(joined.untimed_ops), "ops": list(joined.untimed_ops[:20])}))
+    if joined.merged:
+        found.append(Finding("merged_ops", {"count": len(joined.merged),
+                                            "ops": [{"op": op, "into": into} for op, into in joined.merged[:20]]}))
     coarse = [row.name for row in rows if 0 < row.time_us < COARSE_FACTOR * resolution_us]
     if coarse:
         found.append(Finding("coarse_times", {"count": len(coarse), "resolution_us": resolution_us,
@@ -358,7 +362,7 @@ def slower_than_predicted(rows: tuple[LayerRow, ...]) -> list[dict[str, Any]]:
 
 def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofiled: np.ndarray,
             asked_precision: str | None, calibration=None) -> ProfileResult:
-    joined = join(session.cost, nodes)
+    joined = join(session.cost, nodes, run.merged_ops)
     end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0
     resolution_us = run.time_resolution_ns / 1e3
     rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us) for t in joined.layers)

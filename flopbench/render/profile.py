@@ -51,6 +51,10 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
     if finding.rule == "untimed_ops":
         return (f"{d['count']} counted op(s) ran in no engine node (removed or folded by the engine): "
                 f"{', '.join(d['ops'])}")
+    if finding.rule == "merged_ops":
+        return (f"the engine merged {d['count']} op(s) into an op that computes the same and ran it once for both "
+                "(common-subexpression elimination); the time is the op's it ran: "
+                + ", ".join(f"{x['op']} (ran as {x['into']})" for x in d["ops"]))
     if finding.rule == "joined_by_layer":
         return (f"{d['count']} op(s) are named by no engine node and were timed with the node that runs their layer: "
                 f"{', '.join(d['ops'])}")

@@ -101,6 +101,8 @@ class ProfiledRun:
     latency_kind: str  # "engine": measured by the runtime; "call": timed around the call
     time_resolution_ns: int  # what one node time can resolve (OpenVINO: whole microseconds)
     complete: bool = True  # False when Ctrl-C stopped the run
+    # (op, the op run in its place): counted ops the engine merged into an equal one and ran once
+    merged_ops: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

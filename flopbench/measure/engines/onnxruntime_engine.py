@@ -254,11 +254,12 @@ class OnnxRuntimeRunner:
         with open(trace, encoding="utf-8") as handle:
             events = json.load(handle)
         nodes = trace_node_times(events, len(latencies))
+        merged: tuple[tuple[str, str], ...] = ()
         if model is not None:
-            nodes = self._model_names(nodes, model, counted)
+            nodes, merged = self._model_names(nodes, model, counted)
         return ProfiledRun(nodes=tuple(nodes), iterations=len(latencies), warmup=warmup,
                            latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
-                           time_resolution_ns=1000, complete=complete)
+                           time_resolution_ns=1000, complete=complete, merged_ops=merged)
 
     def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
         """The optimized graph ONNX Runtime saved when it compiled (fused, NCHWc), each node named
@@ -286,15 +287,17 @@ class OnnxRuntimeRunner:
                 name = f"{node.op_type}_{index}"
             nodes.append(NodeTime(name=name, type=node.op_type, exec_type=provider, time_ns=0, original_names=(name,),
                                   precision="f32", node_id=index, bytes_read=read, bytes_written=written))
-        return tuple(self._model_names(nodes, model, counted) if model is not None else nodes)
+        return tuple(self._model_names(nodes, model, counted)[0] if model is not None else nodes)
 
-    def _model_names(self, nodes: list[NodeTime], model, counted) -> list[NodeTime]:
-        from .onnxruntime_nodes import graph_nodes, ops_by_onnx_node, resolve
+    def _model_names(self, nodes: list[NodeTime], model, counted) -> tuple[list[NodeTime], tuple[tuple[str, str], ...]]:
+        """The nodes mapped to the counted ops they compute, and the ops merged into an equal one."""
+        from .onnxruntime_nodes import equivalent_nodes, graph_nodes, merged_ops, ops_by_onnx_node, resolve
 
         original = graph_nodes(self.model_path)
         optimized = graph_nodes(self.optimized_model_path)
-        return resolve(nodes, optimized, original,
-                       ops_by_onnx_node(model.ov_model, original, set(counted) if counted is not None else None))
+        equivalent = equivalent_nodes(self.model_path)
+        ops = ops_by_onnx_node(model.ov_model, original, set(counted) if counted is not None else None)
+        return resolve(nodes, optimized, original, ops, equivalent), merged_ops(optimized, original, ops, equivalent)
 
     def close(self) -> None:
         requests, self._requests = getattr(self, "_requests", None), None

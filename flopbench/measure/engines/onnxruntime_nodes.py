@@ -165,6 +165,48 @@ def executed_bytes(optimized: Sequence[OnnxNode], stored: dict[str, int], origin
     return [(sum(size(t) for t in node.inputs), sum(size(t) for t in node.outputs)) for node in optimized]
 
 
+def equivalent_nodes(path) -> list[list[int]]:
+    """Groups of the file's nodes (by index) that compute the same values: the same op, attributes
+    and inputs, an input being the same when it is one tensor, equal constant weights (initializers
+    a caller cannot override) or the output of a node of the same
+    group. ONNX Runtime's common-subexpression elimination runs one node of such a group; which one it
+    keeps, the optimized graph tells."""
+    import hashlib
+
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    # before IR version 4 every initializer had to be listed as an input too, and ONNX Runtime holds
+    # them constant; from 4 on, one listed as an input is a default the caller may override
+    overridable = {tensor.name for tensor in graph.input} if model.ir_version >= 4 else set()
+    same: dict[str, str] = {}  # a tensor → the first tensor of equal value
+    by_value: dict[tuple, str] = {}
+    for initializer in graph.initializer:
+        if initializer.name in overridable or initializer.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        array = numpy_helper.to_array(initializer)
+        key = (initializer.data_type, tuple(initializer.dims), hashlib.sha256(array.tobytes()).hexdigest())
+        same[initializer.name] = by_value.setdefault(key, initializer.name)
+    first: dict[tuple, int] = {}
+    groups: dict[int, list[int]] = {}
+    for index, node in enumerate(graph.node):
+        if any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attribute in node.attribute):
+            continue  # a subgraph may read outer tensors the key does not see
+        key = (node.op_type, node.domain, tuple(same.get(t, t) for t in node.input),
+               tuple(sorted(attribute.SerializeToString() for attribute in node.attribute)), len(node.output))
+        if key not in first:
+            first[key] = index
+            continue
+        kept = first[key]
+        groups.setdefault(kept, [kept]).append(index)
+        for mine, theirs in zip(node.output, graph.node[kept].output):
+            if mine and theirs:
+                same[mine] = same.get(theirs, theirs)
+    return list(groups.values())
+
+
 def ops_by_onnx_node(ov_model, original: Sequence[OnnxNode], counted: set[str] | None = None) -> dict[int, list[str]]:
     """Which ops of OpenVINO's reading (the counter's op names; only those in `counted` when given)
     come from which ONNX node.
@@ -209,7 +251,8 @@ def _profiled_node(time: NodeTime, optimized: Sequence[OnnxNode], original: Sequ
     return None
 
 
-def _ends(node: OnnxNode, original_tensors: set[str], consumers: dict[str, list[OnnxNode]]) -> set[str]:
+def _ends(node: OnnxNode, original_tensors: set[str], consumers: dict[str, list[OnnxNode]],
+          named: dict[str, OnnxNode] | None = None) -> set[str]:
     """The original tensors a node of the optimized graph computes, following reorders that only
     change their layout."""
     if node.op_type in LAYOUT_OPS:
@@ -230,20 +273,46 @@ def _ends(node: OnnxNode, original_tensors: set[str], consumers: dict[str, list[
             stem = stem.rsplit("_", 1)[0]
         if stem in original_tensors:
             ends.add(stem)
+    same = (named or {}).get(node.name)
+    if not ends and same is not None and same.op_type == node.op_type:
+        # a node kept whole but relaid out between reorders (a Concat of NCHWc tensors) keeps its
+        # original name and type: it computes that node's outputs
+        ends.update(t for t in same.outputs if t in original_tensors)
     return ends
 
 
-def covered_nodes(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode]) -> dict[int, set[int]]:
-    """For each node of the optimized graph (by position), the original nodes (by index) it computes."""
+def covered_nodes(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode],
+                  equivalent: Sequence[Sequence[int]] = ()) -> dict[int, set[int]]:
+    """For each node of the optimized graph (by position), the original nodes (by index) it computes.
+
+    Of a group of `equivalent` original nodes, those whose tensors left the graph while another's
+    stayed were merged into it: their tensors are read as the kept one's, and no node computes them."""
+    covered, _ = _cover(optimized, original, equivalent)
+    return covered
+
+
+def _cover(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode],
+           equivalent: Sequence[Sequence[int]]) -> tuple[dict[int, set[int]], dict[int, int]]:
+    """`covered_nodes`, and the original nodes merged into another (index → the kept one's)."""
     producer = {t: i for i, node in enumerate(original) for t in node.outputs if t}
     original_tensors = set(producer)
     consumers: dict[str, list[OnnxNode]] = {}
     for node in optimized:
         for tensor in node.inputs:
             consumers.setdefault(tensor, []).append(node)
-    ends = {position: _ends(node, original_tensors, consumers) for position, node in enumerate(optimized)}
-    boundary = {t for node in optimized for t in (*node.inputs, *node.outputs) if t in original_tensors}
-    boundary.update(t for found in ends.values() for t in found)
+    named = {node.name: node for node in original if node.name}
+    ends = {position: _ends(node, original_tensors, consumers, named) for position, node in enumerate(optimized)}
+    present = {t for node in optimized for t in (*node.inputs, *node.outputs) if t in original_tensors}
+    present.update(t for found in ends.values() for t in found)
+    alias: dict[str, str] = {}  # a merged node's tensor → the kept node's
+    for group in equivalent:
+        kept = [i for i in group if any(t in present for t in original[i].outputs)]
+        if not kept:
+            continue
+        for index in group:
+            if index not in kept and not any(t in present for t in original[index].outputs):
+                alias.update(zip(original[index].outputs, original[kept[0]].outputs))
+    boundary = set(present)
     claimed: set[int] = set()
     covered: dict[int, set[int]] = {}
     for position in range(len(optimized)):
@@ -254,19 +323,42 @@ def covered_nodes(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode]) -
             if index in region or index in claimed:
                 continue
             region.add(index)
-            pending.extend(producer[t] for t in original[index].inputs if t in producer and t not in boundary)
+            for tensor in original[index].inputs:
+                tensor = alias.get(tensor, tensor)
+                if tensor in producer and tensor not in boundary:
+                    pending.append(producer[tensor])
         claimed |= region
         covered[position] = region
-    return covered
+    # a group's node that no optimized node computes, while another of its group is computed: merged
+    merged: dict[int, int] = {}
+    for group in equivalent:
+        computed = [i for i in group if i in claimed]
+        if computed:
+            merged.update((i, computed[0]) for i in group if i not in claimed)
+    return covered, merged
+
+
+def merged_ops(optimized: Sequence[OnnxNode], original: Sequence[OnnxNode], ops_of_node: dict[int, list[str]],
+               equivalent: Sequence[Sequence[int]]) -> tuple[tuple[str, str], ...]:
+    """(counted op, the counted op ONNX Runtime ran in its place) for each op of a node it merged
+    into an equivalent one: equal nodes are read into the same ops, paired in order."""
+    _, merged = _cover(optimized, original, equivalent)
+    pairs = []
+    for index, kept in sorted(merged.items()):
+        mine, theirs = ops_of_node.get(index, []), ops_of_node.get(kept, [])
+        if theirs:
+            pairs += zip(mine, theirs) if len(mine) == len(theirs) else ((op, theirs[0]) for op in mine)
+    return tuple(pairs)
 
 
 def resolve(times: Iterable[NodeTime], optimized: Sequence[OnnxNode], original: Sequence[OnnxNode],
-            ops_of_node: dict[int, list[str]]) -> list[NodeTime]:
+            ops_of_node: dict[int, list[str]], equivalent: Sequence[Sequence[int]] = ()) -> list[NodeTime]:
     """ONNX Runtime's profile rows with `original_names` naming the counted ops each one computed.
 
     A compute node that ends at no original tensor (a chain of relaid-out convolutions can) hands
-    its ops over from the next node downstream that does; a reorder names none."""
-    covered = covered_nodes(optimized, original)
+    its ops over from the next node downstream that does; a reorder names none. The nodes it merged
+    into an `equivalent` one are computed by none (`merged_ops` names them)."""
+    covered = covered_nodes(optimized, original, equivalent)
     position_of = {id(node): position for position, node in enumerate(optimized)}
     consumers: dict[str, list[int]] = {}
     for position, node in enumerate(optimized):
