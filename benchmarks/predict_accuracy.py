@@ -13,6 +13,7 @@ the per-layer median absolute error. Run it on a quiet machine, after `flopbench
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -43,15 +44,36 @@ def validation_models(folder: Path) -> list[tuple[str, Path]]:
 
 
 def torch_mobilenet_v2(folder: Path) -> Path | None:
+    """torchvision's MobileNetV2 exported from its module; without torchvision, the same layout
+    written as a module by count_vs_peers.py."""
     try:
         import torch
-        import torchvision
     except ImportError:
         return None
-    model = torchvision.models.mobilenet_v2(weights=None).eval()
     path = folder / "torch_mobilenet_v2.onnx"
+    try:
+        import torchvision
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from count_vs_peers import export_mobilenet_v2
+
+        export_mobilenet_v2(path)
+        return path
+    model = torchvision.models.mobilenet_v2(weights=None).eval()
     torch.onnx.export(model, torch.randn(1, 3, 224, 224), str(path), dynamo=False)
     return path
+
+
+def measure(path: Path, engine: str, precision: str | None, seconds: float, profile_niter: int) -> dict:
+    """bench's median (and fastest) latency, and each layer's profiled time."""
+    from flopbench.measure.bench import bench
+    from flopbench.profiling.profile import profile
+
+    report = bench(path, [engine], precision=precision, seconds=seconds)
+    latency = report.results[0].latency
+    profiled = profile(path, engine=engine, precision=precision, iterations=profile_niter)
+    return {"median_us": latency.median_ns / 1e3, "fastest_us": latency.min_ns / 1e3,
+            "layers_us": {row.name: row.time_us for row in profiled.layers if row.time_us > 0}}
 
 
 def main() -> int:
@@ -61,14 +83,14 @@ def main() -> int:
     parser.add_argument("-t", "--seconds", type=float, default=5.0, help="bench time per model (default 5 s)")
     parser.add_argument("--profile-niter", type=int, default=50)
     parser.add_argument("--only", help="comma-separated labels to keep (e.g. sep_cnn,squeezenet): a quick check of the script")
+    parser.add_argument("--save", type=Path, help="write what was measured (latencies, per-layer times) to this JSON file")
+    parser.add_argument("--measured", type=Path,
+                        help="reuse the measurements a --save wrote: predict again (after a new calibration) without measuring")
     args = parser.parse_args()
 
     from flopbench.errors import FlopbenchError
-    from flopbench.measure.bench import bench
-    from flopbench.profiling.predict import predict
-    from flopbench.profiling.profile import profile
-
     from flopbench.profiling.calibration import cached_calibration
+    from flopbench.profiling.predict import predict
 
     try:
         cached_calibration(args.engine, precision=args.precision)
@@ -76,29 +98,31 @@ def main() -> int:
         print(f"predict_accuracy: {exc}", file=sys.stderr)
         return 2
     print(f"load average before: {os.getloadavg()}", flush=True)
+    known = json.loads(args.measured.read_text()) if args.measured else {}
+    saved = dict(known)
     ratios, layer_errors = [], []
     with tempfile.TemporaryDirectory(prefix="flopbench-accuracy-") as temp:
         keep = set(args.only.split(",")) if args.only else None
         for label, path in validation_models(Path(temp)):
-            if keep is not None and label not in keep:
+            if keep is not None and label not in keep or args.measured and label not in known:
                 continue
             try:
                 predicted = predict(path, engine=args.engine, precision=args.precision)
-                report = bench(path, [args.engine], precision=args.precision, seconds=args.seconds)
-                measured_us = report.results[0].latency.median_ns / 1e3
-                profiled = profile(path, engine=args.engine, precision=args.precision, iterations=args.profile_niter)
+                measured = known.get(label) or measure(path, args.engine, args.precision, args.seconds, args.profile_niter)
             except FlopbenchError as exc:
-                print(f"{label:32} skipped: {exc}", flush=True)
+                print(f"{label:28} skipped: {exc}", flush=True)
                 continue
-            ratio = predicted.predicted_latency_us / measured_us
+            saved[label] = measured
+            ratio = predicted.predicted_latency_us / measured["median_us"]
             ratios.append(ratio)
             by_name = {layer.name: layer.predicted_time_us for layer in predicted.layers}
-            errors = [abs(by_name[row.name] - row.time_us) / row.time_us for row in profiled.layers
-                      if row.name in by_name and row.time_us > 0]
+            errors = [abs(by_name[name] - spent) / spent for name, spent in measured["layers_us"].items() if name in by_name]
             layer_errors.extend(errors)
-            print(f"{label:32} predicted {predicted.predicted_latency_us:12,.1f} µs  measured {measured_us:12,.1f} µs  "
-                  f"ratio {ratio:5.2f}  per-layer median |error| {100 * statistics.median(errors) if errors else float('nan'):5.1f}%",
-                  flush=True)
+            print(f"{label:28} predicted {predicted.predicted_latency_us:11,.1f} µs  measured median {measured['median_us']:11,.1f} µs "
+                  f"(fastest {measured['fastest_us']:11,.1f})  ratio {ratio:5.2f}  "
+                  f"per-layer median |error| {100 * statistics.median(errors) if errors else float('nan'):5.1f}%", flush=True)
+    if args.save:
+        args.save.write_text(json.dumps(saved, indent=1) + "\n")
     if not ratios:
         return 0
     within = lambda share: 100 * sum(abs(r - 1) <= share for r in ratios) / len(ratios)  # noqa: E731

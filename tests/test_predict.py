@@ -29,44 +29,79 @@ def residual_block(write_residual_block):
     return write_residual_block(CHANNELS, SIDE)
 
 
-def _roof_time_us(calibration, flops, moved, working_set, nodes):
-    """The hand computation: max(FLOPs / f32 peak, bytes / the bandwidth of the level that holds the
-    working set) + the fixed cost of the nodes, in µs, from the recorded data."""
+def _roof_time_us(calibration, flops, moved, working_set):
+    """The hand computation of the roof: max(FLOPs / f32 peak, bytes / the bandwidth of the level
+    that holds the working set), in µs, from the recorded data."""
     roof = calibration.roofline
     level = next(level for level in roof.levels if level.holds_from_bytes < working_set
                  and (level.holds_to_bytes is None or working_set <= level.holds_to_bytes))
     compute = flops / (roof.peaks["f32"].gflops_per_s * 1e3)
     memory = moved / (level.bandwidth_gb_per_s * 1e3)
-    return max(compute, memory) + nodes * roof.node_overhead_ns / 1e3, level.name
+    return max(compute, memory), level.name
+
+
+def _fitted(calibration, kind, nodes, roof_us):
+    """The calibrated model by hand: the class's fixed cost per engine node plus its slope × the roof time."""
+    fit = calibration.fits[kind]
+    return fit.fixed_us * nodes + fit.slope * roof_us
 
 
 def test_the_prediction_on_recorded_calibration_is_the_hand_computation(residual_block):
     calibration = read_calibration(RECORDED)
-    factors = calibration.factors
     result = predict(residual_block, engine="openvino", precision="f32", calibration=calibration)
     rows = {layer.name: layer for layer in result.layers}
     # the convolution: 2 × 64·64·9 MACs per output pixel, plus the bias; its node reads x and the f32
     # weights and bias, and writes its output
     conv_flops = 2 * CHANNELS * CHANNELS * 9 * SIDE * SIDE + ELEMENTS
     conv_bytes = 2 * ACTIVATION + (CHANNELS * CHANNELS * 9 + CHANNELS) * 4
-    conv_us, conv_level = _roof_time_us(calibration, conv_flops, conv_bytes, conv_bytes, nodes=1)
+    conv_roof, conv_level = _roof_time_us(calibration, conv_flops, conv_bytes, conv_bytes)
     assert (rows["conv"].flops, rows["conv"].executed_bytes, rows["conv"].level) == (conv_flops, conv_bytes, conv_level)
-    assert rows["conv"].predicted_time_us == pytest.approx(conv_us * factors["conv"], rel=1e-9)
+    conv_us = _fitted(calibration, "conv", 1, conv_roof)
+    assert rows["conv"].predicted_time_us == pytest.approx(conv_us, rel=1e-9)
     # Add and ReLU run as one node reading two activations and writing one: half its bytes each (one
-    # FLOP per element each), the node's fixed cost on the group's main layer (the Add)
-    add_us, add_level = _roof_time_us(calibration, ELEMENTS, 3 * ACTIVATION / 2, 3 * ACTIVATION, nodes=1)
-    relu_us, _ = _roof_time_us(calibration, ELEMENTS, 3 * ACTIVATION / 2, 3 * ACTIVATION, nodes=0)
+    # FLOP per element each), the node's fixed cost on the group's main layer (the Add) only
+    add_roof, add_level = _roof_time_us(calibration, ELEMENTS, 3 * ACTIVATION / 2, 3 * ACTIVATION)
     assert rows["add"].level == add_level and rows["y"].fused_into == "add"
-    assert rows["add"].predicted_time_us == pytest.approx(add_us * factors["elementwise"], rel=1e-9)
-    assert rows["y"].predicted_time_us == pytest.approx(relu_us * factors["elementwise"], rel=1e-9)
+    add_us, relu_us = _fitted(calibration, "elementwise", 1, add_roof), _fitted(calibration, "elementwise", 0, add_roof)
+    assert rows["add"].predicted_time_us == pytest.approx(add_us, rel=1e-9)
+    assert rows["y"].predicted_time_us == pytest.approx(relu_us, rel=1e-9)
     # the reorders OpenVINO inserts around the blocked layout: each reads and writes one activation
     assert result.inserted and all(node.bytes == 2 * ACTIVATION for node in result.inserted)
-    reorder_us, _ = _roof_time_us(calibration, 0, 2 * ACTIVATION, 2 * ACTIVATION, nodes=1)
+    reorder_us = _fitted(calibration, "inserted", 1, _roof_time_us(calibration, 0, 2 * ACTIVATION, 2 * ACTIVATION)[0])
     for node in result.inserted:
-        assert node.predicted_time_us == pytest.approx(reorder_us * factors["inserted"], rel=1e-9)
-    expected = (conv_us * factors["conv"] + (add_us + relu_us) * factors["elementwise"]
-                + len(result.inserted) * reorder_us * factors["inserted"] + calibration.roofline.call_overhead_ns / 1e3)
+        assert node.predicted_time_us == pytest.approx(reorder_us, rel=1e-9)
+    expected = conv_us + add_us + relu_us + len(result.inserted) * reorder_us + calibration.call_us
     assert result.predicted_latency_us == pytest.approx(expected, rel=1e-9)
+    assert 0 < calibration.call_us and all(fit.slope > 0 for fit in calibration.fits.values())
+
+
+def _point(kind, nodes, roof_us, measured_us, model="m"):
+    from flopbench.profiling.calibration import CalibrationPoint
+
+    return CalibrationPoint(model, f"l{len(str(roof_us))}", kind, nodes, 0, 0, 0, "L2", roof_us, measured_us, measured_us)
+
+
+def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
+    """Layers that take exactly 4 µs per node + 1.5 × their roof time give back 4 and 1.5; a layer a
+    neighbour's load made 5× slower does not move the fit (Huber weights)."""
+    from flopbench.profiling.calibration import call_us_of, fit_class
+    from flopbench.profiling.calibration import ModelPoint
+
+    roofs = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
+    exact = [_point("conv", 1, r, 4.0 + 1.5 * r) for r in roofs] + [_point("conv", 2, 50.0, 8.0 + 75.0)]
+    fit = fit_class(exact)
+    assert (fit.fixed_us, fit.slope, fit.points) == (pytest.approx(4.0), pytest.approx(1.5), 8)
+    slowed = exact + [_point("conv", 1, 20.0, 5 * (4.0 + 30.0))]
+    fit = fit_class(slowed)
+    assert fit.fixed_us == pytest.approx(4.0, rel=0.02) and fit.slope == pytest.approx(1.5, rel=0.02)
+    # a class whose time is all fixed cost gets a slope of 0, never a negative one
+    flat = fit_class([_point("pool", 1, r, 7.0) for r in (0.1, 0.2, 0.4)])
+    assert flat.fixed_us == pytest.approx(7.0, rel=0.05) and flat.slope >= 0
+    # the per-call cost: the median over the models of latency - their layers' fitted times
+    points = (_point("conv", 1, 10.0, 19.0, "a"), _point("conv", 1, 100.0, 154.0, "b"), _point("conv", 1, 30.0, 49.0, "c"))
+    models = (ModelPoint("a", 1, 1, 19.0 + 20.0, 19.0), ModelPoint("b", 1, 1, 154.0 + 30.0, 154.0), ModelPoint("c", 1, 1, 49.0 + 25.0, 49.0))
+    fits = {"conv": fit_class(list(points))}
+    assert call_us_of(points, models, fits) == pytest.approx(25.0)
 
 
 @pytest.fixture()
@@ -115,7 +150,11 @@ def test_bad_input_is_one_line_and_exit_2(residual_block, recorded_cache, tmp_pa
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(empty))
     nothing = _flopbench("predict", empty, "--precision", "f32")
     assert nothing.returncode == 2 and "no counted ops" in nothing.stderr and len(nothing.stderr.strip().splitlines()) == 1
-    recorded_cache.write_text('{"schema": "flopbench/calibration/1", "engine": ')  # damaged
+    recorded_cache.write_text('{"schema": "flopbench/calibration/1", "engine": "openvino", "factors": {"conv": 1.2}}')
+    old = _flopbench("predict", residual_block, "--precision", "f32")  # an older flopbench's cache
+    assert old.returncode == 2 and "older format" in old.stderr and "recalibrate: flopbench predict --calibrate" in old.stderr
+    assert len(old.stderr.strip().splitlines()) == 1 and "Traceback" not in old.stderr
+    recorded_cache.write_text('{"schema": "flopbench/calibration/2", "engine": ')  # damaged
     damaged = recorded_cache.read_bytes()
     broken = _flopbench("predict", residual_block, "--precision", "f32")
     assert broken.returncode == 2 and "damaged" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
@@ -139,13 +178,13 @@ def test_ctrl_c_keeps_the_calibration_measured_and_the_next_run_resumes(roofline
     process.communicate(timeout=300)
     assert process.returncode == 130
     kept = read_calibration(path)
-    assert not kept.complete and 2 <= len(kept.done) < 9 and kept.points
+    assert not kept.complete and 2 <= len(kept.done) < 12 and kept.points
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
     assert again.returncode == 0, again.stderr
     measured_now = [line for line in again.stderr.splitlines() if "calibrating" in line]
     assert not any(label in line for label in kept.done for line in measured_now)  # resumed, not redone
     finished = read_calibration(path)
-    assert finished.complete and set(kept.done) < set(finished.done) and len(finished.done) == 9
+    assert finished.complete and set(kept.done) < set(finished.done) and len(finished.done) == 12
     assert set(kept.points) <= set(finished.points)
 
 
@@ -166,7 +205,8 @@ def test_profile_puts_the_prediction_beside_each_measured_layer_and_flags_the_sl
     slow = [row.name for row in result.layers if row.time_us >= 2 * row.predicted_time_us]
     assert [x["layer"] for w in flagged for x in w.data["layers"]] == slow
     # a calibration that expects a hundredth of the time finds every timed layer slow
-    strict = replace(calibration, factors={kind: factor / 100 for kind, factor in calibration.factors.items()})
+    strict = replace(calibration, fits={kind: replace(fit, fixed_us=fit.fixed_us / 100, slope=fit.slope / 100)
+                                        for kind, fit in calibration.fits.items()})
     result = profile(residual_block, engine="openvino", precision="f32", iterations=5, warmup=1,
                      roofline=calibration.roofline, calibration=strict)
     (flag,) = [w for w in result.warnings if w.rule == "slower_than_predicted"]

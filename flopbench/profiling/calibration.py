@@ -31,18 +31,38 @@ from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
 from .join import join
 from .roofline import Roofline, cache_dir, roofline, usable_cores
-from .predict import INSERTED, compiled, estimate, inserted_time_us
+from .placement import place
+from .predict import INSERTED, ClassFit, compiled, features, fitted_time_us
 
-SCHEMA = "flopbench/calibration/1"
+SCHEMA = "flopbench/calibration/2"  # 1 had one factor per class; 2 has a fixed cost and a slope, and the per-call cost
 
 
 @dataclass(frozen=True)
 class CalibrationPoint:
-    model: str  # the sweep's model: "depthwise 3×3 64 at 56×56"
+    """One layer (or inserted node) of a sweep model: what predict knows of it before running, and its measured time."""
+
+    model: str  # the sweep's model: "3×3 depthwise 64 at 56×56"
     layer: str  # a layer (or an inserted node) of it
     kernel_class: str
-    roof_time_us: float
-    measured_us: float
+    nodes: int  # engine nodes it ran as (0: fused into another layer's node)
+    flops: int
+    executed_bytes: int
+    working_set_bytes: int
+    level: str
+    roof_time_us: float  # max(FLOPs / peak, executed bytes / its level's bandwidth), no fixed cost
+    measured_us: float  # the fastest profiled block's time (a neighbour's load only ever makes a block slower)
+    median_us: float  # the median block's
+
+
+@dataclass(frozen=True)
+class ModelPoint:
+    """One sweep model whole: its latency as `bench` measures it (no profiling), beside its layers'."""
+
+    model: str
+    layers: int
+    nodes: int  # engine nodes executed, inserted ones included
+    latency_us: float  # unprofiled, as bench times it: the median inference of the fastest block
+    profiled_us: float  # the sum of its nodes' profiled times (fastest block)
 
 
 @dataclass(frozen=True)
@@ -54,8 +74,10 @@ class Calibration:
     nthreads: int | None
     executed_precision: str  # what the engine ran
     roofline: Roofline
-    factors: dict[str, float]  # kernel class -> median measured / roof time
+    fits: dict[str, ClassFit]  # kernel class -> fixed µs per node + slope × roof time
+    call_us: float  # per inference, beyond the layers and inserted nodes
     points: tuple[CalibrationPoint, ...]
+    models: tuple[ModelPoint, ...]
     done: tuple[str, ...]  # the sweep's models measured so far
     complete: bool
     quick: bool
@@ -63,9 +85,15 @@ class Calibration:
     seconds: float
     path: str = field(default="", compare=False)
 
+    @property
+    def factors(self) -> dict[str, float]:
+        """Each class's slope: measured time per µs of roof time beyond the fixed cost."""
+        return {kind: fit.slope for kind, fit in self.fits.items()}
+
     def summary(self) -> dict[str, Any]:
         return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick, "points": len(self.points),
-                "factors": dict(self.factors), "roofline_measured_at": self.roofline.measured_at}
+                "factors": self.factors, "fixed_us": {kind: fit.fixed_us for kind, fit in self.fits.items()},
+                "call_us": self.call_us, "roofline_measured_at": self.roofline.measured_at}
 
     def to_dict(self) -> dict[str, Any]:
         document = {"schema": SCHEMA, **encode(self)}
@@ -85,102 +113,181 @@ class Calibration:
 class Point:
     label: str
     build: Callable[[Path], Path]
+    layers: int = 1  # a chain of several layers: its end-to-end latency teaches the per-inference cost
 
 
-def _save(graph, folder: Path, name: str) -> Path:
-    import onnx
-    from onnx import helper
-
-    path = folder / f"{name}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    return path
-
-
-def _conv(channels_in: int, channels_out: int, side: int, kernel: int, groups: int = 1) -> Callable[[Path], Path]:
+def _net(name: str, channels: int, side: int, layers: tuple[tuple, ...]) -> Callable[[Path], Path]:
+    """A sequential ONNX model of `layers` on a 1×channels×side×side input, each layer one of
+    ("conv", out, kernel, stride, groups) (+ bias + ReLU, as networks have them), ("dw", kernel, stride),
+    ("mark",) then ("add",) or ("concat",) (a residual or a concatenation with the marked tensor),
+    ("maxpool"|"avgpool", kernel, stride), ("gap",), ("fc", out), ("softmax",), ("bn",), ("relu",),
+    ("lrn",), ("shuffle", groups), ("sigmoid_mul",)."""
     def build(folder: Path) -> Path:
         import onnx
         from onnx import helper, numpy_helper
 
         rng = np.random.default_rng(0)
-        weights = rng.standard_normal((channels_out, channels_in // groups, kernel, kernel)).astype(np.float32) * 0.1
-        initializers = [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.zeros(channels_out, np.float32), "b")]
-        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[kernel // 2] * 4, group=groups),
-                 helper.make_node("Relu", ["c"], ["y"], name="relu")]
+        nodes, initializers = [], []
+        shape = [channels, side, side] if side else [channels]  # side 0: a flat input, as a classifier's
+        current, marked, count = "x", None, 0
+
+        def fresh(stem: str) -> str:
+            nonlocal count
+            count += 1
+            return f"{stem}{count}"
+
+        def constant(stem: str, values: np.ndarray) -> str:
+            name = fresh(stem)
+            initializers.append(numpy_helper.from_array(values.astype(np.float32), name))
+            return name
+
+        def node(op: str, inputs: list[str], **attributes) -> str:
+            nonlocal current
+            out = fresh(op.lower())
+            nodes.append(helper.make_node(op, inputs, [out], name=out, **attributes))
+            current = out
+            return out
+
+        for spec in layers:
+            kind = spec[0]
+            if kind in ("conv", "dw"):
+                if kind == "conv":
+                    _, out, kernel, stride, groups = spec
+                else:
+                    (_, kernel, stride), out, groups = spec, shape[0], shape[0]
+                weights = constant("w", rng.standard_normal((out, shape[0] // groups, kernel, kernel)) * 0.1)
+                node("Conv", [current, weights, constant("b", np.zeros(out))], pads=[kernel // 2] * 4, strides=[stride, stride],
+                     group=groups)
+                node("Relu", [current])
+                shape = [out, (shape[1] - 1) // stride + 1, (shape[2] - 1) // stride + 1]
+            elif kind == "mark":
+                marked = (current, list(shape))
+            elif kind == "add":
+                node("Add", [current, marked[0]])
+                node("Relu", [current])
+            elif kind == "concat":
+                node("Concat", [current, marked[0]], axis=1)
+                shape = [shape[0] + marked[1][0], *shape[1:]]
+            elif kind in ("maxpool", "avgpool"):
+                _, kernel, stride = spec
+                pad = (kernel - 1) // 2
+                node("MaxPool" if kind == "maxpool" else "AveragePool", [current], kernel_shape=[kernel, kernel],
+                     strides=[stride, stride], pads=[pad] * 4)
+                shape = [shape[0], *((size + 2 * pad - kernel) // stride + 1 for size in shape[1:])]
+            elif kind == "gap":
+                node("GlobalAveragePool", [current])
+                node("Flatten", [current], axis=1)
+                shape = [shape[0]]
+            elif kind == "fc":
+                weights = constant("w", rng.standard_normal((shape[0], spec[1])) * 0.05)
+                node("MatMul", [current, weights])
+                node("Add", [current, constant("b", np.zeros(spec[1]))])
+                shape = [spec[1]]
+            elif kind == "softmax":
+                node("Softmax", [current], axis=1)
+            elif kind == "bn":
+                c = shape[0]
+                node("BatchNormalization", [current, constant("g", rng.uniform(0.5, 1.5, c)), constant("beta", np.zeros(c)),
+                                            constant("m", np.zeros(c)), constant("v", np.ones(c))])
+            elif kind == "relu":
+                node("Relu", [current])
+            elif kind == "lrn":
+                node("LRN", [current], size=5, alpha=1e-4, beta=0.75, bias=1.0)
+            elif kind == "sigmoid_mul":
+                gate = node("Sigmoid", [current])
+                node("Mul", [marked[0], gate])
+            elif kind == "shuffle":
+                groups = spec[1]
+                c, h, w = shape
+                reshaped = numpy_helper.from_array(np.array([1, groups, c // groups, h, w], np.int64), fresh("s"))
+                back = numpy_helper.from_array(np.array([1, c, h, w], np.int64), fresh("s"))
+                initializers.extend([reshaped, back])
+                node("Reshape", [current, reshaped.name])
+                node("Transpose", [current], perm=[0, 2, 1, 3, 4])
+                node("Reshape", [current, back.name])
+            else:
+                raise ValueError(f"unknown layer {kind}")
         graph = helper.make_graph(nodes, "calibration",
-                                  [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, channels_in, side, side])],
-                                  [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, channels_out, side, side])],
-                                  initializers)
-        return _save(graph, folder, f"conv_{channels_in}_{channels_out}_{side}_{kernel}_{groups}")
+                                  [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, channels, side, side] if side else [1, channels])],
+                                  [helper.make_tensor_value_info(current, onnx.TensorProto.FLOAT, [1, *shape])], initializers)
+        path = folder / f"{name}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+        return path
     return build
 
 
-def _matmul(inputs: int, outputs: int) -> Callable[[Path], Path]:
-    def build(folder: Path) -> Path:
-        import onnx
-        from onnx import helper, numpy_helper
-
-        rng = np.random.default_rng(0)
-        initializers = [numpy_helper.from_array(rng.standard_normal((inputs, outputs)).astype(np.float32) * 0.05, "w"),
-                        numpy_helper.from_array(np.zeros(outputs, np.float32), "b")]
-        nodes = [helper.make_node("MatMul", ["x", "w"], ["m"], name="fc"), helper.make_node("Add", ["m", "b"], ["y"], name="fc_bias")]
-        graph = helper.make_graph(nodes, "calibration", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, inputs])],
-                                  [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, outputs])], initializers)
-        return _save(graph, folder, f"fc_{inputs}_{outputs}")
-    return build
-
-
-def _unary(op: str, shape: list[int], out_shape: list[int] | None = None, **attributes) -> Callable[[Path], Path]:
-    def build(folder: Path) -> Path:
-        import onnx
-        from onnx import helper
-
-        nodes = [helper.make_node(op, ["x"], ["y"], name=op.lower(), **attributes)]
-        graph = helper.make_graph(nodes, "calibration", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
-                                  [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, out_shape or shape)])
-        return _save(graph, folder, f"{op}_{'x'.join(map(str, shape))}")
-    return build
-
-
-def _add_relu(channels: int, side: int) -> Callable[[Path], Path]:
-    def build(folder: Path) -> Path:
-        import onnx
-        from onnx import helper
-
-        shape = [1, channels, side, side]
-        nodes = [helper.make_node("Add", ["x", "z"], ["s"], name="add"), helper.make_node("Relu", ["s"], ["y"], name="relu")]
-        graph = helper.make_graph(nodes, "calibration", [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, shape) for n in ("x", "z")],
-                                  [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)])
-        return _save(graph, folder, f"add_{channels}_{side}")
-    return build
+def _points(chain: bool, entries) -> list[Point]:
+    return [Point(label, _net(f"{'chain' if chain else 'one'}{index}", channels, side, layers),
+                  layers=sum(1 for spec in layers if spec[0] != "mark") if chain else 1)
+            for index, (label, channels, side, layers) in enumerate(entries)]
 
 
 def sweep(quick: bool) -> list[Point]:
-    """The models calibration measures: the sizes of MobileNet's and ResNet's layers (quick: a few)."""
-    points = [Point(f"3×3 conv {c}→{c} at {s}×{s}", _conv(c, c, s, 3)) for c, s in ((32, 56), (64, 28), (128, 14), (256, 7))]
-    points += [Point(f"1×1 conv {c}→{2 * c} at {s}×{s}", _conv(c, 2 * c, s, 1)) for c, s in ((32, 112), (64, 56), (128, 28), (256, 14), (512, 7))]
-    points += [Point(f"3×3 depthwise {c} at {s}×{s}", _conv(c, c, s, 3, groups=c)) for c, s in ((32, 112), (64, 56), (128, 28), (256, 14), (512, 7))]
-    points += [Point(f"matmul {i}→{o}", _matmul(i, o)) for i, o in ((256, 128), (1024, 1000), (2048, 1000))]
-    points += [Point(f"max pool 3×3/2 {c} at {s}×{s}", _unary("MaxPool", [1, c, s, s], [1, c, s // 2, s // 2], kernel_shape=[3, 3],
-                                                           strides=[2, 2], pads=[1, 1, 1, 1])) for c, s in ((64, 112), (256, 28))]
-    points += [Point(f"global average pool {c} at {s}×{s}", _unary("GlobalAveragePool", [1, c, s, s], [1, c, 1, 1]))
-               for c, s in ((1024, 7), (2048, 7))]
-    points += [Point(f"add + relu {c} at {s}×{s}", _add_relu(c, s)) for c, s in ((64, 56), (256, 14), (512, 28))]
-    points += [Point(f"softmax {n}", _unary("Softmax", [1, n], axis=1)) for n in (1000, 10)]
+    """The models calibration measures: one-layer models of the sizes MobileNets, ResNets, VGG and
+    Inception have (so each class's fixed cost and slope are fitted over the range real layers span),
+    and short chains of layers (their end-to-end latency beside their layers' predictions teaches
+    the per-inference cost). Quick: a few of each."""
+    singles = [(f"3×3 conv {c}→{c} at {s}×{s}", c, s, (("conv", c, 3, 1, 1),))
+               for c, s in ((16, 112), (32, 56), (64, 56), (64, 28), (128, 28), (128, 14), (256, 14), (256, 7), (512, 7))]
+    singles += [("3×3/2 conv 3→32 at 224×224", 3, 224, (("conv", 32, 3, 2, 1),)),
+                ("7×7/2 conv 3→64 at 224×224", 3, 224, (("conv", 64, 7, 2, 1),)),
+                ("5×5 conv 32→64 at 28×28", 32, 28, (("conv", 64, 5, 1, 1),))]
+    singles += [(f"1×1 conv {c}→{o} at {s}×{s}", c, s, (("conv", o, 1, 1, 1),))
+                for c, o, s in ((32, 64, 112), (16, 96, 112), (64, 128, 56), (96, 24, 56), (256, 64, 56), (128, 256, 28),
+                                (256, 512, 14), (512, 512, 14), (512, 1024, 7), (1024, 1024, 7), (320, 1280, 7), (160, 960, 7))]
+    singles += [(f"3×3{'/2' if t == 2 else ''} depthwise {c} at {s}×{s}", c, s, (("dw", 3, t),))
+                for c, s, t in ((32, 112, 1), (96, 112, 2), (64, 56, 1), (144, 56, 1), (128, 28, 1), (192, 28, 2), (256, 14, 1),
+                                (512, 14, 1), (576, 14, 2), (1024, 7, 1), (960, 7, 1))]
+    singles += [(f"matmul {i}→{o}", i, 0, (("fc", o),)) for i, o in ((256, 128), (1024, 1000), (1280, 1000), (2048, 1000),
+                                                                        (4096, 1000), (4096, 4096))]
+    singles += [(f"max pool 3×3/2 {c} at {s}×{s}", c, s, (("maxpool", 3, 2),)) for c, s in ((64, 112), (96, 56), (256, 28))]
+    singles += [("max pool 2×2/2 64 at 224×224", 64, 224, (("maxpool", 2, 2),)),
+                ("average pool 3×3 192 at 28×28", 192, 28, (("avgpool", 3, 1),))]
+    singles += [(f"global average pool {c} at {s}×{s}", c, s, (("gap",),)) for c, s in ((1024, 7), (2048, 7), (1280, 7), (512, 14))]
+    singles += [(f"add + relu {c} at {s}×{s}", c, s, (("mark",), ("add",))) for c, s in ((24, 56), (64, 56), (256, 14), (512, 28), (1024, 14))]
+    singles += [(f"batch norm + relu {c} at {s}×{s}", c, s, (("bn",), ("relu",))) for c, s in ((128, 28), (256, 14), (64, 112))]
+    singles += [(f"concat {c}+{c} at {s}×{s}", c, s, (("mark",), ("concat",))) for c, s in ((64, 56), (256, 14))]
+    singles += [(f"softmax {n}", n, 0, (("softmax",),)) for n in (1000, 10)]
+    singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27))]
+    singles += [("channel shuffle 116 at 28×28", 116, 28, (("shuffle", 2),))]
+    chains = [("3 × 3×3 conv 32 at 56×56", 32, 56, (("conv", 32, 3, 1, 1),) * 3),
+              ("6 × 3×3 conv 64 at 28×28", 64, 28, (("conv", 64, 3, 1, 1),) * 6),
+              ("4 separable blocks 128 at 14×14", 128, 14, (("dw", 3, 1), ("conv", 128, 1, 1, 1)) * 4),
+              ("inverted residual 24 at 56×56", 24, 56, (("mark",), ("conv", 144, 1, 1, 1), ("dw", 3, 1), ("conv", 24, 1, 1, 1), ("add",))),
+              ("basic residual block 128 at 28×28", 128, 28, (("mark",), ("conv", 128, 3, 1, 1), ("conv", 128, 3, 1, 1), ("add",))),
+              ("bottleneck 256 at 14×14", 256, 14, (("mark",), ("conv", 64, 1, 1, 1), ("conv", 64, 3, 1, 1), ("conv", 256, 1, 1, 1), ("add",))),
+              ("head 512 at 7×7", 512, 7, (("gap",), ("fc", 1000), ("softmax",))),
+              ("small net 3 at 112×112", 3, 112, (("conv", 32, 3, 2, 1), ("maxpool", 3, 2), ("conv", 64, 3, 1, 1), ("gap",), ("fc", 10),
+                                                   ("softmax",))),
+              ("12 × 1×1 conv 64 at 7×7", 64, 7, (("conv", 64, 1, 1, 1),) * 12),
+              ("dense block 64 at 28×28", 64, 28, (("mark",), ("bn",), ("relu",), ("conv", 32, 3, 1, 1), ("concat",)) * 1)]
+    points = _points(False, singles) + _points(True, chains)
     if quick:
-        keep = ("3×3 conv 64→64", "1×1 conv 64→128", "3×3 depthwise 64", "3×3 depthwise 256", "matmul 1024→1000",
-                "max pool 3×3/2 64", "global average pool 1024", "add + relu 64", "softmax 1000")
+        keep = ("3×3 conv 64→64 at 28", "1×1 conv 64→128", "3×3 depthwise 64 at 56", "3×3 depthwise 256", "matmul 1024→1000",
+                "max pool 3×3/2 64", "global average pool 1024", "add + relu 64", "softmax 1000", "4 separable blocks",
+                "inverted residual", "12 × 1×1")
         points = [p for p in points if p.label.startswith(keep)]
     return points
 
 
 # ---- measuring -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Measured:
+    layers: dict[str, list[float]]  # layer -> its time in each profiled block, µs
+    inserted: dict[str, list[float]]  # inserted node -> its time in each block, µs
+    profiled_us: float  # all nodes' time, fastest block
+    latency_us: float  # unprofiled: the median inference of the fastest block
+
+
 def measured_times(model: Path, engine: str, device: str, precision: str | None, nthreads: int | None, blocks: int,
-                   iterations: int) -> tuple[dict[str, float], dict[str, float]] | None:
-    """(layer -> µs, inserted node -> µs): the fastest block's time of each; None when interrupted."""
+                   iterations: int) -> Measured | None:
+    """Each layer's and inserted node's time in each of `blocks` profiled blocks (a fresh compile
+    each), then the latency of unprofiled inferences as bench measures it; None when interrupted."""
     config = EngineConfig(device=device, hint="latency", precision=precision, nthreads=nthreads, profile=True)
-    layers: dict[str, float] = {}
-    inserted: dict[str, float] = {}
+    layers: dict[str, list[float]] = {}
+    inserted: dict[str, list[float]] = {}
+    totals = []
     for block in range(blocks):
         with open_session(ModelSpec(model, seed=block), engine, config) as session:
             with engine_errors(session.engine.name):
@@ -191,19 +298,108 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
             joined = join(session.cost, run.nodes)
         for timed in joined.layers:
             if timed.time_ns > 0:
-                layers[timed.layer.name] = min(layers.get(timed.layer.name, float("inf")), timed.time_ns / 1e3)
+                layers.setdefault(timed.layer.name, []).append(timed.time_ns / 1e3)
+            for part in timed.parts:
+                if part.time_ns > 0:
+                    layers.setdefault(part.layer.name, []).append(part.time_ns / 1e3)
         for node in joined.inserted:
             if node.time_ns > 0:
-                inserted[node.name] = min(inserted.get(node.name, float("inf")), node.time_ns / 1e3)
-    return layers, inserted
+                inserted.setdefault(node.name, []).append(node.time_ns / 1e3)
+        totals.append((joined.layers_ns + joined.inserted_ns) / 1e3)
+    latency = unprofiled_latency_us(model, engine, replace(config, profile=False), blocks, 2 * iterations)
+    if latency is None:
+        return None
+    return Measured(layers, inserted, min(totals), latency)
 
 
-def factors_of(points: tuple[CalibrationPoint, ...]) -> dict[str, float]:
-    by_class: dict[str, list[float]] = {}
+def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks: int, iterations: int) -> float | None:
+    """The latency of unprofiled inferences timed as bench times them (the engine's own latency
+    where it reports one, else the call's): the median of each block of `iterations`, the fastest block's."""
+    with open_session(ModelSpec(model), engine, config) as session:
+        with engine_errors(session.engine.name):
+            step, engine_latencies = session.runner.sync_step(session.inputs.arrays)
+            calls = []
+            try:
+                for _ in range(3):
+                    step()
+                for _ in range(blocks * iterations):
+                    started = time.perf_counter_ns()
+                    step()
+                    calls.append(time.perf_counter_ns() - started)
+            except KeyboardInterrupt:
+                return None
+            timed = engine_latencies()[3:] if engine_latencies is not None else np.asarray(calls)
+    return float(min(np.median(timed[i:i + iterations]) for i in range(0, len(timed), iterations))) / 1e3
+
+
+# ---- fitting -------------------------------------------------------------------------------------
+
+def nonnegative_fit(columns: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient ≥ 0, for the two columns here: the unconstrained
+    solution when it is non-negative, else the better of the one-column fits."""
+    solution, *_ = np.linalg.lstsq(columns, target, rcond=None)
+    if (solution >= 0).all():
+        return solution
+    best, best_error = np.zeros(columns.shape[1]), float(np.sum(target ** 2))
+    for keep in range(columns.shape[1]):
+        column = columns[:, keep]
+        norm = float(column @ column)
+        if norm <= 0:
+            continue
+        candidate = np.zeros(columns.shape[1])
+        candidate[keep] = max(0.0, float(column @ target) / norm)
+        error = float(np.sum((columns @ candidate - target) ** 2))
+        if error < best_error:
+            best, best_error = candidate, error
+    return best
+
+
+def fit_class(points: list[CalibrationPoint]) -> ClassFit:
+    """time = fixed_us × nodes + slope × roof time, fitted on relative error (a 5 µs layer weighs as
+    much as a 5 ms one: real networks are mostly small layers), robustly: Huber weights, so a block
+    a neighbour's load slowed does not pull the fit."""
+    nodes = np.array([p.nodes for p in points], dtype=float)
+    roof = np.array([p.roof_time_us for p in points], dtype=float)
+    measured = np.array([p.measured_us for p in points], dtype=float)
+    columns = np.stack([nodes / measured, roof / measured], axis=1)
+    target = np.ones(len(points))
+    weights = np.ones(len(points))
+    for _ in range(10):
+        root = np.sqrt(weights)
+        solution = nonnegative_fit(columns * root[:, None], target * root)
+        residual = np.abs(columns @ solution - target)
+        scale = max(1.4826 * float(np.median(residual)), 0.02)
+        weights = np.minimum(1.0, 1.345 * scale / np.maximum(residual, 1e-12))
+    return ClassFit(fixed_us=float(solution[0]), slope=float(solution[1]), points=len(points))
+
+
+FEWEST_TO_FIT = 3  # a class met fewer times takes the others' median fixed cost and fits only its slope
+
+
+def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
+    by_class: dict[str, list[CalibrationPoint]] = {}
     for point in points:
-        if point.roof_time_us > 0 and point.measured_us > 0:
-            by_class.setdefault(point.kernel_class, []).append(point.measured_us / point.roof_time_us)
-    return {kind: statistics.median(ratios) for kind, ratios in sorted(by_class.items())}
+        if point.measured_us > 0 and (point.roof_time_us > 0 or point.nodes > 0):
+            by_class.setdefault(point.kernel_class, []).append(point)
+    fits = {kind: fit_class(found) for kind, found in by_class.items() if len(found) >= FEWEST_TO_FIT}
+    fixed = statistics.median(fit.fixed_us for kind, fit in fits.items() if kind != INSERTED) if len(fits) > 1 else 0.0
+    for kind, found in by_class.items():
+        if kind not in fits:
+            slopes = [max(0.0, p.measured_us - fixed * p.nodes) / p.roof_time_us for p in found if p.roof_time_us > 0]
+            fits[kind] = ClassFit(fixed_us=fixed, slope=statistics.median(slopes) if slopes else 1.0, points=len(found))
+    return dict(sorted(fits.items()))
+
+
+def call_us_of(points: tuple[CalibrationPoint, ...], models: tuple[ModelPoint, ...], fits: dict[str, ClassFit]) -> float:
+    """The per-inference cost beyond the layers: the median, over the sweep's models, of the
+    measured latency less what the fits predict for their layers and inserted nodes."""
+    predicted: dict[str, float] = {}
+    for point in points:
+        fit = fits.get(point.kernel_class)
+        if fit is not None:
+            predicted[point.model] = predicted.get(point.model, 0.0) + fitted_time_us(fit, point.nodes, point.roof_time_us)
+    rest = [model.latency_us - predicted[model.model] for model in models if model.model in predicted]
+    return max(0.0, statistics.median(rest)) if rest else 0.0
 
 
 # ---- the cache -------------------------------------------------------------------------------------
@@ -233,13 +429,27 @@ def command_for(engine: str, device: str, precision: str | None, nthreads: int |
     return f"flopbench predict --calibrate {' '.join(flags)}"
 
 
-def read_calibration(path: Path) -> Calibration:
-    """The calibration in `path`; a damaged file is a CalibrationError naming it."""
+class OldCalibration(CalibrationError):
+    """A calibration file an earlier flopbench wrote, in a format this one no longer reads."""
+
+
+def read_calibration(path: Path, command: str = "flopbench predict --calibrate ...") -> Calibration:
+    """The calibration in `path`; a damaged file is a CalibrationError naming it, one an older
+    flopbench wrote an OldCalibration saying to recalibrate."""
     try:
-        found = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})",
+                               f"delete it and calibrate again ({command})") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(schema, str) and schema.startswith("flopbench/calibration/") and schema != SCHEMA:
+        raise OldCalibration(f"the calibration file {path} is in an older format ({schema}; this flopbench reads {SCHEMA})",
+                             f"recalibrate: {command}")
+    try:
+        found = Calibration.from_dict(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})",
-                               "delete it and calibrate again (flopbench predict --calibrate ...)") from None
+                               f"delete it and calibrate again ({command})") from None
     return replace(found, path=str(path))
 
 
@@ -252,7 +462,7 @@ def cached_calibration(engine: str, device: str = "CPU", precision: str | None =
         path = calibration_path(engine, device, precision, nthreads, quick)
         if not path.exists():
             continue
-        found = read_calibration(path)
+        found = read_calibration(path, command + (" --quick" if quick else ""))
         if not found.complete:
             raise CalibrationError(f"the calibration of {engine} on {device} (precision {precision or 'default'}) was interrupted",
                                    f"finish it with: {command}{' --quick' if quick else ''} (it resumes)")
@@ -271,19 +481,26 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
     runtime.check_profilable(device)
     path = calibration_path(runtime.name, device, precision, nthreads, quick)
     started = time.perf_counter()
-    previous = read_calibration(path) if path.exists() else None
+    try:
+        previous = read_calibration(path) if path.exists() else None
+    except OldCalibration:  # an older flopbench's: measured afresh, in this format
+        previous = None
     if previous is not None and previous.complete:
         previous = None  # asked to calibrate: measured afresh
     roof = previous.roofline if previous else roofline(runtime.name, device, quick=quick, progress=progress)
     points = list(previous.points) if previous else []
+    models = list(previous.models) if previous else []
     done = list(previous.done) if previous else []
     executed = previous.executed_precision if previous else ""
-    blocks, iterations = (2, 10) if quick else (4, 25)
+    # many short blocks, the fastest counts: on a shared machine some block runs between neighbours' bursts
+    blocks, iterations = (3, 5) if quick else (5, 10)
 
     def write(complete: bool) -> Calibration:
+        fits = fits_of(tuple(points))
         found = Calibration(engine=runtime.name, engine_version=runtime.version(), device=device, precision=precision,
-                            nthreads=nthreads, executed_precision=executed, roofline=roof, factors=factors_of(tuple(points)),
-                            points=tuple(points), done=tuple(done), complete=complete, quick=quick,
+                            nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits,
+                            call_us=call_us_of(tuple(points), tuple(models), fits), points=tuple(points), models=tuple(models),
+                            done=tuple(done), complete=complete, quick=quick,
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             seconds=(previous.seconds if previous else 0.0) + time.perf_counter() - started, path=str(path))
         try:
@@ -293,16 +510,16 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
             raise CalibrationError(f"cannot write the calibration to {path}: {exc}", "set FLOPBENCH_CACHE_DIR to a writable folder") from None
         return found
 
+    planned = sweep(quick)
     with tempfile.TemporaryDirectory(prefix="flopbench-calibration-") as temp:
-        for point in sweep(quick):
+        for point in planned:
             if point.label in done:
                 continue
             if progress:
-                progress(f"calibrating {runtime.name}: {point.label} ({len(done) + 1} of {len(sweep(quick))})")
+                progress(f"calibrating {runtime.name}: {point.label} ({len(done) + 1} of {len(planned)})")
             model = point.build(Path(temp))
             _, cost, settings, nodes = compiled(model, runtime.name, device, precision, nthreads, None, None)
             executed = settings.precision
-            layers, _ = estimate(cost, nodes, roof, {}, settings.precision)
             try:
                 measured = measured_times(model, runtime.name, device, precision, nthreads, blocks, iterations)
             except KeyboardInterrupt:
@@ -310,15 +527,34 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
             if measured is None:
                 write(False)
                 raise KeyboardInterrupt
-            layer_us, inserted_us = measured
-            for layer in layers:
-                for each in (layer.parts or (layer,)):
-                    if each.name in layer_us and each.roof_time_us > 0:
-                        points.append(CalibrationPoint(point.label, each.name, each.kernel_class, each.roof_time_us, layer_us[each.name]))
-            by_name = {node.name: node for node in nodes}
-            for name, spent in inserted_us.items():
-                if name in by_name:
-                    points.append(CalibrationPoint(point.label, name, INSERTED, inserted_time_us(by_name[name], roof, {}), spent))
+            points.extend(points_of(point.label, cost, nodes, roof, settings.precision, measured))
+            models.append(ModelPoint(point.label, point.layers, len(nodes), measured.latency_us, measured.profiled_us))
             done.append(point.label)
             write(False)
     return write(True)
+
+
+def points_of(label: str, cost, nodes, roof: Roofline, default_precision: str, measured: Measured) -> list[CalibrationPoint]:
+    """The sweep model's layers (a separable layer's parts) and inserted nodes, each with what
+    predict knows of it and its measured time."""
+    joined = join(cost, nodes)
+    executed_known = any(node.bytes_read or node.bytes_written for node in nodes)
+    found = []
+    for timed in joined.layers:
+        for each in (timed.parts or (timed,)):
+            times = measured.layers.get(each.layer.name)
+            if not times:
+                continue
+            known = features(each, roof, default_precision, executed_known)
+            found.append(CalibrationPoint(label, each.layer.name, known.kind, known.nodes, known.flops, known.executed_bytes,
+                                          known.working_set_bytes, known.placement.level, known.roof_us,
+                                          min(times), statistics.median(times)))
+    for node in joined.inserted:
+        times = measured.inserted.get(node.name)
+        if not times:
+            continue
+        moved = node.bytes_read + node.bytes_written
+        where = place(0, moved, moved, "f32", roof, nodes=0)
+        found.append(CalibrationPoint(label, node.name, INSERTED, 1, 0, moved, moved, where.level, where.time_us,
+                                      min(times), statistics.median(times)))
+    return found

@@ -11,6 +11,7 @@ and the fixed cost of one engine call."""
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import LayerTime, join
 from .roofline import Roofline
-from .placement import place
+from .placement import Placement, place
 
 OTHER = "other"
 INSERTED = "inserted"  # the nodes an engine adds: reorders, precision conversions
@@ -91,11 +92,12 @@ class PredictedLayer:
     level: str
     bound: str
     precision: str
-    roof_time_us: float  # the roofline's time with the fixed node cost
-    factor: float  # measured / roof time of its kernel class on this machine
+    roof_time_us: float  # the roofline's time: its FLOPs at the peak or its bytes at its level's bandwidth
+    factor: float  # its kernel class's slope on this machine: predicted = fixed_us + factor × roof_time_us
     predicted_time_us: float
     fused_into: str = ""
     parts: tuple["PredictedLayer", ...] = ()
+    fixed_us: float = 0.0  # its class's fixed cost × the engine nodes it runs as (in predicted_time_us)
 
 
 @dataclass(frozen=True)
@@ -126,59 +128,103 @@ class PredictResult:
     metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
 
 
-def predicted_layer(timed: LayerTime, roof: Roofline, factors: Mapping[str, float], default_precision: str,
-                    executed_known: bool) -> PredictedLayer:
+@dataclass(frozen=True)
+class ClassFit:
+    """A kernel class's time on this machine, fitted to the calibration sweep: `fixed_us` per engine
+    node it runs as (a kernel's start-up: its dispatch, its threads woken, its first cache lines)
+    plus `slope` × its roof time (its FLOPs at the peak or its bytes at its level's bandwidth)."""
+
+    fixed_us: float
+    slope: float
+    points: int = 0  # the calibration layers it was fitted to
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a layer's prediction is made from, all known before running: its class, work and bytes
+    as executed, the engine nodes it runs as, and its place on the roof."""
+
+    kind: str
+    flops: int
+    counted_bytes: int
+    executed_bytes: int
+    working_set_bytes: int
+    precision: str
+    nodes: int  # engine nodes it runs as: 0 when fused into another layer's node
+    placement: Placement  # without the nodes' fixed cost: the roof's own time
+
+    @property
+    def roof_us(self) -> float:
+        return self.placement.time_us
+
+
+def features(timed: LayerTime, roof: Roofline, default_precision: str, executed_known: bool) -> Features:
     layer = timed.layer
-    parts = tuple(predicted_layer(part, roof, factors, default_precision, executed_known) for part in timed.parts)
     flops = layer.flops + layer.other_flops
     counted = layer.bytes_read + layer.bytes_written
     executed = int(round(timed.executed_bytes)) if executed_known and timed.executed_bytes else fused_layer_bytes(layer)
     working_set = (timed.working_set_bytes if executed_known and timed.working_set_bytes else executed) or counted
     precision = roof_precision(timed.precisions, default_precision)
     nodes = 0 if timed.fused_into else max(1, len(timed.nodes))
-    where = place(flops, executed, working_set, precision, roof, nodes=nodes)
-    kind = kernel_class(layer)
-    factor = factor_of(factors, kind)
+    return Features(kind=kernel_class(layer), flops=flops, counted_bytes=counted, executed_bytes=executed,
+                    working_set_bytes=working_set, precision=precision, nodes=nodes,
+                    placement=place(flops, executed, working_set, precision, roof, nodes=0))
+
+
+def fitted_time_us(fit: ClassFit, nodes: float, roof_us: float) -> float:
+    """The calibrated model: the class's fixed cost per node plus its slope times the roof time."""
+    return fit.fixed_us * nodes + fit.slope * roof_us
+
+
+def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFit], default_precision: str,
+                    executed_known: bool) -> PredictedLayer:
+    layer = timed.layer
+    parts = tuple(predicted_layer(part, roof, fits, default_precision, executed_known) for part in timed.parts)
+    found = features(timed, roof, default_precision, executed_known)
+    fit = fit_of(fits, found.kind)
+    where = found.placement
     bound = where.bound
+    fixed = fit.fixed_us * found.nodes
+    if bound != "compute" and fixed > where.time_us * fit.slope:
+        bound = "overhead"
     if parts:  # a separable layer is its two parts
         predicted = sum(p.predicted_time_us for p in parts)
         roof_time = sum(p.roof_time_us for p in parts)
+        fixed = sum(p.fixed_us for p in parts)
     elif executed_known and not timed.nodes:  # no node of the compiled graph runs it: the engine folded it away
-        predicted, roof_time, bound = 0.0, 0.0, FOLDED
+        predicted, roof_time, fixed, bound = 0.0, 0.0, 0.0, FOLDED
     else:
-        predicted, roof_time = where.time_us * factor, where.time_us
-    return PredictedLayer(name=layer.name, type=layer.type, kernel_class=kind, flops=flops, bytes=counted, executed_bytes=executed,
-                          working_set_bytes=working_set, level=where.level, bound=bound,
-                          precision=precision, roof_time_us=roof_time, factor=factor, predicted_time_us=predicted,
-                          fused_into=timed.fused_into, parts=parts)
+        predicted, roof_time = fitted_time_us(fit, found.nodes, where.time_us), where.time_us
+    return PredictedLayer(name=layer.name, type=layer.type, kernel_class=found.kind, flops=found.flops, bytes=found.counted_bytes,
+                          executed_bytes=found.executed_bytes, working_set_bytes=found.working_set_bytes, level=where.level, bound=bound,
+                          precision=found.precision, roof_time_us=roof_time, factor=fit.slope, predicted_time_us=predicted,
+                          fused_into=timed.fused_into, parts=parts, fixed_us=fixed)
 
 
-def factor_of(factors: Mapping[str, float], kind: str) -> float:
-    """A class's factor; a class the calibration never met takes the median of the others."""
-    if kind in factors:
-        return factors[kind]
-    known = sorted(v for k, v in factors.items() if k != INSERTED)
-    return known[len(known) // 2] if known else 1.0
+def fit_of(fits: Mapping[str, ClassFit], kind: str) -> ClassFit:
+    """A class's fit; a class the calibration never met takes the median fixed cost and slope of the others."""
+    if kind in fits:
+        return fits[kind]
+    known = [v for k, v in fits.items() if k != INSERTED]
+    if not known:
+        return ClassFit(0.0, 1.0)
+    return ClassFit(statistics.median(f.fixed_us for f in known), statistics.median(f.slope for f in known))
 
 
-def inserted_node(node: NodeTime, roof: Roofline, factors: Mapping[str, float]) -> PredictedNode:
+def inserted_node(node: NodeTime, roof: Roofline, fits: Mapping[str, ClassFit]) -> PredictedNode:
     moved = node.bytes_read + node.bytes_written
-    where = place(0, moved, moved, "f32", roof, nodes=1)
+    where = place(0, moved, moved, "f32", roof, nodes=0)
     return PredictedNode(name=node.name, type=node.type, bytes=moved, level=where.level,
-                         predicted_time_us=where.time_us * factor_of(factors, INSERTED))
+                         predicted_time_us=fitted_time_us(fit_of(fits, INSERTED), 1, where.time_us))
 
 
-def inserted_time_us(node: NodeTime, roof: Roofline, factors: Mapping[str, float]) -> float:
-    return inserted_node(node, roof, factors).predicted_time_us
-
-
-def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, factors: Mapping[str, float],
+def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, fits: Mapping[str, ClassFit],
              default_precision: str) -> tuple[tuple[PredictedLayer, ...], tuple[PredictedNode, ...]]:
     """Every layer's prediction, and the inserted nodes'."""
     joined = join(cost, nodes)
     executed_known = any(node.bytes_read or node.bytes_written for node in nodes)
-    layers = tuple(predicted_layer(t, roof, factors, default_precision, executed_known) for t in joined.layers)
-    return layers, tuple(inserted_node(node, roof, factors) for node in joined.inserted)
+    layers = tuple(predicted_layer(t, roof, fits, default_precision, executed_known) for t in joined.layers)
+    return layers, tuple(inserted_node(node, roof, fits) for node in joined.inserted)
 
 
 def compiled(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
@@ -234,10 +280,10 @@ def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
     settings, nodes = compile_nodes(runtime, config, loaded, cost)
     roof = calibration.roofline
-    layers, inserted = estimate(cost, nodes, roof, calibration.factors, settings.precision)
+    layers, inserted = estimate(cost, nodes, roof, calibration.fits, settings.precision)
     layers_us = sum(layer.predicted_time_us for layer in layers)
     inserted_us = sum(node.predicted_time_us for node in inserted)
-    call_us = (roof.call_overhead_ns or 0.0) / 1e3
+    call_us = calibration.call_us
     return PredictResult(model=str(loaded.path), engine=settings.to_dict(), predicted_latency_us=layers_us + inserted_us + call_us,
                          layers_us=layers_us, inserted_us=inserted_us, call_overhead_us=call_us, layers=layers, inserted=inserted,
                          calibration=calibration.summary(), metadata=result_metadata())

@@ -338,7 +338,7 @@ def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, defa
     from .predict import predicted_layer
 
     executed_known = any(t.executed_bytes for t in joined.layers)
-    predicted = [predicted_layer(t, calibration.roofline, calibration.factors, default_precision, executed_known)
+    predicted = [predicted_layer(t, calibration.roofline, calibration.fits, default_precision, executed_known)
                  for t in joined.layers]
 
     def attach(row: LayerRow, guess) -> LayerRow:

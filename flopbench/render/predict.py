@@ -31,14 +31,15 @@ def _cells(layer: PredictedLayer, parent: str) -> list[str]:
 def summary_lines(result: PredictResult) -> list[str]:
     s = result.engine
     c = result.calibration
-    factors = ", ".join(f"{k} ×{v:.2f}" for k, v in c.get("factors", {}).items())
+    fixed = c.get("fixed_us", {})
+    factors = ", ".join(f"{k} {fixed.get(k, 0.0):.1f} µs + ×{v:.2f}" for k, v in c.get("factors", {}).items())
     return [
         f"{s['engine']} {str(s['engine_version']).split('-')[0]} on {s['device']}, precision {s['precision']}, "
         f"{s.get('threads') or '?'} thread(s); nothing was run: the model was read, counted and compiled",
         f"Predicted latency {result.predicted_latency_us:,.1f} µs = layers {result.layers_us:,.1f} µs + inserted nodes "
-        f"{result.inserted_us:,.1f} µs + one engine call {result.call_overhead_us:,.1f} µs",
-        f"Each layer: max(FLOPs / peak, executed bytes / bandwidth of the level its working set fits in) + its nodes' fixed "
-        f"cost, × its kernel class's measured / roof ratio on this machine ({factors})",
+        f"{result.inserted_us:,.1f} µs + the per-inference cost {result.call_overhead_us:,.1f} µs",
+        f"Each layer: its kernel class's fixed cost per engine node + its slope × max(FLOPs / peak, executed bytes / bandwidth "
+        f"of the level its working set fits in), both fitted to this machine's calibration sweep ({factors})",
         f"Calibration {c.get('file', '')} measured {c.get('measured_at', '')}{' (quick)' if c.get('quick') else ''}, "
         f"roofline measured {c.get('roofline_measured_at', '')}",
     ]
