@@ -305,3 +305,36 @@ def test_litert_and_openvino_agree_on_mediapipes_transpose_conv_bias(tmp_path):
     outputs = [next(iter(flopbench.run(model, engine=engine, inputs=[str(tmp_path / "x.npy")], precision="f32", niter=1).outputs.values()))
                for engine in ("litert", "openvino")]
     np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-4)
+
+
+# ---- f16: XNNPACK's half-precision inference ---------------------------------------------------
+
+def test_f16_runs_in_half_precision_through_xnnpack_and_says_so(tflite_dir, tmp_path):
+    image = [str(tflite_dir / "image.npy")]
+    try:
+        half = flopbench.run(tflite_dir / "sep_cnn.tflite", engine="litert", inputs=image, niter=2, precision="f16")
+    except EngineError as exc:  # a CPU without XNNPACK's fp16 path: refused with LiteRT's reason
+        assert "in f16 on this CPU" in str(exc) and "\n" not in str(exc)
+        pytest.skip(f"XNNPACK has no fp16 inference on this CPU: {exc}")
+    full = flopbench.run(tflite_dir / "sep_cnn.tflite", engine="litert", inputs=image, niter=2, precision="f32")
+    (h,), (f,) = half.outputs.values(), full.outputs.values()
+    assert half.settings.precision == "f16" and half.settings.executed_precision.startswith("f16 (XNNPACK FORCE_FP16")
+    assert h.argmax() == f.argmax()
+    np.testing.assert_allclose(h, f, atol=5e-3)  # fp16 has 11 significant bits
+    assert not np.array_equal(h, f)  # and it did round in half precision: the same numbers would mean f32 ran
+    out = tmp_path / "f16.json"
+    done = _run_cli("bench", tflite_dir / "sep_cnn.tflite", "--engine", "litert", "--precision", "f16", "-t", "0.1", "-niter", "10",
+                    "--json", out, "-hint", "throughput", "-nireq", "2")
+    assert done.returncode == 0, done.stderr
+    assert "INFO:" not in done.stderr and "WARNING: [" not in done.stderr  # LiteRT's C++ log stays out of the output
+    engine = json.loads(out.read_text())["results"][0]["engine"]
+    assert (engine["precision"], engine["executed_precision"][:3]) == ("f16", "f16")
+    assert "f16 (XNNPACK FORCE_FP16" in done.stdout
+
+
+def test_f16_of_a_file_litert_cannot_run_is_one_line_with_litert_s_reason(tmp_path):
+    custom = _custom_op_file(tmp_path / "custom.tflite")
+    done = _run_cli("run", custom, "--engine", "litert", "--precision", "f16")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Convolution2DTransposeBias" in lines[0] and "INFO" not in lines[0], lines

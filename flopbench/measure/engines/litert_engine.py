@@ -1,21 +1,25 @@
-"""LiteRT (TensorFlow Lite): `.tflite` files on the CPU through its Python interpreter, with the
-XNNPACK delegate it applies by default. It measures no latency of its own: the call latency is
-timed around `Interpreter.invoke()`.
+"""LiteRT (TensorFlow Lite): `.tflite` files on the CPU, with the XNNPACK delegate. It measures no
+latency of its own: the call latency is timed around each inference.
 
-Precision: LiteRT runs a file at the precision it is stored in. Its `Interpreter` has no setting
-for XNNPACK's fp16 inference, so f32 is the one precision it can be told; fp16 weights are
-dequantized to f32 when the model is prepared, and a quantized file runs its quantized ops on 8-bit
-integer kernels. (LiteRT's newer `CompiledModel` API takes XNNPACK's FORCE_FP16 flag and runs it,
-but its C++ side writes log lines to the process's stderr that could not be kept out of a command's
-output reliably, so flopbench does not use it yet.)
+Precision: f32 runs the file at the precision it is stored in, on LiteRT's Python `Interpreter`
+(fp16 weights are dequantized to f32 when the model is prepared; a quantized file runs its
+quantized ops on 8-bit integer kernels). f16 runs it through LiteRT's `CompiledModel` with
+XNNPACK's FORCE_FP16 flag (float ops in half precision), where XNNPACK can on this CPU; where it
+cannot, the model fails to compile and f16 is refused with LiteRT's reason. LiteRT's C++ side logs
+to the process's stderr (every environment, accelerator and delegate it makes): that goes to a
+file while LiteRT works, and only its ERROR lines come back, in the message of a failure.
 
 Per-layer times: the interpreter exposes no op profiler (`benchmark_model --enable_op_profiling`
 has one; the Python API does not), so `profile` refuses LiteRT rather than guess.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import os
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -32,22 +36,50 @@ INSTALL_HINT = "pip install 'flopbench[litert]' (the ai-edge-litert package)"
 INTEGER_TYPES = ("int8", "uint8", "int16")
 
 
+class NativeLog:
+    """What LiteRT's C++ side wrote on stderr while it was redirected: its ERROR lines, for a message."""
+
+    def __init__(self):
+        self.text = ""
+
+    def errors(self) -> str:
+        """Its ERROR lines (and what continues them), without the INFO and WARNING ones."""
+        kept, keeping = [], False
+        for line in self.text.splitlines():
+            if line.startswith("ERROR"):
+                keeping = True
+                kept.append(line.removeprefix("ERROR:").strip())
+            elif line.startswith(("└", " ")) and keeping:
+                kept.append(line.lstrip("└ ").strip())
+            else:
+                keeping = False
+        return " ".join(k for k in kept if k)[-400:]
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
-    """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" on stderr for each
-    interpreter: the output of a command is not the place for it."""
+    """LiteRT's C++ side logs on file descriptor 2 ("INFO: Created TensorFlow Lite XNNPACK delegate",
+    its environment and accelerators): the output of a command is not the place for it. What it
+    writes goes to a temporary file, whose ERROR lines a failure can quote."""
+    log = NativeLog()
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
     try:
         saved = os.dup(2)
     except OSError:
-        yield
+        yield log
         return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield log
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            log.text = sink.read().decode("utf-8", "replace")
 
 
 def _interpreter_class():
@@ -92,7 +124,7 @@ class LiteRTEngine:
     aliases = ()
     file_kinds = (SUFFIX,)
     reads_as_model_reader = False  # it reads the flatbuffer itself
-    precision_settings = ("f32",)
+    precision_settings = ("f32", "f16")  # f16: XNNPACK's FORCE_FP16, where this CPU allows it
     compared_precisions = ("f32",)
     error_modules = ("ai_edge_litert", "tflite_runtime")
 
@@ -151,9 +183,9 @@ class LiteRTEngine:
         path = Path(model_path)
         self.check_model(path)
         self.check_device(config.device)
-        if config.precision not in (None, "f32"):
-            raise EngineError(f"--precision {config.precision} is not a setting LiteRT's Python interpreter offers: it runs the file's own precision",
-                              "leave --precision out for litert, or give f32")
+        if config.precision not in (None, *self.precision_settings):
+            raise EngineError(f"--precision {config.precision} is not a setting LiteRT offers: f32 runs the file's own precision, "
+                              "f16 XNNPACK's half-precision inference", "give --precision f32 or f16 for litert, or leave it out")
         throughput = config.hint == "throughput"
         # several requests run at once: each interpreter must not claim every core for itself
         threads = config.nthreads or (1 if throughput else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
@@ -161,28 +193,41 @@ class LiteRTEngine:
         return LiteRTRunner(path, dict(input_shapes), config, threads, requests, self.version())
 
 
-class LiteRTRunner:
-    def __init__(self, path: Path, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig, threads: int,
-                 requests: int, version: str):
-        self.path, self.config, self._input_shapes = path, config, input_shapes
-        self._threads = threads
-        interpreter = self._prepared()
-        self._interpreter = interpreter
-        self.settings = EngineSettings(
-            engine=LiteRTEngine.name, engine_version=version, device=config.device, device_name="XNNPACK delegate",
-            precision="f32", hint=config.hint, streams=None,  # no streams: each request is an interpreter on a thread
-            threads=threads, requests=requests, optimal_requests=None,
-            extra={"delegate": "XNNPACK (LiteRT's default CPU delegate)"},
-            executed_precision=_stored_precision(interpreter),
-        )
-        self._requests = None
+_EXIT_QUIETED = []
 
-    def _prepared(self):
-        """An interpreter with the chosen input shapes, its tensors allocated."""
-        interpreter = _open(self.path, self._threads)
+
+def _quiet_at_exit() -> None:
+    """LiteRT's process-wide environment is a C++ static, destroyed after Python has finished, and
+    logs each accelerator it takes down: fd 2 goes to the null device once Python's own exit
+    handlers have run (flopbench has said all it has to say by then)."""
+    if _EXIT_QUIETED:
+        return
+    _EXIT_QUIETED.append(True)
+
+    def quiet() -> None:
+        try:
+            sys.stderr.flush()
+            sink = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(sink, 2)
+            os.close(sink)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    atexit.register(quiet)
+
+
+FORCE_FP16 = 0x4  # TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16 (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h)
+
+
+class _InterpreterProgram:
+    """The file on LiteRT's `Interpreter` (XNNPACK applied by default), at its stored precision."""
+
+    def __init__(self, path: Path, threads: int, input_shapes: dict[str, tuple[int, ...]]):
+        self.path = path
+        interpreter = _open(path, threads)
         try:
             for detail in interpreter.get_input_details():
-                shape = self._input_shapes.get(detail["name"])
+                shape = input_shapes.get(detail["name"])
                 if shape is not None and tuple(detail["shape"]) != tuple(shape):
                     interpreter.resize_tensor_input(detail["index"], list(shape), strict=False)
             with _quiet_stderr():
@@ -190,44 +235,169 @@ class LiteRTRunner:
         except EngineError:
             raise
         except Exception as exc:
-            if "custom op" in str(exc):  # LiteRT reads the file and fails only when preparing the op
-                raise EngineError(f"LiteRT cannot run {self.path.name}: {engine_message(exc)}",
-                                  "the custom op must be registered with LiteRT, which flopbench cannot do; "
-                                  "flopbench flops counts the model, and --engine openvino runs it if OpenVINO knows the op") from None
-            raise EngineError(f"LiteRT cannot prepare {self.path.name}: {engine_message(exc)}",
-                              "check --shape / -b against the model's inputs") from None
-        return interpreter
+            _refuse_prepared(path, exc)
+        self.interpreter = interpreter
+        self._inputs = interpreter.get_input_details()
+        self._outputs = interpreter.get_output_details()
+        self.invoke = interpreter.invoke
 
-    def _bind(self, interpreter, inputs: dict[str, np.ndarray]) -> None:
-        for detail in interpreter.get_input_details():
+    def executed_precision(self) -> str:
+        return _stored_precision(self.interpreter)
+
+    def bind(self, inputs: dict[str, np.ndarray]) -> None:
+        for detail in self._inputs:
             array = inputs.get(detail["name"])
             if array is None:
                 raise EngineError(f"no data for model input {detail['name']!r}", "give it with -i name:file.npy")
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=detail["dtype"]))
+            self.interpreter.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=detail["dtype"]))
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        return {d["name"]: self.interpreter.get_tensor(d["index"]).copy() for d in self._outputs}
+
+    def close(self) -> None:
+        self.interpreter = self.invoke = None
+
+
+class _CompiledProgram:
+    """The file on LiteRT's `CompiledModel` with XNNPACK's FORCE_FP16 flag: its float ops in f16."""
+
+    def __init__(self, path: Path, threads: int, input_shapes: dict[str, tuple[int, ...]], stored: str):
+        try:
+            from ai_edge_litert.compiled_model import CompiledModel
+            from ai_edge_litert.cpu_options import CpuOptions
+            from ai_edge_litert.options import Options
+        except ImportError:
+            raise EngineError("this LiteRT has no CompiledModel API, which f16 runs through",
+                              "pip install -U ai-edge-litert, or give --precision f32") from None
+        self.path = path
+        _quiet_at_exit()
+        with _quiet_stderr() as log:
+            try:
+                model = CompiledModel.from_file(str(path), options=Options(cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=FORCE_FP16)))
+                signature = next(iter(model.get_signature_list()))
+                names = model.get_signature_list()[signature]["inputs"]
+                for index, name in enumerate(names):
+                    shape = input_shapes.get(name)
+                    if shape is not None and tuple(model.get_input_tensor_details(signature)[name]["shape"]) != tuple(shape):
+                        model.resize_input_tensor(index, list(shape), 0)
+                self._in = model.create_input_buffers(0)
+                self._out = model.create_output_buffers(0)
+                accelerated = model.is_fully_accelerated()
+                # once here, where its log is kept: the first write makes LiteRT's process-wide
+                # environment, and the first run prepares the ops (a custom op fails only then)
+                for buffer, name in zip(self._in, names):
+                    detail = model.get_input_tensor_details(signature)[name]
+                    buffer.write(np.zeros(int(np.prod(detail["shape"])), dtype=detail["dtype"]))
+                model.run_by_index(0, self._in, self._out)
+            except Exception as exc:
+                error = exc
+            else:
+                error = None
+        if error is not None:
+            why = log.errors() or engine_message(error)
+            if "custom op" in log.text:
+                raise EngineError(f"LiteRT cannot run {path.name}: {why}",
+                                  "the custom op must be registered with LiteRT, which flopbench cannot do; "
+                                  "flopbench flops counts the model, and --engine openvino runs it if OpenVINO knows the op")
+            raise EngineError(f"LiteRT cannot run {path.name} in f16 on this CPU: {why}",
+                              "give --precision f32 (XNNPACK's half-precision inference needs a CPU and a LiteRT build that have it)")
+        self.model = model
+        self._names = names
+        self._details = model.get_input_tensor_details(signature)
+        self._out_details = model.get_output_tensor_details(signature)
+        base = stored.split(",")[0] if stored.startswith("int8") else "f16"
+        outside = "" if accelerated else ", ops XNNPACK does not take in f32"
+        self._executed = f"{base} (XNNPACK FORCE_FP16{outside})" if base == "f16" else f"{stored.split(',')[0]}, float ops in f16 (XNNPACK FORCE_FP16)"
+
+    def executed_precision(self) -> str:
+        return self._executed
+
+    def bind(self, inputs: dict[str, np.ndarray]) -> None:
+        arrays = []  # all checked before any is written
+        for name in self._names:
+            array = inputs.get(name)
+            if array is None:
+                raise EngineError(f"no data for model input {name!r}", "give it with -i name:file.npy")
+            arrays.append(np.ascontiguousarray(array, dtype=self._details[name]["dtype"]).ravel())
+        for buffer, array in zip(self._in, arrays):
+            buffer.write(array)
+
+    def invoke(self) -> None:
+        self.model.run_by_index(0, self._in, self._out)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        found = {}
+        for (name, detail), buffer in zip(self._out_details.items(), self._out):
+            count = int(np.prod(detail["shape"]))
+            found[name] = np.array(buffer.read(count, np.dtype(detail["dtype"]))).reshape(detail["shape"])
+        return found
+
+    def close(self) -> None:
+        with _quiet_stderr():  # the environment logs as it takes its accelerators down
+            self._in = self._out = None
+            model, self.model = self.model, None
+            if model is not None:
+                model.close()
+            del model
+            gc.collect()
+
+
+def _refuse_prepared(path: Path, exc: Exception):
+    if "custom op" in str(exc):  # LiteRT reads the file and fails only when preparing the op
+        raise EngineError(f"LiteRT cannot run {path.name}: {engine_message(exc)}",
+                          "the custom op must be registered with LiteRT, which flopbench cannot do; "
+                          "flopbench flops counts the model, and --engine openvino runs it if OpenVINO knows the op") from None
+    raise EngineError(f"LiteRT cannot prepare {path.name}: {engine_message(exc)}",
+                      "check --shape / -b against the model's inputs") from None
+
+
+class LiteRTRunner:
+    def __init__(self, path: Path, input_shapes: dict[str, tuple[int, ...]], config: EngineConfig, threads: int,
+                 requests: int, version: str):
+        self.path, self.config, self._input_shapes = path, config, input_shapes
+        self._threads = threads
+        self._program = self._prepared()
+        self.settings = EngineSettings(
+            engine=LiteRTEngine.name, engine_version=version, device=config.device, device_name="XNNPACK delegate",
+            precision=config.precision or "f32", hint=config.hint, streams=None,  # no streams: each request runs a program on a thread
+            threads=threads, requests=requests, optimal_requests=None,
+            extra={"delegate": "XNNPACK (LiteRT's default CPU delegate)",
+                   "api": "CompiledModel (FORCE_FP16)" if config.precision == "f16" else "Interpreter"},
+            executed_precision=self._program.executed_precision(),
+        )
+        self._requests = None
+        self._programs = [self._program]
+
+    def _prepared(self):
+        """A program for the file with the chosen input shapes, ready to run."""
+        if self.config.precision == "f16":
+            stored = _stored_precision(_open(self.path, 1))
+            return _CompiledProgram(self.path, self._threads, self._input_shapes, stored)
+        return _InterpreterProgram(self.path, self._threads, self._input_shapes)
 
     def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        interpreter = self._interpreter
-        self._bind(interpreter, inputs)
-        interpreter.invoke()
-        return {d["name"]: interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()}
+        self._program.bind(inputs)
+        self._program.invoke()
+        return self._program.outputs()
 
     def sync_step(self, inputs: dict[str, np.ndarray]):
-        self._bind(self._interpreter, inputs)
-        return self._interpreter.invoke, None
+        self._program.bind(inputs)
+        return self._program.invoke, None
 
     def async_hooks(self, inputs: dict[str, np.ndarray]) -> AsyncHooks:
-        """Concurrent invokes on a thread pool; an interpreter is not thread-safe, so each worker
-        thread has its own (invoke releases the GIL)."""
+        """Concurrent runs on a thread pool; a program is not thread-safe, so each worker thread has
+        its own (an inference releases the GIL)."""
         local = threading.local()
         lock = threading.Lock()
 
         def job() -> None:
-            interpreter = getattr(local, "interpreter", None)
-            if interpreter is None:
+            program = getattr(local, "program", None)
+            if program is None:
                 with lock:  # stderr is redirected while one is made
-                    interpreter = local.interpreter = self._prepared()
-                self._bind(interpreter, inputs)
-            interpreter.invoke()
+                    program = local.program = self._prepared()
+                    self._programs.append(program)
+                program.bind(inputs)
+            program.invoke()
 
         self._requests = ExecutorRequests(job, self.settings.requests)
         return AsyncHooks(start=self._requests.start, wait_all=self._requests.wait_all,
@@ -249,4 +419,7 @@ class LiteRTRunner:
         requests, self._requests = self._requests, None
         if requests is not None:
             requests.close()
-        self._interpreter = None
+        programs, self._programs = self._programs, []
+        for program in programs:
+            program.close()
+        self._program = None
