@@ -75,6 +75,26 @@ def test_the_prediction_on_recorded_calibration_is_the_hand_computation(residual
     assert 0 < calibration.call_us and all(fit.slope > 0 for fit in calibration.fits.values())
 
 
+def test_a_model_file_is_compiled_once_and_again_when_it_changes(residual_block, write_residual_block, tmp_path, monkeypatch):
+    """predict keeps the compiled graph of a model file: a second predict finds it and gives the
+    same prediction; the file rewritten (another size of block) is compiled again."""
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    calibration = read_calibration(RECORDED)
+    model = tmp_path / "block.onnx"
+    shutil.copy(residual_block, model)
+    first = predict(model, engine="openvino", precision="f32", calibration=calibration)
+    (kept,) = (tmp_path / "cache" / "compiled").iterdir()
+    again = predict(model, engine="openvino", precision="f32", calibration=calibration)
+    assert again.layers == first.layers and again.inserted == first.inserted
+    assert again.predicted_latency_us == first.predicted_latency_us
+    shutil.copy(write_residual_block(2 * CHANNELS, SIDE), model)
+    changed = predict(model, engine="openvino", precision="f32", calibration=calibration)
+    rows = {layer.name: layer for layer in changed.layers}
+    assert rows["conv"].flops == 2 * (2 * CHANNELS) ** 2 * 9 * SIDE * SIDE + 2 * ELEMENTS  # the new file's, counted and compiled
+    assert rows["conv"].executed_bytes == 2 * 2 * ACTIVATION + ((2 * CHANNELS) ** 2 * 9 + 2 * CHANNELS) * 4
+    assert len(list((tmp_path / "cache" / "compiled").iterdir())) == 2 and kept.exists()
+
+
 def _point(kind, nodes, roof_us, measured_us, model="m"):
     from flopbench.profiling.calibration import CalibrationPoint
 

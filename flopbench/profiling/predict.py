@@ -10,8 +10,11 @@ predicted time. The end-to-end latency adds the nodes the engine inserted (reord
 and the fixed cost of one engine call."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import statistics
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -255,8 +258,44 @@ def read_and_count(model: str | os.PathLike, engine: str, device: str, precision
     return runtime, config, loaded, cost
 
 
-def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost):
-    """(the engine's settings, the compiled graph's nodes named after the model's ops)."""
+COMPILED_SCHEMA = "flopbench/compiled-graph/1"
+
+
+def _compiled_path(runtime, config: EngineConfig, loaded, source: Any) -> Path | None:
+    """Where the compiled graph of this model file with these settings is kept: keyed by the file's
+    (and its weights file's) path, size and modification time, so an edited file is compiled again.
+    None for a model given as an object (its file is a temporary one)."""
+    if not isinstance(source, (str, os.PathLike)) or not Path(source).is_file():
+        return None
+    from ..results.metadata import cpu_flags, cpu_model
+    from .roofline import cache_dir
+
+    stats = []
+    for path in (Path(source), Path(source).with_suffix(".bin"), Path(source).with_suffix(".onnx_data"), Path(source).with_suffix(".data")):
+        if path.is_file():
+            found = path.stat()
+            stats.append([str(path.resolve()), found.st_size, found.st_mtime_ns])
+    key = json.dumps([stats, runtime.name, runtime.version(), config.device, config.precision, config.nthreads, config.hint,
+                      {name: list(shape) for name, shape in loaded.input_shapes().items()}, cpu_model(), sorted(cpu_flags())])
+    return cache_dir() / "compiled" / f"{runtime.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost, source: Any = None):
+    """(the engine's settings, the compiled graph's nodes named after the model's ops). A model
+    file compiled before with the same settings is not compiled again: its graph is kept in the
+    cache (compiling is most of predict's time), keyed by the file's path, size and modification time."""
+    from ..measure.engines import EngineSettings
+    from ..results.codec import decode, encode
+    from ..results.writing import write_text_atomic
+
+    kept = _compiled_path(runtime, config, loaded, source)
+    if kept is not None and kept.is_file():
+        try:
+            data = json.loads(kept.read_text(encoding="utf-8"))
+            if data.get("schema") == COMPILED_SCHEMA:
+                return decode(EngineSettings, data["settings"]), tuple(decode(NodeTime, node) for node in data["nodes"])
+        except (ValueError, KeyError, TypeError, AttributeError, OSError):
+            pass  # a damaged entry is compiled again and rewritten
     with engine_errors(runtime.name):
         runner = runtime.compile(str(loaded.path), loaded.input_shapes(), config)
         try:
@@ -264,6 +303,13 @@ def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost):
             settings = runner.settings
         finally:
             runner.close()
+    if kept is not None:
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(kept, json.dumps({"schema": COMPILED_SCHEMA, "settings": encode(settings),
+                                                "nodes": [encode(node) for node in nodes]}) + "\n")
+        except Exception:  # noqa: BLE001 - a cache that cannot be written only costs the next compile
+            pass
     return settings, nodes
 
 
@@ -278,7 +324,7 @@ def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str 
         get_engine(engine).check_profilable(device)
     runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch)
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
-    settings, nodes = compile_nodes(runtime, config, loaded, cost)
+    settings, nodes = compile_nodes(runtime, config, loaded, cost, source=model)
     roof = calibration.roofline
     layers, inserted = estimate(cost, nodes, roof, calibration.fits, settings.precision)
     layers_us = sum(layer.predicted_time_us for layer in layers)
