@@ -99,3 +99,51 @@ def test_benchmark_app_habits_and_a_hard_cap(sep_cnn_xml, tmp_path):
     result = json.loads(target.read_text())["results"][0]
     assert result["complete"] is False and result["stop_reason"] == "max duration"
     assert result["wall_s"] >= 0.5 and result["iterations"] < 1_000_000_000
+
+
+# --- warnings: one line per fact, the detail with --verbose (issue 22, item 11) ------------------
+
+def _fired(report) -> dict[str, set[str]]:
+    """Which statistics rule fired on which engine, read from the results themselves."""
+    fired: dict[str, set[str]] = {}
+    for result in report.results:
+        for stats in (result.engine_latency, result.call_latency):
+            for warning in (stats.warnings if stats is not None else ()):
+                fired.setdefault(warning.rule, set()).add(result.settings.engine)
+    return fired
+
+
+def test_two_engines_say_each_warning_once_naming_the_engines(sep_cnn_onnx):
+    from dataclasses import replace
+
+    from flopbench.render.bench import bench_table
+
+    report = bench(sep_cnn_onnx, engines=("openvino", "onnxruntime"), policy=RunPolicy(warmup_iterations=1, min_duration_s=None, min_iterations=20))
+    assert all(r.iterations == 20 for r in report.results)
+    # what a machine with bf16 gets: the sessions' one fact about precisions, carried by both results
+    shared = "the engines infer in different precisions (openvino bf16, onnxruntime f32): their times are not like with like"
+    report = replace(report, results=tuple(replace(r, warnings=r.warnings + (shared,)) for r in report.results))
+    fired = _fired(report)
+    assert fired["too_few_samples"] == {"openvino", "onnxruntime"}  # 20 runs, p90 needs 44: a fact of both engines
+    words = {"too_few_samples": "too few runs", "noisy": "noisy", "outliers": "outliers", "bimodal": "bimodal"}
+    notes = bench_table(report).notes.splitlines()
+    for rule, engines in fired.items():
+        lines = [line for line in notes if words[rule] in line.lower()]
+        assert len(lines) == 1, (rule, notes)
+        assert all(engine in lines[0] for engine in engines), (rule, lines[0])
+    assert sum(shared in line for line in notes) == 1, notes
+    assert not any(line.startswith(("openvino engine latency:", "openvino call latency:")) for line in notes)
+    detailed = bench_table(report, verbose=True).notes.splitlines()
+    # the detail: every warning of every engine and kind of latency, in its own words
+    assert any(line.strip().startswith("onnxruntime call latency: only 20 samples") for line in detailed), detailed
+    assert any(line.strip().startswith("openvino engine latency: only 20 samples") for line in detailed), detailed
+    assert len(detailed) > len(notes)
+
+
+def test_bench_verbose_flag(sep_cnn_onnx):
+    args = [sys.executable, "-m", "flopbench", "bench", str(sep_cnn_onnx), "--engine", "openvino,onnxruntime", "-niter", "20"]
+    short = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    long = subprocess.run(args + ["--verbose"], capture_output=True, text=True, timeout=120)
+    assert short.returncode == long.returncode == 0, short.stderr + long.stderr
+    assert "only 20 samples" not in short.stdout and "--verbose" in short.stdout
+    assert "onnxruntime call latency: only 20 samples" in long.stdout

@@ -19,6 +19,8 @@ def add_parser(commands) -> None:
     bench.add_argument("-o", "--output", help="write the table in --format to this file (atomically) instead of the terminal")
     add_table_flags(bench)
     bench.add_argument("--save-latencies", action="store_true", help="include every latency in the JSON")
+    bench.add_argument("-v", "--verbose", action="store_true",
+                       help="under each warning, every engine's own (and each kind of latency's); by default each warning is said once")
     bench.set_defaults(handler=run_command)
 
 
@@ -74,7 +76,7 @@ def run_command(args) -> int:
     finally:
         if progress_bar is not None:
             progress_bar.stop()
-    rendered = render("bench", fmt, report, save_latencies=args.save_latencies)
+    rendered = render("bench", fmt, report, save_latencies=args.save_latencies, verbose=args.verbose)
     emit_measured(rendered, args.output, report.complete, args.columns, args.wide)
     if args.json:
         text = json.dumps(report.to_dict(save_latencies=args.save_latencies), indent=2) + "\n"

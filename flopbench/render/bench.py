@@ -13,7 +13,7 @@ from . import charts, units
 from .page import card, escape
 from .registry import renderer
 from .text import TableColumn, TableRow, TextTable, html_table
-from .warnings import describe
+from .warnings import has_detail, latency_facts
 
 PERCENTILES = (90.0, 99.0, 99.9)
 
@@ -60,7 +60,9 @@ LEFT = ("Engine", "Precision", "Latency")
 
 
 @renderer("bench", "table")
-def bench_table(report: BenchReport) -> TextTable:
+def bench_table(report: BenchReport, verbose: bool = False) -> TextTable:
+    """The table and its notes: each warning once, naming the engines it concerns; `verbose`
+    (bench --verbose) adds each engine's and each kind of latency's own sentence under it."""
     unit, scale = _unit(report)
     columns = tuple(TableColumn(c, right=c not in LEFT, no_wrap=True, drop=TABLE_DROP.get(c, 0))
                     for c in ("Engine", "Precision", "Latency", "Runs", "Min", "Median", "Mean", "p90", "p99", "p99.9", "Max", "Std", "FPS", "GFLOP/s"))
@@ -82,15 +84,10 @@ def bench_table(report: BenchReport) -> TextTable:
         warmup = (f"first inference {units.duration(result.first_inference_ns)}, {len(result.warmup_ns)} warm-up runs; "
                   if result.first_inference_ns is not None else "no warm-up; ")
         notes.append(f"{label}: {warmup}measured {result.iterations:,} runs in {result.wall_s:.2f} s ({result.stop_reason})")
-        for kind, stats in _latency_rows(result):
-            notes.extend(f"{label} {kind} latency: {describe(w)}" for w in stats.warnings)
-        notes.extend(f"{label}: {w}" for w in result.warnings)
-        if not result.complete:
-            notes.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+    notes.extend(latency_facts(report.results, verbose=verbose, percentiles_needed=too_few))
     notes.extend(f"{name} was never measured: the run was interrupted before it" for name in report.not_measured)
-    if too_few:
-        needed = ", ".join(f"p{p:g} needs {n:,}" for p, n in sorted(too_few.items()))
-        notes.append(f"— : too few runs to trust that percentile at 99% confidence ({needed}); run longer with -t or -niter")
+    if not verbose and has_detail(report.results):
+        notes.append("each engine's warnings in full, per kind of latency: --verbose")
     if any(result.engine_latency and result.call_latency for result in report.results):
         notes.append("engine latency = measured inside the runtime (what benchmark_app reports); call latency = timed around each call from Python.")
     return TextTable(f"Latency ({unit}) and throughput", columns, tuple(rows), "\n".join(notes))

@@ -17,7 +17,7 @@ from .cost import layer_chart_section, model_cards
 from .page import environment_section, escape, flatten, machine_cards, sortable_cells, sortable_heads, warnings_list, whole_page
 from .profile import engine_name, profiled_layers_section, roof_card, roofline_section, warning_text
 from .registry import renderer
-from .warnings import describe
+from .warnings import latency_facts
 
 
 LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "text"), ("Kernel", "text"),
@@ -137,14 +137,7 @@ def _report_warnings(content: ReportContent) -> list[str]:
             found.append("not counted, shapes depend on the data: "
                          + ", ".join(f"{t} ×{n}" for t, n in cost.dynamic_shapes.items()))
     if content.bench is not None:
-        for result in content.bench.results:
-            label = result.settings.engine
-            for kind, stats in (("engine", result.engine_latency), ("call", result.call_latency)):
-                if stats is not None:
-                    found.extend(f"{label} {kind} latency: {describe(w)}" for w in stats.warnings)
-            found.extend(f"{label}: {w}" for w in result.warnings)
-            if not result.complete:
-                found.append(f"{label}: the run is INCOMPLETE ({result.stop_reason}); statistics cover what was measured")
+        found.extend(latency_facts(content.bench.results))
     for profile in content.profiles:
         label = f"{engine_name(profile)} profile"
         found.extend(f"{label}: {warning_text(finding, profile)}" for finding in profile.warnings)
