@@ -95,6 +95,21 @@ def test_a_model_file_is_compiled_once_and_again_when_it_changes(residual_block,
     assert len(list((tmp_path / "cache" / "compiled").iterdir())) == 2 and kept.exists()
 
 
+def test_calibration_measures_a_sweep_model_without_flops(tmp_path):
+    """A Concat alone has no FLOPs: predict refuses such a model, the calibration compiles it for
+    the bytes it moves (the sweep's concat and channel shuffle)."""
+    from flopbench.errors import ProfilingError
+    from flopbench.profiling.calibration import sweep
+    from flopbench.profiling.predict import compiled
+
+    (concat,) = [point for point in sweep(quick=False) if point.label == "concat 64+64 at 56×56"]
+    model = concat.build(tmp_path)
+    _, cost, _, nodes = compiled(model, "openvino", "CPU", "f32", None, None, None)
+    assert not any(op.flops for op in cost.ops) and any(op.type == "Concat" for op in cost.ops) and nodes
+    with pytest.raises(ProfilingError, match="no counted ops with FLOPs"):
+        predict(model, engine="openvino", precision="f32", calibration=read_calibration(RECORDED))
+
+
 def _point(kind, nodes, roof_us, measured_us, model="m"):
     from flopbench.profiling.calibration import CalibrationPoint
 

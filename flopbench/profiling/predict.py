@@ -232,14 +232,15 @@ def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, fits: M
 
 def compiled(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
              shape: Any, batch: int | None):
-    """(loaded model, its count, the engine's settings, the compiled graph's nodes): nothing is run."""
-    runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch)
+    """(loaded model, its count, the engine's settings, the compiled graph's nodes): nothing is run.
+    A model without FLOPs (a Concat alone) is fine here: calibration measures what it moves."""
+    runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch, need_flops=False)
     settings, nodes = compile_nodes(runtime, config, loaded, cost)
     return loaded, cost, settings, nodes
 
 
 def read_and_count(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
-                   shape: Any, batch: int | None):
+                   shape: Any, batch: int | None, need_flops: bool = True):
     """(the engine, its config, the loaded model, its count), every argument checked: what is wrong
     with the request is said before anything is looked up or compiled."""
     from ..counting import count_loaded
@@ -252,7 +253,7 @@ def read_and_count(model: str | os.PathLike, engine: str, device: str, precision
     config = EngineConfig(device=device, hint="latency", precision=precision, nthreads=nthreads, profile=True)
     loaded = load(model, shape=normalize_shape_spec(shape), batch=check_batch(batch))
     cost = count_loaded(loaded)
-    if not any(op.counted and (op.flops or op.other_flops) for op in cost.ops):
+    if need_flops and not any(op.counted and (op.flops or op.other_flops) for op in cost.ops):
         raise ProfilingError(f"{os.path.basename(str(model))} has no counted ops with FLOPs: there is no layer to predict",
                              "give a model with convolutions, matmuls or other ops flopbench counts (see flopbench flops)")
     return runtime, config, loaded, cost

@@ -11,7 +11,7 @@ from . import units
 from .registry import renderer
 
 COLUMNS = ("layer", "type", "kernel_class", "flops", "bytes", "executed_bytes", "working_set_bytes", "level", "bound",
-           "precision", "roof_time_us", "factor", "predicted_time_us", "fused_into")
+           "precision", "roof_time_us", "factor", "fixed_us", "predicted_time_us", "fused_into")
 HEADER = ("Layer", "Type", "Class", "FLOPs", "Exec. B", "Level", "Bound", "Roof µs", "× class", "Predicted µs")
 
 
