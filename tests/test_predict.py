@@ -132,11 +132,10 @@ def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     # a class whose time is all fixed cost gets a slope of 0, never a negative one
     flat = fit_class([_point("pool", 1, r, 7.0) for r in (0.1, 0.2, 0.4)])
     assert flat.fixed_us == pytest.approx(7.0, rel=0.05) and flat.slope >= 0
-    # the per-call cost: the median over the models of latency - their layers' fitted times
-    points = (_point("conv", 1, 10.0, 19.0, "a"), _point("conv", 1, 100.0, 154.0, "b"), _point("conv", 1, 30.0, 49.0, "c"))
-    models = (ModelPoint("a", 1, 1, 19.0 + 20.0, 19.0), ModelPoint("b", 1, 1, 154.0 + 30.0, 154.0), ModelPoint("c", 1, 1, 49.0 + 25.0, 49.0))
-    fits = {"conv": fit_class(list(points))}
-    assert call_us_of(points, models, fits) == pytest.approx(25.0)
+    # the per-inference cost: unprofiled latency - the nodes' profiled sum, median over the quicker half
+    models = (ModelPoint("a", 1, 1, 60.0, 40.0), ModelPoint("b", 1, 1, 90.0, 60.0), ModelPoint("c", 3, 5, 150.0, 125.0),
+              ModelPoint("d", 1, 1, 5000.0, 3000.0), ModelPoint("e", 1, 1, 9000.0, 4000.0))
+    assert call_us_of(models) == pytest.approx(25.0)  # a, b, c: gaps 20, 30, 25
 
 
 @pytest.fixture()

@@ -390,16 +390,13 @@ def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
     return dict(sorted(fits.items()))
 
 
-def call_us_of(points: tuple[CalibrationPoint, ...], models: tuple[ModelPoint, ...], fits: dict[str, ClassFit]) -> float:
-    """The per-inference cost beyond the layers: the median, over the sweep's models, of the
-    measured latency less what the fits predict for their layers and inserted nodes."""
-    predicted: dict[str, float] = {}
-    for point in points:
-        fit = fits.get(point.kernel_class)
-        if fit is not None:
-            predicted[point.model] = predicted.get(point.model, 0.0) + fitted_time_us(fit, point.nodes, point.roof_time_us)
-    rest = [model.latency_us - predicted[model.model] for model in models if model.model in predicted]
-    return max(0.0, statistics.median(rest)) if rest else 0.0
+def call_us_of(models: tuple[ModelPoint, ...]) -> float:
+    """The per-inference cost beyond the nodes: what an unprofiled inference takes beyond the sum of
+    its nodes' profiled times (measured less measured, so no layer's fit error leaks in), the median
+    over the sweep's quicker half of models, where that difference is not lost in their layers' noise."""
+    quick = sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
+    gaps = [model.latency_us - model.profiled_us for model in quick if model.profiled_us > 0]
+    return max(0.0, statistics.median(gaps)) if gaps else 0.0
 
 
 # ---- the cache -------------------------------------------------------------------------------------
@@ -499,7 +496,7 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
         fits = fits_of(tuple(points))
         found = Calibration(engine=runtime.name, engine_version=runtime.version(), device=device, precision=precision,
                             nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits,
-                            call_us=call_us_of(tuple(points), tuple(models), fits), points=tuple(points), models=tuple(models),
+                            call_us=call_us_of(tuple(models)), points=tuple(points), models=tuple(models),
                             done=tuple(done), complete=complete, quick=quick,
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             seconds=(previous.seconds if previous else 0.0) + time.perf_counter() - started, path=str(path))
