@@ -237,6 +237,29 @@ def test_compare_and_report_show_a_fleet_profile_machine_by_machine(fleet_profil
     assert browser.evaluate("document.querySelectorAll('#compare-table thead th').length") == 2 + 2 * len(by_node)
 
 
+def test_a_fleet_profile_s_warnings_are_the_same_in_the_terminal_the_json_and_the_page(fleet_profile_file, tmp_path):
+    """Each node's profile warnings, from its result in the gathered JSON, are the lines the
+    terminal printed and the page lists (its page once said "Warnings (0)" under five)."""
+    from html import unescape
+
+    from flopbench.fleet.compare import column_label
+    from flopbench.profiling.profile import ProfileResult
+    from flopbench.render.profile import labelled_profile_warnings
+
+    out, done = fleet_profile_file
+    fleet = FleetResult.from_dict(json.loads(out.read_text()))
+    expected = [line for record in fleet.done for line in labelled_profile_warnings(
+        column_label(fleet, record.point["model"], record.node_id), ProfileResult.from_dict(record.result))]
+    assert expected  # sep_cnn has layers under 10 µs on every machine: coarse_times at least
+    page = tmp_path / "machines.html"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    section = page.read_text(encoding="utf-8").split('<section id="warnings">', 1)[1].split("</section>", 1)[0]
+    # the same lines (the page orders its columns by node, the file by when each ended)
+    assert sorted(unescape(item) for item in re.findall(r"<li>(.*?)</li>", section)) == sorted(expected)
+    printed = " ".join(done.stdout.split())  # the terminal wraps long lines
+    assert all(" ".join(f"warning: {line}".split()) in printed for line in expected)
+
+
 def test_inputs_travel_to_the_nodes_by_content(cluster, zoo_dir, tmp_path):
     """-i and the model given as paths relative to the driver's folder, which is not the folder the
     nodes' workers run in (the cluster's): a node can only have the data by content."""

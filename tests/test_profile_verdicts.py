@@ -1,5 +1,7 @@
 """What a profile says about its numbers, checked on hand-made rows and samples (no engine runs
 here: the truths are the figures written into each case)."""
+import pytest
+
 from flopbench.profiling.join import Join
 from flopbench.profiling.profile import ABOVE_ROOF, JOIN_FACTOR, LayerRow, findings
 from flopbench.profiling.roofline import Peak, Roofline
@@ -65,3 +67,108 @@ def test_an_older_files_above_roof_warning_still_reads():
     old = Finding("above_roof", {"layer": "conv", "gflops_per_s": 500.0, "peak_gflops_per_s": 300.0, "precision": "f32"})
     text = warning_text(old, None)
     assert "conv" in text and "500.0" in text and "300.0" in text
+
+
+# ---- what profiling costs: alternating blocks, a sign test over their pairs ----------------------
+
+def blocks(medians_us, size=3):
+    """Latencies (ns) of blocks of `size` inferences, each block's values around its median."""
+    return [int(m * 1000) + d for m in medians_us for d in (-200, 0, 300)][: len(medians_us) * size]
+
+
+def test_a_cost_every_block_shows_is_a_cost():
+    from flopbench.measure.stats import block_difference
+
+    plain = [70.0, 72.0, 69.0, 75.0, 71.0, 70.0, 90.0, 70.0, 71.0, 70.0]
+    profiled = [m + 50.0 for m in plain]
+    found = block_difference(blocks(profiled), blocks(plain), 3)
+    assert (found.verdict, found.blocks, found.higher, found.lower) == ("higher", 10, 10, 0)
+    assert found.difference_ns == 50_000
+    assert found.p_value == 2 / 2**10
+
+
+def test_a_difference_the_blocks_disagree_on_is_within_noise():
+    """The light_resnet50 case: one block of the unprofiled run far slower (the machine got busy)
+    moves the mean, not the pairs."""
+    from flopbench.measure.stats import block_difference
+
+    plain = [700.0, 720.0, 40_000.0, 710.0, 705.0, 690.0, 700.0, 715.0]
+    profiled = [705.0, 710.0, 712.0, 702.0, 714.0, 688.0, 703.0, 709.0]
+    found = block_difference(blocks(profiled), blocks(plain), 3)
+    assert found.verdict == "within_noise" and 0 < found.higher < 8 and 0 < found.lower < 8
+    # too few pairs to tell, even when all agree
+    assert block_difference(blocks([2.0] * 5), blocks([1.0] * 5), 3).verdict == "too_few_blocks"
+    assert block_difference(blocks([1.0] * 6), blocks([2.0] * 6), 3).verdict == "lower"
+
+
+def test_a_profiler_that_slows_every_inference_down_is_flagged():
+    from flopbench.measure.stats import block_difference, summarize
+    from flopbench.profiling.profile import OVERHEAD_FACTOR, overhead_findings
+
+    plain, profiled = blocks([70.3] * 10), blocks([685.3] * 10)
+    found = overhead_findings(summarize(profiled, percentiles=()), summarize(plain, percentiles=()),
+                              block_difference(profiled, plain, 3))
+    flagged = [f for f in found if f.rule == "profiling_overhead"]
+    assert len(flagged) == 1 and flagged[0].data["factor"] == pytest.approx(685.3 / 70.3)
+    text = warning_text(flagged[0], None)
+    assert "9.7× slower" in text and "685.3" in text and "70.3" in text
+    # a small cost is a cost, not a warning
+    assert not [f for f in overhead_findings(summarize(blocks([72.0] * 10), percentiles=()), summarize(plain, percentiles=()),
+                                             block_difference(blocks([72.0] * 10), plain, 3)) if f.rule == "profiling_overhead"]
+    assert OVERHEAD_FACTOR > 1
+
+
+def test_the_latency_verdicts_are_bench_s():
+    """Each run's end-to-end latency gets the verdicts bench gives the same samples, in bench's words."""
+    from flopbench.measure.stats import summarize
+    from flopbench.profiling.profile import overhead_findings
+    from flopbench.render.warnings import describe
+
+    noisy = [1000_000, 1500_000, 700_000, 1200_000, 600_000, 1400_000, 900_000, 1_000_000, 2_000_000]
+    quiet = [1000_000 + i for i in range(9)]
+    stats = summarize(noisy, percentiles=())
+    assert {w.rule for w in stats.warnings} >= {"noisy", "bimodal"}
+    found = [f for f in overhead_findings(stats, summarize(quiet, percentiles=()), None) if f.rule == "latency_noise"]
+    assert [(f.data["run"], f.data["verdict"]) for f in found] == [("profiled", w.rule) for w in stats.warnings]
+    assert [warning_text(f, None) for f in found] == [f"the profiled inferences' end-to-end latency: {describe(w)}" for w in stats.warnings]
+
+
+# ---- a real run: the statistics are kept, the words never say a negative cost --------------------
+
+def test_a_profile_measures_its_overhead_in_alternating_blocks(sep_cnn_onnx, roofline_cache, tmp_path):
+    import json
+    import re
+    from dataclasses import replace
+    from html import unescape
+
+    from flopbench.cli.main import main
+    from flopbench.profiling.profile import ProfileResult, profile
+    from flopbench.render.profile import overhead_line, profile_warnings, summary_lines
+    from flopbench.results.schema import validate
+
+    result = profile(sep_cnn_onnx, engine="onnxruntime", iterations=20, warmup=2)
+    assert result.profiled_latency.count == 20 and result.unprofiled_latency.count == 20
+    assert (result.overhead.blocks, result.overhead.block_size) == (10, 2)
+    assert result.profiled_latency.median_ns / 1e3 <= max(result.end_to_end_us * 20, 1e9)
+    document = result.to_dict()
+    validate(document)
+    assert ProfileResult.from_dict(json.loads(json.dumps(document))).to_dict() == document
+    assert not any("costs -" in line or "costs +-" in line for line in summary_lines(result))
+    # a run whose profiled blocks came out faster: no negative cost is ever printed
+    faster = replace(result, overhead=replace(result.overhead, verdict="lower", difference_ns=-11_257_400.0, lower=9, higher=1))
+    line = overhead_line(faster)
+    assert "-11" not in line and "−11" not in line and "11,257.4 µs faster" in line and "nothing measurable" in line
+    assert "within noise" in overhead_line(replace(result, overhead=replace(result.overhead, verdict="within_noise")))
+
+    # one set of warnings: the page lists what the JSON holds, in the terminal's words
+    saved = tmp_path / "profile.json"
+    saved.write_text(json.dumps(document))
+    page = tmp_path / "page.html"
+    cost = tmp_path / "cost.json"
+    assert main(["flops", str(sep_cnn_onnx), "-o", str(cost)]) == 0
+    assert main(["report", str(saved), str(cost), "-o", str(page)]) == 0
+    section = page.read_text(encoding="utf-8").split('<section id="warnings">', 1)[1].split("</section>", 1)[0]
+    listed = [unescape(item) for item in re.findall(r"<li>(.*?)</li>", section)]
+    loaded = ProfileResult.from_dict(json.loads(saved.read_text()))
+    assert listed == [f"onnxruntime profile: {text}" for text in profile_warnings(loaded)]
+    assert len(listed) >= len(document["warnings"])

@@ -14,6 +14,7 @@ from typing import Any
 from ..counting import ModelCost, count
 from ..errors import EngineError, ModelFileError, OptionError
 from ..measure.bench import BenchResult, bench
+from ..profiling.profile import ProfileResult
 from ..measure.engines import DEFAULT_ENGINE, EngineConfig, get_engine
 from ..measure.session import COMMON_PRECISION
 from ..measure.policy import RunPolicy
@@ -79,6 +80,8 @@ class Comparison:
     metadata: Mapping[str, Any]
     interrupted: bool = False
     layers: tuple[LayerMatch, ...] = ()  # with by="layer": matching layers side by side, per engine
+    # a fleet profile's columns: each node's profile (its model named after the column), warnings and all
+    profiles: tuple[ProfileResult, ...] = ()
 
     @property
     def complete(self) -> bool:

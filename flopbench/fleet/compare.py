@@ -95,7 +95,7 @@ def side_by_side(result: FleetResult) -> Comparison:
             column["rooflines"].update(record.result["metadata"].get("rooflines", {}))
         else:
             profiled = ProfileResult.from_dict(record.result)
-            column["profiles"][record.point["engine"]] = profiled
+            column["profiles"][record.point["engine"]] = replace(profiled, model=column["label"])
     if not columns:
         raise ResultFileError("the fleet file holds no finished result", "run the fleet again: a re-run with the same --json finishes it")
     models = list(result.metadata.get("models") or [])
@@ -112,4 +112,5 @@ def side_by_side(result: FleetResult) -> Comparison:
         for c in ordered}}}
     return Comparison(models=tuple(c["label"] for c in ordered), engines=tuple(engines), rows=tuple(rows),
                       results=tuple(r for engine in engines for c in ordered for e, r in c["results"].items() if e == engine),
-                      metadata=metadata, interrupted=not result.complete, layers=tuple(layers))
+                      metadata=metadata, interrupted=not result.complete, layers=tuple(layers),
+                      profiles=tuple(p for engine in engines for c in ordered for e, p in c["profiles"].items() if e == engine))

@@ -408,3 +408,65 @@ def summarize(latencies_ns: Sequence[int] | np.ndarray,
         median_bound_ns=None if k50 is None else int(s[k50 - 1]),
         sorted_ns=s,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Two runs measured in alternating blocks
+# --------------------------------------------------------------------------------------------------
+
+#: A difference is told from noise when a two-sided sign test over the blocks rejects "no
+#: difference" at this level.
+SIGN_TEST_LEVEL = 0.05
+#: Fewer pairs than this cannot reject at that level even when every pair agrees (2 / 2**5 > 0.05).
+SIGN_TEST_MIN_PAIRS = 6
+
+
+@encoded
+@dataclass(frozen=True)
+class BlockDifference:
+    """How much slower a run A was than a run B measured in alternating blocks (A, B, A, B ...).
+
+    Each pair of neighbouring blocks ran under the same conditions (load, clock, caches), so a
+    drift of the machine cancels out in their difference. ``difference_ns`` is the median over the
+    pairs of (A's block median − B's block median); ``higher``/``lower`` count the pairs where A was
+    slower/faster. ``verdict`` is "higher" or "lower" when a two-sided sign test over the pairs
+    rejects "no difference" at ``SIGN_TEST_LEVEL``, "within_noise" when it does not (the pairs
+    disagree), "too_few_blocks" under ``SIGN_TEST_MIN_PAIRS`` pairs (no split could be told from noise)."""
+
+    blocks: int
+    block_size: int
+    difference_ns: float
+    higher: int
+    lower: int
+    p_value: float
+    verdict: str  # "higher" | "lower" | "within_noise" | "too_few_blocks"
+
+
+def sign_test_p(higher: int, lower: int) -> float:
+    """Two-sided sign test: the chance of a split at least this lopsided if each pair were a coin
+    toss (ties left out), computed exactly."""
+    n = higher + lower
+    if n == 0:
+        return 1.0
+    k = min(higher, lower)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def block_difference(a_ns: Sequence[int] | np.ndarray, b_ns: Sequence[int] | np.ndarray, block_size: int) -> BlockDifference:
+    """`a_ns` and `b_ns` measured in alternating blocks of `block_size` (A's first block, then B's,
+    ...): the blocks both runs completed are compared pair by pair."""
+    a = _as_latency_array(a_ns)
+    b = _as_latency_array(b_ns)
+    size = max(1, int(block_size))
+    pairs = min(len(a), len(b)) // size
+    differences = [float(np.median(a[i * size:(i + 1) * size]) - np.median(b[i * size:(i + 1) * size])) for i in range(pairs)]
+    higher = sum(d > 0 for d in differences)
+    lower = sum(d < 0 for d in differences)
+    p = sign_test_p(higher, lower)
+    if pairs < SIGN_TEST_MIN_PAIRS:
+        verdict = "too_few_blocks"
+    else:
+        verdict = "within_noise" if p > SIGN_TEST_LEVEL else ("higher" if higher > lower else "lower")
+    return BlockDifference(blocks=pairs, block_size=size, difference_ns=float(np.median(differences)) if differences else 0.0,
+                           higher=higher, lower=lower, p_value=p, verdict=verdict)

@@ -2,6 +2,7 @@
 measured roofline, and reconciled with the end-to-end latency of the same run."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -16,6 +17,7 @@ from ..measure.session import open_session
 from ..measure.settings import measurement_settings
 from ..model.spec import ModelSpec
 from ..measure.policy import is_int
+from ..measure.stats import BlockDifference, LatencyStats, block_difference, summarize
 from ..results.codec import json_field, result_kind
 from ..results.documents import data_frame
 from ..results.metadata import result_metadata
@@ -35,6 +37,10 @@ JOIN_FACTOR = 1.5
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
 SLOWER_FACTOR = 2.0  # a layer this many times slower than this machine's model predicts is flagged
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
+# the profiled and the unprofiled model run in alternating blocks, about this many of each, so a
+# machine whose load changes during the run weighs on both alike
+OVERHEAD_BLOCKS = 10
+OVERHEAD_FACTOR = 1.5  # profiled inferences this many times slower (medians) than unprofiled ones are flagged
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,12 @@ class ProfileResult:
     warnings: tuple[Finding, ...]
     complete: bool
     metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
+    # the end-to-end latencies of the profiled and of the unprofiled inferences, with bench's verdicts;
+    # None in files written before they were kept
+    profiled_latency: LatencyStats | None = None
+    unprofiled_latency: LatencyStats | None = None
+    # what profiling costs, from the two runs' alternating blocks: a cost, or within noise
+    overhead: BlockDifference | None = None
 
     @property
     def profiling_overhead_us(self) -> float | None:
@@ -237,23 +249,28 @@ def _check_iterations(iterations, flag: str = "-niter") -> None:
         raise OptionError(f"{flag} {iterations} is too large", f"give {flag} at most {MAX_ITERATIONS:,}")
 
 
-def _unprofiled(runner, arrays, iterations: int, warmup: int, kind: str) -> np.ndarray:
-    """End-to-end latencies of the same model compiled without profiling, measured the same way."""
-    step, engine_latencies = runner.sync_step(arrays)
-    for _ in range(warmup):
-        step()
-    clock = __import__("time").perf_counter_ns
-    calls: list[int] = []
-    try:
-        for _ in range(iterations):
+class _Unprofiled:
+    """The same model compiled without profiling, run a block at a time between the profiled
+    inferences, timed the same way (the engine's own latency where it has one, else the call)."""
+
+    def __init__(self, runner, arrays, warmup: int, block: int):
+        self.step, self._engine_latencies = runner.sync_step(arrays)
+        self.warmup, self.size = warmup, block
+        self.calls: list[int] = []
+        for _ in range(warmup):
+            self.step()
+
+    def block(self) -> None:
+        clock = __import__("time").perf_counter_ns
+        for _ in range(self.size):
             start = clock()
-            step()
-            calls.append(clock() - start)
-    except KeyboardInterrupt:
-        pass
-    if kind == "engine" and engine_latencies is not None:
-        return engine_latencies()[warmup:][: len(calls)]
-    return np.asarray(calls, dtype=np.int64)
+            self.step()
+            self.calls.append(clock() - start)
+
+    def latencies(self, kind: str) -> np.ndarray:
+        if kind == "engine" and self._engine_latencies is not None:
+            return np.asarray(self._engine_latencies()[self.warmup:][: len(self.calls)], dtype=np.int64)
+        return np.asarray(self.calls, dtype=np.int64)
 
 
 def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
@@ -295,30 +312,29 @@ def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
         _counted(session.cost, session.count_unavailable, spec.model)
         name = session.engine.name
         roof = roofline or cached_roofline(name, device) or machine_roofline(name, device, progress=progress)
+        block = max(1, math.ceil(iterations / OVERHEAD_BLOCKS))
         if progress:
-            progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences")
+            progress(f"profiling {session.loaded.path.name} on {name}: {iterations} inferences, in blocks of {block} "
+                     "alternating with the same model unprofiled (for what profiling costs)")
         with engine_errors(name):
-            run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
-                                                           counted={op.name for op in session.cost.ops})
+            runner = session.engine.compile(str(session.loaded.path), session.loaded.input_shapes(), replace(config, profile=False))
+        try:
+            with engine_errors(name):
+                plain = _Unprofiled(runner, session.inputs.arrays, warmup, block)
+                run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
+                                                               counted={op.name for op in session.cost.ops},
+                                                               between=plain.block, block=block)
+            unprofiled = plain.latencies(run.latency_kind)
+        finally:
+            runner.close()
         nodes = run.nodes
         if run.iterations and not any(node.time_ns > 0 for node in nodes):
             raise ProfilingError(f"{name} on {device} reported no per-node times",
                                 "profile on -d CPU, or use the other engine")
         settings = session.runner.settings
-    unprofiled = np.zeros(0, dtype=np.int64)
-    if run.complete and run.iterations:
-        if progress:
-            progress("the same model without profiling, for the overhead")
-        plain = replace(config, profile=False)
-        with engine_errors(session.engine.name):
-            runner = session.engine.compile(str(session.loaded.path), session.loaded.input_shapes(), plain)
-            try:
-                unprofiled = _unprofiled(runner, session.inputs.arrays, run.iterations, warmup, run.latency_kind)
-            finally:
-                runner.close()
     if calibration is None:
         calibration = _cached_calibration(session.engine.name, device, precision)
-    return _result(session, settings, run, nodes, roof, unprofiled, precision, calibration)
+    return _result(session, settings, run, nodes, roof, unprofiled, precision, calibration, block)
 
 
 def _cached_calibration(engine: str, device: str, precision: str | None):
@@ -360,8 +376,22 @@ def slower_than_predicted(rows: tuple[LayerRow, ...]) -> list[dict[str, Any]]:
     return found
 
 
+def overhead_findings(profiled: LatencyStats | None, unprofiled: LatencyStats | None,
+                      overhead: BlockDifference | None) -> list[Finding]:
+    """Bench's verdicts on each run's end-to-end latencies, and a profiler that slows every
+    inference down by OVERHEAD_FACTOR× or more (its own cost is then in every layer's time)."""
+    found = [Finding("latency_noise", {"run": run, "verdict": w.rule, "values": dict(w.values)})
+             for run, stats in (("profiled", profiled), ("unprofiled", unprofiled)) if stats is not None for w in stats.warnings]
+    if (overhead is not None and overhead.verdict == "higher" and profiled is not None and unprofiled is not None
+            and unprofiled.median_ns > 0 and profiled.median_ns >= OVERHEAD_FACTOR * unprofiled.median_ns):
+        found.append(Finding("profiling_overhead", {"profiled_median_us": profiled.median_ns / 1e3,
+                                                    "unprofiled_median_us": unprofiled.median_ns / 1e3,
+                                                    "factor": profiled.median_ns / unprofiled.median_ns}))
+    return found
+
+
 def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofiled: np.ndarray,
-            asked_precision: str | None, calibration=None) -> ProfileResult:
+            asked_precision: str | None, calibration=None, block: int = 1) -> ProfileResult:
     joined = join(session.cost, nodes, run.merged_ops)
     end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0
     resolution_us = run.time_resolution_ns / 1e3
@@ -377,6 +407,10 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofil
     outside_us = end_to_end_us - layers_us - engine_us
     warnings = [Finding("input", {"text": text}) for text in session.inputs.warnings]
     warnings += findings(rows, joined, roof, resolution_us, outside_us, asked_precision, settings.precision)
+    profiled_stats = summarize(run.latencies_ns, percentiles=()) if len(run.latencies_ns) else None
+    unprofiled_stats = summarize(unprofiled, percentiles=()) if len(unprofiled) else None
+    overhead = block_difference(run.latencies_ns, unprofiled, block) if len(run.latencies_ns) and len(unprofiled) else None
+    warnings += overhead_findings(profiled_stats, unprofiled_stats, overhead)
     slow = slower_than_predicted(rows)
     if slow:
         warnings.append(Finding("slower_than_predicted", {"count": len(slow), "factor": SLOWER_FACTOR, "layers": slow[:20]}))
@@ -388,5 +422,6 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofil
         unprofiled_end_to_end_us=float(unprofiled.mean()) / 1e3 if len(unprofiled) else None,
         unprofiled_iterations=int(len(unprofiled)), layers=rows, engine_nodes=engine_rows, roofline=roof, nodes=tuple(nodes),
         warnings=tuple(warnings), complete=not interrupted,
+        profiled_latency=profiled_stats, unprofiled_latency=unprofiled_stats, overhead=overhead,
         metadata={**result_metadata(), "inputs": [i.to_dict() for i in session.loaded.inputs],
                   "input_data": session.inputs.source})

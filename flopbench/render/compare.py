@@ -15,6 +15,7 @@ from .bench import latency_section
 from .page import escape, sortable_cells, sortable_heads, whole_page
 from .registry import renderer
 from .text import TableColumn, TableRow, TextTable, short_name
+from .profile import labelled_profile_warnings
 from .report import ReportContent, report_environment_section, report_warnings_section
 
 
@@ -187,9 +188,9 @@ def render_comparison_page(comparison: Comparison, command: str = "") -> str:
                      'proportionally less time: compare the bars of each column. Hover a bar for its numbers.</p>'
                      f'{ratio_chart}</section>')
     bench = BenchReport(results=comparison.results, metadata=comparison.metadata, interrupted=comparison.interrupted)
-    content = ReportContent(bench=bench, command=command,
-                            notes=("interrupted (Ctrl-C): the page shows what was measured until then",)
-                            if comparison.interrupted else ())
+    notes = ["interrupted (Ctrl-C): the page shows what was measured until then"] if comparison.interrupted else []
+    notes += [line for profile in comparison.profiles for line in labelled_profile_warnings(profile.model, profile)]
+    content = ReportContent(bench=bench, command=command, notes=tuple(notes))
     latency = (latency_section(bench).replace("<h2>Latency</h2>", "<h2>Latency, column by column</h2>")
                if comparison.results else "")
     subtitle = f"flopbench {__version__} · compare · {', '.join(names)}"

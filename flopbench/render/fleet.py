@@ -108,8 +108,9 @@ def fleet_profile_table(result: FleetResult):
     for node_id in node_ids:
         table.add_column(node_label(result, node_id), justify="right")
     cells: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (model, engine) -> layer -> node -> text
+    from ..fleet.compare import column_label
     from ..profiling.profile import ProfileResult
-    from .profile import warning_text
+    from .profile import labelled_profile_warnings
 
     roofs, warnings = [], []
     for record in result.points:
@@ -130,7 +131,8 @@ def fleet_profile_table(result: FleetResult):
         rows.setdefault("(end to end, unprofiled)", {})[node_id] = "—" if unprofiled is None else f"{unprofiled:,.1f}"
         roofs.append(Text(_roof_line(result, node_id, key[1], document["roofline"], document["metadata"].get("roofline_source", "?"))))
         profiled = ProfileResult.from_dict(document)
-        warnings += [Text(f"{node_label(result, node_id)} {key[1]}: warning: {warning_text(w, profiled)}") for w in profiled.warnings]
+        # the very lines the page lists (render/compare.py), under the page's column name
+        warnings += [Text(f"warning: {line}") for line in labelled_profile_warnings(column_label(result, key[0], node_id), profiled)]
     first = True
     for (model, engine), rows in cells.items():
         if not first:

@@ -14,6 +14,8 @@ from . import charts, units
 from .page import escape, roofline_card
 from .registry import renderer
 from .text import TableColumn, TableRow, TextTable
+from .warnings import describe
+from ..measure.stats import StatWarning
 
 COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "predicted_time_us", "percent", "gflops_per_s",
            "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
@@ -79,7 +81,61 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
         return f"asked for --precision {d['asked']}, but the engine ran {d['used']}"
     if finding.rule == "input":
         return d["text"]
+    if finding.rule == "latency_noise":
+        return f"the {d['run']} inferences' end-to-end latency: {describe(StatWarning(d['verdict'], tuple(d['values'].items())))}"
+    if finding.rule == "profiling_overhead":
+        return (f"profiling made every inference {d['factor']:.1f}× slower ({d['profiled_median_us']:,.1f} µs against "
+                f"{d['unprofiled_median_us']:,.1f} µs unprofiled, medians): the profiler's own cost is inside the layer times, "
+                "so their shares say more than their µs; fewer, larger layers (or a larger batch) dilute it")
+    if finding.rule == "noisy_layers":
+        return (f"{d['count']} layer(s) timed with the noise bench calls out, so their times vary from one inference to the next: "
+                + "; ".join(f"{x['layer']} ({', '.join(NOISE_WORDS.get(v, v) for v in x['noise'])})" for x in d["layers"])
+                + "; close other programs or profile longer")
     return f"{finding.rule}: {json.dumps(d)}"
+
+
+NOISE_WORDS = {"noisy": "std over 10% of the mean", "outliers": "outliers over 3× the median",
+               "bimodal": "fastest 25% under the median"}
+
+
+def overhead_line(result: ProfileResult) -> str | None:
+    """What profiling costs, in words: a cost, within noise, or too few blocks to tell; never a
+    negative cost."""
+    if result.unprofiled_end_to_end_us is None:
+        return None
+    plain, profiled, overhead = result.unprofiled_latency, result.profiled_latency, result.overhead
+    if plain is None or profiled is None or overhead is None:  # a file written before medians were kept
+        cost = result.profiling_overhead_us
+        verdict = f"profiling costs {cost:+,.1f} µs" if cost >= 0 else "profiling cost nothing measurable"
+        return (f"Without profiling: {result.unprofiled_end_to_end_us:,.1f} µs mean over {result.unprofiled_iterations:,} "
+                f"inferences ({verdict})")
+    head = (f"Without profiling: {plain.median_ns / 1e3:,.1f} µs median over {plain.count:,} inferences, against "
+            f"{profiled.median_ns / 1e3:,.1f} µs profiled, in {overhead.blocks} alternating blocks of {overhead.block_size}: ")
+    difference = abs(overhead.difference_ns) / 1e3
+    if overhead.verdict == "higher":
+        return head + f"profiling costs {difference:,.1f} µs per inference (slower in {overhead.higher} of {overhead.blocks} blocks)"
+    if overhead.verdict == "lower":
+        return head + (f"the profiled inferences were {difference:,.1f} µs faster in {overhead.lower} of {overhead.blocks} blocks: "
+                       "profiling cost nothing measurable, and something else changed between the two models' blocks")
+    if overhead.verdict == "too_few_blocks":
+        return head + f"too few blocks to tell what profiling costs from noise (a difference of {difference:,.1f} µs); profile longer (-niter)"
+    return head + (f"what profiling costs is within noise (a difference of {difference:,.1f} µs, slower in {overhead.higher} "
+                   f"and faster in {overhead.lower} of {overhead.blocks} blocks)")
+
+
+def profile_warnings(result: ProfileResult) -> list[str]:
+    """Every warning of a profile in words: the one list the terminal, the report page and the fleet's
+    pages show, made from the same findings the JSON holds."""
+    found = [warning_text(w, result) for w in result.warnings]
+    if not result.complete:
+        found.append("INCOMPLETE: the run was interrupted; the times cover what was measured")
+    return found
+
+
+def labelled_profile_warnings(label: str, result: ProfileResult) -> list[str]:
+    """A profile's warnings as a page or a fleet's terminal lists them among others' (`label`: the
+    machine, the column)."""
+    return [f"{label} {engine_name(result)}: {text}" for text in profile_warnings(result)]
 
 
 def _records(result: ProfileResult) -> list[dict[str, Any]]:
@@ -165,9 +221,9 @@ def summary_lines(result: ProfileResult) -> list[str]:
         f"Layers {result.layers_us:,.1f} µs + engine nodes {result.engine_nodes_us:,.1f} µs + outside layers "
         f"{result.outside_layers_us:,.1f} µs = {result.end_to_end_us:,.1f} µs, the mean {kind} of the same profiled run",
     ]
-    if result.unprofiled_end_to_end_us is not None:
-        lines.append(f"Without profiling: {result.unprofiled_end_to_end_us:,.1f} µs mean over {result.unprofiled_iterations:,} "
-                     f"inferences (profiling costs {result.profiling_overhead_us:+,.1f} µs)")
+    overhead = overhead_line(result)
+    if overhead:
+        lines.append(overhead)
     levels = "; ".join(f"{level.name} {units.fixed(level.bandwidth_gb_per_s, missing='?')}" for level in roof.memory_levels())
     lines.append(f"Roofline ({roof.engine}, measured {roof.measured_at}): peak GFLOP/s {peaks}; bandwidth GB/s {levels}. "
                  "FLOPs here are all arithmetic (conv/matmul + other); FLOP/B uses the bytes each engine node moved as "
@@ -178,9 +234,7 @@ def summary_lines(result: ProfileResult) -> list[str]:
                      f"'!' marks a layer {SLOWER_FACTOR:g}× or more slower than that.")
     else:
         lines.append("No predicted times: this engine and precision are not calibrated here (flopbench predict --calibrate).")
-    if not result.complete:
-        lines.append("INCOMPLETE: the run was interrupted; the times cover what was measured")
-    lines += [f"warning: {warning_text(w, result)}" for w in result.warnings]
+    lines += [f"warning: {text}" for text in profile_warnings(result)]
     return lines
 
 
@@ -321,9 +375,9 @@ def _reconciliation(profile: ProfileResult) -> str:
     parts = (f"layers {profile.layers_us:,.1f} µs + engine's own nodes {profile.engine_nodes_us:,.1f} µs "
              f"({len(profile.engine_nodes)}) + outside layers {profile.outside_layers_us:,.1f} µs = "
              f"{profile.end_to_end_us:,.1f} µs, the mean {profile.latency_kind} latency of {profile.iterations:,} profiled runs")
-    if profile.unprofiled_end_to_end_us is not None:
-        parts += (f"; the same model without profiling: {profile.unprofiled_end_to_end_us:,.1f} µs "
-                  f"(profiling cost {profile.profiling_overhead_us:,.1f} µs)")
+    overhead = overhead_line(profile)
+    if overhead:
+        parts += f". {overhead}"
     return parts + "."
 
 

@@ -15,7 +15,7 @@ from . import units
 from .bench import engine_cards, latency_section
 from .cost import layer_chart_section, model_cards
 from .page import environment_section, escape, flatten, machine_cards, sortable_cells, sortable_heads, warnings_list, whole_page
-from .profile import engine_name, profiled_layers_section, roof_card, roofline_section, warning_text
+from .profile import engine_name, profile_warnings, profiled_layers_section, roof_card, roofline_section
 from .registry import renderer
 from .warnings import latency_facts
 
@@ -140,9 +140,7 @@ def _report_warnings(content: ReportContent) -> list[str]:
         found.extend(latency_facts(content.bench.results))
     for profile in content.profiles:
         label = f"{engine_name(profile)} profile"
-        found.extend(f"{label}: {warning_text(finding, profile)}" for finding in profile.warnings)
-        if not profile.complete:
-            found.append(f"{label}: INCOMPLETE (interrupted); the times cover what was measured")
+        found.extend(f"{label}: {text}" for text in profile_warnings(profile))
     return found
 
 

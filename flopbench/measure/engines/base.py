@@ -103,6 +103,9 @@ class ProfiledRun:
     complete: bool = True  # False when Ctrl-C stopped the run
     # (op, the op run in its place): counted ops the engine merged into an equal one and ran once
     merged_ops: tuple[tuple[str, str], ...] = ()
+    # node name → its time in each measured inference (ns), where the engine times every one apart;
+    # empty when it reports only a mean (OpenVINO's counters are a running mean in whole µs)
+    node_samples_ns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -128,10 +131,13 @@ class Runner(Protocol):
     def node_times(self, inputs: dict[str, np.ndarray], iterations: int) -> list[NodeTime]: ...
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
-                     model: Any = None, counted: Collection[str] | None = None) -> ProfiledRun:
+                     model: Any = None, counted: Collection[str] | None = None,
+                     between: Callable[[], None] | None = None, block: int = 0) -> ProfiledRun:
         """`warmup` inferences, then `iterations` timed ones with per-node times. Given `model`
         (the LoadedModel flopbench counted), each node's `original_names` name the ops of that
-        reading it computed (only those in `counted`, when given), however the engine renamed them."""
+        reading it computed (only those in `counted`, when given), however the engine renamed them.
+        Given `between`, it is called after every `block` timed inferences (to run something else in
+        alternating blocks: the same model unprofiled), outside the inferences' own timing."""
         ...
 
     def compiled_nodes(self, model: Any = None, counted: Collection[str] | None = None) -> tuple[NodeTime, ...]:

@@ -407,7 +407,7 @@ class LiteRTRunner:
         return list(self.profiled_run(inputs, iterations, warmup=0).nodes)
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
-                     model=None, counted=None) -> ProfiledRun:
+                     model=None, counted=None, between=None, block: int = 0) -> ProfiledRun:
         LiteRTEngine().check_profilable(self.config.device)
         raise AssertionError("unreachable")  # pragma: no cover
 

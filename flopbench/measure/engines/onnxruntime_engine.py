@@ -229,7 +229,7 @@ class OnnxRuntimeRunner:
         return list(self.profiled_run(inputs, iterations, warmup=0).nodes)
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
-                     model=None, counted=None) -> ProfiledRun:
+                     model=None, counted=None, between=None, block: int = 0) -> ProfiledRun:
         """`warmup` runs, then `iterations` measured ones: each node's mean kernel time over the
         measured runs (from the profiler's trace, which ends here: once per session) and each run's
         call latency. Ctrl-C keeps what was run. The trace names the nodes of the optimized graph;
@@ -244,22 +244,25 @@ class OnnxRuntimeRunner:
         complete = True
         clock = time.perf_counter_ns
         try:
-            for _ in range(iterations):
+            for index in range(iterations):
                 start = clock()
                 run(binding)
                 latencies.append(clock() - start)
+                if between is not None and block > 0 and (index + 1) % block == 0:
+                    between()  # another session: it writes nothing into this one's trace
         except KeyboardInterrupt:
             complete = False
         trace = self.session.end_profiling()
         with open(trace, encoding="utf-8") as handle:
             events = json.load(handle)
         nodes = trace_node_times(events, len(latencies))
+        samples = trace_node_samples(events, len(latencies))
         merged: tuple[tuple[str, str], ...] = ()
         if model is not None:
             nodes, merged = self._model_names(nodes, model, counted)
         return ProfiledRun(nodes=tuple(nodes), iterations=len(latencies), warmup=warmup,
                            latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
-                           time_resolution_ns=1000, complete=complete, merged_ops=merged)
+                           time_resolution_ns=1000, complete=complete, merged_ops=merged, node_samples_ns=samples)
 
     def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:
         """The optimized graph ONNX Runtime saved when it compiled (fused, NCHWc), each node named
@@ -337,6 +340,29 @@ def _tensor_bytes(shapes) -> int:
                 count *= max(int(dim), 0)
             total += count * ONNX_ELEMENT_BYTES.get(kind, 4)
     return total
+
+
+def trace_node_samples(events: list[dict], runs: int) -> dict[str, np.ndarray]:
+    """Each node's kernel time (ns) in each of the last `runs` runs of a profiler trace: the
+    events that fall in that run's window, summed (0 in a run it did not execute in)."""
+    import bisect
+
+    windows = sorted((int(e["ts"]), int(e["ts"]) + int(e.get("dur", 0))) for e in events
+                     if e.get("cat") == "Session" and e.get("name") == "model_run")[-runs:] if runs else []
+    if not windows:
+        return {}
+    starts = [start for start, _ in windows]
+    samples: dict[str, np.ndarray] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        ts = int(event.get("ts", 0))
+        run = bisect.bisect_right(starts, ts) - 1
+        if run < 0 or ts > windows[run][1]:
+            continue
+        name = event["name"][: -len("_kernel_time")]
+        samples.setdefault(name, np.zeros(len(windows), dtype=np.int64))[run] += int(event.get("dur", 0)) * 1000
+    return samples
 
 
 def trace_node_times(events: list[dict], runs: int) -> list[NodeTime]:

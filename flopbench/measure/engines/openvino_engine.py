@@ -346,7 +346,7 @@ class OpenVINORunner:
         return tuple(found)
 
     def profiled_run(self, inputs: dict[str, np.ndarray], iterations: int, warmup: int = 5,
-                     model=None, counted=None) -> ProfiledRun:
+                     model=None, counted=None, between=None, block: int = 0) -> ProfiledRun:
         """`warmup` inferences, then `iterations` measured ones: each node's mean time over the
         measured ones, and each one's latency (InferRequest.latency). Ctrl-C keeps what was run.
         The runtime graph names the original ops each node covers, which are the counted model's
@@ -365,10 +365,12 @@ class OpenVINORunner:
         latencies: list[float] = []
         complete = True
         try:
-            for _ in range(iterations):
+            for index in range(iterations):
                 request.infer()
                 self._inferences += 1
                 latencies.append(request.latency)
+                if between is not None and block > 0 and (index + 1) % block == 0:
+                    between()  # another compiled model's inferences: this one's counters do not move
         except KeyboardInterrupt:
             complete = False
         done = len(latencies)
