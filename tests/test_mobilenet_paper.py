@@ -83,7 +83,7 @@ def test_the_twin_has_the_same_layers_but_standard(folder):
     std = _count(folder, "conv_mobilenet_v1")
     assert [l.name for l in sep.layers] == [l.name for l in std.layers]
     assert [l.output_shape for l in sep.layers] == [l.output_shape for l in std.layers]
-    assert {l.type for l in std.layers} == {"Conv2D", "AvgPool2D", "Flatten", "FullyConnected", "Softmax"}
+    assert {l.type for l in std.layers} == {"Conv2D", "GlobalAvgPool2D", "Flatten", "FullyConnected", "Softmax"}
 
 
 def test_std_cnn_by_hand(zoo_dir):

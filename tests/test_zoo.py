@@ -328,3 +328,47 @@ def test_zoo_says_the_size_before_writing(tmp_path):
     assert lines[0] == f"flopbench: writing vgg16 (both, about 1.1 GB) to {blocker / 'vgg'}"
     assert lines[1].startswith("flopbench: error: cannot create folder")
     assert zoo.planned_bytes("vgg16") == 4 * 138_357_544 * 2
+
+
+# --- every resolution: the MobileNets pool globally (issue 22, item 12) -----------------------
+
+def _features_and_probabilities(core, path, side: int):
+    """The pool's input and the probabilities of `path` run by OpenVINO at side × side."""
+    model = core.read_model(path)
+    model.reshape({"input": [1, 3, side, side]})
+    # the one ReduceMean: the IR's, the ONNX GlobalAveragePool's, the .tflite MEAN's (whose name
+    # OpenVINO's reader replaces when it moves the layout Transpose across it)
+    pool = next(op for op in model.get_ordered_ops() if op.get_type_name() == "ReduceMean")
+    features = pool.input_value(0)
+    model.add_outputs([features])
+    compiled = core.compile_model(model, "CPU", F32)
+    image = np.random.default_rng(side).random((1, 3, side, side), dtype=np.float32)
+    got = compiled({"input": image})
+    return got[compiled.outputs[-1]], got[compiled.output("probabilities")]
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2"])
+def test_mobilenets_pool_globally_at_any_resolution_in_every_format(core, tmp_path, name):
+    import flopbench
+    from flopbench.zoo.families import zoo_spec
+    from flopbench.zoo.spec import DenseLayer, lower
+
+    written = zoo.write_zoo_model(name, tmp_path, fmt="both", alpha=0.25)
+    tflite = zoo.write_zoo_model(name, tmp_path, fmt="tflite", alpha=0.25).tflite
+    spec, standard, _ = zoo_spec(name, 0.25, None)
+    fc = next(layer for layer in lower(spec, "input", standard) if isinstance(layer, DenseLayer))
+    channels = fc.weight.shape[0]
+    for path in (written.xml, written.onnx, tflite):
+        for side in (160, 300):  # a 7×7 pool fails at 160 (a 5×5 map) and gives 16 rows at 300 (10×10)
+            cost = flopbench.count(path, shape={"input": [1, 3, side, side]})
+            classifier = next(layer for layer in cost.layers if layer.type == "FullyConnected")  # "fc/bias" in the .tflite
+            assert classifier.input_shape == (1, channels), (path.name, side)
+            assert classifier.macs == channels * 1000
+            assert cost.layer("pool").type == "GlobalAvgPool2D"
+            features, probabilities = _features_and_probabilities(core, path, side)
+            spatial = tuple(axis for axis in (1, 2, 3) if features.shape[axis] != channels)  # NCHW, or NHWC in the .tflite
+            # the independent truth: the mean over every position, then the classifier's own weights
+            logits = features.mean(axis=spatial).reshape(1, channels) @ fc.weight + fc.bias
+            expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+            assert probabilities.shape == (1, 1000)
+            np.testing.assert_allclose(probabilities, expected, atol=1e-5, rtol=1e-3)

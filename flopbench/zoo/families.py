@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..errors import OptionError
-from .spec import Conv, Dense, Flatten, Item, Pool, Residual, Separable, Softmax, Spec
+from .spec import Conv, Dense, Flatten, GlobalPool, Item, Pool, Residual, Separable, Softmax, Spec
 
 DEFAULT_ALPHA = 1.0
 DEFAULT_RESOLUTION = 224
@@ -33,10 +33,6 @@ def _cnn() -> Spec:
     return Spec("sep_cnn", (1, 1, 28, 28), tuple(items))
 
 
-def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
-
-
 # Table 1 of the MobileNet paper: (pointwise output channels, depthwise stride) of the 13 blocks.
 MOBILENET_V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
                        (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
@@ -48,13 +44,14 @@ def _mobilenet_v1(alpha: float, resolution: int) -> Spec:
 
     cin = width(32)
     items: list[Item] = [Conv("conv1", 3, cin, 3, stride=2, pad=1, norm=True, act="relu")]
-    size = _conv_out(resolution, 3, 2, 1)
     for i, (channels, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
         cout = width(channels)
         items.append(Separable(f"block{i}", f"block{i}", cin, cout, 3, stride=stride, pad=1,
                                norm=True, act="relu", dw_norm=True, dw_act="relu"))
-        cin, size = cout, _conv_out(size, 3, stride, 1)
-    items += [Pool("pool", "avg", size, 1), Flatten("flatten"), Dense("fc", cin, 1000, gain=1.0), Softmax("softmax")]
+        cin = cout
+    # pooled globally, as Keras' MobileNet does: at 224 the mean of the 7×7 map, at any other
+    # resolution the mean of its own (a fixed 7×7 pool fits inputs of 193 to 224 pixels only)
+    items += [GlobalPool("pool"), Flatten("flatten"), Dense("fc", cin, 1000, gain=1.0), Softmax("softmax")]
     return Spec("mobilenet_v1", (1, 3, resolution, resolution), tuple(items))
 
 
@@ -71,7 +68,6 @@ MOBILENET_V2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2
 def _mobilenet_v2(alpha: float, resolution: int) -> Spec:
     cin = _divisible(32 * alpha)
     items: list[Item] = [Conv("conv1", 3, cin, 3, stride=2, pad=1, norm=True, act="relu6")]
-    size = _conv_out(resolution, 3, 2, 1)
     index = 0
     for t, c, n, s in MOBILENET_V2_BLOCKS:
         cout = _divisible(c * alpha)
@@ -90,9 +86,9 @@ def _mobilenet_v2(alpha: float, resolution: int) -> Spec:
                 items.append(Residual(f"{name}/add", tuple(block)))
             else:
                 items += block
-            cin, size = cout, _conv_out(size, 3, stride, 1)
+            cin = cout
     last = _divisible(1280 * alpha) if alpha > 1.0 else 1280
-    items += [Conv("conv_last", cin, last, 1, norm=True, act="relu6"), Pool("pool", "avg", size, 1),
+    items += [Conv("conv_last", cin, last, 1, norm=True, act="relu6"), GlobalPool("pool"),
               Flatten("flatten"), Dense("fc", last, 1000, gain=1.0), Softmax("softmax")]
     return Spec("mobilenet_v2", (1, 3, resolution, resolution), tuple(items))
 

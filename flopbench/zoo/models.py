@@ -16,7 +16,8 @@ after the ONNX node's `name` (the output tensor's name if that is empty), except
 - the node producing a graph output is named after that output: the ONNX Softmax reads back as
   `probabilities`, the IR's as `softmax`;
 - Clip (ReLU6) becomes Maximum (auto-named) + Minimum `<name>`; the IR has one Clamp `<name>`;
-- BatchNormalization becomes BatchNormInference `<name>` in both.
+- BatchNormalization becomes BatchNormInference `<name>` in both;
+- GlobalAveragePool becomes ReduceMean `<name>` over the spatial axes, which the IR has too.
 MatMul, its bias Add, Relu, Flatten (Reshape) and pooling keep identical names and types.
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ from ..errors import OptionError
 from ..results import writing
 from ..results.codec import encoded, json_field
 from .families import check_name, check_options, zoo_spec
-from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, Layer, NormLayer, PoolLayer, SoftmaxLayer,
-                   lower, twin_params)
+from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, GlobalPoolLayer, Layer, NormLayer, PoolLayer,
+                   SoftmaxLayer, lower, twin_params)
 
 if TYPE_CHECKING:  # heavy imports stay lazy so `import flopbench.zoo` is cheap
     import onnx
@@ -141,6 +142,10 @@ def build_openvino(name: str, alpha: float | None = None, resolution: int | None
             else:
                 pool = ops.avg_pool(x, s, [0, 0], [0, 0], k, exclude_pad=True)
             x = named(pool, layer.name).output(0)
+        elif isinstance(layer, GlobalPoolLayer):
+            # ReduceMean is what OpenVINO reads ONNX's GlobalAveragePool as: both forms count alike
+            axes = named(ops.constant(np.array([2, 3], dtype=np.int64)), f"{layer.name}.axes")
+            x = named(ops.reduce_mean(x, axes, keep_dims=True), layer.name).output(0)
         elif isinstance(layer, FlattenLayer):
             target = named(ops.constant(np.array([1, -1], dtype=np.int64)), f"{layer.name}.shape")
             x = named(ops.reshape(x, target, special_zero=False), layer.name).output(0)
@@ -221,6 +226,8 @@ def build_onnx(name: str, alpha: float | None = None, resolution: int | None = N
             op = "MaxPool" if layer.kind == "max" else "AveragePool"
             x = node(op, [x], layer.name, layer.name, kernel_shape=[layer.kernel] * 2,
                      strides=[layer.stride] * 2, pads=[0, 0, 0, 0])
+        elif isinstance(layer, GlobalPoolLayer):
+            x = node("GlobalAveragePool", [x], layer.name, layer.name)
         elif isinstance(layer, FlattenLayer):
             x = node("Flatten", [x], layer.name, layer.name, axis=1)
         elif isinstance(layer, DenseLayer):

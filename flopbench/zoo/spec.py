@@ -1,7 +1,7 @@
 """The vocabulary zoo models are written in, and its lowering to the layers both builders read.
 
 A family is written once, as a `Spec` of high-level items: `Conv`, `Separable` (a depthwise k×k
-plus a pointwise 1×1), `Residual`, `Pool`, `Flatten`, `Dense`, `Softmax`. `lower(spec, standard)`
+plus a pointwise 1×1), `Residual`, `Pool`, `GlobalPool`, `Flatten`, `Dense`, `Softmax`. `lower(spec, standard)`
 turns it into primitive layers with weights; with `standard=True` every `Separable` becomes one
 full k×k convolution (the depthwise side's normalization and activation go with it), so a
 standard twin is generated from the separable model, never written a second time.
@@ -90,6 +90,16 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class GlobalPool:
+    """The mean over every spatial position (Keras' GlobalAveragePooling2D, kept 4-D): the
+    classifier then sees one vector per image at any input resolution, where a fixed k×k pool
+    fits one resolution only."""
+
+    name: str
+    params = 0
+
+
+@dataclass(frozen=True)
 class Flatten:
     name: str
     params = 0
@@ -114,7 +124,7 @@ class Softmax:
     params = 0
 
 
-Item = Union[Conv, Separable, Residual, Pool, Flatten, Dense, Softmax]
+Item = Union[Conv, Separable, Residual, Pool, GlobalPool, Flatten, Dense, Softmax]
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,11 @@ class PoolLayer:
 
 
 @dataclass(frozen=True)
+class GlobalPoolLayer:
+    name: str  # the mean over the spatial axes, keeping them (N, C, 1, 1)
+
+
+@dataclass(frozen=True)
 class FlattenLayer:
     name: str
 
@@ -196,7 +211,7 @@ class SoftmaxLayer:
     name: str
 
 
-Layer = Union[ConvLayer, NormLayer, ActLayer, AddLayer, PoolLayer, FlattenLayer, DenseLayer, SoftmaxLayer]
+Layer = Union[ConvLayer, NormLayer, ActLayer, AddLayer, PoolLayer, GlobalPoolLayer, FlattenLayer, DenseLayer, SoftmaxLayer]
 
 
 class Weights:
@@ -274,6 +289,8 @@ def _lower_item(item: Item, w: Weights, standard: bool, previous: str) -> list[L
         return layers + [AddLayer(item.name, previous)]
     if isinstance(item, Pool):
         return [PoolLayer(item.name, item.kind, item.kernel, item.stride)]
+    if isinstance(item, GlobalPool):
+        return [GlobalPoolLayer(item.name)]
     if isinstance(item, Flatten):
         return [FlattenLayer(item.name)]
     if isinstance(item, Dense):

@@ -11,6 +11,7 @@ The file computes what the IR and the ONNX file compute, from the same lowered l
   four statistics;
 - a convolution without bias (sep_cnn's depthwise ones) gets a zero bias: LiteRT's depthwise kernel
   requires the input, so the parameter count is higher by those zeros;
+- a global average pool is a MEAN over height and width (keep_dims), as the converter writes it;
 - ReLU and ReLU6 are fused into the op before them (`fused_activation_function`), as the converter
   writes them;
 - padding: none is VALID; a stride-1 convolution padded by (k-1)/2 is SAME (the same numbers); any
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .spec import ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, Layer, NormLayer, PoolLayer, SoftmaxLayer
+from .spec import (ActLayer, AddLayer, ConvLayer, DenseLayer, FlattenLayer, GlobalPoolLayer, Layer, NormLayer, PoolLayer,
+                   SoftmaxLayer)
 
 SCHEMA_VERSION = 3
 BUFFER_ALIGNMENT = 16  # tensor data aligned for SIMD loads
@@ -167,6 +169,14 @@ def build_graph(layers: list[Layer], input_name: str, input_shape: tuple[int, ..
                      {0: ("int8", padding.VALID), 1: ("int32", layer.stride), 2: ("int32", layer.stride),
                       3: ("int32", layer.kernel), 4: ("int32", layer.kernel), 5: ("int8", 0)})
             current, shape = out, (shape[0], out_h, out_w, shape[3])
+        elif isinstance(layer, GlobalPoolLayer):
+            # MEAN over height and width, kept (ReducerOptions.keep_dims), as TFLite's converter
+            # writes Keras' GlobalAveragePooling2D(keepdims=True)
+            axes = graph.constant(f"{layer.name}.axes", np.array([1, 2], np.int32))
+            shape = (shape[0], 1, 1, shape[3])
+            out = graph.tensor(layer.name, shape)
+            graph.op(ops.MEAN, [current, axes], [out], options.ReducerOptions, {0: ("uint8", 1)})
+            current = out
         elif isinstance(layer, FlattenLayer):
             to_nchw = graph.constant(f"{layer.name}/to_nchw.perm", np.array([0, 3, 1, 2], np.int32))
             nchw = graph.tensor(f"{layer.name}/nchw", (shape[0], shape[3], shape[1], shape[2]))
