@@ -210,6 +210,12 @@ def test_a_custom_op_nobody_knows_is_named_and_left_out_of_the_count(tmp_path, c
     assert cost.not_counted == {"MyPostprocess": 1}
     assert main(["flops", model]) == 0
     assert "Not counted (no formula): MyPostprocess ×1" in capsys.readouterr().out
+    # nothing can run it, or write it as an IR: refused in one line, before anything is written
+    for argv in (["run", model, "-niter", "1"], ["quantize", model, "-o", str(tmp_path / "q.xml")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "custom op(s) MyPostprocess ×1" in err[0], err
+    assert not list(tmp_path.glob("q.*"))
 
 
 # ---- the file's own names ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from ..results.codec import encoded
 from ..errors import ModelFileError, ShapeError, engine_message
 from .core import openvino_core, quiet_native_stderr
-from .flatbuffer import read_flatbuffer, read_tflite
+from .flatbuffer import read_flatbuffer, read_tflite, stand_ins
 from .names import settle_made_up_names
 from .objects import is_model_object, object_name, to_openvino_model
 from .shapes import DeclaredInput, Shape, ShapeSpec, check_batch, format_shape, normalize_shape_spec, resolve_static_shapes
@@ -208,11 +208,17 @@ def _read(path: Path, fmt: str) -> tuple[Any, frozenset[str], bool]:
 
 def read_openvino_model(path: str | os.PathLike):
     """The whole model file as OpenVINO reads it (weights and all) for an engine, a conversion or
-    a quantization, with the names `load` gives its ops, so their results join the count's."""
+    a quantization, with the names `load` gives its ops, so their results join the count's. A
+    custom op the count stood in for is refused: none of them can run or write it."""
     model_path = Path(path)
     fmt = detect_format(model_path)
     if fmt == "tflite":
         model = read_tflite(model_path, read_flatbuffer(model_path))
+        unknown = stand_ins(model)
+        if unknown:  # counted around, but nothing can run or write them
+            ops = ", ".join(f"{name} ×{n}" for name, n in unknown.items())
+            raise ModelFileError(f"OpenVINO cannot run {model_path.name}: its custom op(s) {ops} have no implementation here",
+                                 "flopbench flops counts the rest of the model; run it where the custom op is registered")
     else:
         model = openvino_core().read_model(str(model_path))
     if fmt != "ir":

@@ -115,6 +115,8 @@ def quantize(model: str | os.PathLike, output: str | os.PathLike, calibration: s
         float_model.reshape({i.name: list(i.shape) for i in loaded.inputs})
         # weights the graph computes (ConstantOfShape ...) become constants NNCF can quantize
         fold_openvino_constants(float_model)
+    except ModelFileError:  # it names the problem itself (a custom op nothing runs)
+        raise
     except Exception as exc:
         raise ModelFileError(f"OpenVINO cannot read {path.name} with its weights: {engine_message(exc)}", "check that the model is complete") from None
     names = [i.name for i in loaded.inputs]

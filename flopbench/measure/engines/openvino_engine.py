@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ...counting.optypes import op_facts
-from ...errors import EngineError, ProfilingError, engine_message
+from ...errors import EngineError, ModelFileError, ProfilingError, engine_message
 from ...model.core import openvino_core, quiet_native_stderr
-from ...model.flatbuffer import stand_ins
 from ...model.reading import ModelInputInfo, load, read_openvino_model
 from ...model.shapes import ShapeSpec
 from .base import PRECISIONS, AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
@@ -140,13 +139,10 @@ class OpenVINOEngine:
         try:
             with quiet_native_stderr():  # the names the count gave, for the profile's join
                 model = read_openvino_model(model_path)
+        except ModelFileError as exc:  # a custom op nothing runs
+            raise EngineError(exc.problem, exc.fix) from None
         except Exception as exc:
             raise EngineError(f"OpenVINO cannot read {Path(model_path).name}: {engine_message(exc)}", "check the model file") from None
-        unknown = stand_ins(model)
-        if unknown:
-            ops = ", ".join(f"{name} ×{n}" for name, n in unknown.items())
-            raise EngineError(f"OpenVINO cannot run {Path(model_path).name}: its custom op(s) {ops} have no implementation here",
-                              "flopbench flops counts the rest of the model; run it where the custom op is registered")
         shapes = {}
         for parameter in model.get_parameters():
             names = set(parameter.get_output_tensor(0).get_names()) | {parameter.get_friendly_name()}
