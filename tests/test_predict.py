@@ -72,7 +72,13 @@ def test_the_prediction_on_recorded_calibration_is_the_hand_computation(residual
         assert node.predicted_time_us == pytest.approx(reorder_us, rel=1e-9)
     expected = conv_us + add_us + relu_us + len(result.inserted) * reorder_us + calibration.call_us
     assert result.predicted_latency_us == pytest.approx(expected, rel=1e-9)
-    assert 0 < calibration.call_us and all(fit.slope > 0 for fit in calibration.fits.values())
+    assert calibration.call_us >= 0 and all(fit.slope > 0 for fit in calibration.fits.values())
+    # the per-inference cost is added once, whatever the recorded machine measured for it
+    from dataclasses import replace
+
+    costly = predict(residual_block, engine="openvino", precision="f32", calibration=replace(calibration, call_us=37.5))
+    assert costly.predicted_latency_us == pytest.approx(expected - calibration.call_us + 37.5, rel=1e-9)
+    assert costly.call_overhead_us == 37.5
 
 
 def test_a_model_file_is_compiled_once_and_again_when_it_changes(residual_block, write_residual_block, tmp_path, monkeypatch):
@@ -119,7 +125,8 @@ def _point(kind, nodes, roof_us, measured_us, model="m"):
 def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     """Layers that take exactly 4 µs per node + 1.5 × their roof time give back 4 and 1.5; a layer a
     neighbour's load made 5× slower does not move the fit (Huber weights)."""
-    from flopbench.profiling.calibration import call_us_of, fit_class
+    from flopbench.profiling.calibration import call_fit, fit_class, with_call_fit
+    from flopbench.profiling.predict import ClassFit
     from flopbench.profiling.calibration import ModelPoint
 
     roofs = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
@@ -132,10 +139,15 @@ def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     # a class whose time is all fixed cost gets a slope of 0, never a negative one
     flat = fit_class([_point("pool", 1, r, 7.0) for r in (0.1, 0.2, 0.4)])
     assert flat.fixed_us == pytest.approx(7.0, rel=0.05) and flat.slope >= 0
-    # the per-inference cost: unprofiled latency - the nodes' profiled sum, median over the quicker half
-    models = (ModelPoint("a", 1, 1, 60.0, 40.0), ModelPoint("b", 1, 1, 90.0, 60.0), ModelPoint("c", 3, 5, 150.0, 125.0),
-              ModelPoint("d", 1, 1, 5000.0, 3000.0), ModelPoint("e", 1, 1, 9000.0, 4000.0))
-    assert call_us_of(models) == pytest.approx(25.0)  # a, b, c: gaps 20, 30, 25
+    # unprofiled latency - the nodes' profiled sum = 20 µs per call - 4 µs per node (a profiler's own
+    # cost), fitted on the quicker half of the models; the slow ones' differences are noise
+    models = tuple(ModelPoint(f"m{n}", n, n, 100.0 * n, 100.0 * n - (20.0 - 4.0 * n)) for n in (1, 2, 3, 5, 8))
+    models += (ModelPoint("slow", 1, 1, 9000.0, 4000.0), ModelPoint("slower", 3, 3, 12000.0, 2000.0),
+               ModelPoint("slowest", 3, 3, 15000.0, 16000.0))
+    assert call_fit(models) == (pytest.approx(20.0), pytest.approx(-4.0))
+    adjusted, call_us, node_us = with_call_fit({"conv": ClassFit(10.0, 1.5), "pool": ClassFit(3.0, 2.0)}, models)
+    assert (call_us, node_us) == (pytest.approx(20.0), pytest.approx(-4.0))
+    assert adjusted == {"conv": ClassFit(pytest.approx(6.0), 1.5), "pool": ClassFit(0.0, 2.0)}  # never below 0
 
 
 @pytest.fixture()

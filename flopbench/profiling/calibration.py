@@ -76,6 +76,7 @@ class Calibration:
     roofline: Roofline
     fits: dict[str, ClassFit]  # kernel class -> fixed µs per node + slope × roof time
     call_us: float  # per inference, beyond the layers and inserted nodes
+    node_us: float  # per executed node, unprofiled less profiled: already in each class's fixed_us
     points: tuple[CalibrationPoint, ...]
     models: tuple[ModelPoint, ...]
     done: tuple[str, ...]  # the sweep's models measured so far
@@ -93,7 +94,7 @@ class Calibration:
     def summary(self) -> dict[str, Any]:
         return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick, "points": len(self.points),
                 "factors": self.factors, "fixed_us": {kind: fit.fixed_us for kind, fit in self.fits.items()},
-                "call_us": self.call_us, "roofline_measured_at": self.roofline.measured_at}
+                "call_us": self.call_us, "node_us": self.node_us, "roofline_measured_at": self.roofline.measured_at}
 
     def to_dict(self) -> dict[str, Any]:
         document = {"schema": SCHEMA, **encode(self)}
@@ -390,13 +391,39 @@ def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
     return dict(sorted(fits.items()))
 
 
-def call_us_of(models: tuple[ModelPoint, ...]) -> float:
-    """The per-inference cost beyond the nodes: what an unprofiled inference takes beyond the sum of
-    its nodes' profiled times (measured less measured, so no layer's fit error leaks in), the median
-    over the sweep's quicker half of models, where that difference is not lost in their layers' noise."""
-    quick = sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
-    gaps = [model.latency_us - model.profiled_us for model in quick if model.profiled_us > 0]
-    return max(0.0, statistics.median(gaps)) if gaps else 0.0
+def call_fit(models: tuple[ModelPoint, ...]) -> tuple[float, float]:
+    """(per-inference µs, per-node µs): what an unprofiled inference of a sweep model takes beyond
+    the sum of its nodes' profiled times (measured less measured, so no layer's fit error leaks in),
+    fitted as a cost per call plus one per executed node — a profiler's own cost per node (ONNX
+    Runtime's trace events) makes the second negative. Fitted on the quicker half of the models,
+    where the difference is not lost in their layers' noise, on relative error with Huber weights."""
+    quick = [model for model in sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
+             if model.profiled_us > 0]
+    if not quick:
+        return 0.0, 0.0
+    gaps = np.array([model.latency_us - model.profiled_us for model in quick])
+    nodes = np.array([model.nodes for model in quick], dtype=float)
+    if len(set(nodes)) < 2:
+        return float(np.median(gaps)), 0.0
+    scale = np.array([model.latency_us for model in quick])
+    columns = np.stack([np.ones(len(quick)), nodes], axis=1) / scale[:, None]
+    target = gaps / scale
+    weights = np.ones(len(quick))
+    for _ in range(10):
+        root = np.sqrt(weights)
+        solution, *_ = np.linalg.lstsq(columns * root[:, None], target * root, rcond=None)
+        residual = np.abs(columns @ solution - target)
+        spread = max(1.4826 * float(np.median(residual)), 0.01)
+        weights = np.minimum(1.0, 1.345 * spread / np.maximum(residual, 1e-12))
+    return float(solution[0]), float(solution[1])
+
+
+def with_call_fit(fits: dict[str, ClassFit], models: tuple[ModelPoint, ...]) -> tuple[dict[str, ClassFit], float, float]:
+    """The class fits with the per-node difference between unprofiled and profiled runs added to
+    each fixed cost (never below 0), the per-inference cost (never below 0), and that per-node difference."""
+    call_us, node_us = call_fit(models)
+    adjusted = {kind: replace(fit, fixed_us=max(0.0, fit.fixed_us + node_us)) for kind, fit in fits.items()}
+    return adjusted, max(0.0, call_us), node_us
 
 
 # ---- the cache -------------------------------------------------------------------------------------
@@ -493,10 +520,10 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
     blocks, iterations = (3, 5) if quick else (5, 10)
 
     def write(complete: bool) -> Calibration:
-        fits = fits_of(tuple(points))
+        fits, call_us, node_us = with_call_fit(fits_of(tuple(points)), tuple(models))
         found = Calibration(engine=runtime.name, engine_version=runtime.version(), device=device, precision=precision,
-                            nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits,
-                            call_us=call_us_of(tuple(models)), points=tuple(points), models=tuple(models),
+                            nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits, call_us=call_us,
+                            node_us=node_us, points=tuple(points), models=tuple(models),
                             done=tuple(done), complete=complete, quick=quick,
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             seconds=(previous.seconds if previous else 0.0) + time.perf_counter() - started, path=str(path))
