@@ -231,3 +231,33 @@ def test_layers_of_a_tflite_file_have_the_files_names(tmp_path):
     again = flopbench.count(tmp_path / "sep_cnn.tflite")
     assert [op.name for op in again.ops] == [op.name for op in cost.ops]
     assert len({op.name for op in cost.ops}) == len(cost.ops)
+
+
+def test_the_flatbuffer_reader_reads_what_the_schema_package_reads(tmp_path):
+    """flopbench reads a .tflite's names, shapes, weights and ops by the flatbuffer format's own
+    rules; the `tflite` package's generated schema code is the independent reading."""
+    from flopbench import zoo
+    from flopbench.model.flatbuffer import BUILTIN_CODES, read_flatbuffer
+
+    zoo.write_zoo_model("mobilenet_v2", tmp_path, fmt="tflite", resolution=32)
+    path = next(tmp_path.glob("*.tflite"))
+    ours = read_flatbuffer(path)
+    model = tflite.Model.GetRootAs(path.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    assert len(ours.tensors) == graph.TensorsLength() and len(ours.ops) == graph.OperatorsLength()
+    for i, tensor in enumerate(ours.tensors):
+        theirs = graph.Tensors(i)
+        assert tensor.name == theirs.Name().decode() and tensor.shape == tuple(theirs.ShapeAsNumpy())
+        data = model.Buffers(theirs.Buffer()).DataAsNumpy()
+        assert (tensor.data is None) == (not isinstance(data, np.ndarray) or data.size == 0)
+        if tensor.data is not None:
+            assert tensor.data.tobytes() == data.tobytes()
+    names = {value: name for name, value in vars(OPS).items() if not name.startswith("_")}
+    for i, op in enumerate(ours.ops):
+        theirs = graph.Operators(i)
+        assert op.code == names[model.OperatorCodes(theirs.OpcodeIndex()).BuiltinCode()]
+        assert op.inputs == tuple(theirs.InputsAsNumpy()) and op.outputs == tuple(theirs.OutputsAsNumpy())
+    assert all(getattr(OPS, name) == code for code, name in BUILTIN_CODES.items())
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(path.read_bytes()[:3000])
+    assert read_flatbuffer(truncated) is None

@@ -1,5 +1,5 @@
-"""What a `.tflite` file says of itself, read from its flatbuffer (the `tflite` schema package), for
-the two things OpenVINO's TFLite reader does not keep:
+"""What a `.tflite` file says of itself, read from its flatbuffer by the format's own rules (no
+schema package needed), for the two things OpenVINO's TFLite reader does not keep:
 
 - **names**: the reader names ops by their index in the file ("7") and its layout passes (NHWC ↔
   NCHW transposes sunk through the graph) leave most ops with made-up names ("Transpose_213").
@@ -11,8 +11,7 @@ the two things OpenVINO's TFLite reader does not keep:
   padding in its options); any other custom op becomes a stand-in with the file's output shapes and
   no formula, so the count goes on around it and names it among the ops it could not count.
 
-Without the `tflite` package nothing here applies: the reader's names stay, and a custom op is
-refused as OpenVINO refuses it.
+A file that does not parse is left to OpenVINO's reader, which says what is wrong with it.
 """
 from __future__ import annotations
 
@@ -71,63 +70,120 @@ class Flatbuffer:
         return dict(found)
 
 
-def _builtin_names() -> dict[int, str]:
-    import tflite
+# the builtin op codes this module names (TFLite's schema, BuiltinOperator); any other is BUILTIN_<n>
+BUILTIN_CODES = {0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE",
+                 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL", 19: "RELU", 20: "RELU_N1_TO_1", 21: "RELU6",
+                 22: "RESHAPE", 23: "RESIZE_BILINEAR", 25: "SOFTMAX", 28: "TANH", 32: "CUSTOM", 34: "PAD", 36: "GATHER",
+                 39: "TRANSPOSE", 40: "MEAN", 41: "SUB", 42: "DIV", 43: "SQUEEZE", 45: "STRIDED_SLICE", 54: "PRELU",
+                 55: "MAXIMUM", 57: "MINIMUM", 60: "PADV2", 65: "SLICE", 67: "TRANSPOSE_CONV", 70: "EXPAND_DIMS",
+                 82: "REDUCE_MAX", 97: "RESIZE_NEAREST_NEIGHBOR", 100: "MIRROR_PAD", 114: "QUANTIZE", 117: "HARD_SWISH",
+                 126: "BATCH_MATMUL", 132: "CONV_3D"}
+CUSTOM = 32
 
-    return {value: name for name, value in vars(tflite.BuiltinOperator).items() if not name.startswith("_") and isinstance(value, int)}
 
+class _Table:
+    """One table of a flatbuffer (the format's own rules: a table points back to its vtable, whose
+    entries are the fields' offsets, 0 for a field left at its default), read with `struct`: no
+    schema package is needed for the few fields read here, and every read is bounds-checked."""
 
-def _array(value) -> np.ndarray:
-    """The tflite package gives 0 for an absent vector."""
-    return value if isinstance(value, np.ndarray) else np.zeros(0, np.int32)
+    def __init__(self, data: bytes, position: int):
+        self.data, self.position = data, position
+        if not 0 <= position <= len(data) - 4:
+            raise ValueError("a table lies outside the file")
+        vtable = position - struct.unpack_from("<i", data, position)[0]
+        if not 0 <= vtable <= len(data) - 4:  # struct would read a negative offset from the end
+            raise ValueError("a vtable lies outside the file")
+        self.vtable_size = struct.unpack_from("<H", data, vtable)[0]
+        self.vtable = vtable
+
+    def _offset(self, field: int) -> int:
+        entry = 4 + 2 * field
+        return struct.unpack_from("<H", self.data, self.vtable + entry)[0] if entry < self.vtable_size else 0
+
+    def scalar(self, field: int, fmt: str, default=0):
+        offset = self._offset(field)
+        return struct.unpack_from("<" + fmt, self.data, self.position + offset)[0] if offset else default
+
+    def _target(self, field: int) -> int | None:
+        offset = self._offset(field)
+        if not offset:
+            return None
+        at = self.position + offset
+        target = at + struct.unpack_from("<I", self.data, at)[0]
+        if target > len(self.data) - 4:
+            raise ValueError("a field points past the end of the file")
+        return target
+
+    def vector(self, field: int) -> tuple[int, int]:
+        """(start, length) of a vector field; (0, 0) when absent."""
+        at = self._target(field)
+        if at is None:
+            return 0, 0
+        length = struct.unpack_from("<I", self.data, at)[0]
+        return at + 4, length
+
+    def tables(self, field: int) -> list["_Table"]:
+        start, length = self.vector(field)
+        return [_Table(self.data, start + 4 * i + struct.unpack_from("<I", self.data, start + 4 * i)[0]) for i in range(length)]
+
+    def ints(self, field: int, fmt: str = "i") -> tuple[int, ...]:
+        start, length = self.vector(field)
+        size = struct.calcsize(fmt)
+        if start + size * length > len(self.data):
+            raise ValueError("a vector runs past the end of the file")
+        return struct.unpack_from(f"<{length}{fmt}", self.data, start) if length else ()
+
+    def raw(self, field: int) -> bytes:
+        start, length = self.vector(field)
+        if start + length > len(self.data):
+            raise ValueError("a vector runs past the end of the file")
+        return self.data[start:start + length]
+
+    def string(self, field: int) -> str:
+        return self.raw(field).decode("utf-8", "replace")
 
 
 def read_flatbuffer(path: str | Path) -> Flatbuffer | None:
-    """The first subgraph of a .tflite file, or None when the `tflite` package is missing or the
-    file does not parse (OpenVINO's reader then says what is wrong with it)."""
-    try:
-        import tflite
-    except ImportError:
-        return None
+    """The first subgraph of a .tflite file (tensors, their constant data, ops), or None when it
+    does not parse (OpenVINO's reader then says what is wrong with the file). Fields by their slots
+    in TFLite's schema: Model {operator_codes 1, subgraphs 2, buffers 4}; OperatorCode
+    {deprecated_builtin_code 0, custom_code 1, builtin_code 3}; SubGraph {tensors 0, operators 3};
+    Tensor {shape 0, type 1, buffer 2, name 3, shape_signature 7}; Operator {opcode_index 0, inputs 1,
+    outputs 2, custom_options 5}; Buffer {data 0}."""
     try:
         data = Path(path).read_bytes()
-        model = tflite.Model.GetRootAs(data, 0)
-        if model.SubgraphsLength() < 1:
+        if len(data) < 8 or data[4:8] != b"TFL3":
             return None
-        names = _builtin_names()
+        model = _Table(data, struct.unpack_from("<I", data, 0)[0])
         codes = []
-        for i in range(model.OperatorCodesLength()):
-            code = model.OperatorCodes(i)
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin == tflite.BuiltinOperator.CUSTOM:
-                codes.append(((code.CustomCode() or b"").decode("utf-8", "replace"), True))
-            else:
-                codes.append((names.get(builtin, f"BUILTIN_{builtin}"), False))
-        graph = model.Subgraphs(0)
+        for code in model.tables(1):
+            builtin = max(code.scalar(0, "b"), code.scalar(3, "i"))
+            codes.append((code.string(1), True) if builtin == CUSTOM else (BUILTIN_CODES.get(builtin, f"BUILTIN_{builtin}"), False))
+        subgraphs = model.tables(2)
+        if not subgraphs:
+            return None
+        buffers = model.tables(4)
         tensors = []
-        for i in range(graph.TensorsLength()):
-            tensor = graph.Tensors(i)
-            shape = [int(d) for d in _array(tensor.ShapeAsNumpy())]
-            signature = [int(d) for d in _array(tensor.ShapeSignatureAsNumpy())]
+        for tensor in subgraphs[0].tables(0):
+            shape = list(tensor.ints(0))
+            signature = tensor.ints(7)
             if len(signature) == len(shape):
                 shape = [-1 if s < 0 else d for d, s in zip(shape, signature)]
-            dtype = _DTYPES.get(tensor.Type(), "float32")
+            dtype = _DTYPES.get(tensor.scalar(1, "b"), "float32")
             values = None
-            buffer = tensor.Buffer()
-            if 0 < buffer < model.BuffersLength():
-                raw = model.Buffers(buffer).DataAsNumpy()
-                if isinstance(raw, np.ndarray) and raw.size:
-                    values = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
-            tensors.append(FlatTensor((tensor.Name() or b"").decode("utf-8", "replace"), tuple(shape), dtype, values))
+            buffer = tensor.scalar(2, "I")
+            if 0 < buffer < len(buffers):
+                raw = buffers[buffer].raw(0)
+                itemsize = np.dtype(dtype).itemsize
+                if raw and len(raw) % itemsize == 0:
+                    values = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
+            tensors.append(FlatTensor(tensor.string(3), tuple(shape), dtype, values))
         ops = []
-        for i in range(graph.OperatorsLength()):
-            op = graph.Operators(i)
-            code, custom = codes[op.OpcodeIndex()]
-            options = _array(op.CustomOptionsAsNumpy())
-            ops.append(FlatOp(i, code, custom, tuple(int(t) for t in _array(op.InputsAsNumpy())),
-                              tuple(int(t) for t in _array(op.OutputsAsNumpy())), bytes(options.astype(np.uint8).tobytes())))
+        for index, op in enumerate(subgraphs[0].tables(3)):
+            code, custom = codes[op.scalar(0, "I")]
+            ops.append(FlatOp(index, code, custom, tuple(op.ints(1)), tuple(op.ints(2)), op.raw(5)))
         return Flatbuffer(tuple(tensors), tuple(ops))
-    except Exception:  # a damaged file: OpenVINO's reader names the problem
+    except (struct.error, ValueError, IndexError, OSError, KeyError):  # a damaged file: OpenVINO's reader names the problem
         return None
 
 
