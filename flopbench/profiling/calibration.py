@@ -1,13 +1,17 @@
-"""Calibrating `predict` on this machine: per kernel class, how far real layers sit from the roof.
+"""Calibrating `predict` on this machine: per kernel class, a fixed cost per engine node and a slope
+on the roof time, and the cost of one inference beyond its nodes.
 
-A sweep of one-layer models (3×3 and 1×1 convolutions, depthwise convolutions, matmuls, pooling,
-elementwise ops, softmax) of the sizes real networks have is compiled and profiled layer by layer.
-Each layer's roof time (placement.py, from the compiled graph, as `predict` computes it) is set
-beside its measured time (the fastest of a few profiled blocks: a loaded machine only ever makes a
-block slower); a class's factor is the median of measured / roof time over its layers, and the nodes
-the engine inserted get one too. The factors and the roofline they go with are cached per machine,
-engine version, device, precision and threads. Each measured model is written to the cache at once:
-Ctrl-C keeps them, and the next run measures only the rest."""
+A sweep of one-layer models (convolutions of every kernel size and stride real networks use, 1×1
+and depthwise ones, matmuls, pooling, elementwise ops, Concat, Softmax, LRN, a channel shuffle) at
+the sizes real networks have, and short chains of layers, is compiled and profiled layer by layer,
+and each model's unprofiled latency is timed as bench times it. Each layer's roof time (placement.py,
+from the compiled graph, as `predict` computes it) is set beside its measured time (the fastest of a
+few profiled blocks: a loaded machine only ever makes a block slower); per class, time = fixed_us ×
+nodes + slope × roof time is fitted on relative error with Huber weights (fit_class), and the
+unprofiled - profiled difference of the models as a cost per call plus one per node (call_fit). The
+fits, every measured point and the roofline they go with are cached per machine, engine version,
+device, precision and threads. Each measured model is written to the cache at once: Ctrl-C keeps
+them, and the next run measures only the rest."""
 from __future__ import annotations
 
 import hashlib
@@ -394,8 +398,8 @@ def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
 def call_fit(models: tuple[ModelPoint, ...]) -> tuple[float, float]:
     """(per-inference µs, per-node µs): what an unprofiled inference of a sweep model takes beyond
     the sum of its nodes' profiled times (measured less measured, so no layer's fit error leaks in),
-    fitted as a cost per call plus one per executed node — a profiler's own cost per node (ONNX
-    Runtime's trace events) makes the second negative. Fitted on the quicker half of the models,
+    fitted as a cost per call plus one per executed node — a profiler that spends time on each
+    node makes the second negative. Fitted on the quicker half of the models,
     where the difference is not lost in their layers' noise, on relative error with Huber weights."""
     quick = [model for model in sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
              if model.profiled_us > 0]

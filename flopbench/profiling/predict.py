@@ -2,12 +2,13 @@
 
 The model is read, counted and compiled (the compiled graph says what the engine fused, which
 kernels and precisions it picked and, for OpenVINO, the bytes each node moves); it is never run.
-Each layer is placed on the cache-aware roofline (placement.py): the slower of its FLOPs at the
-precision's peak and its bytes (as executed) at the bandwidth of the level its working set fits in,
-plus the fixed cost of its engine nodes. That roof time times its kernel class's factor — the
-median of measured / roof time over this machine's calibration sweep (calibration.py) — is its
-predicted time. The end-to-end latency adds the nodes the engine inserted (reorders, conversions)
-and the fixed cost of one engine call."""
+Each layer is placed on the cache-aware roofline (placement.py): its roof time is the slower of its
+FLOPs at the precision's peak and its bytes (as executed) at the bandwidth of the level its working
+set fits in. Its predicted time is its kernel class's fixed cost per engine node it runs as plus the
+class's slope × that roof time, both fitted to this machine's calibration sweep (calibration.py).
+The end-to-end latency adds the nodes the engine inserted (reorders, conversions) and the
+per-inference cost the calibration measured. A model file's compiled graph is kept in the cache, so
+predicting it again does not compile it."""
 from __future__ import annotations
 
 import hashlib
