@@ -172,3 +172,68 @@ def test_a_profile_measures_its_overhead_in_alternating_blocks(sep_cnn_onnx, roo
     loaded = ProfileResult.from_dict(json.loads(saved.read_text()))
     assert listed == [f"onnxruntime profile: {text}" for text in profile_warnings(loaded)]
     assert len(listed) >= len(document["warnings"])
+
+
+# ---- per layer: median, spread and bench's verdicts -----------------------------------------------
+
+def test_a_layer_s_verdicts_are_those_bench_gives_its_samples():
+    import numpy as np
+
+    from flopbench.measure.stats import summarize
+    from flopbench.profiling.profile import layer_statistics
+
+    steady = np.array([50_000 + 100 * (i % 3) for i in range(20)], dtype=np.int64)
+    # 7 × 50.0, 7 × 50.1, 6 × 50.2 µs: the (lower) median, the 10th of 20, is 50.1
+    assert layer_statistics(steady, 1.0) == (50.1, pytest.approx(np.std(steady, ddof=1) / 1e3), ())
+    noisy = np.array([50_000, 52_000, 48_000, 51_000, 90_000, 49_000, 30_000, 50_000, 75_000, 50_000], dtype=np.int64)
+    median, std, noise = layer_statistics(noisy, 1.0)
+    assert median == 50.0 and std == pytest.approx(np.std(noisy, ddof=1) / 1e3)
+    assert set(noise) == {w.rule for w in summarize(noisy).warnings} & {"noisy", "outliers", "bimodal"} == {"noisy", "bimodal"}
+    # a layer a few timer steps long: its steps would look bimodal; no verdict there
+    assert layer_statistics(np.array([3000, 2000, 3000, 3000, 2000, 3000, 3000], dtype=np.int64), 1.0)[2] == ()
+    # an engine that times no inference apart
+    assert layer_statistics(None, 1.0) == (None, None, ())
+
+
+def test_onnxruntime_times_each_inference_and_the_layers_share_them(sep_cnn_onnx, roofline_cache):
+    """Each node's times, inference by inference: their mean is the node's mean, they fit inside each
+    call's latency, and the layers' per-inference times add up to the nodes'."""
+    import numpy as np
+
+    from flopbench.measure.engines import EngineConfig
+    from flopbench.measure.session import open_session
+    from flopbench.model.spec import ModelSpec
+    from flopbench.profiling.join import join
+    from flopbench.profiling.profile import layer_samples, profile
+    from flopbench.render.profile import to_table
+
+    with open_session(ModelSpec(sep_cnn_onnx), "onnxruntime", EngineConfig(profile=True)) as session:
+        run = session.runner.profiled_run(session.inputs.arrays, 12, warmup=2, model=session.loaded,
+                                          counted={op.name for op in session.cost.ops})
+        cost = session.cost
+    assert set(run.node_samples_ns) == {node.name for node in run.nodes}
+    for node in run.nodes:
+        samples = run.node_samples_ns[node.name]
+        assert len(samples) == 12 and abs(samples.mean() - node.time_ns) <= 1
+    kernels = sum(run.node_samples_ns.values())
+    assert (kernels <= run.latencies_ns).all()  # a run's kernels ran inside its call
+    joined = join(cost, run.nodes, run.merged_ops)
+    per_layer = [found for found in (layer_samples(t, run.node_samples_ns) for t in joined.layers) if found is not None]
+    inserted = sum((run.node_samples_ns[n.name] for n in joined.inserted), np.zeros(12))
+    assert np.allclose(sum(per_layer) + inserted, kernels, atol=len(per_layer))  # each layer rounded to 1 ns
+
+    result = profile(sep_cnn_onnx, engine="onnxruntime", iterations=12, warmup=2)
+    timed = [row for row in result.layers if row.time_us > 0]
+    assert timed and all(row.median_us is not None and row.std_us is not None for row in timed)
+    assert "Med." in [c.header for c in to_table(result).columns]
+
+
+def test_openvino_reports_no_single_inference_so_no_median_is_made_up(sep_cnn_xml, roofline_cache):
+    from flopbench.profiling.profile import profile
+    from flopbench.render.profile import summary_lines, to_table
+
+    result = profile(sep_cnn_xml, iterations=8, warmup=2, precision="f32")
+    assert all(row.median_us is None and row.std_us is None and row.noise == () for row in result.layers)
+    headers = [c.header for c in to_table(result).columns]
+    assert "Med." not in headers and "±" not in headers
+    assert any("no median" in line for line in summary_lines(result))

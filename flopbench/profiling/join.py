@@ -29,6 +29,7 @@ class OpTime:
     precisions: tuple[str, ...]
     executed_bytes: float = 0.0  # its share of the bytes its nodes moved as executed
     working_set_bytes: int = 0  # the largest node that ran it: all it read and wrote
+    shares: tuple[tuple[str, float], ...] = ()  # (engine node, the fraction of its time that is this op's)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class LayerTime:
     fused_into: str = ""  # the layer whose node ran this one with it (the group's main layer), if another
     fused: tuple[str, ...] = ()  # the layers its node ran with it, when it is the group's main layer
     merged_into: str = ""  # the layer whose op the engine ran in place of this one's (equal ops, run once)
+    shares: tuple[tuple[str, float], ...] = ()  # (engine node, the fraction of its time that is this layer's)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
     spent: dict[str, float] = {}
     moved: dict[str, float] = {}
     ran_by: dict[str, list[NodeTime]] = {}
+    fractions_of: dict[str, list[tuple[str, float]]] = {}
     inserted: list[NodeTime] = []
     named = {name for node in nodes for name in node.original_names}
     for node, covered in zip(nodes, _covered(nodes, by_name)):
@@ -229,11 +232,13 @@ def op_times(cost: ModelCost, nodes: Sequence[NodeTime]) -> tuple[dict[str, OpTi
             spent[op.name] = spent.get(op.name, 0.0) + node.time_ns * fraction
             moved[op.name] = moved.get(op.name, 0.0) + (node.bytes_read + node.bytes_written) * fraction
             ran_by.setdefault(op.name, []).append(node)
+            fractions_of.setdefault(op.name, []).append((node.name, fraction))
     times = {name: OpTime(op=by_name[name], time_ns=spent[name], nodes=_unique(n.name for n in ran_by[name]),
                           kernels=_unique(n.exec_type for n in ran_by[name] if n.time_ns > 0),
                           precisions=_unique(n.precision for n in ran_by[name] if n.time_ns > 0),
                           executed_bytes=moved[name],
-                          working_set_bytes=max(n.bytes_read + n.bytes_written for n in ran_by[name]))
+                          working_set_bytes=max(n.bytes_read + n.bytes_written for n in ran_by[name]),
+                          shares=tuple(fractions_of[name]))
              for name in spent}
     by_layer = tuple(name for name in times if name not in named)
     return times, inserted, by_layer
@@ -250,13 +255,17 @@ def _layer_time(layer: LayerCost, times: dict[str, OpTime], merged_into: dict[st
     # a layer's kernel and precision are those of its convolution or matmul
     main = [t for t in timed if op_facts(t.op.type).multiplies] or timed
     executed = sum(t.executed_bytes for t in timed)
+    shares: dict[str, float] = {}
+    for t in timed:
+        for node, fraction in t.shares:
+            shares[node] = shares.get(node, 0.0) + fraction
     return LayerTime(layer=layer, time_ns=sum(t.time_ns for t in timed),
                      kernels=_unique(k for t in main for k in t.kernels),
                      precisions=_unique(p for t in main for p in t.precisions),
                      untimed_ops=tuple(name for name in untimed if name not in merged_into), parts=parts,
                      executed_bytes=executed if executed > 0 else None,
                      working_set_bytes=max((t.working_set_bytes for t in timed), default=0) or None,
-                     nodes=_unique(n for t in timed for n in t.nodes),
+                     nodes=_unique(n for t in timed for n in t.nodes), shares=tuple(shares.items()),
                      merged_into=", ".join(into) if untimed and all(name in merged_into for name in untimed) and not timed else "")
 
 

@@ -79,6 +79,10 @@ class LayerRow:
     predicted_time_us: float | None = None  # what this machine's calibrated model predicts (flopbench predict); None: not calibrated
     kernel_class: str = ""  # the family of kernel the prediction calibrated it as
     merged_into: str = ""  # the layer the engine ran in its place (it computes the same: run once for both)
+    # over the profiled inferences one by one, where the engine times each (None: it reports a mean only)
+    median_us: float | None = None
+    std_us: float | None = None  # the sample standard deviation, as bench's
+    noise: tuple[str, ...] = ()  # bench's verdicts on its times: "noisy", "outliers", "bimodal"
 
 
 @dataclass(frozen=True)
@@ -156,10 +160,42 @@ def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
     return PRECISION_ROOFS.get(fallback, "f32")
 
 
+# bench's verdicts that say a layer's time varies; too few samples is the run's, one under the
+# clock's resolution is `coarse_times`
+LAYER_NOISE = ("noisy", "outliers", "bimodal")
+
+
+def layer_samples(timed: LayerTime, samples: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The layer's time (ns) in each profiled inference: its share of each of its nodes' times
+    there. None when the engine did not time inferences one by one."""
+    if not samples or not timed.shares:
+        return None
+    total = None
+    for node, fraction in timed.shares:
+        if node not in samples:
+            return None
+        total = samples[node] * fraction if total is None else total + samples[node] * fraction
+    return np.rint(total).astype(np.int64)
+
+
+def layer_statistics(samples_ns: np.ndarray | None, resolution_us: float) -> tuple[float | None, float | None, tuple[str, ...]]:
+    """(median µs, standard deviation µs, bench's noise verdicts) of a layer's per-inference times;
+    the verdicts only for a layer well above the engine's resolution (below it, timer steps alone
+    look bimodal)."""
+    if samples_ns is None or not len(samples_ns) or not samples_ns.any():
+        return None, None, ()
+    stats = summarize(samples_ns, percentiles=())
+    median_us = stats.median_ns / 1e3
+    noise = tuple(w.rule for w in stats.warnings if w.rule in LAYER_NOISE) if median_us >= COARSE_FACTOR * resolution_us else ()
+    return median_us, stats.std_ns / 1e3, noise
+
+
 def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_precision: str,
-              resolution_us: float = 0.0) -> LayerRow:
+              resolution_us: float = 0.0, samples: Mapping[str, np.ndarray] | None = None) -> LayerRow:
     """A layer on the roofline: its intensity from the bytes its nodes really moved (after fusion),
-    held to the slope of the memory level its working set fits in."""
+    held to the slope of the memory level its working set fits in; its median and spread over the
+    inferences where the engine timed them one by one (`samples`: node → ns per inference)."""
+    median_us, std_us, noise = layer_statistics(layer_samples(timed, samples or {}), resolution_us)
     layer = timed.layer
     flops = layer.flops + layer.other_flops
     counted = layer.bytes_read + layer.bytes_written
@@ -180,9 +216,10 @@ def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_pr
         percent_of_attainable=100 * achieved / attainable if attainable > 0 and achieved is not None else None,
         bound="merged" if timed.merged_into else where.bound, kernel=", ".join(timed.kernels), precision=", ".join(timed.precisions) or "",
         untimed_ops=timed.untimed_ops,
-        parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us) for part in timed.parts),
+        parts=tuple(layer_row(part, roof, end_to_end_us, default_precision, resolution_us, samples) for part in timed.parts),
         executed_bytes=executed, working_set_bytes=working_set if moved else None, level=where.level,
-        fused_into=timed.fused_into, fused=timed.fused, merged_into=timed.merged_into)
+        fused_into=timed.fused_into, fused=timed.fused, merged_into=timed.merged_into,
+        median_us=median_us, std_us=std_us, noise=noise)
 
 
 def above_roof_cause(rate: float, measured: float, theoretical: float | None) -> str:
@@ -229,6 +266,10 @@ def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolutio
         found.append(Finding("above_bandwidth", {"count": len(above_slope), "layers": [each.name for each in above_slope[:20]],
                                                  "levels": {each.name: each.level for each in above_slope[:20]},
                                                  "bandwidth_gb_per_s": roof.bandwidth_gb_per_s}))
+    noisy = sorted((each for row in rows for each in (row, *row.parts) if each.noise), key=lambda each: -each.time_us)
+    if noisy:
+        found.append(Finding("noisy_layers", {"count": len(noisy), "layers": [
+            {"layer": each.name, "noise": list(each.noise), "median_us": each.median_us, "std_us": each.std_us} for each in noisy[:20]]}))
     if outside_us < 0:
         found.append(Finding("negative_outside", {"outside_layers_us": outside_us}))
     if roof.quick:
@@ -395,7 +436,7 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofil
     joined = join(session.cost, nodes, run.merged_ops)
     end_to_end_us = float(run.latencies_ns.mean()) / 1e3 if len(run.latencies_ns) else 0.0
     resolution_us = run.time_resolution_ns / 1e3
-    rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us) for t in joined.layers)
+    rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us, run.node_samples_ns) for t in joined.layers)
     if calibration is not None:
         rows = with_predictions(rows, joined, calibration, settings.precision)
     engine_rows = tuple(EngineRow(name=n.name, type=n.type, kernel=n.exec_type, precision=n.precision,

@@ -17,7 +17,8 @@ from .text import TableColumn, TableRow, TextTable
 from .warnings import describe
 from ..measure.stats import StatWarning
 
-COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "predicted_time_us", "percent", "gflops_per_s",
+COLUMNS = ("layer", "type", "flops", "bytes", "executed_bytes", "intensity", "time_us", "median_us", "std_us", "predicted_time_us", "percent",
+           "gflops_per_s",
            "attainable_gflops_per_s", "percent_of_attainable", "bound", "kernel", "precision", "level", "working_set_bytes",
            "fused_into")
 
@@ -173,22 +174,24 @@ def _kernel(text: str) -> str:
 def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[str]:
     name = f"  └ {row.name}" if indent else row.name
     if isinstance(row, EngineRow):
-        return [name, row.type, "", "", "", "", units.fixed(row.time_us), "", units.fixed(row.percent), "", "", "", "inserted", _kernel(row.kernel), row.precision]
+        return [name, row.type, "", "", "", "", units.fixed(row.time_us), "", "", "", units.fixed(row.percent), "", "", "", "inserted",
+                _kernel(row.kernel), row.precision]
     number = units.count if full else units.compact
     kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
     executed = "" if row.executed_bytes is None else number(row.executed_bytes)
     slow = row.predicted_time_us and row.time_us >= SLOWER_FACTOR * row.predicted_time_us
     predicted = units.fixed(row.predicted_time_us) + (" !" if slow else "")
-    return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us), predicted,
-            units.fixed(row.percent),
+    spread = units.fixed(row.std_us) + (" ~" if row.noise else "")  # '~': bench calls its times noisy
+    return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us),
+            units.fixed(row.median_us), spread, predicted, units.fixed(row.percent),
             units.fixed(row.gflops_per_s, 2), units.fixed(row.attainable_gflops_per_s), units.fixed(row.percent_of_attainable), row.bound, kernel,
             row.precision]
 
 
-HEADER = ["Layer", "Type", "FLOPs", "Bytes (unfused)", "Bytes (executed)", "FLOP/B", "Time µs", "Predicted µs", "%", "GFLOP/s", "Attainable",
-          "% of att.", "Bound", "Kernel", "Precision"]
-SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "Pred.", "%", "GFLOP/s", "Attain.", "% att.", "Bound", "Kernel",
-                "Prec."]
+HEADER = ["Layer", "Type", "FLOPs", "Bytes (unfused)", "Bytes (executed)", "FLOP/B", "Time µs", "Median µs", "Std µs", "Predicted µs", "%",
+          "GFLOP/s", "Attainable", "% of att.", "Bound", "Kernel", "Precision"]
+SHORT_HEADER = ["Layer", "Type", "FLOPs", "Bytes", "Exec. B", "FLOP/B", "µs", "Med.", "±", "Pred.", "%", "GFLOP/s", "Attain.", "% att.", "Bound",
+                "Kernel", "Prec."]
 
 
 PREDICTED_COLUMN = HEADER.index("Predicted µs")
@@ -197,13 +200,23 @@ PREDICTED_COLUMN = HEADER.index("Predicted µs")
 UNFUSED_COLUMN = HEADER.index("Bytes (unfused)")
 
 
-def _columns(cells: list[str], predicted: bool, narrow: bool = False) -> list[str]:
-    """A row's cells, the predicted column left out when nothing was predicted (not calibrated);
-    in a terminal (`narrow`) with predictions, the unfused bytes make room for them (the JSON, CSV
-    and markdown keep both)."""
+SPREAD_COLUMNS = (HEADER.index("Median µs"), HEADER.index("Std µs"))
+
+
+def _columns(cells: list[str], predicted: bool, narrow: bool = False, spread: bool = True) -> list[str]:
+    """A row's cells, the predicted column left out when nothing was predicted (not calibrated), the
+    median and spread when the engine timed no inference apart; in a terminal (`narrow`) with
+    predictions, the unfused bytes make room for them (the JSON, CSV and markdown keep both)."""
+    left_out = set() if spread else set(SPREAD_COLUMNS)
     if not predicted:
-        return cells[:PREDICTED_COLUMN] + cells[PREDICTED_COLUMN + 1:]
-    return cells[:UNFUSED_COLUMN] + cells[UNFUSED_COLUMN + 1:] if narrow else cells
+        left_out.add(PREDICTED_COLUMN)
+    elif narrow:
+        left_out.add(UNFUSED_COLUMN)
+    return [cell for index, cell in enumerate(cells) if index not in left_out]
+
+
+def _has_spread(result: ProfileResult) -> bool:
+    return any(row.median_us is not None for row in result.layers)
 
 
 def _has_predictions(result: ProfileResult) -> bool:
@@ -228,7 +241,13 @@ def summary_lines(result: ProfileResult) -> list[str]:
     lines.append(f"Roofline ({roof.engine}, measured {roof.measured_at}): peak GFLOP/s {peaks}; bandwidth GB/s {levels}. "
                  "FLOPs here are all arithmetic (conv/matmul + other); FLOP/B uses the bytes each engine node moved as "
                  "executed (after fusion) where the engine says, and each layer is held to the level its working set fits in.")
-    lines.append("Node times are means over the profiled inferences; fused nodes are shared over their ops by work.")
+    if _has_spread(result):
+        lines.append("µs is each layer's mean over the profiled inferences (the rows add up to the mean latency); Med. and ± "
+                     "are its median and standard deviation over them one by one, '~' where bench would call its times noisy. "
+                     "Fused nodes are shared over their ops by work.")
+    else:
+        lines.append("Node times are means over the profiled inferences (this engine reports no single inference's, so no median "
+                     "or spread); fused nodes are shared over their ops by work.")
     if any(row.predicted_time_us is not None for row in result.layers):
         lines.append(f"Pred. is what this machine's calibrated model predicts without running (flopbench predict); "
                      f"'!' marks a layer {SLOWER_FACTOR:g}× or more slower than that.")
@@ -245,38 +264,44 @@ def to_markdown(result: ProfileResult) -> str:
         rows.append(_cells(row, False))
         rows.extend(_cells(part, True) for part in row.parts)
     rows.extend(_cells(node, False) for node in result.engine_nodes)
-    rows.append(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "",
+    rows.append(["(outside layers)", "", "", "", "", "", units.fixed(result.outside_layers_us), "", "", "",
                  units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0), "", "", "", "", "", ""])
-    predicted = _has_predictions(result)
-    header = _columns(HEADER, predicted)
+    predicted, spread = _has_predictions(result), _has_spread(result)
+    header = _columns(HEADER, predicted, spread=spread)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(units.markdown_cell(c) for c in _columns(row, predicted)) + " |" for row in rows]
+    lines += ["| " + " | ".join(units.markdown_cell(c) for c in _columns(row, predicted, spread=spread)) + " |" for row in rows]
     return "\n".join(lines + [""] + [units.markdown_text(line) for line in summary_lines(result)]) + "\n"
 
 
 # in a narrow terminal, the highest leave first: the kernel, then what the time and rate already say
-TABLE_DROP = {"Kernel": 13, "Attain.": 12, "Prec.": 11, "Exec. B": 10, "Bytes": 9, "FLOP/B": 8, "Bound": 7, "Pred.": 6, "Type": 4,
-              "FLOPs": 3, "% att.": 2, "GFLOP/s": 1}
+TABLE_DROP = {"Kernel": 13, "Attain.": 12, "Prec.": 11, "Exec. B": 10, "Bytes": 9, "FLOP/B": 8, "Bound": 7, "Pred.": 6, "±": 5, "Type": 4,
+              "FLOPs": 3, "% att.": 2, "GFLOP/s": 1, "Med.": 1}
 LEFT = ("Layer", "Type", "Bound", "Kernel", "Prec.")
 
 
 @renderer("profile", "table")
 def to_table(result: ProfileResult) -> TextTable:
-    predicted = _has_predictions(result)
+    predicted, spread = _has_predictions(result), _has_spread(result)
+
+    def cells(values: list[str]) -> tuple[str, ...]:
+        return tuple(_columns(values, predicted, narrow=True, spread=spread))
+
     columns = tuple(TableColumn(c, right=c not in LEFT, no_wrap=True, drop=TABLE_DROP.get(c, 0), names=c == "Layer")
-                    for c in _columns(SHORT_HEADER, predicted, narrow=True))
+                    for c in cells(SHORT_HEADER))
     rows = []
     for row in result.layers:
-        rows.append(TableRow(tuple(_columns(_cells(row, False, full=False), predicted, narrow=True)),
-                             "yellow" if row.untimed_ops and row.time_us == 0 else None))
-        rows.extend(TableRow(tuple(_columns(_cells(part, True, full=False), predicted, narrow=True)), "dim") for part in row.parts)
-    rows.extend(TableRow(tuple(_columns(_cells(node, False, full=False), predicted, narrow=True)), "cyan") for node in result.engine_nodes)
+        rows.append(TableRow(cells(_cells(row, False, full=False)), "yellow" if row.untimed_ops and row.time_us == 0 else None))
+        rows.extend(TableRow(cells(_cells(part, True, full=False)), "dim") for part in row.parts)
+    rows.extend(TableRow(cells(_cells(node, False, full=False)), "cyan") for node in result.engine_nodes)
     if rows:
         rows[-1] = replace(rows[-1], end_section=True)
     before, after = [""] * 5, [""] * 6  # the time and its share sit under µs and %
     share = units.fixed(100 * result.outside_layers_us / result.end_to_end_us if result.end_to_end_us else 0.0)
-    rows.append(TableRow(tuple(_columns(["(outside layers)", *before, units.fixed(result.outside_layers_us), "", share, *after], predicted, narrow=True))))
-    rows.append(TableRow(tuple(_columns(["End to end", *before, units.fixed(result.end_to_end_us), "", "100.0", *after], predicted, narrow=True)), "bold"))
+    profiled = result.profiled_latency
+    median = units.fixed(profiled.median_ns / 1e3) if profiled is not None else ""
+    spread_of = units.fixed(profiled.std_ns / 1e3) if profiled is not None else ""
+    rows.append(TableRow(cells(["(outside layers)", *before, units.fixed(result.outside_layers_us), "", "", "", share, *after])))
+    rows.append(TableRow(cells(["End to end", *before, units.fixed(result.end_to_end_us), median, spread_of, "", "100.0", *after]), "bold"))
     return TextTable(f"{result.model}: time per layer on this machine's roofline", columns, tuple(rows), "\n".join(summary_lines(result)))
 
 
