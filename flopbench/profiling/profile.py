@@ -143,6 +143,7 @@ class ProfileResult:
                 record.update({f.name: getattr(row, f.name) for f in fields(LayerRow) if f.name not in ("name", "parts")})
                 record["untimed_ops"] = ", ".join(row.untimed_ops)
                 record["fused"] = ", ".join(row.fused)
+                record["noise"] = ", ".join(row.noise)
                 records.append(record)
         return records
 
