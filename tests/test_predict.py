@@ -263,3 +263,23 @@ def test_profile_puts_the_prediction_beside_each_measured_layer_and_flags_the_sl
     text = to_markdown(result)
     assert "slower than this machine's calibrated model predicts" in text and " !" in text
     validate(result.to_dict())
+
+
+def test_predict_takes_the_model_and_engine_settings_bench_takes(residual_block):
+    """predict(ModelSpec, engine, EngineConfig) as bench and profile take them; the loose keywords
+    make the same values; a setting predict cannot model is refused, naming it."""
+    from flopbench import EngineConfig, ModelSpec
+    from flopbench.errors import OptionError
+
+    calibration = read_calibration(RECORDED)
+    spec = ModelSpec(residual_block, batch=1)
+    by_objects = predict(spec, "openvino", EngineConfig(precision="f32"), calibration=calibration)
+    by_keywords = predict(residual_block, engine="openvino", precision="f32", batch=1, calibration=calibration)
+    assert by_objects.predicted_latency_us == by_keywords.predicted_latency_us
+    assert [layer.predicted_time_us for layer in by_objects.layers] == [layer.predicted_time_us for layer in by_keywords.layers]
+    with pytest.raises(OptionError, match="config or policy object and keyword"):
+        predict(spec, "openvino", EngineConfig(precision="f32"), precision="f32", calibration=calibration)
+    with pytest.raises(OptionError, match="-nstreams"):
+        predict(spec, "openvino", EngineConfig(nstreams=2), calibration=calibration)
+    with pytest.raises(OptionError, match="-hint throughput"):
+        predict(spec, "openvino", EngineConfig(hint="throughput"), calibration=calibration)

@@ -4,19 +4,17 @@ from __future__ import annotations
 import sys
 
 from ..errors import OptionError
-from ..measure.engines import DEFAULT_ENGINE, engine_choices
+from ..measure.engines import DEFAULT_ENGINE
+from .arguments import add_engine_flags, add_model_flags, engine_config, model_spec
 from .output import check_outputs, emit, format_for
 
 
 def add_parser(commands) -> None:
     predict = commands.add_parser("predict", help="predict each layer's time and the latency on this machine without running the model")
     predict.add_argument("model", metavar="MODEL", nargs="?", help="model file: IR .xml (with its .bin), .onnx, .tflite ...")
-    predict.add_argument("--shape", help="input shapes for dynamic dimensions: name:1x3x224x224[,name2:...]")
-    predict.add_argument("-b", "--batch", type=int, help="batch size")
-    predict.add_argument("--engine", default=DEFAULT_ENGINE, help=engine_choices())
-    predict.add_argument("-d", "--device", default="CPU", help="device (default CPU)")
-    predict.add_argument("--precision", help="OpenVINO inference precision: f32, bf16 or f16 (default: the device's)")
-    predict.add_argument("-nthreads", "--nthreads", type=int, help="number of threads")
+    # bench's model and engine flag groups; nothing is run, so no input data (-i, --seed) and one request
+    add_model_flags(predict, shape=True, inputs=False, seed=False)
+    add_engine_flags(predict, several=False, requests=False)
     predict.add_argument("--format", help="table, json, csv or markdown (default: from the -o file's extension, else table)")
     predict.add_argument("-o", "--output", help="write to this file (atomically) instead of the terminal")
     predict.add_argument("--calibrate", action="store_true",
@@ -31,11 +29,14 @@ def run_command(args) -> int:
     fmt = check_format("predict", format_for(args.output, args.format))
     if args.calibrate:
         from ..profiling.calibration import calibrate
+        from ..profiling.predict import check_settings
 
         def progress(text: str) -> None:
             print(f"flopbench: {text} (Ctrl-C stops, keeps what was measured; the next run resumes)", file=sys.stderr, flush=True)
 
-        done = calibrate(args.engine, args.device, args.precision, args.nthreads, quick=args.quick, progress=progress)
+        config = engine_config(args)
+        check_settings(config)
+        done = calibrate(args.engine or DEFAULT_ENGINE, config.device, config.precision, config.nthreads, quick=args.quick, progress=progress)
         print(f"flopbench: calibrated {done.engine} ({done.executed_precision}) in {done.seconds:.0f} s: {done.path}", file=sys.stderr)
         if not args.model:
             return 0
@@ -46,7 +47,6 @@ def run_command(args) -> int:
     from ..profiling.predict import predict
 
     check_outputs({"-o": args.output}, protect=[args.model])
-    result = predict(args.model, engine=args.engine, device=args.device, precision=args.precision, nthreads=args.nthreads,
-                     shape=args.shape, batch=args.batch)
+    result = predict(model_spec(args), args.engine or DEFAULT_ENGINE, engine_config(args))
     emit(render("predict", fmt, result), args.output)
     return 0

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..counting.cost import LayerCost, ModelCost
-from ..errors import ProfilingError
+from ..errors import OptionError, ProfilingError
 from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, engine_errors, get_engine
+from ..measure.settings import measurement_settings
+from ..model.spec import ModelSpec
 from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from .join import LayerTime, join
@@ -315,16 +317,33 @@ def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost, source
     return settings, nodes
 
 
-def predict(model: str | os.PathLike, engine: str = DEFAULT_ENGINE, device: str = "CPU", precision: str | None = None,
-            nthreads: int | None = None, shape: Any = None, batch: int | None = None, calibration=None) -> PredictResult:
+def check_settings(config: EngineConfig) -> None:
+    """What predict can model: one inference at a time, on the settings a calibration measures."""
+    refused = [(flag, value) for flag, value in (("-hint", config.hint if config.hint != "latency" else None),
+                                                 ("-nstreams", config.nstreams), ("-nireq", config.nireq)) if value is not None]
+    if refused:
+        flag, value = refused[0]
+        raise OptionError(f"{flag} {value}: predict foretells one inference at a time (the latency setting calibration measures)",
+                          f"leave {flag} out of predict")
+
+
+def predict(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None, *,
+            calibration=None, **keywords: Any) -> PredictResult:
     """Predict `model`'s per-layer times and end-to-end latency on `engine` without running it,
     from this machine's calibration (`calibration`, else the cached one for these settings; a
-    missing one is a CalibrationError that says how to make it)."""
+    missing one is a CalibrationError that says how to make it).
+
+    `model` is a `ModelSpec` or the model file with its settings as keywords (`shape`, `batch`);
+    the engine's settings are `config` (as bench and profile take it) or keywords (`device`,
+    `precision`, `nthreads`). Nothing is run, so input data (`inputs`, `seed`) plays no part."""
     from .calibration import cached_calibration
 
+    spec, config, _ = measurement_settings("predict()", model, config, keywords, timed=False)
+    check_settings(config)
+    device, precision, nthreads = config.device, config.precision, config.nthreads
     if calibration is None:  # a calibration is per-node times: an engine without them is told why, not to calibrate
         get_engine(engine).check_profilable(device)
-    runtime, config, loaded, cost = read_and_count(model, engine, device, precision, nthreads, shape, batch)
+    runtime, config, loaded, cost = read_and_count(spec.model, engine, device, precision, nthreads, spec.shape, spec.batch)
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
     settings, nodes = compile_nodes(runtime, config, loaded, cost, source=model)
     roof = calibration.roofline
