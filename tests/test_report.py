@@ -422,3 +422,38 @@ def test_study_writes_the_same_kind_of_page(browser, tmp_path, roofline_cache, c
     rendered = from_results.read_text(encoding="utf-8")
     assert points_section(rendered) == points_section(text)
     assert f"Rendered from: <code>{folder / 'results.json'}</code>" in rendered and "3 of 3 points" in rendered
+
+
+def test_the_page_shows_each_layers_predicted_time_beside_its_measured_one(browser, write_residual_block, roofline_cache, tmp_path):
+    """A profile made with a calibration (the recorded one) shows, per layer, the time the calibrated
+    model predicts beside the measured one: the same times `predict` gives from the compiled graph
+    without running; a profile without one says how to calibrate instead."""
+    from flopbench.profiling.calibration import read_calibration
+    from flopbench.profiling.predict import predict
+    from flopbench.render.report import ReportContent, render_report
+
+    model = write_residual_block(64, 28)
+    calibration = read_calibration(Path(__file__).parent / "data" / "calibration_openvino_f32.json")
+    profiled = flopbench.profile(model, "openvino", precision="f32", iterations=5, warmup=1, roofline=roofline_cache["openvino"],
+                                 calibration=calibration)
+    page = tmp_path / "predicted.html"
+    page.write_text(render_report(ReportContent(cost=flopbench.count(model), profiles=(profiled,))), encoding="utf-8")
+    browser.open(page)
+    assert browser.errors() == []
+    heads = browser.evaluate("Array.from(document.querySelectorAll('#layer-table thead th')).map(th => th.textContent)")
+    measured_at, predicted_at = heads.index("openvino µs"), heads.index("openvino predicted µs")
+    assert predicted_at == measured_at + 1
+    cells = browser.evaluate("""Array.from(document.querySelectorAll('#layer-table tbody tr')).map(
+        tr => Array.from(tr.cells).map(td => td.textContent))""")
+    shown = {row[1]: (row[measured_at], row[predicted_at]) for row in cells}
+    measured = {row.name: row for row in profiled.layers}
+    for layer in predict(model, "openvino", precision="f32", calibration=calibration).layers:
+        time_cell, predicted_cell = shown[layer.name]
+        assert time_cell == f"{measured[layer.name].time_us:,.1f}"
+        assert predicted_cell.removesuffix(" !") == f"{layer.predicted_time_us:,.1f}"
+    assert "predicted µs: what this machine's calibrated model" in browser.evaluate("document.querySelector('#layers .note').textContent")
+    plain = flopbench.profile(model, "openvino", precision="f32", iterations=5, warmup=1, roofline=roofline_cache["openvino"])
+    if any(row.predicted_time_us is not None for row in plain.layers):
+        pytest.skip("this machine has a calibration cached for OpenVINO f32: no page without predictions to check")
+    text = render_report(ReportContent(cost=flopbench.count(model), profiles=(plain,)))
+    assert "openvino predicted µs" not in text and "flopbench predict --calibrate --engine openvino" in text

@@ -149,3 +149,70 @@ def test_a_part_too_short_to_time_leaves_its_point_out_of_the_split():
     untimed = replace(first.parts.depthwise, time_us=0.0, share=None)
     page = render_study_page(replace(result, records=(replace(first, parts=replace(first.parts, depthwise=untimed)), *result.records[1:])))
     assert f"{first.key}: the depthwise part takes" not in page and f"{second.key}: the depthwise part takes" in page
+
+
+RECORDED_CALIBRATION = __import__("pathlib").Path(__file__).parent / "data" / "calibration_openvino_f32.json"
+
+
+def _calibrated_cache(folder, monkeypatch, with_rooflines: bool = False):
+    """FLOPBENCH_CACHE_DIR set to `folder`, holding the recorded OpenVINO f32 calibration where this
+    machine's would be (what `flopbench predict --calibrate` leaves), and the session's quick
+    rooflines when asked."""
+    import os
+    import shutil
+
+    from flopbench.profiling.calibration import calibration_path
+
+    if with_rooflines:
+        shutil.copytree(os.environ["FLOPBENCH_CACHE_DIR"], folder, dirs_exist_ok=True)
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(folder))
+    target = calibration_path("openvino", precision="f32", quick=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(RECORDED_CALIBRATION, target)
+    return folder
+
+
+def test_a_point_puts_the_predicted_time_ratio_beside_the_measured_one(tmp_path, monkeypatch, roofline_cache):
+    """With a calibration cached for the point's engine and precision, the point records what it
+    predicts for each layer before timing them; without one, no prediction and no error."""
+    from flopbench.converting.convert import convert
+    from flopbench.profiling.calibration import read_calibration
+    from flopbench.profiling.predict import predict
+
+    point = {**TINY, "in_channels": 32, "out_channels": 32, "size": 16, "repeats": 1, "profile_iterations": 2}
+    _calibrated_cache(tmp_path / "cache", monkeypatch)
+    record = run_point(point, roofline=roofline_cache["openvino"])
+    assert record.status == "done", record.reason
+    predicted = record.predicted
+    assert predicted.time_ratio == pytest.approx(predicted.separable_us / predicted.standard_us)
+    assert 0 < predicted.time_ratio < 1  # 7× fewer FLOPs: predicted faster, as measured or not
+    assert predicted.calibration_measured_at == read_calibration(RECORDED_CALIBRATION).measured_at
+    # the same layers predicted apart, from files made the same way, give the same times
+    standard = sweep.standard_layer(tmp_path / "standard.onnx", check_point(point))
+    separable = convert(standard, "separable", tmp_path / "separable.onnx", seed=0)
+    calibration = read_calibration(RECORDED_CALIBRATION)
+    assert predicted.standard_us == pytest.approx(predict(standard, "openvino", precision="f32", calibration=calibration).predicted_latency_us)
+    assert predicted.separable_us == pytest.approx(predict(tmp_path / "separable.onnx", "openvino", precision="f32",
+                                                           calibration=calibration).predicted_latency_us)
+    validate(sweep.SweepResult(records=(record,), metadata={}).to_dict())
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path / "empty"))
+    assert run_point(point, roofline=roofline_cache["openvino"]).predicted is None
+
+
+def test_the_command_shows_the_predicted_ratio_or_says_how_to_calibrate(tmp_path, monkeypatch, roofline_cache):
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([{**TINY, "repeats": 1, "profile_iterations": 2}]))
+    command = [sys.executable, "-m", "flopbench", "study", "sepconv", "--points", str(points)]
+    plain = subprocess.run([*command, "-o", str(tmp_path / "plain")], capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert "no predicted time ratio for openvino:f32" in plain.stderr
+    assert "flopbench predict --calibrate --engine openvino" in plain.stderr
+    assert "Pred. ratio" not in plain.stdout
+    _calibrated_cache(tmp_path / "cache", monkeypatch, with_rooflines=True)
+    monkeypatch.setenv("COLUMNS", "250")
+    calibrated = subprocess.run([*command, "-o", str(tmp_path / "calibrated")], capture_output=True, text=True, timeout=300)
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert "no predicted time ratio" not in calibrated.stderr
+    record = json.loads((tmp_path / "calibrated" / "results.json").read_text())["records"][0]
+    assert f"{record['predicted']['time_ratio']:.3f}" in calibrated.stdout and "Pred. ratio" in calibrated.stdout
+    assert "predicted" in (tmp_path / "calibrated" / "summary.md").read_text()

@@ -113,6 +113,7 @@ def run_command(args) -> int:
     else:
         if args.resource:
             raise OptionError("--resource chooses Ray nodes", "add --ray (or --address HOST:PORT), or drop --resource")
+        _say_uncalibrated(points)
         result = run_sweep(points, folder, progress=on_progress)
     if result.skipped:
         print(f"flopbench: {len(result.skipped)} point(s) already done in {folder / 'results.json'}, skipped", file=sys.stderr)
@@ -130,6 +131,24 @@ def run_command(args) -> int:
         notes = ("interrupted (Ctrl-C): the page shows the points measured until then",) if result.interrupted else ()
         write_measured(args.html, render_study_page(result, command_line(args), notes=notes))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _say_uncalibrated(points) -> None:
+    """A note per engine and precision this machine has no calibration for: their points get no
+    predicted time ratio, and the note says how to calibrate. Never an error."""
+    from ..errors import CalibrationError
+    from ..study.sweep import calibration_for
+
+    seen = set()
+    for point in points:
+        config = f"{point['engine']}:{point['precision']}"
+        if config in seen:
+            continue
+        seen.add(config)
+        try:
+            calibration_for(point)
+        except CalibrationError as exc:
+            print(f"flopbench: no predicted time ratio for {config}: {exc.problem}; {exc.fix}", file=sys.stderr, flush=True)
 
 
 def _check_page(page: str, folder, inputs) -> None:

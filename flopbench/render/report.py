@@ -10,7 +10,7 @@ from typing import Any
 
 from ..counting.cost import LayerCost, ModelCost
 from ..measure.bench import BenchReport
-from ..profiling.profile import LayerRow, ProfileResult
+from ..profiling.profile import SLOWER_FACTOR, LayerRow, ProfileResult
 from . import units
 from .bench import engine_cards, latency_section
 from .cost import layer_chart_section, model_cards
@@ -26,18 +26,28 @@ LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "
                ("Weight bytes", "number"), ("Bytes moved", "number"))
 
 
-def _timed_cells(timed: LayerRow | None) -> list[tuple[str, Any]]:
+def _timed_cells(timed: LayerRow | None, predicted: bool = False) -> list[tuple[str, Any]]:
+    """A profiled layer's time, GFLOP/s and % of its roof; with `predicted`, the time this machine's
+    calibrated model predicted beside its measured time (marked ! when it ran SLOWER_FACTOR× slower)."""
     if timed is None:
-        return [("", None), ("", None), ("", None)]
+        return [("", None)] * (4 if predicted else 3)
     rate = timed.gflops_per_s
     roof = timed.percent_of_attainable
-    return [(f"{timed.time_us:,.1f}", round(timed.time_us, 3)),
-            ("" if rate is None else f"{rate:,.2f}", None if rate is None else round(rate, 4)),
-            ("" if roof is None else f"{roof:,.0f}", None if roof is None else round(roof, 2))]
+    cells = [(f"{timed.time_us:,.1f}", round(timed.time_us, 3))]
+    if predicted:
+        guess = timed.predicted_time_us
+        slow = bool(guess) and timed.time_us >= SLOWER_FACTOR * guess
+        cells.append(("" if guess is None else f"{guess:,.1f}" + (" !" if slow else ""), None if guess is None else round(guess, 3)))
+    return cells + [("" if rate is None else f"{rate:,.2f}", None if rate is None else round(rate, 4)),
+                    ("" if roof is None else f"{roof:,.0f}", None if roof is None else round(roof, 2))]
+
+
+def has_predictions(profile: ProfileResult) -> bool:
+    return any(row.predicted_time_us is not None for row in profile.layers)
 
 
 def _page_layer_cells(position: str, layer: LayerCost, total: int, include_other: bool, sort_key: int | None,
-                 timed: Sequence[LayerRow | None] = ()) -> str:
+                 timed: Sequence[LayerRow | None] = (), predicted: Sequence[bool] = ()) -> str:
     flops = layer.total_flops(include_other)
     share = 100.0 * flops / total if total else 0.0
     bytes_moved = layer.bytes_read + layer.bytes_written
@@ -49,8 +59,8 @@ def _page_layer_cells(position: str, layer: LayerCost, total: int, include_other
         (units.count(layer.other_flops), layer.other_flops), (layer.precision, None), (units.count(layer.params), layer.params),
         (units.count(layer.weight_bytes), layer.weight_bytes), (units.count(bytes_moved), bytes_moved),
     ]
-    for row in timed:
-        cells += _timed_cells(row)
+    for index, row in enumerate(timed):
+        cells += _timed_cells(row, index < len(predicted) and predicted[index])
     return sortable_cells(cells)
 
 
@@ -65,18 +75,20 @@ def _rows_by_name(profile: ProfileResult) -> dict[str, LayerRow]:
 
 def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ()) -> str:
     total = cost.total_flops
-    timed_heads = [(f"{engine_name(p)} {what}", "number") for p in profiles for what in ("µs", "GFLOP/s", "% of roof")]
+    predicted = [has_predictions(p) for p in profiles]
+    timed_heads = [(f"{engine_name(p)} {what}", "number") for p, guessed in zip(profiles, predicted)
+                   for what in ("µs", *(("predicted µs",) if guessed else ()), "GFLOP/s", "% of roof")]
     heads = sortable_heads((*LAYER_HEADS, *timed_heads))
     by_name = [_rows_by_name(p) for p in profiles]
     bodies = []
     for index, layer in enumerate(cost.layers, start=1):
         cls = "layer" if layer.counted else "layer uncounted"
         timed = [rows.get(layer.name) for rows in by_name]
-        rows = [f'<tr class="{cls}">{_page_layer_cells(str(index), layer, total, cost.include_other, index, timed)}</tr>']
-        rows += [f'<tr class="part">{_page_layer_cells("", part, total, cost.include_other, None, [r.get(part.name) for r in by_name])}</tr>'
+        rows = [f'<tr class="{cls}">{_page_layer_cells(str(index), layer, total, cost.include_other, index, timed, predicted)}</tr>']
+        rows += [f'<tr class="part">{_page_layer_cells("", part, total, cost.include_other, None, [r.get(part.name) for r in by_name], predicted)}</tr>'
                  for part in layer.parts]
         bodies.append(f"<tbody>{''.join(rows)}</tbody>")
-    timed_totals = "".join(f"<td>{p.layers_us:,.1f}</td><td></td><td></td>" for p in profiles)
+    timed_totals = "".join(f"<td>{p.layers_us:,.1f}</td>" + "<td></td>" * (3 if guessed else 2) for p, guessed in zip(profiles, predicted))
     footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{units.count(cost.macs)}</td><td>{units.count(total)}</td>'
               f'<td>100.0</td><td>{units.count(cost.other_flops)}</td><td></td><td>{units.count(cost.params)}</td>'
               f'<td>{units.count(cost.weight_bytes)}</td><td>{units.count(cost.bytes_read + cost.bytes_written)}</td>{timed_totals}</tr></tfoot>')
@@ -85,7 +97,12 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
             + (" + other FLOPs." if cost.include_other else "; other FLOPs (bias, activation, pooling, softmax) are "
                "their own column.")
             + (" Times are the profiled mean per inference; GFLOP/s and % of roof count all FLOPs of the layer "
-               "against the attainable roof at its intensity." if profiles else ""))
+               "against the attainable roof at its intensity." if profiles else "")
+            + "".join(f" {engine_name(p)} predicted µs: what this machine's calibrated model (flopbench predict) foretold for the "
+                      f"layer without running it; ! marks a layer that ran {SLOWER_FACTOR:g}× or more slower." if guessed else
+                      f" {engine_name(p)}: no predicted times, as this engine and precision are not calibrated here "
+                      f"(flopbench predict --calibrate --engine {engine_name(p)})."
+                      for p, guessed in zip(profiles, predicted)))
     return (f'<section id="layers"><h2>Layers ({len(cost.layers)})</h2><p class="note">{escape(note)}</p>'
             f'<div class="scroll"><table id="layer-table" class="sortable"><thead><tr>{heads}</tr></thead>'
             f'{"".join(bodies)}{footer}</table></div></section>')

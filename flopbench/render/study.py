@@ -31,7 +31,31 @@ def geometry(point: dict[str, Any]) -> str:
     return f"{point['in_channels']}→{point['out_channels']} {k}x{k} @{point['size']} s{point['stride']}"
 
 
-def record_cells(record: SweepRecord) -> list[str]:
+PREDICTED_COLUMN = "Pred. ratio"  # beside the time ratio, when any point was predicted
+
+
+def has_predictions(records: Sequence[SweepRecord]) -> bool:
+    return any(record.predicted is not None for record in records)
+
+
+def columns(records: Sequence[SweepRecord]) -> tuple[str, ...]:
+    """The table's columns: the predicted time ratio after the measured one's spread when any point has one."""
+    if not has_predictions(records):
+        return COLUMNS
+    at = COLUMNS.index("Spread") + 1
+    return (*COLUMNS[:at], PREDICTED_COLUMN, *COLUMNS[at:])
+
+
+def record_cells(record: SweepRecord, predicted: bool = False) -> list[str]:
+    cells = _record_cells(record)
+    if predicted:
+        at = COLUMNS.index("Spread") + 1
+        value = _ratio(record.predicted.time_ratio) if record.done and record.predicted is not None else ("—" if record.done else "")
+        cells.insert(at, value)
+    return cells
+
+
+def _record_cells(record: SweepRecord) -> list[str]:
     point = record.point
     config = f"{point['engine']} {point['precision']}"
     if not record.done:
@@ -53,10 +77,11 @@ def study_table(result: SweepResult):
     from rich.text import Text
 
     table = Table(title="Separable vs standard convolution (ratios: separable / standard)", title_justify="left")
-    for i, name in enumerate(COLUMNS):
+    predicted = has_predictions(result.records)
+    for i, name in enumerate(columns(result.records)):
         table.add_column(name, justify="left" if i < 2 else "right")
     for record in result.records:
-        table.add_row(*record_cells(record))
+        table.add_row(*record_cells(record, predicted))
     notes = [Text(line) for line in summary_lines(result)]
     return Group(table, *notes)
 
@@ -73,6 +98,9 @@ def _config_sentence(s: ConfigSummary) -> str:
     if s.depthwise_time_share_median is not None and s.depthwise_flop_share_median is not None:
         text += (f". The depthwise part is {units.percent(s.depthwise_flop_share_median)} of the separable FLOPs but "
                  f"{units.percent(s.depthwise_time_share_median)} of its time")
+    if s.predicted_time_ratio_median is not None:
+        text += (f". This machine's calibrated model (flopbench predict) predicted a median time ratio of "
+                 f"{s.predicted_time_ratio_median:.3f}× over the {s.predicted_points} point(s) it predicted")
     if s.failed:
         text += f". {s.failed} point(s) failed"
     return text + "."
@@ -102,8 +130,9 @@ def summary_lines(result: SweepResult) -> list[str]:
 
 @renderer("study", "markdown")
 def summary_markdown(result: SweepResult) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |\n|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|\n"
-    rows = "".join("| " + " | ".join(map(units.markdown_cell, record_cells(r))) + " |\n" for r in result.records)
+    shown, predicted = columns(result.records), has_predictions(result.records)
+    header = "| " + " | ".join(shown) + " |\n|" + "|".join(["---"] * 2 + ["---:"] * (len(shown) - 2)) + "|\n"
+    rows = "".join("| " + " | ".join(map(units.markdown_cell, record_cells(r, predicted))) + " |\n" for r in result.records)
     return ("# Separable vs standard convolution\n\n" + "\n".join(f"- {units.markdown_text(line)}" for line in summary_lines(result)) + "\n\n"
             + header + rows)
 

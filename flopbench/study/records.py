@@ -124,6 +124,17 @@ class NotProfiled:
     depthwise = pointwise = standard = depthwise_flop_share = roof_peak_gflops_per_s = roofline = None
 
 
+@dataclass(frozen=True)
+class Predicted:
+    """What this machine's calibrated model (`flopbench predict`) foretold for the two layers before
+    they ran: each one's latency and their time ratio, beside the measured one."""
+
+    standard_us: float
+    separable_us: float
+    time_ratio: float  # separable / standard, predicted
+    calibration_measured_at: str  # the calibration it came from
+
+
 @dataclass(frozen=True, kw_only=True)
 class SweepRecord:
     """One point of the sweep: DONE with its numbers, or FAILED with its reason."""
@@ -138,6 +149,8 @@ class SweepRecord:
     latency_us: Latencies | None = json_field(omit_none=True, default=None)
     time_ratio: Spread | None = json_field(omit_none=True, default=None)  # separable / standard, per repeat
     parts: ProfiledParts | NotProfiled | None = json_field(omit_none=True, default=None)
+    # what the calibrated model predicted; absent when the point's settings are not calibrated where it ran
+    predicted: Predicted | None = json_field(omit_none=True, default=None)
     settings: Mapping[str, Any] | None = json_field(json="engine", omit_none=True, default=None)  # what the engine used
     seconds: float  # how long the point took to measure
     node_id: str | None = json_field(omit_none=True, default=None)  # the cluster node it ran on (study --ray)

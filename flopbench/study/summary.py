@@ -21,6 +21,8 @@ class ConfigSummary:
     worst: str | None
     depthwise_time_share_median: float | None
     depthwise_flop_share_median: float | None
+    predicted_time_ratio_median: float | None = None  # of the points this machine's calibrated model predicted
+    predicted_points: int = 0
 
 
 def _median(values: list[float]) -> float | None:
@@ -51,6 +53,8 @@ def summarize(records: Sequence[SweepRecord]) -> tuple[ConfigSummary, ...]:
             best=ranked[0].key if ranked else None, worst=ranked[-1].key if ranked else None,
             depthwise_time_share_median=_median([p.depthwise.share for p in parts if p.depthwise is not None]),
             depthwise_flop_share_median=_median([p.depthwise_flop_share for p in parts]),
+            predicted_time_ratio_median=_median([r.predicted.time_ratio for r in ok if r.predicted is not None]),
+            predicted_points=sum(1 for r in ok if r.predicted is not None),
         ))
     return tuple(summaries)
 

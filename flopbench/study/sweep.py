@@ -40,7 +40,8 @@ from ..results.metadata import result_metadata
 from ..results.status import DONE, FAILED, point_status
 from ..results.writing import write_text_atomic
 from ..converting.convert import convert
-from .records import Counts, Latencies, NotProfiled, PartOnRoof, ProfiledParts, SeparablePart, Spread, SweepRecord, SweepRoofline
+from .records import (Counts, Latencies, NotProfiled, PartOnRoof, Predicted, ProfiledParts, SeparablePart, Spread, SweepRecord,
+                      SweepRoofline)
 
 POINTS_SCHEMA = "flopbench/study-points/1"
 MODEL_SUFFIX = ".onnx"  # the sweep's layers are written as ONNX files
@@ -248,6 +249,30 @@ def _engine_config(point: dict[str, Any]) -> EngineConfig:
     return EngineConfig(device=point.get("device", "CPU"), precision=point["precision"])
 
 
+def calibration_for(point: dict[str, Any]):
+    """This machine's calibration for the point's engine, device and precision; the CalibrationError
+    saying how to make it when there is none."""
+    from ..profiling.calibration import cached_calibration
+
+    return cached_calibration(point["engine"], point.get("device", "CPU"), point["precision"])
+
+
+def _predicted(paths: dict[str, Path], point: dict[str, Any]) -> Predicted | None:
+    """Each layer's latency as this machine's calibrated model predicts it (nothing run); None when
+    the point's settings are not calibrated here (the command says how to calibrate)."""
+    from ..errors import CalibrationError
+    from ..profiling.predict import predict
+
+    try:
+        calibration = calibration_for(point)
+    except CalibrationError:
+        return None
+    times = {name: predict(ModelSpec(path), point["engine"], _engine_config(point), calibration=calibration).predicted_latency_us
+             for name, path in paths.items()}
+    return Predicted(standard_us=times["standard"], separable_us=times["separable"],
+                     time_ratio=times["separable"] / times["standard"], calibration_measured_at=calibration.measured_at)
+
+
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Median latency of each model in each repeat, the models taking turns so that drift of the
     machine lands on both alike; and the settings the engine used."""
@@ -282,6 +307,7 @@ def run_point(point: dict[str, Any], roofline=None) -> SweepRecord:
             sep = Path(folder) / f"separable{MODEL_SUFFIX}"
             convert(std, "separable", sep, seed=point.get("seed", 0))
             costs = {"standard": count(std), "separable": count(sep)}
+            predicted = _predicted({"standard": std, "separable": sep}, point)
             medians, settings = _measure_pair({"standard": std, "separable": sep}, point)
             if roofline is None:
                 roofline = default_roofline(point["engine"], point.get("device", "CPU"))
@@ -300,6 +326,7 @@ def run_point(point: dict[str, Any], roofline=None) -> SweepRecord:
         latency_us=Latencies(standard=Spread.of(medians["standard"]), separable=Spread.of(medians["separable"])),
         time_ratio=Spread.of(ratios),
         parts=parts,
+        predicted=predicted,
         settings=settings,
         seconds=time.perf_counter() - started,
     )
