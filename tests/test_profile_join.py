@@ -184,3 +184,24 @@ def test_covered_nodes_on_a_chain_of_relaid_out_convolutions():
     optimized = [OnnxNode("r1_nchwc", "Conv", ("x", "w1"), ("t0",)), OnnxNode("r2_nchwc", "Conv", ("t0", "w2"), ("t1",)),
                  OnnxNode("ReorderOutput", "ReorderOutput", ("t1",), ("r2",))]
     assert covered_nodes(optimized, original) == {0: {0, 1}, 1: {2, 3}, 2: set()}
+
+
+def test_a_separable_layers_folded_convolutions_join_their_own_parts_nodes(tmp_path, roofline_cache):
+    """MobileNet's blocks, run for real: OpenVINO folds each batch norm into its convolution and names
+    the node after a Multiply it made up, so neither convolution of a separable layer is named. Each
+    must join the node of its own part (the depthwise its GroupConvolution), not the layer's slowest
+    node: else the depthwise part is timed with the pointwise kernel and sits above its roof."""
+    from flopbench.profiling.profile import profile
+    from flopbench.zoo import write_zoo_model
+
+    model = write_zoo_model("mobilenet_v1", tmp_path, fmt="onnx", alpha=0.25, resolution=32).onnx
+    result = profile(model, "openvino", precision="f32", iterations=2, warmup=1, roofline=roofline_cache["openvino"])
+    joined = join(flopbench.count(model), result.nodes)
+    node_type = {node.name: node.type for node in result.nodes}
+    blocks = [t for t in joined.layers if t.layer.type == "SeparableConv2D"]
+    assert len(blocks) == 13
+    for block in blocks:
+        depthwise, pointwise = block.parts
+        assert f"{block.layer.name}/depthwise" in joined.joined_by_layer  # the convolution no node names
+        assert {node_type[n] for n in depthwise.nodes} == {"GroupConvolution"}, (block.layer.name, depthwise.nodes)
+        assert {node_type[n] for n in pointwise.nodes} == {"Convolution"}, (block.layer.name, pointwise.nodes)

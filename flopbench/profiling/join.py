@@ -151,8 +151,8 @@ def _covered(nodes: Sequence[NodeTime], by_name: dict[str, OpCost]) -> list[list
     OpenVINO's FullyConnected keeps the bias's name and drops the MatMul's; a convolution with a
     batch norm folded into it may keep only names OpenVINO made up. Such a node — it names ops, but
     none that were counted — belongs to the layer of the first node downstream that runs counted
-    ops, and the unnamed ops of that layer are its; failing that, they join the node that runs most
-    of their layer."""
+    ops, and the unnamed ops of that layer are its; failing that, they join a node of their layer of
+    their own type (else the one that runs most of their layer)."""
     covered = [[by_name[name] for name in dict.fromkeys(node.original_names) if name in by_name] for node in nodes]
     named = {op.name for ops in covered for op in ops}
     consumers: dict[str, list[int]] = {}
@@ -194,7 +194,10 @@ def _covered(nodes: Sequence[NodeTime], by_name: dict[str, OpCost]) -> list[list
         elif in_layer and all(nodes[i].type != op.type for i in in_layer) and upstream_of_type(in_layer, op.type) is not None:
             chosen = upstream_of_type(in_layer, op.type)
         elif in_layer:
-            chosen = max(in_layer, key=lambda i: nodes[i].time_ns)
+            # a node of the op's own type first: a separable layer's depthwise convolution is its
+            # GroupConvolution node's, never the pointwise node's that happens to be slower
+            same_type = [i for i in in_layer if nodes[i].type == op.type]
+            chosen = max(same_type or in_layer, key=lambda i: nodes[i].time_ns)
         else:
             continue
         covered[chosen].append(op)
