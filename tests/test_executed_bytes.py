@@ -61,7 +61,7 @@ def test_the_roofline_draws_a_fused_group_once_under_every_level(residual_block,
         if level.bandwidth_gb_per_s is None:  # no size it holds was measurable (a busy machine): no ceiling
             continue
         assert f"{level.name} {level.bandwidth_gb_per_s:,.1f} GB/s" in svg
-    assert plot_bytes(result, "svg").count(b"GB/s") >= len(roof.levels)
+    assert plot_bytes(result, "svg").count(b"GB/s") >= sum(1 for level in roof.levels if level.bandwidth_gb_per_s is not None)
 
 
 @pytest.fixture(scope="module")
