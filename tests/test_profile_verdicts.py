@@ -159,6 +159,16 @@ def test_a_profile_measures_its_overhead_in_alternating_blocks(sep_cnn_onnx, roo
     line = overhead_line(faster)
     assert "-11" not in line and "−11" not in line and "11,257.4 µs faster" in line and "nothing measurable" in line
     assert "within noise" in overhead_line(replace(result, overhead=replace(result.overhead, verdict="within_noise")))
+    # a file written before the statistics were kept still loads and shows (schema flopbench/profile/1 still)
+    older = json.loads(json.dumps(document))
+    for key in ("profiled_latency", "unprofiled_latency", "overhead"):
+        del older[key]
+    for layer in older["layers"]:
+        for key in ("median_us", "std_us", "noise", "merged_into"):
+            del layer[key]
+    validate(older)
+    lines = summary_lines(ProfileResult.from_dict(older))
+    assert any(line.startswith("Without profiling: ") for line in lines) and not any("costs -" in line for line in lines)
 
     # one set of warnings: the page lists what the JSON holds, in the terminal's words
     saved = tmp_path / "profile.json"

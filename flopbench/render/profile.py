@@ -246,8 +246,9 @@ def summary_lines(result: ProfileResult) -> list[str]:
                      "are its median and standard deviation over them one by one, '~' where bench would call its times noisy. "
                      "Fused nodes are shared over their ops by work.")
     else:
-        lines.append("Node times are means over the profiled inferences (this engine reports no single inference's, so no median "
-                     "or spread); fused nodes are shared over their ops by work.")
+        lines.append("Node times are means over the profiled inferences (no single inference's times: the engine reports a mean "
+                     "only, or the file was written before they were kept, so no median or spread); fused nodes are shared over "
+                     "their ops by work.")
     if any(row.predicted_time_us is not None for row in result.layers):
         lines.append(f"Pred. is what this machine's calibrated model predicts without running (flopbench predict); "
                      f"'!' marks a layer {SLOWER_FACTOR:g}× or more slower than that.")
