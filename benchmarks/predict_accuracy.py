@@ -8,7 +8,8 @@ error. Prints each model's predicted / measured ratio, the share of models withi
 the per-layer median absolute error. Run it on a quiet machine, after `flopbench predict
 --calibrate` for the same settings; say the load beside its figures.
 
-    python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-t SECONDS] [--only a,b]
+    python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-nthreads N] [-t SECONDS]
+                                          [--only a,b] [--save FILE] [--measured FILE]
 """
 from __future__ import annotations
 
@@ -64,14 +65,14 @@ def torch_mobilenet_v2(folder: Path) -> Path | None:
     return path
 
 
-def measure(path: Path, engine: str, precision: str | None, seconds: float, profile_niter: int) -> dict:
+def measure(path: Path, engine: str, precision: str | None, nthreads: int | None, seconds: float, profile_niter: int) -> dict:
     """bench's median (and fastest) latency, and each layer's profiled time."""
     from flopbench.measure.bench import bench
     from flopbench.profiling.profile import profile
 
-    report = bench(path, [engine], precision=precision, seconds=seconds)
+    report = bench(path, [engine], precision=precision, nthreads=nthreads, seconds=seconds)
     latency = report.results[0].latency
-    profiled = profile(path, engine=engine, precision=precision, iterations=profile_niter)
+    profiled = profile(path, engine=engine, precision=precision, nthreads=nthreads, iterations=profile_niter)
     return {"median_us": latency.median_ns / 1e3, "fastest_us": latency.min_ns / 1e3,
             "layers_us": {row.name: row.time_us for row in profiled.layers if row.time_us > 0}}
 
@@ -80,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", default="openvino")
     parser.add_argument("--precision")
+    parser.add_argument("-nthreads", type=int, help="threads, as bench's -nthreads (calibrate with the same)")
     parser.add_argument("-t", "--seconds", type=float, default=5.0, help="bench time per model (default 5 s)")
     parser.add_argument("--profile-niter", type=int, default=50)
     parser.add_argument("--only", help="comma-separated labels to keep (e.g. sep_cnn,squeezenet): a quick check of the script")
@@ -93,7 +95,7 @@ def main() -> int:
     from flopbench.profiling.predict import predict
 
     try:
-        cached_calibration(args.engine, precision=args.precision)
+        cached_calibration(args.engine, precision=args.precision, nthreads=args.nthreads)
     except FlopbenchError as exc:
         print(f"predict_accuracy: {exc}", file=sys.stderr)
         return 2
@@ -107,8 +109,9 @@ def main() -> int:
             if keep is not None and label not in keep or args.measured and label not in known:
                 continue
             try:
-                predicted = predict(path, engine=args.engine, precision=args.precision)
-                measured = known.get(label) or measure(path, args.engine, args.precision, args.seconds, args.profile_niter)
+                predicted = predict(path, engine=args.engine, precision=args.precision, nthreads=args.nthreads)
+                measured = known.get(label) or measure(path, args.engine, args.precision, args.nthreads, args.seconds,
+                                                       args.profile_niter)
             except FlopbenchError as exc:
                 print(f"{label:28} skipped: {exc}", flush=True)
                 continue
