@@ -82,14 +82,26 @@ def test_the_prediction_on_recorded_calibration_is_the_hand_computation(residual
 
 
 def test_a_model_file_is_compiled_once_and_again_when_it_changes(residual_block, write_residual_block, tmp_path, monkeypatch):
-    """predict keeps the compiled graph of a model file: a second predict finds it and gives the
-    same prediction; the file rewritten (another size of block) is compiled again."""
+    """predict keeps the compiled graph of a model file: a second predict (the file, or a ModelSpec
+    of it) reads it and gives the same prediction; the file rewritten (another size of block) is compiled again."""
+    from flopbench import ModelSpec
+
     monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     calibration = read_calibration(RECORDED)
     model = tmp_path / "block.onnx"
     shutil.copy(residual_block, model)
     first = predict(model, engine="openvino", precision="f32", calibration=calibration)
     (kept,) = (tmp_path / "cache" / "compiled").iterdir()
+    # the kept graph is what the next predict reads (nothing compiled): a node's bytes changed in it show
+    kept_text = kept.read_text()
+    document = json.loads(kept_text)
+    (conv_node,) = [node for node in document["nodes"] if "conv" in node["original_names"]]
+    conv_node["bytes_read"] += 1000
+    kept.write_text(json.dumps(document))
+    doctored = predict(ModelSpec(model), engine="openvino", precision="f32", calibration=calibration)
+    before = {layer.name: layer.executed_bytes for layer in first.layers}
+    assert {layer.name: layer.executed_bytes for layer in doctored.layers}["conv"] == before["conv"] + 1000
+    kept.write_text(kept_text)
     again = predict(model, engine="openvino", precision="f32", calibration=calibration)
     assert again.layers == first.layers and again.inserted == first.inserted
     assert again.predicted_latency_us == first.predicted_latency_us

@@ -345,7 +345,7 @@ def predict(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
         get_engine(engine).check_profilable(device)
     runtime, config, loaded, cost = read_and_count(spec.model, engine, device, precision, nthreads, spec.shape, spec.batch)
     calibration = calibration or cached_calibration(engine, device, precision, nthreads)
-    settings, nodes = compile_nodes(runtime, config, loaded, cost, source=model)
+    settings, nodes = compile_nodes(runtime, config, loaded, cost, source=spec.model)
     roof = calibration.roofline
     layers, inserted = estimate(cost, nodes, roof, calibration.fits, settings.precision)
     layers_us = sum(layer.predicted_time_us for layer in layers)
