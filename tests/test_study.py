@@ -195,8 +195,12 @@ def test_a_point_puts_the_predicted_time_ratio_beside_the_measured_one(tmp_path,
     assert predicted.separable_us == pytest.approx(predict(tmp_path / "separable.onnx", "openvino", precision="f32",
                                                            calibration=calibration).predicted_latency_us)
     validate(sweep.SweepResult(records=(record,), metadata={}).to_dict())
+    page = render_study_page(sweep.SweepResult(records=(record,), metadata={}))
+    assert "Predicted ratio" in page and f">{predicted.time_ratio:,.3f}<" in page
     monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path / "empty"))
-    assert run_point(point, roofline=roofline_cache["openvino"]).predicted is None
+    plain = run_point(point, roofline=roofline_cache["openvino"])
+    assert plain.predicted is None
+    assert "Predicted ratio" not in render_study_page(sweep.SweepResult(records=(plain,), metadata={}))
 
 
 def test_the_command_shows_the_predicted_ratio_or_says_how_to_calibrate(tmp_path, monkeypatch, roofline_cache):

@@ -341,16 +341,31 @@ def _number(value: float | None, digits: int) -> tuple[str, Any]:
     return ("", None) if value is None else (f"{value:,.{digits}f}", round(value, 6))
 
 
-def _point_heads(with_nodes: bool) -> tuple[tuple[str, str], ...]:
-    """A sweep spread over a cluster (`--ray`) names the node each point ran on, after what it ran."""
-    return POINT_HEADS[:4] + (("Node", "text"),) + POINT_HEADS[4:] if with_nodes else POINT_HEADS
+def _point_heads(with_nodes: bool, predicted: bool = False) -> tuple[tuple[str, str], ...]:
+    """A sweep spread over a cluster (`--ray`) names the node each point ran on, after what it ran;
+    a sweep with predictions has the predicted time ratio after the measured one's range."""
+    heads = POINT_HEADS[:4] + (("Node", "text"),) + POINT_HEADS[4:] if with_nodes else POINT_HEADS
+    if predicted:
+        at = heads.index(("Max", "number")) + 1
+        heads = heads[:at] + (("Predicted ratio", "number"),) + heads[at:]
+    return heads
 
 
 def _part_value(part: PartOnRoof | None, name: str) -> Any:
     return None if part is None else getattr(part, name)
 
 
-def _point_cells(position: int, record: SweepRecord, with_nodes: bool) -> list[tuple[str, Any]]:
+def _point_cells(position: int, record: SweepRecord, with_nodes: bool, predicted: bool = False) -> list[tuple[str, Any]]:
+    cells = _measured_cells(position, record, with_nodes)
+    if predicted and record.done:
+        at = _point_heads(with_nodes).index(("Max", "number")) + 1
+        cells.insert(at, _number(record.predicted.time_ratio if record.predicted is not None else None, 3))
+    elif predicted:
+        cells.insert(len(cells) - 1, ("", None))
+    return cells
+
+
+def _measured_cells(position: int, record: SweepRecord, with_nodes: bool) -> list[tuple[str, Any]]:
     point = record.point
     cells = [(str(position), position), (record.key, None), (_config(point), None), (str(record.precision_used or ""), None)]
     if with_nodes:
@@ -380,15 +395,18 @@ def _point_cells(position: int, record: SweepRecord, with_nodes: bool) -> list[t
 
 def _points_table(result: SweepResult) -> str:
     with_nodes = any(record.node_id is not None for record in result.records)
-    bodies = "".join(f"<tbody><tr>{sortable_cells(_point_cells(index, record, with_nodes))}</tr></tbody>"
+    predicted = has_predictions(result.records)
+    bodies = "".join(f"<tbody><tr>{sortable_cells(_point_cells(index, record, with_nodes, predicted))}</tr></tbody>"
                      for index, record in enumerate(result.records, start=1))
     note = ("Click a header to sort (again to reverse). Ratios are separable / standard: below 1 the separable layer "
             "needs less. Times are the median end-to-end latency over the repeats (Min and Max: the time ratio's "
             "range); Realized is the share of the FLOP saving that became a time saving; DW and PW are the "
             "depthwise and pointwise parts, as profiled; % of roof is of the attainable GFLOP/s at the part's "
-            "arithmetic intensity on the measured roofline.")
+            "arithmetic intensity on the measured roofline."
+            + (" Predicted ratio is what this machine's calibrated model (flopbench predict) foretold before the "
+               "layers ran." if predicted else ""))
     return (f'<section id="points"><h2>Points ({len(result.records)})</h2><p class="note">{escape(note)}</p>'
-            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{sortable_heads(_point_heads(with_nodes))}</tr>'
+            f'<div class="scroll"><table id="points-table" class="sortable"><thead><tr>{sortable_heads(_point_heads(with_nodes, predicted))}</tr>'
             f'</thead>{bodies}</table></div></section>')
 
 
