@@ -421,6 +421,89 @@ def test_sigterm_keeps_what_ended_and_stops_the_local_ray_it_started(zoo_dir, tm
     assert not left, [Path(f"/proc/{pid}/cmdline").read_text() for pid in left]
 
 
+def _ray_processes(pid: int) -> dict[int, str]:
+    """Every process below `pid` (its children's children too) and its name, from /proc."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_file.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        parents.setdefault(int(text.rsplit(")", 1)[1].split()[1]), []).append((int(stat_file.parent.name), name))
+    found, pending = {}, [pid]
+    while pending:
+        for child, name in parents.get(pending.pop(), ()):
+            found[child] = name
+            pending.append(child)
+    return found
+
+
+def _assert_gone(pids: set[int]) -> None:
+    """Ray's processes end shortly after the command that started them (each SIGTERMed, then killed)."""
+    deadline = time.monotonic() + 30
+    alive = lambda: [p for p in pids if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    while time.monotonic() < deadline and alive():
+        time.sleep(0.2)
+    left = []
+    for pid in alive():
+        try:
+            left.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "))
+        except OSError:
+            pass
+    assert not left, left
+
+
+@pytest.mark.parametrize("moment, signum", [("gcs_server", signal.SIGINT), ("raylet", signal.SIGINT), ("ray::IDLE", signal.SIGTERM)],
+                         ids=["SIGINT-gcs", "SIGINT-raylet", "SIGTERM-worker"])
+def test_a_signal_while_the_local_ray_starts_is_an_interruption(moment, signum, sep_cnn_onnx, tmp_path):
+    """Ctrl-C or SIGTERM while the command starts its local Ray (its GCS up; its raylet up; its
+    first worker up, the driver connecting): exit 130 with one line, never a death by a signal (a
+    segfault was seen as Python tore down a half-started Ray), no results file, and none of the
+    Ray processes left behind."""
+    out = tmp_path / "fleet.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "bench", str(sep_cnn_onnx), "-t", "0.1", "--json", str(out)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while moment not in started.values():
+            assert process.poll() is None and time.monotonic() < deadline, (moment, started, process.communicate())
+            started |= _ray_processes(process.pid)
+            time.sleep(0.05)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, (process.returncode, stderr)
+    assert stderr.strip().splitlines()[-1] == "flopbench: interrupted" and "Traceback" not in stderr, stderr
+    assert not out.exists()
+    _assert_gone(set(started))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_a_fleet_run_wrote_its_file_is_no_signal_death(signum, sep_cnn_onnx, tmp_path):
+    """Sent the moment a fleet bench on a local Ray says it wrote its file: the file is whole, the
+    exit is the command's own (0) or 130, and the local Ray is gone all the same."""
+    out = tmp_path / "fleet.json"
+    process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "bench", str(sep_cnn_onnx), "-t", "0.1", "--json", str(out)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started: dict[int, str] = {}
+    try:
+        for line in process.stderr:
+            started |= _ray_processes(process.pid)
+            if line.startswith("wrote "):
+                process.send_signal(signum)
+                break
+        process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode in (0, 130), process.returncode
+    assert json.loads(out.read_text())["complete"] is True
+    assert started
+    _assert_gone(set(started))
+
+
 def test_without_ray_the_error_says_how_to_install_it(sep_cnn_onnx):
     # `ray` made unimportable in this one process: what a machine without the extra sees
     code = ("import sys; sys.modules['ray'] = None; from flopbench.cli.main import main; "

@@ -56,9 +56,34 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line; `argv` None is the process itself (`flopbench`, `python -m flopbench`)."""
-    whole_process = argv is None
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """The command line; `argv` None is the process itself (`flopbench`, `python -m flopbench`),
+    which ends in `leave` with the command's exit code."""
+    if argv is None:
+        leave(_main_guarded(sys.argv[1:], whole_process=True))
+    return _main_guarded(list(argv), whole_process=False)
+
+
+def leave(code: int) -> None:
+    """End the process with `code` once its outputs are written: the exit hooks run (Ray's
+    shutdown, temporary folders' clean-up, logging), the standard streams are flushed, and then
+    the process exits at once. Python's own teardown is skipped: native threads a library left
+    running (Ray's) crashed in it (a segfault seconds after "interrupted"), and a KeyboardInterrupt
+    that once crossed native code makes it end the process by SIGINT whatever the code was."""
+    import atexit
+
+    try:
+        getattr(atexit, "_run_exitfuncs", lambda: None)()
+    except BaseException:  # a hook's failure changes nothing about what was written
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # a closed pipe, a closed or missing stream
+            pass
+    os._exit(code)
+
+
+def _main_guarded(argv: list[str], whole_process: bool) -> int:
     # --debug is taken anywhere on the line (before or after the command), as users type it
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -87,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
         for signum, handler in previous.items():
             # the process: its work is done, so a signal now is ignored, not a death by it (even one
-            # already caught whose Python handler has not run yet, and during Python's shutdown,
-            # which keeps an ignored signal ignored); main() called in-process leaves no handler behind
+            # already caught whose Python handler has not run yet, and while `leave` ends the
+            # process); main() called in-process leaves no handler behind
             try:
                 signal.signal(signum, signal.SIG_IGN if whole_process else handler)
             except (ValueError, TypeError):  # a handler set outside Python (None) cannot be put back

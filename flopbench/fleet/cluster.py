@@ -50,13 +50,42 @@ def _check_reachable(address: str) -> None:
 
 
 @contextmanager
-def _signal_handlers_kept() -> Iterator[None]:
-    """ray.init installs its own SIGTERM handling (a native dump, then an abort or exit 1, with no
-    results written); the command's own handlers are put back after it, so SIGTERM stops a fleet
-    run as Ctrl-C does: what ended is kept and written, and the local Ray is shut down."""
+def _signals_stay_ours(ray) -> Iterator[None]:
+    """While ray.init starts or joins a cluster, SIGINT and SIGTERM keep the command's handlers, so
+    either stops the start as Ctrl-C does. Left to itself, ray.init puts its own SIGTERM handlers in
+    (Python ones that exit 15 or 1 with no results written) and, as the driver's core worker starts,
+    a native one that dumps a stack and aborts (exit -6, the local Ray's processes left running).
+    Ray keeps both switches as module attributes, looked up when used: they are set for the call
+    and put back after it."""
     kept = {}
     if threading.current_thread() is threading.main_thread():
         kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    private = getattr(ray, "_private", None)
+    switches = [(getattr(private, "ray_constants", None), "RAY_DISABLE_FAILURE_SIGNAL_HANDLER", True),
+                (getattr(private, "utils", None), "set_sigterm_handler", lambda handler: None)]
+    previous = []
+    for module, name, value in switches:
+        if module is not None and hasattr(module, name):
+            previous.append((module, name, getattr(module, name)))
+            setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, value in previous:
+            setattr(module, name, value)
+        for signum, handler in kept.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """A shutdown that a second Ctrl-C cut short would leave Ray's processes running: SIGINT and
+    SIGTERM are ignored while it runs (the run is already stopping, or its results are written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
@@ -65,32 +94,46 @@ def _signal_handlers_kept() -> Iterator[None]:
                 signal.signal(signum, handler)
 
 
+def _shut_down(ray) -> None:
+    with _signals_ignored():
+        ray.shutdown()
+
+
 @contextmanager
 def connected(address: str | None = None, local_cpus: int | None = None) -> Iterator[str]:
     """Connected to the Ray cluster at `address`, or to a local Ray started for this run (this
     machine, one measurement slot). Already connected (a caller's own ray.init): used as it is.
-    Yields where the run happens: the address, or "local"."""
+    Yields where the run happens: the address, or "local". A signal while Ray starts stops the
+    start: what it had started is shut down before the interruption goes on."""
     ray = require_ray()
     if ray.is_initialized():
         yield address or ray.get_runtime_context().gcs_address
         return
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-    with _signal_handlers_kept():
-        if address:
-            _check_reachable(address)
-            try:
-                ray.init(address=address, **quiet)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise FleetError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
-                                 "check --address: it is what ray start --head printed (HOST:6379)") from None
-        else:
-            # "local": a Ray of its own, even when another cluster runs on this machine (ray.init would join that one)
-            ray.init(address="local", num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1}, include_dashboard=False,
-                     **quiet)
+    if address:
+        _check_reachable(address)
+    try:
+        with _signals_stay_ours(ray):
+            if address:
+                try:
+                    ray.init(address=address, **quiet)
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    raise FleetError(f"cannot connect to the Ray cluster at {address} "
+                                     f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                                     "check --address: it is what ray start --head printed (HOST:6379)") from None
+            else:
+                # "local": a Ray of its own, even when another cluster runs on this machine (ray.init would join that one)
+                ray.init(address="local", num_cpus=local_cpus or os.cpu_count() or 1, resources={MEASURE_SLOT: 1},
+                         include_dashboard=False, **quiet)
+    except BaseException:
+        # a half-started Ray (its GCS and raylet up, the driver not yet connected) is stopped here,
+        # not by Ray's exit hook while Python tears itself down
+        _shut_down(ray)
+        raise
     try:
         yield address or "local"
     finally:
-        ray.shutdown()
+        _shut_down(ray)
 
 
 @dataclass(frozen=True)
