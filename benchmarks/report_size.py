@@ -11,6 +11,13 @@ and to the first frame drawn after it.
 Targets: page < 2 MB, opens in < 2 s (median of the openings).
 
     python benchmarks/report_size.py [--dir DIR] [--layers 200] [-t 2] [--repeat 5]
+
+With --count-layers 2000,10000,100000 it times something else: `flopbench report count.json` of
+a count JSON of that many layers (sep_cnn's real layers repeated under new names), the page of a
+count alone, and prints the seconds, the peak memory and the page's size for each; the target is
+10 s for any of them.
+
+    python benchmarks/report_size.py --count-layers 2000,10000,100000
 """
 from __future__ import annotations
 
@@ -60,15 +67,43 @@ def build_model(path: Path, layers: int) -> None:
     onnx.save(model, path)
 
 
+def time_count_pages(folder: Path, sizes: list[int]) -> None:
+    """`flopbench report count.json` of counts of each size: seconds, peak memory, page size."""
+    import json
+    import resource
+
+    import flopbench
+    from test_report import repeated_count  # the test's own way of making a large count
+    from flopbench.zoo import write_zoo_model
+
+    base = flopbench.count(write_zoo_model("sep_cnn", folder / "zoo").xml).to_dict()
+    for layers in sizes:
+        counted, page = folder / f"count-{layers}.json", folder / f"count-{layers}.html"
+        counted.write_text(json.dumps(repeated_count(base, layers)))
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "flopbench", "report", str(counted), "-o", str(page)], cwd=REPO,
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        status = "PASS" if done.returncode == 0 and seconds <= 10 else "FAIL"
+        print(f"report of a count of {layers:,} layers: {seconds:.1f} s (target <= 10 s: {status}), exit {done.returncode}, "
+              f"peak memory of the largest run so far {peak_mb:,.0f} MB, page {page.stat().st_size / 1e6 if page.exists() else 0:.2f} MB"
+              + (f"; {done.stderr.strip()}" if done.returncode else ""), flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", help="keep the model and the page here")
     parser.add_argument("--layers", type=int, default=200)
     parser.add_argument("-t", type=float, default=2.0, help="measuring time per engine (s)")
     parser.add_argument("--repeat", type=int, default=5, help="openings in the browser")
+    parser.add_argument("--count-layers", help="instead: time report of count JSONs of these many layers (2000,10000,100000)")
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="flopbench-report-size-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.count_layers:
+        time_count_pages(folder, [int(n) for n in args.count_layers.split(",")])
+        return 0
     model, page = folder / "deep.onnx", folder / "deep.html"
     build_model(model, args.layers)
 

@@ -154,17 +154,43 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
                                  '"precision": "f32", "seconds": 0.05, "repeats": 1, "profile_iterations": 2, "seed": "abc"}]')
     c.points_ok = d / "points_ok.json"
     c.points_ok.write_text('[{"model": "zoo/sep_cnn.onnx", "seconds": 0.1}]')
-    empty_fleet = '{"schema": "flopbench/fleet/1", "command": "%s", "complete": true, "interrupted": false, "metadata": {}, "nodes": {}, "points": []}'
-    c.fleet_empty = d / "fleet_empty.json"
-    c.fleet_empty.write_text(empty_fleet % "bench")
-    c.fleet_sweep = d / "fleet_sweep.json"
-    c.fleet_sweep.write_text(empty_fleet % "sweep")
+    from flopbench.results.metadata import result_metadata
+
+    # fleet files as a driver writes them before any point ends: valid, and empty
+    driver = {**result_metadata(), "address": "local"}
+    for attr, command in (("fleet_empty", "bench"), ("fleet_sweep", "sweep")):
+        setattr(c, attr, d / f"{attr}.json")
+        getattr(c, attr).write_text(json.dumps({"schema": "flopbench/fleet/1", "command": command, "complete": True, "interrupted": False,
+                                                "metadata": driver, "nodes": {}, "points": []}))
     c.not_a_fleet_result = d / "not_a_fleet_result.json"
     c.not_a_fleet_result.write_text('{"points": []}')
     c.sweep_results = d / "sweep" / "results.json"  # a sweep that measured nothing yet
     c.sweep_results.parent.mkdir()
     c.sweep_results.write_text('{"schema": "flopbench/study/1", "study": "sepconv", "complete": false, "metadata": {}, '
                                '"points": 1, "records": []}')
+
+    # result files that parse, and that their schema or the sanity bounds refuse: a real bench and
+    # a real count, each with one field changed
+    measured = bench(files.xml, policy=QUICK).to_dict(save_latencies=True)
+    counted = flopbench.count(files.xml).to_dict()
+
+    def tampered(name: str, document: dict, change: Callable[[dict], None]) -> Path:
+        document = json.loads(json.dumps(document))
+        change(document)
+        path = d / name
+        path.write_text(json.dumps(document))
+        return path
+
+    def latencies(values):
+        return lambda doc: doc["results"][0]["latencies_ns"].update(engine=values)
+
+    c.negative_latency = tampered("negative_latency.json", measured, latencies([-1, 0, 1e30]))
+    c.latency_too_large = tampered("latency_too_large.json", measured, latencies([1, 2, 1e30]))
+    c.digits_400 = tampered("digits_400.json", measured, lambda doc: doc["results"][0].update(iterations=10 ** 400))
+    c.negative_median = tampered("negative_median.json", measured, lambda doc: doc["results"][0]["engine_latency"].update(median_ns=-5))
+    c.latency_not_a_number = tampered("latency_not_a_number.json", measured, latencies([1, "2", 3]))
+    c.negative_macs = tampered("negative_macs.json", counted, lambda doc: doc["layers"][1].update(macs=-3))
+    c.layer_without_name = tampered("layer_without_name.json", counted, lambda doc: doc["layers"][0].pop("name"))
 
     c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
     c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
@@ -567,6 +593,21 @@ CASES = [
          OptionError, "fifo.json is not a regular file"),
     Case("fleet_sweep_points_number_too_large", ["fleet", "sweep", "{huge_number}", "--json", "{out}/r.json"],
          lambda c: read_points_file(c.huge_number), OptionError, "huge_number.json holds a number too large"),
+    # result files checked against their schema and sanity bounds when loaded: the file and the field named
+    Case("report_result_negative_latency", ["report", "{negative_latency}"], lambda c: flopbench.load_result(c.negative_latency),
+         ResultFileError, "negative_latency.json: results[0].latencies_ns.engine[0] is -1, below the minimum 0"),
+    Case("report_result_latency_too_large", ["report", "{latency_too_large}"], lambda c: flopbench.load_result(c.latency_too_large),
+         ResultFileError, "latency_too_large.json: results[0].latencies_ns.engine[2] is 1e+30, larger than any number a flopbench result holds"),
+    Case("report_result_integer_of_401_digits", ["report", "{digits_400}"], lambda c: flopbench.load_result(c.digits_400),
+         ResultFileError, "digits_400.json: results[0].iterations is a number of 401 digits"),
+    Case("report_result_negative_median", ["report", "{negative_median}"], lambda c: flopbench.load_result(c.negative_median),
+         ResultFileError, "negative_median.json: results[0].engine_latency.median_ns is -5, below the minimum 0"),
+    Case("report_result_latency_a_string", ["report", "{latency_not_a_number}"], lambda c: flopbench.load_result(c.latency_not_a_number),
+         ResultFileError, 'latency_not_a_number.json: results[0].latencies_ns.engine[1] is "2", not integer'),
+    Case("report_count_negative_macs", ["report", "{negative_macs}"], lambda c: flopbench.load_result(c.negative_macs),
+         ResultFileError, "negative_macs.json: layers[1].macs is -3, below the minimum 0"),
+    Case("report_count_layer_without_name", ["report", "{layer_without_name}"], lambda c: flopbench.load_result(c.layer_without_name),
+         ResultFileError, "layer_without_name.json: layers[0].name is missing"),
     # exit 1 that were bad input: now one line, exit 2
     Case("output_name_too_long", ["flops", "{x}", "-o", "{out}/" + "a" * 300 + ".json"],
          lambda c: atomic.check_writable(c.d / ("a" * 300 + ".json")), OutputError, "file name too long"),
@@ -768,6 +809,71 @@ def test_bench_keeps_the_nan_warning(corpus, tmp_path):
     assert report.to_dict()["results"][0]["warnings"]
 
 
+# --- caches: checked as result files are, and refused before anything is measured ---------------
+
+
+def _zero_bandwidth(document):
+    document["bandwidth_gb_per_s"] = 0
+
+
+def _zero_peak(document):
+    document["peaks"]["f32"]["gflops_per_s"] = 0
+
+
+def _negative_level(document):
+    document["levels"][0]["bandwidth_gb_per_s"] = -3.5
+
+
+@pytest.mark.parametrize("change, needle", [(_zero_bandwidth, "bandwidth_gb_per_s is 0, not above 0"),
+                                            (_zero_peak, "peaks.f32.gflops_per_s is 0, not above 0"),
+                                            (_negative_level, "levels[0].bandwidth_gb_per_s is -3.5, not above 0")],
+                         ids=["bandwidth_zero", "peak_zero", "level_negative"])
+def test_a_damaged_roofline_cache_is_named_before_anything_is_measured(change, needle, corpus, roofline_cache, tmp_path, monkeypatch,
+                                                                        capfd):
+    """A cached roofline with a bandwidth or a peak of 0 once divided by zero after the model was
+    measured (exit 1): now profile and report name the cache file and the field, exit 2, before
+    measuring, and the fix says how to measure it again."""
+    from flopbench.profiling.roofline import cache_path
+
+    document = roofline_cache["openvino"].to_dict()
+    change(document)
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path))
+    cached = cache_path("openvino")
+    cached.write_text(json.dumps(document))
+    with pytest.raises(ResultFileError) as caught:
+        profile(corpus.x, iterations=2)
+    assert needle in caught.value.problem and str(cached) in caught.value.problem
+    assert "--remeasure" in caught.value.fix
+    for argv in (["profile", str(corpus.x), "-niter", "2"],
+                 ["report", str(corpus.x), "-t", "0.02", "-niter", "2", "--profile-niter", "2", "-o", str(tmp_path / "r.html")]):
+        assert main(argv) == 2
+        line = _check_line(capfd.readouterr().err, needle)
+        assert str(cached) in line and "measuring" not in line
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_damaged_calibration_is_named_with_its_field(corpus, tmp_path, monkeypatch, capfd):
+    """A calibration with a negative slope (or a roofline whose bandwidth is 0) would predict nothing
+    sensible: predict names the file and the field, exit 2."""
+    from flopbench.errors import CalibrationError
+    from flopbench.profiling.calibration import calibration_path, read_calibration, settings_key
+
+    recorded = json.loads((REPO / "tests" / "data" / "calibration_openvino_f32.json").read_text())
+    monkeypatch.setenv("FLOPBENCH_CACHE_DIR", str(tmp_path))
+    cached = calibration_path("openvino", "CPU", settings_key("openvino", "CPU", "f32"), None, False)
+    for change, needle in ((lambda d: d["fits"]["conv"].update(slope=-0.5), "fits.conv.slope is -0.5, below the minimum 0"),
+                           (lambda d: d["roofline"].update(bandwidth_gb_per_s=0), "roofline.bandwidth_gb_per_s is 0, not above 0"),
+                           (lambda d: d["points"][0].update(measured_us=-1), "points[0].measured_us is -1, below the minimum 0")):
+        document = json.loads(json.dumps(recorded))
+        change(document)
+        cached.write_text(json.dumps(document))
+        with pytest.raises(CalibrationError) as caught:
+            read_calibration(cached)
+        assert needle in caught.value.problem and str(cached) in caught.value.problem
+        assert main(["predict", str(corpus.x), "--precision", "f32"]) == 2
+        assert str(cached) in _check_line(capfd.readouterr().err, needle)
+
+
 # --- pickles are never executed -----------------------------------------------------------------
 
 
@@ -957,8 +1063,8 @@ def test_hostile_names_are_shown_as_text(case_id, hostile_model, tmp_path, capfd
     captured = capfd.readouterr()
     assert code == 0, captured.err
     text = (tmp_path / written).read_text() if written else captured.out
-    # a page escapes its HTML where it is built; a browser shows no control character as an escape
-    for output in (captured.out, captured.err) + ((text,) if fmt != "html" else ()):
+    # a page too: its text shows a control character as its escape, never carries it raw
+    for output in (captured.out, captured.err, text):
         assert not any(c in output for c in RAW_CONTROLS), repr(output[:2000])
     if fmt == "json":
         layers = json.loads(text)["layers"]
@@ -966,6 +1072,7 @@ def test_hostile_names_are_shown_as_text(case_id, hostile_model, tmp_path, capfd
         return
     if fmt == "html":
         assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "r\\x1b]0;PWNED\\x07" in text
         return
     assert "r\\x1b]0;PWNED\\x07" in text  # shown, as its escapes (a narrow table column folds the rest of the name)
     assert "[/bold]pw" in text and "a$\\frac{$b" in text

@@ -457,3 +457,52 @@ def test_the_page_shows_each_layers_predicted_time_beside_its_measured_one(brows
         pytest.skip("this machine has a calibration cached for OpenVINO f32: no page without predictions to check")
     text = render_report(ReportContent(cost=flopbench.count(model), profiles=(plain,)))
     assert "openvino predicted µs" not in text and "flopbench predict --calibrate --engine openvino" in text
+
+
+def repeated_count(document: dict, layers: int) -> dict:
+    """A count of `layers` layers: the real layers of `document` again and again, each copy's
+    layers, parts and ops renamed b<copy>/<name> (its memory walk left out, as a count of a model
+    that could not be walked has none)."""
+    import copy
+
+    ops = {op["name"]: op for op in document["ops"]}
+    made_layers, made_ops = [], []
+
+    def renamed(layer: dict, copy_index: int) -> dict:
+        layer = {**layer, "name": f"b{copy_index}/{layer['name']}", "ops": [f"b{copy_index}/{name}" for name in layer["ops"]]}
+        layer["parts"] = [renamed(part, copy_index) for part in layer["parts"]]
+        return layer
+
+    copy_index = 0
+    while len(made_layers) < layers:
+        for layer in document["layers"][:layers - len(made_layers)]:
+            made_layers.append(renamed(layer, copy_index))
+            for name in layer["ops"]:
+                op = copy.deepcopy(ops[name])
+                made_ops.append({**op, "name": f"b{copy_index}/{name}", "layer": f"b{copy_index}/{op['layer']}"})
+        copy_index += 1
+    return {**document, "layers": made_layers, "ops": made_ops, "memory": None}
+
+
+def test_a_count_of_10000_layers_makes_a_page_of_its_largest_layers(sep_cnn_xml, tmp_path):
+    """report of a count JSON of 10,000 layers (a page with a bar and a row per layer took minutes
+    and hundreds of MB): the chart shows the 199 leaves with the most FLOPs and one bar for the rest,
+    the table the 1,000 layers with the most FLOPs, and each says how many it folded or left out."""
+    import json
+
+    document = repeated_count(flopbench.count(sep_cnn_xml).to_dict(), 10_000)
+    counted = tmp_path / "count.json"
+    counted.write_text(json.dumps(document))
+    loaded = flopbench.load_result(counted)
+    assert len(loaded.layers) == 10_000
+    leaves = sum(len(layer.parts) or 1 for layer in loaded.layers)
+    page = tmp_path / "page.html"
+    assert main(["report", str(counted), "-o", str(page)]) == 0
+    html = page.read_text()
+    assert f"other {leaves - 199:,} layers" in html
+    assert f"the other {leaves - 199:,} are one bar" in html
+    assert "Shown: the 1,000 layers with the most FLOPs" in html and "the other 9,000 layers are left out" in html
+    assert html.count('<tr class="layer') == 1000
+    # the largest layer is shown; the smallest is not
+    work = lambda layer: layer.total_flops(loaded.include_other)  # noqa: E731
+    assert f">{max(loaded.layers, key=work).name}<" in html and f">{min(loaded.layers, key=work).name}<" not in html

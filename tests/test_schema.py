@@ -40,3 +40,83 @@ def test_schemas_are_shipped_and_versioned():
         schema = load_schema(kind)
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$id"] == f"flopbench/{kind}/1"
+
+
+# ---- the loader's own check agrees with jsonschema -------------------------------------------------
+
+def _leaves(node, path=()):
+    """Every (path, value) of a JSON document, inner objects and arrays included."""
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaves(value, (*path, index))
+
+
+MUTATIONS = (-1, 0, -0.5, 2.5, "x", None, True, [], {}, "delete")
+
+
+def _mutated(document, path, value):
+    import copy
+
+    changed = copy.deepcopy(document)
+    parent = changed
+    for step in path[:-1]:
+        parent = parent[step]
+    if value == "delete":
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return changed
+
+
+@pytest.fixture(scope="module")
+def real_documents(sep_cnn_xml):
+    """Real documents of several kinds: a count, a bench with its latencies, and the recorded
+    calibration with its roofline (the machine kind)."""
+    from pathlib import Path
+
+    import flopbench
+    from flopbench.measure.policy import RunPolicy
+
+    calibration = json.loads((Path(__file__).parent / "data" / "calibration_openvino_f32.json").read_text())
+    measured = flopbench.bench(sep_cnn_xml, policy=RunPolicy(warmup_iterations=0, min_duration_s=0.01, min_iterations=3))
+    return {"count": flopbench.count(sep_cnn_xml).to_dict(), "bench": measured.to_dict(save_latencies=True),
+            "machine": calibration["roofline"], "calibration": calibration}
+
+
+@pytest.mark.parametrize("kind", ["count", "bench", "machine", "calibration"])
+def test_the_loaders_check_agrees_with_jsonschema(kind, real_documents):
+    """results/schema.check (what load_result runs on every document) against jsonschema, the
+    independent truth: the real document passes both; each of 400 single-field changes (a value
+    made negative, zero, fractional, a string, null, a boolean, an array, an object, or removed)
+    is refused by one exactly when it is refused by the other, and the refusal names a field on
+    the changed one's path."""
+    import random
+
+    from flopbench.results.schema import Mismatch, check
+
+    document = real_documents[kind]
+    validator = jsonschema.Draft202012Validator(load_schema(kind))
+    assert validator.is_valid(document)
+    check(document, kind)
+    leaves = [path for path, _ in _leaves(document) if path]
+    rng = random.Random(kind)
+    refused = 0
+    for _ in range(400):
+        path = rng.choice(leaves)
+        value = rng.choice(MUTATIONS)
+        changed = _mutated(document, path, value)
+        truth = validator.is_valid(changed)
+        try:
+            check(changed, kind)
+            verdict = True
+        except Mismatch as exc:
+            verdict = False
+            refused += 1
+            named = exc.steps  # the refused field lies on the changed one's path, above it or below it
+            assert list(path[:len(named)]) == named or named[:len(path)] == list(path), (path, exc)
+        assert verdict == truth, (path, value, truth)
+    assert refused > 50  # the changes do reach fields the schema bounds

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultFileError
+from ..results.documents import result_from_dict
 from ..measure.bench import BenchReport, BenchResult
 from ..profiling.roofline import Roofline
 from ..profiling.profile import ProfileResult
@@ -39,7 +40,7 @@ def _bench_rows(columns: list[dict[str, Any]], engines: list[str]) -> list[Row]:
 
     def roof(column, engine) -> Roofline | None:
         entry = column["rooflines"].get(engine)
-        return Roofline.from_dict(entry["machine"]) if entry else None
+        return result_from_dict(entry["machine"], f"the {engine} roofline of node {column.get('node_id', '?')}") if entry else None
 
     first_flops = [next((r.flops_per_inference for r in c["results"].values()), None) for c in columns]
     rows = [Row("flops", "FLOPs", "", None, tuple(first_flops))]

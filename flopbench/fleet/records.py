@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultFileError
-from ..results.codec import decode_document, encode, json_field, kind_of, result_kind, schema_of
-from ..results.documents import check_mergeable, read_document
+from ..results.codec import encode, json_field, kind_of, result_kind, schema_of
+from ..results.documents import check_mergeable, read_document, result_from_dict
 from ..results.status import DONE, FAILED, POINT_STATUSES
 from ..results.writing import check_writable, write_text_atomic
 
@@ -107,7 +107,8 @@ class FleetResult:
     def _results_of(self, cls: type) -> list[tuple[FleetPointRecord, Any]]:
         """(record, result) of every done point whose result is of `cls`'s kind, any version it reads."""
         kind = kind_of(schema_of(cls))[0]
-        return [(record, decode_document(record.result)) for record in self.done
+        # checked as a file of its own would be: the fleet file's schema describes a result only in outline
+        return [(record, result_from_dict(record.result, f"the result of point {record.key}")) for record in self.done
                 if isinstance(record.result, Mapping) and (kind_of(record.result.get("schema")) or ("",))[0] == kind]
 
     def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[FleetPointRecord]:

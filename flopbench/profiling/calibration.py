@@ -30,7 +30,9 @@ from ..errors import CalibrationError, OutputError
 from ..measure.engines import EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
 from ..model.spec import ModelSpec
+from ..results import schema
 from ..results.codec import decode, encode
+from ..results.documents import read_json
 from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
 from .join import join
@@ -462,22 +464,29 @@ class OldCalibration(CalibrationError):
 
 
 def read_calibration(path: Path, command: str = "flopbench predict --calibrate ...") -> Calibration:
-    """The calibration in `path`; a damaged file is a CalibrationError naming it, one an older
-    flopbench wrote an OldCalibration saying to recalibrate."""
+    """The calibration in `path`, checked against its schema and its roofline against the
+    roofline's (a bandwidth of 0 would divide by zero after a model was counted); a damaged file is
+    a CalibrationError naming it and the field, one an older flopbench wrote an OldCalibration
+    saying to recalibrate."""
+    fix = f"delete it and calibrate again ({command})"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})",
-                               f"delete it and calibrate again ({command})") from None
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if isinstance(schema, str) and schema.startswith("flopbench/calibration/") and schema != SCHEMA:
-        raise OldCalibration(f"the calibration file {path} is in an older format ({schema}; this flopbench reads {SCHEMA})",
+        data = read_json(path, "calibration file", CalibrationError, fix=fix)
+    except CalibrationError as exc:
+        raise CalibrationError(f"the calibration file {path} is damaged ({exc.problem})", fix) from None
+    found_schema = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(found_schema, str) and found_schema.startswith("flopbench/calibration/") and found_schema != SCHEMA:
+        raise OldCalibration(f"the calibration file {path} is in an older format ({found_schema}; this flopbench reads {SCHEMA})",
                              f"recalibrate: {command}")
+    for part, kind in (("", "calibration"), ("roofline", "machine")):
+        try:
+            schema.check(data[part] if part else data, kind)
+        except schema.Mismatch as exc:
+            field = ".".join(p for p in (part, exc.path) if p) or "the document"
+            raise CalibrationError(f"the calibration file {path} is damaged: {field} {exc.problem}", fix) from None
     try:
         found = Calibration.from_dict(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})",
-                               f"delete it and calibrate again ({command})") from None
+        raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})", fix) from None
     return replace(found, path=str(path))
 
 

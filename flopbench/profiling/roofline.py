@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EngineError, OutputError
+from ..errors import EngineError, OutputError, ResultFileError
 from ..measure.engines import DEFAULT_ENGINE, EngineConfig, engine_errors, get_engine
 from ..measure.session import open_session
 from ..model.spec import ModelSpec
 from ..results.codec import result_kind
+from ..results.documents import read_json, result_from_dict
 from ..results.metadata import cpu_flags, cpu_model, result_metadata
 from ..results.writing import write_text_atomic
 from .bandwidth import BandwidthPoint, MemoryLevel, measure_sweep
@@ -316,13 +317,26 @@ def cached_roofline(engine: str = DEFAULT_ENGINE, device: str = "CPU", quick: bo
     else the quick one."""
     for kind in ((False, True) if quick is None else (quick,)):
         path = cache_path(engine, device, kind)
-        try:
-            found = Roofline.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+        if not path.exists():
             continue
+        found = read_roofline(path, f"flopbench machine --engine {engine}{f' -d {device}' if device != 'CPU' else ''}"
+                                    f"{' --quick' if kind else ''} --remeasure")
         if found.levels:  # else a file of an earlier generation: measured again
             return found
     return None
+
+
+def read_roofline(path: Path, remeasure: str = "flopbench machine --remeasure") -> Roofline:
+    """A roofline written to a file (the cache, or `machine -o`), checked as every result is when
+    loaded: a damaged one (a bandwidth or a peak of 0, a negative time) is a ResultFileError naming
+    the file and the field, never a division by zero after a model was measured."""
+    try:
+        found = result_from_dict(read_json(path, "roofline"), str(path))
+    except ResultFileError as exc:
+        raise ResultFileError(exc.problem, f"measure it again: {remeasure} (or delete the file)") from None
+    if not isinstance(found, Roofline):
+        raise ResultFileError(f"{path} holds a {type(found).__name__}, not a roofline", f"measure it again: {remeasure} (or delete the file)")
+    return found
 
 
 def roofline(engine: str = DEFAULT_ENGINE, device: str = "CPU", remeasure: bool = False, quick: bool = False,

@@ -114,6 +114,29 @@ def _build(function, *args, **kwargs):
         return function(*args, **kwargs)
 
 
+MOST_BARS = 200  # rows of a layer chart; past them one chart would be a label per few pixels and minutes to draw
+
+
+def largest_rows(labels: Sequence[str], series: Sequence[Series], what: str = "layers",
+                 most: int = MOST_BARS) -> tuple[list[str], list[Series], int]:
+    """Shares (% of the model) for a layer chart of at most `most` rows: past that, the `most` - 1
+    rows whose longest bar is longest, in the model's order, and one row "other N layers" whose
+    bars add up the rest, so every series still sums to its whole. Also how many rows were folded."""
+    if len(labels) <= most:
+        return list(labels), list(series), 0
+    longest = [max(s.values[row] for s in series) for row in range(len(labels))]
+    kept = sorted(sorted(range(len(labels)), key=lambda row: -longest[row])[:most - 1])
+    keep = set(kept)
+    folded = len(labels) - len(kept)
+    label = f"other {folded:,} {what}"
+    merged = []
+    for s in series:
+        rest = sum(value for row, value in enumerate(s.values) if row not in keep)
+        merged.append(Series(s.name, [s.values[row] for row in kept] + [rest], [s.titles[row] for row in kept]
+                             + [f"{label}: {rest:.1f}% together ({s.name})"], s.color))
+    return [labels[row] for row in kept] + [label], merged, folded
+
+
 def layer_bars(chart_id: str, labels: Sequence[str], series: Sequence[Series], xlabel: str, title: str) -> str:
     """Horizontal bars, one row per layer in the model's order, one bar per series in each row."""
     return _build(_layer_bars, chart_id, labels, series, xlabel, title)

@@ -234,8 +234,12 @@ def layer_chart_section(cost: ModelCost) -> str:
     titles = [f"{leaf.name} ({leaf.type}): {v:,} FLOPs, {share:.1f}% of the model"
               for leaf, v, share in zip(leaves, values, shares)]
     series = [charts.Series("FLOPs", shares, titles, charts.FLOPS_COLOR)]
+    labels, series, folded = charts.largest_rows(labels, series)
     svg = charts.layer_bars("chart-layers", labels, series, "% of the model's FLOPs",
                             "FLOPs per layer (share of the model's total)")
     note = ("Measured time per layer needs a profile; this page has the count and the end-to-end latency. "
-            "Hover a bar for its numbers.")
+            "Hover a bar for its numbers."
+            + (f" The {len(labels) - 1:,} layers with the most FLOPs are shown in the model's order; the other "
+               f"{folded:,} are one bar (flopbench flops MODEL -o count.json or .csv has every layer)."
+               if folded else ""))
     return f'<section id="layers-chart"><h2>Work per layer</h2><p class="note">{escape(note)}</p>{svg}</section>'

@@ -7,12 +7,19 @@ e-mail attachment. Each page lives with its result kind (report.py, compare.py, 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and line feed
+
+
 def escape(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for a page: HTML escaped, and a control character (an escape sequence, a carriage return
+    in a name read from a model) shown as its escape, \\x1b, never carried raw into the page."""
+    text = _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
+    return html.escape(text, quote=True)
 
 
 def card(label: str, value: str, detail: str = "", wide: bool = False) -> str:

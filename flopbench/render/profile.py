@@ -431,9 +431,12 @@ def _profiled_layer_chart(profile: ProfileResult, index: int) -> str:
     series = [charts.Series("% of FLOPs", flops_share, flops_titles, charts.FLOPS_COLOR),
               charts.Series("% of time", time_share, time_titles, charts.TIME_COLOR)]
     engine = engine_name(profile)
+    labels, series, folded = charts.largest_rows(labels, series)
     svg = charts.layer_bars(f"chart-layers-{index}", labels, series, "% of the model",
                             f"{engine}: share of the FLOPs and share of the measured time, per layer")
-    return f"{svg}<p class=\"note\">{escape(engine)}: {escape(_reconciliation(profile))}</p>"
+    shown = (f" The {len(labels) - 1:,} rows with the largest share of FLOPs or time are shown in the model's order; "
+             f"the other {folded:,} are one bar.") if folded else ""
+    return f"{svg}<p class=\"note\">{escape(engine)}: {escape(_reconciliation(profile) + shown)}</p>"
 
 
 def profiled_layers_section(profiles: Sequence[ProfileResult]) -> str:

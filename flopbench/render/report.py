@@ -20,6 +20,8 @@ from .registry import renderer
 from .warnings import latency_facts
 
 
+MOST_TABLE_LAYERS = 1000  # rows of the page's layer table; past them, the layers with the most FLOPs
+
 LAYER_HEADS = (("#", "number"), ("Layer", "text"), ("Type", "text"), ("Input", "text"), ("Kernel", "text"),
                ("Kernels", "number"), ("Output", "text"), ("MACs", "number"), ("FLOPs", "number"),
                ("% FLOPs", "number"), ("Other FLOPs", "number"), ("Precision", "text"), ("Params", "number"),
@@ -81,7 +83,12 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
     heads = sortable_heads((*LAYER_HEADS, *timed_heads))
     by_name = [_rows_by_name(p) for p in profiles]
     bodies = []
-    for index, layer in enumerate(cost.layers, start=1):
+    layers = list(enumerate(cost.layers, start=1))
+    shown = layers
+    if len(layers) > MOST_TABLE_LAYERS:  # a page of 100,000 rows would not open; the JSON keeps them all
+        most = sorted(layers, key=lambda item: -item[1].total_flops(cost.include_other))[:MOST_TABLE_LAYERS]
+        shown = sorted(most, key=lambda item: item[0])
+    for index, layer in shown:
         cls = "layer" if layer.counted else "layer uncounted"
         timed = [rows.get(layer.name) for rows in by_name]
         rows = [f'<tr class="{cls}">{_page_layer_cells(str(index), layer, total, cost.include_other, index, timed, predicted)}</tr>']
@@ -102,7 +109,10 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
                       f"layer without running it; ! marks a layer that ran {SLOWER_FACTOR:g}× or more slower." if guessed else
                       f" {engine_name(p)}: no predicted times, as this engine and precision are not calibrated here "
                       f"(flopbench predict --calibrate --engine {engine_name(p)})."
-                      for p, guessed in zip(profiles, predicted)))
+                      for p, guessed in zip(profiles, predicted))
+            + (f" Shown: the {len(shown):,} layers with the most FLOPs, numbered in the model's order; the other "
+               f"{len(layers) - len(shown):,} layers are left out of this table and counted in its totals (flopbench flops "
+               "MODEL -o count.json or .csv has every layer)." if len(shown) < len(layers) else ""))
     return (f'<section id="layers"><h2>Layers ({len(cost.layers)})</h2><p class="note">{escape(note)}</p>'
             f'<div class="scroll"><table id="layer-table" class="sortable"><thead><tr>{heads}</tr></thead>'
             f'{"".join(bodies)}{footer}</table></div></section>')

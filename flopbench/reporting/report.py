@@ -122,6 +122,15 @@ def measured_page(spec: ModelSpec, engines: Sequence[str], config: EngineConfig,
     engines = list(dict.fromkeys(engines))
     for name in engines:  # unknown names fail before any loading
         get_engine(name)
+    if profile:  # a damaged roofline cache is named now, not after the bench it would be lost with
+        from ..profiling.roofline import cached_roofline
+
+        for name in engines:
+            try:
+                get_engine(name).check_profilable(config.device)
+            except ProfilingError:
+                continue
+            cached_roofline(name, config.device)
     cost = count(spec.model, shape=spec.shape, include_other=include_other, batch=spec.batch)
     announced: set[str] = set()
 

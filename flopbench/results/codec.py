@@ -43,6 +43,7 @@ SCHEMA_KEY = "schema"
 PREFIX = "flopbench"
 
 _CODEC = "__codec__"
+_BY_NAME = "__by_name__"  # the key of a passed value's index by name
 _MISSING = dataclasses.MISSING
 
 
@@ -339,8 +340,9 @@ def _decode_object(cls: type, data: Mapping[str, Any], context: Mapping[str, Any
             continue
         raw = data[item.key]
         if meta.get("by_name"):
-            source = {member.name: member for member in passed[meta["by_name"]]}
-            value = tuple(source[name] for name in raw)
+            # one index per object handed down, not one per reader: a count's layers each name their ops
+            index = passed.get((_BY_NAME, meta["by_name"])) or _NameIndex(passed[meta["by_name"]])
+            value = tuple(index[name] for name in raw)
         elif meta.get("mapping"):
             value = _decoder(item.hint)(list(raw.items()), passed)
         else:
@@ -348,11 +350,26 @@ def _decode_object(cls: type, data: Mapping[str, Any], context: Mapping[str, Any
         values[item.name] = value
         if item.name in codec.passes:
             passed[item.name] = value
+            passed[(_BY_NAME, item.name)] = _NameIndex(value)  # shared by every object below, built once
     if flat_field is not None:
         known = {item.key for item in plan} | {entry.key if isinstance(entry, Derived) else entry for entry in codec.derived}
         rest = [(key, value) for key, value in data.items() if key not in known and key != SCHEMA_KEY]
         values[flat_field.name] = _decoder(flat_field.hint)(rest if _is_pairs(flat_field.hint) else dict(rest), passed)
     return cls(**values)
+
+
+class _NameIndex:
+    """Objects by their `.name`, indexed when first asked (a count's thousands of layers each name
+    some of its ops: one index, not one per layer)."""
+
+    def __init__(self, members: Any):
+        self.members = members
+        self.index: dict[str, Any] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        if self.index is None:
+            self.index = {member.name: member for member in self.members}
+        return self.index[name]
 
 
 def _is_pairs(hint: Any) -> bool:
@@ -475,9 +492,17 @@ def readable(schema: str) -> Kind:
     return kind
 
 
-def decode_document(document: Mapping[str, Any]) -> Any:
-    """The result a document holds, read by the kind its schema names (older versions upgraded first)."""
+def upgraded(document: Mapping[str, Any]) -> tuple[Kind, Mapping[str, Any]]:
+    """The kind a document's schema names, and the document in that kind's current shape (an older
+    version upgraded; its schema id then the current one)."""
     kind = readable(document.get(SCHEMA_KEY))
     version = kind_of(document[SCHEMA_KEY])[1]
-    data = kind.upgrades[version](dict(document)) if version < kind.version else document
+    if version == kind.version:
+        return kind, document
+    return kind, {**kind.upgrades[version](dict(document)), SCHEMA_KEY: kind.schema}
+
+
+def decode_document(document: Mapping[str, Any]) -> Any:
+    """The result a document holds, read by the kind its schema names (older versions upgraded first)."""
+    kind, data = upgraded(document)
     return decode(kind.cls, data)

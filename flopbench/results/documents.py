@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FlopbenchError, ResultFileError, one_line
-from . import codec, kinds
+from . import codec, kinds, schema
 from .writing import write_text_atomic
 
 MAX_DOCUMENT_BYTES = 1 << 30
@@ -83,18 +83,36 @@ def readable(schema: str) -> codec.Kind:
     return codec.readable(schema)
 
 
-def result_from_dict(document: dict[str, Any]) -> Any:
+DAMAGED_FIX = "the file was changed or damaged after flopbench wrote it; write it again with flopbench"
+
+
+def checked(document: Any, kind: str, source: str) -> None:
+    """`document` against the schema of `kind` and the sanity bounds, or a ResultFileError naming
+    `source` (the file) and the field."""
+    try:
+        schema.check(document, kind)
+    except schema.Mismatch as exc:
+        raise ResultFileError(f"{source}: {one_line(exc, 300)}", DAMAGED_FIX) from None
+
+
+def result_from_dict(document: dict[str, Any], source: str = "the result") -> Any:
+    """The result a document holds, once it is checked against its kind's schema (an older version
+    after its upgrade); `source` names it in an error (the file's name)."""
     readable(document.get("schema"))
     try:
-        return codec.decode_document(document)
+        kind, data = codec.upgraded(document)
+        checked(data, kind.name, source)
+        return codec.decode(kind.cls, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ResultFileError(f"result of schema {document.get('schema')} is incomplete or damaged ({type(exc).__name__}: {exc})",
+        raise ResultFileError(f"{source} of schema {document.get('schema')} is incomplete or damaged ({type(exc).__name__}: {exc})",
                               "write it again with flopbench") from None
 
 
 def load_result(path: str | os.PathLike) -> Any:
-    """The result object a flopbench JSON file holds (ModelCost, BenchReport, RunResult, ...)."""
-    return result_from_dict(read_document(path))
+    """The result object a flopbench JSON file holds (ModelCost, BenchReport, RunResult, ...),
+    checked against its schema: a field out of its bounds (a negative latency, a bandwidth of 0, a
+    number of 400 digits) is a ResultFileError naming the file and the field."""
+    return result_from_dict(read_document(path), Path(path).name)
 
 
 def save_result(result: Any, path: str | os.PathLike) -> Path:

@@ -1,18 +1,32 @@
 """The JSON schemas of flopbench's outputs, shipped in the package (flopbench/results/schemas/*.json),
-one per result kind; tests/test_results_roundtrip.py checks each against its kind's dataclass."""
+one per result kind; tests/test_results_roundtrip.py checks each against its kind's dataclass.
+
+Every document is checked against its schema when it is loaded (`check`), with sanity bounds on
+top: no number a flopbench result holds is as large as 2**63 (a latency of 1e30 ns, an integer
+10**400), so such a number is damage, named with the field that holds it. The check is a small
+validator of the part of JSON Schema the shipped schemas use (a keyword it does not know is an
+error when the schema is compiled, so a schema cannot silently go unchecked); it is compiled once
+per schema into plain functions, because a count of 100,000 layers is millions of values.
+`validate` is the full `jsonschema` check the tests use as an independent truth.
+"""
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from .kinds import kind_modules
 
+LARGEST = 2 ** 63  # nothing a result counts or times comes near it; int64 holds what is below it
+IGNORED = frozenset(("$schema", "$id", "$defs", "title", "description", "default", "examples", "format"))
+
 
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
-    if kind not in kind_modules():
+    if kind not in kind_modules() and not resources.files("flopbench.results").joinpath("schemas", f"{kind}.json").is_file():
         raise KeyError(f"no schema {kind!r}; have {', '.join(sorted(kind_modules()))}")
     return json.loads(resources.files("flopbench.results").joinpath("schemas", f"{kind}.json").read_text(encoding="utf-8"))
 
@@ -26,3 +40,262 @@ def validate(document: dict[str, Any]) -> None:
     if len(parts) != 3 or parts[0] != "flopbench":
         raise ValueError(f"not a flopbench document: schema {name!r}")
     jsonschema.validate(document, load_schema(parts[1]))
+
+
+class Mismatch(ValueError):
+    """Where a document departs from its schema: `path` (results[0].latencies_ns.engine[2]) and what is wrong."""
+
+    def __init__(self, problem: str, steps: tuple = ()):
+        super().__init__(problem)
+        self.problem = problem
+        self.steps = list(steps)  # innermost last, filled in as the check unwinds
+
+    @property
+    def path(self) -> str:
+        text = ""
+        for step in self.steps:
+            text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+        return text
+
+    def __str__(self) -> str:
+        return f"{self.path or 'the document'} {self.problem}"
+
+
+def check(document: Any, kind: str) -> None:
+    """Raise a Mismatch naming the first field of `document` that its kind's schema, or the sanity
+    bounds, refuse."""
+    _compiled(kind)(document)
+
+
+# ---- the compiler ----------------------------------------------------------------------------------
+# A check is a function of the value alone; the path to a refused value is put together only when
+# one is refused, as the Mismatch passes back up through the objects and arrays that hold it.
+
+Check = Callable[[Any], None]
+
+_TYPES: dict[str, tuple[type, ...]] = {"object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+                                       "null": (type(None),), "integer": (int,), "number": (int, float)}
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (dict, list)) else ("an object" if isinstance(value, dict) else "an array")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _inside(step: Any, exc: Mismatch) -> Mismatch:
+    exc.steps.insert(0, step)
+    return exc
+
+
+def _nothing(value: Any) -> None:
+    return None
+
+
+@lru_cache(maxsize=None)
+def _compiled(kind: str) -> Check:
+    root = load_schema(kind)
+    refs: dict[str, Check | None] = {}
+
+    def ref(target: str) -> Check:
+        if not target.startswith("#/"):
+            raise ValueError(f"schema {kind}: only local references are checked, not {target!r}")
+        if target not in refs:
+            node: Any = root
+            for part in target[2:].split("/"):
+                node = node[part]
+            refs[target] = None  # being compiled: a reference to itself looks the check up when it runs
+            refs[target] = compile_node(node)
+        made = refs[target]
+        return made if made is not None else (lambda value: refs[target](value))
+
+    def typed(names: list[str], bounds: list[tuple[str, Callable[[Any], bool], Any]]) -> Check:
+        allowed = tuple(t for name in names for t in _TYPES[name])
+        whole_floats = "integer" in names and "number" not in names  # as JSON Schema says: 3.0 is an integer
+        wanted = " or ".join(names)
+
+        def check_type(value):
+            kind_of = type(value)
+            if kind_of not in allowed and not (whole_floats and kind_of is float and value.is_integer()):
+                raise Mismatch(f"is {_shown(value)}, not {wanted}")
+            if kind_of is int or kind_of is float:
+                for says, refuses, bound in bounds:
+                    if refuses(value, bound):
+                        raise Mismatch(f"is {_shown(value)}, {says} {bound}")
+        return check_type
+
+    def compile_node(node: Any) -> Check:
+        if node is True or node == {}:
+            return _nothing
+        if node is False:
+            def never(value):
+                raise Mismatch("is not allowed")
+            return never
+        unknown = set(node) - IGNORED - KNOWN
+        if unknown:
+            raise ValueError(f"schema {kind}: keywords {sorted(unknown)} are not checked by flopbench.results.schema")
+        checks: list[Check] = []
+        if "$ref" in node:
+            checks.append(ref(node["$ref"]))
+        bounds = [(says, refuses, node[word]) for word, refuses, says in BOUNDS if word in node]
+        if "type" in node:
+            checks.append(typed(node["type"] if isinstance(node["type"], list) else [node["type"]], bounds))
+        elif bounds:
+            checks.append(typed(list(_TYPES), bounds))
+        if "const" in node:
+            constant = node["const"]
+
+            def const(value):
+                if value != constant or type(value) is not type(constant):
+                    raise Mismatch(f"is {_shown(value)}, not {_shown(constant)}")
+            checks.append(const)
+        if "enum" in node:
+            allowed = node["enum"]
+
+            def enum(value):
+                if not any(value == option and type(value) is type(option) for option in allowed):
+                    raise Mismatch(f"is {_shown(value)}, not one of {', '.join(map(_shown, allowed))}")
+            checks.append(enum)
+        if "minLength" in node:
+            shortest = node["minLength"]
+
+            def min_length(value):
+                if type(value) is str and len(value) < shortest:
+                    raise Mismatch(f"is shorter than {shortest} characters")
+            checks.append(min_length)
+        for word, refuses, says in (("minItems", lambda n, b: n < b, "fewer"), ("maxItems", lambda n, b: n > b, "more")):
+            if word in node:
+                def count(value, bound=node[word], refuses=refuses, says=says):
+                    if type(value) is list and refuses(len(value), bound):
+                        raise Mismatch(f"has {len(value)} items, {says} than {bound}")
+                checks.append(count)
+        if "items" in node:
+            member = compile_node(node["items"])
+
+            def items(value):
+                if type(value) is list:
+                    index = 0
+                    try:
+                        for index, item in enumerate(value):
+                            member(item)
+                    except Mismatch as exc:
+                        raise _inside(index, exc) from None
+            checks.append(items)
+        if "required" in node:
+            needed = tuple(node["required"])
+
+            def required(value):
+                if type(value) is dict:
+                    for key in needed:
+                        if key not in value:
+                            raise Mismatch("is missing", (key,))
+            checks.append(required)
+        if "properties" in node or "additionalProperties" in node:
+            known = {key: compile_node(sub) for key, sub in node.get("properties", {}).items()}
+            extra = node.get("additionalProperties", True)
+            other = compile_node(extra) if extra is not True else _nothing
+
+            def properties(value):
+                if type(value) is dict:
+                    key = None
+                    try:
+                        for key, item in value.items():
+                            known.get(key, other)(item)
+                    except Mismatch as exc:
+                        raise _inside(key, exc) from None
+            checks.append(properties)
+        for word, exactly in (("oneOf", True), ("anyOf", False)):
+            if word in node:
+                options = [compile_node(sub) for sub in node[word]]
+
+                def choice(value, options=options, exactly=exactly, word=word):
+                    matched, failures = 0, []
+                    for option in options:
+                        try:
+                            option(value)
+                            matched += 1
+                        except Mismatch as exc:
+                            failures.append(exc)
+                    if matched == 0:
+                        # the form whose mismatch lies deepest is the one the value was meant to have
+                        deepest = max(failures, key=lambda exc: len(exc.steps))
+                        if deepest.steps or len(options) == 1:
+                            raise deepest
+                        raise Mismatch(f"is {_shown(value)}, which matches none of the forms the schema allows")
+                    if exactly and matched > 1:
+                        raise Mismatch(f"matches more than one of the forms the schema allows ({word})")
+                checks.append(choice)
+        if "allOf" in node:
+            checks += [compile_node(sub) for sub in node["allOf"]]
+        if "if" in node:
+            condition = compile_node(node["if"])
+            then = compile_node(node.get("then", True))
+            otherwise = compile_node(node.get("else", True))
+
+            def conditional(value):
+                try:
+                    condition(value)
+                except Mismatch:
+                    otherwise(value)
+                else:
+                    then(value)
+            checks.append(conditional)
+        elif "then" in node or "else" in node:
+            raise ValueError(f"schema {kind}: then/else without if")
+        if not checks:
+            return _nothing
+        if len(checks) == 1:
+            return checks[0]
+        first, *rest = checks
+        if len(rest) == 1:
+            second = rest[0]
+
+            def both(value):
+                first(value)
+                second(value)
+            return both
+
+        def every(value):
+            for one in checks:
+                one(value)
+        return every
+
+    whole = compile_node(root)
+
+    def checked(document):
+        whole(document)
+        _sane(document)
+    return checked
+
+
+KNOWN = frozenset(("$ref", "type", "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                   "minLength", "minItems", "maxItems", "items", "required", "properties", "additionalProperties", "oneOf", "anyOf",
+                   "allOf", "if", "then", "else"))
+BOUNDS = (("minimum", lambda v, b: v < b, "below the minimum"), ("exclusiveMinimum", lambda v, b: v <= b, "not above"),
+          ("maximum", lambda v, b: v > b, "above the maximum"), ("exclusiveMaximum", lambda v, b: v >= b, "not below"))
+
+
+def _sane(value: Any) -> None:
+    """Every number finite and below 2**63 in size, however deep (the reader already refuses NaN)."""
+    kind = type(value)
+    if kind is dict:
+        key = None
+        try:
+            for key, item in value.items():
+                if type(item) in _DEEPER:
+                    _sane(item)
+        except Mismatch as exc:
+            raise _inside(key, exc) from None
+    elif kind is list:
+        index = 0
+        try:
+            for index, item in enumerate(value):
+                if type(item) in _DEEPER:
+                    _sane(item)
+        except Mismatch as exc:
+            raise _inside(index, exc) from None
+    elif not -LARGEST < value < LARGEST or (kind is float and not math.isfinite(value)):
+        shown = f"a number of {len(str(abs(value)))} digits" if kind is int and abs(value) > 10 ** 30 else _shown(value)
+        raise Mismatch(f"is {shown}, larger than any number a flopbench result holds")
+
+
+_DEEPER = frozenset((dict, list, int, float))
