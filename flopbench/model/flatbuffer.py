@@ -290,8 +290,9 @@ def custom_op_extensions(flat: Flatbuffer) -> list:
 
 # OpenVINO op types, as the reader makes them: the ones that multiply by weights (all take them as
 # input 1) and the elementwise ones it fuses after them (bias, activation, (de)quantization). Named
-# here, not taken from counting's registry, because reading comes before counting
-_WEIGHTED_TYPES = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"})
+# here, not taken from counting's registry, because reading comes before counting; only what the
+# TFLite reader makes (TFLite has no grouped transpose convolution)
+_WEIGHTED_TYPES = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul"})
 _FOLLOWERS = frozenset({"Add", "Subtract", "Multiply", "Relu", "Clamp", "Sigmoid", "Tanh", "HSwish", "Swish", "HSigmoid", "PRelu",
                         "Elu", "Gelu", "Mish", "Maximum", "Minimum", "FakeQuantize", "Convert", "SoftPlus"})
 _INDEX_NAME = re.compile(r"(\d+)(?:_\d+)?")  # the reader's name for the op at that index, and its helpers
