@@ -257,6 +257,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
             onnx.save(model, str(folder / "m.onnx"))
         (folder / location.split("/")[0]).symlink_to(link)
         setattr(c, attr, folder / "m.onnx")
+    c.onnx_hugeinit = d / "hugeinit.onnx"  # an initializer declaring 4×10¹² elements, holding 16 bytes
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2_000_000, 2_000_000], raw_data=bytes(16))  # make_tensor checks
+    wide_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2_000_000])
+    wide_out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2_000_000])
+    onnx.save(_onnx_model([helper.make_node("MatMul", ["x", "w"], ["y"])], [wide_in], [wide_out], initializers=[huge]),
+              str(c.onnx_hugeinit))
     c.onnx_uncounted = d / "uncounted.onnx"  # one op with no formula: nothing for a profile to time
     flags_in = helper.make_tensor_value_info("x", TensorProto.BOOL, [1, 4])
     flags_out = helper.make_tensor_value_info("y", TensorProto.BOOL, [1, 4])
@@ -388,6 +394,11 @@ CASES = [
     Case("bench_external_data_symlink", ["bench", "{onnx_link_private}", "--engine", "onnxruntime", "-t", "0.01"],
          lambda c: bench(c.onnx_link_private, engines=("onnxruntime",), policy=QUICK), ModelFileError,
          "external data file w.bin resolves outside the model's folder"),
+    Case("onnx_initializer_larger_than_its_data", ["flops", "{onnx_hugeinit}"], _count("onnx_hugeinit"), ModelFileError,
+         "hugeinit.onnx: tensor 'w' declares 4,000,000,000,000 elements (2000000x2000000), more than the"),
+    Case("bench_initializer_larger_than_its_data", ["bench", "{onnx_hugeinit}", "--engine", "onnxruntime", "-t", "0.01"],
+         lambda c: bench(c.onnx_hugeinit, engines=("onnxruntime",), policy=QUICK), ModelFileError,
+         "tensor 'w' declares 4,000,000,000,000 elements"),
     # shapes
     Case("dynamic_spatial_no_shape", ["flops", "{onnx_dynamic}"], _load("onnx_dynamic"), ShapeError,
          "input 'x' has dynamic dimensions: [?,1,?,?]"),

@@ -112,6 +112,12 @@ class _Builder:
         (a tensor without a name cannot become an input and is kept)."""
         if tensor.external:
             self._note_external(tensor)
+        elif tensor.elements > tensor.end - tensor.start:
+            # every encoding stores an element in a byte at least: a shape its data cannot hold is a
+            # lie both engines refuse, and counting it would report terabytes of weights that are not there
+            shown = "x".join(str(d) for d in tensor.dims)
+            raise ModelFileError(f"{self.path.name}: tensor {text(tensor.name)!r} declares {tensor.elements:,} elements ({shown}), "
+                                 f"more than the {tensor.end - tensor.start:,} bytes it stores can hold", _FIX)
         if name and not _keep_as_constant(tensor):
             return None
         if not tensor.external:
