@@ -104,7 +104,7 @@ def _onnx_model(nodes, inputs, outputs, initializers=(), domains=()) -> onnx.Mod
 
 def _ir_cycle(xml: str) -> str:
     """sep_cnn's IR with the first convolution fed from a later layer: a cycle."""
-    relu = re.search(r'<layer id="(\d+)" name="sepconv1/relu"[^>]*>.*?<output>\s*<port id="(\d+)"', xml, re.S)
+    relu = re.search(r'<layer id="(\d+)" name="conv1/relu"[^>]*>.*?<output>\s*<port id="(\d+)"', xml, re.S)
     first = '<edge from-layer="0" from-port="0" to-layer="2" to-port="0" />'
     assert relu and first in xml
     return xml.replace(first, f'<edge from-layer="{relu.group(1)}" from-port="{relu.group(2)}" to-layer="2" to-port="0" />')
@@ -192,7 +192,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.negative_macs = tampered("negative_macs.json", counted, lambda doc: doc["layers"][1].update(macs=-3))
     c.layer_without_name = tampered("layer_without_name.json", counted, lambda doc: doc["layers"][0].pop("name"))
 
-    c.ir_truncated = _ir(d, "ir_truncated", xml[: len(xml) // 2], weights)
+    # cut at the end of a line halfway: a file cut short, whatever its names' lengths (not mid-token)
+    c.ir_truncated = _ir(d, "ir_truncated", xml[: xml.rfind("\n", 0, len(xml) // 2) + 1], weights)
     c.ir_not_xml = _ir(d, "ir_not_xml", "this is not XML at all\n", weights)
     c.ir_wrong_root = _ir(d, "ir_wrong_root", "<html><body>hello</body></html>", weights)
     c.ir_op_version = _ir(d, "ir_op_version", xml.replace('type="GroupConvolution" version="opset1"',

@@ -147,3 +147,15 @@ def test_bench_verbose_flag(sep_cnn_onnx):
     assert short.returncode == long.returncode == 0, short.stderr + long.stderr
     assert "only 20 samples" not in short.stdout and "--verbose" in short.stdout
     assert "onnxruntime call latency: only 20 samples" in long.stdout
+
+
+def test_the_report_cards_say_what_each_engine_has(sep_cnn_onnx):
+    # ONNX Runtime has no streams: its card says its intra-op threads, never "? stream(s)" (issue 22, item 13)
+    from flopbench.render.bench import engine_cards
+
+    report = bench(sep_cnn_onnx, engines=("openvino", "onnxruntime"), policy=RunPolicy(warmup_iterations=1, min_duration_s=None, min_iterations=5))
+    ov, ort = report.results
+    ov_cards, ort_cards = (" ".join(engine_cards(result)) for result in report.results)
+    assert ort.settings.streams is None and "?" not in ort_cards and "stream" not in ort_cards
+    assert f"{ort.settings.threads} intra-op thread(s)" in ort_cards
+    assert f"{ov.settings.streams} stream(s)" in ov_cards and f"{ov.settings.threads} thread(s)" in ov_cards

@@ -40,7 +40,7 @@ def test_flops_json_plain_integers(sep_cnn_xml, tmp_path):
     assert data["schema"] == "flopbench/count/1"
     assert data["totals"]["total_flops"] == 926_808
     layers = {layer["name"]: layer for layer in data["layers"]}
-    assert [p["flops"] for p in layers["sepconv1"]["parts"]] == [12_168, 13_520]
+    assert [p["flops"] for p in layers["conv1"]["parts"]] == [12_168, 13_520]
     assert not list(tmp_path.glob(".*tmp"))  # no temp file left behind
 
 
@@ -48,7 +48,7 @@ def test_flops_csv_by_layer_and_op(sep_cnn_xml):
     result = flopbench("flops", sep_cnn_xml, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     flops = {row["layer"]: int(row["flops"]) for row in rows}
-    assert flops["sepconv2/depthwise"] == 103_680 and flops["fc1"] == 737_280
+    assert flops["conv2/depthwise"] == 103_680 and flops["fc1"] == 737_280
     by_op = list(csv.DictReader(io.StringIO(flopbench("flops", sep_cnn_xml, "--format", "csv", "--by", "op").stdout)))
     assert {row["type"] for row in by_op} >= {"GroupConvolution", "Convolution", "MatMul", "Softmax"}
 
@@ -56,7 +56,7 @@ def test_flops_csv_by_layer_and_op(sep_cnn_xml):
 def test_flops_markdown(sep_cnn_xml):
     result = flopbench("flops", sep_cnn_xml, "--format", "markdown", "--include-other")
     assert result.returncode == 0
-    assert result.stdout.startswith("| Layer |") and "| sepconv1 | SeparableConv2D |" in result.stdout
+    assert result.stdout.startswith("| Layer |") and "| conv1 | SeparableConv2D |" in result.stdout
     assert "includes" in result.stdout
 
 

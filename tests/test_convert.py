@@ -133,3 +133,19 @@ def test_cli_says_the_weights_are_new_and_writes_json(zoo_dir, tmp_path):
     document = json.loads((tmp_path / "convert.json").read_text())
     validate(document)
     assert document["written"] == [str(tmp_path / "sep.onnx")] and len(document["rewrites"]) == 2
+
+
+def test_one_convolution_is_said_in_the_singular(tmp_path, capfd):
+    # issue 22, item 13: "converted 1 convolutions"
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "one.onnx")
+    assert main(["convert", "--to", "separable", str(tmp_path / "one.onnx"), "-o", str(tmp_path / "sep.onnx")]) == 0
+    assert "converted 1 convolution to a depthwise + pointwise pair:" in capfd.readouterr().out
+    assert main(["convert", "--to", "standard", str(tmp_path / "sep.onnx"), "-o", str(tmp_path / "std.onnx")]) == 0
+    assert "converted 1 depthwise + pointwise pair to a standard convolution:" in capfd.readouterr().out

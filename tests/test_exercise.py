@@ -4,12 +4,12 @@ import pytest
 import flopbench
 
 EXERCISE = {
-    "sepconv1/depthwise": 12_168,
-    "sepconv1/pointwise": 13_520,
-    "sepconv1": 25_688,
-    "sepconv2/depthwise": 103_680,
-    "sepconv2/pointwise": 57_600,
-    "sepconv2": 161_280,
+    "conv1/depthwise": 12_168,
+    "conv1/pointwise": 13_520,
+    "conv1": 25_688,
+    "conv2/depthwise": 103_680,
+    "conv2/pointwise": 57_600,
+    "conv2": 161_280,
     "fc1": 737_280,
     "fc2": 2_560,
 }
@@ -35,14 +35,14 @@ def test_layer_structure_matches_the_exercise(cost):
     kinds = [(layer.name, layer.type) for layer in cost.layers]
     # the ONNX reader names the last op after the graph's output tensor
     softmax = "softmax" if cost.format == "ir" else "probabilities"
-    assert kinds == [("sepconv1", "SeparableConv2D"), ("sepconv2", "SeparableConv2D"), ("flatten", "Flatten"),
+    assert kinds == [("conv1", "SeparableConv2D"), ("conv2", "SeparableConv2D"), ("flatten", "Flatten"),
                      ("fc1", "FullyConnected"), ("fc2", "FullyConnected"), (softmax, "Softmax")]
-    first = cost.layer("sepconv1")
+    first = cost.layer("conv1")
     assert [p.role for p in first.parts] == ["depthwise", "pointwise"]
     assert first.input_shape == (1, 1, 28, 28)
     assert first.parts[0].output_shape == (1, 1, 26, 26)  # "our actual output shape will be 1x26x26"
     assert first.kernel == (3, 3) and first.kernels == 10
-    second = cost.layer("sepconv2")
+    second = cost.layer("conv2")
     assert second.parts[0].output_shape == (1, 10, 24, 24) and second.output_shape == (1, 5, 24, 24)
     assert second.kernels == 5
     assert cost.layer("fc1").input_shape == (1, 2880) and cost.layer("fc1").kernels == 128
@@ -50,8 +50,8 @@ def test_layer_structure_matches_the_exercise(cost):
 
 def test_params_each_weight_once(cost):
     # dw 9 + pw 10 + b 10; dw 90 + pw 50 + b 5; fc1 2880*128 + 128; fc2 1280 + 10
-    assert cost.layer("sepconv1").params == 29
-    assert cost.layer("sepconv2").params == 145
+    assert cost.layer("conv1").params == 29
+    assert cost.layer("conv2").params == 145
     assert cost.layer("fc1").params == 368_768
     assert cost.params == 29 + 145 + 368_768 + 1_290
 
@@ -61,8 +61,8 @@ def test_other_flops_are_separate_and_optional(zoo_dir):
     with_other = flopbench.count(zoo_dir / "sep_cnn.xml", include_other=True)
     assert default.other_flops == with_other.other_flops > 0
     assert with_other.total_flops == 926_808 + default.other_flops
-    # bias (1) + relu (1) per output element of sepconv1's pointwise: 2 * 10*26*26
-    assert default.layer("sepconv1").other_flops == 2 * 6_760
+    # bias (1) + relu (1) per output element of conv1's pointwise: 2 * 10*26*26
+    assert default.layer("conv1").other_flops == 2 * 6_760
 
 
 def test_ir_and_onnx_agree_op_by_op(zoo_dir):

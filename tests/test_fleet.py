@@ -131,6 +131,10 @@ def test_the_fleet_file_loads_back(fleet_bench_file, tmp_path):
     loaded = flopbench.load_result(out)
     assert json.dumps(loaded.to_dict()) == json.dumps(document)
     assert [report.results[0].flops_per_inference for _, report in loaded.bench_reports()] == [SEP_CNN_FLOPS] * 2
+    # each a report of one node, by name (issue 22, item 13): .report, its .record and the .node_id it ran on
+    for node in loaded.bench_reports():
+        assert node.report.results[0].flops_per_inference == SEP_CNN_FLOPS
+        assert node.node_id == node.record.node_id == node.report.metadata["node_id"]
     flopbench.save_result(loaded, tmp_path / "saved.json")
     assert flopbench.load_result(tmp_path / "saved.json") == loaded
 
@@ -160,7 +164,7 @@ def test_fleet_profile_gives_each_node_its_layers_on_its_own_roofline(cluster, f
         assert result["metadata"]["node_id"] == record["node_id"] and result["metadata"]["cpu_count"] == os.cpu_count()
         assert [row["name"] for row in result["layers"]] == [layer.name for layer in layers]
         assert [row["flops"] for row in result["layers"]] == [layer.flops + layer.other_flops for layer in layers]
-        assert all(row["time_us"] > 0 for row in result["layers"] if row["name"] in ("sepconv1", "sepconv2", "fc1"))
+        assert all(row["time_us"] > 0 for row in result["layers"] if row["name"] in ("conv1", "conv2", "fc1"))
         # the node's roofline: the cache this machine has, reused (a node without one measures the quick one)
         assert result["metadata"]["roofline_source"] == "cached"
         assert result["roofline"] == roofline_cache["openvino"].to_dict()

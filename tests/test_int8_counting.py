@@ -13,7 +13,7 @@ from onnx import numpy_helper
 import flopbench
 from flopbench.results.schema import validate
 
-CONV_AND_FC = {"sepconv1", "sepconv2", "fc1", "fc2"}
+CONV_AND_FC = {"conv1", "conv2", "fc1", "fc2"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_qdq_model_counts_like_its_float_source(qdq_onnx, sep_cnn_onnx):
     assert float_model.macs_by_precision == {"f32": 463_404} and float_model.integer_macs == 0
     for name in CONV_AND_FC:
         assert quantized.layer(name).precision == "int8", name
-    assert [p.precision for p in quantized.layer("sepconv1").parts] == ["int8", "int8"]
+    assert [p.precision for p in quantized.layer("conv1").parts] == ["int8", "int8"]
 
 
 def test_qdq_weight_bytes_are_the_stored_bytes(qdq_onnx):

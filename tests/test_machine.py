@@ -124,3 +124,15 @@ def test_an_unknown_engine_is_refused():
 
     with pytest.raises(EngineError):
         measure_roofline("tensorflow", quick=True)
+
+
+def test_machine_says_its_figures_came_from_the_cache_and_when(roofline_cache):
+    # issue 22, item 13: a cached roofline was shown as if just measured
+    from flopbench.profiling.roofline import cache_path
+
+    cached = roofline_cache["openvino"]
+    table = subprocess.run([sys.executable, "-m", "flopbench", "machine", "--quick"], capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    said = " ".join(table.stdout.split())  # as one line, however the terminal wrapped it
+    assert f"from the cache ({cache_path('openvino', quick=True)})" in said
+    assert f"measured {cached.measured_at}" in said and "--remeasure" in said

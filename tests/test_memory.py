@@ -16,13 +16,13 @@ F32 = 4
 @pytest.mark.parametrize("suffix", ["xml", "onnx"])
 def test_sep_cnn_peak_by_hand(zoo_dir, suffix):
     cost = flopbench.count(zoo_dir / f"sep_cnn.{suffix}")
-    # sepconv1's pointwise output 1x10x26x26 is read by the bias add while the add writes its own
+    # conv1's pointwise output 1x10x26x26 is read by the bias add while the add writes its own
     # 1x10x26x26: two such tensors, nothing else alive (the 28x28 input was freed after the depthwise)
     assert cost.peak_activation_bytes == 2 * 10 * 26 * 26 * F32 == 54_080
     assert cost.memory.lowest_peak_bytes == 54_080 and cost.memory.lowest_peak_exact
     assert cost.memory.input_bytes == 28 * 28 * F32
     first = cost.memory.steps[0]
-    assert first.op == "sepconv1/depthwise" and first.live_bytes == (28 * 28 + 26 * 26) * F32
+    assert first.op == "conv1/depthwise" and first.live_bytes == (28 * 28 + 26 * 26) * F32
     assert "input" in first.freed
     # the model's output lives to the end: never freed
     assert all("probabilities" not in step.freed and "softmax" not in step.freed for step in cost.memory.steps)

@@ -408,12 +408,12 @@ def test_count_takes_an_openvino_model_and_prints_a_table(sep_cnn_xml):
     cost = flopbench.count(model)
     assert cost.total_flops == 926_808 and cost.params == flopbench.count(sep_cnn_xml).params
     printed = str(cost)
-    assert "SeparableConv2D" in printed and "926,808" in printed and "sepconv1" in printed
+    assert "SeparableConv2D" in printed and "926,808" in printed and "conv1" in printed
     assert len(repr(cost)) < 300 and "926,808" in repr(cost)
     html = cost._repr_html_()
-    assert html.lstrip().startswith("<") and "<table" in html and "sepconv1/depthwise" in html and "<script" not in html
+    assert html.lstrip().startswith("<") and "<table" in html and "conv1/depthwise" in html and "<script" not in html
     rows = cost.rows()
-    assert [r["layer"] for r in rows][:3] == ["sepconv1", "sepconv1/depthwise", "sepconv1/pointwise"]
+    assert [r["layer"] for r in rows][:3] == ["conv1", "conv1/depthwise", "conv1/pointwise"]
     assert sum(r["flops"] for r in rows if not r["parent"]) == 926_808
     frame = cost.to_pandas()
     assert list(frame["layer"]) == [r["layer"] for r in rows] and int(frame["flops"][0]) == 25_688
@@ -460,6 +460,38 @@ def test_a_torch_module_with_an_example_input(tmp_path):
     assert report.results[0].batch == 2 and report.results[0].flops_per_inference == 2 * cost.macs
     with pytest.raises(flopbench.FlopbenchError, match="example_input"):
         flopbench.count(net)
+
+
+def test_a_torch_modules_layers_are_named_by_their_module_path():
+    # issue 22, item 13: `__module.features.0/aten::_convolution/Convolution` where a user expects `features.0`
+    import torch
+
+    import flopbench
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, groups=8))
+            self.classifier = torch.nn.Linear(8 * 4 * 4, 10)
+
+        def forward(self, x):
+            return self.classifier(self.features(x).flatten(1))
+
+    net = Net().eval()
+    example = torch.zeros(1, 3, 8, 8)
+    cost = flopbench.count(net, example_input=example)
+    layers = {layer.name: layer for layer in cost.layers}
+    modules = dict(net.named_modules())  # the truth: the paths torch itself names
+    assert layers["features.0"].type == "Conv2D" and isinstance(modules["features.0"], torch.nn.Conv2d)
+    assert layers["features.2"].type == "DepthwiseConv2D" and modules["features.2"].groups == 8
+    assert layers["classifier"].type == "FullyConnected" and isinstance(modules["classifier"], torch.nn.Linear)
+    assert layers["features.0"].macs == 8 * 6 * 6 * 3 * 9 and layers["classifier"].macs == 10 * 128
+    assert not [name for name in layers if "__module" in name or "aten::" in name]
+    assert not [op.name for op in cost.ops if "__module" in op.name]
+    names = [op.name for op in cost.ops]
+    assert len(names) == len(set(names))  # every op still has a name of its own
+    report = flopbench.bench(net, example_input=example, niter=2, warmup=1)  # the engines run the renamed model
+    assert report.results[0].flops_per_inference == cost.total_flops
 
 
 # --- 7. LRN, and one answer for one network on the ONNX and the IR route ------------------------------

@@ -24,7 +24,7 @@ def test_the_twin_counts_like_the_float_model(twin, sep_cnn_xml):
     quantized, source = flopbench.count(xml), flopbench.count(sep_cnn_xml)
     assert quantized.macs == source.macs == 463_404 and quantized.params == source.params == 370_232
     assert quantized.not_counted == {}
-    for layer in ("sepconv1", "sepconv2", "fc1", "fc2"):
+    for layer in ("conv1", "conv2", "fc1", "fc2"):
         assert quantized.layer(layer).precision == "int8", layer
     assert quantized.macs_by_precision == {"int8": 463_404}
     stored = quantized.weight_bytes_by_type
@@ -78,7 +78,7 @@ def test_bench_says_int8_ran(twin, sep_cnn_xml, tmp_path):
     engine = document["results"][0]["engine"]
     assert engine["executed_precision"].startswith("int8 (quantized model), float ops in ")
     # OpenVINO's own readback: the convolutions ran on 8-bit integers, the softmax on floats
-    assert engine["op_precisions"]["sepconv1/depthwise"] in ("u8", "i8")
+    assert engine["op_precisions"]["conv1/depthwise"] in ("u8", "i8")
     assert engine["op_precisions"]["softmax"] in ("f32", "bf16", "f16")
     # the float model says its float precision, not int8
     from flopbench.measure.bench import bench

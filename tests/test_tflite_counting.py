@@ -225,9 +225,9 @@ def test_layers_of_a_tflite_file_have_the_files_names(tmp_path):
 
     zoo.write_zoo_model("sep_cnn", tmp_path, fmt="tflite")
     cost = flopbench.count(tmp_path / "sep_cnn.tflite")
-    assert [layer.name for layer in cost.layers] == ["sepconv1", "sepconv2", "flatten", "fc1/bias/MatMul/Reshape", "fc1/bias",
+    assert [layer.name for layer in cost.layers] == ["conv1", "conv2", "flatten", "fc1/bias/MatMul/Reshape", "fc1/bias",
                                                      "fc2/bias/MatMul/Reshape", "fc2/bias", "probabilities"]
-    assert [part.name for part in cost.layers[0].parts] == ["sepconv1/depthwise", "sepconv1/bias"]  # the ops' output tensors
+    assert [part.name for part in cost.layers[0].parts] == ["conv1/depthwise", "conv1/bias"]  # the ops' output tensors
     again = flopbench.count(tmp_path / "sep_cnn.tflite")
     assert [op.name for op in again.ops] == [op.name for op in cost.ops]
     assert len({op.name for op in cost.ops}) == len(cost.ops)

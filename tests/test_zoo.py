@@ -17,8 +17,8 @@ from flopbench.errors import OptionError, OutputError  # noqa: E402
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # CPUs with bf16 would otherwise drift past 1e-4
 
 SEP_CNN_NAMES = [
-    "sepconv1/depthwise", "sepconv1/pointwise", "sepconv1/bias", "sepconv1/relu",
-    "sepconv2/depthwise", "sepconv2/pointwise", "sepconv2/bias", "sepconv2/relu",
+    "conv1/depthwise", "conv1/pointwise", "conv1/bias", "conv1/relu",
+    "conv2/depthwise", "conv2/pointwise", "conv2/bias", "conv2/relu",
     "flatten", "fc1", "fc1/bias", "fc1/relu", "fc2", "fc2/bias", "softmax",
 ]
 STD_CNN_NAMES = [
@@ -29,20 +29,20 @@ HEAD_TYPES = {"flatten": "Reshape", "fc1": "MatMul", "fc1/bias": "Add", "fc1/rel
               "fc2": "MatMul", "fc2/bias": "Add"}
 # (friendly name -> op type) that the IR must have, per model.
 IR_TYPES = {
-    "sep_cnn": {**HEAD_TYPES, "sepconv1/depthwise": "GroupConvolution", "sepconv1/pointwise": "Convolution",
-                "sepconv1/bias": "Add", "sepconv1/relu": "Relu", "sepconv2/depthwise": "GroupConvolution",
-                "sepconv2/pointwise": "Convolution", "sepconv2/bias": "Add", "sepconv2/relu": "Relu",
+    "sep_cnn": {**HEAD_TYPES, "conv1/depthwise": "GroupConvolution", "conv1/pointwise": "Convolution",
+                "conv1/bias": "Add", "conv1/relu": "Relu", "conv2/depthwise": "GroupConvolution",
+                "conv2/pointwise": "Convolution", "conv2/bias": "Add", "conv2/relu": "Relu",
                 "softmax": "Softmax"},
     "std_cnn": {**HEAD_TYPES, "conv1": "Convolution", "conv1/bias": "Add", "conv1/relu": "Relu",
                 "conv2": "Convolution", "conv2/bias": "Add", "conv2/relu": "Relu", "softmax": "Softmax"},
 }
 # What OpenVINO's ONNX frontend makes of the ONNX form (see the zoo module docstring).
 ONNX_TYPES = {
-    "sep_cnn": {**HEAD_TYPES, "sepconv1/depthwise": "Convolution",
-                "sepconv1/pointwise/WithoutBiases": "Convolution", "sepconv1/pointwise": "Add",
-                "sepconv1/relu": "Relu", "sepconv2/depthwise": "GroupConvolution",
-                "sepconv2/pointwise/WithoutBiases": "Convolution", "sepconv2/pointwise": "Add",
-                "sepconv2/relu": "Relu", "probabilities": "Softmax"},
+    "sep_cnn": {**HEAD_TYPES, "conv1/depthwise": "Convolution",
+                "conv1/pointwise/WithoutBiases": "Convolution", "conv1/pointwise": "Add",
+                "conv1/relu": "Relu", "conv2/depthwise": "GroupConvolution",
+                "conv2/pointwise/WithoutBiases": "Convolution", "conv2/pointwise": "Add",
+                "conv2/relu": "Relu", "probabilities": "Softmax"},
     "std_cnn": {**HEAD_TYPES, "conv1/WithoutBiases": "Convolution", "conv1": "Add", "conv1/relu": "Relu",
                 "conv2/WithoutBiases": "Convolution", "conv2": "Add", "conv2/relu": "Relu",
                 "probabilities": "Softmax"},
@@ -213,11 +213,11 @@ def test_sep_cnn_structure_matches_exercise():
     shapes = {n.get_friendly_name(): (list(n.get_input_shape(1)) if n.get_input_size() > 1 else None,
                                       list(n.get_output_shape(0)))
               for n in model.get_ordered_ops()}
-    assert shapes["sepconv1/depthwise"] == ([1, 1, 1, 3, 3], [1, 1, 26, 26])
-    assert shapes["sepconv1/pointwise"] == ([10, 1, 1, 1], [1, 10, 26, 26])
-    assert shapes["sepconv1/bias"] == ([1, 10, 1, 1], [1, 10, 26, 26])
-    assert shapes["sepconv2/depthwise"] == ([10, 1, 1, 3, 3], [1, 10, 24, 24])
-    assert shapes["sepconv2/pointwise"] == ([5, 10, 1, 1], [1, 5, 24, 24])
+    assert shapes["conv1/depthwise"] == ([1, 1, 1, 3, 3], [1, 1, 26, 26])
+    assert shapes["conv1/pointwise"] == ([10, 1, 1, 1], [1, 10, 26, 26])
+    assert shapes["conv1/bias"] == ([1, 10, 1, 1], [1, 10, 26, 26])
+    assert shapes["conv2/depthwise"] == ([10, 1, 1, 3, 3], [1, 10, 24, 24])
+    assert shapes["conv2/pointwise"] == ([5, 10, 1, 1], [1, 5, 24, 24])
     assert shapes["flatten"][1] == [1, 2880]
     assert shapes["fc1"] == ([2880, 128], [1, 128])
     assert shapes["fc2"] == ([128, 10], [1, 10])

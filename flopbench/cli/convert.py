@@ -32,13 +32,17 @@ def run_command(args) -> int:
     result = convert(args.model, args.to, args.output, seed=args.seed)
     if result.folded:
         by_type = ", ".join(f"{op_type} ×{count}" for op_type, count in sorted(result.folded_by_type, key=lambda item: -item[1]))
-        print(f"folded {result.folded} nodes that compute weights from constants ({by_type}) into stored weights first")
+        nodes = "node that computes weights" if result.folded == 1 else "nodes that compute weights"
+        print(f"folded {result.folded} {nodes} from constants ({by_type}) into stored weights first")
     if not result.rewrites:
         what = "k×k standard convolution (k > 1)" if args.to == "separable" else "depthwise convolution followed by a pointwise one"
         print(f"nothing to convert: {args.model} has no {what}; nothing written", file=sys.stderr)
     else:
-        what = ("convolutions to depthwise + pointwise pairs" if args.to == "separable"
-                else "depthwise + pointwise pairs to standard convolutions")
+        one = len(result.rewrites) == 1
+        if args.to == "separable":
+            what = "convolution to a depthwise + pointwise pair" if one else "convolutions to depthwise + pointwise pairs"
+        else:
+            what = "depthwise + pointwise pair to a standard convolution" if one else "depthwise + pointwise pairs to standard convolutions"
         print(f"converted {len(result.rewrites)} {what}:")
         for rewrite in result.rewrites:
             print(f"  {safe_name(_describe(rewrite))}")

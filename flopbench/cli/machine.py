@@ -19,7 +19,7 @@ def add_parser(commands) -> None:
 
 
 def run_command(args) -> int:
-    from ..profiling.roofline import roofline
+    from ..profiling.roofline import cache_path, cached_roofline, roofline
     from ..render.registry import check_format, render
 
     fmt = check_format("machine", format_for(args.output, args.format))
@@ -28,6 +28,9 @@ def run_command(args) -> int:
     def progress(text: str) -> None:
         print(f"flopbench: measuring {text}", file=sys.stderr, flush=True)
 
-    measured = roofline(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
-    emit(render("machine", fmt, measured), args.output)
+    # read from the cache here rather than inside roofline(), so the output can say the figures are old
+    cached = None if args.remeasure else cached_roofline(args.engine, args.device, args.quick)
+    measured = cached if cached is not None else roofline(args.engine, args.device, remeasure=args.remeasure, quick=args.quick, progress=progress)
+    source = str(cache_path(args.engine, args.device, args.quick)) if cached is not None else None
+    emit(render("machine", fmt, measured, cached_from=source), args.output)
     return 0

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ResultFileError
 from ..results.codec import encode, json_field, kind_of, result_kind, schema_of
@@ -92,17 +92,19 @@ class FleetResult:
     def machine(self, node_id: str) -> dict[str, Any]:
         return self.nodes.get(node_id, {}).get("machine", {})
 
-    def bench_reports(self) -> list[tuple[FleetPointRecord, Any]]:
-        """(record, BenchReport) of every done bench point, each report with its node's metadata."""
+    def bench_reports(self) -> list[NodeReport]:
+        """The `BenchReport` of every done bench point, each with its node's metadata, as a
+        `NodeReport`: `.report`, `.record` (the point: node, tries, seconds) and `.node_id`."""
         from ..measure.bench import BenchReport
 
-        return self._results_of(BenchReport)
+        return [NodeReport(record, result) for record, result in self._results_of(BenchReport)]
 
-    def profile_results(self) -> list[tuple[FleetPointRecord, Any]]:
-        """(record, ProfileResult) of every done profile point, each on its node's own roofline."""
+    def profile_results(self) -> list[NodeReport]:
+        """The `ProfileResult` of every done profile point, each on its node's own roofline, as a
+        `NodeReport` (`.report` is the profile)."""
         from ..profiling.profile import ProfileResult
 
-        return self._results_of(ProfileResult)
+        return [NodeReport(record, result) for record, result in self._results_of(ProfileResult)]
 
     def _results_of(self, cls: type) -> list[tuple[FleetPointRecord, Any]]:
         """(record, result) of every done point whose result is of `cls`'s kind, any version it reads."""
@@ -110,6 +112,18 @@ class FleetResult:
         # checked as a file of its own would be: the fleet file's schema describes a result only in outline
         return [(record, result_from_dict(record.result, f"the result of point {record.key}")) for record in self.done
                 if isinstance(record.result, Mapping) and (kind_of(record.result.get("schema")) or ("",))[0] == kind]
+
+
+class NodeReport(NamedTuple):
+    """One node's result in a fleet file: the report (a `BenchReport` or a `ProfileResult`) and the
+    record of the point that made it; still a (record, report) pair to unpack."""
+
+    record: FleetPointRecord
+    report: Any
+
+    @property
+    def node_id(self) -> str:
+        return self.record.node_id
 
     def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[FleetPointRecord]:
         """The done records of the named nodes (all by default) as one series: refused when their

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -60,7 +61,39 @@ def to_openvino_model(model: Any, example_input: Any = None):
     if len(shapes) == len(parameters):  # the traced model's dimensions are dynamic: fix them to the example's
         converted.reshape({p.output(0): ov.PartialShape(list(s)) for p, s in zip(parameters, shapes)})
     converted.set_friendly_name(type(model).__name__)
+    _name_by_module_path(converted)
     return converted
+
+
+# torch's exporter names an op after the module that made it and the aten op it came from
+# (`__module.features.0/aten::_convolution/Convolution`), or a function the forward calls after it
+# (`aten::flatten/Reshape`); a user knows the module path (`features.0`) and the function (`flatten`)
+_TORCH_OP_NAME = re.compile(r"^(?:__module\.(?P<path>[^/]+)|aten::(?P<function>[^/]+))/(?P<rest>.+)$")
+# the op that does a module's work: it takes the module's path, so the layer counted from it does
+_WORK_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"}
+
+
+def _name_by_module_path(model) -> None:
+    """Rename the ops of a converted torch module after their module's path: the op doing the
+    module's work (or its only op) is `features.0`, the others `features.0/<what it was>`."""
+    by_path: dict[str, list[tuple[Any, str]]] = {}
+    for op in model.get_ordered_ops():
+        found = _TORCH_OP_NAME.match(op.get_friendly_name())
+        if found and op.get_type_name() not in ("Constant", "Parameter", "Result"):
+            by_path.setdefault(found["path"] or found["function"], []).append((op, found["rest"].replace("aten::", "")))
+    taken = {op.get_friendly_name() for op in model.get_ordered_ops()}
+    for path, ops in by_path.items():
+        work = [op for op, _ in ops if op.get_type_name() in _WORK_OPS]
+        head = work[0] if len(work) == 1 else ops[0][0] if len(ops) == 1 else None
+        for op, rest in ops:
+            name = path if op is head else f"{path}/{rest}"
+            unique, n = name, 1
+            while unique in taken:  # never two ops of one name: results are keyed by it
+                n += 1
+                unique = f"{name}_{n}"
+            taken.discard(op.get_friendly_name())
+            taken.add(unique)
+            op.set_friendly_name(unique)
 
 
 class ModelObjectFile:

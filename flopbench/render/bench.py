@@ -41,10 +41,17 @@ def _latency_rows(result: BenchResult):
     return [(kind, stats) for kind, stats in kinds if stats is not None]
 
 
+def _counts(s) -> str:
+    """The streams, threads and requests an engine has: what it lacks (ONNX Runtime has no streams)
+    is left out, and threads are named as the engine names them (its intra-op threads)."""
+    threads = f"{s.extra.get('threads', '')} thread".lstrip()
+    return ", ".join(f"{value} {noun}(s)" for value, noun in ((s.streams, "stream"), (s.threads, threads), (s.requests, "request"))
+                     if value is not None)
+
+
 def _settings_line(result: BenchResult) -> str:
     s = result.settings
-    counts = ", ".join(f"{value} {noun}(s)" for value, noun in ((s.streams, "stream"), (s.threads, "thread"), (s.requests, "request"))
-                       if value is not None)
+    counts = _counts(s)
     used = s.executed_precision or s.precision
     precision = (f"precision {used} for every engine (like with like; --precision to choose)" if result.precision_matched
                  else f"precision {used}" + ("" if result.config.precision else " (the engine's default)"))
@@ -153,8 +160,7 @@ def _percentile_text(stats: LatencyStats, p: float) -> tuple[str, str]:
 def engine_cards(result: BenchResult) -> list[str]:
     stats = result.latency
     s = result.settings
-    ran = card("Ran", s.precision, f"{s.device} ({s.device_name}), {result.mode} mode, {s.streams or '?'} stream(s), "
-                f"{s.threads or '?'} thread(s), {s.requests} request(s)", wide=True)
+    ran = card("Ran", s.precision, f"{s.device} ({s.device_name}), {result.mode} mode, {_counts(s)}", wide=True)
     if stats is None:
         return [card("Latency", "—", "nothing was measured"), ran]
     kind = "engine" if result.engine_latency is not None else "call"

@@ -8,7 +8,7 @@ from ..profiling.roofline import Roofline
 from . import units
 from .registry import renderer
 
-def machine_lines(machine: Roofline) -> list[str]:
+def machine_lines(machine: Roofline, cached_from: str | None = None) -> list[str]:
     t = machine.theoretical
     basis = (f"theoretical = {t.get('cores')} cores × {t.get('f32_simd_lanes')} f32 SIMD lanes × {t.get('fma_units')} FMA units "
              f"× 2 × {t.get('clock_ghz') or '?'} GHz (the clock the OS reports; bf16 dot products ×2, int8 VNNI ×4)")
@@ -21,11 +21,15 @@ def machine_lines(machine: Roofline) -> list[str]:
         basis,
         f"measured {machine.measured_at} in {machine.seconds:.1f} s{' (quick plan)' if machine.quick else ''}: "
         "each peak is the best block's node time from the engine's profiler (PERF_COUNT / kernel events)",
+        *([f"these figures are from the cache ({cached_from}), measured {machine.measured_at}, not now; "
+           "flopbench machine --remeasure measures again"] if cached_from else []),
     ]
 
 
 @renderer("machine", "table")
-def machine_table(machine: Roofline):
+def machine_table(machine: Roofline, cached_from: str | None = None):
+    """The peaks, the bandwidth per level and what they rest on; `cached_from` (the cache file the
+    roofline was read from) is said, with when it was measured."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -38,7 +42,7 @@ def machine_table(machine: Roofline):
                  if peak.theoretical_gflops_per_s else "")
         table.add_row(peak.precision, units.fixed(peak.gflops_per_s), units.fixed(peak.theoretical_gflops_per_s), share,
                       peak.op, peak.kernel)
-    return Group(table, levels_table(machine), Text("\n".join(machine_lines(machine))))
+    return Group(table, levels_table(machine), Text("\n".join(machine_lines(machine, cached_from))))
 
 
 def level_range(level) -> str:

@@ -24,7 +24,9 @@ def _cnn() -> Spec:
     items: list[Item] = []
     cin, size = 1, 28
     for i, cout in ((1, 10), (2, 5)):
-        items.append(Separable(f"sepconv{i}", f"conv{i}", cin, cout, 3, bias=True, act="relu"))
+        # the twins name each layer alike (conv1 is a SeparableConv2D here, a Conv2D in std_cnn), so a
+        # comparison by layer pairs them
+        items.append(Separable(f"conv{i}", f"conv{i}", cin, cout, 3, bias=True, act="relu"))
         cin, size = cout, size - 2
     # gain 8 on the last layer: untrained He-scaled logits are too close together to give a
     # softmax that visibly prefers a class, and a flat output would hide wiring mistakes.

@@ -8,11 +8,11 @@ Node names agree between the forms as far as OpenVINO's ONNX frontend allows. It
 after the ONNX node's `name` (the output tensor's name if that is empty), except that:
 - a Conv *with* bias input B becomes a Convolution `<name>/WithoutBiases` plus an Add `<name>`,
   the bias reshaped by a ShapeOf/Broadcast/Concat/Reshape subgraph that `read_model` leaves
-  unfolded. So the IR's `sepconv1/pointwise` (Convolution) + `sepconv1/bias` (Add) read from
-  the ONNX file as `sepconv1/pointwise/WithoutBiases` + `sepconv1/pointwise`;
+  unfolded. So the IR's `conv1/pointwise` (Convolution) + `conv1/bias` (Add) read from
+  the ONNX file as `conv1/pointwise/WithoutBiases` + `conv1/pointwise`;
 - a grouped Conv becomes a GroupConvolution `<name>` whose weights go through an unfolded
   ShapeOf/VariadicSplit/Divide/Reshape subgraph; with group=1 (sep_cnn's one-channel
-  `sepconv1/depthwise`) it is a plain Convolution, where the IR has a GroupConvolution;
+  `conv1/depthwise`) it is a plain Convolution, where the IR has a GroupConvolution;
 - the node producing a graph output is named after that output: the ONNX Softmax reads back as
   `probabilities`, the IR's as `softmax`;
 - Clip (ReLU6) becomes Maximum (auto-named) + Minimum `<name>`; the IR has one Clamp `<name>`;

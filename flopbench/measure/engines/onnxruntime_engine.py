@@ -168,7 +168,8 @@ class OnnxRuntimeRunner:
             engine="onnxruntime", engine_version=version, device=config.device, device_name=provider,
             precision="f32", hint=config.hint, streams=None,  # ONNX Runtime has no streams: requests run on threads
             threads=threads, requests=requests, optimal_requests=None,
-            extra={"providers": list(session.get_providers())},
+            # its threads are the session's intra-op threads (inter-op is 1): what render calls them
+            extra={"providers": list(session.get_providers()), "threads": "intra-op"},
             executed_precision="int8 (quantized model), float ops in f32" if quantized else "f32",
         )
         self.model_path: Path | None = None
