@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from flopbench.profiling.roofline import Roofline, cache_dir, cache_path, cached_roofline, measure_roofline, roofline, theoretical_peaks
+from flopbench.errors import ResultFileError
 from flopbench.results.metadata import cpu_flags
 from flopbench.results.schema import validate
 
@@ -99,8 +100,11 @@ def test_the_cache_is_read_back_and_remeasured_on_demand(roofline_cache):
     again = roofline("onnxruntime", quick=True, remeasure=True)
     assert again.measured_at >= roofline_cache["onnxruntime"].measured_at
     assert Roofline.from_dict(json.loads(path.read_text())) == again
-    path.write_text("{ broken")  # a broken cache is measured again, not an error
-    assert roofline("onnxruntime", quick=True).peaks["f32"].gflops_per_s > 0
+    path.write_text("{ broken")  # a broken cache is named, with the command that measures it again
+    with pytest.raises(ResultFileError, match=r"machine --engine onnxruntime --quick --remeasure"):
+        roofline("onnxruntime", quick=True)
+    assert roofline("onnxruntime", quick=True, remeasure=True).peaks["f32"].gflops_per_s > 0
+    assert Roofline.from_dict(json.loads(path.read_text())).peaks["f32"].gflops_per_s > 0
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # atomic writes leave no temp file
 
 
@@ -136,3 +140,25 @@ def test_machine_says_its_figures_came_from_the_cache_and_when(roofline_cache):
     said = " ".join(table.stdout.split())  # as one line, however the terminal wrapped it
     assert f"from the cache ({cache_path('openvino', quick=True)})" in said
     assert f"measured {cached.measured_at}" in said and "--remeasure" in said
+
+
+def test_a_cache_level_measured_slower_than_the_levels_beyond_it_is_taken_at_theirs(roofline_cache):
+    """A cache is never slower than the memory behind it: a plateau measured below an outer level's
+    (a neighbour's load during its sizes) is disturbed. Layers it holds are placed on the outer
+    level's bandwidth, and `machine` says which level was disturbed and how to measure it again."""
+    from dataclasses import replace
+
+    from flopbench.render.machine import machine_lines
+
+    measured = roofline_cache["onnxruntime"]
+    levels = measured.memory_levels()
+    assert levels[-1].bandwidth_gb_per_s, "the quick roofline measured DRAM"
+    slow = levels[-1].bandwidth_gb_per_s / 16
+    disturbed = replace(measured, levels=(replace(levels[0], bandwidth_gb_per_s=slow), *levels[1:]))
+    inner = disturbed.memory_levels()[0]
+    outer_best = max(level.bandwidth_gb_per_s for level in levels[1:] if level.bandwidth_gb_per_s)
+    assert disturbed.level_bandwidth(inner) == outer_best
+    assert inner.name in disturbed.disturbed_levels()
+    said = "\n".join(machine_lines(disturbed))
+    assert f"{inner.name} measured {slow:,.1f} GB/s" in said and "flopbench machine --remeasure" in said
+    assert levels[-1].name not in disturbed.disturbed_levels()  # nothing is beyond DRAM

@@ -33,10 +33,14 @@ def _roof_time_us(calibration, flops, moved, working_set):
     """The hand computation of the roof: max(FLOPs / f32 peak, bytes / the bandwidth of the level
     that holds the working set), in µs, from the recorded data."""
     roof = calibration.roofline
-    level = next(level for level in roof.levels if level.holds_from_bytes < working_set
+    where = next(i for i, level in enumerate(roof.levels) if level.holds_from_bytes < working_set
                  and (level.holds_to_bytes is None or working_set <= level.holds_to_bytes))
+    level = roof.levels[where]
+    # a cache is never slower than the levels beyond it (the recorded roofline, measured under load, has
+    # L1 < L2 < L3): a slower plateau is taken at the fastest level beyond it
+    bandwidth = max(other.bandwidth_gb_per_s for other in roof.levels[where:])
     compute = flops / (roof.peaks["f32"].gflops_per_s * 1e3)
-    memory = moved / (level.bandwidth_gb_per_s * 1e3)
+    memory = moved / (bandwidth * 1e3)
     return max(compute, memory), level.name
 
 

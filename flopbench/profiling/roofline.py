@@ -100,11 +100,21 @@ class Roofline:
         return next((level for level in levels if level.holds(working_set_bytes)), levels[-1])
 
     def level_bandwidth(self, level: MemoryLevel) -> float:
-        """A level's bandwidth; one too fast to resolve takes the next slower level's that was measured."""
+        """A level's bandwidth; one too fast to resolve takes the next slower level's that was measured.
+        A cache is never slower than the memory behind it, so a plateau measured below a level beyond
+        it (a neighbour's load during its sizes) is taken at that level's bandwidth."""
         levels = self.memory_levels()
         start = next((i for i, other in enumerate(levels) if other.name == level.name), len(levels) - 1)
         found = next((other.bandwidth_gb_per_s for other in levels[start:] if other.bandwidth_gb_per_s), None)
-        return found or self.bandwidth_gb_per_s
+        beyond = [other.bandwidth_gb_per_s for other in levels[start + 1:] if other.bandwidth_gb_per_s]
+        return max([found or self.bandwidth_gb_per_s, *beyond])
+
+    def disturbed_levels(self) -> tuple[str, ...]:
+        """The levels whose measured plateau is below a level beyond them: their sizes were disturbed."""
+        levels = self.memory_levels()
+        return tuple(level.name for i, level in enumerate(levels)
+                     if level.bandwidth_gb_per_s and any(other.bandwidth_gb_per_s and other.bandwidth_gb_per_s > level.bandwidth_gb_per_s
+                                                         for other in levels[i + 1:]))
 
     def peak(self, precision: str) -> Peak:
         """The roof for a precision; one never measured falls back to f32's."""
