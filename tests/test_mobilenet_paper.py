@@ -98,13 +98,24 @@ def test_std_cnn_by_hand(zoo_dir):
     assert cost.params == 100 + 455 + 368_768 + 1_290
 
 
-def test_the_study_command_prints_the_papers_tables(capfd):
+def test_the_study_command_writes_the_papers_tables(capfd, tmp_path):
+    """study mobilenet -o tables.json: the tables as a result of their own (flopbench/paper/1), written
+    to the file -o names (its format from its suffix), valid against the schema, loading back."""
     import json
 
+    import flopbench
     from flopbench.cli.main import main
+    from flopbench.results.schema import validate
 
-    assert main(["study", "mobilenet", "--format", "json"]) == 0
-    printed = json.loads(capfd.readouterr().out)
+    target = tmp_path / "tables.json"
+    assert main(["study", "mobilenet", "-o", str(target)]) == 0
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.strip() == f"wrote {target}"
+    printed = json.loads(target.read_text())
+    validate(printed)
+    assert printed["schema"] == "flopbench/paper/1"
+    loaded = flopbench.load_result(target)
+    assert json.dumps(loaded.to_dict()) == json.dumps(printed)
     rows = {row["model"]: row for row in printed["rows"]}
     assert len(rows) == 10 and all(abs(row["mult_adds_error"]) < 0.005 for row in rows.values())
     assert rows["Conv 3x3, 14x14x512 → 512"]["params"] == 512 * 512 * 9  # Table 3, built and converted by the command

@@ -38,7 +38,7 @@ def _saved_and_loaded(result, path):
 
 def test_every_kind_is_found_and_registered():
     assert set(kinds.all_kinds()) == {"count", "bench", "run", "profile", "machine", "compare", "convert", "quantize", "study", "fleet",
-                                      "predict"}
+                                      "predict", "paper"}
     assert {kind.schema for kind in kinds.all_kinds().values()} == {load_schema(name)["$id"] for name in kinds.all_kinds()}
 
 

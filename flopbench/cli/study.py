@@ -19,8 +19,9 @@ def _ints(text: str) -> tuple[int, ...]:
 def add_parser(commands) -> None:
     study = commands.add_parser("study", help="sepconv: the sweep of standard vs separable convolutions; mobilenet: the paper's tables")
     study.add_argument("name", metavar="STUDY", help="sepconv (the sweep) or mobilenet (the MobileNet paper's tables, counted)")
-    study.add_argument("-o", "--output", default="sepconv-study",
-                       help="folder for the points, results, plot and summary (default ./sepconv-study); a re-run skips the points done")
+    study.add_argument("-o", "--output",
+                       help="sepconv: the folder for the points, results, plot and summary (default ./sepconv-study; a re-run "
+                            "skips the points done); mobilenet: a file for the tables (format from its suffix)")
     study.add_argument("--points", help="a JSON file of points to run instead of the generated grid")
     study.add_argument("--quick", action="store_true", help="a small sweep (12 points, about a minute or two here)")
     study.add_argument("--channels", help="input channels, comma-separated (default 16,64,256)")
@@ -75,11 +76,13 @@ def run_command(args) -> int:
 
     if args.name not in ("sepconv", "mobilenet"):
         raise OptionError(f"unknown study {args.name!r}", "choose sepconv (the sweep) or mobilenet (the paper's tables)")
-    fmt = check_format("paper" if args.name == "mobilenet" else "study", args.format or "table")
     if args.name == "mobilenet":
         if args.html:
             raise OptionError("--html is for study sepconv", "drop --html; study mobilenet prints the paper's tables (--format markdown)")
-        return _mobilenet(fmt)
+        from .output import format_for
+
+        return _mobilenet(check_format("paper", format_for(args.output, args.format)), args.output)
+    fmt = check_format("study", args.format or "table")
     options = _options(args)
     if args.points:
         points = load_points(args.points)
@@ -90,7 +93,7 @@ def run_command(args) -> int:
         points = check_points([{**p, **overrides} for p in points])
     else:
         points = generate_points(options)
-    folder = Path(args.output)
+    folder = Path(args.output or "sepconv-study")
     inputs = [args.points] if args.points else []
     if args.html:  # refused before the sweep, and before its folder is made
         _check_page(args.html, folder, inputs)
@@ -188,14 +191,16 @@ def _on_fleet(args, points, folder):
     return result
 
 
-def _mobilenet(fmt: str) -> int:
+def _mobilenet(fmt: str, output: str | None) -> int:
     import tempfile
 
     from ..render.registry import render
     from ..study.paper import paper_tables
-    from .output import emit
+    from .output import check_output, emit
 
+    if output:  # held from now on, and refused before the models are built
+        check_output(output)
     with tempfile.TemporaryDirectory(prefix="flopbench-mobilenet-") as folder:
         tables = paper_tables(folder)
-    emit(render("paper", fmt, tables), None)
+    emit(render("paper", fmt, tables), output)
     return 0

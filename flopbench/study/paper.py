@@ -7,11 +7,13 @@ convolution and the fully connected layer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..counting import ModelCost, OpCost
-from ..results.codec import encoded
+from ..results.codec import encoded, json_field, result_kind
 
 KINDS = ("Conv 1x1", "Conv DW 3x3", "Conv 3x3", "Fully Connected")
 
@@ -98,19 +100,20 @@ PAPER_MODELS = (
 PAPER_SHARES = {"Conv 1x1": (94.86, 74.59), "Conv DW 3x3": (3.06, 1.06), "Conv 3x3": (1.19, 0.02), "Fully Connected": (0.18, 24.33)}
 
 
+@result_kind("paper", version=1)
 @dataclass(frozen=True)
 class PaperTables:
     """The paper's Tables 3, 4, 6 and 7 counted (`rows`) and Table 2's shares of 1.0 MobileNet-224."""
 
     rows: tuple[PaperRow, ...]
-    shares_of_v1: dict[str, tuple[float, float]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": [row.to_dict() for row in self.rows], "table2_shares": self.shares_of_v1}
+    shares_of_v1: dict[str, tuple[float, float]] = json_field(json="table2_shares")
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 def paper_tables(folder) -> PaperTables:
-    return PaperTables(*paper_rows(folder))
+    from ..results.metadata import result_metadata
+
+    return PaperTables(*paper_rows(folder), metadata=result_metadata())
 
 
 def paper_rows(folder) -> tuple[tuple[PaperRow, ...], dict[str, tuple[float, float]]]:
