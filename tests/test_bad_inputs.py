@@ -886,6 +886,78 @@ def test_a_damaged_calibration_is_named_with_its_field(corpus, tmp_path, monkeyp
         assert str(cached) in _check_line(capfd.readouterr().err, needle)
 
 
+@pytest.mark.parametrize("fmt, needle", [("both", "cannot write mobilenet_v1.xml to"), ("onnx", "cannot write mobilenet_v1.onnx to")])
+def test_zoo_on_a_full_disk_is_one_line_and_leaves_nothing(fmt, needle, tmp_path):
+    """A disk that fills mid-write, made here by a file size limit (RLIMIT_FSIZE: the write fails
+    with EFBIG, as with ENOSPC on a full disk): OpenVINO's serializer says only "basic_ios::clear"
+    (exit 1 before); now exit 2, one error line naming the file and the folder, and no file left."""
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    folder = tmp_path / "zoo"
+    done = subprocess.run([sys.executable, "-m", "flopbench", "zoo", "mobilenet_v1", "--format", fmt, "-o", str(folder)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, preexec_fn=limited)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("flopbench: error:")]
+    assert len(errors) == 1 and needle in errors[0] and "Traceback" not in done.stderr, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+def _raises_with_an_array(op):
+    raise RuntimeError(f"cannot count {np.arange(200_000)}")  # numpy prints a summary; a list would be all of it
+
+
+def _raises_with_a_list(op):
+    raise ValueError(f"bad shapes {list(range(200_000))}")
+
+
+def _returns_junk(op):
+    return "junk"
+
+
+def _returns_a_fraction(op):
+    from flopbench.counting.formulas import Work
+
+    return Work(macs=0, other_flops=-1.5)
+
+
+@pytest.mark.parametrize("formula, needle", [
+    (_raises_with_an_array, "the formula _raises_with_an_array given for Relu, on op 'sepconv1/relu', raised RuntimeError: cannot count"),
+    (_raises_with_a_list, "the formula _raises_with_a_list given for Relu, on op 'sepconv1/relu', raised ValueError: bad shapes [0, 1, 2"),
+    (_returns_junk, "the formula _returns_junk given for Relu, on op 'sepconv1/relu', returned 'junk', not a Work of whole numbers"),
+    (_returns_a_fraction, "returned Work(macs=0, other_flops=-1.5), not a Work of whole numbers"),
+], ids=["raises_array", "raises_long_list", "returns_junk", "returns_negative_fraction"])
+def test_a_callers_formula_that_fails_is_named_in_one_short_line(formula, needle, corpus):
+    """count(model, formulas={...}) with a formula of the caller's that raises (any exception) or
+    returns junk: a FormulaError naming the formula, its op type and the op, one line of at most a
+    few hundred characters however long the formula's own message was (not exit 1, nor a note that
+    hides it)."""
+    from flopbench.errors import FormulaError
+
+    with pytest.raises(FormulaError) as caught:
+        flopbench.count(corpus.x, formulas={"Relu": formula})
+    message = str(caught.value)
+    assert needle in message and "\n" not in message and len(message) < 600, message
+
+
+def test_a_sweep_whose_every_point_failed_exits_2(tmp_path, capfd):
+    """A points file none of whose points can run (a device this machine lacks): the results file
+    records each failure with its reason, and the command says none ran, exit 2, not 0."""
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([{"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "stride": 1, "engine": "openvino",
+                                   "precision": "f32", "seconds": 0.05, "repeats": 1, "profile_iterations": 2,
+                                   "device": "NO_SUCH_DEVICE"}]))
+    folder = tmp_path / "sweep"
+    assert main(["study", "sepconv", "--points", str(points), "-o", str(folder)]) == 2
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("flopbench: error:")]
+    assert len(errors) == 1 and "none of the 1 point(s) ran" in errors[0] and "NO_SUCH_DEVICE" in errors[0], errors
+    assert str(folder / "results.json") in errors[0]
+    records = json.loads((folder / "results.json").read_text())["records"]
+    assert [r["status"] for r in records] == ["failed"] and "NO_SUCH_DEVICE" in records[0]["reason"]
+
+
 # --- pickles are never executed -----------------------------------------------------------------
 
 

@@ -133,7 +133,14 @@ def run_command(args) -> int:
 
         notes = ("interrupted (Ctrl-C): the page shows the points measured until then",) if result.interrupted else ()
         write_measured(args.html, render_study_page(result, command_line(args), notes=notes))
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.records and not any(r.status == DONE for r in result.records):
+        # nothing was measured: a caller (a script, CI) must not take the sweep for done
+        first = next((r.reason for r in result.records if r.reason), "")
+        raise OptionError(f"none of the {len(result.records)} point(s) ran (each failure and its reason is in "
+                          f"{folder / 'results.json'}; the first: {first})", "fix the points (their engine, device, precision) and run again")
+    return 0
 
 
 def _say_uncalibrated(points) -> None:

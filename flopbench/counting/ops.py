@@ -17,7 +17,7 @@ from .layers import group_layers
 from .memory import activation_memory
 from .optypes import op_facts
 from .precision import input_bits, mac_input_indices, may_be_quantized, op_precision, stored_sources, value_input_indices
-from ..errors import FormulaError
+from ..errors import FormulaError, one_line
 from ..model.reading import LoadedModel, load
 
 
@@ -142,13 +142,23 @@ def op_rows(graph: Graph, formulas: Mapping[str, Formula] = FORMULAS) -> list[tu
         elif dynamic:
             note = NOTE_DYNAMIC
         else:
+            given = kind in getattr(formulas, "given", ())
             try:
                 work = formula(OpView(type=kind, input_shapes=in_shapes, output_shapes=out_shapes, attrs=attrs, name=name))
-                if not isinstance(work, Work):
-                    raise TypeError(f"it returned {type(work).__name__}, not a Work")
+            except Exception as exc:
+                if given:  # what a message shows is capped: a formula's error may print a whole array
+                    raise _given_formula_failed(formula, kind, name, f"raised {type(exc).__name__}: {one_line(exc, 160)}") from None
+                if not isinstance(exc, (ValueError, IndexError, KeyError, TypeError)):
+                    raise
+                work = exc
+            if isinstance(work, Exception):
+                counted, note = False, f"formula failed: {work}"
+            elif given and not (isinstance(work, Work) and all(type(v) is int and v >= 0 for v in (work.macs, work.other_flops))):
+                raise _given_formula_failed(formula, kind, name, f"returned {one_line(repr(work), 80)}, not a Work of whole numbers")
+            elif not isinstance(work, Work):
+                counted, note = False, f"formula failed: it returned {type(work).__name__}, not a Work"
+            else:
                 macs, other = work.macs, work.other_flops
-            except (ValueError, IndexError, KeyError, TypeError) as exc:
-                counted, note = False, f"formula failed: {exc}"
         kernel, kernels = _kernel_and_count(kind, in_shapes, out_shapes, attrs) if not dynamic else (None, None)
         rows.append((record, OpCost(
             name=name, type=kind, layer="",
@@ -174,7 +184,22 @@ def formulas_with(overrides: Mapping[str, Formula] | None) -> Mapping[str, Formu
             raise FormulaError(f"formulas has the key {op_type!r}, which is not an op type name", "key formulas by OpenVINO op type, e.g. 'Relu'")
         if not callable(func):
             raise FormulaError(f"the formula for {op_type!r} is {func!r}, not a function", "give a function(OpView) -> Work")
-    return {**FORMULAS, **overrides}
+    return _GivenFormulas({**FORMULAS, **overrides}, given=frozenset(overrides))
+
+
+class _GivenFormulas(dict):
+    """The formulas of one count, knowing which op types the caller's own formulas cover: a
+    caller's formula that fails is the caller's to fix, and is named, never hidden in a note."""
+
+    def __init__(self, table: Mapping[str, Formula], given: frozenset[str]):
+        super().__init__(table)
+        self.given = given
+
+
+def _given_formula_failed(formula: Formula, kind: str, name: str, problem: str) -> FormulaError:
+    called = getattr(formula, "__qualname__", None) or repr(formula)
+    return FormulaError(f"the formula {one_line(called, 80)} given for {kind}, on op {one_line(name, 120)!r}, {problem}",
+                        "fix the formula: it takes an OpView and returns Work(macs=..., other_flops=...) of whole numbers, 0 or more")
 
 
 @contextlib.contextmanager

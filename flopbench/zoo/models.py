@@ -291,6 +291,24 @@ def _check_format(fmt: str) -> None:
         raise OptionError(f"unknown --format {fmt!r} for zoo", f"choose one of: {', '.join(FORMATS)}")
 
 
+def _serializer_error(exc: RuntimeError, folder: Path, name: str) -> Exception:
+    """OpenVINO's serializer says only "basic_ios::clear: iostream error" when a write fails: the
+    disk is full, or a file size limit (ulimit -f) stopped it. Which one is read off the disk."""
+    if "ios" not in str(exc):
+        return exc
+    import shutil
+
+    from ..errors import OutputError
+
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    reason = (f"no space left on the device of {folder}" if free is not None and free < (64 << 20)
+              else "a file size limit (ulimit -f) or a full disk stopped the write")
+    return OutputError(f"cannot write {name} to {folder}: {reason}", "free some space, or write to another folder with -o")
+
+
 def write_zoo_model(name: str, out_dir: str | Path, fmt: str = "both", alpha: float | None = None,
                     resolution: int | None = None) -> ZooFiles:
     """Write `<stem>.xml/.bin` (IR) and/or `<stem>.onnx`, or `<stem>.tflite`, into `out_dir`, plus
@@ -317,7 +335,10 @@ def write_zoo_model(name: str, out_dir: str | Path, fmt: str = "both", alpha: fl
     with writing.staged_files(folder, names) as staged:
         if files.xml is not None:
             model = build_openvino(name, alpha, resolution)
-            ov.save_model(model, str(staged[files.xml.name]), compress_to_fp16=False)
+            try:
+                ov.save_model(model, str(staged[files.xml.name]), compress_to_fp16=False)
+            except RuntimeError as exc:
+                raise _serializer_error(exc, folder, files.xml.name) from None
             del model  # vgg16 holds ~550 MB of weights; free them before building the ONNX copy
         if files.onnx is not None:
             proto = build_onnx(name, alpha, resolution)
