@@ -70,7 +70,13 @@ def to_openvino_model(model: Any, example_input: Any = None):
 # (`aten::flatten/Reshape`); a user knows the module path (`features.0`) and the function (`flatten`)
 _TORCH_OP_NAME = re.compile(r"^(?:__module\.(?P<path>[^/]+)|aten::(?P<function>[^/]+))/(?P<rest>.+)$")
 # the op that does a module's work: it takes the module's path, so the layer counted from it does
-_WORK_OPS = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"}
+# (a transposed convolution, grouped or not, is a *BackpropData op; reading comes before counting,
+# so this is not taken from the formulas' facts)
+_WORK_OPS = {"Convolution", "GroupConvolution", "MatMul"}
+
+
+def _does_the_work(op) -> bool:
+    return op.get_type_name() in _WORK_OPS or op.get_type_name().endswith("BackpropData")
 
 
 def _name_by_module_path(model) -> None:
@@ -83,7 +89,7 @@ def _name_by_module_path(model) -> None:
             by_path.setdefault(found["path"] or found["function"], []).append((op, found["rest"].replace("aten::", "")))
     taken = {op.get_friendly_name() for op in model.get_ordered_ops()}
     for path, ops in by_path.items():
-        work = [op for op, _ in ops if op.get_type_name() in _WORK_OPS]
+        work = [op for op, _ in ops if _does_the_work(op)]
         head = work[0] if len(work) == 1 else ops[0][0] if len(ops) == 1 else None
         for op, rest in ops:
             name = path if op is head else f"{path}/{rest}"
