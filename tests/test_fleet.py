@@ -639,6 +639,22 @@ def test_shipped_bytes_that_do_not_match_their_hash_are_refused(sep_cnn_onnx, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_fleet_sweep_none_of_whose_points_ran_exits_2_and_keeps_the_failures(cluster, zoo_dir, tmp_path):
+    """As `study --points`: nothing measured is not a success a script may take for done; the file
+    still records each failure with its reason, and the one line names it and the first reason."""
+    (tmp_path / "sep_cnn.onnx").write_bytes((zoo_dir / "sep_cnn.onnx").read_bytes())
+    points = [{"model": "sep_cnn.onnx", "engines": ["openvino"], "device": device, "seconds": 0.1, "niter": 3, "warmup": 1}
+              for device in ("GPU", "NPU")]
+    (tmp_path / "points.json").write_text(json.dumps(points))
+    out = tmp_path / "sweep.json"
+    done = _flopbench("fleet", "sweep", tmp_path / "points.json", "--json", out, "--address", cluster.address)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("flopbench: error: none of the 2 point(s) ran") and str(out) in last and "'GPU'" in last
+    document = json.loads(out.read_text())
+    assert [r["status"] for r in document["points"]] == ["failed", "failed"] and all(r["error"] for r in document["points"])
+
+
 def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):
     """Stays last: the second node is gone afterwards."""
     points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.5)

@@ -111,7 +111,15 @@ class ProgressView:
 def _finish(result, path: str | None) -> int:
     if path:
         console(stderr=True).print(f"wrote {path}" + ("" if result.complete else " (incomplete run)"), markup=False)
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.points and not result.done:
+        # nothing was measured: a caller (a script, CI) must not take the run for done, as with study --points
+        first = next((p.error for p in result.points if p.error), "")
+        kept = f"each failure and its reason is in {path}" if path else "--json FILE keeps each failure and its reason"
+        raise OptionError(f"none of the {len(result.points)} point(s) ran ({kept}; the first: {first})",
+                          "fix the points (their engine, device, precision) and run again")
+    return 0
 
 
 def run_bench(args) -> int:
