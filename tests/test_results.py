@@ -75,7 +75,7 @@ def test_merge_refuses_another_machine(sep_cnn_xml, tmp_path):
     ("not json", "is not JSON"),
     ('{"schema": "other/1"}', "is not a flopbench result"),
     ('{"schema": "flopbench/nonsense/9"}', "which this flopbench cannot read"),
-    ('{"schema": "flopbench/count/1", "model": "m"}', "incomplete or damaged"),
+    ('{"schema": "flopbench/count/1", "model": "m"}', "format is missing; the file was changed or damaged"),
 ])
 def test_bad_result_files(tmp_path, content, needle):
     path = tmp_path / "r.json"
