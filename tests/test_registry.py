@@ -86,11 +86,13 @@ def test_lrn_matches_a_hand_count_on_alexnet():
     assert sorted(op.other_flops for op in lrns) == sorted(13 * n for n in elements)
 
 
-def test_an_override_that_returns_no_work_leaves_the_op_uncounted(sep_cnn_onnx):
-    cost = flopbench.count(sep_cnn_onnx, formulas={"Relu": lambda op: 5})
-    relus = _relu_ops(cost)
-    assert relus and all(not op.counted and "not a Work" in op.note for op in relus)
-    assert cost.not_counted == {"Relu": 3}
+def test_an_override_that_returns_no_work_is_named_as_the_fault(sep_cnn_onnx):
+    """A caller's formula returning junk is the caller's fault, named with the op it was given
+    (a FormulaError: exit 2 on the command line), never a count that silently left the op out."""
+    from flopbench.errors import FormulaError
+
+    with pytest.raises(FormulaError, match=r"given for Relu, on op '.*', returned 5, not a Work of whole numbers"):
+        flopbench.count(sep_cnn_onnx, formulas={"Relu": lambda op: 5})
 
 
 @pytest.mark.parametrize("formulas, problem", [

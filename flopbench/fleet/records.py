@@ -106,6 +106,13 @@ class FleetResult:
 
         return [NodeReport(record, result) for record, result in self._results_of(ProfileResult)]
 
+    def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[FleetPointRecord]:
+        """The done records of the named nodes (all by default) as one series: refused when their
+        machines differ, unless asked (the results package's merge rule)."""
+        chosen = [r for r in self.done if node_ids is None or r.node_id in node_ids]
+        check_mergeable([self.machine(node) for node in dict.fromkeys(r.node_id for r in chosen)], allow_different_machines)
+        return chosen
+
     def _results_of(self, cls: type) -> list[tuple[FleetPointRecord, Any]]:
         """(record, result) of every done point whose result is of `cls`'s kind, any version it reads."""
         kind = kind_of(schema_of(cls))[0]
@@ -125,12 +132,6 @@ class NodeReport(NamedTuple):
     def node_id(self) -> str:
         return self.record.node_id
 
-    def series(self, node_ids: list[str] | None = None, allow_different_machines: bool = False) -> list[FleetPointRecord]:
-        """The done records of the named nodes (all by default) as one series: refused when their
-        machines differ, unless asked (the results package's merge rule)."""
-        chosen = [r for r in self.done if node_ids is None or r.node_id in node_ids]
-        check_mergeable([self.machine(node) for node in dict.fromkeys(r.node_id for r in chosen)], allow_different_machines)
-        return chosen
 
 
 FLEET_SCHEMA = schema_of(FleetResult)
