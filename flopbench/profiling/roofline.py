@@ -102,7 +102,7 @@ class Roofline:
     def level_bandwidth(self, level: MemoryLevel) -> float:
         """A level's bandwidth; one too fast to resolve takes the next slower level's that was measured.
         A cache is never slower than the memory behind it, so a plateau measured below a level beyond
-        it (a neighbour's load during its sizes) is taken at that level's bandwidth."""
+        it (its sizes' times mostly the node's fixed cost, or disturbed) is taken at that level's bandwidth."""
         levels = self.memory_levels()
         start = next((i for i, other in enumerate(levels) if other.name == level.name), len(levels) - 1)
         found = next((other.bandwidth_gb_per_s for other in levels[start:] if other.bandwidth_gb_per_s), None)
@@ -110,7 +110,7 @@ class Roofline:
         return max([found or self.bandwidth_gb_per_s, *beyond])
 
     def disturbed_levels(self) -> tuple[str, ...]:
-        """The levels whose measured plateau is below a level beyond them: their sizes were disturbed."""
+        """The levels whose measured plateau is below a level beyond them."""
         levels = self.memory_levels()
         return tuple(level.name for i, level in enumerate(levels)
                      if level.bandwidth_gb_per_s and any(other.bandwidth_gb_per_s and other.bandwidth_gb_per_s > level.bandwidth_gb_per_s

@@ -18,9 +18,9 @@ def machine_lines(machine: Roofline, cached_from: str | None = None) -> list[str
         f"{units.binary_bytes(machine.bandwidth_bytes)}",
         *([f"fixed cost: {units.duration(machine.node_overhead_ns)} per executed node, "
            f"{units.duration(machine.call_overhead_ns)} per engine call"] if machine.node_overhead_ns is not None else []),
-        *[f"{level.name} measured {level.bandwidth_gb_per_s:,.1f} GB/s, slower than a level beyond it: its sizes were "
-          f"disturbed (a cache is never slower than the memory behind it), so layers it holds are placed at "
-          f"{machine.level_bandwidth(level):,.1f} GB/s; on a quiet machine: flopbench machine --remeasure"
+        *[f"{level.name} measured {level.bandwidth_gb_per_s:,.1f} GB/s, below a level beyond it; a cache is never slower "
+          f"than the memory behind it, so layers it holds are placed at {machine.level_bandwidth(level):,.1f} GB/s (its "
+          "sizes' times were mostly the node's fixed cost, or were disturbed by other work)"
           for level in machine.memory_levels() if level.name in machine.disturbed_levels()],
         basis,
         f"measured {machine.measured_at} in {machine.seconds:.1f} s{' (quick plan)' if machine.quick else ''}: "
