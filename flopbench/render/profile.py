@@ -73,7 +73,7 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
     if finding.rule == "slower_than_predicted":
         return (f"{d['count']} layer(s) ran {d['factor']:g}× or more slower than this machine's calibrated model predicts: "
                 + "; ".join(f"{x['layer']} took {x['measured_us']:,.1f} µs, {x['ratio']:.1f}× the {x['predicted_us']:,.1f} µs "
-                            f"this machine does for a {x['kernel_class']} layer of its size ({x['bound']}-bound)" for x in d["layers"]))
+                            f"this machine does for {_a_layer_of(x['kernel_class'])} of its size ({x['bound']}-bound)" for x in d["layers"]))
     if finding.rule == "negative_outside":
         return f"the node times add up to more than the end-to-end latency ({d['outside_layers_us']:.1f} µs outside)"
     if finding.rule == "quick_roofline":
@@ -471,3 +471,10 @@ def roofline_section(profiles: Sequence[ProfileResult]) -> str:
             "are left out.")
     return (f'<section id="roofline"><h2>Roofline</h2><p class="note">{escape(note)}</p>'
             + "".join(_roofline_chart(p, i) for i, p in enumerate(profiles)) + "</section>")
+
+
+def _a_layer_of(kernel_class: str) -> str:
+    """'a depthwise layer', 'an elementwise layer', and for the class of the rest 'a layer'."""
+    if kernel_class == "other":
+        return "a layer"
+    return f"{'an' if kernel_class[:1] in 'aeiou' else 'a'} {kernel_class} layer"
