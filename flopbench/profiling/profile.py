@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -303,7 +304,7 @@ class _Unprofiled:
             self.step()
 
     def block(self) -> None:
-        clock = __import__("time").perf_counter_ns
+        clock = time.perf_counter_ns
         for _ in range(self.size):
             start = clock()
             self.step()
