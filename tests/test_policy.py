@@ -15,6 +15,7 @@ from flopbench.measure.requests import ExecutorRequests, LatencyCollector
 from flopbench.measure.policy import (
     RunPolicy,
     RunRecord,
+    SyncBlocks,
     run_async,
     run_sync,
     throughput_fps,
@@ -287,6 +288,53 @@ def test_real_short_run_shape():
     assert 50_000_000 <= rec.wall_ns <= elapsed
     assert int(rec.latencies_ns.sum()) <= rec.wall_ns
     assert throughput_fps(rec) == pytest.approx(rec.iterations / rec.wall_s)
+
+
+# ---------------------------------------------------------------------------------------------------
+# SyncBlocks: run_sync a block at a time (profile's unprofiled model between its profiled blocks,
+# calibration's fastest block). Each block is exactly its size, whatever the clock says, and costs
+# the clock what run_sync costs: nothing added per inference.
+# ---------------------------------------------------------------------------------------------------
+
+def test_blocks_are_their_size_and_warm_up_only_before_the_first():
+    step, clock = Counter(), FakeClock(tick_ns=10**10)  # 10 s a tick: no time minimum holds a block
+    blocks = SyncBlocks(step, 3, warmup=2, clock_ns=clock)
+    first = blocks.run()
+    assert (step.n, len(first.warmup_ns), first.iterations, first.complete) == (5, 2, 3, True)
+    assert clock.calls == 2 * 2 + 1 + 2 * 3                # run_sync's reads, nothing more
+    second = blocks.run()
+    assert (step.n, second.warmup_ns, second.iterations) == (8, (), 3)
+    assert clock.calls == 2 * 2 + 1 + 2 * 3 + 1 + 2 * 3
+    assert blocks.latencies("call").tolist() == [10**10] * 6
+
+
+def test_blocks_take_the_engine_s_latencies_where_it_reports_them():
+    reported = []
+    step = Counter(returns=lambda n: reported.append(1000 * n))  # the runtime notes each run's latency, warm-up first
+    blocks = SyncBlocks(step, 2, warmup=1, engine_latencies=lambda: np.asarray(reported, dtype=np.int64), clock_ns=FakeClock())
+    blocks.run()
+    blocks.run()
+    assert blocks.latencies("engine").tolist() == [2000, 3000, 4000, 5000]
+    assert blocks.latencies("call").tolist() == [MS] * 4
+    assert SyncBlocks(Counter(), 2, clock_ns=FakeClock()).latencies("engine").shape == (0,)
+    plain = SyncBlocks(Counter(), 2, clock_ns=FakeClock())  # an engine that reports none: the call's
+    plain.run()
+    assert plain.latencies("engine").tolist() == [MS, MS]
+
+
+def test_ctrl_c_in_a_block_keeps_what_it_ran_and_stops_the_caller_s_loop():
+    reported = []
+    step = Counter(raise_on=6, returns=lambda n: reported.append(n))
+    blocks = SyncBlocks(step, 3, warmup=1, engine_latencies=lambda: np.asarray(reported, dtype=np.int64), clock_ns=FakeClock())
+    ran = 0
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(10):
+            blocks.run()
+            ran += 1
+    assert ran == 1                                        # the second block was the interrupted one
+    assert blocks.latencies("call").tolist() == [MS] * 4   # 3 + the one completed before Ctrl-C
+    assert blocks.latencies("engine").tolist() == [2, 3, 4, 5]
+    assert not blocks.records[-1].complete
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 Two drivers share one :class:`RunPolicy`:
 
 * :func:`run_sync` calls ``step()`` back to back (latency mode, one request in flight).
+* :class:`SyncBlocks` runs :func:`run_sync` a block of a fixed count at a time, for a caller that
+  alternates the blocks with other work or takes a statistic per block (profile, calibration).
 * :func:`run_async` keeps a pool of requests busy through ``start()`` / ``wait_all()`` /
   ``drain_latencies()`` (throughput mode). An OpenVINO ``AsyncInferQueue`` plugs in as
   ``start=lambda: queue.start_async(inputs)``, ``wait_all=queue.wait_all`` and a completion callback
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable
 
@@ -35,6 +37,7 @@ __all__ = [
     "RunRecord",
     "run_sync",
     "run_async",
+    "SyncBlocks",
     "throughput_fps",
     "STOP_POLICY_MET",
     "STOP_INTERRUPTED",
@@ -297,6 +300,44 @@ def run_sync(step: Callable[[], int | None],
         complete=reason == STOP_POLICY_MET,
         stop_reason=reason,
     )
+
+
+class SyncBlocks:
+    """`step` run in blocks of exactly `size` inferences, each block one :func:`run_sync` with no
+    time minimum (so the same timed loop as bench, nothing added per inference), the first block
+    after `warmup` runs. For a caller that alternates blocks with other work (profile runs the
+    unprofiled model between its profiled blocks) or takes a statistic per block (calibration's
+    fastest block).
+
+    `engine_latencies` is the second value of a runner's ``sync_step``: the runtime's own latency
+    of every step run so far, warm-up first; None when the engine reports none."""
+
+    def __init__(self, step: Callable[[], int | None], size: int, warmup: int = 0,
+                 engine_latencies: Callable[[], np.ndarray] | None = None,
+                 clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+        self._step, self._engine, self._clock = step, engine_latencies, clock_ns
+        self._first = RunPolicy(warmup_iterations=warmup, min_duration_s=None, min_iterations=size)
+        self._next = replace(self._first, warmup_iterations=0)
+        self.records: list[RunRecord] = []
+
+    def run(self) -> RunRecord:
+        """One block. Ctrl-C keeps the inferences the block completed and is raised again, so the
+        caller's own loop over the blocks stops there too."""
+        record = run_sync(self._step, self._next if self.records else self._first, self._clock)
+        self.records.append(record)
+        if record.stop_reason == STOP_INTERRUPTED:
+            raise KeyboardInterrupt
+        return record
+
+    def latencies(self, kind: str) -> np.ndarray:
+        """Every measured latency so far in order (ns): the runtime's own for ``"engine"`` where it
+        reports them, else the clock's around each call (``"call"``)."""
+        calls = np.concatenate([r.latencies_ns for r in self.records]) if self.records else np.empty(0, dtype=np.int64)
+        if kind != "engine" or self._engine is None:
+            return calls
+        # the runtime's list also holds the warm-up runs, which come first
+        warm = len(self.records[0].warmup_ns) if self.records else 0
+        return _as_latencies(self._engine())[warm:][: len(calls)]
 
 
 def _as_latencies(values) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import CalibrationError, OutputError
 from ..measure.engines import EngineConfig, engine_errors, get_engine
+from ..measure.policy import SyncBlocks
 from ..measure.session import open_session
 from ..model.spec import ModelSpec
 from ..results import schema
@@ -325,18 +326,14 @@ def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks
     with open_session(ModelSpec(model), engine, config) as session:
         with engine_errors(session.engine.name):
             step, engine_latencies = session.runner.sync_step(session.inputs.arrays)
-            calls = []
+            timed = SyncBlocks(step, iterations, warmup=3, engine_latencies=engine_latencies)
             try:
-                for _ in range(3):
-                    step()
-                for _ in range(blocks * iterations):
-                    started = time.perf_counter_ns()
-                    step()
-                    calls.append(time.perf_counter_ns() - started)
+                for _ in range(blocks):
+                    timed.run()
             except KeyboardInterrupt:
                 return None
-            timed = engine_latencies()[3:] if engine_latencies is not None else np.asarray(calls)
-    return float(min(np.median(timed[i:i + iterations]) for i in range(0, len(timed), iterations))) / 1e3
+            latencies = timed.latencies("engine")
+    return float(min(np.median(latencies[i:i + iterations]) for i in range(0, len(latencies), iterations))) / 1e3
 
 
 # ---- fitting -------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -17,7 +16,7 @@ from ..measure.engines import DEFAULT_ENGINE, EngineConfig, NodeTime, ProfiledRu
 from ..measure.session import open_session
 from ..measure.settings import measurement_settings
 from ..model.spec import ModelSpec
-from ..measure.policy import is_int
+from ..measure.policy import SyncBlocks, is_int
 from ..measure.stats import BlockDifference, LatencyStats, block_difference, summarize
 from ..results.codec import json_field, result_kind
 from ..results.documents import data_frame
@@ -292,30 +291,6 @@ def _check_iterations(iterations, flag: str = "-niter") -> None:
         raise OptionError(f"{flag} {iterations} is too large", f"give {flag} at most {MAX_ITERATIONS:,}")
 
 
-class _Unprofiled:
-    """The same model compiled without profiling, run a block at a time between the profiled
-    inferences, timed the same way (the engine's own latency where it has one, else the call)."""
-
-    def __init__(self, runner, arrays, warmup: int, block: int):
-        self.step, self._engine_latencies = runner.sync_step(arrays)
-        self.warmup, self.size = warmup, block
-        self.calls: list[int] = []
-        for _ in range(warmup):
-            self.step()
-
-    def block(self) -> None:
-        clock = time.perf_counter_ns
-        for _ in range(self.size):
-            start = clock()
-            self.step()
-            self.calls.append(clock() - start)
-
-    def latencies(self, kind: str) -> np.ndarray:
-        if kind == "engine" and self._engine_latencies is not None:
-            return np.asarray(self._engine_latencies()[self.warmup:][: len(self.calls)], dtype=np.int64)
-        return np.asarray(self.calls, dtype=np.int64)
-
-
 def _counted(cost: ModelCost | None, unavailable: str | None, model) -> None:
     if cost is None:
         raise ProfilingError(f"{os.path.basename(str(model))} cannot be counted, so its layers cannot be joined: {unavailable}",
@@ -363,10 +338,13 @@ def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
             runner = session.engine.compile(str(session.loaded.path), session.loaded.input_shapes(), replace(config, profile=False))
         try:
             with engine_errors(name):
-                plain = _Unprofiled(runner, session.inputs.arrays, warmup, block)
+                # the same model compiled without profiling, timed as bench times it (the engine's
+                # own latency where it has one, else the call), a block between each profiled block
+                step, engine_latencies = runner.sync_step(session.inputs.arrays)
+                plain = SyncBlocks(step, block, warmup, engine_latencies)
                 run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
                                                                counted={op.name for op in session.cost.ops},
-                                                               between=plain.block, block=block)
+                                                               between=plain.run, block=block)
             unprofiled = plain.latencies(run.latency_kind)
         finally:
             runner.close()
