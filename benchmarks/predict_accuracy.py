@@ -10,6 +10,11 @@ the per-layer median absolute error. Run it on a quiet machine, after `flopbench
 
     python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-nthreads N] [-t SECONDS]
                                           [--only a,b] [--save FILE] [--measured FILE]
+    python benchmarks/predict_accuracy.py --agreement FIRST.json SECOND.json
+
+`--agreement` predicts nothing: it sets two `--save` files of the same models beside each other
+(measured at different times) and prints how often two measurements of one model agree within ±10%
+and ±20%: the ceiling of any prediction on this machine (see speed_drift.py).
 """
 from __future__ import annotations
 
@@ -77,6 +82,23 @@ def measure(path: Path, engine: str, precision: str | None, nthreads: int | None
             "layers_us": {row.name: row.time_us for row in profiled.layers if row.time_us > 0}}
 
 
+def agreement(first_file: Path, second_file: Path) -> int:
+    first, second = (json.loads(Path(file).read_text()) for file in (first_file, second_file))
+    ratios = []
+    for label in first:
+        if label in second:
+            ratio = second[label]["median_us"] / first[label]["median_us"]
+            ratios.append(ratio)
+            print(f"{label:28} median {first[label]['median_us']:11,.1f} µs then {second[label]['median_us']:11,.1f} µs  ratio {ratio:5.2f}")
+    if not ratios:
+        print("no model is in both files", file=sys.stderr)
+        return 2
+    within = lambda share: 100 * sum(abs(r - 1) <= share for r in ratios) / len(ratios)  # noqa: E731
+    print(f"\n{len(ratios)} models measured twice: the second median within ±10% of the first for {within(0.10):.0f}%, "
+          f"within ±20% for {within(0.20):.0f}%; ratios {min(ratios):.2f}–{max(ratios):.2f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", default="openvino")
@@ -88,7 +110,11 @@ def main() -> int:
     parser.add_argument("--save", type=Path, help="write what was measured (latencies, per-layer times) to this JSON file")
     parser.add_argument("--measured", type=Path,
                         help="reuse the measurements a --save wrote: predict again (after a new calibration) without measuring")
+    parser.add_argument("--agreement", type=Path, nargs=2, metavar="FILE",
+                        help="two --save files: how closely two measurements of the same models agree (predicts nothing)")
     args = parser.parse_args()
+    if args.agreement:
+        return agreement(*args.agreement)
 
     from flopbench.errors import FlopbenchError
     from flopbench.profiling.calibration import cached_calibration

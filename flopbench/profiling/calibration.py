@@ -39,7 +39,7 @@ from ..results.writing import write_text_atomic
 from .join import join
 from .roofline import Roofline, cache_dir, roofline, usable_cores
 from .placement import place
-from .predict import INSERTED, ClassFit, compiled, features, fitted_time_us
+from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us
 
 SCHEMA = "flopbench/calibration/2"  # 1 had one factor per class; 2 has a fixed cost and a slope, and the per-call cost
 
@@ -57,8 +57,8 @@ class CalibrationPoint:
     working_set_bytes: int
     level: str
     roof_time_us: float  # max(FLOPs / peak, executed bytes / its level's bandwidth), no fixed cost
-    measured_us: float  # the fastest profiled block's time (a neighbour's load only ever makes a block slower)
-    median_us: float  # the median block's
+    measured_us: float  # the fastest profiled block's time
+    median_us: float  # the median block's: what the fit is made to (bench's figure is a median too)
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class ModelPoint:
     model: str
     layers: int
     nodes: int  # engine nodes executed, inserted ones included
-    latency_us: float  # unprofiled, as bench times it: the median inference of the fastest block
-    profiled_us: float  # the sum of its nodes' profiled times (fastest block)
+    latency_us: float  # unprofiled, as bench times it: the median inference
+    profiled_us: float  # the sum of its nodes' profiled times (the median block's)
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ def _net(name: str, channels: int, side: int, layers: tuple[tuple, ...]) -> Call
 
 def _points(chain: bool, entries) -> list[Point]:
     return [Point(label, _net(f"{'chain' if chain else 'one'}{index}", channels, side, layers),
-                  layers=sum(1 for spec in layers if spec[0] != "mark") if chain else 1)
+                  layers=sum(1 for spec in layers if spec[0] != "mark"))
             for index, (label, channels, side, layers) in enumerate(entries)]
 
 
@@ -246,16 +246,22 @@ def sweep(quick: bool) -> list[Point]:
     singles += [(f"3×3{'/2' if t == 2 else ''} depthwise {c} at {s}×{s}", c, s, (("dw", 3, t),))
                 for c, s, t in ((32, 112, 1), (96, 112, 2), (64, 56, 1), (144, 56, 1), (128, 28, 1), (192, 28, 2), (256, 14, 1),
                                 (512, 14, 1), (576, 14, 2), (1024, 7, 1), (960, 7, 1))]
+    # and weights larger than the last-level cache, streamed from DRAM (VGG's and AlexNet's classifiers)
     singles += [(f"matmul {i}→{o}", i, 0, (("fc", o),)) for i, o in ((256, 128), (1024, 1000), (1280, 1000), (2048, 1000),
-                                                                        (4096, 1000), (4096, 4096))]
-    singles += [(f"max pool 3×3/2 {c} at {s}×{s}", c, s, (("maxpool", 3, 2),)) for c, s in ((64, 112), (96, 56), (256, 28))]
-    singles += [("max pool 2×2/2 64 at 224×224", 64, 224, (("maxpool", 2, 2),)),
-                ("average pool 3×3 192 at 28×28", 192, 28, (("avgpool", 3, 1),))]
-    singles += [(f"global average pool {c} at {s}×{s}", c, s, (("gap",),)) for c, s in ((1024, 7), (2048, 7), (1280, 7), (512, 14))]
+                                                                        (4096, 1000), (4096, 4096), (9216, 4096), (12544, 2048))]
+    # a pooling layer reads what a convolution wrote, in the layout the convolution's kernel left it
+    # (a pool on the model's input alone runs another kernel): each after a 1×1 convolution
+    singles += [(f"max pool 3×3/2 {c} at {s}×{s}", c, s, (("conv", c, 1, 1, 1), ("maxpool", 3, 2)))
+                for c, s in ((64, 112), (96, 56), (256, 28))]
+    singles += [("max pool 2×2/2 64 at 224×224", 64, 224, (("conv", 64, 1, 1, 1), ("maxpool", 2, 2))),
+                ("max pool 2×2/2 256 at 56×56", 256, 56, (("conv", 256, 1, 1, 1), ("maxpool", 2, 2))),
+                ("average pool 3×3 192 at 28×28", 192, 28, (("conv", 192, 1, 1, 1), ("avgpool", 3, 1)))]
+    singles += [(f"global average pool {c} at {s}×{s}", c, s, (("conv", c, 1, 1, 1), ("gap",)))
+                for c, s in ((1024, 7), (2048, 7), (1280, 7), (512, 14))]
     singles += [(f"add + relu {c} at {s}×{s}", c, s, (("mark",), ("add",))) for c, s in ((24, 56), (64, 56), (256, 14), (512, 28), (1024, 14))]
     singles += [(f"batch norm + relu {c} at {s}×{s}", c, s, (("bn",), ("relu",))) for c, s in ((128, 28), (256, 14), (64, 112))]
     singles += [(f"concat {c}+{c} at {s}×{s}", c, s, (("mark",), ("concat",))) for c, s in ((64, 56), (256, 14))]
-    singles += [(f"softmax {n}", n, 0, (("softmax",),)) for n in (1000, 10)]
+    singles += [(f"softmax {n} after a matmul", 256, 0, (("fc", n), ("softmax",))) for n in (1000, 10)]
     singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27))]
     singles += [("channel shuffle 116 at 28×28", 116, 28, (("shuffle", 2),))]
     chains = [("3 × 3×3 conv 32 at 56×56", 32, 56, (("conv", 32, 3, 1, 1),) * 3),
@@ -268,11 +274,14 @@ def sweep(quick: bool) -> list[Point]:
               ("small net 3 at 112×112", 3, 112, (("conv", 32, 3, 2, 1), ("maxpool", 3, 2), ("conv", 64, 3, 1, 1), ("gap",), ("fc", 10),
                                                    ("softmax",))),
               ("12 × 1×1 conv 64 at 7×7", 64, 7, (("conv", 64, 1, 1, 1),) * 12),
-              ("dense block 64 at 28×28", 64, 28, (("mark",), ("bn",), ("relu",), ("conv", 32, 3, 1, 1), ("concat",)) * 1)]
+              ("dense block 64 at 28×28", 64, 28, (("mark",), ("bn",), ("relu",), ("conv", 32, 3, 1, 1), ("concat",)) * 1),
+              ("classifier 6400→4096→4096→1000", 6400, 0, (("fc", 4096), ("relu",), ("fc", 4096), ("relu",), ("fc", 1000), ("softmax",))),
+              ("stem 3 at 224×224", 3, 224, (("conv", 48, 7, 2, 1), ("maxpool", 3, 2), ("conv", 48, 1, 1, 1), ("conv", 128, 3, 1, 1),
+                                             ("maxpool", 3, 2)))]
     points = _points(False, singles) + _points(True, chains)
     if quick:
         keep = ("3×3 conv 64→64 at 28", "1×1 conv 64→128", "3×3 depthwise 64 at 56", "3×3 depthwise 256", "matmul 1024→1000",
-                "max pool 3×3/2 64", "global average pool 1024", "add + relu 64", "softmax 1000", "4 separable blocks",
+                "max pool 3×3/2 64", "global average pool 1024", "add + relu 64", "softmax 1000 after", "4 separable blocks",
                 "inverted residual", "12 × 1×1")
         points = [p for p in points if p.label.startswith(keep)]
     return points
@@ -284,8 +293,8 @@ def sweep(quick: bool) -> list[Point]:
 class Measured:
     layers: dict[str, list[float]]  # layer -> its time in each profiled block, µs
     inserted: dict[str, list[float]]  # inserted node -> its time in each block, µs
-    profiled_us: float  # all nodes' time, fastest block
-    latency_us: float  # unprofiled: the median inference of the fastest block
+    profiled_us: float  # all nodes' time, the median block's
+    latency_us: float  # unprofiled: the median inference
 
 
 def measured_times(model: Path, engine: str, device: str, precision: str | None, nthreads: int | None, blocks: int,
@@ -317,12 +326,14 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
     latency = unprofiled_latency_us(model, engine, replace(config, profile=False), blocks, 2 * iterations)
     if latency is None:
         return None
-    return Measured(layers, inserted, min(totals), latency)
+    return Measured(layers, inserted, statistics.median(totals), latency)
 
 
 def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks: int, iterations: int) -> float | None:
     """The latency of unprofiled inferences timed as bench times them (the engine's own latency
-    where it reports one, else the call's): the median of each block of `iterations`, the fastest block's."""
+    where it reports one, else the call's): their median, as bench reports it. Not the fastest
+    block's: on a machine whose speed drifts (a virtual machine's neighbours) the fastest block picks
+    its fast phases, and a model fitted to them predicts below bench's median."""
     with open_session(ModelSpec(model), engine, config) as session:
         with engine_errors(session.engine.name):
             step, engine_latencies = session.runner.sync_step(session.inputs.arrays)
@@ -333,7 +344,7 @@ def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks
             except KeyboardInterrupt:
                 return None
             latencies = timed.latencies("engine")
-    return float(min(np.median(latencies[i:i + iterations]) for i in range(0, len(latencies), iterations))) / 1e3
+    return float(np.median(latencies)) / 1e3
 
 
 # ---- fitting -------------------------------------------------------------------------------------
@@ -364,7 +375,7 @@ def fit_class(points: list[CalibrationPoint]) -> ClassFit:
     a neighbour's load slowed does not pull the fit."""
     nodes = np.array([p.nodes for p in points], dtype=float)
     roof = np.array([p.roof_time_us for p in points], dtype=float)
-    measured = np.array([p.measured_us for p in points], dtype=float)
+    measured = np.array([p.median_us for p in points], dtype=float)
     columns = np.stack([nodes / measured, roof / measured], axis=1)
     target = np.ones(len(points))
     weights = np.ones(len(points))
@@ -381,15 +392,20 @@ FEWEST_TO_FIT = 3  # a class met fewer times takes the others' median fixed cost
 
 
 def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
+    """Per kernel class, its fit; a class met often enough with its working set in DRAM gets a fit of
+    its own there (`matmul/DRAM`): a layer streaming its weights from DRAM reads them once, in order,
+    and runs at a share of the roof its cached sizes never see."""
     by_class: dict[str, list[CalibrationPoint]] = {}
     for point in points:
-        if point.measured_us > 0 and (point.roof_time_us > 0 or point.nodes > 0):
-            by_class.setdefault(point.kernel_class, []).append(point)
+        if point.median_us > 0 and (point.roof_time_us > 0 or point.nodes > 0):
+            by_class.setdefault(fit_key(point.kernel_class, point.level), []).append(point)
+    for key in [key for key in by_class if key.endswith(DRAM_KEY) and len(by_class[key]) < FEWEST_TO_FIT]:
+        by_class.setdefault(key[:-len(DRAM_KEY)], []).extend(by_class.pop(key))
     fits = {kind: fit_class(found) for kind, found in by_class.items() if len(found) >= FEWEST_TO_FIT}
     fixed = statistics.median(fit.fixed_us for kind, fit in fits.items() if kind != INSERTED) if len(fits) > 1 else 0.0
     for kind, found in by_class.items():
         if kind not in fits:
-            slopes = [max(0.0, p.measured_us - fixed * p.nodes) / p.roof_time_us for p in found if p.roof_time_us > 0]
+            slopes = [max(0.0, p.median_us - fixed * p.nodes) / p.roof_time_us for p in found if p.roof_time_us > 0]
             fits[kind] = ClassFit(fixed_us=fixed, slope=statistics.median(slopes) if slopes else 1.0, points=len(found))
     return dict(sorted(fits.items()))
 
@@ -484,7 +500,17 @@ def read_calibration(path: Path, command: str = "flopbench predict --calibrate .
         found = Calibration.from_dict(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})", fix) from None
-    return replace(found, path=str(path))
+    return refitted(replace(found, path=str(path)))
+
+
+def refitted(calibration: Calibration) -> Calibration:
+    """The calibration with its fits made again from its measured points by this flopbench's rules:
+    the points are the measurement, the fits only follow from them, so a better fit needs no
+    re-measuring (and a file's fits cannot disagree with its points)."""
+    if not calibration.points:
+        return calibration
+    fits, call_us, node_us = with_call_fit(fits_of(calibration.points), calibration.models)
+    return replace(calibration, fits=fits, call_us=call_us, node_us=node_us)
 
 
 def cached_calibration(engine: str, device: str = "CPU", precision: str | None = None, nthreads: int | None = None) -> Calibration:

@@ -37,6 +37,7 @@ FOLDED = "folded"  # the bound of a layer no compiled node runs (a Flatten, a Re
 KERNEL_CLASSES = ("conv", "pointwise", "depthwise", "matmul", "pool", "elementwise", OTHER, INSERTED)
 ELEMENTWISE = {"Add", "Subtract", "Multiply", "Divide", "Relu", "Clamp", "Sigmoid", "Swish", "HSwish", "Maximum", "Minimum",
                "Elu", "Exp", "Tanh", "Gelu", "Mish", "PRelu", "Power", "Sqrt", "Concat", "BatchNorm", "BatchNormalization"}
+DRAM_KEY = "/DRAM"  # a class's own fit for layers whose working set lives in DRAM (calibration.fits_of)
 PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
 
@@ -187,7 +188,7 @@ def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFi
     layer = timed.layer
     parts = tuple(predicted_layer(part, roof, fits, default_precision, executed_known) for part in timed.parts)
     found = features(timed, roof, default_precision, executed_known)
-    fit = fit_of(fits, found.kind)
+    fit = fit_of(fits, found.kind, found.placement.level)
     where = found.placement
     bound = where.bound
     fixed = fit.fixed_us * found.nodes
@@ -207,11 +208,18 @@ def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFi
                           fused_into=timed.fused_into, parts=parts, fixed_us=fixed)
 
 
-def fit_of(fits: Mapping[str, ClassFit], kind: str) -> ClassFit:
-    """A class's fit; a class the calibration never met takes the median fixed cost and slope of the others."""
+def fit_key(kind: str, level: str) -> str:
+    return kind + DRAM_KEY if level == "DRAM" else kind
+
+
+def fit_of(fits: Mapping[str, ClassFit], kind: str, level: str = "") -> ClassFit:
+    """A class's fit (its DRAM fit for a working set in DRAM, when the calibration has one); a class
+    the calibration never met takes the median fixed cost and slope of the others."""
+    if fit_key(kind, level) in fits:
+        return fits[fit_key(kind, level)]
     if kind in fits:
         return fits[kind]
-    known = [v for k, v in fits.items() if k != INSERTED]
+    known = [v for k, v in fits.items() if k != INSERTED and not k.endswith(DRAM_KEY)]
     if not known:
         return ClassFit(0.0, 1.0)
     return ClassFit(statistics.median(f.fixed_us for f in known), statistics.median(f.slope for f in known))
@@ -221,7 +229,7 @@ def inserted_node(node: NodeTime, roof: Roofline, fits: Mapping[str, ClassFit]) 
     moved = node.bytes_read + node.bytes_written
     where = place(0, moved, moved, "f32", roof, nodes=0)
     return PredictedNode(name=node.name, type=node.type, bytes=moved, level=where.level,
-                         predicted_time_us=fitted_time_us(fit_of(fits, INSERTED), 1, where.time_us))
+                         predicted_time_us=fitted_time_us(fit_of(fits, INSERTED, where.level), 1, where.time_us))
 
 
 def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, fits: Mapping[str, ClassFit],
