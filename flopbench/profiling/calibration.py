@@ -237,14 +237,17 @@ def sweep(quick: bool) -> list[Point]:
     the per-inference cost). Quick: a few of each."""
     singles = [(f"3×3 conv {c}→{c} at {s}×{s}", c, s, (("conv", c, 3, 1, 1),))
                for c, s in ((16, 112), (32, 56), (64, 56), (64, 28), (128, 28), (128, 14), (256, 14), (256, 7), (512, 7))]
+    # small ones too, whose time is mostly the kernel's start-up: without them the fixed cost is a guess
+    singles += [(f"3×3 conv {c}→{o} at {s}×{s}", c, s, (("conv", o, 3, 1, 1),))
+                for c, o, s in ((8, 8, 28), (16, 16, 14), (16, 32, 28), (32, 32, 14), (64, 64, 7))]
     singles += [("3×3/2 conv 3→32 at 224×224", 3, 224, (("conv", 32, 3, 2, 1),)),
                 ("7×7/2 conv 3→64 at 224×224", 3, 224, (("conv", 64, 7, 2, 1),)),
                 ("5×5 conv 32→64 at 28×28", 32, 28, (("conv", 64, 5, 1, 1),))]
     singles += [(f"1×1 conv {c}→{o} at {s}×{s}", c, s, (("conv", o, 1, 1, 1),))
-                for c, o, s in ((32, 64, 112), (16, 96, 112), (64, 128, 56), (96, 24, 56), (256, 64, 56), (128, 256, 28),
+                for c, o, s in ((16, 16, 14), (32, 64, 14), (32, 64, 112), (16, 96, 112), (64, 128, 56), (96, 24, 56), (256, 64, 56), (128, 256, 28),
                                 (256, 512, 14), (512, 512, 14), (512, 1024, 7), (1024, 1024, 7), (320, 1280, 7), (160, 960, 7))]
     singles += [(f"3×3{'/2' if t == 2 else ''} depthwise {c} at {s}×{s}", c, s, (("dw", 3, t),))
-                for c, s, t in ((32, 112, 1), (96, 112, 2), (64, 56, 1), (144, 56, 1), (128, 28, 1), (192, 28, 2), (256, 14, 1),
+                for c, s, t in ((16, 14, 1), (32, 28, 2), (32, 112, 1), (96, 112, 2), (64, 56, 1), (144, 56, 1), (128, 28, 1), (192, 28, 2), (256, 14, 1),
                                 (512, 14, 1), (576, 14, 2), (1024, 7, 1), (960, 7, 1))]
     # and weights larger than the last-level cache, streamed from DRAM (VGG's and AlexNet's classifiers)
     singles += [(f"matmul {i}→{o}", i, 0, (("fc", o),)) for i, o in ((256, 128), (1024, 1000), (1280, 1000), (2048, 1000),
