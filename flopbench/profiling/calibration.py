@@ -395,21 +395,25 @@ FEWEST_TO_FIT = 3  # a class met fewer times takes the others' median fixed cost
 
 
 def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
-    """Per kernel class, its fit; a class met often enough with its working set in DRAM gets a fit of
-    its own there (`matmul/DRAM`): a layer streaming its weights from DRAM reads them once, in order,
-    and runs at a share of the roof its cached sizes never see."""
+    """Per kernel class, its fit; a class met often enough with its working set in DRAM gets a slope
+    of its own there (`matmul/DRAM`): a layer streaming its weights from DRAM reads them once, in
+    order, and runs at a share of the roof its cached sizes never see. Its fixed cost stays the
+    class's: a kernel's start-up does not depend on where its data lives."""
     by_class: dict[str, list[CalibrationPoint]] = {}
     for point in points:
         if point.median_us > 0 and (point.roof_time_us > 0 or point.nodes > 0):
             by_class.setdefault(fit_key(point.kernel_class, point.level), []).append(point)
     for key in [key for key in by_class if key.endswith(DRAM_KEY) and len(by_class[key]) < FEWEST_TO_FIT]:
         by_class.setdefault(key[:-len(DRAM_KEY)], []).extend(by_class.pop(key))
-    fits = {kind: fit_class(found) for kind, found in by_class.items() if len(found) >= FEWEST_TO_FIT}
+    fits = {kind: fit_class(found) for kind, found in by_class.items()
+            if len(found) >= FEWEST_TO_FIT and not kind.endswith(DRAM_KEY)}
     fixed = statistics.median(fit.fixed_us for kind, fit in fits.items() if kind != INSERTED) if len(fits) > 1 else 0.0
     for kind, found in by_class.items():
         if kind not in fits:
-            slopes = [max(0.0, p.median_us - fixed * p.nodes) / p.roof_time_us for p in found if p.roof_time_us > 0]
-            fits[kind] = ClassFit(fixed_us=fixed, slope=statistics.median(slopes) if slopes else 1.0, points=len(found))
+            base = fits.get(kind[:-len(DRAM_KEY)]) if kind.endswith(DRAM_KEY) else None
+            start_up = base.fixed_us if base else fixed
+            slopes = [max(0.0, p.median_us - start_up * p.nodes) / p.roof_time_us for p in found if p.roof_time_us > 0]
+            fits[kind] = ClassFit(fixed_us=start_up, slope=statistics.median(slopes) if slopes else 1.0, points=len(found))
     return dict(sorted(fits.items()))
 
 
