@@ -166,6 +166,27 @@ def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     assert adjusted == {"conv": ClassFit(pytest.approx(6.0), 1.5), "pool": ClassFit(0.0, 2.0)}  # never below 0
 
 
+def test_the_passes_of_a_sweep_model_are_fitted_as_the_median_of_their_medians():
+    """A full calibration measures the sweep PASSES times over (a VM runs one model's blocks in one
+    phase of its drifting speed): each layer is fitted at the median of its passes' medians, and a
+    pass a neighbour's burst slowed 3× moves nothing; the per-call fit takes each model's median pass."""
+    from flopbench.profiling.calibration import ModelPoint, PASSES, call_fit, fits_of, pass_label
+
+    assert PASSES >= 3 and pass_label("1×1 conv", 0) == "1×1 conv" and pass_label("1×1 conv", 2) == "1×1 conv (pass 3)"
+    roofs = (2.0, 5.0, 20.0, 80.0, 300.0)
+
+    def layer(roof, time_us, index):
+        return _point("conv", 1, roof, time_us, model=f"conv {index}")
+
+    calm = [layer(r, 4.0 + 1.5 * r, i) for i, r in enumerate(roofs)]
+    passes = calm + calm + [layer(r, 3 * (4.0 + 1.5 * r), i) for i, r in enumerate(roofs)]  # one pass, 3× slower
+    fit = fits_of(tuple(passes))["conv"]
+    assert (fit.fixed_us, fit.slope, fit.points) == (pytest.approx(4.0), pytest.approx(1.5), len(roofs))
+    per_pass = [ModelPoint(f"m{n}", n, n, 100.0 * n, 100.0 * n - (20.0 - 4.0 * n)) for n in (1, 2, 3, 5, 8)]
+    burst = [ModelPoint(f"m{n}", n, n, 300.0 * n, 100.0 * n) for n in (1, 2, 3, 5, 8)]
+    assert call_fit(tuple(per_pass + per_pass + burst)) == (pytest.approx(20.0), pytest.approx(-4.0))
+
+
 @pytest.fixture()
 def recorded_cache(tmp_path, monkeypatch):
     """A cache folder holding the recorded calibration where `predict` looks for OpenVINO f32's."""

@@ -4,9 +4,10 @@ on the roof time, and the cost of one inference beyond its nodes.
 A sweep of one-layer models (convolutions of every kernel size and stride real networks use, 1×1
 and depthwise ones, matmuls, pooling, elementwise ops, Concat, Softmax, LRN, a channel shuffle) at
 the sizes real networks have, and short chains of layers, is compiled and profiled layer by layer,
-and each model's unprofiled latency is timed as bench times it. Each layer's roof time (placement.py,
-from the compiled graph, as `predict` computes it) is set beside its measured time (the fastest of a
-few profiled blocks: a loaded machine only ever makes a block slower); per class, time = fixed_us ×
+and each model's unprofiled latency is timed as bench times it; the whole sweep is measured PASSES
+times over (a machine whose speed drifts runs one model's blocks in one phase). Each layer's roof
+time (placement.py, from the compiled graph, as `predict` computes it) is set beside its measured
+time (the median of its passes' median blocks, as bench reports a median); per class, time = fixed_us ×
 nodes + slope × roof time is fitted on relative error with Huber weights (fit_class), and the
 unprofiled - profiled difference of the models as a cost per call plus one per node (call_fit). The
 fits, every measured point and the roofline they go with are cached per machine, engine version,
@@ -391,7 +392,34 @@ def fit_class(points: list[CalibrationPoint]) -> ClassFit:
     return ClassFit(fixed_us=float(solution[0]), slope=float(solution[1]), points=len(points))
 
 
+PASSES = 3  # the sweep is measured this many times over, each model's passes about a minute apart
+
 FEWEST_TO_FIT = 3  # a class met fewer times takes the others' median fixed cost and fits only its slope
+
+
+def pass_label(label: str, round_: int) -> str:
+    """How a sweep model's pass is named among the measured ones (the first pass by its label alone)."""
+    return label if round_ == 0 else f"{label} (pass {round_ + 1})"
+
+
+def merged_passes(points: tuple[CalibrationPoint, ...]) -> list[CalibrationPoint]:
+    """One point per layer of a sweep model: the median of its passes' medians (and the fastest of
+    their fastest). A machine whose speed drifts in phases of a fraction of a second (a virtual
+    machine's neighbours) runs one model's blocks in one phase: passes a minute apart see others."""
+    by_layer: dict[tuple[str, str], list[CalibrationPoint]] = {}
+    for point in points:
+        by_layer.setdefault((point.model, point.layer), []).append(point)
+    return [replace(found[0], median_us=statistics.median(p.median_us for p in found),
+                    measured_us=min(p.measured_us for p in found)) for found in by_layer.values()]
+
+
+def merged_models(models: tuple[ModelPoint, ...]) -> tuple[ModelPoint, ...]:
+    """One entry per sweep model: the median latency and profiled time of its passes."""
+    by_model: dict[str, list[ModelPoint]] = {}
+    for model in models:
+        by_model.setdefault(model.model, []).append(model)
+    return tuple(replace(found[0], latency_us=statistics.median(m.latency_us for m in found),
+                         profiled_us=statistics.median(m.profiled_us for m in found)) for found in by_model.values())
 
 
 def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
@@ -400,7 +428,7 @@ def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
     order, and runs at a share of the roof its cached sizes never see. Its fixed cost stays the
     class's: a kernel's start-up does not depend on where its data lives."""
     by_class: dict[str, list[CalibrationPoint]] = {}
-    for point in points:
+    for point in merged_passes(points):
         if point.median_us > 0 and (point.roof_time_us > 0 or point.nodes > 0):
             by_class.setdefault(fit_key(point.kernel_class, point.level), []).append(point)
     for key in [key for key in by_class if key.endswith(DRAM_KEY) and len(by_class[key]) < FEWEST_TO_FIT]:
@@ -423,6 +451,7 @@ def call_fit(models: tuple[ModelPoint, ...]) -> tuple[float, float]:
     fitted as a cost per call plus one per executed node — a profiler that spends time on each
     node makes the second negative. Fitted on the quicker half of the models,
     where the difference is not lost in their layers' noise, on relative error with Huber weights."""
+    models = merged_models(models)
     quick = [model for model in sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
              if model.profiled_us > 0]
     if not quick:
@@ -561,6 +590,7 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
     executed = previous.executed_precision if previous else ""
     # many short blocks, the fastest counts: on a shared machine some block runs between neighbours' bursts
     blocks, iterations = (3, 5) if quick else (5, 10)
+    passes = 1 if quick else PASSES
 
     def write(complete: bool) -> Calibration:
         fits, call_us, node_us = with_call_fit(fits_of(tuple(points)), tuple(models))
@@ -577,13 +607,15 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
             raise CalibrationError(f"cannot write the calibration to {path}: {exc}", "set FLOPBENCH_CACHE_DIR to a writable folder") from None
         return found
 
-    planned = sweep(quick)
+    planned = [(round_, point) for round_ in range(passes) for point in sweep(quick)]
     with tempfile.TemporaryDirectory(prefix="flopbench-calibration-") as temp:
-        for point in planned:
-            if point.label in done:
+        for round_, point in planned:
+            entry = pass_label(point.label, round_)
+            if entry in done:
                 continue
             if progress:
-                progress(f"calibrating {runtime.name}: {point.label} ({len(done) + 1} of {len(planned)})")
+                progress(f"calibrating {runtime.name}: {point.label} ({len(done) + 1} of {len(planned)}"
+                         f"{f', pass {round_ + 1} of {passes}' if passes > 1 else ''})")
             model = point.build(Path(temp))
             _, cost, settings, nodes = compiled(model, runtime.name, device, precision, nthreads, None, None)
             executed = settings.precision
@@ -596,7 +628,7 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
                 raise KeyboardInterrupt
             points.extend(points_of(point.label, cost, nodes, roof, settings.precision, measured))
             models.append(ModelPoint(point.label, point.layers, len(nodes), measured.latency_us, measured.profiled_us))
-            done.append(point.label)
+            done.append(entry)
             write(False)
     return write(True)
 
