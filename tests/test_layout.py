@@ -171,3 +171,29 @@ def test_no_render_module_branches_on_a_format():
                 if words:
                     wrong.append(f"{'/'.join(parts)}.py:{node.lineno} compares with {sorted(words)}")
     assert not wrong, "register a renderer with @renderer(kind, format) instead:\n" + "\n".join(wrong)
+
+
+# the loops that time one inference at a time: bench's (run_sync, and SyncBlocks over it) and the
+# async pool's workers (ExecutorRequests, which run_async drives)
+TIMED_LOOPS = {("measure", "policy"), ("measure", "requests")}
+
+
+NS_CLOCKS = {"perf_counter_ns", "monotonic_ns", "time_ns", "process_time_ns", "thread_time_ns"}
+
+
+def test_inferences_are_timed_in_the_policy_s_loop_only():
+    """One timed loop: profile's unprofiled blocks, its profiled run on each engine, calibration,
+    the bandwidth chains and `run` time their inferences through measure/policy.py. A module that
+    reads a nanosecond clock itself has a timed loop of its own again (a job's duration in seconds,
+    time.perf_counter, is not an inference's)."""
+    wrong = []
+    for path, parts in _modules():
+        if parts in TIMED_LOOPS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            read = (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "time"
+                    and node.attr in NS_CLOCKS) or (isinstance(node, ast.ImportFrom) and node.module == "time"
+                                                   and any(alias.name in NS_CLOCKS for alias in node.names))
+            if read:
+                wrong.append(f"{'/'.join(parts)}.py:{node.lineno}")
+    assert not wrong, "time inferences with measure.policy (run_sync, SyncBlocks), not a clock of your own:\n" + "\n".join(wrong)

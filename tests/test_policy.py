@@ -322,6 +322,25 @@ def test_blocks_take_the_engine_s_latencies_where_it_reports_them():
     assert plain.latencies("engine").tolist() == [MS, MS]
 
 
+def test_blocks_of_a_total_end_with_what_remains_and_alternate_with_other_work():
+    step, between = Counter(), []
+    blocks = SyncBlocks(step, 3, warmup=1, total=7, clock_ns=FakeClock())
+    assert blocks.run_all(between=lambda: between.append(step.n)) is True
+    assert [r.iterations for r in blocks.records] == [3, 3, 1] and blocks.iterations == 7
+    assert between == [4, 7, 8]                            # after each block, the last shorter one too
+    with pytest.raises(ValueError, match="all 7"):
+        blocks.run()
+    one = SyncBlocks(Counter(), 5, total=2, clock_ns=FakeClock())
+    assert one.run().iterations == 2 and one.latencies("call").tolist() == [MS, MS]
+
+
+def test_ctrl_c_in_run_all_keeps_what_ran_and_says_so():
+    step = Counter(raise_on=5)
+    blocks = SyncBlocks(step, 2, total=10, clock_ns=FakeClock())
+    assert blocks.run_all(between=lambda: None) is False
+    assert blocks.iterations == 4 and blocks.latencies("call").tolist() == [MS] * 4
+
+
 def test_ctrl_c_in_a_block_keeps_what_it_ran_and_stops_the_caller_s_loop():
     reported = []
     step = Counter(raise_on=6, returns=lambda n: reported.append(n))

@@ -115,8 +115,11 @@ def test_a_profile_as_a_data_frame(sep_cnn_xml, roofline_cache):
 
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
 def test_sep_cnn_onnx_on_both_engines(sep_cnn_onnx, roofline_cache, engine):
-    result = profile(sep_cnn_onnx, engine=engine, iterations=30, warmup=3, precision="f32" if engine == "openvino" else None)
+    # 25 inferences in blocks of 3: the last block is 1, for the unprofiled model too
+    result = profile(sep_cnn_onnx, engine=engine, iterations=25, warmup=3, precision="f32" if engine == "openvino" else None)
     check_profile(result, sep_cnn_onnx)
+    assert result.complete and (result.iterations, result.unprofiled_iterations) == (25, 25)
+    assert (result.profiled_latency.count, result.unprofiled_latency.count, result.overhead.block_size) == (25, 25, 3)
     assert result.engine["engine"] == engine
     assert result.latency_kind == ("engine" if engine == "openvino" else "call")
     conv_rows = [row for row in _rows(result) if row.role]

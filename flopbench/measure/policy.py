@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
@@ -305,29 +305,54 @@ def run_sync(step: Callable[[], int | None],
 class SyncBlocks:
     """`step` run in blocks of exactly `size` inferences, each block one :func:`run_sync` with no
     time minimum (so the same timed loop as bench, nothing added per inference), the first block
-    after `warmup` runs. For a caller that alternates blocks with other work (profile runs the
-    unprofiled model between its profiled blocks) or takes a statistic per block (calibration's
-    fastest block).
+    after `warmup` runs; given `total`, the inferences stop there and the last block is what
+    remains. For a caller that alternates blocks with other work (profile runs the unprofiled
+    model between its profiled blocks) or takes a statistic per block (calibration's fastest block).
 
     `engine_latencies` is the second value of a runner's ``sync_step``: the runtime's own latency
     of every step run so far, warm-up first; None when the engine reports none."""
 
     def __init__(self, step: Callable[[], int | None], size: int, warmup: int = 0,
-                 engine_latencies: Callable[[], np.ndarray] | None = None,
+                 engine_latencies: Callable[[], np.ndarray] | None = None, total: int | None = None,
                  clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
         self._step, self._engine, self._clock = step, engine_latencies, clock_ns
-        self._first = RunPolicy(warmup_iterations=warmup, min_duration_s=None, min_iterations=size)
-        self._next = replace(self._first, warmup_iterations=0)
+        self._size, self._warmup, self._total = size, warmup, total
+        RunPolicy(warmup_iterations=warmup, min_duration_s=None, min_iterations=size)  # checks the counts
         self.records: list[RunRecord] = []
+
+    @property
+    def iterations(self) -> int:
+        """The inferences measured so far (warm-up not counted)."""
+        return sum(r.iterations for r in self.records)
 
     def run(self) -> RunRecord:
         """One block. Ctrl-C keeps the inferences the block completed and is raised again, so the
         caller's own loop over the blocks stops there too."""
-        record = run_sync(self._step, self._next if self.records else self._first, self._clock)
+        size = self._size
+        if self._total is not None:
+            size = min(size, self._total - self.iterations)
+            if size < 1:
+                raise ValueError(f"all {self._total} inferences have run")
+        policy = RunPolicy(warmup_iterations=0 if self.records else self._warmup, min_duration_s=None, min_iterations=size)
+        record = run_sync(self._step, policy, self._clock)
         self.records.append(record)
         if record.stop_reason == STOP_INTERRUPTED:
             raise KeyboardInterrupt
         return record
+
+    def run_all(self, between: Callable[[], None] | None = None) -> bool:
+        """Blocks until `total`, `between()` after each (the last, shorter one too); False when
+        Ctrl-C stopped them, with what ran kept."""
+        if self._total is None:
+            raise ValueError("run_all needs the total number of inferences")
+        try:
+            while self.iterations < self._total:
+                self.run()
+                if between is not None:
+                    between()
+        except KeyboardInterrupt:
+            return False
+        return True
 
     def latencies(self, kind: str) -> np.ndarray:
         """Every measured latency so far in order (ns): the runtime's own for ``"engine"`` where it

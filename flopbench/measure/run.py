@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +14,7 @@ from ..results.codec import json_field, result_kind
 from ..results.metadata import result_metadata
 from ..model.spec import ModelSpec
 from .engines import DEFAULT_ENGINE, EngineConfig, EngineSettings, engine_errors
+from .policy import RunPolicy, run_sync
 from .session import open_session
 from .settings import measurement_settings
 
@@ -96,17 +96,10 @@ def run(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, conf
             step, _ = runner.sync_step(prepared.arrays)
         if on_start is not None:
             on_start()
-        done = 0
-        start = end = time.perf_counter()
-        try:
-            with engine_errors(session.engine.name):
-                for _ in range(niter):
-                    step()
-                    end = time.perf_counter()
-                    done += 1
-        except KeyboardInterrupt:
-            pass  # what ran until now is the result; the interrupted inference is not counted
-        seconds = end - start
+        # bench's timed loop: Ctrl-C keeps what ran, the interrupted inference not counted
+        with engine_errors(session.engine.name):
+            record = run_sync(step, RunPolicy(warmup_iterations=0, min_duration_s=None, min_iterations=niter))
+        done, seconds = record.iterations, record.wall_s
     path = session.model.path
     if not outputs:
         raise EngineError(f"{path.name} has no outputs", "give a model that computes something")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..measure.engines import EngineConfig, engine_errors, get_engine
+from ..measure.policy import STOP_INTERRUPTED, RunPolicy, run_sync
 from .caches import CacheSize
 
 ELEMENT_BYTES = 4  # float32
@@ -147,16 +148,11 @@ class _Chain:
         self.best_ns = math.inf
 
     def block(self, seconds: float) -> None:
-        clock = time.perf_counter_ns
-        walls = []
-        deadline = clock() + seconds * 1e9
-        while True:
-            start = clock()
-            self.step()
-            walls.append(clock() - start)
-            if clock() >= deadline and len(walls) >= 3:
-                break
-        latest = self.engine_latencies()[-len(walls):] if self.engine_latencies is not None else walls
+        """Inferences for `seconds` and at least 3, through bench's timed loop; Ctrl-C is raised again."""
+        record = run_sync(self.step, RunPolicy(warmup_iterations=0, min_duration_s=seconds, min_iterations=3))
+        if record.stop_reason == STOP_INTERRUPTED:
+            raise KeyboardInterrupt
+        latest = self.engine_latencies()[-record.iterations:] if self.engine_latencies is not None else record.latencies_ns
         self.best_ns = min(self.best_ns, float(min(latest)))
 
     def close(self) -> None:

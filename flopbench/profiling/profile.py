@@ -341,7 +341,7 @@ def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
                 # the same model compiled without profiling, timed as bench times it (the engine's
                 # own latency where it has one, else the call), a block between each profiled block
                 step, engine_latencies = runner.sync_step(session.inputs.arrays)
-                plain = SyncBlocks(step, block, warmup, engine_latencies)
+                plain = SyncBlocks(step, block, warmup, engine_latencies, total=iterations)
                 run: ProfiledRun = session.runner.profiled_run(session.inputs.arrays, iterations, warmup=warmup, model=session.loaded,
                                                                counted={op.name for op in session.cost.ops},
                                                                between=plain.run, block=block)

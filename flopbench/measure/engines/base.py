@@ -136,8 +136,10 @@ class Runner(Protocol):
         """`warmup` inferences, then `iterations` timed ones with per-node times. Given `model`
         (the LoadedModel flopbench counted), each node's `original_names` name the ops of that
         reading it computed (only those in `counted`, when given), however the engine renamed them.
-        Given `between`, it is called after every `block` timed inferences (to run something else in
-        alternating blocks: the same model unprofiled), outside the inferences' own timing."""
+        The timed inferences run through the policy's loop (:class:`~flopbench.measure.policy.SyncBlocks`).
+        Given `between`, it is called after every `block` timed inferences and after the last, shorter
+        block (to run something else in alternating blocks: the same model unprofiled), outside the
+        inferences' own timing."""
         ...
 
     def compiled_nodes(self, model: Any = None, counted: Collection[str] | None = None) -> tuple[NodeTime, ...]:

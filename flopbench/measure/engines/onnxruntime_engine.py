@@ -9,7 +9,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from ...errors import EngineError, ProfilingError, engine_message
 from ...model.reading import ModelInputInfo
 from ...model.shapes import DeclaredInput, ShapeSpec, resolve_static_shapes
+from ..policy import SyncBlocks
 from ..requests import ExecutorRequests
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
 
@@ -241,18 +241,10 @@ class OnnxRuntimeRunner:
         run = self.session.run_with_iobinding
         for _ in range(warmup):
             run(binding)
-        latencies: list[int] = []
-        complete = True
-        clock = time.perf_counter_ns
-        try:
-            for index in range(iterations):
-                start = clock()
-                run(binding)
-                latencies.append(clock() - start)
-                if between is not None and block > 0 and (index + 1) % block == 0:
-                    between()  # another session: it writes nothing into this one's trace
-        except KeyboardInterrupt:
-            complete = False
+        # between(): another session, which writes nothing into this one's trace
+        timed = SyncBlocks(lambda: run(binding), block if between is not None and block > 0 else iterations, total=iterations)
+        complete = timed.run_all(between)
+        latencies = timed.latencies("call")
         trace = self.session.end_profiling()
         with open(trace, encoding="utf-8") as handle:
             events = json.load(handle)
@@ -262,7 +254,7 @@ class OnnxRuntimeRunner:
         if model is not None:
             nodes, merged = self._model_names(nodes, model, counted)
         return ProfiledRun(nodes=tuple(nodes), iterations=len(latencies), warmup=warmup,
-                           latencies_ns=np.asarray(latencies, dtype=np.int64), latency_kind="call",
+                           latencies_ns=latencies, latency_kind="call",
                            time_resolution_ns=1000, complete=complete, merged_ops=merged, node_samples_ns=samples)
 
     def compiled_nodes(self, model=None, counted=None) -> tuple[NodeTime, ...]:

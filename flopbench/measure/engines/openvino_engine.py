@@ -11,6 +11,7 @@ from ...errors import EngineError, ModelFileError, ProfilingError, engine_messag
 from ...model.core import openvino_core, quiet_native_stderr
 from ...model.reading import ModelInputInfo, load, read_openvino_model
 from ...model.shapes import ShapeSpec
+from ..policy import SyncBlocks
 from .base import PRECISIONS, AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
 
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
@@ -232,6 +233,10 @@ class OpenVINORunner:
     def sync_step(self, inputs: dict[str, np.ndarray]):
         request = self.compiled.create_infer_request()
         self._bind(request, inputs)
+        return self._step(request)
+
+    def _step(self, request):
+        """One inference on `request` and the runtime's latencies (ns) of every one run so far."""
         engine_ms: list[float] = []
         record = engine_ms.append
         infer = request.infer
@@ -358,17 +363,12 @@ class OpenVINORunner:
             request.infer()
             self._inferences += 1
         before = self._node_totals(request)
-        latencies: list[float] = []
-        complete = True
-        try:
-            for index in range(iterations):
-                request.infer()
-                self._inferences += 1
-                latencies.append(request.latency)
-                if between is not None and block > 0 and (index + 1) % block == 0:
-                    between()  # another compiled model's inferences: this one's counters do not move
-        except KeyboardInterrupt:
-            complete = False
+        step, engine_latencies = self._step(request)
+        # between(): another compiled model's inferences, which leave this one's counters alone
+        timed = SyncBlocks(step, block if between is not None and block > 0 else iterations,
+                           engine_latencies=engine_latencies, total=iterations)
+        complete = timed.run_all(between)
+        latencies = timed.latencies("engine")
         done = len(latencies)
         after = self._node_totals(request)
         graph = self._runtime_graph()
@@ -381,7 +381,7 @@ class OpenVINORunner:
                                   precision=executed_precision(exec_type), inputs=graph.get(name, ((), ()))[1],
                                   bytes_read=graph.get(name, ((), (), 0, 0))[2], bytes_written=graph.get(name, ((), (), 0, 0))[3]))
         return ProfiledRun(nodes=tuple(nodes), iterations=done, warmup=warmup,
-                           latencies_ns=np.rint(np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64),
+                           latencies_ns=latencies,
                            latency_kind="engine", time_resolution_ns=1000, complete=complete)
 
     def close(self) -> None:
