@@ -100,7 +100,8 @@ class Calibration:
         return {kind: fit.slope for kind, fit in self.fits.items()}
 
     def summary(self) -> dict[str, Any]:
-        return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick, "points": len(self.points),
+        return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick,
+                "points": sum(fit.points for fit in self.fits.values()),  # the layers fitted (all passes of one as one)
                 "factors": self.factors, "fixed_us": {kind: fit.fixed_us for kind, fit in self.fits.items()},
                 "call_us": self.call_us, "node_us": self.node_us, "roofline_measured_at": self.roofline.measured_at}
 
@@ -512,11 +513,13 @@ class OldCalibration(CalibrationError):
     """A calibration file an earlier flopbench wrote, in a format this one no longer reads."""
 
 
-def read_calibration(path: Path, command: str = "flopbench predict --calibrate ...") -> Calibration:
+def read_calibration(path: Path, command: str = "flopbench predict --calibrate ...", measurements: bool = True) -> Calibration:
     """The calibration in `path`, checked against its schema and its roofline against the
     roofline's (a bandwidth of 0 would divide by zero after a model was counted); a damaged file is
     a CalibrationError naming it and the field, one an older flopbench wrote an OldCalibration
-    saying to recalibrate."""
+    saying to recalibrate. Without `measurements`, its measured points are left unread (empty):
+    predicting needs only the fits, and reading a full calibration's points costs more than
+    counting a small model."""
     fix = f"delete it and calibrate again ({command})"
     try:
         data = read_json(path, "calibration file", CalibrationError, fix=fix)
@@ -526,6 +529,8 @@ def read_calibration(path: Path, command: str = "flopbench predict --calibrate .
     if isinstance(found_schema, str) and found_schema.startswith("flopbench/calibration/") and found_schema != SCHEMA:
         raise OldCalibration(f"the calibration file {path} is in an older format ({found_schema}; this flopbench reads {SCHEMA})",
                              f"recalibrate: {command}")
+    if not measurements and isinstance(data, dict):
+        data = {**data, "points": [], "models": []}
     for part, kind in (("", "calibration"), ("roofline", "machine")):
         try:
             schema.check(data[part] if part else data, kind)
@@ -536,29 +541,20 @@ def read_calibration(path: Path, command: str = "flopbench predict --calibrate .
         found = Calibration.from_dict(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CalibrationError(f"the calibration file {path} is damaged ({str(exc)[:120]})", fix) from None
-    return refitted(replace(found, path=str(path)))
+    return replace(found, path=str(path))
 
 
-def refitted(calibration: Calibration) -> Calibration:
-    """The calibration with its fits made again from its measured points by this flopbench's rules:
-    the points are the measurement, the fits only follow from them, so a better fit needs no
-    re-measuring (and a file's fits cannot disagree with its points)."""
-    if not calibration.points:
-        return calibration
-    fits, call_us, node_us = with_call_fit(fits_of(calibration.points), calibration.models)
-    return replace(calibration, fits=fits, call_us=call_us, node_us=node_us)
-
-
-def cached_calibration(engine: str, device: str = "CPU", precision: str | None = None, nthreads: int | None = None) -> Calibration:
+def cached_calibration(engine: str, device: str = "CPU", precision: str | None = None, nthreads: int | None = None,
+                       measurements: bool = False) -> Calibration:
     """This machine's calibration for these settings (the full one, else the quick one), or a
-    CalibrationError that says how to make it."""
+    CalibrationError that says how to make it; its measured points only with `measurements`."""
     precision = settings_key(engine, device, precision)
     command = command_for(engine, device, precision, nthreads)
     for quick in (False, True):
         path = calibration_path(engine, device, precision, nthreads, quick)
         if not path.exists():
             continue
-        found = read_calibration(path, command + (" --quick" if quick else ""))
+        found = read_calibration(path, command + (" --quick" if quick else ""), measurements=measurements)
         if not found.complete:
             raise CalibrationError(f"the calibration of {engine} on {device} (precision {precision or 'default'}) was interrupted",
                                    f"finish it with: {command}{' --quick' if quick else ''} (it resumes)")
