@@ -87,3 +87,19 @@ def test_bench_says_int8_ran(twin, sep_cnn_xml, tmp_path):
     float_result = bench(sep_cnn_xml, policy=RunPolicy(min_duration_s=0.05, min_iterations=3)).results[0]
     assert float_result.settings.executed_precision == float_result.settings.precision != ""
     assert not any(p in ("u8", "i8") for p in float_result.settings.op_precisions.values())
+
+
+def test_the_cli_quantizes_without_loading_torch_and_torch_still_loads_after(sep_cnn_xml, tmp_path):
+    """NNCF imports torch when it is installed and asks it first whether a model is a torch one; the
+    command quantizes a model file read by OpenVINO, which needs none of it (torch was most of the
+    command's time). In-process, torch imports again once the command is done."""
+    code = ("import json, sys\nfrom flopbench.cli.main import main\n"
+            f"code = main(['quantize', {str(sep_cnn_xml)!r}, '-o', {str(tmp_path / 'q')!r}, '--samples', '2'])\n"
+            "loaded = sorted(m for m in ('torch', 'nncf') if m in sys.modules and sys.modules[m] is not None)\n"
+            "import torch\n"
+            "print(json.dumps({'code': code, 'loaded': loaded, 'torch_after': torch.ones(2).sum().item()}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "loaded": ["nncf"], "torch_after": 2.0}
+    twin = flopbench.count(tmp_path / "q" / "sep_cnn.xml")
+    assert twin.macs_by_precision == {"int8": 463_404} and twin.weight_bytes_by_type["i8"] == INT8_WEIGHTS

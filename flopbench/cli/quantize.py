@@ -1,6 +1,9 @@
 """`flopbench quantize`: write an INT8 twin of a float model (NNCF post-training quantization)."""
 from __future__ import annotations
 
+import contextlib
+import sys
+
 from .arguments import add_model
 from .output import check_outputs, warn, write_measured
 
@@ -23,10 +26,29 @@ def run_command(args) -> int:
     from ..render.quantize import quantize_json, quantize_lines, quantize_warnings
 
     check_outputs({"-o": args.output, "--json": args.json}, protect=source_files(args.model), model="-o")
-    result = quantize(args.model, args.output, calibration=args.calibration, samples=args.samples, seed=args.seed,
-                      shape=args.shape, batch=args.batch)
+    with _torch_unimportable():
+        result = quantize(args.model, args.output, calibration=args.calibration, samples=args.samples, seed=args.seed,
+                          shape=args.shape, batch=args.batch)
     print("\n".join(quantize_lines(result)))
     warn(quantize_warnings(result))
     if args.json:
         write_measured(args.json, quantize_json(result))
     return 0
+
+
+@contextlib.contextmanager
+def _torch_unimportable():
+    """NNCF imports torch when it is installed (its tensor functions, and the first question of which
+    framework a model belongs to), which is most of the command's time; the command quantizes a model
+    file OpenVINO reads, which needs none of it. While it runs, `import torch` fails as on a machine
+    without torch, which NNCF takes as such; a torch already loaded is left alone, and once the
+    command is done torch imports again (main() called in-process)."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None
+    try:
+        yield
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
