@@ -171,3 +171,29 @@ def test_inputs_comma_separated_and_partial_inputs_warn(tmp_path):
     assert both.returncode == 0 and "warning" not in both.stderr, both.stderr
     partial = flopbench("run", model, "-i", f"b:{tmp_path / 'b.npy'}", "-niter", "1")
     assert partial.returncode == 0 and "random data" in partial.stderr
+
+
+FORKED_CHILD = """
+import multiprocessing, signal, sys, time
+from flopbench.cli.main import _interrupt
+
+# what main() installs for a run; a library forks a helper meanwhile (quantize: NNCF's telemetry
+# sender, which its parent terminates when the send takes too long)
+signal.signal(signal.SIGTERM, _interrupt)
+signal.signal(signal.SIGINT, _interrupt)
+helper = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+helper.start()
+time.sleep(0.5)
+helper.terminate()
+helper.join(30)
+print(helper.exitcode)
+"""
+
+
+def test_a_helper_process_forked_during_a_run_ends_by_sigterm_without_a_traceback():
+    """A forked process inherits main's handler: SIGTERM there was a KeyboardInterrupt with a
+    traceback on the command's stderr (seen under `quantize`), not the helper's quiet end."""
+    done = subprocess.run([sys.executable, "-c", FORKED_CHILD], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["-15"]  # ended by SIGTERM, as a process without the handler is
+    assert done.stderr == ""

@@ -49,8 +49,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 _STOPPABLE = True  # False once main's work is done: a signal that comes later stops nothing
 
 
+_RUNNING_IN = os.getpid()  # the process whose run the handler stops (set again by each run)
+
+
 def _interrupt(signum, frame):
-    """SIGINT and SIGTERM: stop the run as Ctrl-C does, while there is a run to stop."""
+    """SIGINT and SIGTERM: stop the run as Ctrl-C does, while there is a run to stop. A process
+    forked meanwhile inherits the handler (quantize: NNCF's telemetry sender, terminated by its
+    parent when the send is slow): there the signal ends the process as it would have, where a
+    KeyboardInterrupt printed a traceback onto the command's stderr."""
+    if os.getpid() != _RUNNING_IN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     if _STOPPABLE:
         raise KeyboardInterrupt
 
@@ -89,8 +99,8 @@ def _main_guarded(argv: list[str], whole_process: bool) -> int:
     argv = [a for a in argv if a != "--debug"]
     # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
     # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
-    global _STOPPABLE
-    _STOPPABLE = True
+    global _STOPPABLE, _RUNNING_IN
+    _STOPPABLE, _RUNNING_IN = True, os.getpid()
     wanted = {signal.SIGTERM: _interrupt, signal.SIGINT: _interrupt}
     previous = {}
     for signum, handler in wanted.items():
