@@ -87,8 +87,34 @@ def time_count_pages(folder: Path, sizes: list[int]) -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         status = "PASS" if done.returncode == 0 and seconds <= 10 else "FAIL"
         print(f"report of a count of {layers:,} layers: {seconds:.1f} s (target <= 10 s: {status}), exit {done.returncode}, "
-              f"peak memory of the largest run so far {peak_mb:,.0f} MB, page {page.stat().st_size / 1e6 if page.exists() else 0:.2f} MB"
-              + (f"; {done.stderr.strip()}" if done.returncode else ""), flush=True)
+              f"peak memory of the largest run so far {peak_mb:,.0f} MB, page {page.stat().st_size / 1e6 if page.exists() else 0:.2f} MB, "
+              f"JSON {counted.stat().st_size / 1e6:,.0f} MB" + (f"; {done.stderr.strip()}" if done.returncode else ""), flush=True)
+        print(f"  stages in this process, CPU seconds: {stages(counted)}", flush=True)
+
+
+def stages(counted: Path) -> str:
+    """Where a report of a count file spends its time, stage by stage, on the process's CPU clock
+    (a busy machine stretches the wall clock, less so this)."""
+    from flopbench.render.report import render_report
+    from flopbench.reporting.report import _from_results
+    from flopbench.results import codec, documents
+
+    spent = {}
+    with documents.collector_paused():
+        started = time.process_time()
+        document = documents.read_document(counted)
+        spent["parse"] = time.process_time() - started
+        kind, data = codec.upgraded(document)
+        started = time.process_time()
+        documents.checked(data, kind.name, counted.name)
+        spent["schema check"] = time.process_time() - started
+        started = time.process_time()
+        cost = codec.decode(kind.cls, data)
+        spent["read into objects"] = time.process_time() - started
+        started = time.process_time()
+        render_report(_from_results([(str(counted), cost)], "report", False))
+        spent["render"] = time.process_time() - started
+    return ", ".join(f"{name} {value:.2f}" for name, value in spent.items()) + f"; in all {sum(spent.values()):.2f}"
 
 
 def main() -> int:

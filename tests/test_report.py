@@ -9,6 +9,7 @@ import pytest
 
 import flopbench
 from flopbench.cli.main import main
+from flopbench.render.report import LAYER_HEADS
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -501,8 +502,49 @@ def test_a_count_of_10000_layers_makes_a_page_of_its_largest_layers(sep_cnn_xml,
     html = page.read_text()
     assert f"other {leaves - 199:,} layers" in html
     assert f"the other {leaves - 199:,} are one bar" in html
-    assert "Shown: the 1,000 layers with the most FLOPs" in html and "the other 9,000 layers are left out" in html
+    assert "Shown: the 1,000 layers with the most FLOPs" in html and "the other 9,000 layers are one row under them" in html
     assert html.count('<tr class="layer') == 1000
     # the largest layer is shown; the smallest is not
     work = lambda layer: layer.total_flops(loaded.include_other)  # noqa: E731
     assert f">{max(loaded.layers, key=work).name}<" in html and f">{min(loaded.layers, key=work).name}<" not in html
+
+
+def test_a_count_of_10000_layers_accounts_for_every_layer_on_its_page(sep_cnn_xml, tmp_path):
+    """Of a page that shows the largest layers only, nothing is lost: the table's rows and its row
+    of the layers left out add up, column by column, to sums made here from the JSON's ops, and
+    the chart's bar of the folded layers has the share of the FLOPs the 199 bars shown leave."""
+    import json
+
+    document = repeated_count(flopbench.count(sep_cnn_xml).to_dict(), 10_000)
+    ops = {op["name"]: op for op in document["ops"]}
+    # layers of unequal size, so which are shown depends on their work, not on their order
+    for index, layer in enumerate(document["layers"]):
+        ops[layer["ops"][0]]["macs"] += index
+    counted = tmp_path / "count.json"
+    counted.write_text(json.dumps(document))
+    page = tmp_path / "page.html"
+    assert main(["report", str(counted), "-o", str(page)]) == 0
+    html = page.read_text()
+
+    def summed(layer: dict, key: str) -> int:
+        return sum(ops[name][key] for name in layer["ops"])
+
+    def cell(row: str, index: int) -> int:
+        return int(re.findall(r'<td(?: data-v="([^"]*)")?>', row)[index] or 0)
+
+    shown = re.findall(r'<tr class="layer[^"]*">(.*?)</tr>', html)
+    rest = re.search(r'<tr class="rest">(.*?)</tr>', html)
+    assert len(shown) == 1000 and rest, "the table shows 1,000 layers and one row for the other 9,000"
+    assert ">other 9,000 layers<" in rest.group(1)
+    heads = [name for name, _ in LAYER_HEADS]
+    for head, key, factor in (("MACs", "macs", 1), ("FLOPs", "macs", 2), ("Params", "params", 1)):
+        where = heads.index(head)
+        on_page = sum(cell(row, where) for row in shown) + cell(rest.group(1), where)
+        assert on_page == factor * sum(summed(layer, key) for layer in document["layers"]), head
+    # the chart: the 199 largest leaves (a separable layer's parts), then one bar for the rest
+    leaves = [leaf for layer in document["layers"] for leaf in (layer["parts"] or [layer])]
+    work = sorted((2 * summed(leaf, "macs") for leaf in leaves), reverse=True)
+    folded = re.search(r"<title>other ([\d,]+) layers: ([\d.]+)% together", html)
+    assert folded and folded.group(1) == f"{len(leaves) - 199:,}"
+    assert float(folded.group(2)) == pytest.approx(100.0 * sum(work[199:]) / sum(work), abs=0.051)
+    assert len(re.findall(r"<title>[^<]*: [\d,]+ FLOPs, [\d.]+% of the model</title>", html)) == 199

@@ -96,7 +96,7 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
                  for part in layer.parts]
         bodies.append(f"<tbody>{''.join(rows)}</tbody>")
     timed_totals = "".join(f"<td>{p.layers_us:,.1f}</td>" + "<td></td>" * (3 if guessed else 2) for p, guessed in zip(profiles, predicted))
-    footer = (f'<tfoot><tr><td></td><td>Total</td><td colspan="5"></td><td>{units.count(cost.macs)}</td><td>{units.count(total)}</td>'
+    footer = (f'<tfoot>{_rest_row(cost, [layer for _, layer in _left_out(layers, shown)], len(timed_heads))}<tr><td></td><td>Total</td><td colspan="5"></td><td>{units.count(cost.macs)}</td><td>{units.count(total)}</td>'
               f'<td>100.0</td><td>{units.count(cost.other_flops)}</td><td></td><td>{units.count(cost.params)}</td>'
               f'<td>{units.count(cost.weight_bytes)}</td><td>{units.count(cost.bytes_read + cost.bytes_written)}</td>{timed_totals}</tr></tfoot>')
     note = ("Click a header to sort (again to reverse); the parts of a separable layer (depthwise, pointwise) stay "
@@ -111,11 +111,36 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
                       f"(flopbench predict --calibrate --engine {engine_name(p)})."
                       for p, guessed in zip(profiles, predicted))
             + (f" Shown: the {len(shown):,} layers with the most FLOPs, numbered in the model's order; the other "
-               f"{len(layers) - len(shown):,} layers are left out of this table and counted in its totals (flopbench flops "
+               f"{len(layers) - len(shown):,} layers are one row under them, with their sums (flopbench flops "
                "MODEL -o count.json or .csv has every layer)." if len(shown) < len(layers) else ""))
     return (f'<section id="layers"><h2>Layers ({len(cost.layers)})</h2><p class="note">{escape(note)}</p>'
             f'<div class="scroll"><table id="layer-table" class="sortable"><thead><tr>{heads}</tr></thead>'
             f'{"".join(bodies)}{footer}</table></div></section>')
+
+
+def _left_out(layers: list, shown: list) -> list:
+    kept = {index for index, _ in shown}
+    return [item for item in layers if item[0] not in kept]
+
+
+def _rest_row(cost: ModelCost, rest: Sequence[LayerCost], timed_columns: int) -> str:
+    """One row for the layers the table leaves out, with their sums: its rows and this one add up
+    to the totals under them, so no layer's work goes missing from the page."""
+    if not rest:
+        return ""
+    ops = [op for layer in rest for op in layer.ops]
+    macs, other = sum(op.macs for op in ops), sum(op.other_flops for op in ops)
+    flops = 2 * macs + (other if cost.include_other else 0)
+    total = cost.total_flops
+    share = 100.0 * flops / total if total else 0.0
+    params = sum(op.params for op in ops)
+    weights = sum(op.weight_bytes for op in ops)
+    moved = sum(op.bytes_read + op.bytes_written for op in ops)
+    cells = [("", None), (f"other {len(rest):,} layers", None), *[("", None)] * 5, (units.count(macs), macs),
+             (units.count(flops), flops), (f"{share:.1f}", round(share, 4)), (units.count(other), other), ("", None),
+             (units.count(params), params), (units.count(weights), weights), (units.count(moved), moved),
+             *[("", None)] * timed_columns]
+    return f'<tr class="rest">{sortable_cells(cells)}</tr>'
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,13 @@ def save_measurements(content: Any, output: str | os.PathLike) -> list[Path]:
 def results_page(paths: Sequence[str], command: str, include_other: bool = False) -> str:
     """The page of result files measured earlier: a sweep's or a gathered fleet file's page of
     their own, else the report of one count and any bench and profile results of one machine."""
+    from ..results.documents import collector_paused
+
+    with collector_paused():
+        return _results_page(paths, command, include_other)
+
+
+def _results_page(paths: Sequence[str], command: str, include_other: bool) -> str:
     from .. import load_result
     from ..fleet.records import FleetResult
     from ..study.sweep import SweepResult

@@ -321,41 +321,77 @@ def decode(cls: type, data: Mapping[str, Any]) -> Any:
 
 
 def _decode_object(cls: type, data: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{cls.__name__} needs a JSON object, not {type(data).__name__}")
+    return _object_decoder(cls)(data, context)
+
+
+_PLAIN_FIELD, _NAMED_FIELD, _MAPPED_FIELD, _OTHER_FIELD = range(4)
+
+
+@lru_cache(maxsize=None)
+def _object_decoder(cls: type) -> Decoder:
+    """The function that reads a `cls` from its dict, its fields' decoders looked up once: a count
+    of 100,000 layers is 350,000 objects, each read field by field."""
     codec, plan = _plan(cls)
-    if codec.before_read is not None:
-        data = codec.before_read(data)
-    passed = dict(context)
-    values: dict[str, Any] = {}
+    steps = []
     flat_field = None
     for item in plan:
         meta = item.meta
         if meta.get("flatten"):
             flat_field = item
             continue
-        if item.key not in data or meta.get("omit"):
+        if meta.get("omit"):
             if not item.has_default:
-                raise KeyError(f"{cls.__name__} needs {item.key!r}")
+                steps.append((item.name, item.key, _OTHER_FIELD, None, False, None))
             continue
-        raw = data[item.key]
         if meta.get("by_name"):
-            # one index per object handed down, not one per reader: a count's layers each name their ops
-            index = passed.get((_BY_NAME, meta["by_name"])) or _NameIndex(passed[meta["by_name"]])
-            value = tuple(index[name] for name in raw)
+            how = _NAMED_FIELD
         elif meta.get("mapping"):
-            value = _decoder(item.hint)(list(raw.items()), passed)
+            how = _MAPPED_FIELD
+        elif item.hint in (int, str, bool):
+            how = _PLAIN_FIELD  # the value is taken as it is when its type is exactly the hint's
         else:
-            value = _decoder(item.hint)(raw, passed)
-        values[item.name] = value
-        if item.name in codec.passes:
-            passed[item.name] = value
-            passed[(_BY_NAME, item.name)] = _NameIndex(value)  # shared by every object below, built once
-    if flat_field is not None:
-        known = {item.key for item in plan} | {entry.key if isinstance(entry, Derived) else entry for entry in codec.derived}
-        rest = [(key, value) for key, value in data.items() if key not in known and key != SCHEMA_KEY]
-        values[flat_field.name] = _decoder(flat_field.hint)(rest if _is_pairs(flat_field.hint) else dict(rest), passed)
-    return cls(**values)
+            how = _OTHER_FIELD
+        steps.append((item.name, item.key, how, _decoder(item.hint), item.has_default, meta.get("by_name") or item.hint))
+    steps = tuple(steps)
+    passes = frozenset(codec.passes)
+    before_read = codec.before_read
+    known = {item.key for item in plan} | {entry.key if isinstance(entry, Derived) else entry for entry in codec.derived}
+    flat_pairs = flat_field is not None and _is_pairs(flat_field.hint)
+    flat_decoder = _decoder(flat_field.hint) if flat_field is not None else None
+
+    def read(data: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise TypeError(f"{cls.__name__} needs a JSON object, not {type(data).__name__}")
+        if before_read is not None:
+            data = before_read(data)
+        passed = dict(context) if passes else context
+        values: dict[str, Any] = {}
+        for name, key, how, decoder, has_default, hint in steps:
+            if key not in data or decoder is None:
+                if not has_default:
+                    raise KeyError(f"{cls.__name__} needs {key!r}")
+                continue
+            raw = data[key]
+            if how == _PLAIN_FIELD:
+                value = raw if type(raw) is hint else decoder(raw, passed)
+            elif how == _NAMED_FIELD:
+                # one index per object handed down, not one per reader: a count's layers each name their ops
+                index = passed.get((_BY_NAME, hint)) or _NameIndex(passed[hint])
+                value = tuple(index[member] for member in raw)
+            elif how == _MAPPED_FIELD:
+                value = decoder(list(raw.items()), passed)
+            else:
+                value = decoder(raw, passed)
+            values[name] = value
+            if name in passes:
+                passed[name] = value
+                passed[(_BY_NAME, name)] = _NameIndex(value)  # shared by every object below, built once
+        if flat_field is not None:
+            rest = [(key, value) for key, value in data.items() if key not in known and key != SCHEMA_KEY]
+            values[flat_field.name] = flat_decoder(rest if flat_pairs else dict(rest), passed)
+        return cls(**values)
+
+    return read
 
 
 class _NameIndex:
@@ -402,6 +438,15 @@ def _decoder(hint: Any) -> Decoder:
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             member = _decoder(args[0])
+            if args[0] in (int, str):
+                exact = frozenset((args[0],))
+
+                def plain_tuple(value, context):  # a shape: its members' types checked at C speed
+                    made = tuple(value)
+                    if exact.issuperset(map(type, made)):
+                        return made
+                    return tuple(member(v, context) for v in made)
+                return plain_tuple
             return lambda value, context: tuple(member(v, context) for v in value)
         if not args:
             return lambda value, context: tuple(value)
@@ -447,6 +492,13 @@ def _union(args: tuple[Any, ...]) -> Decoder:
     options = [a for a in args if a is not type(None)]
     optional = len(options) < len(args)
     decoders = [_decoder(a) for a in options]
+
+    if optional and len(decoders) == 1:  # Shape | None, int | None: most of a count's fields
+        only = decoders[0]
+
+        def maybe(value, context):
+            return None if value is None else only(value, context)
+        return maybe
 
     def union(value, context):
         if value is None and optional:

@@ -3,6 +3,8 @@ loads back into the result object it came from. Results from different machines 
 refuse to merge unless asked (pyperf's rule: numbers from two machines are not one series)."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 from collections.abc import Iterable
@@ -15,6 +17,21 @@ from .writing import write_text_atomic
 
 MAX_DOCUMENT_BYTES = 1 << 30
 MAX_POINTS_FILE_BYTES = 64 << 20  # a sweep's points file (study --points, fleet sweep)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Reading a document makes millions of small objects (a count of 100,000 layers holds 13
+    million values) and no reference cycles: Python's cyclic collector, run again and again over
+    everything alive as they pile up, made a large document's load grow faster than its size (and
+    a page made from it: each collection while it renders went over the millions again)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _not_finite(text: str):
@@ -48,7 +65,8 @@ def read_json(path: str | os.PathLike, what: str, error: type[FlopbenchError] = 
     try:
         with open(file, "rb") as handle:
             text = handle.read(limit + 1).decode("utf-8")
-        return json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
+        with collector_paused():
+            return json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
     except RecursionError:
         raise error(f"{what} {file.name} is nested too deeply to be one flopbench wrote", fix) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -100,9 +118,10 @@ def result_from_dict(document: dict[str, Any], source: str = "the result") -> An
     after its upgrade); `source` names it in an error (the file's name)."""
     readable(document.get("schema"))
     try:
-        kind, data = codec.upgraded(document)
-        checked(data, kind.name, source)
-        return codec.decode(kind.cls, data)
+        with collector_paused():
+            kind, data = codec.upgraded(document)
+            checked(data, kind.name, source)
+            return codec.decode(kind.cls, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultFileError(f"{source} of schema {document.get('schema')} is incomplete or damaged ({type(exc).__name__}: {exc})",
                               "write it again with flopbench") from None

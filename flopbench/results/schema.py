@@ -12,7 +12,6 @@ per schema into plain functions, because a count of 100,000 layers is millions o
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
@@ -118,14 +117,36 @@ def _compiled(kind: str) -> Check:
             if kind_of not in allowed and not (whole_floats and kind_of is float and value.is_integer()):
                 raise Mismatch(f"is {_shown(value)}, not {wanted}")
             if kind_of is int or kind_of is float:
+                if not -LARGEST < value < LARGEST:
+                    _insane(value)
                 for says, refuses, bound in bounds:
                     if refuses(value, bound):
                         raise Mismatch(f"is {_shown(value)}, {says} {bound}")
-        return check_type
+
+        def check_plain_type(value):  # no bounds: most values of a count (names, flags)
+            kind_of = type(value)
+            if kind_of not in allowed and not (whole_floats and kind_of is float and value.is_integer()):
+                raise Mismatch(f"is {_shown(value)}, not {wanted}")
+            if (kind_of is int or kind_of is float) and not -LARGEST < value < LARGEST:
+                _insane(value)
+
+        least = bounds[0][2] if len(bounds) == 1 and bounds[0][0] == "below the minimum" else None
+
+        def check_least(value):  # the one bound most numbers have: a count, a time, at least 0
+            if type(value) is int and -LARGEST < value < LARGEST:
+                if value < least:
+                    raise Mismatch(f"is {_shown(value)}, below the minimum {least}")
+                return
+            check_type(value)
+
+        made = (check_least if least is not None and int in allowed else check_type) if bounds else check_plain_type
+        # what a oneOf/anyOf asks before it tries this form: a value of another type never matches it
+        made.accepts = frozenset(allowed) | ({float} if whole_floats else set())
+        return made
 
     def compile_node(node: Any) -> Check:
         if node is True or node == {}:
-            return _nothing
+            return _sane  # any value, its numbers still within the sanity bounds
         if node is False:
             def never(value):
                 raise Mismatch("is not allowed")
@@ -191,8 +212,7 @@ def _compiled(kind: str) -> Check:
             checks.append(required)
         if "properties" in node or "additionalProperties" in node:
             known = {key: compile_node(sub) for key, sub in node.get("properties", {}).items()}
-            extra = node.get("additionalProperties", True)
-            other = compile_node(extra) if extra is not True else _nothing
+            other = compile_node(node.get("additionalProperties", True))
 
             def properties(value):
                 if type(value) is dict:
@@ -208,21 +228,35 @@ def _compiled(kind: str) -> Check:
                 options = [compile_node(sub) for sub in node[word]]
 
                 def choice(value, options=options, exactly=exactly, word=word):
-                    matched, failures = 0, []
+                    # a form that cannot take the value's type is passed over without raising: a count's
+                    # hundreds of thousands of shapes (a shape or null) would each cost a Mismatch
+                    kind_of = type(value)
+                    matched = 0
                     for option in options:
+                        accepts = getattr(option, "accepts", None)
+                        if accepts is not None and kind_of not in accepts:
+                            continue
                         try:
                             option(value)
                             matched += 1
+                        except Mismatch:
+                            pass
+                    if exactly and matched > 1:
+                        raise Mismatch(f"matches more than one of the forms the schema allows ({word})")
+                    if matched:
+                        return
+                    failures = []
+                    for option in options:  # none matched: each form's reason, to name the likeliest
+                        try:
+                            option(value)
                         except Mismatch as exc:
                             failures.append(exc)
-                    if matched == 0:
+                    if failures:
                         # the form whose mismatch lies deepest is the one the value was meant to have
                         deepest = max(failures, key=lambda exc: len(exc.steps))
                         if deepest.steps or len(options) == 1:
                             raise deepest
                         raise Mismatch(f"is {_shown(value)}, which matches none of the forms the schema allows")
-                    if exactly and matched > 1:
-                        raise Mismatch(f"matches more than one of the forms the schema allows ({word})")
                 checks.append(choice)
         if "allOf" in node:
             checks += [compile_node(sub) for sub in node["allOf"]]
@@ -241,6 +275,15 @@ def _compiled(kind: str) -> Check:
             checks.append(conditional)
         elif "then" in node or "else" in node:
             raise ValueError(f"schema {kind}: then/else without if")
+        # the sanity bounds are checked on the way: a value this node does not look inside (an object
+        # without properties, an array without items, a node without a type) is walked for them
+        types = node["type"] if isinstance(node.get("type"), list) else [node["type"]] if "type" in node else None
+        covered = (any(word in node for word in ("$ref", "const", "enum", "oneOf", "anyOf"))
+                   or (types is not None and all(name not in ("object", "array") for name in types))
+                   or (types is not None and ("object" not in types or "properties" in node or "additionalProperties" in node)
+                       and ("array" not in types or "items" in node)))
+        if not covered:
+            checks.append(_sane)
         if not checks:
             return _nothing
         if len(checks) == 1:
@@ -252,19 +295,20 @@ def _compiled(kind: str) -> Check:
             def both(value):
                 first(value)
                 second(value)
-            return both
-
-        def every(value):
-            for one in checks:
-                one(value)
-        return every
+            made = both
+        else:
+            def every(value):
+                for one in checks:
+                    one(value)
+            made = every
+        types = [check.accepts for check in checks if getattr(check, "accepts", None) is not None]
+        if types:
+            made.accepts = frozenset.intersection(*types)
+        return made
 
     whole = compile_node(root)
 
-    def checked(document):
-        whole(document)
-        _sane(document)
-    return checked
+    return whole
 
 
 KNOWN = frozenset(("$ref", "type", "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
@@ -293,9 +337,13 @@ def _sane(value: Any) -> None:
                     _sane(item)
         except Mismatch as exc:
             raise _inside(index, exc) from None
-    elif not -LARGEST < value < LARGEST or (kind is float and not math.isfinite(value)):
-        shown = f"a number of {len(str(abs(value)))} digits" if kind is int and abs(value) > 10 ** 30 else _shown(value)
-        raise Mismatch(f"is {shown}, larger than any number a flopbench result holds")
+    elif (kind is int or kind is float) and not -LARGEST < value < LARGEST:  # False for NaN and the infinities too
+        _insane(value)
+
+
+def _insane(value: Any) -> None:
+    shown = f"a number of {len(str(abs(value)))} digits" if type(value) is int and abs(value) > 10 ** 30 else _shown(value)
+    raise Mismatch(f"is {shown}, larger than any number a flopbench result holds")
 
 
 _DEEPER = frozenset((dict, list, int, float))
