@@ -223,9 +223,28 @@ def test_compare_and_report_show_a_fleet_profile_machine_by_machine(fleet_profil
     assert [m["name"] for m in comparison["layers"]] == [layer.name for layer in layers]
     for match in comparison["layers"]:  # each column's time is its node's own profile's
         assert match["time_us"] == [next(r["time_us"] for r in by_node[node]["layers"] if r["name"] == match["name"]) for node in columns]
+    # the end-to-end latencies as bench and profile show them: each node's median and standard
+    # deviation, from the latencies its own profile kept (no mean row: every file holds medians)
+    rows = {r["metric"]: r["values"] for r in comparison["rows"] if r["engine"] == "openvino"}
+    for run, prefix in (("unprofiled_latency", ""), ("profiled_latency", "profiled_")):
+        assert rows[f"{prefix}latency_median_ns"] == [by_node[node][run]["median_ns"] for node in columns]
+        assert rows[f"{prefix}latency_std_ns"] == [by_node[node][run]["std_ns"] for node in columns]
+    assert not {"latency_mean_ns", "profiled_latency_mean_ns"} & set(rows)
     assert main(["compare", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "Layers side by side" in shown and all(f" {layer.name} " in shown for layer in layers)
+    assert "latency median (unprofiled)" in shown and "latency std (profiled)" in shown and "latency mean" not in shown
+    # a file written before profiles kept their latencies' statistics: its means, called means
+    older = json.loads(out.read_text())
+    for record in older["points"]:
+        del record["result"]["profiled_latency"], record["result"]["unprofiled_latency"], record["result"]["overhead"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    from flopbench.fleet.compare import side_by_side
+
+    rows = {r.metric: r.values for r in side_by_side(flopbench.load_result(tmp_path / "older.json")).rows if r.engine == "openvino"}
+    assert rows["latency_mean_ns"] == tuple(by_node[node]["unprofiled_end_to_end_us"] * 1e3 for node in columns)
+    assert rows["profiled_latency_mean_ns"] == tuple(by_node[node]["end_to_end_us"] * 1e3 for node in columns)
+    assert "latency_median_ns" not in rows
 
     page = tmp_path / "machines.html"
     assert main(["report", str(out), "-o", str(page)]) == 0

@@ -58,16 +58,34 @@ def _bench_rows(columns: list[dict[str, Any]], engines: list[str]) -> list[Row]:
     return rows
 
 
-def _profile_rows(columns: list[dict[str, Any]], engines: list[str]) -> tuple[list[Row], list[LayerMatch]]:
-    rows: list[Row] = []
-    layers: list[LayerMatch] = []
-    for engine in engines:
-        profiles: list[ProfileResult | None] = [c["profiles"].get(engine) for c in columns]
+def _latency_rows(engine: str, profiles: list[ProfileResult | None]) -> list[Row]:
+    """The end-to-end latency, unprofiled and profiled, as bench and profile show it: the median
+    and the standard deviation of each node's inferences. A file written before profiles kept them
+    has only the means: they get rows of their own, called means."""
+    given = [p for p in profiles if p is not None]
+    rows = []
+    if any(p.unprofiled_latency is not None and p.profiled_latency is not None for p in given):
+        for run, prefix, words in (("unprofiled_latency", "", "unprofiled"), ("profiled_latency", "profiled_", "profiled")):
+            stats = [None if p is None else getattr(p, run) for p in profiles]
+            rows.append(Row(f"{prefix}latency_median_ns", f"Latency median ({words})", "ns", engine,
+                            tuple(None if s is None else s.median_ns for s in stats)))
+            rows.append(Row(f"{prefix}latency_std_ns", f"Latency std ({words})", "ns", engine,
+                            tuple(None if s is None else s.std_ns for s in stats)))
+    if any(p.unprofiled_latency is None or p.profiled_latency is None for p in given):
         rows.append(Row("latency_mean_ns", "Latency mean (unprofiled)", "ns", engine,
                         tuple(None if p is None or p.unprofiled_end_to_end_us is None else p.unprofiled_end_to_end_us * 1e3
                               for p in profiles)))
         rows.append(Row("profiled_latency_mean_ns", "Latency mean (profiled)", "ns", engine,
                         tuple(None if p is None else p.end_to_end_us * 1e3 for p in profiles)))
+    return rows
+
+
+def _profile_rows(columns: list[dict[str, Any]], engines: list[str]) -> tuple[list[Row], list[LayerMatch]]:
+    rows: list[Row] = []
+    layers: list[LayerMatch] = []
+    for engine in engines:
+        profiles: list[ProfileResult | None] = [c["profiles"].get(engine) for c in columns]
+        rows += _latency_rows(engine, profiles)
         precisions = [None if p is None else p.engine.get("precision") for p in profiles]
         rows.append(Row("precision", "Precision", "", engine, tuple(precisions)))
         rows += _roof_rows(engine, [None if p is None else p.roofline for p in profiles], precisions)
