@@ -170,6 +170,11 @@ def test_fleet_profile_gives_each_node_its_layers_on_its_own_roofline(cluster, f
         assert result["roofline"] == roofline_cache["openvino"].to_dict()
     assert all(node_id[:8] in done.stdout for node_id in expected)
     assert all(f" {layer.name} " in done.stdout for layer in layers)
+    for record in document["points"]:  # each node's latencies as profile shows them: median ± std, from its record
+        for run in ("profiled_latency", "unprofiled_latency"):
+            stats = record["result"][run]
+            assert f"{stats['median_ns'] / 1e3:,.1f} ± {stats['std_ns'] / 1e3:,.1f}" in done.stdout
+    assert "(profiled, median ± std)" in done.stdout and "(unprofiled, median ± std)" in done.stdout
     loaded = flopbench.load_result(out)
     assert isinstance(loaded, FleetResult) and len(loaded.profile_results()) == 2
 

@@ -96,7 +96,8 @@ def _roof_line(result: FleetResult, node_id: str, engine: str, roof: dict[str, A
 
 def fleet_profile_table(result: FleetResult):
     """Each layer's mean time (µs) and % of the attainable GFLOP/s on that node's own roofline,
-    a column per node; the end-to-end latency of the profiled and the unprofiled run below."""
+    a column per node; below, the mean end-to-end latency they add up to, and the median and
+    standard deviation of the profiled and the unprofiled inferences."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -127,8 +128,15 @@ def fleet_profile_table(result: FleetResult):
         rows.setdefault("(engine's own nodes)", {})[node_id] = f"{document['engine_nodes_us']:,.1f}"
         rows.setdefault("(outside layers)", {})[node_id] = f"{document['outside_layers_us']:,.1f}"
         rows.setdefault("(end to end)", {})[node_id] = f"{document['end_to_end_us']:,.1f}"
+        # the latencies as bench and profile show them: median ± standard deviation; a file written
+        # before profiles kept them has the unprofiled mean only
+        for run, label in (("profiled_latency", "(profiled, median ± std)"), ("unprofiled_latency", "(unprofiled, median ± std)")):
+            stats = document.get(run)
+            if stats:
+                rows.setdefault(label, {})[node_id] = f"{stats['median_ns'] / 1e3:,.1f} ± {stats['std_ns'] / 1e3:,.1f}"
         unprofiled = document["unprofiled_end_to_end_us"]
-        rows.setdefault("(end to end, unprofiled)", {})[node_id] = "—" if unprofiled is None else f"{unprofiled:,.1f}"
+        if not document.get("unprofiled_latency") and unprofiled is not None:
+            rows.setdefault("(unprofiled, mean)", {})[node_id] = f"{unprofiled:,.1f}"
         roofs.append(Text(_roof_line(result, node_id, key[1], document["roofline"], document["metadata"].get("roofline_source", "?"))))
         profiled = ProfileResult.from_dict(document)
         # the very lines the page lists (render/compare.py), under the page's column name
