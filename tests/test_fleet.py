@@ -7,6 +7,7 @@ The cluster is shared by the module; the last test removes the second node, so i
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -250,6 +251,15 @@ def test_compare_and_report_show_a_fleet_profile_machine_by_machine(fleet_profil
     assert rows["latency_mean_ns"] == tuple(by_node[node]["unprofiled_end_to_end_us"] * 1e3 for node in columns)
     assert rows["profiled_latency_mean_ns"] == tuple(by_node[node]["end_to_end_us"] * 1e3 for node in columns)
     assert "latency_median_ns" not in rows
+    from rich.console import Console
+
+    from flopbench.render.fleet import fleet_profile_table
+
+    shown = Console(width=200, record=True, file=io.StringIO())
+    shown.print(fleet_profile_table(flopbench.load_result(tmp_path / "older.json")))
+    text = shown.export_text()
+    assert "(unprofiled, mean)" in text and "median ± std" not in text
+    assert all(f"{by_node[node]['unprofiled_end_to_end_us']:,.1f}" in text for node in columns)
 
     page = tmp_path / "machines.html"
     assert main(["report", str(out), "-o", str(page)]) == 0
