@@ -37,7 +37,8 @@ def test_quick_openvino_roofline_offers_what_the_cpu_has(roofline_cache):
 def test_a_plateau_per_cache_level_the_os_names(roofline_cache, engine):
     """One level per data cache in /sys plus DRAM; each holds the working sets from the size of the
     level before it to its own size; DRAM is measured on a working set beyond 4× the last cache
-    (never a cache plateau); a nearer level is at least as fast as DRAM."""
+    (never a cache plateau); a nearer level is at least as fast as DRAM on the roof (measured slower,
+    as a loaded machine's quick sweep can, it is named disturbed and taken at DRAM's bandwidth)."""
     measured = roofline_cache[engine]
     caches = []
     for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
@@ -54,7 +55,10 @@ def test_a_plateau_per_cache_level_the_os_names(roofline_cache, engine):
     dram, last_cache = measured.levels[-1], measured.levels[-2]
     assert dram.holds_to_bytes is None and min(dram.measured_on) > 4 * last_cache.holds_to_bytes
     assert measured.bandwidth_gb_per_s == dram.bandwidth_gb_per_s
-    assert measured.levels[0].bandwidth_gb_per_s >= dram.bandwidth_gb_per_s
+    first = measured.levels[0]
+    if first.bandwidth_gb_per_s < dram.bandwidth_gb_per_s:  # the quick sweep of a loaded machine (seen at load 4.6)
+        assert first.name in measured.disturbed_levels()
+    assert measured.level_bandwidth(first) >= dram.bandwidth_gb_per_s  # the roof never puts a cache below DRAM
     assert measured.level_for(1) is measured.levels[0]
     assert measured.level_for(10 * last_cache.holds_to_bytes) is dram
     assert measured.node_overhead_ns > 0 and measured.call_overhead_ns >= 0
