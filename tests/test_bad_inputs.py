@@ -22,6 +22,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -1259,3 +1260,54 @@ def test_the_merge_refusal_names_only_what_exists():
         check_mergeable([{"cpu": "A", "cpu_count": 2}, {"cpu": "B", "cpu_count": 2}])
     assert "--allow-different-machines" not in str(caught.value)
     assert "flopbench compare" in caught.value.fix and "allow_different_machines=True" in caught.value.fix
+
+
+# --- nothing temporary outlives the command (#25 item 13) -----------------------------------------
+
+def _ort_profile(model: Path, tmpdir: Path, iterations: int) -> subprocess.Popen:
+    """`flopbench profile MODEL --engine onnxruntime` with its temporary folder in `tmpdir`."""
+    return subprocess.Popen([sys.executable, "-m", "flopbench", "profile", str(model), "--engine", "onnxruntime", "-niter",
+                             str(iterations), "--warmup", "1"], cwd=REPO, env={**os.environ, "TMPDIR": str(tmpdir)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _ours(tmpdir: Path) -> list[str]:
+    return sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("flopbench"))
+
+
+def _once_profiling(process: subprocess.Popen, tmpdir: Path) -> None:
+    """Wait until the profile's session is open: its folder (the trace, the optimized graph) exists."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not list(tmpdir.glob("flopbench-ort-*/optimized.onnx")):
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()
+
+
+def test_an_onnxruntime_profile_leaves_nothing_in_the_temporary_folder(corpus, roofline_cache, tmp_path):
+    """ONNX Runtime's profile writes its trace and the optimized graph into a folder of its own:
+    gone when the command ends, after a whole run and after SIGTERM mid-profile. SIGKILL cannot be
+    caught: what the killed run left, the next run removes (its folder's lock died with it). (A
+    library's own session-id file, .ses, is not flopbench's to remove.)"""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    done = _ort_profile(corpus.o, tmpdir, 20)
+    _, stderr = done.communicate(timeout=300)
+    assert done.returncode == 0, stderr
+    assert _ours(tmpdir) == []
+
+    stopped = _ort_profile(corpus.o, tmpdir, 10**6)
+    _once_profiling(stopped, tmpdir)
+    stopped.send_signal(signal.SIGTERM)
+    _, stderr = stopped.communicate(timeout=120)
+    assert stopped.returncode in (130, 143), stderr
+    assert _ours(tmpdir) == []
+
+    killed = _ort_profile(corpus.o, tmpdir, 10**6)
+    _once_profiling(killed, tmpdir)
+    killed.kill()
+    killed.communicate(timeout=60)
+    assert [name[:14] for name in _ours(tmpdir)] == ["flopbench-ort-"]
+    again = _ort_profile(corpus.o, tmpdir, 20)
+    _, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr
+    assert _ours(tmpdir) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import re
 import signal
 import stat
@@ -379,12 +380,12 @@ def _children(pid: int) -> set[int]:
 
 
 def _interrupt_once_a_point_is_written(command: list[str], out: Path, signum: int = signal.SIGINT,
-                                       started: set[int] | None = None) -> dict:
+                                       started: set[int] | None = None, env: dict | None = None) -> dict:
     """Run `flopbench COMMAND`, press Ctrl-C (or send `signum`) once the results file holds a point,
     and return the file as the interrupted run left it (exit 130, valid, marked incomplete and
     interrupted). `started` receives the processes the command started meanwhile."""
     process = subprocess.Popen([sys.executable, "-m", "flopbench", *command], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not (out.exists() and json.loads(out.read_text())["points"]):
         if started is not None:
@@ -442,14 +443,19 @@ def test_ctrl_c_during_fleet_profile_keeps_each_node_result_that_ended(cluster, 
     _assert_no_overlap(document)
 
 
-def test_sigterm_keeps_what_ended_and_stops_the_local_ray_it_started(zoo_dir, tmp_path):
+def test_sigterm_keeps_what_ended_and_stops_the_local_ray_it_started(zoo_dir, tmp_path, request):
     """SIGTERM, as a job scheduler or `kill` sends it, is Ctrl-C: on a local Ray the command started
     itself, the file keeps the points that ended (marked interrupted), and that Ray is gone when the
-    command exits (Ray's own SIGTERM handler would exit 1 without the file, its processes left)."""
+    command exits (Ray's own SIGTERM handler would exit 1 without the file, its processes left),
+    and so are the folders its points unpacked their files into (the point that was running when
+    Ray's workers were ended included), in a temporary folder of the test's own."""
     points_file, points = _points_file(tmp_path, zoo_dir, seconds=0.5)
     out = tmp_path / "sweep.json"
     started: set[int] = set()
-    document = _interrupt_once_a_point_is_written(["fleet", "sweep", str(points_file), "--json", str(out)], out, signal.SIGTERM, started)
+    tmpdir = Path(tempfile.mkdtemp(prefix="fb-", dir="/tmp"))  # short: Ray puts its sockets there (107 bytes at most)
+    request.addfinalizer(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
+    document = _interrupt_once_a_point_is_written(["fleet", "sweep", str(points_file), "--json", str(out)], out, signal.SIGTERM, started,
+                                                  env={**os.environ, "TMPDIR": str(tmpdir)})
     assert 1 <= len(document["points"]) < len(points) and all(r["status"] == "done" for r in document["points"])
     assert started  # the local Ray's processes
     deadline = time.monotonic() + 30
@@ -457,6 +463,10 @@ def test_sigterm_keeps_what_ended_and_stops_the_local_ray_it_started(zoo_dir, tm
         time.sleep(0.2)
     left = [pid for pid in started if Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert not left, [Path(f"/proc/{pid}/cmdline").read_text() for pid in left]
+    unpacked = tmpdir / f"flopbench-fleet-{os.getuid()}"
+    assert unpacked.is_dir()  # the points did unpack there
+    assert sorted(p.name for p in unpacked.iterdir()) == []
+    assert not [p.name for p in tmpdir.iterdir() if p.name.startswith("flopbench") and p != unpacked]
 
 
 def _ray_processes(pid: int) -> dict[int, str]:

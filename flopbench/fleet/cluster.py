@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -134,6 +135,25 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
         yield address or "local"
     finally:
         _shut_down(ray)
+        if not address:
+            _remove_what_the_workers_left()
+
+
+def _remove_what_the_workers_left(wait_s: float = 2.0) -> None:
+    """The folders that the local Ray's workers unpacked points into and were ended before they
+    could remove (a stopped run's running point): each is free once its worker has exited, which
+    follows Ray's shutdown by moments. A folder still held then is another run's, left to it."""
+    from ..results.writing import remove_abandoned
+    from .shipping import POINT_PREFIX, private_root
+
+    try:
+        root = private_root()
+    except FleetError:  # never made private: nothing was unpacked there
+        return
+    deadline = time.monotonic() + wait_s
+    with _signals_ignored():
+        while remove_abandoned(POINT_PREFIX, root) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 @dataclass(frozen=True)

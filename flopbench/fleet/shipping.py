@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import FleetError, InputDataError, ModelFileError
 from ..model.reading import source_files
+from ..results.writing import held_folder
 
 MAX_PACKAGE_BYTES = 2 << 30  # Ray's object store copes; beyond this, copy the model to the nodes yourself
 
@@ -91,14 +91,19 @@ def private_root() -> Path:
     return root
 
 
+POINT_PREFIX = "point-"
+
+
 @contextlib.contextmanager
 def point_folder() -> Iterator[Path]:
-    """A fresh, private folder for one point's unpacked files, removed when the point ends."""
-    folder = Path(tempfile.mkdtemp(prefix="point-", dir=private_root()))
+    """A fresh, private folder for one point's unpacked files, removed when the point ends. A point
+    whose worker was killed (Ray ends a stopped run's workers, a node lost mid-point) cannot remove
+    its own: the folder is held while its process lives, and the next point on the node removes it."""
+    folder, remove = held_folder(POINT_PREFIX, private_root())
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove()
 
 
 def _safe_name(name: str) -> PurePosixPath:

@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..errors import OutputError
@@ -249,3 +249,63 @@ def save_onnx_model(proto, path: str | os.PathLike, protect: Iterable[str | os.P
     with staged_files(target.parent, [target.name], protect) as staged:
         onnx.save(proto, str(staged[target.name]))
     return target
+
+
+# ---- temporary folders that no process outlives ----------------------------------------------------
+# A folder removed in a `finally` or a finalizer outlives a process killed by SIGKILL (a Ray worker
+# ended with its cluster, the OOM killer), which no code in it can catch. So a held folder keeps a
+# lock file locked while its process lives; the kernel lets go of the lock when the process ends,
+# however it ends, and the next held folder made beside it removes every one whose lock is free.
+
+HOLD_FILE = ".held"
+
+
+def held_folder(prefix: str, parent: str | os.PathLike | None = None) -> tuple[Path, Callable[[], None]]:
+    """A new folder `prefix`XXXX in `parent` (the temporary folder) held by this process, and the
+    function that removes it (safe to call twice). Folders of the same prefix that a dead process
+    held are removed first."""
+    import fcntl
+
+    where = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    remove_abandoned(prefix, where)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    # locked before it takes its name, so no one ever sees the lock file unlocked while we live
+    staged = folder / (HOLD_FILE + ".new")
+    handle = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    os.rename(staged, folder / HOLD_FILE)
+    held = [handle]
+
+    def remove() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        if held:
+            os.close(held.pop())
+    return folder, remove
+
+
+def remove_abandoned(prefix: str, parent: str | os.PathLike) -> int:
+    """Remove this user's held folders `prefix`* in `parent` whose holder has ended (their lock is
+    free); a folder without a lock file, or another user's, is left alone. How many are still held."""
+    import fcntl
+
+    try:
+        entries = [entry for entry in os.scandir(parent) if entry.name.startswith(prefix)]
+    except OSError:
+        return 0
+    held = 0
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            handle = os.open(os.path.join(entry.path, HOLD_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process lives
+            held += 1
+            continue
+        finally:
+            os.close(handle)
+        shutil.rmtree(entry.path, ignore_errors=True)
+    return held

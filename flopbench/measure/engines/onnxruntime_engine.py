@@ -6,9 +6,8 @@ import json
 import mmap
 import os
 import re
-import shutil
-import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from ...errors import EngineError, ProfilingError, engine_message
 from ...model.reading import ModelInputInfo
 from ...model.shapes import DeclaredInput, ShapeSpec, resolve_static_shapes
+from ...results.writing import held_folder
 from ..policy import SyncBlocks
 from ..requests import ExecutorRequests
 from .base import AsyncHooks, EngineConfig, EngineSettings, NodeTime, ProfiledRun
@@ -122,9 +122,11 @@ class OnnxRuntimeEngine:
             # several requests run concurrently; each run must not claim every core for itself
             options.intra_op_num_threads = config.nthreads or 1
             options.inter_op_num_threads = 1
-        optimized = None
+        optimized, remove_folder = None, None
         if config.profile:
-            folder = tempfile.mkdtemp(prefix="flopbench-ort-")
+            # held while this process lives: what a killed run leaves, the next profile removes
+            held, remove_folder = held_folder("flopbench-ort-")
+            folder = str(held)
             options.enable_profiling = True
             options.profile_file_prefix = os.path.join(folder, "profile")
             # the graph ONNX Runtime really runs (fused, NCHWc): what its profile's node names refer to
@@ -133,12 +135,16 @@ class OnnxRuntimeEngine:
             session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=[provider])
             runner = OnnxRuntimeRunner(session, config, self.version(), provider, input_shapes, quantized=has_quantized_ops(path))
         except BaseException as exc:
-            if optimized:
-                shutil.rmtree(os.path.dirname(optimized), ignore_errors=True)
+            if remove_folder is not None:
+                remove_folder()
             if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM
                 raise
             raise EngineError(f"ONNX Runtime cannot load {path.name}: {engine_message(exc)}", "check the model file, or use --engine openvino") from None
         runner.model_path, runner.optimized_model_path = path, optimized
+        if remove_folder is not None:
+            # removed by close(), else when the runner is collected or the process exits (a caller
+            # that never closes it, a test's runner): nothing outlives the run
+            runner._remove_folder = weakref.finalize(runner, remove_folder)
         return runner
 
 
@@ -300,8 +306,9 @@ class OnnxRuntimeRunner:
         if requests is not None:
             requests.close()
         self.session = None
-        if self.optimized_model_path:  # the profile's folder (its trace, the optimized graph): nothing outlives the run
-            shutil.rmtree(os.path.dirname(self.optimized_model_path), ignore_errors=True)
+        remove = getattr(self, "_remove_folder", None)
+        if remove is not None:  # the profile's folder (its trace, the optimized graph): nothing outlives the run
+            remove()
             self.optimized_model_path = None
 
 
