@@ -319,6 +319,29 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.calibration.mkdir()
     for name, shape in (("a.npy", (1, 1, 28, 28)), ("b_bad.npy", (1, 1, 27, 27)), ("c_bad.npy", (3, 3))):
         np.save(c.calibration / name, np.zeros(shape, np.float32))
+    # values far too large to print (#25 item 14): a message shows their start and keeps its point
+    million = list(range(10**6))
+    bench_point = {"model": "zoo/sep_cnn.onnx", "engines": ["openvino"], "seconds": 0.1}
+    study_point = {"in_channels": 8, "out_channels": 8, "kernel": 3, "size": 8, "stride": 1, "engine": "openvino", "precision": "f32",
+                   "seconds": 0.05, "repeats": 1, "profile_iterations": 2}
+    for name, point in (("points_seed_million", {**bench_point, "seed": million}),
+                        ("points_engines_numbers", {**bench_point, "engines": million}),
+                        ("points_field_megabyte", {**bench_point, "s" * (1 << 20): 1}),
+                        ("points_model_megabyte", {**bench_point, "model": "m" * (1 << 20) + ".onnx"}),
+                        ("study_channels_million", {**study_point, "in_channels": million}),
+                        ("study_engine_megabyte", {**study_point, "engine": "e" * (1 << 20)}),
+                        ("study_seed_megabyte", {**study_point, "seed": "9" * (1 << 20)}),
+                        ("study_point_megabyte_without_fields", {"key": "k" * (1 << 20)})):
+        setattr(c, name, d / f"{name}.json")
+        getattr(c, name).write_text(json.dumps([point]))
+    # a model whose one input (and its op) has a name of a megabyte
+    long_input = "n" * (1 << 20)
+    graph = helper.make_graph([helper.make_node("Relu", [long_input], ["y"], name="L" * (1 << 20))], "g",
+                              [helper.make_tensor_value_info(long_input, TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    c.onnx_megabyte_name = d / "megabyte_name.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), c.onnx_megabyte_name)
+    c.shape_100k_dims = "input:" + "x".join(["1"] * 10**5)
     return c
 
 
@@ -724,6 +747,50 @@ WARNING_CASES = [  # (id, -i file attribute, needle): run exits 0 with one warni
     ("npy_nan", "npy_nan", "nan.npy contains 1 NaN or Inf values"),
     ("npy_inf", "npy_inf", "inf.npy contains 2 NaN or Inf values"),
 ]
+
+# values far too large to print, in a message capped to their start: its line stays short
+HUGE_VALUE_CASES = [
+    Case("fleet_sweep_seed_a_million_items", ["fleet", "sweep", "{points_seed_million}", "--json", "{out}/r.json"],
+         lambda c: prepare_bench_points(read_points_file(c.points_seed_million), c.d), OptionError, "... has the wrong type"),
+    Case("fleet_sweep_engines_a_million_numbers", ["fleet", "sweep", "{points_engines_numbers}", "--json", "{out}/r.json"],
+         lambda c: prepare_bench_points(read_points_file(c.points_engines_numbers), c.d), OptionError, "... has the wrong type"),
+    Case("fleet_sweep_field_name_a_megabyte", ["fleet", "sweep", "{points_field_megabyte}", "--json", "{out}/r.json"],
+         lambda c: prepare_bench_points(read_points_file(c.points_field_megabyte), c.d), OptionError, "point 1 has an unknown field 'sss"),
+    Case("fleet_sweep_model_name_a_megabyte", ["fleet", "sweep", "{points_model_megabyte}", "--json", "{out}/r.json"],
+         lambda c: prepare_bench_points(read_points_file(c.points_model_megabyte), c.d), ModelFileError, "... (File name too long)"),
+    Case("study_points_channels_a_million_items", ["study", "sepconv", "--points", "{study_channels_million}", "-o", "{out}/s"],
+         lambda c: load_points(c.study_channels_million), OptionError, "... must be whole numbers of 1 or more"),
+    Case("study_points_engine_a_megabyte", ["study", "sepconv", "--points", "{study_engine_megabyte}", "-o", "{out}/s"],
+         lambda c: load_points(c.study_engine_megabyte), OptionError, "unknown engine 'eee"),
+    Case("study_points_seed_a_megabyte", ["study", "sepconv", "--points", "{study_seed_megabyte}", "-o", "{out}/s"],
+         lambda c: load_points(c.study_seed_megabyte), OptionError, "... is not allowed"),
+    Case("study_points_key_a_megabyte_and_no_fields", ["study", "sepconv", "--points", "{study_point_megabyte_without_fields}", "-o", "{out}/s"],
+         lambda c: load_points(c.study_point_megabyte_without_fields), OptionError, "... lacks in_channels"),
+    Case("flops_shape_names_no_input_of_a_megabyte_name", ["flops", "{onnx_megabyte_name}", "--shape", "wrong:1x4"],
+         lambda c: flopbench.load(c.onnx_megabyte_name, shape="wrong:1x4"), ShapeError, "which the model does not have"),
+    Case("flops_shape_rank_of_an_input_with_a_megabyte_name", ["flops", "{onnx_megabyte_name}", "--shape", "1x4x4"],
+         lambda c: flopbench.load(c.onnx_megabyte_name, shape="1x4x4"), ShapeError, "... 3 dimensions, but it has 2"),
+    Case("bench_input_names_no_input_of_a_megabyte_name", ["bench", "{onnx_megabyte_name}", "-i", "other:{npy_small}", "-t", "0.01"],
+         lambda c: prepare_inputs(flopbench.load(c.onnx_megabyte_name).inputs, [f"other:{c.npy_small}"]), InputDataError,
+         "-i names input 'other', which the model does not have"),
+    Case("bench_input_fits_no_input_of_a_megabyte_name", ["bench", "{onnx_megabyte_name}", "-i", "{npy_small}", "-t", "0.01"],
+         lambda c: prepare_inputs(flopbench.load(c.onnx_megabyte_name).inputs, [str(c.npy_small)]), InputDataError,
+         "... (1x4)"),
+    Case("flops_shape_of_100000_dimensions", ["flops", "{x}", "--shape", "{shape_100k_dims}"],
+         lambda c: flopbench.load(c.x, shape=c.shape_100k_dims), ShapeError, "has 100000 dimensions"),
+]
+CASES += HUGE_VALUE_CASES
+LONGEST_LINE = 400  # characters of an error line whose values were capped
+
+
+@pytest.mark.parametrize("case", HUGE_VALUE_CASES, ids=lambda c: c.id)
+def test_a_huge_value_is_shown_by_its_start(case: Case, corpus, tmp_path, capfd):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(_argv(case, corpus, out)) == 2
+    line = _check_line(capfd.readouterr().err, case.needle)
+    assert len(line) <= LONGEST_LINE, (len(line), line[:300])
+
 
 SUBPROCESS_CASES = ["fleet_unreachable_address", "missing_path", "ir_truncated", "onnx_garbage", "dynamic_spatial_no_shape", "shape_negative",
                     "npy_pickle_object_array", "bench_time_zero", "output_parent_is_a_file"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OptionError
+from ..errors import OptionError, one_line
 from .cluster import current_node_id
 from .shipping import ModelPackage, pack_input, pack_model, point_folder, unpack_input, unpack_model
 
@@ -43,11 +43,11 @@ def check_bench_point(point: Any, where: str = "a point") -> dict[str, Any]:
             continue
         expected = BENCH_FIELDS.get(name)
         if expected is None:
-            raise OptionError(f"{where} has an unknown field {name!r}", f"use only: {', '.join([*BENCH_FIELDS, *PLACEMENT_FIELDS])}")
-        if name == "engines" and isinstance(value, str):
+            raise OptionError(f"{where} has an unknown field {one_line(repr(name), 80)}", f"use only: {', '.join([*BENCH_FIELDS, *PLACEMENT_FIELDS])}")
+        if name == "engines" and (isinstance(value, str) or isinstance(value, list) and all(isinstance(e, str) for e in value)):
             continue
-        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
-            raise OptionError(f"{where}: {name} {value!r} has the wrong type", f"give {name} as {getattr(expected, '__name__', 'a number')}")
+        if value is not None and (not isinstance(value, expected) or isinstance(value, bool) or name == "engines"):
+            raise OptionError(f"{where}: {name} {one_line(repr(value), 80)} has the wrong type", f"give {name} as {getattr(expected, '__name__', 'a number')}")
     return point
 
 

@@ -285,6 +285,12 @@ def _random(model_input: ModelInputInfo, dtype: np.dtype, rng: np.random.Generat
     return np.zeros(shape, dtype=dtype)
 
 
+def _listed(inputs) -> str:
+    """The inputs with their shapes for a message: names come from the model's file, any length."""
+    shown = ", ".join(f"{one_line(i.name, 80)} ({one_line(format_shape(i.shape), 40)})" for i in inputs[:8])
+    return one_line(shown + (f" and {len(inputs) - 8:,} more" if len(inputs) > 8 else ""), 400)
+
+
 def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None = None, seed: int = 0,
                    layout: str | None = None) -> PreparedInputs:
     """Arrays for every model input: from `files` (`path` or `name:path`), else seeded random;
@@ -294,8 +300,8 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
         raise OptionError("--layout says how the -i files' axes are ordered, but no -i file was given", "give the input with -i, or drop --layout")
     for name in layouts:
         if name is not None and name not in {i.name for i in inputs}:
-            raise OptionError(f"--layout names input {name!r}, which the model does not have",
-                              f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
+            raise OptionError(f"--layout names input {one_line(repr(name), 80)}, which the model does not have",
+                              f"its inputs are: {_listed(inputs)}")
     check_seed(seed)
     files = expand_specs(list(input_specs(files) or ()))
     by_name = {i.name: i for i in inputs}
@@ -303,7 +309,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
     total = sum(math.prod(i.shape) * dtypes[i.name].itemsize for i in inputs)
     if total > MAX_INPUT_BYTES:
         biggest = max(inputs, key=lambda i: math.prod(i.shape) * dtypes[i.name].itemsize)
-        raise InputDataError(f"the model's inputs need {total / (1 << 30):,.1f} GiB of data (input {biggest.name!r} is {format_shape(biggest.shape)})",
+        raise InputDataError(f"the model's inputs need {total / (1 << 30):,.1f} GiB of data (input {one_line(repr(biggest.name), 80)} is {one_line(format_shape(biggest.shape), 80)})",
                              f"give smaller shapes with --shape or -b; flopbench feeds at most {MAX_INPUT_BYTES >> 30} GiB")
     arrays: dict[str, np.ndarray] = {}
     warnings_: list[str] = []
@@ -311,8 +317,8 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
     for spec in files:
         name, path = _split_spec(spec)
         if name is not None and name not in by_name:
-            raise InputDataError(f"-i names input {name!r}, which the model does not have",
-                                 f"its inputs are: {', '.join(f'{i.name} ({format_shape(i.shape)})' for i in inputs)}")
+            raise InputDataError(f"-i names input {one_line(repr(name), 80)}, which the model does not have",
+                                 f"its inputs are: {_listed(inputs)}")
         if name is not None and name in arrays:
             raise InputDataError(f"-i gives input {name!r} twice", "give each input once")
         array = read_npy(path)
@@ -325,7 +331,7 @@ def prepare_inputs(inputs: tuple[ModelInputInfo, ...], files: list[str] | None =
         free = [i for i in inputs if i.name not in arrays]
         fitting = [i for i in free if math.prod(i.shape) == array.size]
         if not fitting:
-            wanted = ", ".join(f"{i.name} ({format_shape(i.shape)})" for i in free) or "none left"
+            wanted = _listed(free) or "none left"
             raise InputDataError(f"{Path(path).name} has shape {format_shape(array.shape) or 'scalar'} ({array.size:,} elements), which fits no input: {wanted}",
                                  "give an array of one of those shapes (axes of size 1 may be added or left out)")
         target = fitting[0]

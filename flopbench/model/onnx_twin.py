@@ -446,7 +446,7 @@ def _open(path: Path):
         with open(path, "rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
-        raise ModelFileError(f"cannot read model file {path} ({exc.strerror or exc})", "check the path and its permissions") from None
+        raise ModelFileError(f"cannot read model file {one_line(str(path), 200)} ({exc.strerror or exc})", "check the path and its permissions") from None
     except ValueError:  # the file shrank to nothing between stat and mmap
         raise ModelFileError(f"{path.name} is not a valid ONNX file (it is empty)", _FIX) from None
     if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results.codec import encoded
-from ..errors import ModelFileError, ShapeError, engine_message
+from ..errors import ModelFileError, ShapeError, engine_message, one_line
 from .core import openvino_core, quiet_native_stderr
 from .flatbuffer import read_flatbuffer, read_tflite, stand_ins
 from .names import settle_made_up_names
@@ -74,7 +74,7 @@ def _check_file(path: Path) -> None:
     except (FileNotFoundError, NotADirectoryError):
         raise ModelFileError(f"model file {path} does not exist", "check the path (flopbench zoo sep_cnn -o DIR writes a sample model)") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ModelFileError(f"cannot read model file {path} ({getattr(exc, 'strerror', None) or exc})", "check the path and its permissions") from None
+        raise ModelFileError(f"cannot read model file {one_line(str(path), 200)} ({getattr(exc, 'strerror', None) or exc})", "check the path and its permissions") from None
     if stat.S_ISDIR(info.st_mode):
         return  # a SavedModel folder, or an error from detect_format
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
@@ -267,7 +267,7 @@ def _resolve_shapes(model, weight_inputs: frozenset[str], shapes: ShapeSpec, bat
             model.reshape({p.output(0): ov.PartialShape(list(d)) for p, d in chosen.items()})
         except Exception as exc:
             wanted = ", ".join(f"{_input_names(p)[0]}:{format_shape(d)}" for p, d in chosen.items())
-            described = ", ".join(f"{d.names[0]} ({d.shown})" for d in declared)
+            described = one_line(", ".join(f"{one_line(d.names[0], 80)} ({one_line(d.shown, 40)})" for d in declared[:8]), 400)
             raise ShapeError(f"the model cannot take the shapes {wanted}: {engine_message(exc)}",
                              f"give shapes that fit the model; its inputs are: {described}") from None
     return tuple(ModelInputInfo(name=_input_names(p)[0], shape=d, dtype=_dtype_name(p.get_element_type())) for p, d in chosen.items())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, one_line
 
 Shape = tuple[int, ...]
 
@@ -172,7 +172,9 @@ def resolve_static_shapes(declared: list[DeclaredInput], shapes: ShapeSpec, batc
     """A static shape for every input: the user's, else the declared one with a dynamic batch of 1
     (as benchmark_app); `batch` overrides every first dimension. Any other dynamic dimension needs
     a shape, and the error says which and how."""
-    described = ", ".join(f"{d.names[0]} ({d.shown})" for d in declared)
+    # names come from the model's file, any length: each shown by its start
+    described = one_line(", ".join(f"{one_line(d.names[0], 80)} ({one_line(d.shown, 40)})" for d in declared[:8])
+                         + (f" and {len(declared) - 8:,} more" if len(declared) > 8 else ""), 400)
     if UNNAMED in shapes:
         if len(declared) != 1:
             raise ShapeError(f"--shape without an input name, but the model has {len(declared)} inputs: {described}",
@@ -181,17 +183,17 @@ def resolve_static_shapes(declared: list[DeclaredInput], shapes: ShapeSpec, batc
     known = {name for d in declared for name in d.names}
     for name in shapes:
         if name not in known:
-            raise ShapeError(f"--shape names input {name!r}, which the model does not have", f"its inputs are: {described}")
+            raise ShapeError(f"--shape names input {one_line(repr(name), 80)}, which the model does not have", f"its inputs are: {described}")
     chosen: list[Shape] = []
     for item in declared:
         given = next((shapes[n] for n in item.names if n in shapes), None)
         if given is not None:
             if item.dims is not None and len(given) != len(item.dims):
-                raise ShapeError(f"--shape gives input {item.names[0]!r} {len(given)} dimensions, but it has {len(item.dims)}: {item.shown}",
+                raise ShapeError(f"--shape gives input {one_line(repr(item.names[0]), 80)} {len(given)} dimensions, but it has {len(item.dims)}: {one_line(item.shown, 80)}",
                                  f"give {len(item.dims)} dimensions")
             dims = tuple(given)
             if batch is not None and dims and dims[0] != batch:
-                raise ShapeError(f"-b {batch} and --shape {item.names[0]}:{format_shape(dims)} give input {item.names[0]!r} two batch sizes ({batch} and {dims[0]})",
+                raise ShapeError(f"-b {batch} and --shape {one_line(item.names[0], 80)}:{one_line(format_shape(dims), 80)} give input {one_line(repr(item.names[0]), 80)} two batch sizes ({batch} and {dims[0]})",
                                  "give the batch once: in --shape, or with -b")
         else:
             if item.dims is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputDataError, OptionError
+from ..errors import InputDataError, OptionError, one_line
 from .shapes import check_batch, normalize_shape_spec
 
 #: the keyword arguments a ModelSpec is made of besides the model (for functions that also take them loose)
@@ -20,7 +20,7 @@ SPEC_KEYWORDS = ("shape", "batch", "inputs", "seed", "layout", "example_input")
 def check_seed(seed: Any, label: str = "--seed") -> int:
     """A random seed: a whole number, 0 or more (numpy refuses the rest with a traceback)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError(f"{label} {seed!r} is not allowed", "give a whole number, 0 or more")
+        raise OptionError(f"{label} {one_line(repr(seed), 80)} is not allowed", "give a whole number, 0 or more")
     return int(seed)
 
 

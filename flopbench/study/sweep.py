@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..counting import count
-from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message
+from ..errors import FlopbenchError, OptionError, ResultFileError, engine_message, one_line
 from ..measure.bench import measure
 from ..measure.engines import ENGINES as ENGINE_REGISTRY, EngineConfig
 from ..measure.policy import RunPolicy
@@ -81,21 +81,23 @@ def point_key(point: dict[str, Any]) -> str:
 def parse_config(config: str) -> tuple[str, str]:
     engine, _, precision = config.partition(":")
     engine, precision = engine.strip().lower(), (precision.strip().lower() or "f32")
+    # a points file's engine can be anything, a megabyte long: the message shows its start
+    said, given = one_line(repr(engine), 60), one_line(repr(config), 80)
     if engine in ENGINE_REGISTRY and engine not in ENGINES:
-        raise OptionError(f"engine {engine!r} in --configs {config!r} does not run the sweep's {MODEL_SUFFIX} files",
+        raise OptionError(f"engine {said} in --configs {given} does not run the sweep's {MODEL_SUFFIX} files",
                           f"use engine:precision with engine one of {', '.join(ENGINES)}")
     if engine not in ENGINES:
-        raise OptionError(f"unknown engine {engine!r} in --configs {config!r}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
+        raise OptionError(f"unknown engine {said} in --configs {given}", f"use engine:precision with engine one of {', '.join(ENGINES)}")
     if precision not in ENGINE_REGISTRY[engine].precision_settings:
         allowed = ", ".join(ENGINE_REGISTRY[engine].precision_settings)
-        raise OptionError(f"unknown precision {precision!r} for {engine} in --configs {config!r}", f"choose {allowed}")
+        raise OptionError(f"unknown precision {one_line(repr(precision), 60)} for {engine} in --configs {given}", f"choose {allowed}")
     return engine, precision
 
 
 def _positive(name: str, values: Iterable[int]) -> tuple[int, ...]:
     values = tuple(values)
     if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
-        raise OptionError(f"{name} {','.join(map(str, values)) or '(none)'} must be whole numbers of 1 or more", f"e.g. {name} 16,64")
+        raise OptionError(f"{name} {one_line(','.join(map(str, values)), 80) or '(none)'} must be whole numbers of 1 or more", f"e.g. {name} 16,64")
     return tuple(int(v) for v in values)
 
 
@@ -114,7 +116,7 @@ def check_point(point: Any) -> dict[str, Any]:
         raise OptionError(f"a sweep point must be an object, got {type(point).__name__}", "see flopbench study sepconv --help")
     missing = [f for f in POINT_FIELDS if f not in point]
     if missing:
-        raise OptionError(f"sweep point {point.get('key', point)!r} lacks {', '.join(missing)}",
+        raise OptionError(f"sweep point {one_line(repr(point.get('key', point)), 120)} lacks {', '.join(missing)}",
                           f"give each point {', '.join(POINT_FIELDS)}")
     checked = dict(point)
     for name in ("in_channels", "out_channels", "kernel", "size", "stride"):
@@ -162,7 +164,7 @@ def check_unique_keys(keys: Sequence[str]) -> None:
     seen: set[str] = set()
     for key in keys:
         if key in seen:
-            raise OptionError(f"sweep points repeat the key {key!r}", "give every point its own key (or drop the repeated point)")
+            raise OptionError(f"sweep points repeat the key {one_line(repr(key), 120)}", "give every point its own key (or drop the repeated point)")
         seen.add(key)
 
 

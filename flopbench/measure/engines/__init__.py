@@ -2,7 +2,7 @@
 registered; everything else asks the engine (see `Engine` in base.py)."""
 from __future__ import annotations
 
-from ...errors import EngineError
+from ...errors import EngineError, one_line
 from .base import AsyncHooks, Engine, EngineConfig, EngineSettings, NodeTime, ProfiledRun, Runner, engine_errors
 from .litert_engine import LiteRTEngine
 from .onnxruntime_engine import OnnxRuntimeEngine
@@ -17,7 +17,7 @@ def engine_name(name: str) -> str:
     """The registered name of `name` (an alias, any case), or EngineError."""
     key = ALIASES.get(name.lower(), name.lower())
     if key not in ENGINES:
-        raise EngineError(f"unknown engine {name!r}", f"choose one of: {', '.join(ENGINES)}")
+        raise EngineError(f"unknown engine {one_line(repr(name), 80)}", f"choose one of: {', '.join(ENGINES)}")
     return key
 
 
