@@ -4,6 +4,7 @@ live with its renderer (cost.py, bench.py, profile.py), the page's shell in page
 Rendering never computes: the page shows what counting and measuring produced, in their units."""
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,7 @@ def layer_table_section(cost: ModelCost, profiles: Sequence[ProfileResult] = ())
     layers = list(enumerate(cost.layers, start=1))
     shown = layers
     if len(layers) > MOST_TABLE_LAYERS:  # a page of 100,000 rows would not open; the JSON keeps them all
-        most = sorted(layers, key=lambda item: -item[1].total_flops(cost.include_other))[:MOST_TABLE_LAYERS]
+        most = heapq.nlargest(MOST_TABLE_LAYERS, layers, key=lambda item: item[1].total_flops(cost.include_other))
         shown = sorted(most, key=lambda item: item[0])
     for index, layer in shown:
         cls = "layer" if layer.counted else "layer uncounted"
@@ -128,14 +129,17 @@ def _rest_row(cost: ModelCost, rest: Sequence[LayerCost], timed_columns: int) ->
     to the totals under them, so no layer's work goes missing from the page."""
     if not rest:
         return ""
-    ops = [op for layer in rest for op in layer.ops]
-    macs, other = sum(op.macs for op in ops), sum(op.other_flops for op in ops)
+    macs = other = params = weights = moved = 0
+    for layer in rest:  # one pass: these can be 100,000 layers of a few ops each
+        for op in layer.ops:
+            macs += op.macs
+            other += op.other_flops
+            params += op.params
+            weights += op.weight_bytes
+            moved += op.bytes_read + op.bytes_written
     flops = 2 * macs + (other if cost.include_other else 0)
     total = cost.total_flops
     share = 100.0 * flops / total if total else 0.0
-    params = sum(op.params for op in ops)
-    weights = sum(op.weight_bytes for op in ops)
-    moved = sum(op.bytes_read + op.bytes_written for op in ops)
     cells = [("", None), (f"other {len(rest):,} layers", None), *[("", None)] * 5, (units.count(macs), macs),
              (units.count(flops), flops), (f"{share:.1f}", round(share, 4)), (units.count(other), other), ("", None),
              (units.count(params), params), (units.count(weights), weights), (units.count(moved), moved),
