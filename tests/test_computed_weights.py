@@ -220,6 +220,6 @@ def test_measured_memory_is_explained_part_by_part_to_within_2x(model, engines, 
         assert part["weight_bytes"] == cost.materialized_weight_bytes and part["activation_bytes"] == cost.peak_activation_bytes
         assert part["estimate_bytes"] + part["rest_bytes"] == measured["total_growth_bytes"]
         assert 0.5 <= measured["total_growth_bytes"] / part["estimate_bytes"] <= 2.0, (measured["engine"], part)
-    if model.startswith("light"):  # the table says the same, once (each measurement is two fresh processes)
+    if not model.startswith("light"):  # the table says the same, once, on the small model (each measurement is two fresh processes)
         table = cli("flops", path, "--measure-memory", "openvino").stdout
         assert "= engine fixed cost" in table and "estimate with the engine's costs" in table

@@ -425,7 +425,7 @@ def test_ctrl_c_during_fleet_profile_keeps_each_node_result_that_ended(cluster, 
         models.append(tmp_path / f"{model}.onnx")
         models[-1].write_bytes((zoo_dir / f"{model}.onnx").read_bytes())
     out = tmp_path / "profile.json"
-    command = ["fleet", "profile", *map(str, models), "--engine", "openvino,onnxruntime", "-niter", "3000", "--warmup", "2",
+    command = ["fleet", "profile", *map(str, models), "--engine", "openvino,onnxruntime", "-niter", "300", "--warmup", "2",
                "--precision", "f32", "--address", cluster.address, "--json", str(out)]
     document = _interrupt_once_a_point_is_written(command, out)
     kept = {(r["node_id"], r["point"]["model"], r["point"]["engine"]) for r in document["points"]}

@@ -150,7 +150,7 @@ def shape_texts(draw):
     return item + "".join(more) + draw(st.sampled_from(["", ",b:1x2", ",b[1,2]", ":", ",input:1x1x28x28"]))
 
 
-@fuzz(1000)
+@fuzz(600)
 @given(st.one_of(st.text(max_size=80), shape_texts()))
 def test_shape_parser(text):
     try:
@@ -185,7 +185,7 @@ _model_dtypes = st.sampled_from(["float32", "float16", "float64", "int64", "int3
 _shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
 
 
-@fuzz(800)
+@fuzz(500)
 @given(data=st.data(), dtype=_array_dtypes, shape=_shapes, model_shape=_shapes, model_dtype=_model_dtypes)
 def test_fit_array(data, dtype, shape, model_shape, model_dtype):
     if dtype.kind == "O":
@@ -218,7 +218,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
-@fuzz(700)
+@fuzz(400)
 @given(edits=byte_mutations(3264, hot=[(0, 128), (0, 3264)]))
 def test_read_npy_on_mutated_bytes(real, edits):
     path = real["work"] / "mutated.npy"
@@ -278,7 +278,7 @@ def _load_or_clean_error(path: Path):
     return loaded
 
 
-@fuzz(1200)
+@fuzz(600)
 @given(data=st.data())
 def test_onnx_loader_on_mutated_bytes(real, data):
     edits = data.draw(byte_mutations(len(real["onnx"]), hot=real["onnx_hot"]))
@@ -304,7 +304,7 @@ def xml_mutations(draw, files: _Files):
     return text
 
 
-@fuzz(900)
+@fuzz(450)
 @given(data=st.data())
 def test_ir_loader_on_mutated_xml_and_bin(real, data):
     folder = real["work"]
