@@ -484,50 +484,55 @@ def repeated_count(document: dict, layers: int) -> dict:
     return {**document, "layers": made_layers, "ops": made_ops, "memory": None}
 
 
-def test_a_count_of_10000_layers_makes_a_page_of_its_largest_layers(sep_cnn_xml, tmp_path):
-    """report of a count JSON of 10,000 layers (a page with a bar and a row per layer took minutes
-    and hundreds of MB): the chart shows the 199 leaves with the most FLOPs and one bar for the rest,
-    the table the 1,000 layers with the most FLOPs, and each says how many it folded or left out."""
+@pytest.fixture(scope="module")
+def page_of_10000_layers(sep_cnn_xml, tmp_path_factory):
+    """`report` of a count JSON of 10,000 layers of unequal size (so which are shown depends on their
+    work, not on their order), made once for the tests that read its page: the document, its ops
+    by name, and the page."""
     import json
 
     document = repeated_count(flopbench.count(sep_cnn_xml).to_dict(), 10_000)
-    counted = tmp_path / "count.json"
+    ops = {op["name"]: op for op in document["ops"]}
+    for index, layer in enumerate(document["layers"]):
+        ops[layer["ops"][0]]["macs"] += index
+    folder = tmp_path_factory.mktemp("page-of-10000-layers")
+    counted = folder / "count.json"
     counted.write_text(json.dumps(document))
+    page = folder / "page.html"
+    assert main(["report", str(counted), "-o", str(page)]) == 0
+    return document, ops, page.read_text()
+
+
+def _summed(ops: dict, layer: dict, key: str) -> int:
+    return sum(ops[name][key] for name in layer["ops"])
+
+
+def test_a_count_of_10000_layers_makes_a_page_of_its_largest_layers(page_of_10000_layers):
+    """report of a count JSON of 10,000 layers (a page with a bar and a row per layer took minutes
+    and hundreds of MB): the chart shows the 199 leaves with the most FLOPs and one bar for the rest,
+    the table the 1,000 layers with the most FLOPs, and each says how many it folded or left out."""
+    document, ops, html = page_of_10000_layers
     # the truths from the document as written, not loaded again (reading 10,000 layers back is what report does)
     layers = document["layers"]
-    assert len(layers) == 10_000
+    assert len(layers) == 10_000 and not document["include_other_flops"]
     leaves = sum(len(layer["parts"]) or 1 for layer in layers)
-    page = tmp_path / "page.html"
-    assert main(["report", str(counted), "-o", str(page)]) == 0
-    html = page.read_text()
     assert f"other {leaves - 199:,} layers" in html
     assert f"the other {leaves - 199:,} are one bar" in html
     assert "Shown: the 1,000 layers with the most FLOPs" in html and "the other 9,000 layers are one row under them" in html
     assert html.count('<tr class="layer') == 1000
     # the largest layer is shown; the smallest is not
-    work = lambda layer: layer["flops"] + (layer["other_flops"] if document["include_other_flops"] else 0)  # noqa: E731
+    work = lambda layer: _summed(ops, layer, "macs")  # noqa: E731
     assert f">{max(layers, key=work)['name']}<" in html and f">{min(layers, key=work)['name']}<" not in html
 
 
-def test_a_count_of_10000_layers_accounts_for_every_layer_on_its_page(sep_cnn_xml, tmp_path):
+def test_a_count_of_10000_layers_accounts_for_every_layer_on_its_page(page_of_10000_layers):
     """Of a page that shows the largest layers only, nothing is lost: the table's rows and its row
     of the layers left out add up, column by column, to sums made here from the JSON's ops, and
     the chart's bar of the folded layers has the share of the FLOPs the 199 bars shown leave."""
-    import json
-
-    document = repeated_count(flopbench.count(sep_cnn_xml).to_dict(), 10_000)
-    ops = {op["name"]: op for op in document["ops"]}
-    # layers of unequal size, so which are shown depends on their work, not on their order
-    for index, layer in enumerate(document["layers"]):
-        ops[layer["ops"][0]]["macs"] += index
-    counted = tmp_path / "count.json"
-    counted.write_text(json.dumps(document))
-    page = tmp_path / "page.html"
-    assert main(["report", str(counted), "-o", str(page)]) == 0
-    html = page.read_text()
+    document, ops, html = page_of_10000_layers
 
     def summed(layer: dict, key: str) -> int:
-        return sum(ops[name][key] for name in layer["ops"])
+        return _summed(ops, layer, key)
 
     def cell(row: str, index: int) -> int:
         return int(re.findall(r'<td(?: data-v="([^"]*)")?>', row)[index] or 0)
