@@ -701,7 +701,7 @@ def test_a_fleet_sweep_none_of_whose_points_ran_exits_2_and_keeps_the_failures(c
 
 def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):
     """Stays last: the second node is gone afterwards."""
-    points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.5)
+    points_file, points = _points_file(tmp_path, zoo_dir, seconds=1.0)
     out = tmp_path / "sweep.json"
     second = cluster.second.node_id
     process = subprocess.Popen([sys.executable, "-m", "flopbench", "fleet", "sweep", str(points_file), "--json", str(out),
