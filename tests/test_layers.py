@@ -98,3 +98,38 @@ def test_ops_after_a_data_dependent_shape_are_listed_apart(tmp_path):
     cost = flopbench.count(path)
     assert cost.not_counted == {"NonZero": 1}
     assert cost.dynamic_shapes.get("MatMul") == 1
+
+
+class _CountedWalks(tuple):
+    """A tuple of ops that counts how often it is walked."""
+    walks = 0
+
+    def __iter__(self):
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_sums_are_walked_once_and_match_naive_sums(mobilenet):
+    # a page of 100,000 layers reads each layer's and the model's sums many times: each is summed
+    # once, and equals the plain sum over the ops (a dataclasses.replace gets its own sums)
+    import dataclasses
+
+    for cost in mobilenet:
+        layer = cost.layer("block1")
+        ops = _CountedWalks(layer.ops)
+        fresh = dataclasses.replace(layer, ops=ops)
+        expected = {name: sum(getattr(op, name) for op in layer.ops) for name in
+                    ("macs", "other_flops", "params", "bytes_read", "bytes_written", "weight_bytes")}
+        _CountedWalks.walks = 0
+        for _ in range(3):
+            assert {name: getattr(fresh, name) for name in expected} == expected
+            assert fresh.flops == 2 * expected["macs"]
+            assert fresh.counted and fresh.precision == "f32"
+        assert _CountedWalks.walks <= 3  # one pass for the sums, one for counted, one for precision
+        model = dataclasses.replace(cost, ops=_CountedWalks(cost.ops))
+        _CountedWalks.walks = 0
+        totals = [model.totals for _ in range(3)]
+        assert totals[0]["macs"] == sum(op.macs for op in cost.ops) == 568_740_352
+        assert totals[0]["params"] == sum(op.params for op in cost.ops)
+        assert totals[0]["weight_bytes"] == sum(size for op in cost.ops for _, size in op.stored_weights)
+        assert _CountedWalks.walks <= 5

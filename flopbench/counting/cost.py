@@ -75,13 +75,48 @@ class OpCost:
 
 
 class OpSums:
-    """What a group of ops (a layer, a model) adds up to; `ops` is the group's."""
+    """What a group of ops (a layer, a model) adds up to; `ops` is the group's.
+
+    The sums are taken in one pass over the ops on first use and kept: a page of 100,000 layers
+    reads each layer's sums several times and the model's totals many times, and the group is
+    frozen, so they cannot change. They are kept in the instance's `__dict__` under a name that is
+    no field: equality, hashing, `replace()` and the JSON see only the fields."""
 
     ops: tuple[OpCost, ...]
 
+    def _sums(self) -> dict[str, int]:
+        try:
+            return self.__dict__["_op_sums"]
+        except KeyError:
+            pass
+        macs = other = params = read = written = weights = integer = materialized = 0
+        for op in self.ops:
+            macs += op.macs
+            other += op.other_flops
+            params += op.params
+            read += op.bytes_read
+            written += op.bytes_written
+            for _, size in op.stored_weights:
+                weights += size
+            if op.precision.startswith("int"):
+                integer += op.macs
+            materialized += op.materialized_weight_bytes
+        sums = {"macs": macs, "other_flops": other, "params": params, "bytes_read": read, "bytes_written": written,
+                "weight_bytes": weights, "integer_macs": integer, "materialized_weight_bytes": materialized}
+        self.__dict__["_op_sums"] = sums
+        return sums
+
+    def _kept(self, name: str, compute):
+        """`compute()` once, kept like the sums."""
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            value = self.__dict__[name] = compute()
+            return value
+
     @property
     def macs(self) -> int:
-        return sum(op.macs for op in self.ops)
+        return self._sums()["macs"]
 
     @property
     def flops(self) -> int:
@@ -89,19 +124,24 @@ class OpSums:
 
     @property
     def other_flops(self) -> int:
-        return sum(op.other_flops for op in self.ops)
+        return self._sums()["other_flops"]
 
     @property
     def params(self) -> int:
-        return sum(op.params for op in self.ops)
+        return self._sums()["params"]
 
     @property
     def bytes_read(self) -> int:
-        return sum(op.bytes_read for op in self.ops)
+        return self._sums()["bytes_read"]
 
     @property
     def bytes_written(self) -> int:
-        return sum(op.bytes_written for op in self.ops)
+        return self._sums()["bytes_written"]
+
+    @property
+    def weight_bytes(self) -> int:
+        """Every stored weight once, at its stored precision (quantization scales and ranges included)."""
+        return self._sums()["weight_bytes"]
 
 
 def _layer_total_flops(layer: "LayerCost", options: Mapping[str, Any]) -> int:
@@ -132,17 +172,16 @@ class LayerCost(OpSums):
 
     @property
     def counted(self) -> bool:
-        return all(op.counted for op in self.ops)
+        return self._kept("_kept_counted", lambda: all(op.counted for op in self.ops))
 
     @property
     def precision(self) -> str:
         """The precision of the layer's multiply-accumulates (its first op's, for a layer without)."""
+        return self._kept("_kept_precision", self._precision)
+
+    def _precision(self) -> str:
         with_macs = [op.precision for op in self.ops if op.macs]
         return "+".join(dict.fromkeys(with_macs)) if with_macs else (self.ops[0].precision if self.ops else "")
-
-    @property
-    def weight_bytes(self) -> int:
-        return sum(op.weight_bytes for op in self.ops)
 
     @property
     def activation_bytes(self) -> int:
@@ -197,22 +236,17 @@ class ModelCost(OpSums):
 
     @property
     def integer_macs(self) -> int:
-        return sum(op.macs for op in self.ops if op.integer)
+        return self._sums()["integer_macs"]
 
     @property
     def float_macs(self) -> int:
         return self.macs - self.integer_macs
 
     @property
-    def weight_bytes(self) -> int:
-        """Every stored weight once, at its stored precision (quantization scales and ranges included)."""
-        return sum(op.weight_bytes for op in self.ops)
-
-    @property
     def materialized_weight_bytes(self) -> int:
         """Every weight once, in the bytes it takes once the graph has computed it: `weight_bytes`
         for stored weights, far more for weights the graph makes (ConstantOfShape, Expand ...)."""
-        return sum(op.materialized_weight_bytes for op in self.ops)
+        return self._sums()["materialized_weight_bytes"]
 
     @property
     def weight_bytes_by_type(self) -> dict[str, int]:
