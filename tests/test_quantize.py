@@ -92,14 +92,15 @@ def test_bench_says_int8_ran(twin, sep_cnn_xml, tmp_path):
 def test_the_cli_quantizes_without_loading_torch_and_torch_still_loads_after(sep_cnn_xml, tmp_path):
     """NNCF imports torch when it is installed and asks it first whether a model is a torch one; the
     command quantizes a model file read by OpenVINO, which needs none of it (torch was most of the
-    command's time). In-process, torch imports again once the command is done."""
+    command's time). In-process, torch is importable again once the command is done."""
     code = ("import json, sys\nfrom flopbench.cli.main import main\n"
             f"code = main(['quantize', {str(sep_cnn_xml)!r}, '-o', {str(tmp_path / 'q')!r}, '--samples', '2'])\n"
             "loaded = sorted(m for m in ('torch', 'nncf') if m in sys.modules and sys.modules[m] is not None)\n"
-            "import torch\n"
-            "print(json.dumps({'code': code, 'loaded': loaded, 'torch_after': torch.ones(2).sum().item()}))")
+            "import importlib.util\n"  # importable again, found where it is installed (importing it would take seconds)
+            "print(json.dumps({'code': code, 'loaded': loaded, 'torch_after': 'torch' not in sys.modules and "
+            "importlib.util.find_spec('torch') is not None}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "loaded": ["nncf"], "torch_after": 2.0}
+    assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "loaded": ["nncf"], "torch_after": True}
     twin = flopbench.count(tmp_path / "q" / "sep_cnn.xml")
     assert twin.macs_by_precision == {"int8": 463_404} and twin.weight_bytes_by_type["i8"] == INT8_WEIGHTS
