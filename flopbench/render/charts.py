@@ -160,7 +160,11 @@ def _layer_bars(chart_id, labels, series, xlabel, title) -> str:
     axes.set_yticks(range(rows), labels=[_short(label) for label in labels])
     axes.set_ylim(rows - 0.5, -0.5)  # the first layer on top, as in the table
     axes.set_xlabel(xlabel)
-    axes.set_title(safe_name(title), loc="left")
+    # the title's and the axis labels' places given, not found: matplotlib otherwise measures every
+    # row's label on each drawing pass to keep clear of them, a second or more for 200 rows; the
+    # title sits where it would be found (nothing is above the axes) and the y axis has no label
+    axes.set_title(safe_name(title), loc="left", y=1.0)
+    axes.yaxis.set_label_coords(0.0, 0.5)
     axes.grid(axis="x", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     axes.tick_params(axis="y", length=0, labelsize=8)
