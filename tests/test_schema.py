@@ -120,3 +120,29 @@ def test_the_loaders_check_agrees_with_jsonschema(kind, real_documents):
             assert list(path[:len(named)]) == named or named[:len(path)] == list(path), (path, exc)
         assert verdict == truth, (path, value, truth)
     assert refused > 50  # the changes do reach fields the schema bounds
+
+
+def test_every_count_and_name_of_a_count_is_checked(real_documents):
+    """The check takes a count's integers and names in its own loops (no call per value): every
+    integer of a real count document made 2**63, and every string made a number, each refused by
+    jsonschema's verdict and the sanity bound, naming exactly the changed field."""
+    from flopbench.results.schema import Mismatch, check
+
+    document = real_documents["count"]
+    validator = jsonschema.Draft202012Validator(load_schema("count"))
+    changes = 0
+    for path, value in _leaves(document):
+        if not path or type(value) not in (int, str) or path == ("schema",):
+            continue
+        for bad in ((2 ** 63, -(2 ** 63)) if type(value) is int else (5,)):
+            changed = _mutated(document, path, bad)
+            truth = validator.is_valid(changed) and type(value) is str
+            try:
+                check(changed, "count")
+            except Mismatch as exc:
+                assert not truth, (path, bad)
+                assert exc.steps == list(path), (path, exc)
+            else:
+                assert truth, (path, bad)
+            changes += 1
+    assert changes > 200

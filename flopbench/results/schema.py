@@ -140,6 +140,10 @@ def _compiled(kind: str) -> Check:
             check_type(value)
 
         made = (check_least if least is not None and int in allowed else check_type) if bounds else check_plain_type
+        if made is check_least:
+            check_least.least = least  # what an object or array holding such numbers checks in its own loop
+        elif made is check_plain_type and allowed == (str,):
+            check_plain_type.text = True
         # what a oneOf/anyOf asks before it tries this form: a value of another type never matches it
         made.accepts = frozenset(allowed) | ({float} if whole_floats else set())
         return made
@@ -191,15 +195,31 @@ def _compiled(kind: str) -> Check:
                 checks.append(count)
         if "items" in node:
             member = compile_node(node["items"])
+            member_least = getattr(member, "least", None)
 
-            def items(value):
-                if type(value) is list:
-                    index = 0
-                    try:
-                        for index, item in enumerate(value):
-                            member(item)
-                    except Mismatch as exc:
-                        raise _inside(index, exc) from None
+            if member_least is not None:
+                # a shape, a list of counts: each member an integer at least `member_least`, checked
+                # here without a call per member; anything else goes to the member's own check
+                floor = max(member_least, -LARGEST + 1)
+
+                def items(value):
+                    if type(value) is list:
+                        index = 0
+                        try:
+                            for index, item in enumerate(value):
+                                if type(item) is not int or not floor <= item < LARGEST:
+                                    member(item)
+                        except Mismatch as exc:
+                            raise _inside(index, exc) from None
+            else:
+                def items(value):
+                    if type(value) is list:
+                        index = 0
+                        try:
+                            for index, item in enumerate(value):
+                                member(item)
+                        except Mismatch as exc:
+                            raise _inside(index, exc) from None
             checks.append(items)
         if "required" in node:
             needed = tuple(node["required"])
@@ -213,12 +233,24 @@ def _compiled(kind: str) -> Check:
         if "properties" in node or "additionalProperties" in node:
             known = {key: compile_node(sub) for key, sub in node.get("properties", {}).items()}
             other = compile_node(node.get("additionalProperties", True))
+            # most of a count's values are counts (an integer at least 0) and names: those are checked
+            # in this loop, without a call per value; anything else goes to its property's own check
+            floors = {key: max(check.least, -LARGEST + 1) for key, check in known.items()
+                      if getattr(check, "least", None) is not None}
+            texts = frozenset(key for key, check in known.items() if getattr(check, "text", False))
 
             def properties(value):
                 if type(value) is dict:
                     key = None
                     try:
                         for key, item in value.items():
+                            kind_of = type(item)
+                            if kind_of is int:
+                                floor = floors.get(key)
+                                if floor is not None and floor <= item < LARGEST:
+                                    continue
+                            elif kind_of is str and key in texts:
+                                continue
                             known.get(key, other)(item)
                     except Mismatch as exc:
                         raise _inside(key, exc) from None
