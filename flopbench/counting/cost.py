@@ -89,21 +89,33 @@ class OpSums:
             return self.__dict__["_op_sums"]
         except KeyError:
             pass
-        macs = other = params = read = written = weights = integer = materialized = 0
+        macs = other = params = read = written = 0
         for op in self.ops:
             macs += op.macs
             other += op.other_flops
             params += op.params
             read += op.bytes_read
             written += op.bytes_written
+        sums = {"macs": macs, "other_flops": other, "params": params, "bytes_read": read, "bytes_written": written}
+        self.__dict__["_op_sums"] = sums
+        return sums
+
+    def _weight_sums(self) -> dict[str, int]:
+        """The weights' sums apart from the others: a chart or a table row of a layer needs only
+        its FLOPs, and a model of 100,000 layers would walk their weights for nothing."""
+        try:
+            return self.__dict__["_op_weight_sums"]
+        except KeyError:
+            pass
+        weights = integer = materialized = 0
+        for op in self.ops:
             for _, size in op.stored_weights:
                 weights += size
-            if op.precision.startswith("int"):
+            if op.macs and op.precision.startswith("int"):
                 integer += op.macs
             materialized += op.materialized_weight_bytes
-        sums = {"macs": macs, "other_flops": other, "params": params, "bytes_read": read, "bytes_written": written,
-                "weight_bytes": weights, "integer_macs": integer, "materialized_weight_bytes": materialized}
-        self.__dict__["_op_sums"] = sums
+        sums = {"weight_bytes": weights, "integer_macs": integer, "materialized_weight_bytes": materialized}
+        self.__dict__["_op_weight_sums"] = sums
         return sums
 
     def _kept(self, name: str, compute):
@@ -141,7 +153,7 @@ class OpSums:
     @property
     def weight_bytes(self) -> int:
         """Every stored weight once, at its stored precision (quantization scales and ranges included)."""
-        return self._sums()["weight_bytes"]
+        return self._weight_sums()["weight_bytes"]
 
 
 def _layer_total_flops(layer: "LayerCost", options: Mapping[str, Any]) -> int:
@@ -236,7 +248,7 @@ class ModelCost(OpSums):
 
     @property
     def integer_macs(self) -> int:
-        return self._sums()["integer_macs"]
+        return self._weight_sums()["integer_macs"]
 
     @property
     def float_macs(self) -> int:
@@ -246,7 +258,7 @@ class ModelCost(OpSums):
     def materialized_weight_bytes(self) -> int:
         """Every weight once, in the bytes it takes once the graph has computed it: `weight_bytes`
         for stored weights, far more for weights the graph makes (ConstantOfShape, Expand ...)."""
-        return self._sums()["materialized_weight_bytes"]
+        return self._weight_sums()["materialized_weight_bytes"]
 
     @property
     def weight_bytes_by_type(self) -> dict[str, int]:
