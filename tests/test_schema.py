@@ -123,20 +123,21 @@ def test_the_loaders_check_agrees_with_jsonschema(kind, real_documents):
 
 
 def test_every_count_and_name_of_a_count_is_checked(real_documents):
-    """The check takes a count's integers and names in its own loops (no call per value): every
-    integer of a real count document made 2**63, and every string made a number, each refused by
-    jsonschema's verdict and the sanity bound, naming exactly the changed field."""
+    """The check takes a count's integers, names, flags and nulls in its own loops (no call per
+    value): every integer of a real count document made 2**63, every string, flag and null made a
+    number or a string, each refused as jsonschema and the sanity bound say, naming exactly the
+    changed field."""
     from flopbench.results.schema import Mismatch, check
 
     document = real_documents["count"]
     validator = jsonschema.Draft202012Validator(load_schema("count"))
     changes = 0
     for path, value in _leaves(document):
-        if not path or type(value) not in (int, str) or path == ("schema",):
+        if not path or type(value) not in (int, str, bool, type(None)) or path == ("schema",):
             continue
-        for bad in ((2 ** 63, -(2 ** 63)) if type(value) is int else (5,)):
+        for bad in ((2 ** 63, -(2 ** 63)) if type(value) is int else (5, "x", 2 ** 63)):
             changed = _mutated(document, path, bad)
-            truth = validator.is_valid(changed) and type(value) is str
+            truth = validator.is_valid(changed) and bad not in (2 ** 63, -(2 ** 63))
             try:
                 check(changed, "count")
             except Mismatch as exc:

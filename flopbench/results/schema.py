@@ -142,8 +142,9 @@ def _compiled(kind: str) -> Check:
         made = (check_least if least is not None and int in allowed else check_type) if bounds else check_plain_type
         if made is check_least:
             check_least.least = least  # what an object or array holding such numbers checks in its own loop
-        elif made is check_plain_type and allowed == (str,):
-            check_plain_type.text = True
+        elif made is check_plain_type:
+            # the types an object holding such a value takes as they are (numbers still get the bound)
+            check_plain_type.plain = frozenset(allowed) - {int, float}
         # what a oneOf/anyOf asks before it tries this form: a value of another type never matches it
         made.accepts = frozenset(allowed) | ({float} if whole_floats else set())
         return made
@@ -237,7 +238,7 @@ def _compiled(kind: str) -> Check:
             # in this loop, without a call per value; anything else goes to its property's own check
             floors = {key: max(check.least, -LARGEST + 1) for key, check in known.items()
                       if getattr(check, "least", None) is not None}
-            texts = frozenset(key for key, check in known.items() if getattr(check, "text", False))
+            plain = {key: check.plain for key, check in known.items() if getattr(check, "plain", None)}
 
             def properties(value):
                 if type(value) is dict:
@@ -249,7 +250,7 @@ def _compiled(kind: str) -> Check:
                                 floor = floors.get(key)
                                 if floor is not None and floor <= item < LARGEST:
                                     continue
-                            elif kind_of is str and key in texts:
+                            elif kind_of in plain.get(key, ()):
                                 continue
                             known.get(key, other)(item)
                     except Mismatch as exc:
