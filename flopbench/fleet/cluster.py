@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 import socket
 import threading
 import time
@@ -95,9 +96,59 @@ def _signals_ignored() -> Iterator[None]:
                 signal.signal(signum, handler)
 
 
-def _shut_down(ray) -> None:
+def _shut_down(ray, local: bool = False) -> None:
+    """ray.shutdown(); for a local Ray this run started, also every Ray process below this one that
+    outlives it (a dashboard agent its raylet spawned as a signal stopped the start lingered 30 s)."""
     with _signals_ignored():
+        below = _ray_processes_below(os.getpid()) if local else set()
         ray.shutdown()
+        _end(below)
+
+
+def _ray_processes_below(pid: int) -> set[int]:
+    """The pids of Ray's processes (raylet, gcs_server, ray::…) below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_file.read_text()
+        except OSError:
+            continue
+        child = int(stat_file.parent.name)
+        names[child] = text[text.index("(") + 1:text.rindex(")")]
+        children.setdefault(int(text.rsplit(")", 1)[1].split()[1]), []).append(child)
+    found, pending = set(), [pid]
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            pending.append(child)
+            if names[child].startswith(("ray", "gcs_server", "raylet")) or "ray" in names[child].lower():
+                found.add(child)
+    return found
+
+
+def _end(pids: set[int], grace_s: float = 3.0) -> None:
+    """SIGTERM what is still alive of `pids`, then SIGKILL what outlives the grace."""
+    import time
+
+    def alive() -> list[int]:
+        living = []
+        for pid in pids:
+            try:
+                if "zombie" not in Path(f"/proc/{pid}/status").read_text():
+                    living.append(pid)
+            except OSError:
+                pass
+        return living
+
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for pid in alive():
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -129,12 +180,12 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
     except BaseException:
         # a half-started Ray (its GCS and raylet up, the driver not yet connected) is stopped here,
         # not by Ray's exit hook while Python tears itself down
-        _shut_down(ray)
+        _shut_down(ray, local=not address)
         raise
     try:
         yield address or "local"
     finally:
-        _shut_down(ray)
+        _shut_down(ray, local=not address)
         if not address:
             _remove_what_the_workers_left()
 
