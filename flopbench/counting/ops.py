@@ -1,8 +1,6 @@
 """Turn an OpenVINO graph into `OpCost` rows, then into layers: `count()`."""
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +15,7 @@ from .layers import group_layers
 from .memory import activation_memory
 from .optypes import op_facts
 from .precision import input_bits, mac_input_indices, may_be_quantized, op_precision, stored_sources, value_input_indices
+from ..results.documents import collector_paused
 from ..errors import FormulaError, one_line
 from ..model.reading import LoadedModel, load
 
@@ -202,22 +201,10 @@ def _given_formula_failed(formula: Formula, kind: str, name: str, problem: str) 
                         "fix the formula: it takes an OpView and returns Work(macs=..., other_flops=...) of whole numbers, 0 or more")
 
 
-@contextlib.contextmanager
-def _collector_paused():
-    """Counting allocates many small objects and frees none of them in cycles: Python's cyclic
-    garbage collector, run every few hundred allocations over everything alive, would take a
-    tenth to a fifth of a count's time for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def count_loaded(loaded: LoadedModel, include_other: bool = False, formulas: Mapping[str, Formula] | None = None) -> ModelCost:
-    with _collector_paused():
+    with collector_paused():
         return _count_loaded(loaded, include_other, formulas)
 
 
@@ -244,6 +231,6 @@ def count(model: str | os.PathLike | LoadedModel | Any, shape: str | dict | None
     ({op type: function(OpView) -> Work}) replaces or adds formulas for this call only.
     """
     table = formulas_with(formulas)  # checked before the model is read
-    with _collector_paused():
+    with collector_paused():
         loaded = model if isinstance(model, LoadedModel) else load(model, shape=shape, batch=batch, example_input=example_input)
         return _count_loaded(loaded, include_other, table)
