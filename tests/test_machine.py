@@ -48,15 +48,23 @@ def test_a_plateau_per_cache_level_the_os_names(roofline_cache, engine):
     for level, (number, size) in zip(measured.levels, caches):
         per_instance = int(size[:-1]) * {"K": 1024, "M": 1 << 20}[size[-1]]
         assert level.holds_to_bytes % per_instance == 0 and level.holds_to_bytes >= per_instance
-        assert level.measured_on and all(level.holds(ws) for ws in level.measured_on)
-        assert level.bandwidth_gb_per_s is not None
+        swept = [point for point in measured.sweep if level.holds(point.working_set_bytes)]
+        assert swept  # the sweep reached every level
+        if level.bandwidth_gb_per_s is None:
+            # every size it holds ran no slower than an empty node (seen in CI's quick sweep of L1, loaded):
+            # unresolved, no plateau, and the roof takes it at the next measured level's bandwidth
+            assert not level.measured_on and any(point.bandwidth_gb_per_s is None for point in swept)
+            assert measured.level_bandwidth(level) >= measured.levels[-1].bandwidth_gb_per_s
+        else:
+            assert level.measured_on and all(level.holds(ws) for ws in level.measured_on)
     for lower, upper in zip(measured.levels, measured.levels[1:]):
         assert upper.holds_from_bytes == lower.holds_to_bytes  # contiguous ranges
     dram, last_cache = measured.levels[-1], measured.levels[-2]
     assert dram.holds_to_bytes is None and min(dram.measured_on) > 4 * last_cache.holds_to_bytes
     assert measured.bandwidth_gb_per_s == dram.bandwidth_gb_per_s
+    assert dram.bandwidth_gb_per_s is not None and dram.measured_on
     first = measured.levels[0]
-    if first.bandwidth_gb_per_s < dram.bandwidth_gb_per_s:  # the quick sweep of a loaded machine (seen at load 4.6)
+    if first.bandwidth_gb_per_s is not None and first.bandwidth_gb_per_s < dram.bandwidth_gb_per_s:  # the quick sweep of a loaded machine (seen at load 4.6)
         assert first.name in measured.disturbed_levels()
     assert measured.level_bandwidth(first) >= dram.bandwidth_gb_per_s  # the roof never puts a cache below DRAM
     assert measured.level_for(1) is measured.levels[0]
