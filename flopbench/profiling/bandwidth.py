@@ -138,7 +138,8 @@ class _Chain:
     def __init__(self, engine, device: str, path: Path, elements: int):
         import numpy as np
 
-        config = EngineConfig(device=device, hint="latency", precision=engine.roofline_setting("f32"), separate_nodes=True)
+        config = EngineConfig(device=device, hint="latency", precision=engine.roofline_setting("f32"), separate_nodes=True,
+                              alternating=True)  # the short and the long chain take turns
         with engine_errors(engine.name):
             self.runner = engine.compile(str(path), {"a": (elements,), "b": (elements,)}, config)
         # the sequence stays bounded (period 6): no infinities, no denormals

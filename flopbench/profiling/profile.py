@@ -307,7 +307,8 @@ def check_settings(engine: str, config: EngineConfig, iterations: int, warmup: i
     if not is_int(warmup) or warmup < 0:
         raise OptionError(f"--warmup {warmup!r} is not allowed", "give --warmup 0 or more")
     get_engine(engine).check_profilable(config.device)
-    return replace(config, hint="latency", nireq=None, profile=True)
+    # the profiled and the unprofiled model take turns: both are compiled as alternating
+    return replace(config, hint="latency", nireq=None, profile=True, alternating=True)
 
 
 def profile(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, config: EngineConfig | None = None,

@@ -278,7 +278,7 @@ def _predicted(paths: dict[str, Path], point: dict[str, Any]) -> Predicted | Non
 def _measure_pair(paths: dict[str, Path], point: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Median latency of each model in each repeat, the models taking turns so that drift of the
     machine lands on both alike; and the settings the engine used."""
-    config = _engine_config(point)
+    config = replace(_engine_config(point), alternating=True)  # the two models take turns
     policy = RunPolicy(warmup_iterations=2, min_duration_s=float(point["seconds"]), min_iterations=3)
     sessions = {}
     try:

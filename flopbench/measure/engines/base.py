@@ -30,6 +30,10 @@ class EngineConfig:
     profile: bool = False  # per-node timing (OpenVINO PERF_COUNT, ONNX Runtime profiling)
     # every op its own node, no elementwise ops merged into one kernel (the roofline's bandwidth chain)
     separate_nodes: bool = False
+    # another session of this process runs between this one's blocks (profile's unprofiled twin, the
+    # study's pair, the roofline's two chains): an engine whose idle threads keep spinning for work
+    # would take the cores the other one is timed on
+    alternating: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
