@@ -320,3 +320,19 @@ def test_predict_takes_the_model_and_engine_settings_bench_takes(residual_block)
         predict(spec, "openvino", EngineConfig(nstreams=2), calibration=calibration)
     with pytest.raises(OptionError, match="-hint throughput"):
         predict(spec, "openvino", EngineConfig(hint="throughput"), calibration=calibration)
+
+
+def test_a_depthwise_convolution_of_one_channel_is_predicted_as_the_convolution_the_engine_runs(sep_cnn_onnx):
+    """sep_cnn's first depthwise layer has one channel: OpenVINO runs it with its planar
+    convolution kernel, not its depthwise one (the compiled graph says which), so predict takes it
+    in the convolution class; the second one, of 10 channels, stays depthwise."""
+    from flopbench.profiling.predict import compiled
+
+    _, _, _, nodes = compiled(sep_cnn_onnx, "openvino", "CPU", "f32", None, None, None)
+    kernels = {name: node.exec_type for node in nodes for name in node.original_names}
+    assert "_dw_" not in kernels["conv1/depthwise"] and "_dw_" in kernels["conv2/depthwise"]
+    predicted = predict(sep_cnn_onnx, engine="openvino", precision="f32", calibration=read_calibration(RECORDED))
+    parts = {part.name: part for layer in predicted.layers for part in layer.parts}
+    assert parts["conv1/depthwise"].kernel_class == "conv" and parts["conv2/depthwise"].kernel_class == "depthwise"
+    conv = read_calibration(RECORDED).fits["conv"]
+    assert parts["conv1/depthwise"].fixed_us == pytest.approx(conv.fixed_us)  # one node, the convolution class's start-up

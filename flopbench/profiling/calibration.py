@@ -38,7 +38,7 @@ from ..results.documents import read_json
 from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
 from .join import join
-from .roofline import Roofline, cache_dir, roofline, usable_cores
+from .roofline import MEASURED_AS, Roofline, cache_dir, roofline, usable_cores
 from .placement import place
 from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us
 
@@ -498,7 +498,8 @@ def calibration_path(engine: str, device: str = "CPU", precision: str | None = N
                      quick: bool = False) -> Path:
     runtime = get_engine(engine)
     precision = settings_key(engine, device, precision)
-    key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version(), precision, nthreads])
+    # the roofline it carries is measured as roofline.MEASURED_AS says: one measured another way is not reused
+    key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version(), precision, nthreads, MEASURED_AS])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"calibration-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
 

@@ -35,6 +35,10 @@ from .caches import data_caches
 MATMUL_NAME = "peak_matmul"
 CONV_NAME = "peak_conv"
 CACHE_MODEL = 2  # the cache file's generation: 1 had one DRAM bandwidth from a single Add; 2 has the levels
+# how the sweep is measured, in the cache key: a file measured an earlier way is measured again.
+# 2: the two chains' sessions stop their threads spinning after each run (ONNX Runtime's idle
+# session had taken the cores of the one being timed)
+MEASURED_AS = 2
 
 
 @dataclass(frozen=True)
@@ -317,7 +321,7 @@ def cache_path(engine: str, device: str = "CPU", quick: bool = False, folder: Pa
     device and plan. The name carries the cache model's generation: a file of an earlier one
     (`machine-…json`, one DRAM bandwidth) is never read as a roofline with levels, so it is measured again."""
     runtime = get_engine(engine)
-    key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version()])
+    key = json.dumps([cpu_model(), sorted(cpu_flags()), usable_cores(), device, runtime.name, runtime.version(), MEASURED_AS])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (folder or cache_dir()) / f"machine{CACHE_MODEL}-{runtime.name}-{digest}{'-quick' if quick else ''}.json"
 
