@@ -336,3 +336,37 @@ def test_a_depthwise_convolution_of_one_channel_is_predicted_as_the_convolution_
     assert parts["conv1/depthwise"].kernel_class == "conv" and parts["conv2/depthwise"].kernel_class == "depthwise"
     conv = read_calibration(RECORDED).fits["conv"]
     assert parts["conv1/depthwise"].fixed_us == pytest.approx(conv.fixed_us)  # one node, the convolution class's start-up
+
+
+def test_the_weights_of_a_network_larger_than_the_cache_come_from_dram(tmp_path):
+    """A layer's weights were last read one inference ago: in a chain of ten 1024×1024 matmuls
+    (40 MB of weights, more than the recorded machine's 32 MB L3) each layer's 4 MB working set fits
+    in L3, but its weights come from DRAM; alone, the same matmul reads them from L3. The roof time
+    by hand: the activations at L3's bandwidth, the 1024×1024×4 weight bytes at DRAM's."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def chain(layers: int) -> Path:
+        rng = np.random.default_rng(0)
+        weights = [numpy_helper.from_array((rng.standard_normal((1024, 1024)) * 0.03).astype(np.float32), f"w{i}") for i in range(layers)]
+        nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", f"w{i}"], [f"y{i}"], name=f"fc{i}") for i in range(layers)]
+        graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1024])],
+                                  [helper.make_tensor_value_info(f"y{layers - 1}", TensorProto.FLOAT, [1, 1024])], weights)
+        path = tmp_path / f"chain{layers}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+        return path
+
+    calibration = read_calibration(RECORDED)
+    levels = {level.name: level for level in calibration.roofline.levels}
+    assert levels["L3"].holds_to_bytes < 10 * 1024 * 1024 * 4  # the premise: ten layers' weights overflow L3
+    weight_bytes = 1024 * 1024 * 4
+    for layers, weights_from in ((10, "DRAM"), (1, "L3")):
+        predicted = predict(chain(layers), engine="openvino", precision="f32", calibration=calibration)
+        layer = predicted.layers[0]
+        assert layer.level == "L3" and layer.executed_bytes > weight_bytes
+        activations = (layer.executed_bytes - weight_bytes) / (levels["L3"].bandwidth_gb_per_s * 1e3)
+        weights = weight_bytes / (levels[weights_from].bandwidth_gb_per_s * 1e3)
+        compute = layer.flops / (calibration.roofline.peaks["f32"].gflops_per_s * 1e3)
+        assert layer.roof_time_us == pytest.approx(max(compute, activations + weights), rel=1e-9)
+        assert layer.bound == weights_from

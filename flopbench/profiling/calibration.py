@@ -40,7 +40,7 @@ from ..results.writing import write_text_atomic
 from .join import join
 from .roofline import MEASURED_AS, Roofline, cache_dir, roofline, usable_cores
 from .placement import place
-from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us
+from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us, touched_per_inference
 
 SCHEMA = "flopbench/calibration/2"  # 1 had one factor per class; 2 has a fixed cost and a slope, and the per-call cost
 
@@ -635,13 +635,14 @@ def points_of(label: str, cost, nodes, roof: Roofline, default_precision: str, m
     predict knows of it and its measured time."""
     joined = join(cost, nodes)
     executed_known = any(node.bytes_read or node.bytes_written for node in nodes)
+    reuse = touched_per_inference(cost, default_precision)
     found = []
     for timed in joined.layers:
         for each in (timed.parts or (timed,)):
             times = measured.layers.get(each.layer.name)
             if not times:
                 continue
-            known = features(each, roof, default_precision, executed_known)
+            known = features(each, roof, default_precision, executed_known, reuse)
             found.append(CalibrationPoint(label, each.layer.name, known.kind, known.nodes, known.flops, known.executed_bytes,
                                           known.working_set_bytes, known.placement.level, known.roof_us,
                                           min(times), statistics.median(times)))

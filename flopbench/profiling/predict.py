@@ -168,7 +168,26 @@ class Features:
         return self.placement.time_us
 
 
-def features(timed: LayerTime, roof: Roofline, default_precision: str, executed_known: bool) -> Features:
+WEIGHT_ELEMENT_BYTES = {"f32": 4, "bf16": 2, "i8": 1}  # a weight as the engine keeps it, by the precision it runs
+
+
+def weight_bytes(layer: LayerCost, precision: str) -> int:
+    """The bytes of a layer's weights as the engine reads them (counted from its parameters: a model
+    read without its weights has none stored)."""
+    return layer.params * WEIGHT_ELEMENT_BYTES.get(precision, 4)
+
+
+def touched_per_inference(cost: ModelCost, default_precision: str) -> int:
+    """The bytes one inference touches: every layer's weights and output once, and the inputs.
+    It is the reuse distance of a layer's weights: what passed through the caches since they were
+    last read, one inference ago."""
+    precision = roof_precision((default_precision,), default_precision)
+    inputs = sum(op.bytes_read for op in cost.ops[:1])
+    return inputs + sum(weight_bytes(layer, precision) + layer.activation_bytes for layer in cost.layers)
+
+
+def features(timed: LayerTime, roof: Roofline, default_precision: str, executed_known: bool,
+             reuse_distance_bytes: int = 0) -> Features:
     layer = timed.layer
     flops = layer.flops + layer.other_flops
     counted = layer.bytes_read + layer.bytes_written
@@ -176,9 +195,11 @@ def features(timed: LayerTime, roof: Roofline, default_precision: str, executed_
     working_set = (timed.working_set_bytes if executed_known and timed.working_set_bytes else executed) or counted
     precision = roof_precision(timed.precisions, default_precision)
     nodes = 0 if timed.fused_into else max(1, len(timed.nodes))
+    weights = min(executed, weight_bytes(layer, precision))
     return Features(kind=kernel_class(layer), flops=flops, counted_bytes=counted, executed_bytes=executed,
                     working_set_bytes=working_set, precision=precision, nodes=nodes,
-                    placement=place(flops, executed, working_set, precision, roof, nodes=0))
+                    placement=place(flops, executed, working_set, precision, roof, nodes=0, weight_bytes=weights,
+                                    reuse_distance_bytes=reuse_distance_bytes))
 
 
 def fitted_time_us(fit: ClassFit, nodes: float, roof_us: float) -> float:
@@ -187,10 +208,10 @@ def fitted_time_us(fit: ClassFit, nodes: float, roof_us: float) -> float:
 
 
 def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFit], default_precision: str,
-                    executed_known: bool) -> PredictedLayer:
+                    executed_known: bool, reuse_distance_bytes: int = 0) -> PredictedLayer:
     layer = timed.layer
-    parts = tuple(predicted_layer(part, roof, fits, default_precision, executed_known) for part in timed.parts)
-    found = features(timed, roof, default_precision, executed_known)
+    parts = tuple(predicted_layer(part, roof, fits, default_precision, executed_known, reuse_distance_bytes) for part in timed.parts)
+    found = features(timed, roof, default_precision, executed_known, reuse_distance_bytes)
     fit = fit_of(fits, found.kind, found.placement.level)
     where = found.placement
     bound = where.bound
@@ -240,7 +261,8 @@ def estimate(cost: ModelCost, nodes: Sequence[NodeTime], roof: Roofline, fits: M
     """Every layer's prediction, and the inserted nodes'."""
     joined = join(cost, nodes)
     executed_known = any(node.bytes_read or node.bytes_written for node in nodes)
-    layers = tuple(predicted_layer(t, roof, fits, default_precision, executed_known) for t in joined.layers)
+    reuse = touched_per_inference(cost, default_precision)
+    layers = tuple(predicted_layer(t, roof, fits, default_precision, executed_known, reuse) for t in joined.layers)
     return layers, tuple(inserted_node(node, roof, fits) for node in joined.inserted)
 
 

@@ -371,12 +371,14 @@ def _cached_calibration(engine: str, device: str, precision: str | None):
         return None
 
 
-def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, default_precision: str) -> tuple[LayerRow, ...]:
-    """Each row with the time the calibrated model predicts for it (its parts too)."""
-    from .predict import predicted_layer
+def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, default_precision: str,
+                     cost: ModelCost) -> tuple[LayerRow, ...]:
+    """Each row with the time the calibrated model predicts for it (its parts too), as predict computes it."""
+    from .predict import predicted_layer, touched_per_inference
 
     executed_known = any(t.executed_bytes for t in joined.layers)
-    predicted = [predicted_layer(t, calibration.roofline, calibration.fits, default_precision, executed_known)
+    reuse = touched_per_inference(cost, default_precision)
+    predicted = [predicted_layer(t, calibration.roofline, calibration.fits, default_precision, executed_known, reuse)
                  for t in joined.layers]
 
     def attach(row: LayerRow, guess) -> LayerRow:
@@ -419,7 +421,7 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofil
     resolution_us = run.time_resolution_ns / 1e3
     rows = tuple(layer_row(t, roof, end_to_end_us, settings.precision, resolution_us, run.node_samples_ns) for t in joined.layers)
     if calibration is not None:
-        rows = with_predictions(rows, joined, calibration, settings.precision)
+        rows = with_predictions(rows, joined, calibration, settings.precision, session.cost)
     engine_rows = tuple(EngineRow(name=n.name, type=n.type, kernel=n.exec_type, precision=n.precision,
                                   time_us=n.time_ns / 1e3,
                                   percent=100 * n.time_ns / 1e3 / end_to_end_us if end_to_end_us > 0 else 0.0)
