@@ -370,3 +370,29 @@ def test_the_weights_of_a_network_larger_than_the_cache_come_from_dram(tmp_path)
         compute = layer.flops / (calibration.roofline.peaks["f32"].gflops_per_s * 1e3)
         assert layer.roof_time_us == pytest.approx(max(compute, activations + weights), rel=1e-9)
         assert layer.bound == weights_from
+
+
+def test_a_calibration_block_takes_a_layers_median_inference_where_the_engine_times_each(sep_cnn_onnx):
+    """ONNX Runtime's trace times each inference's nodes apart: a block's time of a layer is their
+    median, so an inference stalled by other work (a core taken for a scheduler tick) does not move
+    it, where the mean would carry the stall into the block."""
+    import numpy as np
+
+    from flopbench.measure.engines import EngineConfig
+    from flopbench.measure.session import open_session
+    from flopbench.profiling.calibration import block_time_us
+    from flopbench.profiling.join import join
+
+    with open_session(sep_cnn_onnx, "onnxruntime", EngineConfig(profile=True)) as session:
+        run = session.runner.profiled_run(session.inputs.arrays, 9, warmup=2, model=session.loaded,
+                                          counted={op.name for op in session.cost.ops})
+        joined = join(session.cost, run.nodes)
+    layer = next(t for t in joined.layers if t.layer.name == "fc1")
+    (node, share), = layer.shares
+    samples = run.node_samples_ns[node]
+    assert len(samples) == 9 and block_time_us(layer, run.node_samples_ns) == pytest.approx(np.median(samples) * share / 1e3, abs=1e-3)
+    stalled = dict(run.node_samples_ns)
+    stalled[node] = samples.copy()
+    stalled[node][4] += 4_000_000  # one inference stalled by 4 ms
+    assert block_time_us(layer, stalled) == pytest.approx(block_time_us(layer, run.node_samples_ns), rel=0.5)
+    assert np.mean(stalled[node]) * share / 1e3 > block_time_us(layer, run.node_samples_ns) + 400  # what the mean would say

@@ -214,7 +214,8 @@ def test_onnxruntime_times_each_inference_and_the_layers_share_them(sep_cnn_onnx
     from flopbench.measure.session import open_session
     from flopbench.model.spec import ModelSpec
     from flopbench.profiling.join import join
-    from flopbench.profiling.profile import layer_samples, profile
+    from flopbench.profiling.join import layer_samples
+    from flopbench.profiling.profile import profile
     from flopbench.render.profile import to_table
 
     with open_session(ModelSpec(sep_cnn_onnx), "onnxruntime", EngineConfig(profile=True)) as session:

@@ -37,7 +37,7 @@ from ..results.codec import decode, encode
 from ..results.documents import read_json
 from ..results.metadata import cpu_flags, cpu_model
 from ..results.writing import write_text_atomic
-from .join import join
+from .join import join, layer_samples
 from .roofline import MEASURED_AS, Roofline, cache_dir, roofline, usable_cores
 from .placement import place
 from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us, touched_per_inference
@@ -318,20 +318,40 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
             if not run.complete:
                 return None
             joined = join(session.cost, run.nodes)
+        samples = run.node_samples_ns
+        block_total = 0.0
         for timed in joined.layers:
-            if timed.time_ns > 0:
-                layers.setdefault(timed.layer.name, []).append(timed.time_ns / 1e3)
+            spent = block_time_us(timed, samples)
+            if spent > 0:
+                layers.setdefault(timed.layer.name, []).append(spent)
+                block_total += spent
             for part in timed.parts:
-                if part.time_ns > 0:
-                    layers.setdefault(part.layer.name, []).append(part.time_ns / 1e3)
+                spent = block_time_us(part, samples)
+                if spent > 0:
+                    layers.setdefault(part.layer.name, []).append(spent)
         for node in joined.inserted:
-            if node.time_ns > 0:
-                inserted.setdefault(node.name, []).append(node.time_ns / 1e3)
-        totals.append((joined.layers_ns + joined.inserted_ns) / 1e3)
+            found = samples.get(node.name)
+            spent = float(np.median(found)) / 1e3 if found is not None and len(found) else node.time_ns / 1e3
+            if spent > 0:
+                inserted.setdefault(node.name, []).append(spent)
+                block_total += spent
+        totals.append(block_total)
     latency = unprofiled_latency_us(model, engine, replace(config, profile=False), blocks, 2 * iterations)
     if latency is None:
         return None
     return Measured(layers, inserted, statistics.median(totals), latency)
+
+
+def block_time_us(timed, samples) -> float:
+    """A layer's time in a profiled block: the median of its per-inference times where the engine
+    times each inference apart (ONNX Runtime), else its mean over the block (OpenVINO's counters).
+    On a machine whose other work takes a core for a scheduler tick, one inference of ten stalls
+    for milliseconds: a mean carries it into every layer of that block (a 300 µs convolution
+    measured at 1,000 µs), a median does not, and bench's latency is a median too."""
+    per_inference = layer_samples(timed, samples)
+    if per_inference is not None and len(per_inference):
+        return float(np.median(per_inference)) / 1e3
+    return timed.time_ns / 1e3
 
 
 def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks: int, iterations: int) -> float | None:

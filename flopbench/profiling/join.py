@@ -10,8 +10,10 @@ counted op — a reorder or a layout conversion the engine inserted — keeps it
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..counting.cost import LayerCost, ModelCost, OpCost
 from ..counting.optypes import op_facts
@@ -305,3 +307,16 @@ def join(cost: ModelCost, nodes: Sequence[NodeTime], merged: Sequence[tuple[str,
     layers = fused_groups([_layer_time(layer, times, layer_of) for layer in cost.layers])
     untimed = tuple(op.name for op in cost.ops if op.name not in times and op.name not in layer_of)
     return Join(layers=layers, inserted=tuple(inserted), untimed_ops=untimed, joined_by_layer=by_layer, merged=merged)
+
+
+def layer_samples(timed: LayerTime, samples: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The layer's time (ns) in each profiled inference: its share of each of its nodes' times
+    there. None when the engine did not time inferences one by one."""
+    if not samples or not timed.shares:
+        return None
+    total = None
+    for node, fraction in timed.shares:
+        if node not in samples:
+            return None
+        total = samples[node] * fraction if total is None else total + samples[node] * fraction
+    return np.rint(total).astype(np.int64)

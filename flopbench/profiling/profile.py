@@ -21,7 +21,7 @@ from ..measure.stats import BlockDifference, LatencyStats, block_difference, sum
 from ..results.codec import json_field, result_kind
 from ..results.documents import data_frame
 from ..results.metadata import result_metadata
-from .join import Join, LayerTime, join
+from .join import Join, LayerTime, join, layer_samples
 from .roofline import Roofline, cached_roofline
 from .roofline import roofline as machine_roofline  # `roofline` is profile()'s argument
 from .placement import place
@@ -164,19 +164,6 @@ def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
 # bench's verdicts that say a layer's time varies; too few samples is the run's, one under the
 # clock's resolution is `coarse_times`
 LAYER_NOISE = ("noisy", "outliers", "bimodal")
-
-
-def layer_samples(timed: LayerTime, samples: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """The layer's time (ns) in each profiled inference: its share of each of its nodes' times
-    there. None when the engine did not time inferences one by one."""
-    if not samples or not timed.shares:
-        return None
-    total = None
-    for node, fraction in timed.shares:
-        if node not in samples:
-            return None
-        total = samples[node] * fraction if total is None else total + samples[node] * fraction
-    return np.rint(total).astype(np.int64)
 
 
 def layer_statistics(samples_ns: np.ndarray | None, resolution_us: float) -> tuple[float | None, float | None, tuple[str, ...]]:
