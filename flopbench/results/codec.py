@@ -403,7 +403,7 @@ def _object_decoder(cls: type) -> Decoder:
             lines.append(f"        value = raw if type(raw) is HINT_{number} else DECODE_{number}(raw, passed)")
         elif how == _NAMED_FIELD:
             # one index per object handed down, not one per reader: a count's layers each name their ops
-            lines.append(f"        index = passed.get(BY_NAME_{number}) or _NameIndex(passed[HINT_{number}])")
+            lines.append(f"        index = (passed.get(BY_NAME_{number}) or _NameIndex(passed[HINT_{number}])).by_name()")
             lines.append("        value = tuple([index[member] for member in raw])")
         elif how == _MAPPED_FIELD:
             lines += _quick_lines(hint, number, True, namespace) or [f"        value = DECODE_{number}(list(raw.items()), passed)"]
@@ -420,7 +420,16 @@ def _object_decoder(cls: type) -> Decoder:
         lines.append("    rest = [(key, value) for key, value in data.items() if key not in known and key != SCHEMA_KEY]")
         lines.append("    flat = flat_decoder(rest, passed)" if flat_pairs else "    flat = flat_decoder(dict(rest), passed)")
         given.append((flat_field.name, "flat"))
-    lines.append(f"    return cls({', '.join(f'{name}={variable}' for name, variable in given)})")
+    variables = dict(given)
+    if getattr(cls.__dict__.get("__init__"), "fills_dict", False) and set(variables) == set(declared):
+        # an __init__ that only fills the instance's __dict__ (counting.records.quick_init), every
+        # field given: the __dict__ is made here, in the fields' order, as it would make it
+        namespace.update({"_new": object.__new__, "_set": object.__setattr__})
+        lines.append("    made = _new(cls)")
+        lines.append("    _set(made, '__dict__', {" + ", ".join(f"{name!r}: {variables[name]}" for name in declared) + "})")
+        lines.append("    return made")
+    else:
+        lines.append(f"    return cls({', '.join(f'{name}={variable}' for name, variable in given)})")
     exec("\n".join(lines), namespace)  # noqa: S102 - built from the class's own field names, each a variable
     read = namespace["read"]
     read.__qualname__ = f"{cls.__qualname__}.<read>"
@@ -484,10 +493,13 @@ class _NameIndex:
         self.members = members
         self.index: dict[str, Any] | None = None
 
-    def __getitem__(self, name: str) -> Any:
+    def by_name(self) -> dict[str, Any]:
         if self.index is None:
             self.index = {member.name: member for member in self.members}
-        return self.index[name]
+        return self.index
+
+    def __getitem__(self, name: str) -> Any:
+        return self.by_name()[name]
 
 
 def _is_pairs(hint: Any) -> bool:
