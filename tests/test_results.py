@@ -111,6 +111,6 @@ def test_a_report_in_process_keeps_nothing_its_process_ends_with(sep_cnn_xml, tm
     try:
         documents.keep_until_exit()
         loaded = flopbench.load_result(out)
-        assert documents._KEPT_UNTIL_EXIT[-1][1] is loaded
+        assert documents._KEPT_UNTIL_EXIT[-1] is loaded
     finally:
         documents._KEPT_UNTIL_EXIT = None
