@@ -147,3 +147,44 @@ def test_every_count_and_name_of_a_count_is_checked(real_documents):
                 assert truth, (path, bad)
             changes += 1
     assert changes > 200
+
+
+@pytest.mark.parametrize("kind", ["count", "bench", "machine", "calibration"])
+def test_the_quick_walk_accepts_a_sound_document_and_never_what_the_check_refuses(kind, real_documents):
+    """check() first walks a document with the schema written out as Python, which only says
+    whether the document is surely sound; anything it does not accept goes to the full check. A
+    real document is accepted by that walk alone (the one walk of a sound count), and none of
+    600 single-field changes (the mutations above, 3.0 for an integer, 2**63, a key added) is
+    accepted by it when the full check refuses it."""
+    import copy
+    import random
+
+    from flopbench.results.schema import Mismatch, _accepter, _compiled
+
+    document = real_documents[kind]
+    assert _accepter(kind)(document)
+    leaves = [path for path, _ in _leaves(document) if path]
+    rng = random.Random(f"quick {kind}")
+    accepted = refused = 0
+    for _ in range(600):
+        path = rng.choice(leaves)
+        value = rng.choice((*MUTATIONS, 3.0, 2 ** 63, -(2 ** 63), [1, -1], {"a": -1}, "added"))
+        if value == "added":  # a key the schema does not name, beside the chosen one
+            changed = copy.deepcopy(document)
+            parent = changed
+            for step in path[:-1]:
+                parent = parent[step]
+            if isinstance(parent, dict):
+                parent["not_in_the_schema"] = rng.choice((-1, 2 ** 63, "x"))
+        else:
+            changed = _mutated(document, path, value)
+        try:
+            _compiled(kind)(changed)
+            sound = True
+        except Mismatch:
+            sound = False
+        if _accepter(kind)(changed):
+            accepted += 1
+            assert sound, (path, value)
+        refused += not sound
+    assert accepted > 50 and refused > 50

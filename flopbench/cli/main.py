@@ -50,6 +50,14 @@ _STOPPABLE = True  # False once main's work is done: a signal that comes later s
 
 
 _RUNNING_IN = os.getpid()  # the process whose run the handler stops (set again by each run)
+_WHOLE_PROCESS = False  # True while main() runs as the process itself, which `leave` ends
+
+
+def ends_in_leave() -> bool:
+    """Whether the command runs as the process itself (`flopbench ...`), which ends in `leave`
+    once its outputs are written, without Python's teardown: what the command made need not be
+    freed. False for main(argv) called in a process that goes on (a test, a notebook)."""
+    return _WHOLE_PROCESS
 
 
 def _interrupt(signum, frame):
@@ -99,8 +107,8 @@ def _main_guarded(argv: list[str], whole_process: bool) -> int:
     argv = [a for a in argv if a != "--debug"]
     # SIGTERM, and SIGINT even when the parent ignored it (a shell starts background jobs with
     # SIGINT ignored, and Python then never raises KeyboardInterrupt): both stop a run cleanly
-    global _STOPPABLE, _RUNNING_IN
-    _STOPPABLE, _RUNNING_IN = True, os.getpid()
+    global _STOPPABLE, _RUNNING_IN, _WHOLE_PROCESS
+    _STOPPABLE, _RUNNING_IN, _WHOLE_PROCESS = True, os.getpid(), whole_process
     wanted = {signal.SIGTERM: _interrupt, signal.SIGINT: _interrupt}
     previous = {}
     for signum, handler in wanted.items():

@@ -41,6 +41,12 @@ def run_command(args) -> int:
         refuse_measuring_flags(measuring_flags(args, REPORT_FLAGS), REPORT_FLAGS)
         # never over a result read, nor over the points a sweep's results sit beside
         check_output(args.output, protect=[*results, *(Path(path).parent / "points.json" for path in results)])
+        from .main import ends_in_leave
+
+        if ends_in_leave():  # the process ends once the page is written: what it read is not freed first
+            from ..results.documents import keep_until_exit
+
+            keep_until_exit()
         made = report(results, include_other=args.include_other, command=command_line(args))
     else:
         check_output(args.output, protect=files_read(model, args.input))

@@ -37,5 +37,6 @@ def quick_init(cls):
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
+    init.fills_dict = True  # all it does: the instance's __dict__, field by field in order (a reader may do the same)
     cls.__init__ = init
     return cls

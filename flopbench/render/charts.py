@@ -10,6 +10,7 @@ string; none measures or counts anything.
 """
 from __future__ import annotations
 
+import heapq
 import html
 import io
 import re
@@ -124,8 +125,9 @@ def largest_rows(labels: Sequence[str], series: Sequence[Series], what: str = "l
     bars add up the rest, so every series still sums to its whole. Also how many rows were folded."""
     if len(labels) <= most:
         return list(labels), list(series), 0
-    longest = [max(s.values[row] for s in series) for row in range(len(labels))]
-    kept = sorted(sorted(range(len(labels)), key=lambda row: -longest[row])[:most - 1])
+    longest = list(series[0].values) if len(series) == 1 else [max(s.values[row] for s in series) for row in range(len(labels))]
+    # the most - 1 longest, the earlier row first among equals (as a stable sort by length would take them)
+    kept = sorted(heapq.nlargest(most - 1, range(len(labels)), key=longest.__getitem__))
     keep = set(kept)
     folded = len(labels) - len(kept)
     label = f"other {folded:,} {what}"

@@ -131,12 +131,14 @@ def _rest_row(cost: ModelCost, rest: Sequence[LayerCost], timed_columns: int) ->
         return ""
     macs = other = params = weights = moved = 0
     for layer in rest:  # one pass: these can be 100,000 layers of a few ops each
+        # each layer's sums of its ops, taken already for its FLOPs (the largest layers were picked by them)
+        macs += layer.macs
+        other += layer.other_flops
+        params += layer.params
+        moved += layer.bytes_read + layer.bytes_written
         for op in layer.ops:
-            macs += op.macs
-            other += op.other_flops
-            params += op.params
-            weights += op.weight_bytes
-            moved += op.bytes_read + op.bytes_written
+            for _, size in op.stored_weights:  # an op's weight_bytes, without a call per op
+                weights += size
     flops = 2 * macs + (other if cost.include_other else 0)
     total = cost.total_flops
     share = 100.0 * flops / total if total else 0.0

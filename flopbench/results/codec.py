@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import types
 import typing
 from collections import abc
@@ -374,7 +375,11 @@ def _object_decoder(cls: type) -> Decoder:
     if before_read is not None:
         lines.append("    data = before_read(data)")
     lines.append("    passed = dict(context)" if passes else "    passed = context")
-    lines.append("    values = {}")
+    # each field's value in a variable of its own, handed to the class by name at the end: no dict
+    # of values made per object and unpacked again (a field missing from the JSON gets the default
+    # the class's __init__ would give it)
+    declared = {item.name: item for item in dataclasses.fields(cls)}
+    given: list[tuple[str, str]] = []
     for number, (name, key, how, decoder, has_default, hint) in enumerate(steps):
         namespace.update({f"NAME_{number}": name, f"KEY_{number}": key, f"DECODE_{number}": decoder, f"HINT_{number}": hint,
                           f"NEEDS_{number}": f"{cls.__name__} needs {key!r}", f"BY_NAME_{number}": (_BY_NAME, hint),
@@ -385,32 +390,99 @@ def _object_decoder(cls: type) -> Decoder:
             continue
         lines.append(f"    raw = data.get(KEY_{number}, _MISSING_KEY)")
         lines.append(f"    if raw is _MISSING_KEY:")
-        lines.append("        pass" if has_default else f"        raise KeyError(NEEDS_{number})")
+        if not has_default:
+            lines.append(f"        raise KeyError(NEEDS_{number})")
+        elif declared[name].default is not _MISSING:
+            namespace[f"DEFAULT_{number}"] = declared[name].default
+            lines.append(f"        value = DEFAULT_{number}")
+        else:
+            namespace[f"FACTORY_{number}"] = declared[name].default_factory
+            lines.append(f"        value = FACTORY_{number}()")
         lines.append("    else:")
         if how == _PLAIN_FIELD:
             lines.append(f"        value = raw if type(raw) is HINT_{number} else DECODE_{number}(raw, passed)")
         elif how == _NAMED_FIELD:
             # one index per object handed down, not one per reader: a count's layers each name their ops
-            lines.append(f"        index = passed.get(BY_NAME_{number}) or _NameIndex(passed[HINT_{number}])")
+            lines.append(f"        index = (passed.get(BY_NAME_{number}) or _NameIndex(passed[HINT_{number}])).by_name()")
             lines.append("        value = tuple([index[member] for member in raw])")
         elif how == _MAPPED_FIELD:
-            lines.append(f"        value = DECODE_{number}(list(raw.items()), passed)")
+            lines += _quick_lines(hint, number, True, namespace) or [f"        value = DECODE_{number}(list(raw.items()), passed)"]
         else:
-            lines.append(f"        value = DECODE_{number}(raw, passed)")
-        lines.append(f"        values[NAME_{number}] = value")
+            lines += _quick_lines(hint, number, False, namespace) or [f"        value = DECODE_{number}(raw, passed)"]
+        lines.append(f"    field_{number} = value")
+        given.append((name, f"field_{number}"))
         if name in passes:
+            lines.append(f"    if raw is not _MISSING_KEY:")
             lines.append(f"        passed[NAME_{number}] = value")
             lines.append(f"        passed[PASSED_{number}] = _NameIndex(value)  # shared by every object below, built once")
     if flat_field is not None:
         namespace["FLAT_NAME"] = flat_field.name
         lines.append("    rest = [(key, value) for key, value in data.items() if key not in known and key != SCHEMA_KEY]")
-        lines.append("    values[FLAT_NAME] = flat_decoder(rest, passed)" if flat_pairs
-                     else "    values[FLAT_NAME] = flat_decoder(dict(rest), passed)")
-    lines.append("    return cls(**values)")
+        lines.append("    flat = flat_decoder(rest, passed)" if flat_pairs else "    flat = flat_decoder(dict(rest), passed)")
+        given.append((flat_field.name, "flat"))
+    variables = dict(given)
+    if getattr(cls.__dict__.get("__init__"), "fills_dict", False) and set(variables) == set(declared):
+        # an __init__ that only fills the instance's __dict__ (counting.records.quick_init), every
+        # field given: the __dict__ is made here, in the fields' order, as it would make it
+        namespace.update({"_new": object.__new__, "_set": object.__setattr__})
+        lines.append("    made = _new(cls)")
+        lines.append("    _set(made, '__dict__', {" + ", ".join(f"{name!r}: {variables[name]}" for name in declared) + "})")
+        lines.append("    return made")
+    else:
+        lines.append(f"    return cls({', '.join(f'{name}={variable}' for name, variable in given)})")
     exec("\n".join(lines), namespace)  # noqa: S102 - built from the class's own field names, each a variable
     read = namespace["read"]
     read.__qualname__ = f"{cls.__qualname__}.<read>"
     return read
+
+
+def _quick_lines(hint: Any, number: int, mapped: bool, namespace: dict[str, Any]) -> list[str] | None:
+    """Lines that read a field of the commonest forms a count holds millions of -- a shape or None,
+    a tuple of shapes, an int or None, pairs of names and sizes, a tuple of objects -- in the
+    reader's own code, when the value's types are exactly the hint's: the same tuple its decoder
+    makes, without the calls of the decoders nested in each other. Anything else goes to
+    DECODE_<number>, as without them (None: the field has no such form)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    fallback = f"DECODE_{number}(list(raw.items()), passed)" if mapped else f"DECODE_{number}(raw, passed)"
+    if mapped:  # tuple[tuple[str, int], ...] written as an object: the object's items, as they are
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis and typing.get_origin(args[0]) is tuple:
+            pair = typing.get_args(args[0])
+            if len(pair) == 2 and all(a in (int, str) for a in pair):
+                namespace[f"KEYS_{number}"], namespace[f"VALUES_{number}"] = frozenset((pair[0],)), frozenset((pair[1],))
+                return [f"        if type(raw) is dict and KEYS_{number}.issuperset(map(type, raw)) "
+                        f"and VALUES_{number}.issuperset(map(type, raw.values())):",
+                        "            value = tuple(raw.items())",
+                        "        else:",
+                        f"            value = {fallback}"]
+        return None
+    optional = origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args
+    inner = next(a for a in args if a is not type(None)) if optional else hint
+    inner_origin, inner_args = typing.get_origin(inner), typing.get_args(inner)
+    first = "        if raw is None:\n            value = None\n        el" if optional else "        "
+    if inner in (int, str) and optional:
+        namespace[f"INNER_{number}"] = inner
+        return [f"        value = raw if raw is None or type(raw) is INNER_{number} else {fallback}"]
+    if inner_origin is not tuple or len(inner_args) != 2 or inner_args[1] is not Ellipsis:
+        return None
+    member = inner_args[0]
+    if member in (int, str):  # a shape
+        namespace[f"EXACT_{number}"] = frozenset((member,))
+        return [f"{first}if type(raw) is list and EXACT_{number}.issuperset(map(type, raw)):",
+                "            value = tuple(raw)", "        else:", f"            value = {fallback}"]
+    member_args = typing.get_args(member)
+    if (not optional and typing.get_origin(member) is tuple and len(member_args) == 2 and member_args[1] is Ellipsis
+            and member_args[0] in (int, str)):  # shapes
+        namespace[f"EXACT_{number}"] = frozenset((member_args[0],))
+        namespace["_chain"] = itertools.chain.from_iterable
+        return ["        if type(raw) is list and all([type(member) is list for member in raw]) "
+                f"and EXACT_{number}.issuperset(map(type, _chain(raw))):",
+                "            value = tuple([tuple(member) for member in raw])", "        else:", f"            value = {fallback}"]
+    if not optional and isinstance(member, type) and dataclasses.is_dataclass(member):  # objects: their reader, once each
+        namespace[f"MEMBER_{number}"] = _decoder(member)
+        return ["        if type(raw) is list:",
+                f"            value = tuple([MEMBER_{number}(member, passed) for member in raw])",
+                "        else:", f"            value = {fallback}"]
+    return None
 
 
 class _NameIndex:
@@ -421,10 +493,13 @@ class _NameIndex:
         self.members = members
         self.index: dict[str, Any] | None = None
 
-    def __getitem__(self, name: str) -> Any:
+    def by_name(self) -> dict[str, Any]:
         if self.index is None:
             self.index = {member.name: member for member in self.members}
-        return self.index[name]
+        return self.index
+
+    def __getitem__(self, name: str) -> Any:
+        return self.by_name()[name]
 
 
 def _is_pairs(hint: Any) -> bool:
@@ -444,7 +519,13 @@ def _decoder(hint: Any) -> Decoder:
     if hint is Any or hint is object:
         return _same
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return lambda value, context: _decode_object(hint, value, context)
+        reader = []  # the class's reader, looked up once, on first use (a class may hold its own kind)
+
+        def read_object(value, context):
+            if not reader:
+                reader.append(_object_decoder(hint))
+            return reader[0](value, context)
+        return read_object
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return _union(args)
