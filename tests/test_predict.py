@@ -396,3 +396,29 @@ def test_a_calibration_block_takes_a_layers_median_inference_where_the_engine_ti
     stalled[node][4] += 4_000_000  # one inference stalled by 4 ms
     assert block_time_us(layer, stalled) == pytest.approx(block_time_us(layer, run.node_samples_ns), rel=0.5)
     assert np.mean(stalled[node]) * share / 1e3 > block_time_us(layer, run.node_samples_ns) + 400  # what the mean would say
+
+
+def test_lrn_is_a_kernel_class_of_its_own(tmp_path):
+    """ONNX Runtime's LRN runs about 80× its roof time, far from every other op of `other`: an LRN
+    layer is predicted with the fit of the calibration's LRN models, 80× its roof time by hand."""
+    from dataclasses import replace
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from flopbench.profiling.calibration import fits_of
+    from flopbench.profiling.predict import ClassFit
+
+    fits = fits_of(tuple(_point("lrn", 1, roof, 80.0 * roof, model=f"LRN {roof}") for roof in (10.0, 20.0, 40.0)) +
+                   tuple(_point("other", 1, roof, 2.0 * roof, model=f"other {roof}") for roof in (1.0, 2.0, 4.0)))
+    assert fits["lrn"].slope == pytest.approx(80.0) and fits["other"].slope == pytest.approx(2.0)
+    graph = helper.make_graph([helper.make_node("LRN", ["x"], ["y"], name="norm", size=5),
+                               helper.make_node("Relu", ["y"], ["z"], name="relu")], "lrn",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 28, 28])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64, 28, 28])])
+    path = tmp_path / "lrn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    recorded = read_calibration(RECORDED)
+    calibration = replace(recorded, fits={**recorded.fits, "lrn": ClassFit(0.0, 80.0)})
+    layer = next(found for found in predict(path, engine="onnxruntime", calibration=calibration).layers if found.type == "LRN")
+    assert layer.kernel_class == "lrn" and layer.predicted_time_us == pytest.approx(80.0 * layer.roof_time_us)

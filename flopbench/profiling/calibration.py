@@ -267,7 +267,7 @@ def sweep(quick: bool) -> list[Point]:
     singles += [(f"batch norm + relu {c} at {s}×{s}", c, s, (("bn",), ("relu",))) for c, s in ((128, 28), (256, 14), (64, 112))]
     singles += [(f"concat {c}+{c} at {s}×{s}", c, s, (("mark",), ("concat",))) for c, s in ((64, 56), (256, 14))]
     singles += [(f"softmax {n} after a matmul", 256, 0, (("fc", n), ("softmax",))) for n in (1000, 10)]
-    singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27))]
+    singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27), (192, 28))]
     singles += [("channel shuffle 116 at 28×28", 116, 28, (("shuffle", 2),))]
     chains = [("3 × 3×3 conv 32 at 56×56", 32, 56, (("conv", 32, 3, 1, 1),) * 3),
               ("6 × 3×3 conv 64 at 28×28", 64, 28, (("conv", 64, 3, 1, 1),) * 6),
