@@ -66,7 +66,7 @@ def main() -> int:
         for engine in engines:
             roof = cached_roofline(engine) or roofline(engine, quick=args.quick)
             print(f"\n{engine}: roofline measured {roof.measured_at}{' (quick)' if roof.quick else ''}; levels "
-                  + ", ".join(f"{level.name} {level.bandwidth_gb_per_s:,.1f} GB/s up to {level.holds_to_bytes or 0:,} B"
+                  + ", ".join(f"{level.name} {level.bandwidth_gb_per_s:,.1f} GB/s " + (f"up to {level.holds_to_bytes:,} B" if level.holds_to_bytes else "beyond")
                               for level in roof.memory_levels()), flush=True)
             total = above = 0
             for name, path in chosen:
