@@ -122,7 +122,7 @@ def test_calibration_measures_a_sweep_model_without_flops(tmp_path):
     the bytes it moves (the sweep's concat and channel shuffle)."""
     from flopbench.errors import ProfilingError
     from flopbench.profiling.calibration import sweep
-    from flopbench.profiling.predict import compiled
+    from flopbench.profiling.compiled_graph import compiled
 
     (concat,) = [point for point in sweep(quick=False) if point.label == "concat 64+64 at 56×56"]
     model = concat.build(tmp_path)
@@ -142,7 +142,7 @@ def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     """Layers that take exactly 4 µs per node + 1.5 × their roof time give back 4 and 1.5; a layer a
     neighbour's load made 5× slower does not move the fit (Huber weights)."""
     from flopbench.profiling.calibration import call_fit, fit_class, with_call_fit
-    from flopbench.profiling.predict import ClassFit
+    from flopbench.profiling.kernel_classes import ClassFit
     from flopbench.profiling.calibration import ModelPoint
 
     roofs = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
@@ -326,7 +326,7 @@ def test_a_depthwise_convolution_of_one_channel_is_predicted_as_the_convolution_
     """sep_cnn's first depthwise layer has one channel: OpenVINO runs it with its planar
     convolution kernel, not its depthwise one (the compiled graph says which), so predict takes it
     in the convolution class; the second one, of 10 channels, stays depthwise."""
-    from flopbench.profiling.predict import compiled
+    from flopbench.profiling.compiled_graph import compiled
 
     _, _, _, nodes = compiled(sep_cnn_onnx, "openvino", "CPU", "f32", None, None, None)
     kernels = {name: node.exec_type for node in nodes for name in node.original_names}
@@ -407,7 +407,7 @@ def test_lrn_is_a_kernel_class_of_its_own(tmp_path):
     from onnx import TensorProto, helper
 
     from flopbench.profiling.calibration import fits_of
-    from flopbench.profiling.predict import ClassFit
+    from flopbench.profiling.kernel_classes import ClassFit
 
     fits = fits_of(tuple(_point("lrn", 1, roof, 80.0 * roof, model=f"LRN {roof}") for roof in (10.0, 20.0, 40.0)) +
                    tuple(_point("other", 1, roof, 2.0 * roof, model=f"other {roof}") for roof in (1.0, 2.0, 4.0)))

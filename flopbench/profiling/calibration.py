@@ -40,7 +40,8 @@ from ..results.writing import write_text_atomic
 from .join import join, layer_samples
 from .roofline import MEASURED_AS, Roofline, cache_dir, roofline, usable_cores
 from .placement import place
-from .predict import DRAM_KEY, INSERTED, ClassFit, compiled, features, fit_key, fitted_time_us, touched_per_inference
+from .compiled_graph import compiled
+from .kernel_classes import DRAM_KEY, INSERTED, ClassFit, features, fit_key, touched_per_inference
 
 SCHEMA = "flopbench/calibration/2"  # 1 had one factor per class; 2 has a fixed cost and a slope, and the per-call cost
 

@@ -361,7 +361,8 @@ def _cached_calibration(engine: str, device: str, precision: str | None):
 def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, default_precision: str,
                      cost: ModelCost) -> tuple[LayerRow, ...]:
     """Each row with the time the calibrated model predicts for it (its parts too), as predict computes it."""
-    from .predict import predicted_layer, touched_per_inference
+    from .kernel_classes import touched_per_inference
+    from .predict import predicted_layer
 
     executed_known = any(t.executed_bytes for t in joined.layers)
     reuse = touched_per_inference(cost, default_precision)
