@@ -125,7 +125,7 @@ class OnnxRuntimeEngine:
         if config.alternating:
             # a session's intra-op threads spin for work after each run: with two sessions taking
             # turns on a 2-core machine, the idle one's spinning doubled the other's time (mobilenet_v1:
-            # 15.4 ms against 7.0 ms alone); stopped after each run, each takes its turns alone
+            # 15.1 ms against 7.2 ms alone); stopped after each run, each takes its turns alone
             options.add_session_config_entry("session.force_spinning_stop", "1")
         optimized, remove_folder = None, None
         if config.profile:
