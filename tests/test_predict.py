@@ -381,7 +381,7 @@ def test_a_calibration_block_takes_a_layers_median_inference_where_the_engine_ti
     from flopbench.measure.engines import EngineConfig
     from flopbench.measure.session import open_session
     from flopbench.profiling.calibration import block_time_us
-    from flopbench.profiling.join import join
+    from flopbench.profiling.join import join, layer_samples
 
     with open_session(sep_cnn_onnx, "onnxruntime", EngineConfig(profile=True)) as session:
         run = session.runner.profiled_run(session.inputs.arrays, 9, warmup=2, model=session.loaded,
@@ -390,12 +390,12 @@ def test_a_calibration_block_takes_a_layers_median_inference_where_the_engine_ti
     layer = next(t for t in joined.layers if t.layer.name == "fc1")
     (node, share), = layer.shares
     samples = run.node_samples_ns[node]
-    assert len(samples) == 9 and block_time_us(layer, run.node_samples_ns) == pytest.approx(np.median(samples) * share / 1e3, abs=1e-3)
+    assert len(samples) == 9 and block_time_us(layer_samples(layer, run.node_samples_ns), layer.time_ns) == pytest.approx(np.median(samples) * share / 1e3, abs=1e-3)
     stalled = dict(run.node_samples_ns)
     stalled[node] = samples.copy()
     stalled[node][4] += 4_000_000  # one inference stalled by 4 ms
-    assert block_time_us(layer, stalled) == pytest.approx(block_time_us(layer, run.node_samples_ns), rel=0.5)
-    assert np.mean(stalled[node]) * share / 1e3 > block_time_us(layer, run.node_samples_ns) + 400  # what the mean would say
+    assert block_time_us(layer_samples(layer, stalled), layer.time_ns) == pytest.approx(block_time_us(layer_samples(layer, run.node_samples_ns), layer.time_ns), rel=0.5)
+    assert np.mean(stalled[node]) * share / 1e3 > block_time_us(layer_samples(layer, run.node_samples_ns), layer.time_ns) + 400  # what the mean would say
 
 
 def test_lrn_is_a_kernel_class_of_its_own(tmp_path):

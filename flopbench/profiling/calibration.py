@@ -322,17 +322,16 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
         samples = run.node_samples_ns
         block_total = 0.0
         for timed in joined.layers:
-            spent = block_time_us(timed, samples)
+            spent = block_time_us(layer_samples(timed, samples), timed.time_ns)
             if spent > 0:
                 layers.setdefault(timed.layer.name, []).append(spent)
                 block_total += spent
             for part in timed.parts:
-                spent = block_time_us(part, samples)
+                spent = block_time_us(layer_samples(part, samples), part.time_ns)
                 if spent > 0:
                     layers.setdefault(part.layer.name, []).append(spent)
         for node in joined.inserted:
-            found = samples.get(node.name)
-            spent = float(np.median(found)) / 1e3 if found is not None and len(found) else node.time_ns / 1e3
+            spent = block_time_us(samples.get(node.name), node.time_ns)
             if spent > 0:
                 inserted.setdefault(node.name, []).append(spent)
                 block_total += spent
@@ -343,16 +342,15 @@ def measured_times(model: Path, engine: str, device: str, precision: str | None,
     return Measured(layers, inserted, statistics.median(totals), latency)
 
 
-def block_time_us(timed, samples) -> float:
-    """A layer's time in a profiled block: the median of its per-inference times where the engine
-    times each inference apart (ONNX Runtime), else its mean over the block (OpenVINO's counters).
-    On a machine whose other work takes a core for a scheduler tick, one inference of ten stalls
-    for milliseconds: a mean carries it into every layer of that block (a 300 µs convolution
-    measured at 1,000 µs), a median does not, and bench's latency is a median too."""
-    per_inference = layer_samples(timed, samples)
-    if per_inference is not None and len(per_inference):
-        return float(np.median(per_inference)) / 1e3
-    return timed.time_ns / 1e3
+def block_time_us(per_inference_ns, mean_ns: float) -> float:
+    """A layer's (or an inserted node's) time in a profiled block: the median of its per-inference
+    times where the engine times each inference apart (ONNX Runtime), else its mean over the block
+    (OpenVINO's counters). On a machine whose other work takes a core for a scheduler tick, one
+    inference of ten stalls for milliseconds: a mean carries it into every layer of that block (a
+    300 µs convolution measured at 1,000 µs), a median does not, and bench's latency is a median too."""
+    if per_inference_ns is not None and len(per_inference_ns):
+        return float(np.median(per_inference_ns)) / 1e3
+    return mean_ns / 1e3
 
 
 def unprofiled_latency_us(model: Path, engine: str, config: EngineConfig, blocks: int, iterations: int) -> float | None:

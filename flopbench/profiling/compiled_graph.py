@@ -14,6 +14,7 @@ from ..counting.cost import ModelCost
 from ..errors import ProfilingError
 from ..measure.engines import EngineConfig, NodeTime, engine_errors, get_engine
 
+
 def compiled(model: str | os.PathLike, engine: str, device: str, precision: str | None, nthreads: int | None,
              shape: Any, batch: int | None):
     """(loaded model, its count, the engine's settings, the compiled graph's nodes): nothing is run.
@@ -96,5 +97,3 @@ def compile_nodes(runtime, config: EngineConfig, loaded, cost: ModelCost, source
         except Exception:  # noqa: BLE001 - a cache that cannot be written only costs the next compile
             pass
     return settings, nodes
-
-

@@ -79,7 +79,6 @@ def _elements(shape) -> int:
     return count
 
 
-
 @dataclass(frozen=True)
 class ClassFit:
     """A kernel class's time on this machine, fitted to the calibration sweep: `fixed_us` per engine
@@ -124,7 +123,7 @@ def touched_per_inference(cost: ModelCost, default_precision: str) -> int:
     It is the reuse distance of a layer's weights: what passed through the caches since they were
     last read, one inference ago."""
     precision = roof_precision((default_precision,), default_precision)
-    inputs = sum(op.bytes_read for op in cost.ops[:1])
+    inputs = cost.ops[0].bytes_read if cost.ops else 0  # the first op's reads: the model's input
     return inputs + sum(weight_bytes(layer, precision) + layer.activation_bytes for layer in cost.layers)
 
 
@@ -149,7 +148,6 @@ def fitted_time_us(fit: ClassFit, nodes: float, roof_us: float) -> float:
     return fit.fixed_us * nodes + fit.slope * roof_us
 
 
-
 def fit_key(kind: str, level: str) -> str:
     return kind + DRAM_KEY if level == "DRAM" else kind
 
@@ -165,5 +163,3 @@ def fit_of(fits: Mapping[str, ClassFit], kind: str, level: str = "") -> ClassFit
     if not known:
         return ClassFit(0.0, 1.0)
     return ClassFit(statistics.median(f.fixed_us for f in known), statistics.median(f.slope for f in known))
-
-

@@ -78,7 +78,6 @@ class PredictResult:
     metadata: Mapping[str, Any] = json_field(default_factory=dict, compare=False)
 
 
-
 def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFit], default_precision: str,
                     executed_known: bool, reuse_distance_bytes: int = 0) -> PredictedLayer:
     layer = timed.layer
@@ -102,7 +101,6 @@ def predicted_layer(timed: LayerTime, roof: Roofline, fits: Mapping[str, ClassFi
                           executed_bytes=found.executed_bytes, working_set_bytes=found.working_set_bytes, level=where.level, bound=bound,
                           precision=found.precision, roof_time_us=roof_time, factor=fit.slope, predicted_time_us=predicted,
                           fused_into=timed.fused_into, parts=parts, fixed_us=fixed)
-
 
 
 def inserted_node(node: NodeTime, roof: Roofline, fits: Mapping[str, ClassFit]) -> PredictedNode:
@@ -159,4 +157,3 @@ def predict(model: ModelSpec | str | os.PathLike, engine: str = DEFAULT_ENGINE, 
     return PredictResult(model=str(loaded.path), engine=settings.to_dict(), predicted_latency_us=layers_us + inserted_us + call_us,
                          layers_us=layers_us, inserted_us=inserted_us, call_overhead_us=call_us, layers=layers, inserted=inserted,
                          calibration=calibration.summary(), metadata=result_metadata())
-

@@ -136,9 +136,7 @@ def _rest_row(cost: ModelCost, rest: Sequence[LayerCost], timed_columns: int) ->
         other += layer.other_flops
         params += layer.params
         moved += layer.bytes_read + layer.bytes_written
-        for op in layer.ops:
-            for _, size in op.stored_weights:  # an op's weight_bytes, without a call per op
-                weights += size
+        weights += layer.weight_bytes
     flops = 2 * macs + (other if cost.include_other else 0)
     total = cost.total_flops
     share = 100.0 * flops / total if total else 0.0

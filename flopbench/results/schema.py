@@ -370,7 +370,6 @@ _ACCEPT_PLAIN = frozenset(("type", "minimum")) | IGNORED
 @lru_cache(maxsize=None)
 def _accepter(kind: str) -> Callable[[Any], bool]:
     root = load_schema(kind)
-    slow = _compiled(kind)
     namespace: dict[str, Any] = {"LARGEST": LARGEST, "MISSING": object()}
     lines: list[str] = []
     made: dict[str, str] = {}  # a reference's function, by its target
@@ -492,9 +491,7 @@ def _accepter(kind: str) -> Callable[[Any], bool]:
     whole, _ = test(root, "value")
     lines += ["def accept(value):", f"    return {whole}"]
     exec("\n".join(lines), namespace)  # noqa: S102 - built from the shipped schema's own keys, each a constant
-    accept = namespace["accept"]
-    accept.slow = slow
-    return accept
+    return namespace["accept"]
 
 
 KNOWN = frozenset(("$ref", "type", "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
