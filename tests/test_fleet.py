@@ -728,3 +728,24 @@ def test_a_node_removed_mid_sweep_loses_no_point(cluster, zoo_dir, tmp_path):
     assert all(r["status"] == "done" and r["node_id"] == cluster.head_node.node_id for r in retried)
     _assert_no_overlap(document)
     assert "trying it again elsewhere" in stderr
+
+
+def test_the_local_rays_orphans_stay_below_the_command_until_it_shuts_ray_down():
+    """A process whose parent ends while a local Ray runs (the dashboard agent of a raylet stopped
+    as it spawned it once outlived the run by 30 s) is re-parented to the command, so the shutdown
+    that ends every Ray process below the command still finds it; outside that time, to init as before."""
+    from flopbench.fleet.cluster import _orphans_kept
+
+    def orphan_parent() -> tuple[int, int]:
+        shell = subprocess.run(["sh", "-c", "sleep 30 & echo $!"], capture_output=True, text=True, check=True)
+        orphan = int(shell.stdout)  # the shell has exited: its background sleep is re-parented already
+        return orphan, int(Path(f"/proc/{orphan}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    with _orphans_kept():
+        orphan, parent = orphan_parent()
+    os.kill(orphan, signal.SIGKILL)
+    os.waitpid(orphan, 0)
+    assert parent == os.getpid()
+    orphan, parent = orphan_parent()
+    os.kill(orphan, signal.SIGKILL)
+    assert parent != os.getpid()

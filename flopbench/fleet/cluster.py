@@ -14,7 +14,7 @@ from pathlib import Path
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -98,11 +98,40 @@ def _signals_ignored() -> Iterator[None]:
 
 def _shut_down(ray, local: bool = False) -> None:
     """ray.shutdown(); for a local Ray this run started, also every Ray process below this one that
-    outlives it (a dashboard agent its raylet spawned as a signal stopped the start lingered 30 s)."""
+    outlives it (a dashboard agent its raylet spawned as a signal stopped the start lingered 30 s),
+    read before the shutdown and again after it (one spawned meanwhile, its parent gone, is still
+    below: this process reaps the local Ray's orphans while it runs, `_orphans_kept`), then reaped."""
     with _signals_ignored():
         below = _ray_processes_below(os.getpid()) if local else set()
         ray.shutdown()
+        if local:
+            below |= _ray_processes_below(os.getpid())
         _end(below)
+        for pid in below:  # an orphan re-parented here is this process's child: no zombie left behind
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except (ChildProcessError, OSError):
+                pass
+
+
+@contextmanager
+def _orphans_kept() -> Iterator[None]:
+    """While a local Ray runs, a process whose parent ends (the dashboard agent of a raylet stopped
+    as it spawned it) is re-parented to this process, not to init (Linux: a child subreaper), so
+    the shutdown still finds it below this one. Elsewhere, nothing changes."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        yield
+        return
+    PR_SET_CHILD_SUBREAPER = 36
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def _ray_processes_below(pid: int) -> set[int]:
@@ -164,6 +193,11 @@ def connected(address: str | None = None, local_cpus: int | None = None) -> Iter
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     if address:
         _check_reachable(address)
+    with nullcontext() if address else _orphans_kept():
+        yield from _connected(ray, address, local_cpus, quiet)
+
+
+def _connected(ray, address: str | None, local_cpus: int | None, quiet: dict[str, Any]) -> Iterator[str]:
     try:
         with _signals_stay_ours(ray):
             if address:
