@@ -141,9 +141,7 @@ def _point(kind, nodes, roof_us, measured_us, model="m"):
 def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     """Layers that take exactly 4 µs per node + 1.5 × their roof time give back 4 and 1.5; a layer a
     neighbour's load made 5× slower does not move the fit (Huber weights)."""
-    from flopbench.profiling.calibration import call_fit, fit_class, with_call_fit
-    from flopbench.profiling.kernel_classes import ClassFit
-    from flopbench.profiling.calibration import ModelPoint
+    from flopbench.profiling.calibration import fit_class
 
     roofs = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
     exact = [_point("conv", 1, r, 4.0 + 1.5 * r) for r in roofs] + [_point("conv", 2, 50.0, 8.0 + 75.0)]
@@ -155,22 +153,54 @@ def test_a_class_fit_recovers_a_fixed_cost_and_a_slope_and_ignores_an_outlier():
     # a class whose time is all fixed cost gets a slope of 0, never a negative one
     flat = fit_class([_point("pool", 1, r, 7.0) for r in (0.1, 0.2, 0.4)])
     assert flat.fixed_us == pytest.approx(7.0, rel=0.05) and flat.slope >= 0
-    # unprofiled latency - the nodes' profiled sum = 20 µs per call - 4 µs per node (a profiler's own
-    # cost), fitted on the quicker half of the models; the slow ones' differences are noise
-    models = tuple(ModelPoint(f"m{n}", n, n, 100.0 * n, 100.0 * n - (20.0 - 4.0 * n)) for n in (1, 2, 3, 5, 8))
-    models += (ModelPoint("slow", 1, 1, 9000.0, 4000.0), ModelPoint("slower", 3, 3, 12000.0, 2000.0),
-               ModelPoint("slowest", 3, 3, 15000.0, 16000.0))
-    assert call_fit(models) == (pytest.approx(20.0), pytest.approx(-4.0))
-    adjusted, call_us, node_us = with_call_fit({"conv": ClassFit(10.0, 1.5), "pool": ClassFit(3.0, 2.0)}, models)
-    assert (call_us, node_us) == (pytest.approx(20.0), pytest.approx(-4.0))
-    assert adjusted == {"conv": ClassFit(pytest.approx(6.0), 1.5), "pool": ClassFit(0.0, 2.0)}  # never below 0
+
+
+def _sweep(profiler_factor, call_us=20.0, slowed_by=1.0, suffix=""):
+    """A sweep whose layers take 4 µs + 1.5 × their roof time unprofiled (one node each) and
+    `profiler_factor`× that profiled, and whose models take `call_us` more per inference: one-layer
+    models of every roof and chains of 2-8 layers (which tell a cost per inference from one per node)."""
+    from flopbench.profiling.calibration import CalibrationPoint, ModelPoint
+
+    shapes = [(f"one {r}", (r,)) for r in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)]
+    shapes += [(f"chain {n}", (10.0 + n,) * n) for n in (2, 3, 5, 8)]
+    points, models = [], []
+    for name, roofs in shapes:
+        unprofiled = [slowed_by * (4.0 + 1.5 * r) for r in roofs]
+        points += [CalibrationPoint(name + suffix, f"layer{i}", "conv", 1, 0, 0, 0, "L2", r, profiler_factor * t, profiler_factor * t)
+                   for i, (r, t) in enumerate(zip(roofs, unprofiled))]
+        models.append(ModelPoint(name + suffix, len(roofs), len(roofs), call_us + sum(unprofiled), profiler_factor * sum(unprofiled)))
+    return points, models
+
+
+def test_calibration_fits_the_layers_as_they_run_unprofiled_and_the_cost_of_a_call():
+    """A profiler that slows every node 1.6× (ONNX Runtime's) would fit slopes 1.6× too steep: the
+    layers, scaled to their models' unprofiled latency less the per-inference cost, give back the
+    unprofiled 4 µs + 1.5 × roof, and the cost the sweep's latencies fit best is the 20 µs each
+    inference takes beyond its layers. Unscaled (OpenVINO's counters), the fit is the profiled one."""
+    from flopbench.profiling.calibration import as_unprofiled, fitted, merged_models, merged_passes
+
+    points, models = _sweep(profiler_factor=1.6)
+    fits, call_us = fitted(tuple(points), tuple(models), scale_to_unprofiled=True)
+    assert call_us == pytest.approx(20.0)
+    assert (fits["conv"].fixed_us, fits["conv"].slope) == (pytest.approx(4.0, abs=1e-6), pytest.approx(1.5))
+    scaled = as_unprofiled(merged_passes(tuple(points)), merged_models(tuple(models)), 20.0)
+    assert [p.median_us for p in scaled] == pytest.approx([p.median_us / 1.6 for p in points])
+    fits, call_us = fitted(tuple(points), tuple(models), scale_to_unprofiled=False)
+    assert (fits["conv"].fixed_us, fits["conv"].slope) == (pytest.approx(6.4), pytest.approx(2.4))
+    # the profiled fit overstates each layer by 1.6×, and the best per-inference cost on the sweep makes up part of it
+    assert call_us < 20.0
+    # a profiler that costs nothing: both ways agree
+    points, models = _sweep(profiler_factor=1.0)
+    for scale in (True, False):
+        fits, call_us = fitted(tuple(points), tuple(models), scale_to_unprofiled=scale)
+        assert call_us == pytest.approx(20.0) and fits["conv"].slope == pytest.approx(1.5)
 
 
 def test_the_passes_of_a_sweep_model_are_fitted_as_the_median_of_their_medians():
     """A full calibration measures the sweep PASSES times over (a VM runs one model's blocks in one
     phase of its drifting speed): each layer is fitted at the median of its passes' medians, and a
-    pass a neighbour's burst slowed 3× moves nothing; the per-call fit takes each model's median pass."""
-    from flopbench.profiling.calibration import ModelPoint, PASSES, call_fit, fits_of, pass_label
+    pass a neighbour's burst slowed 3× moves nothing; the per-call cost takes each model's median pass."""
+    from flopbench.profiling.calibration import PASSES, fits_of, fitted, pass_label
 
     assert PASSES >= 3 and pass_label("1×1 conv", 0) == "1×1 conv" and pass_label("1×1 conv", 2) == "1×1 conv (pass 3)"
     roofs = (2.0, 5.0, 20.0, 80.0, 300.0)
@@ -182,9 +212,10 @@ def test_the_passes_of_a_sweep_model_are_fitted_as_the_median_of_their_medians()
     passes = calm + calm + [layer(r, 3 * (4.0 + 1.5 * r), i) for i, r in enumerate(roofs)]  # one pass, 3× slower
     fit = fits_of(tuple(passes))["conv"]
     assert (fit.fixed_us, fit.slope, fit.points) == (pytest.approx(4.0), pytest.approx(1.5), len(roofs))
-    per_pass = [ModelPoint(f"m{n}", n, n, 100.0 * n, 100.0 * n - (20.0 - 4.0 * n)) for n in (1, 2, 3, 5, 8)]
-    burst = [ModelPoint(f"m{n}", n, n, 300.0 * n, 100.0 * n) for n in (1, 2, 3, 5, 8)]
-    assert call_fit(tuple(per_pass + per_pass + burst)) == (pytest.approx(20.0), pytest.approx(-4.0))
+    calm_points, calm_models = _sweep(profiler_factor=1.6)
+    burst_points, burst_models = _sweep(profiler_factor=1.6, call_us=60.0, slowed_by=3.0)
+    fits, call_us = fitted(tuple(calm_points * 2 + burst_points), tuple(calm_models * 2 + burst_models), scale_to_unprofiled=True)
+    assert call_us == pytest.approx(20.0) and (fits["conv"].fixed_us, fits["conv"].slope) == (pytest.approx(4.0), pytest.approx(1.5))
 
 
 @pytest.fixture()
@@ -237,7 +268,7 @@ def test_bad_input_is_one_line_and_exit_2(residual_block, recorded_cache, tmp_pa
     old = _flopbench("predict", residual_block, "--precision", "f32")  # an older flopbench's cache
     assert old.returncode == 2 and "older format" in old.stderr and "recalibrate: flopbench predict --calibrate" in old.stderr
     assert len(old.stderr.strip().splitlines()) == 1 and "Traceback" not in old.stderr
-    recorded_cache.write_text('{"schema": "flopbench/calibration/2", "engine": ')  # damaged
+    recorded_cache.write_text('{"schema": "flopbench/calibration/3", "engine": ')  # damaged
     damaged = recorded_cache.read_bytes()
     broken = _flopbench("predict", residual_block, "--precision", "f32")
     assert broken.returncode == 2 and "damaged" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1

@@ -7,10 +7,13 @@ the sizes real networks have, and short chains of layers, is compiled and profil
 and each model's unprofiled latency is timed as bench times it; the whole sweep is measured PASSES
 times over (a machine whose speed drifts runs one model's blocks in one phase). Each layer's roof
 time (placement.py, from the compiled graph, as `predict` computes it) is set beside its measured
-time (the median of its passes' median blocks, as bench reports a median); per class, time = fixed_us ×
-nodes + slope × roof time is fitted on relative error with Huber weights (fit_class), and the
-unprofiled - profiled difference of the models as a cost per call plus one per node (call_fit). The
-fits, every measured point and the roofline they go with are cached per machine, engine version,
+time (the median of its passes' median blocks, as bench reports a median). Where the engine's
+profiler slows the nodes it times (`profiler_slows_nodes`: ONNX Runtime's), each model's layer
+times are first scaled to add up to its unprofiled latency less the per-inference cost, so the fits
+foretell what bench measures (as_unprofiled). Per class, time = fixed_us × nodes + slope × roof
+time is fitted on relative error with Huber weights (fit_class); the per-inference cost is the one
+that makes the fitted sweep models' latencies closest to their measured ones (fitted). The fits,
+every measured point and the roofline they go with are cached per machine, engine version,
 device, precision and threads. Each measured model is written to the cache at once: Ctrl-C keeps
 them, and the next run measures only the rest."""
 from __future__ import annotations
@@ -41,9 +44,9 @@ from .join import join, layer_samples
 from .roofline import MEASURED_AS, Roofline, cache_dir, roofline, usable_cores
 from .placement import place
 from .compiled_graph import compiled
-from .kernel_classes import DRAM_KEY, INSERTED, ClassFit, features, fit_key, touched_per_inference
+from .kernel_classes import DRAM_KEY, INSERTED, ClassFit, features, fit_key, fit_of, fitted_time_us, touched_per_inference
 
-SCHEMA = "flopbench/calibration/2"  # 1 had one factor per class; 2 has a fixed cost and a slope, and the per-call cost
+SCHEMA = "flopbench/calibration/3"  # 1: a factor per class; 2: a fixed cost and a slope, a per-call and a per-node cost; 3: fitted to unprofiled time
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,10 @@ class Calibration:
     nthreads: int | None
     executed_precision: str  # what the engine ran
     roofline: Roofline
-    fits: dict[str, ClassFit]  # kernel class -> fixed µs per node + slope × roof time
+    fits: dict[str, ClassFit]  # kernel class -> fixed µs per node + slope × roof time (empty until complete)
     call_us: float  # per inference, beyond the layers and inserted nodes
-    node_us: float  # per executed node, unprofiled less profiled: already in each class's fixed_us
+    # the layer times were scaled to each sweep model's unprofiled latency (the engine's profiler slows its nodes)
+    scaled_to_unprofiled: bool
     points: tuple[CalibrationPoint, ...]
     models: tuple[ModelPoint, ...]
     done: tuple[str, ...]  # the sweep's models measured so far
@@ -104,7 +108,8 @@ class Calibration:
         return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick,
                 "points": sum(fit.points for fit in self.fits.values()),  # the layers fitted (all passes of one as one)
                 "factors": self.factors, "fixed_us": {kind: fit.fixed_us for kind, fit in self.fits.items()},
-                "call_us": self.call_us, "node_us": self.node_us, "roofline_measured_at": self.roofline.measured_at}
+                "call_us": self.call_us, "scaled_to_unprofiled": self.scaled_to_unprofiled,
+                "roofline_measured_at": self.roofline.measured_at}
 
     def to_dict(self) -> dict[str, Any]:
         document = {"schema": SCHEMA, **encode(self)}
@@ -465,40 +470,59 @@ def fits_of(points: tuple[CalibrationPoint, ...]) -> dict[str, ClassFit]:
     return dict(sorted(fits.items()))
 
 
-def call_fit(models: tuple[ModelPoint, ...]) -> tuple[float, float]:
-    """(per-inference µs, per-node µs): what an unprofiled inference of a sweep model takes beyond
-    the sum of its nodes' profiled times (measured less measured, so no layer's fit error leaks in),
-    fitted as a cost per call plus one per executed node — a profiler that spends time on each
-    node makes the second negative. Fitted on the quicker half of the models,
-    where the difference is not lost in their layers' noise, on relative error with Huber weights."""
-    models = merged_models(models)
-    quick = [model for model in sorted(models, key=lambda model: model.latency_us)[:max(1, (len(models) + 1) // 2)]
-             if model.profiled_us > 0]
-    if not quick:
-        return 0.0, 0.0
-    gaps = np.array([model.latency_us - model.profiled_us for model in quick])
-    nodes = np.array([model.nodes for model in quick], dtype=float)
-    if len(set(nodes)) < 2:
-        return float(np.median(gaps)), 0.0
-    scale = np.array([model.latency_us for model in quick])
-    columns = np.stack([np.ones(len(quick)), nodes], axis=1) / scale[:, None]
-    target = gaps / scale
-    weights = np.ones(len(quick))
-    for _ in range(10):
-        root = np.sqrt(weights)
-        solution, *_ = np.linalg.lstsq(columns * root[:, None], target * root, rcond=None)
-        residual = np.abs(columns @ solution - target)
-        spread = max(1.4826 * float(np.median(residual)), 0.01)
-        weights = np.minimum(1.0, 1.345 * spread / np.maximum(residual, 1e-12))
-    return float(solution[0]), float(solution[1])
+def as_unprofiled(points: list[CalibrationPoint], models: tuple[ModelPoint, ...], call_us: float) -> list[CalibrationPoint]:
+    """Each (merged) point's time scaled so that its sweep model's layers and inserted nodes add up to
+    the model's unprofiled latency less `call_us`. ONNX Runtime's profiler slows the nodes it times,
+    and a one-layer model's most: in this machine's calibration the models under 1 ms ran
+    unprofiled in 0.63-0.74× their profiled nodes' sum (medians), OpenVINO's in 0.91-1.07×."""
+    by_model = {model.model: model for model in models}
+    scaled = []
+    for point in points:
+        model = by_model.get(point.model)
+        if model is None or model.profiled_us <= 0:
+            scaled.append(point)
+            continue
+        # never below a share of the latency: a per-call cost near a tiny model's whole time would zero its layers
+        scale = max(model.latency_us - call_us, UNPROFILED_FLOOR * model.latency_us) / model.profiled_us
+        scaled.append(replace(point, median_us=point.median_us * scale, measured_us=point.measured_us * scale))
+    return scaled
 
 
-def with_call_fit(fits: dict[str, ClassFit], models: tuple[ModelPoint, ...]) -> tuple[dict[str, ClassFit], float, float]:
-    """The class fits with the per-node difference between unprofiled and profiled runs added to
-    each fixed cost (never below 0), the per-inference cost (never below 0), and that per-node difference."""
-    call_us, node_us = call_fit(models)
-    adjusted = {kind: replace(fit, fixed_us=max(0.0, fit.fixed_us + node_us)) for kind, fit in fits.items()}
-    return adjusted, max(0.0, call_us), node_us
+UNPROFILED_FLOOR = 0.1  # the least share of a sweep model's latency its layers keep when scaled
+CALL_STEP_US = 0.5  # the per-inference cost is searched on this grid, from 0 to the quickest sweep model's latency
+
+
+def sweep_error(fits: dict[str, ClassFit], call_us: float, points: list[CalibrationPoint], models: tuple[ModelPoint, ...]) -> float:
+    """How far the fits and a per-inference cost put the sweep models' latencies from their measured
+    ones: the mean |log(predicted / measured)|, so a model 2× slow and one 2× fast weigh alike."""
+    predicted = dict.fromkeys((model.model for model in models), call_us)
+    for point in points:
+        if point.model in predicted:
+            predicted[point.model] += fitted_time_us(fit_of(fits, point.kernel_class, point.level), point.nodes, point.roof_time_us)
+    errors = [abs(np.log(max(predicted[model.model], 1e-3) / model.latency_us)) for model in models if model.latency_us > 0]
+    return float(np.mean(errors)) if errors else 0.0
+
+
+def fitted(points: tuple[CalibrationPoint, ...], models: tuple[ModelPoint, ...],
+           scale_to_unprofiled: bool) -> tuple[dict[str, ClassFit], float]:
+    """The class fits and the per-inference cost: of the costs from 0 to the quickest sweep model's
+    latency, the one whose fits (refitted to the layers scaled to it, when `scale_to_unprofiled`)
+    put the sweep models' end-to-end latencies closest to their measured ones. The chains of the
+    sweep tell a cost per inference from one per node."""
+    merged, whole = merged_passes(points), merged_models(models)
+    quickest = min((model.latency_us for model in whole if model.latency_us > 0), default=0.0)
+    best: tuple[float, dict[str, ClassFit], float] | None = None
+    fixed_fits = None if scale_to_unprofiled else fits_of(points)
+    for call_us in np.arange(0.0, quickest + CALL_STEP_US / 2, CALL_STEP_US):
+        call_us = float(call_us)
+        timed = as_unprofiled(merged, whole, call_us) if scale_to_unprofiled else merged
+        fits = fixed_fits if fixed_fits is not None else fits_of(tuple(timed))
+        error = sweep_error(fits, call_us, timed, whole)
+        if best is None or error < best[0]:
+            best = (error, fits, call_us)
+    if best is None:
+        return (fixed_fits if fixed_fits is not None else fits_of(points)), 0.0
+    return best[1], best[2]
 
 
 # ---- the cache -------------------------------------------------------------------------------------
@@ -609,10 +633,11 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
     passes = 1 if quick else PASSES
 
     def write(complete: bool) -> Calibration:
-        fits, call_us, node_us = with_call_fit(fits_of(tuple(points)), tuple(models))
+        # fitted once the sweep is measured whole: an interrupted calibration predicts nothing
+        fits, call_us = fitted(tuple(points), tuple(models), runtime.profiler_slows_nodes) if complete else ({}, 0.0)
         found = Calibration(engine=runtime.name, engine_version=runtime.version(), device=device, precision=precision,
                             nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits, call_us=call_us,
-                            node_us=node_us, points=tuple(points), models=tuple(models),
+                            scaled_to_unprofiled=runtime.profiler_slows_nodes, points=tuple(points), models=tuple(models),
                             done=tuple(done), complete=complete, quick=quick,
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             seconds=(previous.seconds if previous else 0.0) + time.perf_counter() - started, path=str(path))

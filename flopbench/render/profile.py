@@ -71,7 +71,9 @@ def warning_text(finding: Finding, result: ProfileResult) -> str:
         return (f"{d['count']} memory-bound layer(s) beat the measured DRAM bandwidth ({d['bandwidth_gb_per_s']:.1f} GB/s): "
                 f"their data came from the caches, and the bytes counted are unfused ({', '.join(d['layers'])})")
     if finding.rule == "slower_than_predicted":
-        return (f"{d['count']} layer(s) ran {d['factor']:g}× or more slower than this machine's calibrated model predicts: "
+        profiled = d.get("profiler_factor", 1.0)
+        beyond = f" (beyond the {profiled:.1f}× profiling added to every inference)" if profiled > 1.0 else ""
+        return (f"{d['count']} layer(s) ran {d['factor']:g}× or more slower than this machine's calibrated model predicts{beyond}: "
                 + "; ".join(f"{x['layer']} took {x['measured_us']:,.1f} µs, {x['ratio']:.1f}× the {x['predicted_us']:,.1f} µs "
                             f"this machine does for {_a_layer_of(x['kernel_class'])} of its size ({x['bound']}-bound)" for x in d["layers"]))
     if finding.rule == "negative_outside":

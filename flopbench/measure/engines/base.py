@@ -166,6 +166,9 @@ class Engine(Protocol):
     file_kinds: tuple[str, ...]  # the file suffixes it runs; () for every format flopbench reads
     # whether it reads a file the way flopbench's model reader does: then the reader's refusal is its own
     reads_as_model_reader: bool
+    # whether its per-node times overstate what the nodes take unprofiled: calibration then fits the
+    # layers to each sweep model's unprofiled latency (profiling/calibration.py as_unprofiled)
+    profiler_slows_nodes: bool
     # the precisions it can be told to run (--precision), and those a study compares by default
     precision_settings: tuple[str, ...]
     compared_precisions: tuple[str, ...]
