@@ -453,3 +453,48 @@ def test_lrn_is_a_kernel_class_of_its_own(tmp_path):
     calibration = replace(recorded, fits={**recorded.fits, "lrn": ClassFit(0.0, 80.0)})
     layer = next(found for found in predict(path, engine="onnxruntime", calibration=calibration).layers if found.type == "LRN")
     assert layer.kernel_class == "lrn" and layer.predicted_time_us == pytest.approx(80.0 * layer.roof_time_us)
+
+
+def test_a_grouped_convolution_and_a_channel_shuffle_are_kernel_classes_of_their_own(tmp_path):
+    """ShuffleNet's group-3 1×1 convolutions ran at 0.3-0.65 of a dense 1×1's speed on OpenVINO, and
+    its channel shuffles (read from a convolution's blocked layout) at about 11× their roof time:
+    a grouped convolution is the `grouped` class, a shuffle's data movement the `layout` class, each
+    predicted with its own fit (by hand: its fixed cost per node + its slope × its roof time), and
+    the calibration sweep measures both as networks have them."""
+    from dataclasses import replace
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from flopbench.profiling.calibration import sweep
+    from flopbench.profiling.kernel_classes import ClassFit
+
+    labels = [point.label for point in sweep(quick=False)]
+    assert sum("group-3" in label for label in labels) >= 3 and sum("group-32" in label for label in labels) >= 2
+    assert sum(label.startswith("channel shuffle") and "groups" in label for label in labels) >= 3
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array((rng.standard_normal((240, 80, 1, 1)) * 0.1).astype(np.float32), "w")
+    shapes = [numpy_helper.from_array(np.array(s, np.int64), n) for s, n in (([1, 3, 80, 28, 28], "s1"), ([1, 240, 28, 28], "s2"))]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"], name="grouped", group=3),
+                               helper.make_node("Relu", ["c"], ["r"], name="relu"),
+                               helper.make_node("Reshape", ["r", "s1"], ["a"], name="split"),
+                               helper.make_node("Transpose", ["a"], ["t"], name="shuffle", perm=[0, 2, 1, 3, 4]),
+                               helper.make_node("Reshape", ["t", "s2"], ["y"], name="join")], "shufflenet_unit",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 240, 28, 28])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 240, 28, 28])], [weights, *shapes])
+    path = tmp_path / "unit.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    recorded = read_calibration(RECORDED)
+    fits = {**recorded.fits, "grouped": ClassFit(3.0, 2.0), "layout": ClassFit(1.0, 11.0)}
+    for engine in ("openvino", "onnxruntime"):
+        result = predict(path, engine=engine, precision="f32" if engine == "openvino" else None,
+                         calibration=replace(recorded, fits=fits))
+        rows = {layer.name: layer for layer in result.layers}
+        assert rows["grouped"].kernel_class == "grouped"
+        assert rows["grouped"].predicted_time_us == pytest.approx(3.0 * 1 + 2.0 * rows["grouped"].roof_time_us)
+        moving = [layer for layer in result.layers if layer.kernel_class == "layout" and layer.predicted_time_us > 0]
+        assert moving, engine  # the engine runs the shuffle as some node: OpenVINO one ShuffleChannels, ONNX Runtime its three ops
+        for layer in moving:
+            nodes = round((layer.predicted_time_us - 11.0 * layer.roof_time_us) / 1.0)
+            assert nodes >= 1 and layer.predicted_time_us == pytest.approx(1.0 * nodes + 11.0 * layer.roof_time_us)

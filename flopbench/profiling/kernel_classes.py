@@ -19,7 +19,9 @@ from .roofline import Roofline
 OTHER = "other"
 INSERTED = "inserted"  # the nodes an engine adds: reorders, precision conversions
 FOLDED = "folded"  # the bound of a layer no compiled node runs (a Flatten, a Reshape the engine removed)
-KERNEL_CLASSES = ("conv", "pointwise", "depthwise", "matmul", "pool", "elementwise", "lrn", OTHER, INSERTED)
+KERNEL_CLASSES = ("conv", "pointwise", "grouped", "depthwise", "matmul", "pool", "elementwise", "lrn", "layout", OTHER, INSERTED)
+# ops that move data and compute nothing: a copy when the engine does not fold them away
+LAYOUT = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "DepthToSpace", "SpaceToDepth", "ShuffleChannels"}
 ELEMENTWISE = {"Add", "Subtract", "Multiply", "Divide", "Relu", "Clamp", "Sigmoid", "Swish", "HSwish", "Maximum", "Minimum",
                "Elu", "Exp", "Tanh", "Gelu", "Mish", "PRelu", "Power", "Sqrt", "Concat", "BatchNorm", "BatchNormalization"}
 DRAM_KEY = "/DRAM"  # a class's own fit for layers whose working set lives in DRAM (calibration.fits_of)
@@ -27,15 +29,20 @@ PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 
 
 def kernel_class(layer: LayerCost) -> str:
-    """The family of kernel a layer runs in: dense k×k convolution, 1×1 (pointwise), depthwise,
-    matmul, pooling, elementwise, local response normalization, or other."""
+    """The family of kernel a layer runs in: dense k×k convolution, 1×1 (pointwise), grouped,
+    depthwise, matmul, pooling, elementwise, local response normalization, a data movement (layout),
+    or other."""
     kind = layer.type
     if kind.startswith("DepthwiseConv"):
         # of one channel it is an ordinary convolution, and engines run it so (OpenVINO picks its
         # planar convolution kernel, not its depthwise one: sep_cnn's first layer, 18x slower than
         # a depthwise kernel's fixed cost)
         return "conv" if layer.kernels == 1 else "depthwise"
-    if kind.startswith(("Conv", "GroupConv")):
+    if kind.startswith("GroupConv"):
+        # a class of its own: OpenVINO ran ShuffleNet's group-3 1×1 convolutions at 0.3-0.65 of the
+        # speed a dense 1×1 of their FLOPs has
+        return "grouped"
+    if kind.startswith("Conv"):
         return "pointwise" if layer.kernel and all(k == 1 for k in layer.kernel) else "conv"
     if kind in ("FullyConnected", "MatMul", "Gemm"):
         return "matmul"
@@ -47,6 +54,10 @@ def kernel_class(layer: LayerCost) -> str:
         return "lrn"
     if kind in ELEMENTWISE or kind.rstrip("D0123456789") in ELEMENTWISE:
         return "elementwise"
+    if kind in LAYOUT:
+        # a channel shuffle read from a convolution's blocked layout ran at about 11x its roof time on
+        # OpenVINO (ShuffleNet's), a softmax's or a flatten's time is all fixed cost: not one class
+        return "layout"
     return OTHER
 
 
