@@ -3,13 +3,16 @@
 The validation models are none of the calibration's one-layer models: the light models the `onnx`
 package ships, the zoo's mobilenet_v1 and mobilenet_v2 at 224 and 160, std_cnn and sep_cnn, and a
 MobileNetV2 exported from a torch module (when torch is installed). For each: the prediction (no
-inference), then `bench`'s median latency with the same settings, then a profile for the per-layer
-error. Prints each model's predicted / measured ratio, the share of models within ±10% and ±20%, and
-the per-layer median absolute error. Run it on a quiet machine, after `flopbench predict
---calibrate` for the same settings; say the load beside its figures.
+inference), then `bench`'s median latency with the same settings, in `--passes` passes (3; the
+models take turns, so one model's passes are minutes apart and a phase of a virtual machine's
+drifting speed slows one of them, not all: its latency is the median of its passes' medians), then
+a profile for the per-layer error (each layer's time divided by how much slower profiling made the
+run, as predict foretells the unprofiled time). Prints each model's predicted / measured ratio, the
+share of models within ±10% and ±20%, and the per-layer median absolute error. Run it on a quiet
+machine, after `flopbench predict --calibrate` for the same settings; say the load beside its figures.
 
     python benchmarks/predict_accuracy.py [--engine openvino|onnxruntime] [--precision f32|bf16] [-nthreads N] [-t SECONDS]
-                                          [--only a,b] [--save FILE] [--measured FILE]
+                                          [--passes N] [--only a,b] [--save FILE] [--measured FILE]
     python benchmarks/predict_accuracy.py --agreement FIRST.json SECOND.json
 
 `--agreement` predicts nothing: it sets two `--save` files of the same models beside each other
@@ -70,17 +73,23 @@ def torch_mobilenet_v2(folder: Path) -> Path | None:
     return path
 
 
-def measure(path: Path, engine: str, precision: str | None, nthreads: int | None, seconds: float, profile_niter: int) -> dict:
-    """bench's median (and fastest) latency, and each layer's profiled time."""
+def bench_median(path: Path, engine: str, precision: str | None, nthreads: int | None, seconds: float) -> tuple[float, float]:
+    """bench's median and fastest latency, µs."""
     from flopbench.measure.bench import bench
-    from flopbench.profiling.profile import profile
 
-    report = bench(path, [engine], precision=precision, nthreads=nthreads, seconds=seconds)
-    latency = report.results[0].latency
+    latency = bench(path, [engine], precision=precision, nthreads=nthreads, seconds=seconds).results[0].latency
+    return latency.median_ns / 1e3, latency.min_ns / 1e3
+
+
+def profiled_layers(path: Path, engine: str, precision: str | None, nthreads: int | None, profile_niter: int) -> dict[str, float]:
+    """Each layer's profiled time as it would run unprofiled: its median inference where the engine
+    times each apart (ONNX Runtime), divided by how much slower profiling made the run (where the
+    sign test tells it from noise): predict foretells the unprofiled time."""
+    from flopbench.profiling.profile import profile, profiling_slowdown
+
     profiled = profile(path, engine=engine, precision=precision, nthreads=nthreads, iterations=profile_niter)
-    return {"median_us": latency.median_ns / 1e3, "fastest_us": latency.min_ns / 1e3,
-            # a layer's median inference where the engine times each apart (ONNX Runtime), as bench's is a median
-            "layers_us": {row.name: row.median_us if row.median_us else row.time_us for row in profiled.layers if row.time_us > 0}}
+    slowdown = profiling_slowdown(profiled.profiled_latency, profiled.unprofiled_latency, profiled.overhead)
+    return {row.name: (row.median_us if row.median_us else row.time_us) / slowdown for row in profiled.layers if row.time_us > 0}
 
 
 def agreement(first_file: Path, second_file: Path) -> int:
@@ -105,7 +114,9 @@ def main() -> int:
     parser.add_argument("--engine", default="openvino")
     parser.add_argument("--precision")
     parser.add_argument("-nthreads", type=int, help="threads, as bench's -nthreads (calibrate with the same)")
-    parser.add_argument("-t", "--seconds", type=float, default=5.0, help="bench time per model (default 5 s)")
+    parser.add_argument("-t", "--seconds", type=float, default=3.0, help="bench time per model and pass (default 3 s)")
+    parser.add_argument("--passes", type=int, default=3,
+                        help="bench each model this many times, the models taking turns; its latency is the median of the passes' medians")
     parser.add_argument("--profile-niter", type=int, default=50)
     parser.add_argument("--only", help="comma-separated labels to keep (e.g. sep_cnn,squeezenet): a quick check of the script")
     parser.add_argument("--save", type=Path, help="write what was measured (latencies, per-layer times) to this JSON file")
@@ -132,24 +143,40 @@ def main() -> int:
     ratios, layer_errors = [], []
     with tempfile.TemporaryDirectory(prefix="flopbench-accuracy-") as temp:
         keep = set(args.only.split(",")) if args.only else None
+        chosen, predictions = [], {}
         for label, path in validation_models(Path(temp)):
             if keep is not None and label not in keep or args.measured and label not in known:
                 continue
             try:
-                predicted = predict(path, engine=args.engine, precision=args.precision, nthreads=args.nthreads)
-                measured = known.get(label) or measure(path, args.engine, args.precision, args.nthreads, args.seconds,
-                                                       args.profile_niter)
+                predictions[label] = predict(path, engine=args.engine, precision=args.precision, nthreads=args.nthreads)
             except FlopbenchError as exc:
                 print(f"{label:28} skipped: {exc}", flush=True)
                 continue
+            chosen.append((label, path))
+        # the models take turns, pass after pass: each model's passes are minutes apart, so a phase of
+        # the host's drifting speed slows one pass of a model, not all of them
+        medians: dict[str, list[float]] = {}
+        fastest: dict[str, float] = {}
+        for round_ in range(0 if args.measured else args.passes):
+            for label, path in chosen:
+                median, least = bench_median(path, args.engine, args.precision, args.nthreads, args.seconds)
+                medians.setdefault(label, []).append(median)
+                fastest[label] = min(least, fastest.get(label, least))
+            print(f"pass {round_ + 1} of {args.passes} measured", file=sys.stderr, flush=True)
+        for label, path in chosen:
+            predicted = predictions[label]
+            measured = known.get(label) or {
+                "median_us": statistics.median(medians[label]), "fastest_us": fastest[label], "pass_medians_us": medians[label],
+                "layers_us": profiled_layers(path, args.engine, args.precision, args.nthreads, args.profile_niter)}
             saved[label] = measured
             ratio = predicted.predicted_latency_us / measured["median_us"]
             ratios.append(ratio)
             by_name = {layer.name: layer.predicted_time_us for layer in predicted.layers}
             errors = [abs(by_name[name] - spent) / spent for name, spent in measured["layers_us"].items() if name in by_name]
             layer_errors.extend(errors)
+            passes = measured.get("pass_medians_us", [])
             print(f"{label:28} predicted {predicted.predicted_latency_us:11,.1f} µs  measured median {measured['median_us']:11,.1f} µs "
-                  f"(fastest {measured['fastest_us']:11,.1f})  ratio {ratio:5.2f}  "
+                  f"(fastest {measured['fastest_us']:11,.1f}; passes {'/'.join(f'{m:,.0f}' for m in passes)})  ratio {ratio:5.2f}  "
                   f"per-layer median |error| {100 * statistics.median(errors) if errors else float('nan'):5.1f}%", flush=True)
     if args.save:
         args.save.write_text(json.dumps(saved, indent=1) + "\n")

@@ -274,14 +274,15 @@ def sweep(quick: bool) -> list[Point]:
     singles += [(f"concat {c}+{c} at {s}×{s}", c, s, (("mark",), ("concat",))) for c, s in ((64, 56), (256, 14))]
     singles += [(f"softmax {n} after a matmul", 256, 0, (("fc", n), ("softmax",))) for n in (1000, 10)]
     singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27), (192, 28))]
-    singles += [("channel shuffle 116 at 28×28", 116, 28, (("shuffle", 2),))]
-    # a shuffle reads what a convolution wrote, in its kernel's layout (ShuffleNet's: 11x slower on
-    # OpenVINO than the same shuffle of the model's input)
+    # a shuffle reads what a convolution wrote, in its kernel's layout (ShuffleNet's: 8-14x its roof
+    # time on OpenVINO, against 2.8x for the same shuffle of the model's input)
     singles += [(f"channel shuffle {c} ({g} groups) at {s}×{s}", c, s, (("conv", c, 1, 1, 1), ("shuffle", g)))
-                for c, s, g in ((240, 28, 3), (480, 14, 3), (232, 14, 2))]
-    # grouped convolutions: ShuffleNet's group-3 1×1, AlexNet's group-2 5×5 and 3×3, ResNeXt's group-32 3×3
+                for c, s, g in ((136, 28, 4), (272, 14, 4), (232, 14, 2))]
+    # grouped convolutions: ShuffleNet's group-4 and group-3 1×1, AlexNet's group-2 5×5 and 3×3 (many
+    # channels a group: the dense classes), ShuffleNet's first (6 a group) and ResNeXt's group-32 3×3
+    # (4 and 8 a group: the grouped class)
     singles += [(f"{k}×{k} group-{g} conv {c}→{o} at {s}×{s}", c, s, (("conv", o, k, 1, g),))
-                for k, g, c, o, s in ((1, 3, 240, 240, 28), (1, 3, 480, 480, 14), (1, 3, 960, 960, 7), (1, 3, 24, 216, 56),
+                for k, g, c, o, s in ((1, 4, 112, 112, 28), (1, 4, 272, 272, 14), (1, 3, 240, 240, 28), (1, 4, 24, 112, 56),
                                       (5, 2, 96, 256, 27), (3, 2, 384, 384, 13), (3, 32, 128, 128, 56), (3, 32, 256, 256, 28))]
     chains = [("3 × 3×3 conv 32 at 56×56", 32, 56, (("conv", 32, 3, 1, 1),) * 3),
               ("6 × 3×3 conv 64 at 28×28", 64, 28, (("conv", 64, 3, 1, 1),) * 6),
@@ -301,7 +302,7 @@ def sweep(quick: bool) -> list[Point]:
     if quick:
         keep = ("3×3 conv 64→64 at 28", "1×1 conv 64→128", "3×3 depthwise 64 at 56", "3×3 depthwise 256", "matmul 1024→1000",
                 "max pool 3×3/2 64", "global average pool 1024", "add + relu 64", "softmax 1000 after", "4 separable blocks",
-                "1×1 group-3 conv 240", "channel shuffle 240",
+                "1×1 group-4 conv 24→112", "channel shuffle 136",
                 "inverted residual", "12 × 1×1")
         points = [p for p in points if p.label.startswith(keep)]
     return points

@@ -38,11 +38,11 @@ def kernel_class(layer: LayerCost) -> str:
         # planar convolution kernel, not its depthwise one: sep_cnn's first layer, 18x slower than
         # a depthwise kernel's fixed cost)
         return "conv" if layer.kernels == 1 else "depthwise"
-    if kind.startswith("GroupConv"):
-        # a class of its own: OpenVINO ran ShuffleNet's group-3 1×1 convolutions at 0.3-0.65 of the
-        # speed a dense 1×1 of their FLOPs has
+    if kind.startswith("GroupConv") and channels_per_group(layer) < FEW_CHANNELS_PER_GROUP:
+        # a class of its own: a group of fewer channels than a SIMD block leaves lanes idle (ResNeXt's
+        # group-32 3×3 of 4 channels a group ran at 5-10x its roof time on OpenVINO, a dense one at 1-1.4x)
         return "grouped"
-    if kind.startswith("Conv"):
+    if kind.startswith(("Conv", "GroupConv")):  # a group of many channels runs as a dense convolution does
         return "pointwise" if layer.kernel and all(k == 1 for k in layer.kernel) else "conv"
     if kind in ("FullyConnected", "MatMul", "Gemm"):
         return "matmul"
@@ -55,10 +55,22 @@ def kernel_class(layer: LayerCost) -> str:
     if kind in ELEMENTWISE or kind.rstrip("D0123456789") in ELEMENTWISE:
         return "elementwise"
     if kind in LAYOUT:
-        # a channel shuffle read from a convolution's blocked layout ran at about 11x its roof time on
-        # OpenVINO (ShuffleNet's), a softmax's or a flatten's time is all fixed cost: not one class
+        # a channel shuffle read from a convolution's blocked layout ran at 8-14x its roof time on
+        # OpenVINO (ShuffleNet's), a softmax's time is all fixed cost: not one class
         return "layout"
     return OTHER
+
+
+FEW_CHANNELS_PER_GROUP = 16  # a grouped convolution with fewer input channels a group is the `grouped` class
+
+
+def channels_per_group(layer: LayerCost) -> int:
+    """A grouped convolution's input channels per group, from its weights ([groups, out, in, kh, kw]
+    as the counted GroupConvolution holds them); a large number when the count does not say."""
+    for op in layer.ops:
+        if op.type == "GroupConvolution" and len(op.input_shapes) > 1 and len(op.input_shapes[1] or ()) == 5:
+            return int(op.input_shapes[1][2])
+    return 1 << 30
 
 
 def roof_precision(precisions: Sequence[str], fallback: str) -> str:

@@ -78,6 +78,8 @@ class LayerRow:
     fused: tuple[str, ...] = ()  # the layers its engine node ran with it
     predicted_time_us: float | None = None  # what this machine's calibrated model predicts (flopbench predict); None: not calibrated
     kernel_class: str = ""  # the family of kernel the prediction calibrated it as
+    # it ran SLOWER_FACTOR× or more slower than predicted, beyond what profiling added to every inference
+    slower_than_predicted: bool = False
     merged_into: str = ""  # the layer the engine ran in its place (it computes the same: run once for both)
     # over the profiled inferences one by one, where the engine times each (None: it reports a mean only)
     median_us: float | None = None
@@ -376,18 +378,39 @@ def with_predictions(rows: tuple[LayerRow, ...], joined: Join, calibration, defa
     return tuple(attach(row, guess) for row, guess in zip(rows, predicted))
 
 
-def slower_than_predicted(rows: tuple[LayerRow, ...], profiler_factor: float = 1.0) -> list[dict[str, Any]]:
-    """The layers (and parts) that ran SLOWER_FACTOR× or more slower than predicted. A prediction is
-    of the layer as it runs unprofiled: where profiling made every inference `profiler_factor`×
-    slower (ONNX Runtime's profiler, a small model's most), a layer is held to that much more."""
+def runs_slower_than_predicted(row: LayerRow, profiler_factor: float = 1.0) -> bool:
+    """A prediction is of the layer as it runs unprofiled: where profiling made every inference
+    `profiler_factor`× slower (ONNX Runtime's profiler, a small model's most), a layer is held to
+    SLOWER_FACTOR× its prediction times that much."""
+    return bool(row.predicted_time_us) and row.time_us >= SLOWER_FACTOR * max(1.0, profiler_factor) * row.predicted_time_us
+
+
+def marked_slower_than_predicted(rows: tuple[LayerRow, ...], profiler_factor: float = 1.0) -> tuple[LayerRow, ...]:
+    """The rows (and their parts) with `slower_than_predicted` set where it holds."""
+    def mark(row: LayerRow) -> LayerRow:
+        parts = tuple(mark(part) for part in row.parts)
+        return replace(row, parts=parts, slower_than_predicted=runs_slower_than_predicted(row, profiler_factor))
+    return tuple(mark(row) for row in rows)
+
+
+def slower_than_predicted(rows: tuple[LayerRow, ...]) -> list[dict[str, Any]]:
+    """The layers (and parts) marked as running SLOWER_FACTOR× or more slower than predicted."""
     found = []
     for row in rows:
         for each in (row, *row.parts):
-            if each.predicted_time_us and each.time_us >= SLOWER_FACTOR * max(1.0, profiler_factor) * each.predicted_time_us:
+            if each.slower_than_predicted:
                 found.append({"layer": each.name, "type": each.type, "kernel_class": each.kernel_class, "bound": each.bound,
                               "level": each.level, "measured_us": each.time_us, "predicted_us": each.predicted_time_us,
                               "ratio": each.time_us / each.predicted_time_us})
     return found
+
+
+def profiling_slowdown(profiled: LatencyStats | None, unprofiled: LatencyStats | None, overhead: BlockDifference | None) -> float:
+    """How many times slower profiling made an inference (medians), where a sign test tells it from
+    noise; else 1."""
+    if overhead is None or overhead.verdict != "higher" or profiled is None or unprofiled is None or unprofiled.median_ns <= 0:
+        return 1.0
+    return max(1.0, profiled.median_ns / unprofiled.median_ns)
 
 
 def overhead_findings(profiled: LatencyStats | None, unprofiled: LatencyStats | None,
@@ -425,10 +448,9 @@ def _result(session, settings, run: ProfiledRun, nodes, roof: Roofline, unprofil
     unprofiled_stats = summarize(unprofiled, percentiles=()) if len(unprofiled) else None
     overhead = block_difference(run.latencies_ns, unprofiled, block) if len(run.latencies_ns) and len(unprofiled) else None
     warnings += overhead_findings(profiled_stats, unprofiled_stats, overhead)
-    slowed = (profiled_stats.median_ns / unprofiled_stats.median_ns
-              if overhead is not None and overhead.verdict == "higher" and profiled_stats and unprofiled_stats and unprofiled_stats.median_ns > 0
-              else 1.0)
-    slow = slower_than_predicted(rows, slowed)
+    slowed = profiling_slowdown(profiled_stats, unprofiled_stats, overhead)
+    rows = marked_slower_than_predicted(rows, slowed)
+    slow = slower_than_predicted(rows)
     if slow:
         warnings.append(Finding("slower_than_predicted", {"count": len(slow), "factor": SLOWER_FACTOR, "profiler_factor": slowed,
                                                           "layers": slow[:20]}))

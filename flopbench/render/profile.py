@@ -181,8 +181,7 @@ def _cells(row: LayerRow | EngineRow, indent: bool, full: bool = True) -> list[s
     number = units.count if full else units.compact
     kernel = "" if row.parts and not full else _kernel(row.kernel)  # a separable layer's parts show theirs
     executed = "" if row.executed_bytes is None else number(row.executed_bytes)
-    slow = row.predicted_time_us and row.time_us >= SLOWER_FACTOR * row.predicted_time_us
-    predicted = units.fixed(row.predicted_time_us) + (" !" if slow else "")
+    predicted = units.fixed(row.predicted_time_us) + (" !" if row.slower_than_predicted else "")
     spread = units.fixed(row.std_us) + (" ~" if row.noise else "")  # '~': bench calls its times noisy
     return [name, row.type, number(row.flops), number(row.bytes), executed, units.fixed(row.intensity, 2), units.fixed(row.time_us),
             units.fixed(row.median_us), spread, predicted, units.fixed(row.percent),

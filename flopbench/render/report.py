@@ -39,8 +39,8 @@ def _timed_cells(timed: LayerRow | None, predicted: bool = False) -> list[tuple[
     cells = [(f"{timed.time_us:,.1f}", round(timed.time_us, 3))]
     if predicted:
         guess = timed.predicted_time_us
-        slow = bool(guess) and timed.time_us >= SLOWER_FACTOR * guess
-        cells.append(("" if guess is None else f"{guess:,.1f}" + (" !" if slow else ""), None if guess is None else round(guess, 3)))
+        cells.append(("" if guess is None else f"{guess:,.1f}" + (" !" if timed.slower_than_predicted else ""),
+                      None if guess is None else round(guess, 3)))
     return cells + [("" if rate is None else f"{rate:,.2f}", None if rate is None else round(rate, 4)),
                     ("" if roof is None else f"{roof:,.0f}", None if roof is None else round(roof, 2))]
 
