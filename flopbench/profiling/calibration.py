@@ -275,9 +275,10 @@ def sweep(quick: bool) -> list[Point]:
     singles += [(f"softmax {n} after a matmul", 256, 0, (("fc", n), ("softmax",))) for n in (1000, 10)]
     singles += [(f"LRN {c} at {s}×{s}", c, s, (("lrn",),)) for c, s in ((64, 56), (96, 27), (192, 28))]
     # a shuffle reads what a convolution wrote, in its kernel's layout (ShuffleNet's: 8-14x its roof
-    # time on OpenVINO, against 2.8x for the same shuffle of the model's input)
+    # time on OpenVINO, against 2.8x for the same shuffle of the model's input), at sizes whose roof
+    # times span 2-40 µs: three of 4-10 µs fitted OpenVINO's layout class as a 52 µs fixed cost
     singles += [(f"channel shuffle {c} ({g} groups) at {s}×{s}", c, s, (("conv", c, 1, 1, 1), ("shuffle", g)))
-                for c, s, g in ((136, 28, 4), (272, 14, 4), (232, 14, 2))]
+                for c, s, g in ((112, 56, 4), (240, 56, 3), (136, 28, 4), (272, 14, 4), (544, 7, 4), (232, 14, 2))]
     # grouped convolutions: ShuffleNet's group-4 and group-3 1×1, AlexNet's group-2 5×5 and 3×3 (many
     # channels a group: the dense classes), ShuffleNet's first (6 a group) and ResNeXt's group-32 3×3
     # (4 and 8 a group: the grouped class)
