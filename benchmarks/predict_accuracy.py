@@ -186,6 +186,12 @@ def main() -> int:
     print(f"\n{args.engine} {args.precision or 'default precision'}: {len(ratios)} models; within ±10%: {within(0.10):.0f}%, "
           f"within ±20%: {within(0.20):.0f}%; worst ratio {max(ratios, key=lambda r: max(r, 1 / r)):.2f}; "
           f"per-layer median |error| {100 * statistics.median(layer_errors):.1f}% over {len(layer_errors)} layers")
+    pairs = [later / earlier for measured in saved.values() for i, earlier in enumerate(measured.get("pass_medians_us", []))
+             for later in measured.get("pass_medians_us", [])[i + 1:]]
+    if pairs:
+        # the ceiling of any prediction made once: how closely this run's own measurements of one model agree
+        print(f"two passes of one model agree within ±10% for {100 * sum(abs(r - 1) <= 0.10 for r in pairs) / len(pairs):.0f}% "
+              f"of {len(pairs)} pairs, within ±20% for {100 * sum(abs(r - 1) <= 0.20 for r in pairs) / len(pairs):.0f}%")
     print(f"load average after: {os.getloadavg()}")
     return 0
 

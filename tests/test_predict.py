@@ -463,8 +463,15 @@ def test_lrn_is_a_kernel_class_of_its_own(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     recorded = read_calibration(RECORDED)
     calibration = replace(recorded, fits={**recorded.fits, "lrn": ClassFit(0.0, 80.0)})
-    layer = next(found for found in predict(path, engine="onnxruntime", calibration=calibration).layers if found.type == "LRN")
+    result = predict(path, engine="onnxruntime", calibration=calibration)
+    layer = next(found for found in result.layers if found.type == "LRN")
     assert layer.kernel_class == "lrn" and layer.predicted_time_us == pytest.approx(80.0 * layer.roof_time_us)
+    # the summary says how the fits were made: an ONNX Runtime calibration is scaled to unprofiled time
+    from flopbench.render.predict import summary_lines
+
+    assert not any("unprofiled latency" in line for line in summary_lines(result))
+    scaled = predict(path, engine="onnxruntime", calibration=replace(calibration, scaled_to_unprofiled=True))
+    assert any("scaled to its models' unprofiled latency" in line for line in summary_lines(scaled))
 
 
 def test_a_grouped_convolution_and_a_channel_shuffle_are_kernel_classes_of_their_own(tmp_path):

@@ -39,7 +39,9 @@ def summary_lines(result: PredictResult) -> list[str]:
         f"Predicted latency {result.predicted_latency_us:,.1f} µs = layers {result.layers_us:,.1f} µs + inserted nodes "
         f"{result.inserted_us:,.1f} µs + the per-inference cost {result.call_overhead_us:,.1f} µs",
         f"Each layer: its kernel class's fixed cost per engine node + its slope × max(FLOPs / peak, executed bytes / bandwidth "
-        f"of the level its working set fits in), both fitted to this machine's calibration sweep ({factors})",
+        f"of the level its working set fits in), both fitted to this machine's calibration sweep ({factors})"
+        + ("; the sweep's layer times were scaled to its models' unprofiled latency, as this engine's profiler slows the nodes it times"
+           if c.get("scaled_to_unprofiled") else ""),
         f"Calibration {c.get('file', '')} measured {c.get('measured_at', '')}{' (quick)' if c.get('quick') else ''}, "
         f"roofline measured {c.get('roofline_measured_at', '')}",
     ]
