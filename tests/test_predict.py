@@ -264,10 +264,15 @@ def test_bad_input_is_one_line_and_exit_2(residual_block, recorded_cache, tmp_pa
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(empty))
     nothing = _flopbench("predict", empty, "--precision", "f32")
     assert nothing.returncode == 2 and "no counted ops" in nothing.stderr and len(nothing.stderr.strip().splitlines()) == 1
-    recorded_cache.write_text('{"schema": "flopbench/calibration/1", "engine": "openvino", "factors": {"conv": 1.2}}')
-    old = _flopbench("predict", residual_block, "--precision", "f32")  # an older flopbench's cache
-    assert old.returncode == 2 and "older format" in old.stderr and "recalibrate: flopbench predict --calibrate" in old.stderr
-    assert len(old.stderr.strip().splitlines()) == 1 and "Traceback" not in old.stderr
+    previous = json.loads(RECORDED.read_text())
+    previous.update(schema="flopbench/calibration/2", node_us=-3.0)  # fitted to profiled times, with a per-node cost
+    del previous["scaled_to_unprofiled"]
+    for document in ('{"schema": "flopbench/calibration/1", "engine": "openvino", "factors": {"conv": 1.2}}', json.dumps(previous)):
+        recorded_cache.write_text(document)
+        old = _flopbench("predict", residual_block, "--precision", "f32")  # an older flopbench's cache
+        assert old.returncode == 2 and "older format" in old.stderr and "recalibrate: flopbench predict --calibrate" in old.stderr
+        assert len(old.stderr.strip().splitlines()) == 1 and "Traceback" not in old.stderr
+        assert recorded_cache.read_text() == document  # nothing overwritten
     recorded_cache.write_text('{"schema": "flopbench/calibration/3", "engine": ')  # damaged
     damaged = recorded_cache.read_bytes()
     broken = _flopbench("predict", residual_block, "--precision", "f32")

@@ -419,11 +419,10 @@ def overhead_findings(profiled: LatencyStats | None, unprofiled: LatencyStats | 
     inference down by OVERHEAD_FACTOR× or more (its own cost is then in every layer's time)."""
     found = [Finding("latency_noise", {"run": run, "verdict": w.rule, "values": dict(w.values)})
              for run, stats in (("profiled", profiled), ("unprofiled", unprofiled)) if stats is not None for w in stats.warnings]
-    if (overhead is not None and overhead.verdict == "higher" and profiled is not None and unprofiled is not None
-            and unprofiled.median_ns > 0 and profiled.median_ns >= OVERHEAD_FACTOR * unprofiled.median_ns):
+    slowdown = profiling_slowdown(profiled, unprofiled, overhead)
+    if slowdown >= OVERHEAD_FACTOR:
         found.append(Finding("profiling_overhead", {"profiled_median_us": profiled.median_ns / 1e3,
-                                                    "unprofiled_median_us": unprofiled.median_ns / 1e3,
-                                                    "factor": profiled.median_ns / unprofiled.median_ns}))
+                                                    "unprofiled_median_us": unprofiled.median_ns / 1e3, "factor": slowdown}))
     return found
 
 
