@@ -9,7 +9,7 @@ from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
-from ..profiling.profile import SLOWER_FACTOR, EngineRow, Finding, LayerRow, ProfileResult
+from ..profiling.profile import SLOWER_FACTOR, EngineRow, Finding, LayerRow, ProfileResult, profiling_slowdown
 from . import charts, units
 from .page import escape, roofline_card
 from .registry import renderer
@@ -251,8 +251,10 @@ def summary_lines(result: ProfileResult) -> list[str]:
                      "only, or the file was written before they were kept, so no median or spread); fused nodes are shared over "
                      "their ops by work.")
     if any(row.predicted_time_us is not None for row in result.layers):
-        lines.append(f"Pred. is what this machine's calibrated model predicts without running (flopbench predict); "
-                     f"'!' marks a layer {SLOWER_FACTOR:g}× or more slower than that.")
+        slowdown = profiling_slowdown(result.profiled_latency, result.unprofiled_latency, result.overhead)
+        lines.append(f"Pred. is what this machine's calibrated model predicts without running (flopbench predict), as the layer "
+                     f"runs unprofiled; '!' marks a layer {SLOWER_FACTOR:g}× or more slower than that"
+                     + (f" beyond the {slowdown:.1f}× profiling added to every inference of this run." if slowdown > 1.0 else "."))
     else:
         lines.append("No predicted times: this engine and precision are not calibrated here (flopbench predict --calibrate).")
     lines += [f"warning: {text}" for text in profile_warnings(result)]
