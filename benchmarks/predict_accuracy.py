@@ -140,7 +140,7 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()}", flush=True)
     known = json.loads(args.measured.read_text()) if args.measured else {}
     saved = dict(known)
-    ratios, layer_errors = [], []
+    ratios, layer_errors, inside_passes = [], [], []
     with tempfile.TemporaryDirectory(prefix="flopbench-accuracy-") as temp:
         keep = set(args.only.split(",")) if args.only else None
         chosen, predictions = [], {}
@@ -175,6 +175,8 @@ def main() -> int:
             errors = [abs(by_name[name] - spent) / spent for name, spent in measured["layers_us"].items() if name in by_name]
             layer_errors.extend(errors)
             passes = measured.get("pass_medians_us", [])
+            if len(passes) > 1:
+                inside_passes.append(min(passes) <= predicted.predicted_latency_us <= max(passes))
             print(f"{label:28} predicted {predicted.predicted_latency_us:11,.1f} µs  measured median {measured['median_us']:11,.1f} µs "
                   f"(fastest {measured['fastest_us']:11,.1f}; passes {'/'.join(f'{m:,.0f}' for m in passes)})  ratio {ratio:5.2f}  "
                   f"per-layer median |error| {100 * statistics.median(errors) if errors else float('nan'):5.1f}%", flush=True)
@@ -191,7 +193,8 @@ def main() -> int:
     if pairs:
         # the ceiling of any prediction made once: how closely this run's own measurements of one model agree
         print(f"two passes of one model agree within ±10% for {100 * sum(abs(r - 1) <= 0.10 for r in pairs) / len(pairs):.0f}% "
-              f"of {len(pairs)} pairs, within ±20% for {100 * sum(abs(r - 1) <= 0.20 for r in pairs) / len(pairs):.0f}%")
+              f"of {len(pairs)} pairs, within ±20% for {100 * sum(abs(r - 1) <= 0.20 for r in pairs) / len(pairs):.0f}%; "
+              f"the prediction lies between a model's slowest and fastest pass for {sum(inside_passes)} of {len(inside_passes)} models")
     print(f"load average after: {os.getloadavg()}")
     return 0
 
