@@ -158,8 +158,13 @@ def main() -> int:
         medians: dict[str, list[float]] = {}
         fastest: dict[str, float] = {}
         for round_ in range(0 if args.measured else args.passes):
-            for label, path in chosen:
-                median, least = bench_median(path, args.engine, args.precision, args.nthreads, args.seconds)
+            for label, path in list(chosen):
+                try:
+                    median, least = bench_median(path, args.engine, args.precision, args.nthreads, args.seconds)
+                except FlopbenchError as exc:
+                    print(f"{label:28} skipped: {exc}", flush=True)
+                    chosen.remove((label, path))
+                    continue
                 medians.setdefault(label, []).append(median)
                 fastest[label] = min(least, fastest.get(label, least))
             print(f"pass {round_ + 1} of {args.passes} measured", file=sys.stderr, flush=True)
@@ -188,8 +193,8 @@ def main() -> int:
     print(f"\n{args.engine} {args.precision or 'default precision'}: {len(ratios)} models; within ±10%: {within(0.10):.0f}%, "
           f"within ±20%: {within(0.20):.0f}%; worst ratio {max(ratios, key=lambda r: max(r, 1 / r)):.2f}; "
           f"per-layer median |error| {100 * statistics.median(layer_errors):.1f}% over {len(layer_errors)} layers")
-    pairs = [later / earlier for measured in saved.values() for i, earlier in enumerate(measured.get("pass_medians_us", []))
-             for later in measured.get("pass_medians_us", [])[i + 1:]]
+    reported = [saved[label].get("pass_medians_us", []) for label, _ in chosen]
+    pairs = [later / earlier for passes in reported for i, earlier in enumerate(passes) for later in passes[i + 1:]]
     if pairs:
         # the ceiling of any prediction made once: how closely this run's own measurements of one model agree
         print(f"two passes of one model agree within ±10% for {100 * sum(abs(r - 1) <= 0.10 for r in pairs) / len(pairs):.0f}% "
