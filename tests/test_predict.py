@@ -200,7 +200,7 @@ def test_the_passes_of_a_sweep_model_are_fitted_as_the_median_of_their_medians()
     """A full calibration measures the sweep PASSES times over (a VM runs one model's blocks in one
     phase of its drifting speed): each layer is fitted at the median of its passes' medians, and a
     pass a neighbour's burst slowed 3× moves nothing; the per-call cost takes each model's median pass."""
-    from flopbench.profiling.calibration import PASSES, fits_of, fitted, pass_label
+    from flopbench.profiling.calibration import PASSES, fits_of, fitted, pass_label, pass_spread
 
     assert PASSES >= 3 and pass_label("1×1 conv", 0) == "1×1 conv" and pass_label("1×1 conv", 2) == "1×1 conv (pass 3)"
     roofs = (2.0, 5.0, 20.0, 80.0, 300.0)
@@ -216,6 +216,9 @@ def test_the_passes_of_a_sweep_model_are_fitted_as_the_median_of_their_medians()
     burst_points, burst_models = _sweep(profiler_factor=1.6, call_us=60.0, slowed_by=3.0)
     fits, call_us = fitted(tuple(calm_points * 2 + burst_points), tuple(calm_models * 2 + burst_models), scale_to_unprofiled=True)
     assert call_us == pytest.approx(20.0) and (fits["conv"].fixed_us, fits["conv"].slope) == (pytest.approx(4.0), pytest.approx(1.5))
+    # how far the machine moved: the burst pass took 3× each model's calm ones, 200% longer
+    assert pass_spread(tuple(calm_models * 2 + burst_models)) == pytest.approx(2.0)
+    assert pass_spread(tuple(calm_models)) == 0.0  # one pass: nothing to tell
 
 
 @pytest.fixture()
@@ -475,8 +478,10 @@ def test_lrn_is_a_kernel_class_of_its_own(tmp_path):
     from flopbench.render.predict import summary_lines
 
     assert not any("unprofiled latency" in line for line in summary_lines(result))
-    scaled = predict(path, engine="onnxruntime", calibration=replace(calibration, scaled_to_unprofiled=True))
+    scaled = predict(path, engine="onnxruntime", calibration=replace(calibration, scaled_to_unprofiled=True, pass_spread=0.5))
     assert any("scaled to its models' unprofiled latency" in line for line in summary_lines(scaled))
+    assert any("slowest pass took 50% longer than its fastest" in line for line in summary_lines(scaled))
+    assert not any("slowest pass" in line for line in summary_lines(result))  # a quick calibration: one pass
 
 
 def test_a_grouped_convolution_and_a_channel_shuffle_are_kernel_classes_of_their_own(tmp_path):

@@ -97,6 +97,9 @@ class Calibration:
     quick: bool
     measured_at: str
     seconds: float
+    # how far this machine moved while it was measured: the median over the sweep's models of their
+    # slowest pass's latency over their fastest's, less 1 (0: one pass, a quick calibration)
+    pass_spread: float = 0.0
     path: str = field(default="", compare=False)
 
     @property
@@ -108,7 +111,7 @@ class Calibration:
         return {"file": self.path, "measured_at": self.measured_at, "quick": self.quick,
                 "points": sum(fit.points for fit in self.fits.values()),  # the layers fitted (all passes of one as one)
                 "factors": self.factors, "fixed_us": {kind: fit.fixed_us for kind, fit in self.fits.items()},
-                "call_us": self.call_us, "scaled_to_unprofiled": self.scaled_to_unprofiled,
+                "call_us": self.call_us, "scaled_to_unprofiled": self.scaled_to_unprofiled, "pass_spread": self.pass_spread,
                 "roofline_measured_at": self.roofline.measured_at}
 
     def to_dict(self) -> dict[str, Any]:
@@ -449,6 +452,17 @@ def merged_passes(points: tuple[CalibrationPoint, ...]) -> list[CalibrationPoint
                     measured_us=min(p.measured_us for p in found)) for found in by_layer.values()]
 
 
+def pass_spread(models: tuple[ModelPoint, ...]) -> float:
+    """The median over the sweep's models measured more than once of their slowest pass's latency over
+    their fastest's, less 1: how far one `bench` of a model can land from another on this machine."""
+    by_model: dict[str, list[float]] = {}
+    for model in models:
+        if model.latency_us > 0:
+            by_model.setdefault(model.model, []).append(model.latency_us)
+    spreads = [max(found) / min(found) - 1 for found in by_model.values() if len(found) > 1]
+    return float(statistics.median(spreads)) if spreads else 0.0
+
+
 def merged_models(models: tuple[ModelPoint, ...]) -> tuple[ModelPoint, ...]:
     """One entry per sweep model: the median latency and profiled time of its passes."""
     by_model: dict[str, list[ModelPoint]] = {}
@@ -649,7 +663,7 @@ def calibrate(engine: str, device: str = "CPU", precision: str | None = None, nt
         found = Calibration(engine=runtime.name, engine_version=runtime.version(), device=device, precision=precision,
                             nthreads=nthreads, executed_precision=executed, roofline=roof, fits=fits, call_us=call_us,
                             scaled_to_unprofiled=runtime.profiler_slows_nodes, points=tuple(points), models=tuple(models),
-                            done=tuple(done), complete=complete, quick=quick,
+                            done=tuple(done), complete=complete, quick=quick, pass_spread=pass_spread(tuple(models)),
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             seconds=(previous.seconds if previous else 0.0) + time.perf_counter() - started, path=str(path))
         try:

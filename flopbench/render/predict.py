@@ -44,7 +44,9 @@ def summary_lines(result: PredictResult) -> list[str]:
            if c.get("scaled_to_unprofiled") else ""),
         f"Calibration {c.get('file', '')} measured {c.get('measured_at', '')}{' (quick)' if c.get('quick') else ''}, "
         f"roofline measured {c.get('roofline_measured_at', '')}",
-    ]
+    ] + ([f"While it was calibrated this machine moved: a sweep model's slowest pass took {100 * c['pass_spread']:.0f}% longer than "
+          f"its fastest (the median over the sweep), so one bench of a model can land about that far from another"]
+         if c.get("pass_spread") else [])
 
 
 @renderer("predict", "csv")
