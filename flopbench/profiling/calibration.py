@@ -536,18 +536,15 @@ def fitted(points: tuple[CalibrationPoint, ...], models: tuple[ModelPoint, ...],
     sweep tell a cost per inference from one per node."""
     merged, whole = merged_passes(points), merged_models(models)
     quickest = min((model.latency_us for model in whole if model.latency_us > 0), default=0.0)
-    best: tuple[float, dict[str, ClassFit], float] | None = None
-    fixed_fits = None if scale_to_unprofiled else fits_of(points)
-    for call_us in np.arange(0.0, quickest + CALL_STEP_US / 2, CALL_STEP_US):
+    profiled_fits = None if scale_to_unprofiled else fits_of(tuple(merged))  # the same for every cost
+    tried = []
+    for call_us in np.arange(0.0, quickest + CALL_STEP_US / 2, CALL_STEP_US):  # 0 µs at least
         call_us = float(call_us)
         timed = as_unprofiled(merged, whole, call_us) if scale_to_unprofiled else merged
-        fits = fixed_fits if fixed_fits is not None else fits_of(tuple(timed))
-        error = sweep_error(fits, call_us, timed, whole)
-        if best is None or error < best[0]:
-            best = (error, fits, call_us)
-    if best is None:
-        return (fixed_fits if fixed_fits is not None else fits_of(points)), 0.0
-    return best[1], best[2]
+        fits = profiled_fits or fits_of(tuple(timed))
+        tried.append((sweep_error(fits, call_us, timed, whole), call_us, fits))
+    _, call_us, fits = min(tried, key=lambda found: found[:2])
+    return fits, call_us
 
 
 # ---- the cache -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from .join import Join, LayerTime, join, layer_samples
 from .roofline import Roofline, cached_roofline
 from .roofline import roofline as machine_roofline  # `roofline` is profile()'s argument
 from .placement import place
+from .kernel_classes import roof_precision
 
 DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 1_000_000
@@ -36,7 +37,6 @@ ABOVE_ROOF = 1.05  # a layer faster than the measured peak by more than this: th
 JOIN_FACTOR = 1.5
 COARSE_FACTOR = 10  # a layer shorter than this many time resolutions has a coarse time
 SLOWER_FACTOR = 2.0  # a layer this many times slower than this machine's model predicts is flagged
-PRECISION_ROOFS = {"u8": "i8", "i8": "i8", "bf16": "bf16", "f32": "f32"}
 # the profiled and the unprofiled model run in alternating blocks, about this many of each, so a
 # machine whose load changes during the run weighs on both alike
 OVERHEAD_BLOCKS = 10
@@ -156,13 +156,6 @@ class ProfileResult:
 
 # ---- rows ----------------------------------------------------------------------------------------
 
-def _roof_precision(precisions: tuple[str, ...], fallback: str) -> str:
-    for precision in precisions:
-        if precision in PRECISION_ROOFS:
-            return PRECISION_ROOFS[precision]
-    return PRECISION_ROOFS.get(fallback, "f32")
-
-
 # bench's verdicts that say a layer's time varies; too few samples is the run's, one under the
 # clock's resolution is `coarse_times`
 LAYER_NOISE = ("noisy", "outliers", "bimodal")
@@ -193,7 +186,7 @@ def layer_row(timed: LayerTime, roof: Roofline, end_to_end_us: float, default_pr
     moved = executed or counted
     intensity = flops / moved if moved else None
     time_us = timed.time_ns / 1e3
-    precision = _roof_precision(timed.precisions, default_precision)
+    precision = roof_precision(timed.precisions, default_precision)
     working_set = timed.working_set_bytes or moved
     where = place(flops, moved, working_set, precision, roof, nodes=0 if timed.fused_into else max(1, len(timed.nodes)))
     # a time under the engine's resolution is too coarse to divide by
@@ -229,7 +222,7 @@ def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolutio
     found: list[Finding] = []
     for row in rows:
         for each in (row, *row.parts):
-            precision = _roof_precision(tuple(p.strip() for p in each.precision.split(",")), used_precision)
+            precision = roof_precision(tuple(p.strip() for p in each.precision.split(",")), used_precision)
             peak = roof.peak(precision)
             if each.gflops_per_s is not None and each.gflops_per_s > ABOVE_ROOF * peak.gflops_per_s:
                 found.append(Finding("above_roof", {"layer": each.name, "gflops_per_s": each.gflops_per_s,
@@ -251,7 +244,7 @@ def findings(rows: tuple[LayerRow, ...], joined: Join, roof: Roofline, resolutio
                                               "below_us": COARSE_FACTOR * resolution_us}))
     above_slope = [each for row in rows for each in (row, *row.parts)
                    if each.percent_of_attainable is not None and each.percent_of_attainable > 100 * ABOVE_ROOF
-                   and each.attainable_gflops_per_s < roof.peak(_roof_precision(tuple(each.precision.split(", ")), used_precision)).gflops_per_s]
+                   and each.attainable_gflops_per_s < roof.peak(roof_precision(tuple(each.precision.split(", ")), used_precision)).gflops_per_s]
     if above_slope:
         found.append(Finding("above_bandwidth", {"count": len(above_slope), "layers": [each.name for each in above_slope[:20]],
                                                  "levels": {each.name: each.level for each in above_slope[:20]},
